@@ -1,0 +1,76 @@
+/**
+ * The executable plan: plain data that the lowering produces and the runtime runs.
+ * It is JSON-serialisable so that build-time generated modules can embed it and run
+ * it with the runtime alone (no DSL, no lowering).
+ */
+
+/** Storage dtypes of plan buffers. */
+export type StorageDType = 'f32' | 'f16' | 'i32';
+
+/**
+ * An integer expression over named sizes, evaluated when the plan is dispatched.
+ * A number is a constant, a string names a size, arrays are operations.
+ */
+export type SizeExpr =
+  | number
+  | string
+  | ['*', ...SizeExpr[]]
+  | ['+', ...SizeExpr[]]
+  | ['cdiv', SizeExpr, SizeExpr] // ceil(a / b)
+  | ['div', SizeExpr, SizeExpr] // floor(a / b), exact division checked by the size solver
+  | ['min', SizeExpr, SizeExpr]
+  | ['max', SizeExpr, SizeExpr];
+
+/** One buffer the plan reads or writes, row-major in the order of `shape`. */
+export interface PlanBuffer {
+  name: string;
+  dtype: StorageDType;
+  shape: SizeExpr[];
+  /** inputs are uploaded by the caller, outputs read back, temps live on the GPU only. */
+  role: 'input' | 'output' | 'temp';
+  /** axis names, for messages and .npy shapes */
+  axes: string[];
+}
+
+/** One compute dispatch. */
+export interface PlanKernel {
+  /** readable name, also the WGSL entry point */
+  name: string;
+  wgsl: string;
+  workgroupSize: [number, number, number];
+  /**
+   * The total number of workgroups, a 1-D count. The runtime lays it out over x, y
+   * and z so that no dimension exceeds maxComputeWorkgroupsPerDimension; the shader
+   * linearises `workgroup_id` with `num_workgroups` and returns when past the count.
+   */
+  workgroups: SizeExpr;
+  /** storage buffers in binding order: @group(0) @binding(i) */
+  bindings: { buffer: string; access: 'read' | 'read_write' }[];
+  /**
+   * sizes passed as one uniform struct of u32 fields in this order, at
+   * @group(0) @binding(bindings.length); empty means no uniform buffer
+   */
+  uniforms: string[];
+  /** bytes of var<workgroup> memory the shader declares */
+  workgroupStorageBytes: number;
+  /** optional features the shader needs (e.g. 'shader-f16', 'subgroups') */
+  features?: string[];
+}
+
+/** A whole lowered graph: buffers, size rules and kernels in dispatch order. */
+export interface ExecPlan {
+  name: string;
+  /** sizes the caller must supply at dispatch time */
+  dynamicSizes: string[];
+  /** sizes baked in at generation time */
+  staticSizes: Record<string, number>;
+  /** sizes computed from others, in evaluation order (e.g. r = h / g) */
+  derivedSizes: { name: string; expr: SizeExpr }[];
+  /**
+   * equalities checked before dispatch, after derived sizes are computed, e.g.
+   * `{ lhs: ['*', 'g', 'r'], rhs: 'h', what: 'h must be divisible by g (split h -> g r)' }`
+   */
+  constraints: { lhs: SizeExpr; rhs: SizeExpr; what: string }[];
+  buffers: PlanBuffer[];
+  kernels: PlanKernel[];
+}
