@@ -1,0 +1,4 @@
+export * from './ops.ts';
+export { Tensor, type Axes, type Operand, type SoftmaxOptions } from './tensor.ts';
+export { parseAxes, parseSpec, implicitOutput } from './spec.ts';
+export type * from './types.ts';

@@ -1,0 +1,236 @@
+/** The free functions of the DSL: declarations, einsum and elementwise math. */
+import { fail } from '../errors.ts';
+import {
+  buildGraph, constNode, einsumNode, indexNode, inputNode, selectNode, sizeNode,
+  fmtAxes, type DType, type Graph,
+} from '../ir/index.ts';
+import { implicitOutput, parseAxes, parseSpec } from './spec.ts';
+import { binaryOp, lift, Tensor, unaryOp, type Axes, type AxesOf, type Operand, type SoftmaxOptions } from './tensor.ts';
+import type { ParseAxes, SpecInputs, SpecOutput, Union, Without } from './types.ts';
+
+/** The storage dtypes an input may have. */
+export type InputDType = 'f32' | 'f16' | 'i32';
+
+/**
+ * Declares an input tensor with named axes.
+ * @example const q = input('q', 'b h s d') // Tensor<['b','h','s','d']>, f32
+ */
+export function input<const S extends string>(name: string, axes: S, dtype: InputDType = 'f32'): Tensor<ParseAxes<S>> {
+  return new Tensor(inputNode(name, parseAxes(axes, `input '${String(name).slice(0, 40)}'`), dtype));
+}
+
+/**
+ * An einsum operand position, named in compile errors: passing a tensor whose axes
+ * differ from the spec reports "not assignable to EinsumOperand<'operand 2', [...]>".
+ */
+export type EinsumOperand<Pos extends string, A extends Axes> = Tensor<A> & { readonly einsumPosition?: Pos };
+
+type Positions = { '0': 'operand 1'; '1': 'operand 2'; '2': 'operand 3'; '3': 'operand 4'; '4': 'operand 5'; '5': 'operand 6' };
+type PositionName<K> = K extends keyof Positions ? Positions[K] : 'operand';
+type Operands<T extends unknown[]> = { [K in keyof T]: EinsumOperand<PositionName<K>, T[K] extends Axes ? T[K] : never> };
+type OperandsOf<S extends string> = string extends S ? Tensor<any>[] : Operands<SpecInputs<S>>;
+
+/**
+ * Contracts tensors by axis names: axes absent from the output are summed.
+ * Each operand's axes must equal its term in the spec; the output is explicit
+ * (`->`) or numpy's implicit one (axes used once, sorted).
+ * @example const scores = einsum('b h s d, b h t d -> b h s t', q, k)
+ */
+export function einsum<const S extends string>(spec: S, ...operands: OperandsOf<S>): Tensor<SpecOutput<S>> {
+  const parsed = parseSpec(spec);
+  const ops = operands as unknown as Tensor<any>[];
+  if (ops.length !== parsed.inputs.length)
+    fail('OPERAND_COUNT', `einsum '${spec}': the spec names ${parsed.inputs.length} operand${parsed.inputs.length === 1 ? '' : 's'} but ${ops.length} ${ops.length === 1 ? 'was' : 'were'} passed`);
+  ops.forEach((op, i) => {
+    if (!(op instanceof Tensor)) fail('BAD_INPUT', `einsum '${spec}': operand ${i + 1} is not a tensor (got ${op === null ? 'null' : typeof op})`);
+    const want = parsed.inputs[i]!;
+    const got = op.axes as readonly string[];
+    const same = want.length === got.length && want.every((a, j) => a === got[j]);
+    if (!same) {
+      const j = want.findIndex((a, k) => a !== got[k]);
+      const detail =
+        want.length !== got.length
+          ? `the spec has ${want.length} axes, the tensor ${got.length}`
+          : `axis ${j + 1} is '${got[j]}', the spec says '${want[j]}'`;
+      fail('AXIS_MISMATCH', `einsum '${spec}': operand ${i + 1}${nameOf(op)} has axes ${fmtAxes(got)} but the spec says ${fmtAxes(want)} (${detail})`);
+    }
+  });
+  const output = parsed.output ?? implicitOutput(parsed.inputs);
+  return new Tensor(einsumNode(spec, ops.map((o) => o.node), output)) as Tensor<SpecOutput<S>>;
+}
+
+function nameOf(t: Tensor<any>): string {
+  return t.node.op === 'input' ? ` ('${t.node.name}')` : '';
+}
+
+/**
+ * The index along an axis, as an i32 tensor with that single axis: the variable of
+ * masks and score mods.
+ * @example const causal = index('t').le(index('s'))
+ */
+export function index<const X extends string>(axis: X): Tensor<[X]> {
+  return new Tensor(indexNode(axis));
+}
+
+/**
+ * Index tensors of several axes at once.
+ * @example const [s, t] = indices('s t'); const causal = t.le(s)
+ */
+type IndexTensors<T extends unknown[]> = { [K in keyof T]: Tensor<[T[K] & string]> };
+type Scalars<T extends unknown[]> = { [K in keyof T]: Tensor<[]> };
+
+export function indices<const S extends string>(axes: S): IndexTensors<ParseAxes<S>> {
+  return parseAxes(axes, 'indices').map((a) => index(a)) as never;
+}
+
+/**
+ * The size of an axis, as an i32 scalar.
+ * @example const offset = size('t').sub(size('s'))
+ */
+export function size(axis: string): Tensor<[]> {
+  return new Tensor(sizeNode(axis));
+}
+
+/**
+ * Sizes of several axes at once.
+ * @example const [S, T] = sizes('s t')
+ */
+export function sizes<const S extends string>(axes: S): Scalars<ParseAxes<S>> {
+  return parseAxes(axes, 'sizes').map((a) => size(a)) as never;
+}
+
+/**
+ * A scalar constant of a given dtype (numbers passed to ops become f32 constants
+ * automatically, or i32 next to an i32 operand).
+ * @example const negInf = constant(-Infinity)
+ */
+export function constant(value: number, dtype: 'f32' | 'f16' | 'i32' = 'f32'): Tensor<[]> {
+  return new Tensor(constNode(value, dtype));
+}
+
+type Bin<A extends Operand, B extends Operand> = Tensor<Union<AxesOf<A>, AxesOf<B>>>;
+
+/** `a + b`, broadcasting by axis name. @example add(x, bias) */
+export const add = <A extends Operand, B extends Operand>(a: A, b: B): Bin<A, B> => binaryOp('add', a, b);
+/** `a - b`. @example sub(index('t'), index('s')) */
+export const sub = <A extends Operand, B extends Operand>(a: A, b: B): Bin<A, B> => binaryOp('sub', a, b);
+/** `a * b`. @example mul(scores, 0.125) */
+export const mul = <A extends Operand, B extends Operand>(a: A, b: B): Bin<A, B> => binaryOp('mul', a, b);
+/** `a / b`. @example div(x, c) */
+export const div = <A extends Operand, B extends Operand>(a: A, b: B): Bin<A, B> => binaryOp('div', a, b);
+/** `a ** b`. @example pow(2, x) */
+export const pow = <A extends Operand, B extends Operand>(a: A, b: B): Bin<A, B> => binaryOp('pow', a, b);
+/** Integer remainder. @example mod(index('t'), 4) */
+export const mod = <A extends Operand, B extends Operand>(a: A, b: B): Bin<A, B> => binaryOp('mod', a, b);
+/** `a < b`. @example lt(index('t'), index('s')) */
+export const lt = <A extends Operand, B extends Operand>(a: A, b: B): Bin<A, B> => binaryOp('lt', a, b);
+/** `a <= b`. */
+export const le = <A extends Operand, B extends Operand>(a: A, b: B): Bin<A, B> => binaryOp('le', a, b);
+/** `a > b`. */
+export const gt = <A extends Operand, B extends Operand>(a: A, b: B): Bin<A, B> => binaryOp('gt', a, b);
+/** `a >= b`. */
+export const ge = <A extends Operand, B extends Operand>(a: A, b: B): Bin<A, B> => binaryOp('ge', a, b);
+/** `a == b`. */
+export const eq = <A extends Operand, B extends Operand>(a: A, b: B): Bin<A, B> => binaryOp('eq', a, b);
+/** `a != b`. */
+export const ne = <A extends Operand, B extends Operand>(a: A, b: B): Bin<A, B> => binaryOp('ne', a, b);
+/** Mask conjunction. */
+export const and = <A extends Tensor<any>, B extends Tensor<any>>(a: A, b: B): Bin<A, B> => binaryOp('and', a, b);
+/** Mask disjunction. */
+export const or = <A extends Tensor<any>, B extends Tensor<any>>(a: A, b: B): Bin<A, B> => binaryOp('or', a, b);
+/** Mask negation. */
+export const not = <A extends Axes>(a: Tensor<A>): Tensor<A> => unaryOp('not', a);
+/** `-x`. */
+export const neg = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('neg', x);
+/** `e^x`. */
+export const exp = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('exp', x);
+/** Natural log. */
+export const log = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('log', x);
+/** Hyperbolic tangent. @example mul(tanh(div(x, 30)), 30) // softcap */
+export const tanh = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('tanh', x);
+/** Square root. */
+export const sqrt = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('sqrt', x);
+/** `1 / sqrt(x)`. @example rsqrt(size('d')) // the default attention scale */
+export const rsqrt = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('rsqrt', x);
+/** `|x|`. */
+export const abs = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('abs', x);
+/** Sine. */
+export const sin = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('sin', x);
+/** Cosine. */
+export const cos = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('cos', x);
+/** Elementwise minimum. @example minimum(x, 0) */
+export const minimum = <A extends Operand, B extends Operand>(a: A, b: B): Bin<A, B> => binaryOp('min', a, b);
+/** Elementwise maximum. @example maximum(x, 0) */
+export const maximum = <A extends Operand, B extends Operand>(a: A, b: B): Bin<A, B> => binaryOp('max', a, b);
+
+/**
+ * `max(x, 'axes')` reduces over axes; `max(a, b)` is the elementwise maximum.
+ * @example max(scores, 't')
+ */
+export function max<A extends Axes, const O extends string>(x: Tensor<A>, over: O): Tensor<Without<A, ParseAxes<O>[number]>>;
+export function max<A extends Operand, B extends Operand>(a: A, b: B): Bin<A, B>;
+export function max(a: Operand, b: Operand | string): Tensor<any> {
+  if (typeof b === 'string') return reduceOf('max', a, b);
+  return binaryOp('max', a, b);
+}
+
+/**
+ * `min(a, b)`: the elementwise minimum.
+ * @example min(x, 1)
+ */
+export function min<A extends Operand, B extends Operand>(a: A, b: B): Bin<A, B> {
+  return binaryOp('min', a, b);
+}
+
+/**
+ * Sum over the space-separated axes.
+ * @example sum(einsum('s t, t d -> s t d', p, v), 't')
+ */
+export function sum<A extends Axes, const O extends string>(x: Tensor<A>, over: O): Tensor<Without<A, ParseAxes<O>[number]>> {
+  return reduceOf('sum', x, over);
+}
+
+function reduceOf(fn: 'sum' | 'max', x: Operand, over: string): Tensor<any> {
+  if (!(x instanceof Tensor)) fail('DTYPE', `${fn}: reduce a tensor, got ${typeof x}`);
+  return fn === 'sum' ? x.sum(over) : x.max(over);
+}
+
+/**
+ * Softmax along `axis`, with an optional boolean mask (false → weight 0, a fully
+ * masked row gives zeros) and an optional sink logit.
+ * @example softmax(scores, 't', { mask: index('t').le(index('s')) })
+ */
+export function softmax<A extends Axes, const X extends A[number]>(x: Tensor<A>, axis: X, opts: SoftmaxOptions = {}): Tensor<A> {
+  if (!(x instanceof Tensor)) fail('DTYPE', `softmax: expected a tensor, got ${typeof x}`);
+  return x.softmax(axis, opts);
+}
+
+/**
+ * `where(cond, a, b)`: `a` where the mask is true, else `b`, broadcasting by name.
+ * @example where(index('t').le(index('s')), scores, -Infinity)
+ */
+export function where<C extends Tensor<any>, A extends Operand, B extends Operand>(
+  cond: C, a: A, b: B,
+): Tensor<Union<Union<AxesOf<C>, AxesOf<A>>, AxesOf<B>>> {
+  if (!(cond instanceof Tensor)) fail('DTYPE', 'where: the condition must be a mask tensor (a comparison)');
+  const other = typeof b === 'number' ? (typeof a === 'number' ? 'f32' : a.dtype) : b.dtype;
+  const ta = lift(a, other);
+  const tb = lift(b, ta.dtype);
+  return new Tensor(selectNode(cond.node, ta.node, tb.node)) as never;
+}
+
+/**
+ * Turns named output tensors into a graph, optionally fixing some sizes now
+ * (specialisation) while the others stay dynamic.
+ * @example const g = graph('attn', { o }, { sizes: { d: 64 } })
+ */
+export function graph(name: string, outputs: Record<string, Tensor<any>>, opts: { sizes?: Record<string, number> } = {}): Graph {
+  const nodes: Record<string, ReturnType<typeof Object>> = {};
+  for (const [k, t] of Object.entries(outputs ?? {})) {
+    if (!(t instanceof Tensor)) fail('USAGE', `graph '${name}': output '${k}' is not a tensor`);
+    nodes[k] = t.node;
+  }
+  return buildGraph(name, nodes as never, opts);
+}
+
+export type { DType };

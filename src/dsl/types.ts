@@ -1,0 +1,91 @@
+/**
+ * Type-level parsing of axis lists and einsum specs. These types let the
+ * TypeScript compiler check axes; the same rules run at run time in `spec.ts`.
+ */
+
+type Ws = ' ' | '\t' | '\n';
+
+/** Strips leading and trailing whitespace from a string literal type. */
+export type Trim<S extends string> = S extends `${Ws}${infer R}`
+  ? Trim<R>
+  : S extends `${infer R}${Ws}`
+    ? Trim<R>
+    : S;
+
+/** `'b h  s d'` → `['b', 'h', 's', 'd']`. */
+export type ParseAxes<S extends string> = string extends S
+  ? string[]
+  : Trim<S> extends ''
+    ? []
+    : Trim<S> extends `${infer H} ${infer R}`
+      ? [Trim<H>, ...ParseAxes<R>]
+      : [Trim<S>];
+
+type SplitComma<S extends string> = S extends `${infer H},${infer R}` ? [H, ...SplitComma<R>] : [S];
+
+type ParseEach<L extends string[]> = { [K in keyof L]: ParseAxes<L[K]> };
+
+/** The operand axis lists of an einsum spec. */
+export type SpecInputs<S extends string> = S extends `${infer L}->${string}`
+  ? ParseEach<SplitComma<L>>
+  : ParseEach<SplitComma<S>>;
+
+/**
+ * The output axes of an einsum spec. An implicit output (numpy's rule: axes seen
+ * once, sorted) is typed as `string[]`: write `->` to get a typed result.
+ */
+export type SpecOutput<S extends string> = string extends S
+  ? string[]
+  : S extends `${string}->${infer R}`
+    ? ParseAxes<R>
+    : string[];
+
+/** Removes every axis in `R` from `A`, keeping order. */
+export type Without<A extends readonly string[], R extends string> = A extends readonly [
+  infer H extends string,
+  ...infer T extends string[],
+]
+  ? H extends R
+    ? Without<T, R>
+    : [H, ...Without<T, R>]
+  : [];
+
+/** `A` followed by the axes of `B` that `A` lacks: the axes of a broadcast. */
+export type Union<A extends readonly string[], B extends readonly string[]> = string[] extends A
+  ? string[]
+  : string[] extends B
+    ? string[]
+    : [...A, ...Without<B, A[number]>];
+
+/** Replaces axis `X` in `A` by the axes `By`. */
+export type Replace<A extends readonly string[], X extends string, By extends readonly string[]> = A extends readonly [
+  infer H extends string,
+  ...infer T extends string[],
+]
+  ? H extends X
+    ? [...By, ...Replace<T, X, By>]
+    : [H, ...Replace<T, X, By>]
+  : [];
+
+/** Renames axis `From` to `To`. */
+export type Rename<A extends readonly string[], From extends string, To extends string> = Replace<A, From, [To]>;
+
+/** Merges the axes `M` into one axis `To`, placed where the first of them was. */
+export type Merge<A extends readonly string[], M extends readonly string[], To extends string> = A extends readonly [
+  infer H extends string,
+  ...infer T extends string[],
+]
+  ? H extends M[0]
+    ? [To, ...Without<T, M[number]>]
+    : H extends M[number]
+      ? Merge<T, M, To> extends infer R extends string[]
+        ? R
+        : never
+      : [H, ...Merge<T, M, To>]
+  : [];
+
+/** True when `X` is one of the axes `A`. */
+export type Has<A extends readonly string[], X extends string> = X extends A[number] ? true : false;
+
+/** Each name of `L` that is not an axis of `A`. */
+export type Missing<A extends readonly string[], L extends readonly string[]> = Exclude<L[number], A[number]>;

@@ -1,0 +1,5 @@
+/** einattn: a typed einsum DSL for attention, lowered to fused WGSL kernels. */
+export * from './dsl/index.ts';
+export { EinattnError, type ErrorCode } from './errors.ts';
+export { printGraph, resolveSizes, type Graph, type Node } from './ir/index.ts';
+export { interpret, type InterpResult } from './interp/index.ts';

@@ -1,0 +1,94 @@
+import { fail } from '../errors.ts';
+import { checkName } from './names.ts';
+import { children, type InputNode, type Node } from './node.ts';
+
+/** `size` equals the product of `factors` (recorded by split, merge and rename views). */
+export interface SizeEquation {
+  size: string;
+  factors: string[];
+  /** the view that made it, for messages */
+  origin: string;
+}
+
+/** A whole program: inputs, named outputs, nodes in topological order, sizes. */
+export interface Graph {
+  readonly name: string;
+  readonly inputs: readonly InputNode[];
+  readonly outputs: readonly { name: string; node: Node }[];
+  /** every node reachable from the outputs, producers before consumers */
+  readonly nodes: readonly Node[];
+  /** every size (axis) name the graph uses, in first-use order */
+  readonly sizes: readonly string[];
+  readonly equations: readonly SizeEquation[];
+  /** sizes fixed when the graph was built (specialised, e.g. head dim) */
+  readonly staticSizes: Readonly<Record<string, number>>;
+}
+
+/** Checks that a size is a positive integer; `what` names it in the message. */
+export function checkSize(what: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+    fail('BAD_SIZE', `${what} must be a positive integer, got ${typeof v === 'number' ? v : JSON.stringify(v)}`);
+  return v;
+}
+
+/** Every node reachable from `roots`, producers first (ids are creation order). */
+export function collect(roots: readonly Node[]): Node[] {
+  const seen = new Map<number, Node>();
+  const stack = [...roots];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (seen.has(n.id)) continue;
+    seen.set(n.id, n);
+    stack.push(...children(n));
+  }
+  return [...seen.values()].sort((a, b) => a.id - b.id);
+}
+
+/**
+ * Builds a graph from its output nodes.
+ * @example buildGraph('mha', { o: out.node }, { sizes: { d: 64 } })
+ */
+export function buildGraph(
+  name: string,
+  outputs: Record<string, Node>,
+  opts: { sizes?: Record<string, number> } = {},
+): Graph {
+  checkName('graph', name, `graph '${String(name).slice(0, 40)}'`);
+  const outs = Object.entries(outputs);
+  if (outs.length === 0) fail('USAGE', `graph '${name}': it has no outputs`);
+  for (const [o, n] of outs) {
+    checkName('output', o, `graph '${name}'`);
+    if (!n || typeof n !== 'object' || !('op' in n)) fail('USAGE', `graph '${name}': output '${o}' is not a tensor`);
+    if (n.dtype === 'bool') fail('DTYPE', `graph '${name}': output '${o}' is a bool mask; outputs must be numbers (use where(mask, 1, 0))`);
+  }
+  const nodes = collect(outs.map(([, n]) => n));
+  const inputs: InputNode[] = [];
+  const byName = new Map<string, InputNode>();
+  const sizes: string[] = [];
+  const addSize = (s: string) => { if (!sizes.includes(s)) sizes.push(s); };
+  const equations: SizeEquation[] = [];
+  for (const n of nodes) {
+    n.axes.forEach(addSize);
+    if (n.op === 'size') addSize(n.size);
+    if (n.op === 'input') {
+      const prev = byName.get(n.name);
+      if (prev) fail('USAGE', `graph '${name}': two different inputs are both named '${n.name}' (${prev.axes.join(' ')} and ${n.axes.join(' ')})`);
+      byName.set(n.name, n);
+      inputs.push(n);
+      if (outputs[n.name] !== undefined && outputs[n.name] !== n)
+        fail('USAGE', `graph '${name}': output '${n.name}' has the same name as an input`);
+    }
+    if (n.op === 'view') {
+      const v = n.view;
+      if (v.kind === 'rename') equations.push({ size: v.to, factors: [v.from], origin: `rename '${v.from}' -> '${v.to}'` });
+      if (v.kind === 'split') equations.push({ size: v.axis, factors: [...v.into], origin: `split '${v.axis}' -> '${v.into.join(' ')}'` });
+      if (v.kind === 'merge') equations.push({ size: v.into, factors: [...v.from], origin: `merge '${v.from.join(' ')}' -> '${v.into}'` });
+    }
+  }
+  const staticSizes: Record<string, number> = {};
+  for (const [s, v] of Object.entries(opts.sizes ?? {})) {
+    if (!sizes.includes(s)) fail('UNKNOWN_AXIS', `graph '${name}': static size '${s}' is not an axis of the graph (axes: ${sizes.join(' ')})`);
+    staticSizes[s] = checkSize(`static size '${s}'`, v);
+  }
+  return { name, inputs, outputs: outs.map(([o, node]) => ({ name: o, node })), nodes, sizes, equations, staticSizes };
+}

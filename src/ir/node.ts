@@ -1,0 +1,91 @@
+/**
+ * The graph IR: an immutable DAG of named-axis tensor nodes. Every node knows its
+ * axes (in row-major order) and dtype; sizes are symbolic names equal to the axis
+ * names (axis `d` has size `d`), with size equations recorded by views.
+ */
+
+/** Element types. `bool` only exists for masks and comparisons, never in buffers. */
+export type DType = 'f32' | 'f16' | 'i32' | 'bool';
+
+export type UnaryFn = 'neg' | 'exp' | 'log' | 'tanh' | 'sqrt' | 'rsqrt' | 'abs' | 'sin' | 'cos' | 'not';
+export type BinaryFn =
+  | 'add' | 'sub' | 'mul' | 'div' | 'mod' | 'max' | 'min' | 'pow'
+  | 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne' | 'and' | 'or';
+export type ReduceFn = 'sum' | 'max';
+
+/** How a view's axes relate to its source's axes. All views are index maps, never copies. */
+export type ViewKind =
+  | { kind: 'rename'; from: string; to: string }
+  | { kind: 'transpose' }
+  /** `axis` of the source becomes `into` (outer first): axis = ((i0 * n1) + i1) * n2 + i2 … */
+  | { kind: 'split'; axis: string; into: string[] }
+  /** the source axes `from` (outer first) become one axis `into` */
+  | { kind: 'merge'; from: string[]; into: string };
+
+interface Base {
+  /** unique, increasing in creation order: a topological order */
+  readonly id: number;
+  readonly axes: readonly string[];
+  readonly dtype: DType;
+}
+
+export interface InputNode extends Base { readonly op: 'input'; readonly name: string }
+export interface ConstNode extends Base { readonly op: 'const'; readonly value: number }
+/** the index along `axis`: a tensor with the single axis `axis`, dtype i32 */
+export interface IndexNode extends Base { readonly op: 'index'; readonly axis: string }
+/** the size of axis `size`: a scalar, dtype i32 */
+export interface SizeNode extends Base { readonly op: 'size'; readonly size: string }
+export interface UnaryNode extends Base { readonly op: 'unary'; readonly fn: UnaryFn; readonly x: Node }
+export interface BinaryNode extends Base { readonly op: 'binary'; readonly fn: BinaryFn; readonly a: Node; readonly b: Node }
+export interface SelectNode extends Base { readonly op: 'select'; readonly cond: Node; readonly a: Node; readonly b: Node }
+export interface CastNode extends Base { readonly op: 'cast'; readonly x: Node }
+/** `out = Σ over axes not in out of Π operands`, each operand indexed by its spec axes */
+export interface EinsumNode extends Base {
+  readonly op: 'einsum';
+  readonly operands: readonly Node[];
+  /** the spec as written, for messages and headers */
+  readonly spec: string;
+}
+export interface ReduceNode extends Base { readonly op: 'reduce'; readonly fn: ReduceFn; readonly x: Node; readonly over: readonly string[] }
+/**
+ * softmax of `x` along `axis`. Where `mask` is false the weight is exactly 0; a row
+ * with every entry masked is all zeros. `sink` (optional, without `axis`) is an extra
+ * logit that joins the denominator only (attention sinks).
+ */
+export interface SoftmaxNode extends Base {
+  readonly op: 'softmax';
+  readonly x: Node;
+  readonly axis: string;
+  readonly mask?: Node;
+  readonly sink?: Node;
+}
+export interface ViewNode extends Base { readonly op: 'view'; readonly x: Node; readonly view: ViewKind }
+/**
+ * `out[..., axis = index[...]...]`: `src` read with its axis `axis` replaced by the value
+ * of the integer tensor `index`. Axes shared by `index` and `src` are batch axes.
+ */
+export interface GatherNode extends Base { readonly op: 'gather'; readonly src: Node; readonly axis: string; readonly index: Node }
+
+export type Node =
+  | InputNode | ConstNode | IndexNode | SizeNode | UnaryNode | BinaryNode | SelectNode | CastNode
+  | EinsumNode | ReduceNode | SoftmaxNode | ViewNode | GatherNode;
+
+/** The direct inputs of a node, in a fixed order. */
+export function children(n: Node): Node[] {
+  switch (n.op) {
+    case 'input': case 'const': case 'index': case 'size': return [];
+    case 'unary': case 'cast': case 'reduce': case 'view': return [n.x];
+    case 'binary': return [n.a, n.b];
+    case 'select': return [n.cond, n.a, n.b];
+    case 'einsum': return [...n.operands];
+    case 'softmax': return [n.x, ...(n.mask ? [n.mask] : []), ...(n.sink ? [n.sink] : [])];
+    case 'gather': return [n.src, n.index];
+  }
+}
+
+let nextId = 1;
+type Distribute<T> = T extends Node ? Omit<T, 'id'> : never;
+/** Creates a node with a fresh id. Validation lives in `validate.ts`'s constructors. */
+export function mk<T extends Distribute<Node>>(n: T): T & { id: number } {
+  return Object.freeze({ ...n, id: nextId++ }) as unknown as T & { id: number };
+}
