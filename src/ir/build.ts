@@ -77,9 +77,11 @@ export function binaryNode(fn: BinaryFn, a: Node, b: Node): Node {
     if (a.dtype !== 'bool' || b.dtype !== 'bool') fail('DTYPE', `${fn}: both operands must be bool (comparisons), got ${a.dtype} and ${b.dtype}`);
     return mk({ op: 'binary', fn, a, b, axes, dtype: 'bool' });
   }
-  const t = arithType(fn, a, b);
+  let t = arithType(fn, a, b);
   if (fn === 'mod' && t !== 'i32') fail('DTYPE', `mod: operands must be i32, got ${a.dtype} and ${b.dtype}`);
-  return mk({ op: 'binary', fn, a, b, axes, dtype: COMPARE.has(fn) ? 'bool' : t });
+  if (fn === 'pow' && t === 'i32') t = 'f32'; // WGSL has no integer pow
+  // operands share one dtype in the IR, so every later stage sees no mixed arithmetic
+  return mk({ op: 'binary', fn, a: castNode(a, t), b: castNode(b, t), axes, dtype: COMPARE.has(fn) ? 'bool' : t });
 }
 
 /** Elementwise unary op. Float functions of an i32 operand compute in f32. */
@@ -97,6 +99,8 @@ export function unaryNode(fn: UnaryFn, x: Node): Node {
 /** Converts to another dtype. */
 export function castNode(x: Node, dtype: DType): Node {
   if (x.dtype === dtype) return x;
+  if (x.op === 'const' && x.dtype !== 'bool' && dtype !== 'bool' && (dtype !== 'i32' || Number.isInteger(x.value)))
+    return constNode(x.value, dtype);
   return mk({ op: 'cast', x, axes: x.axes, dtype });
 }
 

@@ -16,7 +16,8 @@ function ty(n: Node): string {
  */
 export function printGraph(g: Graph): string {
   // local numbering: node ids are global creation counters, unstable across programs
-  const local = new Map(g.nodes.filter((n) => rhs(n) !== null).map((n, i) => [n.id, i]));
+  const leaf = (n: Node) => n.op === 'input' || n.op === 'const' || n.op === 'index' || n.op === 'size';
+  const local = new Map(g.nodes.filter((n) => !leaf(n)).map((n, i) => [n.id, i]));
   const ref = (n: Node): string => {
     if (n.op === 'input') return n.name;
     if (n.op === 'const') return String(n.value);

@@ -73,4 +73,9 @@ export interface ExecPlan {
   constraints: { lhs: SizeExpr; rhs: SizeExpr; what: string }[];
   buffers: PlanBuffer[];
   kernels: PlanKernel[];
+  /**
+   * i32 input buffers whose every value must lie in 0 ≤ v < size (gather indices);
+   * checked on the host before dispatch, since a shader cannot report an error
+   */
+  indexChecks?: { buffer: string; size: SizeExpr; what: string }[];
 }

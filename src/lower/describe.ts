@@ -1,0 +1,41 @@
+/** One-line descriptions of fused expressions, for kernel headers and `explain`. */
+import type { Node } from '../ir/index.ts';
+
+const INFIX: Record<string, string> = {
+  add: '+', sub: '-', mul: '*', div: '/', mod: '%', lt: '<', le: '<=', gt: '>', ge: '>=', eq: '==', ne: '!=', and: '&&', or: '||',
+};
+
+/**
+ * Describes `n` as an expression; nodes in `names` (buffers) appear by name.
+ * @example describe(root, names) // "einsum('b h s d, b h t d -> b h s t', q, k) * rsqrt(f32(|d|))"
+ */
+export function describe(n: Node, names: ReadonlyMap<number, string>, depth = 0): string {
+  const named = names.get(n.id);
+  if (named !== undefined && depth > 0) return named;
+  if (depth > 12) return '…';
+  const d = (x: Node) => describe(x, names, depth + 1);
+  switch (n.op) {
+    case 'input': return n.name;
+    case 'const': return String(n.value);
+    case 'index': return n.axis;
+    case 'size': return `|${n.size}|`;
+    case 'unary': return n.fn === 'neg' ? `-${d(n.x)}` : `${n.fn}(${d(n.x)})`;
+    case 'cast': return `${n.dtype}(${d(n.x)})`;
+    case 'binary': return INFIX[n.fn] ? `(${d(n.a)} ${INFIX[n.fn]} ${d(n.b)})` : `${n.fn}(${d(n.a)}, ${d(n.b)})`;
+    case 'select': return `where(${d(n.cond)}, ${d(n.a)}, ${d(n.b)})`;
+    case 'einsum': return `einsum('${n.operands.map((o) => o.axes.join(' ')).join(', ')} -> ${n.axes.join(' ')}', ${n.operands.map(d).join(', ')})`;
+    case 'reduce': return `${n.fn}(${d(n.x)}, '${n.over.join(' ')}')`;
+    case 'softmax': {
+      const extra = [n.mask ? `mask=${d(n.mask)}` : '', n.sink ? `sink=${d(n.sink)}` : ''].filter(Boolean);
+      return `softmax(${d(n.x)}, '${n.axis}'${extra.map((e) => ', ' + e).join('')})`;
+    }
+    case 'view': {
+      const v = n.view;
+      if (v.kind === 'rename') return `${d(n.x)}.rename('${v.from}', '${v.to}')`;
+      if (v.kind === 'split') return `${d(n.x)}.split('${v.axis}', '${v.into.join(' ')}')`;
+      if (v.kind === 'merge') return `${d(n.x)}.merge('${v.from.join(' ')}', '${v.into}')`;
+      return `${d(n.x)}.transpose('${n.axes.join(' ')}')`;
+    }
+    case 'gather': return `${d(n.src)}.gather('${n.axis}', ${d(n.index)})`;
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * Contraction kernels (einsum and reduce) with their fused epilogue. Each invocation
+ * owns a TM×TN register tile over the last two output axes and loops over the
+ * contracted axes; operands are inlined expressions, so a scaled or masked operand
+ * costs no extra pass. Rows and columns past the edge are clamped for loads and
+ * skipped for stores, so sizes need not be multiples of the tile.
+ */
+import type { Node } from '../../ir/index.ts';
+import type { SizeExpr } from '../../runtime/plan.ts';
+import { axisVar, literal, NEG_INF, Scope, type BufferRef, type Env } from '../wgsl.ts';
+import { indent, WORKGROUP, type KernelBuilder } from './frame.ts';
+
+type Core = Extract<Node, { op: 'einsum' | 'reduce' }>;
+
+/** Register tile of a contraction: rows × columns per invocation. */
+export type Tile = readonly [number, number];
+
+/** The WGSL and dispatch size of a contraction kernel computing `root` (around `core`) into `out`. */
+export function contractKernel(kb: KernelBuilder, name: string, header: string[], root: Node, core: Core, out: BufferRef, tile: Tile) {
+  const O = root.axes;
+  const m = O.length >= 2 ? O[O.length - 2] : undefined;
+  const n = O.length >= 1 ? O[O.length - 1] : undefined;
+  const TM = m ? tile[0] : 1;
+  const TN = n ? tile[1] : 1;
+  const outer = O.filter((a) => a !== m && a !== n);
+  const contracted = core.op === 'einsum'
+    ? [...new Set(core.operands.flatMap((o) => o.axes))].filter((a) => !core.axes.includes(a))
+    : [...core.over];
+  const isInt = core.dtype === 'i32';
+  const combine = core.op === 'reduce' && core.fn === 'max' ? 'max' : 'sum';
+  const init = combine === 'sum' ? (isInt ? '0i' : '0.0') : isInt ? literal(-2147483648, 'i32') : NEG_INF;
+
+  // which tile this invocation owns
+  const tiles = (ax: string | undefined, t: number) => (ax ? (t === 1 ? kb.size(ax) : `((${kb.size(ax)} + ${t - 1}u) / ${t}u)`) : '1u');
+  const mTile = kb.internal(`${m ?? 'm'}_tile`);
+  const nTile = kb.internal(`${n ?? 'n'}_tile`);
+  const parts: [string, string][] = outer.map((a) => [axisVar(a), kb.size(a)]);
+  if (m) parts.push([mTile, tiles(m, TM)]);
+  if (n) parts.push([nTile, tiles(n, TN)]);
+  const body = kb.decompose(parts, kb.gid);
+
+  // clamped row/column indices, so loads past the edge stay in bounds
+  const edge = (ax: string | undefined, tileVar: string, t: number): { v: string; raw: string }[] => {
+    if (!ax) return [{ v: '', raw: '' }];
+    return Array.from({ length: t }, (_, i) => {
+      const raw = t === 1 ? tileVar : `${tileVar} * ${t}u + ${i}u`;
+      const v = kb.internal(`${ax}${i}`);
+      body.push(t === 1 ? `let ${v} = ${raw};` : `let ${v} = min(${raw}, ${kb.size(ax)} - 1u);`);
+      return { v, raw };
+    });
+  };
+  const rows = edge(m, mTile, TM);
+  const cols = edge(n, nTile, TN);
+  const accType = isInt ? 'i32' : 'f32';
+  const acc = rows.map((_, i) => cols.map((_, j) => kb.internal(`acc${i}${j}`)));
+  for (const r of acc) for (const a of r) body.push(`var ${a}: ${accType} = ${init};`);
+
+  const envAt = (i: number, j: number): Env => {
+    const e: Record<string, string> = Object.fromEntries([...outer, ...contracted].map((a) => [a, axisVar(a)]));
+    if (m) e[m] = rows[i]!.v;
+    if (n) e[n] = cols[j]!.v;
+    return e;
+  };
+
+  // the contraction loop
+  const main = new Scope(kb, kb.counter);
+  const loop = main.child({ hoist: (x) => !x.axes.some((a) => contracted.includes(a)) });
+  const accumulate: string[] = [];
+  for (let i = 0; i < rows.length; i++)
+    for (let j = 0; j < cols.length; j++) {
+      const env = envAt(i, j);
+      const term = core.op === 'einsum' ? core.operands.map((o) => loop.value(o, env)).join(' * ') : loop.value(core.x, env);
+      const a = acc[i]![j]!;
+      accumulate.push(combine === 'sum' ? `${a} += ${term};` : `${a} = max(${a}, ${term});`);
+    }
+  const opens = contracted.map((a) => `for (var ${axisVar(a)}: u32 = 0u; ${axisVar(a)} < ${kb.size(a)}; ${axisVar(a)}++) {`);
+  body.push(
+    ...main.lines,
+    ...opens.map((o, d) => '  '.repeat(d) + o),
+    ...indent([...loop.lines, ...accumulate], opens.length),
+    ...opens.map((_, d) => '  '.repeat(opens.length - 1 - d) + '}'),
+  );
+
+  // the epilogue, with the core standing for the accumulator; what does not vary
+  // over the tile (a scale, a per-head slope) is computed once before the stores
+  const pre = new Scope(kb, kb.counter);
+  const stores: string[] = [];
+  for (let i = 0; i < rows.length; i++)
+    for (let j = 0; j < cols.length; j++) {
+      const env = envAt(i, j);
+      const epi = pre.child({
+        override: (x) => (x === core ? acc[i]![j]! : undefined),
+        hoist: (x) => !x.axes.some((a) => a === m || a === n),
+      });
+      const v = epi.value(root, env);
+      const inside = [...epi.lines, kb.store(out, env, v)];
+      const guard = [
+        ...(m && TM > 1 ? [`${rows[i]!.raw} < ${kb.size(m)}`] : []),
+        ...(n && TN > 1 ? [`${cols[j]!.raw} < ${kb.size(n)}`] : []),
+      ];
+      if (guard.length) stores.push(`if (${guard.join(' && ')}) {`, ...indent(inside, 1), '}');
+      else stores.push(...inside);
+    }
+  body.push(...pre.lines, ...stores);
+
+  const total = [...outer.map((a) => kb.size(a)), ...(m ? [tiles(m, TM)] : []), ...(n ? [tiles(n, TN)] : [])].join(' * ') || '1u';
+  const schedule =
+    `schedule: register tile ${TM}x${TN} over (${[m, n].filter(Boolean).join(', ') || 'scalar'})` +
+    `, ${contracted.length ? `loop over (${contracted.join(', ')})` : 'no contraction'}, one tile per invocation, ${WORKGROUP} per workgroup`;
+  const wgsl = kb.module({ name, header: [...header, schedule], out, total, body });
+  const cdivs: SizeExpr[] = [...outer, ...(m ? [['cdiv', m, TM] as SizeExpr] : []), ...(n ? [['cdiv', n, TN] as SizeExpr] : [])];
+  const workgroups: SizeExpr = ['cdiv', ['*', 1, ...cdivs], WORKGROUP];
+  return { wgsl, workgroups };
+}

@@ -1,0 +1,121 @@
+/** The parts every generated kernel shares: header, bindings, uniforms, entry point. */
+import { axisVar, HELPERS, offset, type BufferRef, type Env, type KernelContext } from '../wgsl.ts';
+
+/** Invocations per workgroup of the generic kernels (a multiple of every subgroup size seen). */
+export const WORKGROUP = 64;
+
+/** A kernel being built: tracks the sizes, buffers and helpers its body uses. */
+export class KernelBuilder implements KernelContext {
+  readonly reads: BufferRef[] = [];
+  readonly uniforms: string[] = [];
+  readonly helpers = new Set<string>();
+  readonly counter = { n: 0 };
+  f16 = false;
+  /** the linear invocation index, declared by the entry point */
+  get gid(): string {
+    return this.internal('gid');
+  }
+
+  constructor(
+    private readonly staticSizes: Readonly<Record<string, number>>,
+    private readonly buffers: ReadonlyMap<number, BufferRef>,
+    /** every axis of the graph: internal names must differ from their variables */
+    private readonly axes: ReadonlySet<string>,
+  ) {}
+
+  internal(word: string): string {
+    // user names never contain '__', so at most two underscores end any clash
+    let w = word;
+    while (this.axes.has(w)) w += '_';
+    return `_${w}`;
+  }
+
+  size(name: string): string {
+    const v = this.staticSizes[name];
+    if (v !== undefined) return `${v}u`;
+    if (!this.uniforms.includes(name)) this.uniforms.push(name);
+    return `${this.internal('sz')}.${name}`;
+  }
+
+  buffer(n: { id: number }): BufferRef | undefined {
+    return this.buffers.get(n.id);
+  }
+
+  read(b: BufferRef): void {
+    if (!this.reads.includes(b)) this.reads.push(b);
+    if (b.dtype === 'f16') this.f16 = true;
+  }
+
+  helper(name: keyof typeof HELPERS): void {
+    this.helpers.add(name);
+  }
+
+  /** `out[offset] = value;` with the f16 narrowing when needed. */
+  store(out: BufferRef, env: Env, value: string): string {
+    if (out.dtype === 'f16') this.f16 = true;
+    return `${out.name}[${offset(out, env, this)}] = ${out.dtype === 'f16' ? `f16(${value})` : value};`;
+  }
+
+  /** The product of the sizes of `axes` as a u32 expression. */
+  count(axes: readonly string[]): string {
+    return axes.length ? axes.map((a) => this.size(a)).join(' * ') : '1u';
+  }
+
+  /**
+   * Lines that split the linear index `from` into one variable per part (the last
+   * part varies fastest): `parts` are [variable, extent] pairs.
+   */
+  decompose(parts: readonly (readonly [string, string])[], from: string): string[] {
+    if (parts.length === 0) return [];
+    if (parts.length === 1) return [`let ${parts[0]![0]} = ${from};`];
+    const rest = this.internal('rest');
+    const lines = [`var ${rest} = ${from};`];
+    for (let i = parts.length - 1; i > 0; i--) {
+      const [v, n] = parts[i]!;
+      lines.push(`let ${v} = ${rest} % ${n};`, `${rest} = ${rest} / ${n};`);
+    }
+    lines.push(`let ${parts[0]![0]} = ${rest};`);
+    return lines;
+  }
+
+  /** `decompose` over axes, declaring the axis variables `_<axis>`. */
+  decomposeAxes(axes: readonly string[], from: string): string[] {
+    return this.decompose(axes.map((a) => [axisVar(a), this.size(a)] as const), from);
+  }
+
+  /** The whole WGSL module. */
+  module(p: { name: string; header: string[]; out: BufferRef; total: string; body: string[] }): string {
+    const [wid, nwg, lid] = [this.internal('wid'), this.internal('nwg'), this.internal('lid')];
+    const ty = (b: BufferRef) => (b.dtype === 'i32' ? 'i32' : b.dtype);
+    const decls = [...this.reads, p.out].map(
+      (b, i) => `@group(0) @binding(${i}) var<storage, ${b === p.out ? 'read_write' : 'read'}> ${b.name}: array<${ty(b)}>;`,
+    );
+    const lines = [...p.header.map((h) => `// ${h}`)];
+    if (this.f16) lines.push('enable f16;');
+    lines.push('');
+    if (this.uniforms.length) {
+      lines.push(`struct _Sizes { ${this.uniforms.map((u) => `${u}: u32`).join(', ')} }`);
+      decls.push(`@group(0) @binding(${decls.length}) var<uniform> ${this.internal('sz')}: _Sizes;`);
+    }
+    lines.push(...decls, '');
+    const text = [...p.body, p.total].join('\n') + [...this.helpers].map((h) => HELPERS[h]).join('\n');
+    for (const h of Object.keys(HELPERS)) if (text.includes(`${h}(`)) this.helpers.add(h);
+    for (const h of [...this.helpers].sort()) lines.push(HELPERS[h]!, '');
+    lines.push(
+      `@compute @workgroup_size(${WORKGROUP})`,
+      `fn ${p.name}(@builtin(workgroup_id) ${wid}: vec3u, @builtin(num_workgroups) ${nwg}: vec3u, @builtin(local_invocation_index) ${lid}: u32) {`,
+      `  let ${this.gid} = (${wid}.x + (${wid}.y + ${wid}.z * ${nwg}.y) * ${nwg}.x) * ${WORKGROUP}u + ${lid};`,
+      `  if (${this.gid} >= ${p.total}) { return; }`,
+      ...indent(p.body, 1),
+      '}',
+      '',
+    );
+    return lines.join('\n');
+  }
+}
+
+/** Indents lines by two spaces per level. */
+export function indent(lines: readonly string[], level: number): string[] {
+  const pad = '  '.repeat(level);
+  return lines.map((l) => (l ? pad + l : l));
+}

@@ -1,0 +1,98 @@
+/**
+ * The lowering pipeline, a short list of named passes:
+ *   groupKernels (fusion) → planSizes → emit one WGSL kernel per group → ExecPlan.
+ */
+import { fail } from '../errors.ts';
+import type { Graph, Node } from '../ir/index.ts';
+import type { ExecPlan, PlanBuffer, PlanKernel } from '../runtime/plan.ts';
+import { describe } from './describe.ts';
+import { contractKernel, type Tile } from './kernels/contract.ts';
+import { KernelBuilder } from './kernels/frame.ts';
+import { pointwiseKernel } from './kernels/pointwise.ts';
+import { softmaxKernel } from './kernels/softmax.ts';
+import { groupKernels } from './schedule.ts';
+import { planSizes } from './sizes.ts';
+import type { BufferRef } from './wgsl.ts';
+
+/** Knobs of the generic lowering. */
+export interface LowerOptions {
+  /** register tile (rows, columns) of contraction kernels; default [4, 4] */
+  tile?: Tile;
+}
+
+function checkTile(t: unknown): Tile {
+  const ok = Array.isArray(t) && t.length === 2 && t.every((x) => Number.isInteger(x) && x >= 1 && x <= 8);
+  if (!ok) fail('USAGE', `lower: tile must be two integers in 1..8 (rows, columns), got ${JSON.stringify(t)}`);
+  return t as unknown as Tile;
+}
+
+/**
+ * Lowers a graph to an executable plan of fused WGSL kernels.
+ * @example const plan = lower(mha({ causal: true })); plan.kernels.length // 3
+ */
+export function lower(graph: Graph, opts: LowerOptions = {}): ExecPlan {
+  const tile = checkTile(opts.tile ?? [4, 4]);
+  const axes = new Set(graph.sizes);
+  const internal = (word: string) => {
+    let w = word;
+    while (axes.has(w)) w += '_';
+    return `_${w}`;
+  };
+  const buffers = new Map<number, BufferRef>();
+  const names = new Map<number, string>();
+  const planBuffers: PlanBuffer[] = [];
+  const userNames = new Set([...graph.inputs.map((i) => i.name), ...graph.outputs.map((o) => o.name)]);
+  for (const i of graph.inputs) {
+    const b: BufferRef = { name: i.name, axes: i.axes, dtype: i.dtype as BufferRef['dtype'] };
+    buffers.set(i.id, b);
+    names.set(i.id, i.name);
+    planBuffers.push({ name: i.name, dtype: b.dtype, shape: [...i.axes], role: 'input', axes: [...i.axes] });
+  }
+  const kernels: PlanKernel[] = [];
+  groupKernels(graph).forEach((gr, k) => {
+    const { root, core } = gr;
+    const kind = core?.op ?? 'map';
+    const outName = gr.output ?? internal(`${kind}${k}`);
+    const dtype: BufferRef['dtype'] = root.dtype === 'i32' ? 'i32' : gr.output && root.dtype === 'f16' ? 'f16' : 'f32';
+    const out: BufferRef = { name: outName, axes: root.axes, dtype };
+    let name = `${graph.name}_${k}_${kind}`;
+    while (userNames.has(name)) name += '_';
+    const header = [
+      `einattn kernel ${name} (graph '${graph.name}', kernel ${k + 1})`,
+      `${outName}[${root.axes.join(' ')}] = ${describe(root, names)}`,
+    ];
+    const kb = new KernelBuilder(graph.staticSizes, buffers, axes);
+    const { wgsl, workgroups } =
+      core?.op === 'softmax' ? softmaxKernel(kb, name, header, root, core, out)
+      : core ? contractKernel(kb, name, header, root, core, out, tile)
+      : pointwiseKernel(kb, name, header, root, out);
+    kernels.push({
+      name, wgsl, workgroupSize: [64, 1, 1], workgroups,
+      bindings: [...kb.reads.map((b) => ({ buffer: b.name, access: 'read' as const })), { buffer: out.name, access: 'read_write' as const }],
+      uniforms: [...kb.uniforms],
+      workgroupStorageBytes: 0,
+      ...(kb.f16 ? { features: ['shader-f16'] } : {}),
+    });
+    planBuffers.push({ name: outName, dtype, shape: [...root.axes], role: gr.output ? 'output' : 'temp', axes: [...root.axes] });
+    buffers.set(root.id, out);
+    names.set(root.id, outName);
+  });
+  checkGathers(graph);
+  return { name: graph.name, ...planSizes(graph), buffers: planBuffers, kernels, indexChecks: indexChecks(graph) };
+}
+
+function checkGathers(graph: Graph): void {
+  for (const n of graph.nodes) if (n.op === 'gather' && n.index.dtype !== 'i32') fail('LOWERING', `gather '${n.axis}': index must be i32`);
+}
+
+/** Index tensors that are graph inputs are range-checked on the host before dispatch. */
+function indexChecks(graph: Graph): NonNullable<ExecPlan['indexChecks']> {
+  const out: NonNullable<ExecPlan['indexChecks']> = [];
+  for (const n of graph.nodes) {
+    if (n.op !== 'gather') continue;
+    let src: Node = n.index;
+    while (src.op === 'view') src = src.x;
+    if (src.op === 'input') out.push({ buffer: src.name, size: n.axis, what: `gather '${n.axis}' through '${src.name}'` });
+  }
+  return out;
+}

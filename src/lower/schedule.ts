@@ -1,0 +1,71 @@
+/**
+ * Fusion grouping: which nodes become kernels, which are inlined. Heavy nodes
+ * (einsum, reduce, softmax) are kernel cores; an elementwise chain that only
+ * consumes a core (its epilogue: scale, mask, score mod) joins the core's kernel;
+ * elementwise ops, views and gathers are inlined as index expressions into every
+ * consumer; graph outputs are always written to buffers.
+ */
+import { children, type Graph, type Node } from '../ir/index.ts';
+
+/** One kernel to emit: it computes `root` over root's axes, around `core`. */
+export interface KernelGroup {
+  root: Node;
+  /** the heavy node the kernel is built around; absent for pure elementwise kernels */
+  core?: Extract<Node, { op: 'einsum' | 'reduce' | 'softmax' }>;
+  /** the graph output this kernel writes, if any */
+  output?: string;
+}
+
+const HEAVY = new Set(['einsum', 'reduce', 'softmax']);
+const ELEMENTWISE = new Set(['unary', 'binary', 'select', 'cast']);
+
+function sameAxisSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
+}
+
+/**
+ * Groups the graph's nodes into kernels, in dispatch order.
+ * @example groupKernels(mha()).map((k) => k.core?.op) // ['einsum', 'softmax', 'einsum']
+ */
+export function groupKernels(g: Graph): KernelGroup[] {
+  const consumers = new Map<number, Node[]>();
+  for (const n of g.nodes) for (const c of children(n)) {
+    const list = consumers.get(c.id) ?? [];
+    if (!list.includes(n)) list.push(n);
+    consumers.set(c.id, list);
+  }
+  const outputOf = new Map<number, string>();
+  for (const o of g.outputs) if (!outputOf.has(o.node.id)) outputOf.set(o.node.id, o.name);
+
+  const groups: KernelGroup[] = [];
+  const rooted = new Set<number>();
+  for (const n of g.nodes) {
+    if (!HEAVY.has(n.op)) continue;
+    let root = n;
+    for (;;) {
+      if (outputOf.has(root.id)) break;
+      const cs = consumers.get(root.id) ?? [];
+      const c = cs[0];
+      if (cs.length !== 1 || !c || !ELEMENTWISE.has(c.op) || !sameAxisSet(c.axes, n.axes)) break;
+      // the other operands of the epilogue must not need this kernel's own result twice
+      if (children(c).filter((x) => x === root).length !== 1) break;
+      root = c;
+    }
+    groups.push({ root, core: n as KernelGroup['core'], output: outputOf.get(root.id) });
+    rooted.add(root.id);
+  }
+  // outputs that are not the root of a heavy kernel: elementwise kernels (also copies
+  // of inputs, views, and a second name for an already written output)
+  const written = new Set<number>();
+  for (const gr of groups) if (gr.output) written.add(gr.root.id);
+  for (const o of g.outputs) {
+    if (written.has(o.node.id) && outputOf.get(o.node.id) === o.name) continue;
+    groups.push({ root: o.node, output: o.name });
+    written.add(o.node.id);
+  }
+  // producers before consumers: a kernel reads only roots created before its own root
+  return groups
+    .map((gr, i) => ({ gr, i }))
+    .sort((a, b) => a.gr.root.id - b.gr.root.id || a.i - b.i)
+    .map(({ gr }) => gr);
+}
