@@ -1,0 +1,47 @@
+/**
+ * The einattn runtime: everything a generated kernel module needs to run a plan, and
+ * nothing from the DSL, IR or lowering (so applications can ship without the compiler).
+ */
+export { EinattnError, fail, type ErrorCode } from '../errors.ts';
+export type { ExecPlan, PlanBuffer, PlanKernel, SizeExpr, StorageDType } from './plan.ts';
+export {
+  allocHostArray,
+  bytesPerElement,
+  describeValue,
+  hostArrayFromBytes,
+  hostArrayName,
+  isHostArrayOf,
+  type HostArray,
+  type HostArrayOf,
+} from './dtypes.ts';
+export { f16ArrayToF32, f16BitsToF32, f16BitsToF32Bits, f32ArrayToF16, f32BitsToF16Bits, f32ToF16Bits } from './f16.ts';
+export { encodeNpy, parseNpy, readNpy, readNpySync, writeNpy, writeNpySync, type NpyArray } from './npy.ts';
+export { bindSizes, evalSize, formatSizeExpr, type SizeMap } from './sizes.ts';
+export { chooseAdapter, isSoftwareAdapter, parseAdapterChoice, type AdapterChoice, type AdapterKind, type ChosenAdapter } from './adapter.ts';
+export {
+  closeRuntime,
+  getPipeline,
+  getRuntime,
+  LIMIT_NAMES,
+  OPTIONAL_FEATURES,
+  runtimeStats,
+  type LimitName,
+  type LostInfo,
+  type Runtime,
+  type RuntimeLimits,
+  type RuntimeOptions,
+  type RuntimeStats,
+} from './device.ts';
+export {
+  checkInputs,
+  checkLimits,
+  layoutWorkgroups,
+  resolveBuffers,
+  runPlan,
+  type Launch,
+  type ResolvedBuffer,
+  type RunOptions,
+  type RunOutput,
+  type RunResult,
+} from './execute.ts';
+export { adapterReport, formatInfo, type AdapterReport } from './info.ts';
