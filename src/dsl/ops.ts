@@ -6,7 +6,7 @@ import {
 } from '../ir/index.ts';
 import { implicitOutput, parseAxes, parseSpec } from './spec.ts';
 import { binaryOp, lift, Tensor, unaryOp, type Axes, type AxesOf, type Operand, type SoftmaxOptions } from './tensor.ts';
-import type { ParseAxes, SpecInputs, SpecOutput, Union, Without } from './types.ts';
+import type { CheckAxes, IsDynamic, ParseAxes, SpecInputs, SpecOutput, Union, Without } from './types.ts';
 
 /** The storage dtypes an input may have. */
 export type InputDType = 'f32' | 'f16' | 'i32';
@@ -28,7 +28,7 @@ export type EinsumOperand<Pos extends string, A extends Axes> = Tensor<A> & { re
 type Positions = { '0': 'operand 1'; '1': 'operand 2'; '2': 'operand 3'; '3': 'operand 4'; '4': 'operand 5'; '5': 'operand 6' };
 type PositionName<K> = K extends keyof Positions ? Positions[K] : 'operand';
 type Operands<T extends unknown[]> = { [K in keyof T]: EinsumOperand<PositionName<K>, T[K] extends Axes ? T[K] : never> };
-type OperandsOf<S extends string> = string extends S ? Tensor<any>[] : Operands<SpecInputs<S>>;
+type OperandsOf<S extends string> = IsDynamic<S> extends true ? Tensor<any>[] : Operands<SpecInputs<S>>;
 
 /**
  * Contracts tensors by axis names: axes absent from the output are summed.
@@ -167,7 +167,7 @@ export const maximum = <A extends Operand, B extends Operand>(a: A, b: B): Bin<A
  * `max(x, 'axes')` reduces over axes; `max(a, b)` is the elementwise maximum.
  * @example max(scores, 't')
  */
-export function max<A extends Axes, const O extends string>(x: Tensor<A>, over: O): Tensor<Without<A, ParseAxes<O>[number]>>;
+export function max<A extends Axes, const O extends string>(x: Tensor<A>, over: CheckAxes<A, O>): Tensor<Without<A, ParseAxes<O>[number]>>;
 export function max<A extends Operand, B extends Operand>(a: A, b: B): Bin<A, B>;
 export function max(a: Operand, b: Operand | string): Tensor<any> {
   if (typeof b === 'string') return reduceOf('max', a, b);
@@ -186,7 +186,7 @@ export function min<A extends Operand, B extends Operand>(a: A, b: B): Bin<A, B>
  * Sum over the space-separated axes.
  * @example sum(einsum('s t, t d -> s t d', p, v), 't')
  */
-export function sum<A extends Axes, const O extends string>(x: Tensor<A>, over: O): Tensor<Without<A, ParseAxes<O>[number]>> {
+export function sum<A extends Axes, const O extends string>(x: Tensor<A>, over: CheckAxes<A, O>): Tensor<Without<A, ParseAxes<O>[number]>> {
   return reduceOf('sum', x, over);
 }
 

@@ -5,7 +5,7 @@ import {
   type BinaryFn, type DType, type Node, type UnaryFn,
 } from '../ir/index.ts';
 import { parseAxes } from './spec.ts';
-import type { Merge, ParseAxes, Rename, Replace, Union, Without } from './types.ts';
+import type { CheckAxes, CheckPermutation, Merge, ParseAxes, Rename, Replace, Union, Without } from './types.ts';
 
 /** A list of axis names. */
 export type Axes = readonly string[];
@@ -75,11 +75,11 @@ export class Tensor<in out A extends Axes = string[]> {
   cast(dtype: DType): Tensor<A> { return new Tensor(castNode(this.node, dtype)); }
 
   /** Sum over the space-separated axes `over`. */
-  sum<const O extends string>(over: O): Tensor<Without<A, ParseAxes<O>[number]>> {
+  sum<const O extends string>(over: CheckAxes<A, O>): Tensor<Without<A, ParseAxes<O>[number]>> {
     return new Tensor(reduceNode('sum', this.node, parseAxes(over, 'sum')));
   }
   /** Maximum over the space-separated axes `over`. */
-  max<const O extends string>(over: O): Tensor<Without<A, ParseAxes<O>[number]>> {
+  max<const O extends string>(over: CheckAxes<A, O>): Tensor<Without<A, ParseAxes<O>[number]>> {
     return new Tensor(reduceNode('max', this.node, parseAxes(over, 'max')));
   }
   /** Softmax along `axis`; entries where `mask` is false get weight exactly 0. */
@@ -96,11 +96,11 @@ export class Tensor<in out A extends Axes = string[]> {
     return new Tensor(viewNode(this.node, { kind: 'split', axis, into: parseAxes(into, `split '${axis}'`) }));
   }
   /** Merges several axes (outer first) into one: `x.merge('m blk', 't')` (a view). */
-  merge<const M extends string, const T extends string>(from: M, into: T): Tensor<Merge<A, ParseAxes<M>, T>> {
+  merge<const M extends string, const T extends string>(from: CheckAxes<A, M>, into: T): Tensor<Merge<A, ParseAxes<M>, T>> {
     return new Tensor(viewNode(this.node, { kind: 'merge', from: parseAxes(from, `merge into '${into}'`), into }));
   }
   /** Reorders the axes: `x.transpose('b s h d')` (a view). */
-  transpose<const O extends string>(order: O): Tensor<ParseAxes<O>> {
+  transpose<const O extends string>(order: CheckPermutation<A, O>): Tensor<ParseAxes<O>> {
     return new Tensor(viewNode(this.node, { kind: 'transpose' }, parseAxes(order, 'transpose')));
   }
   /**

@@ -12,8 +12,14 @@ export type Trim<S extends string> = S extends `${Ws}${infer R}`
     ? Trim<R>
     : S;
 
+/**
+ * True for text known only at run time: `string` and template-literal patterns such
+ * as `${string} -> ${string}` (they admit every key, so `{}` satisfies their record).
+ */
+export type IsDynamic<S extends string> = {} extends Record<S, 1> ? true : false;
+
 /** `'b h  s d'` → `['b', 'h', 's', 'd']`. */
-export type ParseAxes<S extends string> = string extends S
+export type ParseAxes<S extends string> = IsDynamic<S> extends true
   ? string[]
   : Trim<S> extends ''
     ? []
@@ -34,20 +40,24 @@ export type SpecInputs<S extends string> = S extends `${infer L}->${string}`
  * The output axes of an einsum spec. An implicit output (numpy's rule: axes seen
  * once, sorted) is typed as `string[]`: write `->` to get a typed result.
  */
-export type SpecOutput<S extends string> = string extends S
+export type SpecOutput<S extends string> = IsDynamic<S> extends true
   ? string[]
   : S extends `${string}->${infer R}`
     ? ParseAxes<R>
     : string[];
 
-/** Removes every axis in `R` from `A`, keeping order. */
-export type Without<A extends readonly string[], R extends string> = A extends readonly [
+/** Removes every axis in `R` from `A`, keeping order (unknown when `R` is only known at run time). */
+export type Without<A extends readonly string[], R extends string> = string extends R
+  ? string[]
+  : WithoutKnown<A, R>;
+
+type WithoutKnown<A extends readonly string[], R extends string> = A extends readonly [
   infer H extends string,
   ...infer T extends string[],
 ]
   ? H extends R
-    ? Without<T, R>
-    : [H, ...Without<T, R>]
+    ? WithoutKnown<T, R>
+    : [H, ...WithoutKnown<T, R>]
   : [];
 
 /** `A` followed by the axes of `B` that `A` lacks: the axes of a broadcast. */
@@ -70,18 +80,17 @@ export type Replace<A extends readonly string[], X extends string, By extends re
 /** Renames axis `From` to `To`. */
 export type Rename<A extends readonly string[], From extends string, To extends string> = Replace<A, From, [To]>;
 
-/** Merges the axes `M` into one axis `To`, placed where the first of them was. */
+/**
+ * Merges the axes `M` into one axis `To`, placed where the first of them (in the
+ * tensor's order) was, as the run-time view does.
+ */
 export type Merge<A extends readonly string[], M extends readonly string[], To extends string> = A extends readonly [
   infer H extends string,
   ...infer T extends string[],
 ]
-  ? H extends M[0]
+  ? H extends M[number]
     ? [To, ...Without<T, M[number]>]
-    : H extends M[number]
-      ? Merge<T, M, To> extends infer R extends string[]
-        ? R
-        : never
-      : [H, ...Merge<T, M, To>]
+    : [H, ...Merge<T, M, To>]
   : [];
 
 /** True when `X` is one of the axes `A`. */
@@ -89,3 +98,25 @@ export type Has<A extends readonly string[], X extends string> = X extends A[num
 
 /** Each name of `L` that is not an axis of `A`. */
 export type Missing<A extends readonly string[], L extends readonly string[]> = Exclude<L[number], A[number]>;
+
+/**
+ * `O` (a space-separated axis list) when every axis it names is one of `A`; else a
+ * message type naming the missing axes, so `x.sum('typo')` fails to compile.
+ * Untyped tensors (`string[]` axes) and non-literal lists pass unchecked.
+ */
+export type CheckAxes<A extends readonly string[], O extends string> = string[] extends A
+  ? O
+  : IsDynamic<O> extends true
+    ? O
+    : [Missing<A, ParseAxes<O>>] extends [never]
+      ? O
+      : `axis '${Missing<A, ParseAxes<O>>}' is not an axis of the tensor`;
+
+/** `O` when it names every axis of `A` and no other (a transpose order); else a message type. */
+export type CheckPermutation<A extends readonly string[], O extends string> = string[] extends A
+  ? O
+  : IsDynamic<O> extends true
+    ? O
+    : [Missing<A, ParseAxes<O>> | Missing<ParseAxes<O>, A>] extends [never]
+      ? O
+      : `transpose: axis '${Missing<A, ParseAxes<O>> | Missing<ParseAxes<O>, A>}' is missing or not an axis of the tensor`;
