@@ -1,0 +1,152 @@
+/**
+ * Input and output arrays of a CLI run: deterministic pseudo-random inputs, `.npy`
+ * inputs checked against the graph's declaration, and outputs converted for `.npy`.
+ */
+import type { Graph, Node } from '../index.ts';
+import { EinattnError } from '../errors.ts';
+import { readFile } from 'node:fs/promises';
+import { f16ArrayToF32, f32ArrayToF16, parseNpy, type HostArray, type NpyArray } from '../runtime/index.ts';
+import type { ExecPlan } from '../runtime/plan.ts';
+import { axesText } from './format.ts';
+
+/** One input, in the forms the GPU and the interpreter each take. */
+export interface CliInput {
+  name: string;
+  dtype: 'f32' | 'f16' | 'i32';
+  axes: string[];
+  shape: number[];
+  /** for compile().run: f16 as a Uint16Array of bits */
+  gpu: HostArray;
+  /** for interpret(): values (f16 widened, so both sides see the same numbers) */
+  values: Float32Array | Int32Array;
+  /** 'random (seed N)' or the file it came from */
+  source: string;
+}
+
+/**
+ * A small, fast, seedable generator (mulberry32) returning uniform numbers in [0, 1).
+ * @example const rnd = seededRandom(42); rnd() // 0.6011…
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A per-input seed, so that supplying one input from a file leaves the others' values unchanged.
+ * @example inputSeed(0, 'q') !== inputSeed(0, 'k')
+ */
+export function inputSeed(seed: number, name: string): number {
+  let h = (seed ^ 0x9e3779b9) >>> 0;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+function stripViews(n: Node): Node {
+  while (n.op === 'view' || n.op === 'cast') n = n.x;
+  return n;
+}
+
+/**
+ * The valid value range [0, size) of i32 inputs used as gather indices, from the plan's
+ * index checks when there is a plan and from the graph's gathers otherwise.
+ * @example indexRanges(g, sizes, plan) // { block_table: 64 }
+ */
+export function indexRanges(graph: Graph, sizes: Record<string, number>, plan?: ExecPlan): Record<string, number> {
+  const ranges: Record<string, number> = {};
+  const narrow = (name: string, n: number) => (ranges[name] = Math.min(ranges[name] ?? Infinity, n));
+  for (const n of graph.nodes) {
+    if (n.op !== 'gather') continue;
+    const idx = stripViews(n.index);
+    const size = sizes[n.axis];
+    if (idx.op === 'input' && size !== undefined) narrow(idx.name, size);
+  }
+  if (plan?.indexChecks) {
+    for (const c of plan.indexChecks) {
+      const size = typeof c.size === 'number' ? c.size : typeof c.size === 'string' ? sizes[c.size] : undefined;
+      if (size !== undefined) narrow(c.buffer, size);
+    }
+  }
+  return ranges;
+}
+
+/**
+ * Deterministic inputs: f32/f16 uniform in [-1, 1), i32 uniform in the gather range (else 0..3).
+ * @example randomInput(g.inputs[0], sizes, 0, {})
+ */
+export function randomInput(
+  decl: Graph['inputs'][number],
+  sizes: Record<string, number>,
+  seed: number,
+  ranges: Record<string, number>,
+): CliInput {
+  const shape = decl.axes.map((a) => sizes[a]!);
+  const count = shape.reduce((p, x) => p * x, 1);
+  const rnd = seededRandom(inputSeed(seed, decl.name));
+  const base = { name: decl.name, axes: [...decl.axes], shape, source: `random (seed ${seed})` };
+  if (decl.dtype === 'i32') {
+    const hi = ranges[decl.name] ?? 4;
+    const data = new Int32Array(count);
+    for (let i = 0; i < count; i++) data[i] = Math.floor(rnd() * hi);
+    return { ...base, dtype: 'i32', gpu: data, values: data };
+  }
+  const values = new Float32Array(count);
+  for (let i = 0; i < count; i++) values[i] = rnd() * 2 - 1;
+  if (decl.dtype === 'f16') {
+    const bits = f32ArrayToF16(values);
+    return { ...base, dtype: 'f16', gpu: bits, values: f16ArrayToF32(bits) };
+  }
+  return { ...base, dtype: 'f32', gpu: values, values };
+}
+
+/**
+ * Reads an input from `.npy` and checks its dtype and shape against the graph's
+ * declaration at the run's sizes; errors name the file and the input.
+ * @example await npyInput('q.npy', g.inputs[0], sizes)
+ */
+export async function npyInput(path: string, decl: Graph['inputs'][number], sizes: Record<string, number>): Promise<CliInput> {
+  let bytes: Uint8Array;
+  try {
+    const buf = await readFile(path);
+    // A plain Uint8Array copy, not a Buffer: Buffer.slice() is a view, and a parser that
+    // slices the data and takes `.buffer` would then see the whole file (header included).
+    bytes = new Uint8Array(buf.byteLength);
+    bytes.set(buf);
+  } catch (e) {
+    throw new EinattnError('NPY', `${path}: cannot read (input '${decl.name}'): ${(e as Error).message}`);
+  }
+  let arr: NpyArray;
+  try {
+    arr = parseNpy(bytes, path);
+  } catch (e) {
+    // The parser names the file; say which input it was meant for too.
+    if (e instanceof EinattnError) throw new EinattnError(e.code, `${e.message} (input '${decl.name}')`);
+    throw e;
+  }
+  const shape = decl.axes.map((a) => sizes[a]!);
+  const want = `${decl.dtype}${axesText(decl.axes, sizes)}`;
+  if (arr.dtype !== decl.dtype)
+    throw new EinattnError('BAD_INPUT', `${path}: input '${decl.name}' expects ${want}, got dtype ${arr.dtype} (shape [${arr.shape.join(', ')}])`);
+  if (arr.shape.length !== shape.length || arr.shape.some((n, i) => n !== shape[i]))
+    throw new EinattnError('BAD_INPUT', `${path}: input '${decl.name}' expects ${want}, got shape [${arr.shape.join(', ')}]`);
+  const base = { name: decl.name, axes: [...decl.axes], shape, source: path };
+  if (arr.dtype === 'f16') return { ...base, dtype: 'f16', gpu: arr.data, values: f16ArrayToF32(arr.data as Uint16Array) };
+  if (arr.dtype === 'i32') return { ...base, dtype: 'i32', gpu: arr.data, values: arr.data as Int32Array };
+  return { ...base, dtype: 'f32', gpu: arr.data, values: arr.data as Float32Array };
+}
+
+/**
+ * An output array (GPU or interpreter values) as `.npy` data of the graph's output dtype.
+ * @example writeNpySync('o.npy', toNpy('f32', [1, 2], result.data))
+ */
+export function toNpy(dtype: string, shape: number[], values: ArrayLike<number>): NpyArray {
+  if (dtype === 'i32') return { dtype: 'i32', shape, data: values instanceof Int32Array ? values : Int32Array.from(values) };
+  if (dtype === 'f16') return { dtype: 'f16', shape, data: f32ArrayToF16(values) };
+  return { dtype: 'f32', shape, data: values instanceof Float32Array ? values : Float32Array.from(values) };
+}

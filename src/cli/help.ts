@@ -1,0 +1,77 @@
+/** The help texts, kept together so that they stay consistent with each other. */
+
+const MAIN_HELP = `einattn — a typed einsum DSL for attention, lowered to fused WGSL kernels
+
+usage: einattn <command> [options]
+
+commands:
+  tour             check and time every built-in variant, write an HTML report (npm start)
+  list             built-in variants: options, inputs, sizes
+  run <variant>    run a variant (or --file module.ts) on the GPU or the interpreter
+  info             the WebGPU adapter einattn would use, and its limits
+  help [command]   this text, or a command's
+
+global: --debug (stack traces), --help, --version
+environment: EINATTN_ADAPTER=auto|hardware|software|opengles
+exit codes: 0 ok, 1 error or failed check, 2 usage error`;
+
+const RUN_HELP = `usage: einattn run <variant> [options]
+       einattn run --file graph.ts [--export NAME] --dims ... [options]
+
+  --dims b=1,h=8,s=128,t=128,d=64  sizes (default for a variant: its check dims; required with --file)
+  --opt key=value       variant option (repeatable; --opt causal means causal=true)
+  --in name=file.npy    an input from .npy (repeatable); others are pseudo-random:
+                        f32/f16 uniform in [-1, 1), i32 gather indices uniform in their range
+  --seed N              seed of the pseudo-random inputs (default 0)
+  --out name=file.npy   write an output (repeatable; a bare path when there is one output)
+  --interp              run the float64 reference interpreter instead of the GPU
+  --check               run both; print max abs / relative error per output; exit 1 above tolerance
+  --repeat N            one warm-up, then N timed runs: median, min, max kernel time
+  --explain             print which kernels the graph became
+  --wgsl DIR            write each kernel's WGSL to DIR/<kernel>.wgsl
+  --dry-run             lower (and --explain, --wgsl) but run nothing
+  --adapter KIND        auto | hardware | software | opengles (default: EINATTN_ADAPTER or auto)
+  --quiet               no summary of the outputs
+  --file PATH           a module exporting a Graph, or a function (opts) => Graph
+  --export NAME         which export of --file (default: default, or the only one)
+  --debug               stack traces on errors`;
+
+const LIST_HELP = `usage: einattn list [--json]
+
+Every built-in variant with its summary, options (type, default, doc), inputs
+(name, axes, dtype) and the sizes used to check and to time it.`;
+
+const INFO_HELP = `usage: einattn info [--json] [--adapter KIND]
+
+Which WebGPU adapter einattn picks (hardware → software Vulkan → OpenGL ES), why,
+its features and the limits plans are checked against.`;
+
+const TOUR_HELP = `usage: einattn tour [--out DIR] [--small] [--repeat N] [--adapter KIND]
+
+For every built-in variant: lower it, check it against the interpreter on its check
+sizes, time it (median of N runs after a warm-up) and report its KV-cache bytes per
+token. Writes DIR/<variant>/<kernel>.wgsl, DIR/report.json and DIR/report.html.
+
+  --out DIR     output folder (default out/tour)
+  --small       time on the check sizes (fast, for CI)
+  --repeat N    timed runs per variant (default 5)
+  --adapter     auto | hardware | software | opengles`;
+
+/**
+ * The help text of a command, or the overview.
+ * @example console.log(helpFor('run'))
+ */
+export function helpFor(command?: string): string {
+  switch (command) {
+    case 'run':
+      return RUN_HELP;
+    case 'list':
+      return LIST_HELP;
+    case 'info':
+      return INFO_HELP;
+    case 'tour':
+      return TOUR_HELP;
+    default:
+      return MAIN_HELP;
+  }
+}

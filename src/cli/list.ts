@@ -1,0 +1,61 @@
+/** `einattn list`: what each built-in variant is, takes and needs. */
+import { resolveOptions, variants, type Variant } from '../variants/index.ts';
+import { parseFlags, usage } from './args.ts';
+import { dimsText } from './format.ts';
+
+/** A variant as plain data: what `list --json` prints. */
+export interface VariantListing {
+  name: string;
+  summary: string;
+  options: { name: string; type: string; default: boolean | number; doc: string }[];
+  inputs: { name: string; axes: string[]; dtype: string }[];
+  outputs: { name: string; axes: string[]; dtype: string }[];
+  dims: { check: Record<string, number>; bench: Record<string, number> };
+}
+
+/**
+ * Describes a variant; inputs and outputs come from its graph built with default options.
+ * @example describeVariant(findVariant('mha')!).inputs[0] // { name: 'q', axes: ['b','h','s','d'], dtype: 'f32' }
+ */
+export function describeVariant(v: Variant): VariantListing {
+  const g = v.build(resolveOptions(v));
+  return {
+    name: v.name,
+    summary: v.summary,
+    options: Object.entries(v.options).map(([name, o]) => ({ name, type: o.type, default: o.default, doc: o.doc })),
+    inputs: g.inputs.map((i) => ({ name: i.name, axes: [...i.axes], dtype: i.dtype })),
+    outputs: g.outputs.map((o) => ({ name: o.name, axes: [...o.node.axes], dtype: o.node.dtype })),
+    dims: { check: { ...v.dims.check }, bench: { ...v.dims.bench } },
+  };
+}
+
+/**
+ * Formats a listing as indented text.
+ * @example console.log(formatListing(describeVariant(v)))
+ */
+export function formatListing(l: VariantListing): string {
+  const lines = [`${l.name} — ${l.summary}`];
+  if (l.options.length) {
+    lines.push('  options:');
+    for (const o of l.options) lines.push(`    --opt ${o.name}=<${o.type}>  default ${o.default}  ${o.doc}`);
+  } else lines.push('  options: none');
+  const tensor = (t: { name: string; axes: string[]; dtype: string }) => `${t.name}: ${t.dtype}[${t.axes.join(' ')}]`;
+  lines.push(`  inputs:  ${l.inputs.map(tensor).join(', ')}`);
+  lines.push(`  outputs: ${l.outputs.map(tensor).join(', ')}`);
+  lines.push(`  check dims: ${dimsText(l.dims.check)}`);
+  lines.push(`  bench dims: ${dimsText(l.dims.bench)}`);
+  return lines.join('\n');
+}
+
+/**
+ * Runs `einattn list` and returns the exit code.
+ * @example await listCommand(['--json'])
+ */
+export async function listCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, { json: { type: 'boolean' } }, 'list');
+  if (positionals.length) usage(`list takes no arguments, got ${positionals.join(' ')}`);
+  const listings = variants.map(describeVariant);
+  if (values.json) console.log(JSON.stringify(listings, null, 2));
+  else console.log(listings.map(formatListing).join('\n\n'));
+  return 0;
+}

@@ -1,0 +1,211 @@
+/** `einattn run`: one graph on the GPU and/or the interpreter, with .npy in and out. */
+import { compile, type Compiled, type CompiledOutput } from '../compile.ts';
+import { EinattnError } from '../errors.ts';
+import { interpret, resolveSizes, type Graph } from '../index.ts';
+import { writeNpy } from '../runtime/index.ts';
+import { nonNegativeInt, parseAssignments, parseDims, parseFlags, parseOptFlags, positiveInt, usage, type Flags } from './args.ts';
+import { indexRanges, npyInput, randomInput, toNpy, type CliInput } from './data.ts';
+import { axesText, dimsText, fmtMs, fmtNum } from './format.ts';
+import { adapterFlag, adapterLine, openRuntime, timeRuns, writeWgsl } from './gpu.ts';
+import { allowedError, arrayStats, compareArrays, toleranceFor } from './numerics.ts';
+import { fileSource, variantSource, type GraphSource } from './source.ts';
+
+const FLAGS = {
+  dims: { type: 'string', multiple: true },
+  opt: { type: 'string', multiple: true },
+  in: { type: 'string', multiple: true },
+  out: { type: 'string', multiple: true },
+  seed: { type: 'string' },
+  interp: { type: 'boolean' },
+  check: { type: 'boolean' },
+  repeat: { type: 'string' },
+  explain: { type: 'boolean' },
+  wgsl: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  adapter: { type: 'string' },
+  quiet: { type: 'boolean' },
+  file: { type: 'string' },
+  export: { type: 'string' },
+} as const;
+
+const list = (v: Flags[string]) => (Array.isArray(v) ? v : []);
+const str = (v: Flags[string]) => (typeof v === 'string' ? v : undefined);
+
+/** An output of one side of a run, as plain values. */
+interface Result {
+  dtype: string;
+  axes: string[];
+  shape: number[];
+  data: ArrayLike<number>;
+}
+
+function firstValues(data: ArrayLike<number>, n = 6): string {
+  const shown = Array.from({ length: Math.min(n, data.length) }, (_, i) => fmtNum(data[i]!, 4));
+  return shown.join(' ') + (data.length > n ? ' …' : '');
+}
+
+function outputDtype(graph: Graph, name: string): string {
+  return graph.outputs.find((o) => o.name === name)?.node.dtype ?? 'f32';
+}
+
+/**
+ * Runs `einattn run` with its arguments (after the word `run`) and returns the exit code.
+ * @example process.exitCode = await runCommand(['mha', '--check'])
+ */
+export async function runCommand(argv: string[]): Promise<number> {
+  const { values: f, positionals } = parseFlags(argv, FLAGS, 'run');
+  const file = str(f.file);
+  if (positionals.length > 1) usage(`run takes one variant name, got ${positionals.join(' ')}`);
+  if (file !== undefined && positionals.length) usage(`give either a variant name or --file, not both`);
+  if (file === undefined && !positionals.length) usage(`run needs a variant name (see einattn list) or --file graph.ts`);
+  if (str(f.export) !== undefined && file === undefined) usage(`--export only goes with --file`);
+  if (f.interp && f.check) usage(`--check already runs both the interpreter and the GPU; drop --interp`);
+  if (f.interp && f.repeat !== undefined) usage(`--repeat times GPU kernels; it cannot be combined with --interp`);
+  const seed = f.seed === undefined ? 0 : nonNegativeInt(str(f.seed)!, '--seed');
+  const repeat = f.repeat === undefined ? 0 : positiveInt(str(f.repeat)!, '--repeat');
+  const adapter = adapterFlag(str(f.adapter));
+  const rawOpts = parseOptFlags(list(f.opt));
+  const dimsGiven = list(f.dims).length ? parseDims(list(f.dims)) : undefined;
+
+  const src: GraphSource = file !== undefined ? await fileSource(file, str(f.export), rawOpts) : variantSource(positionals[0]!, rawOpts);
+  const { graph } = src;
+  if (!dimsGiven && !src.variant) usage(`--file needs --dims with the graph's sizes (${graph.sizes.join(' ')}), e.g. --dims ${graph.sizes.map((s) => `${s}=…`).join(',')}`);
+  const dims = dimsGiven ?? { ...src.variant!.dims.check };
+  const sizes = dimsSizes(graph, dims, dimsGiven !== undefined);
+
+  const outSpecs = parseAssignments(list(f.out), '--out', true);
+  const outNames = graph.outputs.map((o) => o.name);
+  const outFiles: [string, string][] = outSpecs.map(([name, path]) => {
+    if (name === '') {
+      if (outNames.length !== 1) usage(`--out ${path}: the graph has ${outNames.length} outputs (${outNames.join(', ')}); write --out name=${path}`);
+      return [outNames[0]!, path];
+    }
+    if (!outNames.includes(name)) usage(`--out ${name}=${path}: the graph has no output '${name}' (outputs: ${outNames.join(', ')})`);
+    return [name, path];
+  });
+
+  const useGpu = !f.interp;
+  const needPlan = useGpu || f.explain || f.wgsl !== undefined;
+  let compiled: Compiled | undefined;
+  try {
+    compiled = compile(graph);
+  } catch (e) {
+    // For --interp alone the plan only refines i32 index ranges, so a graph the
+    // lowering cannot handle yet still runs on the interpreter.
+    if (needPlan) throw e;
+  }
+
+  const inSpecs = parseAssignments(list(f.in), '--in');
+  const files = new Map(inSpecs);
+  const inputs = await loadInputs(graph, sizes, inSpecs, seed, compiled);
+
+  if (f.explain) console.log(compiled!.explain());
+  if (f.wgsl !== undefined) {
+    const paths = writeWgsl(compiled!, str(f.wgsl)!);
+    console.log(`wrote ${paths.length} WGSL file${paths.length === 1 ? '' : 's'} to ${str(f.wgsl)}`);
+  }
+  if (f['dry-run']) return 0;
+
+  const gpuInputs = Object.fromEntries(inputs.map((i) => [i.name, i.gpu]));
+  const interpInputs = Object.fromEntries(inputs.map((i) => [i.name, i.values]));
+  let gpuResult: Record<string, CompiledOutput> | undefined;
+  let refResult: Record<string, Result> | undefined;
+  let where = 'interpreter (float64)';
+  let timingText: string[] = [];
+
+  if (useGpu) {
+    const rt = await openRuntime(adapter);
+    where = `${adapterLine(rt)} adapter`;
+    if (repeat > 0) {
+      const t = await timeRuns(compiled!, gpuInputs, dims, rt, repeat);
+      gpuResult = t.outputs;
+      const names = compiled!.plan.kernels.map((k) => k.name);
+      timingText = [
+        `timing: 1 warm-up + ${repeat} run${repeat === 1 ? '' : 's'}, kernel time (sum of ${names.length} kernel${names.length === 1 ? '' : 's'}, ${t.method}): median ${fmtMs(t.medianMs)} (min ${fmtMs(t.minMs)}, max ${fmtMs(t.maxMs)})`,
+        ...names.map((n, i) => `  ${n}: ${fmtMs(t.perKernelMs[i]!)} median`),
+      ];
+    } else {
+      gpuResult = (await compiled!.run(gpuInputs, dims, { runtime: rt })).outputs;
+    }
+  }
+  if (!useGpu || f.check) {
+    const r = interpret(graph, interpInputs, dims);
+    refResult = {};
+    for (const [name, arr] of Object.entries(r)) refResult[name] = { dtype: outputDtype(graph, name), axes: arr.axes, shape: arr.shape, data: arr.data };
+  }
+
+  const shown: Record<string, Result> = gpuResult
+    ? Object.fromEntries(Object.entries(gpuResult).map(([n, o]) => [n, { dtype: outputDtype(graph, n), axes: o.axes, shape: o.shape, data: o.data }]))
+    : refResult!;
+
+  for (const [name, path] of outFiles) {
+    const o = shown[name]!;
+    await writeNpy(path, toNpy(o.dtype, o.shape, o.data));
+  }
+
+  if (!f.quiet) {
+    console.log(`${src.label} on ${where}; sizes ${dimsText(dims)}`);
+    const random = inputs.filter((i) => !files.has(i.name)).map((i) => i.name);
+    const described = inputs.map((i) => `${i.name} ${i.dtype}${axesText(i.axes, sizes)}${files.has(i.name) ? ` from ${i.source}` : ''}`);
+    console.log(`inputs: ${described.join(', ')}${random.length ? `; ${random.join(', ')} pseudo-random (seed ${seed})` : ''}`);
+    for (const [name, o] of Object.entries(shown)) {
+      const s = arrayStats(o.data);
+      const bad = s.nonFinite ? `  ${s.nonFinite} non-finite` : '';
+      console.log(`${name}: ${o.dtype}${axesText(o.axes, sizes)}  mean ${fmtNum(s.mean, 4)}  abs-max ${fmtNum(s.absMax, 4)}${bad}  first: ${firstValues(o.data)}`);
+    }
+    for (const [name, path] of outFiles) console.log(`wrote ${name} to ${path}`);
+  }
+  for (const line of timingText) console.log(line);
+
+  if (f.check) {
+    const tol = toleranceFor(graph, sizes);
+    console.log(`check against the interpreter: ${tol.rule}`);
+    let ok = true;
+    for (const name of outNames) {
+      const got = gpuResult![name]!;
+      const ref = refResult![name]!;
+      const c = compareArrays(got.data, ref.data);
+      const allowed = allowedError(tol, c.refAbsMax, ref.dtype);
+      const pass = c.maxAbs <= allowed;
+      ok &&= pass;
+      console.log(
+        `  ${name}: max abs err ${fmtNum(c.maxAbs)}, max rel err ${fmtNum(c.maxRel)} (to |ref|max ${fmtNum(c.refAbsMax)}), allowed ${fmtNum(allowed)}: ${pass ? 'ok' : 'FAIL'}`,
+      );
+    }
+    if (!ok) {
+      console.error('einattn: check failed: the GPU result differs from the interpreter by more than the tolerance');
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/** The sizes of every axis; a problem with user-given dims is a usage error that says so. */
+function dimsSizes(graph: Graph, dims: Record<string, number>, given: boolean): Record<string, number> {
+  try {
+    return resolveSizes(graph, dims);
+  } catch (e) {
+    if (given && e instanceof EinattnError && ['BAD_SIZE', 'UNKNOWN_AXIS', 'SIZE_CONFLICT'].includes(e.code)) usage(`--dims: ${e.message}`);
+    throw e;
+  }
+}
+
+async function loadInputs(
+  graph: Graph,
+  sizes: Record<string, number>,
+  given: [string, string][],
+  seed: number,
+  compiled: Compiled | undefined,
+): Promise<CliInput[]> {
+  const names = graph.inputs.map((i) => i.name);
+  for (const [name, path] of given)
+    if (!names.includes(name)) usage(`--in ${name}=${path}: the graph has no input '${name}' (inputs: ${names.join(', ') || 'none'})`);
+  const ranges = indexRanges(graph, sizes, compiled?.plan);
+  const files = new Map(given);
+  const out: CliInput[] = [];
+  for (const decl of graph.inputs) {
+    const path = files.get(decl.name);
+    out.push(path !== undefined ? await npyInput(path, decl, sizes) : randomInput(decl, sizes, seed, ranges));
+  }
+  return out;
+}
