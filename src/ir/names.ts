@@ -19,6 +19,22 @@ const RESERVED = new Set(
   ).split(/\s+/),
 );
 
+/**
+ * WGSL built-in functions. Tensor names become module-scope buffer names in WGSL,
+ * where they would shadow a built-in the kernel calls (`var<storage> exp` hides `exp()`).
+ */
+const BUILTIN_FUNCTIONS = new Set(
+  (
+    'abs acos acosh all any arrayLength asin asinh atan atan2 atanh atomicAdd atomicLoad atomicStore bitcast ceil clamp cos ' +
+    'cosh countLeadingZeros countOneBits countTrailingZeros cross degrees determinant distance dot dot4I8Packed dot4U8Packed ' +
+    'exp exp2 extractBits faceForward firstLeadingBit firstTrailingBit floor fma fract frexp insertBits inverseSqrt ldexp ' +
+    'length log log2 max min mix modf normalize pack2x16float pow quantizeToF16 radians reflect refract reverseBits round ' +
+    'saturate select sign sin sinh smoothstep sqrt step storageBarrier subgroupAdd subgroupMax subgroupBroadcast tan tanh ' +
+    'transpose trunc unpack2x16float workgroupBarrier workgroupUniformLoad vec2i vec3i vec4i vec2u vec3u vec4u vec2f vec3f ' +
+    'vec4f vec2h vec3h vec4h mat3x3 mat4x4'
+  ).split(/\s+/),
+);
+
 const IDENT = /^[A-Za-z][A-Za-z0-9_]*$/;
 export const MAX_NAME_LENGTH = 64;
 
@@ -41,6 +57,8 @@ export function isSafeName(name: string): boolean {
  * @example checkName('axis', 'dv', "input 'v'")
  */
 export function checkName(kind: string, name: string, where: string): void {
+  if ((kind === 'tensor' || kind === 'output') && BUILTIN_FUNCTIONS.has(name))
+    fail('BAD_NAME', `${where}: tensor name ${JSON.stringify(name)} is a WGSL built-in function, which a kernel's buffer of that name would hide; pick another name`);
   if (isSafeName(name)) return;
   const shown = JSON.stringify(String(name).slice(0, 80));
   let why = 'use an ASCII letter followed by letters, digits or single underscores';

@@ -39,9 +39,11 @@ export function groupKernels(g: Graph): KernelGroup[] {
 
   const groups: KernelGroup[] = [];
   const rooted = new Set<number>();
+  const claimed = new Set<number>();
   for (const n of g.nodes) {
     if (!HEAVY.has(n.op)) continue;
     let root = n;
+    const chain: Node[] = [n];
     for (;;) {
       if (outputOf.has(root.id)) break;
       const cs = consumers.get(root.id) ?? [];
@@ -49,8 +51,12 @@ export function groupKernels(g: Graph): KernelGroup[] {
       if (cs.length !== 1 || !c || !ELEMENTWISE.has(c.op) || !sameAxisSet(c.axes, n.axes)) break;
       // the other operands of the epilogue must not need this kernel's own result twice
       if (children(c).filter((x) => x === root).length !== 1) break;
+      // `a + b` of two contractions: the first claims it, the second is materialised
+      if (claimed.has(c.id)) break;
       root = c;
+      chain.push(c);
     }
+    for (const x of chain) claimed.add(x.id);
     groups.push({ root, core: n as KernelGroup['core'], output: outputOf.get(root.id) });
     rooted.add(root.id);
   }

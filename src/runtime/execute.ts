@@ -120,6 +120,28 @@ export function checkInputs(plan: ExecPlan, buffers: ResolvedBuffer[], inputs: R
   }
 }
 
+/**
+ * Checks that every gather index held in an input lies in its axis; a shader cannot
+ * report a bad index, so INDEX_RANGE is raised here, naming the input, position and range.
+ * @example checkIndices(plan, resolveBuffers(plan, sizes), { table }, sizes)
+ */
+export function checkIndices(plan: ExecPlan, buffers: ResolvedBuffer[], inputs: Record<string, HostArray>, sizes: SizeMap): void {
+  for (const c of plan.indexChecks ?? []) {
+    const data = inputs[c.buffer];
+    const b = buffers.find((x) => x.name === c.buffer);
+    if (!data || !b) continue;
+    const limit = evalSize(c.size, sizes);
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i]!;
+      if (v >= 0 && v < limit) continue;
+      let rest = i;
+      const at = b.shape.map((n) => 0 * n);
+      for (let d = b.shape.length - 1; d >= 0; d--) { at[d] = rest % b.shape[d]!; rest = Math.floor(rest / b.shape[d]!); }
+      throw new EinattnError('INDEX_RANGE', `${c.what}: input '${c.buffer}' has ${v} at [${b.axes.map((a, d) => `${a}=${at[d]}`).join(' ')}], outside 0..${limit - 1}`);
+    }
+  }
+}
+
 function deviceName(rt: Runtime): string {
   return `${rt.kind} adapter ${rt.info.description || rt.info.device}`;
 }
@@ -251,6 +273,7 @@ export async function runPlan(plan: ExecPlan, inputs: Record<string, HostArray>,
   const sizes = bindSizes(plan, dims);
   const buffers = resolveBuffers(plan, sizes);
   checkInputs(plan, buffers, inputs);
+  checkIndices(plan, buffers, inputs, sizes);
   const launches = checkLimits(plan, buffers, sizes, rt);
   const pipelines = await Promise.all(plan.kernels.map((k) => getPipeline(rt, k)));
   assertAlive(rt);

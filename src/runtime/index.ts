@@ -33,7 +33,7 @@ export {
   type RuntimeStats,
 } from './device.ts';
 export {
-  checkInputs,
+  checkInputs, checkIndices,
   checkLimits,
   layoutWorkgroups,
   resolveBuffers,

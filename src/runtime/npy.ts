@@ -87,7 +87,7 @@ export function parseNpy(bytes: Uint8Array, source = '<memory>'): NpyArray {
     throw npyError(source, `truncated data: shape (${shape.join(', ')}) of ${descr} needs ${need} bytes, got ${got}`);
   }
   // Copy into a fresh, aligned buffer: the data offset need not be a multiple of 4.
-  const raw = bytes.slice(dataStart, dataStart + need);
+  const raw = new Uint8Array(bytes.subarray(dataStart, dataStart + need)); // a copy: Buffer.slice would share the pool
   if (!HOST_LITTLE_ENDIAN) swapBytes(raw, itemBytes);
   const data: HostArray =
     dtype === 'f32' ? new Float32Array(raw.buffer) : dtype === 'i32' ? new Int32Array(raw.buffer) : new Uint16Array(raw.buffer);

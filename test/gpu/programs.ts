@@ -1,0 +1,158 @@
+/**
+ * A grammar of random DSL programs for property tests: a recipe is plain data (so
+ * fast-check prints and shrinks it), `buildProgram` turns it into a graph.
+ */
+import fc from 'fast-check';
+import {
+  constant, einsum, graph, index, input, where, type Graph, type Tensor,
+} from '../../src/index.ts';
+
+export const AXES = ['a', 'b', 'c', 'd', 'e'] as const;
+
+export type Step =
+  | { op: 'einsum'; x: number; y: number; out: string[] }
+  | { op: 'binary'; fn: 'add' | 'sub' | 'mul' | 'maximum' | 'minimum'; x: number; y: number }
+  | { op: 'unary'; fn: 'neg' | 'tanh' | 'abs' | 'sin' | 'cos' | 'expTanh' | 'sqrtAbs'; x: number }
+  | { op: 'scale'; x: number; c: number }
+  | { op: 'reduce'; fn: 'sum' | 'max'; x: number; over: string[] }
+  | { op: 'softmax'; x: number; axis: string; mask: null | { i: string; j: string; off: number } }
+  | { op: 'where'; x: number; i: string; j: string; off: number; fill: number }
+  | { op: 'transpose'; x: number; perm: number[] }
+  | { op: 'indexMod'; x: number; axis: string };
+
+export interface Recipe {
+  sizes: Record<string, number>;
+  inputs: string[][];
+  steps: Step[];
+  tile: [number, number];
+}
+
+const pick = <T>(xs: readonly T[]) => fc.constantFrom(...xs);
+const subsetOf = (xs: readonly string[]) => fc.shuffledSubarray([...xs]);
+
+/** Random recipes: 1–3 inputs over axes a..e (sizes 1, primes, small composites), 1–5 steps. */
+export const recipeArb: fc.Arbitrary<Recipe> = fc
+  .record({
+    sizes: fc.record(Object.fromEntries(AXES.map((a) => [a, pick([1, 2, 3, 4, 5, 7, 9])])) as Record<string, fc.Arbitrary<number>>),
+    inputs: fc.array(subsetOf(AXES).filter((x) => x.length <= 3), { minLength: 1, maxLength: 3 }),
+    seeds: fc.array(fc.tuple(fc.nat(1000), fc.nat(1000), fc.nat(1000), fc.nat(1000)), { minLength: 1, maxLength: 5 }),
+    tile: fc.tuple(pick([1, 2, 4]), pick([1, 3, 4])),
+  })
+  .map(({ sizes, inputs, seeds, tile }) => ({ sizes, inputs, tile, steps: planSteps(inputs, seeds) }));
+
+/** Chooses concrete steps from random numbers, tracking each tensor's axes so every step is valid. */
+function planSteps(inputs: string[][], seeds: [number, number, number, number][]): Step[] {
+  const axesOf: string[][] = inputs.map((a) => [...a]);
+  const steps: Step[] = [];
+  for (const [r0, r1, r2, r3] of seeds) {
+    const x = r1 % axesOf.length;
+    const y = r2 % axesOf.length;
+    const ax = axesOf[x]!;
+    let step: Step;
+    let out: string[];
+    switch (r0 % 9) {
+      case 0: {
+        // a scalar has no einsum term (empty operands are a spec error); multiply instead
+        if (ax.length === 0 || axesOf[y]!.length === 0) continue;
+        const all = [...new Set([...ax, ...axesOf[y]!])];
+        const keep = all.filter((_, i) => (r3 >> i) & 1);
+        step = { op: 'einsum', x, y, out: keep };
+        out = keep;
+        break;
+      }
+      case 1: {
+        const fns = ['add', 'sub', 'mul', 'maximum', 'minimum'] as const;
+        step = { op: 'binary', fn: fns[r3 % fns.length]!, x, y };
+        out = [...ax, ...axesOf[y]!.filter((a) => !ax.includes(a))];
+        break;
+      }
+      case 2: {
+        const fns = ['neg', 'tanh', 'abs', 'sin', 'cos', 'expTanh', 'sqrtAbs'] as const;
+        step = { op: 'unary', fn: fns[r3 % fns.length]!, x };
+        out = ax;
+        break;
+      }
+      case 3:
+        step = { op: 'scale', x, c: [0.5, -2, 0.125, 3][r3 % 4]! };
+        out = ax;
+        break;
+      case 4: {
+        if (ax.length === 0) continue;
+        const over = ax.filter((_, i) => (r3 >> i) & 1);
+        if (over.length === 0) over.push(ax[r3 % ax.length]!);
+        step = { op: 'reduce', fn: r2 % 2 ? 'sum' : 'max', x, over };
+        out = ax.filter((a) => !over.includes(a));
+        break;
+      }
+      case 5: {
+        if (ax.length === 0) continue;
+        const axis = ax[r3 % ax.length]!;
+        const j = ax[(r3 >> 2) % ax.length]!;
+        const mask = r2 % 3 === 0 ? null : { i: axis, j, off: (r3 % 5) - 2 };
+        step = { op: 'softmax', x, axis, mask };
+        out = ax;
+        break;
+      }
+      case 6: {
+        if (ax.length === 0) continue;
+        const i = ax[r3 % ax.length]!;
+        const j = AXES[(r3 >> 3) % AXES.length]!;
+        step = { op: 'where', x, i, j, off: (r3 % 3) - 1, fill: [0, -1, 2][r2 % 3]! };
+        out = [...ax, ...(ax.includes(j) ? [] : [j])];
+        break;
+      }
+      case 7: {
+        const perm = ax.map((_, i) => i).sort((a, b) => ((a * 7 + r3) % 5) - ((b * 7 + r3) % 5));
+        step = { op: 'transpose', x, perm };
+        out = perm.map((p) => ax[p]!);
+        break;
+      }
+      default: {
+        if (ax.length === 0) continue;
+        step = { op: 'indexMod', x, axis: ax[r3 % ax.length]! };
+        out = ax;
+      }
+    }
+    steps.push(step);
+    axesOf.push(out);
+  }
+  return steps;
+}
+
+/** Builds the graph of a recipe; its output is the last tensor (and, when different, the first step's). */
+export function buildProgram(r: Recipe): Graph {
+  const ts: Tensor<any>[] = r.inputs.map((axes, i) => input(`in${i}`, axes.join(' ')));
+  for (const s of r.steps) ts.push(apply(s, ts));
+  const outs: Record<string, Tensor<any>> = { out: ts[ts.length - 1]! };
+  if (r.steps.length > 1) outs.first = ts[r.inputs.length]!;
+  return graph('random', outs);
+}
+
+function apply(s: Step, ts: Tensor<any>[]): Tensor<any> {
+  const x = ts[s.op === 'einsum' || s.op === 'binary' ? s.x : s.x]!;
+  switch (s.op) {
+    case 'einsum': {
+      const y = ts[s.y]!;
+      return s.x === s.y
+        ? einsum(`${x.axes.join(' ')} -> ${s.out.join(' ')}`, x)
+        : einsum(`${x.axes.join(' ')}, ${y.axes.join(' ')} -> ${s.out.join(' ')}`, x, y);
+    }
+    case 'binary': return (x as any)[s.fn](ts[s.y]!);
+    case 'unary':
+      if (s.fn === 'expTanh') return x.tanh().exp();
+      if (s.fn === 'sqrtAbs') return x.abs().sqrt();
+      return (x as any)[s.fn]();
+    case 'scale': return x.mul(s.c);
+    case 'reduce': return s.fn === 'sum' ? x.sum(s.over.join(' ')) : x.max(s.over.join(' '));
+    case 'softmax':
+      return x.softmax(s.axis, s.mask ? { mask: index(s.mask.i).le(index(s.mask.j).add(constant(s.mask.off, 'i32'))) } : {});
+    case 'where': return where(index(s.i).le(index(s.j).add(constant(s.off, 'i32'))), x, s.fill);
+    case 'transpose': return x.axes.length < 2 ? x : x.transpose(s.perm.map((p) => x.axes[p]).join(' '));
+    case 'indexMod': return x.add(index(s.axis).mod(constant(3, 'i32')).cast('f32'));
+  }
+}
+
+/** The longest reduction (contraction or softmax row) in a recipe, for tolerances. */
+export function longestReduction(r: Recipe): number {
+  return Math.max(1, ...AXES.map((a) => r.sizes[a]!)) ** 2;
+}
