@@ -3,7 +3,7 @@
 import { interpret, printGraph } from 'einattn';
 import { mha } from '../src/variants/index.ts';
 
-const dims = { b: 1, h: 2, s: 3, t: 3, d: 4 };
+const dims = { b: 1, h: 2, s: 3, t: 3, d: 4, dv: 4 };
 const g = mha({ causal: true });
 console.log(printGraph(g));
 

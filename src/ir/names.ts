@@ -20,8 +20,8 @@ const RESERVED = new Set(
 );
 
 /**
- * WGSL built-in functions. Tensor names become module-scope buffer names in WGSL,
- * where they would shadow a built-in the kernel calls (`var<storage> exp` hides `exp()`).
+ * WGSL built-in functions. A buffer named like one would hide it at module scope
+ * (`var<storage> exp` hides `exp()`), so the lowering renames such buffers.
  */
 const BUILTIN_FUNCTIONS = new Set(
   (
@@ -34,6 +34,11 @@ const BUILTIN_FUNCTIONS = new Set(
     'vec4f vec2h vec3h vec4h mat3x3 mat4x4'
   ).split(/\s+/),
 );
+
+/** True when `name` is a WGSL built-in function name. */
+export function isWgslBuiltin(name: string): boolean {
+  return BUILTIN_FUNCTIONS.has(name);
+}
 
 const IDENT = /^[A-Za-z][A-Za-z0-9_]*$/;
 export const MAX_NAME_LENGTH = 64;
@@ -57,8 +62,6 @@ export function isSafeName(name: string): boolean {
  * @example checkName('axis', 'dv', "input 'v'")
  */
 export function checkName(kind: string, name: string, where: string): void {
-  if ((kind === 'tensor' || kind === 'output') && BUILTIN_FUNCTIONS.has(name))
-    fail('BAD_NAME', `${where}: tensor name ${JSON.stringify(name)} is a WGSL built-in function, which a kernel's buffer of that name would hide; pick another name`);
   if (isSafeName(name)) return;
   const shown = JSON.stringify(String(name).slice(0, 80));
   let why = 'use an ASCII letter followed by letters, digits or single underscores';

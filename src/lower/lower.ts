@@ -3,7 +3,7 @@
  *   groupKernels (fusion) → planSizes → emit one WGSL kernel per group → ExecPlan.
  */
 import { fail } from '../errors.ts';
-import type { Graph, Node } from '../ir/index.ts';
+import { isWgslBuiltin, type Graph, type Node } from '../ir/index.ts';
 import type { ExecPlan, PlanBuffer, PlanKernel } from '../runtime/plan.ts';
 import { describe } from './describe.ts';
 import { contractKernel, type Tile } from './kernels/contract.ts';
@@ -38,12 +38,13 @@ export function lower(graph: Graph, opts: LowerOptions = {}): ExecPlan {
     while (axes.has(w)) w += '_';
     return `_${w}`;
   };
+  const ident = (name: string) => (isWgslBuiltin(name) ? internal(`${name}_buf`) : name);
   const buffers = new Map<number, BufferRef>();
   const names = new Map<number, string>();
   const planBuffers: PlanBuffer[] = [];
   const userNames = new Set([...graph.inputs.map((i) => i.name), ...graph.outputs.map((o) => o.name)]);
   for (const i of graph.inputs) {
-    const b: BufferRef = { name: i.name, axes: i.axes, dtype: i.dtype as BufferRef['dtype'] };
+    const b: BufferRef = { name: i.name, ident: ident(i.name), axes: i.axes, dtype: i.dtype as BufferRef['dtype'] };
     buffers.set(i.id, b);
     names.set(i.id, i.name);
     planBuffers.push({ name: i.name, dtype: b.dtype, shape: [...i.axes], role: 'input', axes: [...i.axes] });
@@ -54,7 +55,7 @@ export function lower(graph: Graph, opts: LowerOptions = {}): ExecPlan {
     const kind = core?.op ?? 'map';
     const outName = gr.output ?? internal(`${kind}${k}`);
     const dtype: BufferRef['dtype'] = root.dtype === 'i32' ? 'i32' : gr.output && root.dtype === 'f16' ? 'f16' : 'f32';
-    const out: BufferRef = { name: outName, axes: root.axes, dtype };
+    const out: BufferRef = { name: outName, ident: ident(outName), axes: root.axes, dtype };
     let name = `${graph.name}_${k}_${kind}`;
     while (userNames.has(name)) name += '_';
     const header = [

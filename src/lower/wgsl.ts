@@ -10,7 +10,10 @@ export type Env = Readonly<Record<string, string>>;
 
 /** A tensor that lives in a storage buffer: a graph input or a materialised node. */
 export interface BufferRef {
+  /** the plan's buffer name (the DSL tensor's name for inputs and outputs) */
   name: string;
+  /** its WGSL variable: the name itself unless that would hide a WGSL built-in */
+  ident: string;
   axes: readonly string[];
   /** storage dtype; f16 is widened to f32 on load */
   dtype: 'f32' | 'f16' | 'i32';
@@ -143,8 +146,8 @@ export class Scope {
     const buf = this.ctx.buffer(n);
     if (buf) {
       this.ctx.read(buf);
-      const load = `${buf.name}[${offset(buf, env, this.ctx)}]`;
-      return this.bind(key, buf.dtype === 'f16' ? `f32(${load})` : load, buf.name.replace(/^_+/, ''));
+      const load = `${buf.ident}[${offset(buf, env, this.ctx)}]`;
+      return this.bind(key, buf.dtype === 'f16' ? `f32(${load})` : load, buf.ident.replace(/^_+/, ''));
     }
     switch (n.op) {
       case 'const': return literal(n.value, computeType(n));

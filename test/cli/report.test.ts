@@ -82,7 +82,7 @@ describe('CLI parsers and numerics', () => {
   });
 
   it('derives the tolerance from the longest reduction', () => {
-    const sizes = { b: 1, h: 2, s: 7, t: 9, d: 8 };
+    const sizes = { b: 1, h: 2, s: 7, t: 9, d: 8, dv: 8 };
     expect(longestReduction(mha(), sizes)).toBe(9);
     expect(toleranceFor(mha(), { ...sizes, d: 64 }).length).toBe(64);
   });
@@ -93,11 +93,11 @@ describe('CLI parsers and numerics', () => {
   });
 
   it('caps a timing shape to a work budget, keeping it valid', () => {
-    const dims = { b: 1, h: 8, s: 4096, t: 4096, d: 64 };
+    const dims = { b: 1, h: 8, s: 4096, t: 4096, d: 64, dv: 64 };
     const capped = capDims(mha(), dims, 2 ** 27);
     expect(capped.s * capped.t).toBeLessThan(dims.s * dims.t);
     expect(capped.h).toBe(8);
-    expect(capDims(mha(), { b: 1, h: 2, s: 7, t: 9, d: 8 }, 2 ** 27)).toEqual({ b: 1, h: 2, s: 7, t: 9, d: 8 });
+    expect(capDims(mha(), { b: 1, h: 2, s: 7, t: 9, d: 8, dv: 8 }, 2 ** 27)).toEqual({ b: 1, h: 2, s: 7, t: 9, d: 8, dv: 8 });
   });
 
   it('has a deterministic generator and a median', () => {

@@ -7,8 +7,8 @@ import { encodeNpy, parseNpy } from '../../src/runtime/index.ts';
 import { findVariant } from '../../src/variants/index.ts';
 import { cli, expectOk, REPO, tempDir } from './helpers.ts';
 
-const DIMS = { b: 1, h: 2, s: 5, t: 6, d: 4 };
-const DIMS_FLAG = 'b=1,h=2,s=5,t=6,d=4';
+const DIMS = { b: 1, h: 2, s: 5, t: 6, d: 4, dv: 4 };
+const DIMS_FLAG = 'b=1,h=2,s=5,t=6,d=4,dv=4';
 let dir = '';
 
 function readNpyFile(path: string) {
@@ -30,8 +30,8 @@ describe.concurrent('einattn list / info', () => {
     expectOk(r);
     expect(r.stdout).toMatch(/^mha — multi-head attention/m);
     expect(r.stdout).toMatch(/--opt causal=<boolean>\s+default false/);
-    expect(r.stdout).toMatch(/inputs:\s+q: f32\[b h s d\], k: f32\[b h t d\], v: f32\[b h t d\]/);
-    expect(r.stdout).toMatch(/check dims: b=1,h=2,s=7,t=9,d=8/);
+    expect(r.stdout).toMatch(/inputs:\s+q: f32\[b h s d\], k: f32\[b h t d\], v: f32\[b h t dv\]/);
+    expect(r.stdout).toMatch(/check dims: b=1,h=2,s=7,t=9,d=8,dv=8/);
     expect(r.stdout).toMatch(/bench dims: /);
     const json = JSON.parse((await cli(['list', '--json'])).stdout);
     expect(json[0].inputs[0]).toEqual({ name: 'q', axes: ['b', 'h', 's', 'd'], dtype: 'f32' });
@@ -51,14 +51,14 @@ describe.concurrent('einattn run', () => {
     expectOk(r);
     expect(r.stdout).toMatch(/tolerance = 1e-5·√L·max\(1, \|ref\|max\) \+ 1e-6 with L = 9/);
     expect(r.stdout).toMatch(/o: max abs err \S+, max rel err \S+ .*allowed \S+: ok/);
-    expect(r.stdout).toMatch(/^o: f32\[b=1 h=2 s=7 d=8\]\s+mean \S+\s+abs-max \S+\s+first: /m);
+    expect(r.stdout).toMatch(/^o: f32\[b=1 h=2 s=7 dv=8\]\s+mean \S+\s+abs-max \S+\s+first: /m);
   });
 
   it('--interp runs the interpreter', async () => {
     const r = await cli(['run', 'mha', '--interp', '--dims', DIMS_FLAG]);
     expectOk(r);
     expect(r.stdout).toMatch(/on interpreter \(float64\)/);
-    expect(r.stdout).toMatch(/^o: f32\[b=1 h=2 s=5 d=4\]/m);
+    expect(r.stdout).toMatch(/^o: f32\[b=1 h=2 s=5 dv=4\]/m);
   });
 
   it('--in/--out .npy round trip matches the interpreter', async () => {

@@ -6,8 +6,8 @@ import { mha } from '../../src/variants/mha.ts';
 describe('printGraph', () => {
   it('prints causal MHA one node per line, with sizes and local numbering', () => {
     expect(printGraph(mha({ causal: true }))).toMatchInlineSnapshot(`
-      "graph mha_causal(q: f32[b h s d], k: f32[b h t d], v: f32[b h t d])
-        sizes: b h s d t
+      "graph mha_causal(q: f32[b h s d], k: f32[b h t d], v: f32[b h t dv])
+        sizes: b h s d t dv
         %0: f32[b h s t] = einsum('b h s d, b h t d -> b h s t', q, k)
         %1: f32[] = f32(|d|)
         %2: f32[] = rsqrt(%1)
@@ -16,8 +16,8 @@ describe('printGraph', () => {
         %5: i32[s] = s + %4
         %6: bool[t s] = t <= %5
         %7: f32[b h s t] = softmax(%3, 't', mask=%6)
-        %8: f32[b h s d] = einsum('b h s t, b h t d -> b h s d', %7, v)
-        return o = %8: f32[b h s d]"
+        %8: f32[b h s dv] = einsum('b h s t, b h t dv -> b h s dv', %7, v)
+        return o = %8: f32[b h s dv]"
     `);
   });
 

@@ -34,7 +34,7 @@ async function expectMatch(g: Graph, dims: Record<string, number>, inputs: Recor
 test('MHA (causal or not, s < t, s = t, s > t) matches the interpreter for random shapes', async () => {
   await fc.assert(
     fc.asyncProperty(
-      fc.record({ b: fc.integer({ min: 1, max: 2 }), h: fc.integer({ min: 1, max: 3 }), s: fc.integer({ min: 1, max: 13 }), t: fc.integer({ min: 1, max: 13 }), d: fc.integer({ min: 1, max: 9 }) }),
+      fc.record({ b: fc.integer({ min: 1, max: 2 }), h: fc.integer({ min: 1, max: 3 }), s: fc.integer({ min: 1, max: 13 }), t: fc.integer({ min: 1, max: 13 }), d: fc.integer({ min: 1, max: 9 }), dv: fc.integer({ min: 1, max: 6 }) }),
       fc.boolean(),
       async (dims, causal) => expectMatch(mha({ causal }), dims, undefined, 2e-6 * Math.sqrt(dims.t * dims.d) + 1e-6),
     ),
@@ -107,6 +107,10 @@ test('masks, index math, reductions and outputs that are inputs or views', async
     xt: x.transpose('t s'),
   });
   await expectMatch(g, { s: 6, t: 9 });
+});
+
+test('tensors named like WGSL built-ins (exp, max) run correctly', async () => {
+  await expectMatch(graph('shadow', { max: input('exp', 'i j').exp().max('j') }), { i: 3, j: 5 });
 });
 
 test('static sizes are checked at dispatch', async () => {

@@ -186,8 +186,8 @@ describe('mha (src/variants/mha.ts) against loop attention', () => {
   it('equals softmax(q kᵀ / sqrt(d)) v, causal aligned to the end when s < t (zeros for rows with no key when s > t)', () => {
     fc.assert(
       fc.property(caseArb, ({ dims, causal, q, k, v }) => {
-        const got = interpret(graphs[`${causal}`], { q, k, v }, dims).o!;
-        expect(got.axes).toEqual(['b', 'h', 's', 'd']);
+        const got = interpret(graphs[`${causal}`], { q, k, v }, { ...dims, dv: dims.d }).o!;
+        expect(got.axes).toEqual(['b', 'h', 's', 'dv']);
         const want = loopAttention(q, k, v, dims, causal);
         // |o| <= max |v| <= 4; error from dot products of up to 4 terms of size 16
         expectClose(got.data, want, 0, undefined, 1e-9);
@@ -197,12 +197,12 @@ describe('mha (src/variants/mha.ts) against loop attention', () => {
   });
 
   it('causal decoding: one query (s = 1) sees every key; s = t gives the lower-triangular mask', () => {
-    const dims = { b: 1, h: 1, s: 1, t: 4, d: 1 };
+    const dims = { b: 1, h: 1, s: 1, t: 4, d: 1, dv: 1 };
     const q = [1];
     const k = [0, 0, 0, 0];
     const v = [1, 2, 3, 4];
     expect(Array.from(interpret(graphs.true, { q, k, v }, dims).o!.data)).toEqual([2.5]);
-    const sq = { b: 1, h: 1, s: 3, t: 3, d: 1 };
+    const sq = { b: 1, h: 1, s: 3, t: 3, d: 1, dv: 1 };
     const o = interpret(graphs.true, { q: [1, 1, 1], k: [0, 0, 0], v: [3, 6, 9] }, sq).o!;
     expectClose(o.data, [3, 4.5, 6], 1e-15);
   });

@@ -1,6 +1,6 @@
 /** The lowering's structure: fusion groups, size rules, names, and readable WGSL. */
 import { describe, expect, test } from 'vitest';
-import { EinattnError, einsum, graph, input, size } from '../../src/index.ts';
+import { einsum, graph, input, size } from '../../src/index.ts';
 import { explain, groupKernels, lower, planSizes } from '../../src/lower/index.ts';
 import { mha } from '../../src/variants/index.ts';
 
@@ -62,9 +62,13 @@ describe('names', () => {
     expect(w).toContain('var _acc00_: f32');
   });
 
-  test('a tensor may not be named like a WGSL built-in it would hide', () => {
-    expect(() => input('exp', 'i')).toThrow(EinattnError);
-    expect(() => input('exp', 'i')).toThrow(/built-in function/);
+  test('a tensor named like a WGSL built-in gets another WGSL variable, keeping its plan name', () => {
+    const g = graph('shadow', { max: input('exp', 'i').exp().max('i') });
+    const plan = lower(g);
+    expect(plan.buffers.map((b) => b.name)).toEqual(['exp', 'max']);
+    expect(plan.kernels[0]!.bindings.map((b) => b.buffer)).toEqual(['exp', 'max']);
+    expect(plan.kernels[0]!.wgsl).toContain('var<storage, read> _exp_buf: array<f32>;');
+    expect(plan.kernels[0]!.wgsl).toContain('exp(_exp_buf');
   });
 
   test('bad tile options are usage errors', () => {

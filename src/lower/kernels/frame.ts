@@ -53,7 +53,7 @@ export class KernelBuilder implements KernelContext {
   /** `out[offset] = value;` with the f16 narrowing when needed. */
   store(out: BufferRef, env: Env, value: string): string {
     if (out.dtype === 'f16') this.f16 = true;
-    return `${out.name}[${offset(out, env, this)}] = ${out.dtype === 'f16' ? `f16(${value})` : value};`;
+    return `${out.ident}[${offset(out, env, this)}] = ${out.dtype === 'f16' ? `f16(${value})` : value};`;
   }
 
   /** The product of the sizes of `axes` as a u32 expression. */
@@ -88,7 +88,7 @@ export class KernelBuilder implements KernelContext {
     const [wid, nwg, lid] = [this.internal('wid'), this.internal('nwg'), this.internal('lid')];
     const ty = (b: BufferRef) => (b.dtype === 'i32' ? 'i32' : b.dtype);
     const decls = [...this.reads, p.out].map(
-      (b, i) => `@group(0) @binding(${i}) var<storage, ${b === p.out ? 'read_write' : 'read'}> ${b.name}: array<${ty(b)}>;`,
+      (b, i) => `@group(0) @binding(${i}) var<storage, ${b === p.out ? 'read_write' : 'read'}> ${b.ident}: array<${ty(b)}>;`,
     );
     const lines = [...p.header.map((h) => `// ${h}`)];
     if (this.f16) lines.push('enable f16;');
