@@ -9,6 +9,7 @@ commands:
   list             built-in variants: options, inputs, sizes
   run <variant>    run a variant (or --file module.ts) on the GPU or the interpreter
   info             the WebGPU adapter einattn would use, and its limits
+  generate         typed kernel modules at build time (modules.ts… --out DIR)
   help [command]   this text, or a command's
 
 global: --debug (stack traces), --help, --version
@@ -57,6 +58,18 @@ token. Writes DIR/<variant>/<kernel>.wgsl, DIR/report.json and DIR/report.html.
   --repeat N    timed runs per variant (default 5)
   --adapter     auto | hardware | software | opengles`;
 
+const GENERATE_HELP = `usage: einattn generate <module.ts…> --out DIR [--builtin] [--check] [--import-ext ts|js] [--runtime SPEC]
+
+Loads every exported graph (with its bound sizes) and variant from the modules, lowers
+each, and writes per graph DIR/<graph>.ts (WGSL constants, the plan, typed Inputs/Sizes/
+Outputs and a launcher run(runtime, inputs, sizes)), DIR/<graph>.<kernel>.wgsl and
+DIR/index.ts. Generated modules import only einattn/runtime. Output is deterministic.
+
+  --builtin        also generate every built-in variant (default options)
+  --check          write nothing; exit 1 naming stale, missing or extra files
+  --import-ext     extension of relative imports in index.ts (default ts)
+  --runtime SPEC   import specifier of the runtime (default einattn/runtime)`;
+
 /**
  * The help text of a command, or the overview.
  * @example console.log(helpFor('run'))
@@ -71,6 +84,8 @@ export function helpFor(command?: string): string {
       return INFO_HELP;
     case 'tour':
       return TOUR_HELP;
+    case 'generate':
+      return GENERATE_HELP;
     default:
       return MAIN_HELP;
   }

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { closeRuntime } from '../runtime/index.ts';
 import { usage } from './args.ts';
 import { oneLine } from './format.ts';
+import { generateCommand } from './generate.ts';
 import { helpFor } from './help.ts';
 import { infoCommand } from './info.ts';
 import { listCommand } from './list.ts';
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   list: listCommand,
   info: infoCommand,
   tour: tourCommand,
+  generate: generateCommand,
 };
 
 function version(): string {

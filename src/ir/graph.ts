@@ -92,3 +92,21 @@ export function buildGraph(
   }
   return { name, inputs, outputs: outs.map(([o, node]) => ({ name: o, node })), nodes, sizes, equations, staticSizes };
 }
+
+/**
+ * A copy of `g` with more sizes fixed at generation time (and optionally a new name):
+ * kernels for it bake these sizes in, and dispatching other values is a SIZE_CONFLICT.
+ * @example const g64 = specialize(mha({ causal: true }), { d: 64, dv: 64 }, 'mha_causal_64')
+ */
+export function specialize(g: Graph, sizes: Record<string, number>, name: string = g.name): Graph {
+  checkName('graph', name, `specialize '${String(name).slice(0, 40)}'`);
+  const staticSizes: Record<string, number> = { ...g.staticSizes };
+  for (const [s, v] of Object.entries(sizes)) {
+    if (!g.sizes.includes(s)) fail('UNKNOWN_AXIS', `specialize '${name}': '${s}' is not a size of graph '${g.name}' (sizes: ${g.sizes.join(' ')})`);
+    checkSize(`size '${s}'`, v);
+    if (s in staticSizes && staticSizes[s] !== v)
+      fail('SIZE_CONFLICT', `specialize '${name}': size '${s}' is already fixed to ${staticSizes[s]}, not ${v}`);
+    staticSizes[s] = v;
+  }
+  return { ...g, name, staticSizes };
+}
