@@ -104,7 +104,7 @@ export function barChart(spec: ChartSpec): string {
   const fmt = spec.format ?? ((v: number) => String(num(v)));
   const labelW = Math.min(220, 12 + 7.5 * Math.max(4, ...spec.bars.map((b) => b.label.length)));
   const barMax = 360;
-  const valueW = 260;
+  const valueW = Math.max(260, 12 + 7.5 * Math.max(0, ...spec.bars.map((b) => (Number.isFinite(b.value) && b.value >= 0 ? fmt(b.value) : 'n/a').length + (b.note ? b.note.length + 1 : 0))));
   const rowH = 26;
   const top = 30;
   const width = Math.round(labelW + barMax + valueW);
