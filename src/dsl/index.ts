@@ -1,4 +1,5 @@
 export * from './ops.ts';
+export { rope, type RopeOptions } from './rope.ts';
 export { Tensor, type Axes, type Operand, type SoftmaxOptions } from './tensor.ts';
 export { parseAxes, parseSpec, implicitOutput } from './spec.ts';
 export type * from './types.ts';
