@@ -31,6 +31,7 @@ export function renderAll(entries: readonly GraphEntry[], opts: EmitOptions = {}
   let kernels = 0;
   for (const e of [...entries].sort((a, b) => a.graph.name.localeCompare(b.graph.name))) {
     const name = e.graph.name;
+    if (name === 'index') fail('USAGE', `generate: ${e.source}: the graph name 'index' is reserved for the generated index module; rename the graph`);
     const prev = seen.get(name);
     if (prev) fail('USAGE', `generate: ${e.source} and ${prev} both define a graph named '${name}'; rename one (graph('other', …))`);
     seen.set(name, e.source);

@@ -369,6 +369,9 @@ async function compile(rt: Runtime, kernel: PlanKernel): Promise<GPUComputePipel
   return pipeline;
 }
 
+/** Pipelines kept per device (least recently used evicted first). */
+export const MAX_PIPELINES = 256;
+
 /**
  * The compute pipeline of a kernel, compiled once per device and cached.
  * @example const pipeline = await getPipeline(rt, plan.kernels[0])
@@ -377,9 +380,16 @@ export function getPipeline(rt: Runtime, kernel: PlanKernel): Promise<GPUCompute
   const layout = kernel.bindings.map((b) => b.access).join(',') + (kernel.uniforms.length ? '+u' : '');
   const key = `${kernel.name}\n${layout}\n${kernel.wgsl}`;
   let p = rt.pipelines.get(key);
-  if (!p) {
+  if (p) {
+    // least recently used last: a Map iterates in insertion order
+    rt.pipelines.delete(key);
+    rt.pipelines.set(key, p);
+  } else {
     p = compile(rt, kernel);
     rt.pipelines.set(key, p);
+    // bounded, so that a process compiling endless distinct kernels (a fuzzer, a
+    // notebook) does not grow without limit; evicted pipelines are recompiled on demand
+    while (rt.pipelines.size > MAX_PIPELINES) rt.pipelines.delete(rt.pipelines.keys().next().value!);
     // A failed compile is not cached: the caller may fix a feature or a driver and retry.
     p.catch(() => {
       if (rt.pipelines.get(key) === p) rt.pipelines.delete(key);
