@@ -69,7 +69,7 @@ describe('concurrency', () => {
       const ins = Object.fromEntries(g.inputs.map((i, k) => [i.name, Float32Array.from({ length: i.axes.reduce((p, a) => p * dims[a]!, 1) }, (_, v) => Math.sin(v + n + k))]));
       return { c: compile(g), ins, dims };
     });
-    const sequential = [];
+    const sequential: Record<string, { data: ArrayLike<number> }>[] = [];
     for (const x of cases) sequential.push((await x.c.run(x.ins, x.dims)).outputs);
     const parallel = await Promise.all(cases.map((x) => x.c.run(x.ins, x.dims).then((r) => r.outputs)));
     parallel.forEach((p, n) => {
