@@ -35,7 +35,8 @@ export function variantSource(name: string, rawOpts: Record<string, string>): Gr
   const variant = findVariant(name);
   if (!variant) usage(`unknown variant '${name}' (variants: ${variants.map((v) => v.name).join(', ')}; see einattn list)`);
   const options = variantOptions(variant, rawOpts);
-  const shown = Object.entries(options).map(([k, v]) => `${k}=${v}`);
+  // only what differs from the defaults, so the label reads like the command line
+  const shown = Object.entries(options).filter(([k, v]) => v !== variant.options[k]!.default).map(([k, v]) => `${k}=${v}`);
   return { graph: variant.build(options), label: shown.length ? `${name} (${shown.join(', ')})` : name, variant, options };
 }
 

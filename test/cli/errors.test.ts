@@ -32,7 +32,7 @@ describe.concurrent('einattn usage errors (exit 2)', () => {
   const cases: [string, string[], RegExp][] = [
     ['unknown command', ['frobnicate'], /unknown command 'frobnicate'/],
     ['unknown variant', ['run', 'nosuch'], /unknown variant 'nosuch' \(variants: .*mha/],
-    ['unknown option', ['run', 'mha', '--opt', 'window=3'], /variant 'mha' has no option 'window' \(options: causal\)/],
+    ['unknown option', ['run', 'mha', '--opt', 'windw=3'], /variant 'mha' has no option 'windw' \(options: causal, window, /],
     ['bad option value', ['run', 'mha', '--opt', 'causal=maybe'], /option 'causal' must be true or false, got 'maybe'/],
     ['bad --dims syntax', ['run', 'mha', '--dims', 'b=1,h'], /--dims: 'h' is not name=size/],
     ['non-integer size', ['run', 'mha', '--dims', 'b=1,h=2.5,s=7,t=9,d=8,dv=8'], /--dims: h=2\.5: a size must be a positive integer/],

@@ -75,8 +75,8 @@ describe('CLI parsers and numerics', () => {
 
   it('types and validates variant options', () => {
     const v = findVariant('mha')!;
-    expect(variantOptions(v, parseOptFlags(['causal']))).toEqual({ causal: true });
-    expect(variantOptions(v, { causal: 'false' })).toEqual({ causal: false });
+    expect(variantOptions(v, parseOptFlags(['causal']))).toMatchObject({ causal: true, window: 0 });
+    expect(variantOptions(v, { causal: 'false' })).toMatchObject({ causal: false });
     expect(() => variantOptions(v, { causal: '2' })).toThrow(/must be true or false/);
     expect(() => variantOptions(v, { nope: '1' })).toThrow(/has no option 'nope'/);
   });
