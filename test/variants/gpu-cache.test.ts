@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { compile, EinattnError, interpret, type Graph } from '../../src/index.ts';
 import { closeRuntime, getRuntime } from '../../src/runtime/index.ts';
-import { checkLengths, gqa, mha, mla, paged } from '../../src/variants/index.ts';
+import { checkLengths, gqa, mha, mla, paged, reorderContractions } from '../../src/variants/index.ts';
 import { count } from './arbitraries.ts';
 import { expectGpuMatch } from './gpu.ts';
 import { modInputs, randInt, randn, rng } from './reference.ts';
@@ -39,6 +39,10 @@ describe('MLA on the GPU', () => {
       const dims = { ...base, b: 2, s: 1, t: 19 };
       await expectGpuMatch(decode, inputsFor(decode, dims, i, { kv_len: [19, 7] }), dims);
     }
+    // the absorbed form derived from the naive one by the contraction-order rewrite
+    const dims = { ...base, b: 2, s: 1, t: 19 };
+    const derived = reorderContractions(mla({ causal: true, cache: true }), { ...dims, h: 128, t: 4096 });
+    await expectGpuMatch(derived, inputsFor(derived, dims, 3, { kv_len: [3, 19] }), dims);
   });
 
   test('random small shapes, both forms, with and without RoPE, with mask options', async () => {
