@@ -1,13 +1,12 @@
 // Multi-head attention in the DSL, run by the reference interpreter on a tiny input.
 // Run: npx tsx examples/mha-tiny.ts
-import { interpret, printGraph } from 'einattn';
-import { mha } from '../src/variants/index.ts';
+import { interpret, mha, printGraph } from 'einattn';
 
 const dims = { b: 1, h: 2, s: 3, t: 3, d: 4, dv: 4 };
 const g = mha({ causal: true });
 console.log(printGraph(g));
 
-// deterministic small inputs: q = k = v = a ramp scaled to [-1, 1]
+// deterministic small inputs: q = v = sin(i), k = -q
 const n = dims.b * dims.h * dims.s * dims.d;
 const ramp = Float32Array.from({ length: n }, (_, i) => Math.sin(i));
 const { o } = interpret(g, { q: ramp, k: ramp.map((x) => -x), v: ramp }, dims);
