@@ -7,8 +7,11 @@
 import { fail } from '../errors.ts';
 import { resolveSizes, type Graph } from '../ir/index.ts';
 
-/** Length inputs: the name of the axis whose size bounds them (inclusive). */
-const LENGTHS: Record<string, string> = { kv_len: 't', prefix_len: 't' };
+/**
+ * The length inputs the variants declare, with the axis whose size bounds them
+ * (inclusive): valid values are 0..size. A CLI drawing random inputs can use it too.
+ */
+export const LENGTH_INPUTS: Readonly<Record<string, string>> = { kv_len: 't', prefix_len: 't' };
 
 /**
  * Throws BAD_INPUT when a length input (kv_len, prefix_len) of `graph` is negative or
@@ -18,7 +21,7 @@ const LENGTHS: Record<string, string> = { kv_len: 't', prefix_len: 't' };
 export function checkLengths(graph: Graph, inputs: Record<string, ArrayLike<number>>, dims: Record<string, number>): void {
   const sizes = resolveSizes(graph, dims);
   for (const decl of graph.inputs) {
-    const axis = LENGTHS[decl.name];
+    const axis = LENGTH_INPUTS[decl.name];
     const data = inputs[decl.name];
     if (axis === undefined || data === undefined || sizes[axis] === undefined) continue;
     const cap = sizes[axis]!;
