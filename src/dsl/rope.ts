@@ -63,7 +63,7 @@ export function rope<A extends Axes>(x: Tensor<A>, opts: RopeOptions = {}): Tens
   // the partner element: x read along a renamed copy of the axis, at the partner's index
   let src = `${axis}src`;
   for (let k = 2; axes.includes(src); k++) src = `${axis}src${k}`;
-  const swapped = x.rename(axis, src).gather(src, partner);
+  const swapped = (x as Tensor<any>).rename(axis, src).gather(src, partner);
   const out = x.mul(theta.cos()).add(swapped.mul(theta.sin()).mul(where(first, -1, 1)));
   return out as unknown as Tensor<A>;
 }

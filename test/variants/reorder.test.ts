@@ -1,14 +1,14 @@
 /** The contraction-order rewrite: MLA's absorbed form derived from the naive one, and the same function for any sizes. */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { einsum, graph, input, interpret, printGraph, type Graph } from '../../src/index.ts';
+import { einsum, graph, input, interpret, printGraph, type Graph, type Node } from '../../src/index.ts';
 import { contractionCost, mla, reorderContractions } from '../../src/variants/index.ts';
 import { count, mlaDimsArb, optionsArb } from './arbitraries.ts';
 import { expectClose, modInputs, randn, rng } from './reference.ts';
 
 /** The einsums of a graph with operand order and intermediate layouts ignored: its contraction structure. */
 const structure = (g: Graph) =>
-  g.nodes.filter((n) => n.op === 'einsum').map((n) => `${n.operands.map((o) => [...o.axes].sort().join(' ')).sort().join(', ')} -> ${[...n.axes].sort().join(' ')}`).sort();
+  g.nodes.filter((n): n is Extract<Node, { op: 'einsum' }> => n.op === 'einsum').map((n) => `${n.operands.map((o) => [...o.axes].sort().join(' ')).sort().join(', ')} -> ${[...n.axes].sort().join(' ')}`).sort();
 
 const DEEPSEEK = { dn: 128, dr: 64, dc: 512, dv: 128 };
 
