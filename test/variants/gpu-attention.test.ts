@@ -1,7 +1,7 @@
 /** MHA, MQA, GQA (with every mask and score mod), Linformer and RoPE on the GPU against the interpreter. */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import { graph, input, rope, type Graph } from '../../src/index.ts';
+import { einsum, graph, input, rope, type Graph } from '../../src/index.ts';
 import { closeRuntime, getRuntime } from '../../src/runtime/index.ts';
 import { gqa, linformer, mha, mqa, type AttentionOptions } from '../../src/variants/index.ts';
 import { count, groupedDimsArb, optionsArb } from './arbitraries.ts';
@@ -71,5 +71,17 @@ describe('RoPE on the GPU', () => {
       const r = rng(style.length);
       await expectGpuMatch(g, { x: randn(r, 2 * 3 * 9 * 10), pos: randInt(r, 18, 0, 64) }, dims);
     }
+  });
+
+  test('rotated queries and keys into causal attention (materialised first, see docs/VARIANTS.md#rope)', async () => {
+    // a one-operand einsum copies the rotated tensor: the lowering cannot yet fuse a gather
+    // on the contracted axis into a contraction (it hoists the load out of the loop)
+    const q = einsum('b h s d -> b h s d', rope(input('q', 'b h s d')));
+    const k = einsum('b h t d -> b h t d', rope(input('k', 'b h t d'), { pos: 't' }));
+    const p = einsum('b h s d, b h t d -> b h s t', q, k).mul(0.25).softmax('t');
+    const g = graph('rope_attention', { o: einsum('b h s t, b h t dv -> b h s dv', p, input('v', 'b h t dv')) });
+    const dims = { b: 1, h: 2, s: 7, t: 7, d: 16, dv: 4 };
+    const r = rng(7);
+    await expectGpuMatch(g, { q: randn(r, 224), k: randn(r, 224), v: randn(r, 56) }, dims);
   });
 });
