@@ -4,11 +4,21 @@
  */
 import { fail } from './errors.ts';
 import type { Graph } from './ir/index.ts';
-import { explain, lower, type LowerOptions } from './lower/index.ts';
+import { explain, lower, specialiseFor, type LowerOptions } from './lower/index.ts';
 import { f16ArrayToF32, f32ArrayToF16 } from './runtime/f16.ts';
 import { runPlan, type RunOptions } from './runtime/execute.ts';
 import type { HostArray } from './runtime/dtypes.ts';
 import type { ExecPlan } from './runtime/plan.ts';
+
+/** Options of {@link compile}: the lowering's, plus run-time specialisation. */
+export interface CompileOptions extends LowerOptions {
+  /**
+   * lower flash attention per distinct head-dim sizes of the runs (literals in WGSL, Q
+   * cached in registers); default false: lavapipe compiles the unrolled kernels slowly
+   * (seconds per head dim), so it pays only for long runs at one shape
+   */
+  specializeHeadDims?: boolean;
+}
 
 /** An input array: values as any numeric array (f16 also as a Uint16Array of bits). */
 export type RunInput = ArrayLike<number> | HostArray;
@@ -23,9 +33,16 @@ export interface CompiledOutput {
 /** A graph lowered to kernels, ready to run. */
 export interface Compiled {
   readonly graph: Graph;
+  /** the plan of the latest run (before any run: the plan with no sizes specialised) */
   readonly plan: ExecPlan;
-  /** what the graph became: kernels, their fused expressions and schedules */
-  explain(): string;
+  /**
+   * The plan a run at `dims` uses: flash attention kernels are specialised to the
+   * run's head dims and split-KV choice (one plan per distinct set, cached).
+   * @example compile(mha()).planFor({ b: 1, h: 8, s: 1, t: 4096, d: 64, dv: 64 }).kernels.length // 2 (split + merge)
+   */
+  planFor(dims: Record<string, number>): ExecPlan;
+  /** what the graph became (at `dims`, or as the latest run ran): kernels, their fused expressions and schedules */
+  explain(dims?: Record<string, number>): string;
   /** runs on the GPU; `timing` adds per-kernel milliseconds */
   run(inputs: Record<string, RunInput>, dims: Record<string, number>, opts?: RunOptions): Promise<{
     outputs: Record<string, CompiledOutput>;
@@ -38,13 +55,28 @@ export interface Compiled {
  * Lowers a graph to fused WGSL kernels.
  * @example const { outputs } = await compile(mha()).run({ q, k, v }, { b: 1, h: 8, s: 128, t: 128, d: 64 })
  */
-export function compile(graph: Graph, opts: LowerOptions = {}): Compiled {
-  const plan = lower(graph, opts);
+export function compile(graph: Graph, opts: CompileOptions = {}): Compiled {
+  const { specializeHeadDims = false, ...lowerOpts } = opts;
+  const generic = lower(graph, lowerOpts);
+  const plans = new Map<string, ExecPlan>();
+  let latest = generic;
+  const planFor = (dims: Record<string, number>): ExecPlan => {
+    const spec = dims && typeof dims === 'object' ? specialiseFor(graph, lowerOpts, dims, specializeHeadDims) : undefined;
+    if (!spec) return generic;
+    let p = plans.get(spec.key);
+    if (!p) plans.set(spec.key, (p = lower(graph, spec.opts)));
+    return p;
+  };
   return {
     graph,
-    plan,
-    explain: () => explain(plan),
+    get plan() {
+      return latest;
+    },
+    planFor,
+    explain: (dims) => explain(dims ? planFor(dims) : latest),
     async run(inputs, dims, runOpts = {}) {
+      const plan = planFor(dims);
+      latest = plan;
       if (inputs === null || typeof inputs !== 'object') fail('BAD_INPUT', `graph '${graph.name}': inputs must be an object of arrays`);
       const host: Record<string, HostArray> = {};
       for (const [name, arr] of Object.entries(inputs)) {

@@ -82,6 +82,15 @@ export class Tensor<in out A extends Axes = string[]> {
   max<const O extends string>(over: CheckAxes<A, O>): Tensor<Without<A, ParseAxes<O>[number]>> {
     return new Tensor(reduceNode('max', this.node, parseAxes(over, 'max')));
   }
+  /**
+   * log Σ exp over the space-separated axes `over`, computed stably; -inf where every
+   * entry is -inf. Of masked attention scores, `where(mask, x, -inf).logsumexp('t')`,
+   * it is served by the same fused flash kernel as the attention output.
+   * @example const lse = scores.logsumexp('t')
+   */
+  logsumexp<const O extends string>(over: CheckAxes<A, O>): Tensor<Without<A, ParseAxes<O>[number]>> {
+    return new Tensor(reduceNode('logsumexp', this.node, parseAxes(over, 'logsumexp')));
+  }
   /** Softmax along `axis`; entries where `mask` is false get weight exactly 0. */
   softmax<const X extends A[number]>(axis: X, opts: SoftmaxOptions = {}): Tensor<A> {
     return new Tensor(softmaxNode(this.node, axis, opts.mask?.node, opts.sink === undefined ? undefined : lift(opts.sink, 'f32').node));

@@ -213,6 +213,22 @@ function evalNode(
       const per = shapeOf(n.over, sizes).reduce((p, v) => p * v, 1);
       const data = new Float64Array(total).fill(n.fn === 'sum' ? 0 : -Infinity);
       let i = 0;
+      if (n.fn === 'logsumexp') {
+        // two plain passes: the max, then log Σ exp(x - max) + max
+        const mx = new Float64Array(total).fill(-Infinity);
+        forEachIndex(shapeOf(all, sizes), [stridesIn(x, all)], (offs) => {
+          const j = Math.floor(i++ / per);
+          mx[j] = Math.max(mx[j]!, x.data[offs[0]!]!);
+        });
+        const sum = new Float64Array(total);
+        i = 0;
+        forEachIndex(shapeOf(all, sizes), [stridesIn(x, all)], (offs) => {
+          const j = Math.floor(i++ / per);
+          if (mx[j] !== -Infinity) sum[j]! += Math.exp(x.data[offs[0]!]! - mx[j]!);
+        });
+        for (let j = 0; j < total; j++) data[j] = mx[j] === -Infinity ? -Infinity : mx[j] === Infinity ? Infinity : mx[j]! + Math.log(sum[j]!);
+        return { axes, shape, data };
+      }
       forEachIndex(shapeOf(all, sizes), [stridesIn(x, all)], (offs) => {
         const j = Math.floor(i++ / per);
         const v = x.data[offs[0]!]!;

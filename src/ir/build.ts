@@ -141,6 +141,7 @@ export function reduceNode(fn: ReduceFn, x: Node, over: readonly string[]): Node
   if (over.length === 0) fail('UNKNOWN_AXIS', `${fn}: name at least one axis to reduce over`);
   for (const a of over) checkHas(x, a, `${fn} over '${over.join(' ')}'`);
   if (x.dtype === 'bool') fail('DTYPE', `${fn}: cannot reduce a bool (mask)`);
+  if (fn === 'logsumexp' && x.dtype === 'i32') x = castNode(x, 'f32');
   return mk({ op: 'reduce', fn, x, over: [...over], axes: x.axes.filter((a) => !over.includes(a)), dtype: x.dtype });
 }
 

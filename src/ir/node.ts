@@ -11,7 +11,8 @@ export type UnaryFn = 'neg' | 'exp' | 'log' | 'tanh' | 'sqrt' | 'rsqrt' | 'abs' 
 export type BinaryFn =
   | 'add' | 'sub' | 'mul' | 'div' | 'mod' | 'max' | 'min' | 'pow'
   | 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne' | 'and' | 'or';
-export type ReduceFn = 'sum' | 'max';
+/** `logsumexp` is log Σ exp(x), computed stably (max-shifted); over only -inf it is -inf. */
+export type ReduceFn = 'sum' | 'max' | 'logsumexp';
 
 /** How a view's axes relate to its source's axes. All views are index maps, never copies. */
 export type ViewKind =

@@ -3,3 +3,7 @@ export { lower, type LowerOptions } from './lower.ts';
 export { explain } from './explain.ts';
 export { groupKernels, type KernelGroup } from './schedule.ts';
 export { planSizes } from './sizes.ts';
+export {
+  DEFAULT_FLASH_SCHEDULE, findFlash, flashSchedule, specialiseFor,
+  type FlashMatch, type FlashMiss, type FlashSchedule,
+} from './flash/index.ts';

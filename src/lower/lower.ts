@@ -3,13 +3,16 @@
  *   groupKernels (fusion) → planSizes → emit one WGSL kernel per group → ExecPlan.
  */
 import { fail } from '../errors.ts';
-import { isWgslBuiltin, type Graph, type Node } from '../ir/index.ts';
+import { isWgslBuiltin, resolveSizes, specialize, type Graph, type Node } from '../ir/index.ts';
 import type { ExecPlan, PlanBuffer, PlanKernel } from '../runtime/plan.ts';
 import { describe } from './describe.ts';
 import { contractKernel, type Tile } from './kernels/contract.ts';
 import { KernelBuilder } from './kernels/frame.ts';
 import { pointwiseKernel } from './kernels/pointwise.ts';
 import { softmaxKernel } from './kernels/softmax.ts';
+import { autoSplit, emitFlash } from './flash/kernel.ts';
+import { findFlash, type FlashMatch } from './flash/match.ts';
+import { flashSchedule, type FlashSchedule } from './flash/schedule.ts';
 import { groupKernels } from './schedule.ts';
 import { planSizes } from './sizes.ts';
 import type { BufferRef } from './wgsl.ts';
@@ -18,6 +21,19 @@ import type { BufferRef } from './wgsl.ts';
 export interface LowerOptions {
   /** register tile (rows, columns) of contraction kernels; default [4, 4] */
   tile?: Tile;
+  /**
+   * fused attention: unset = wherever the pattern matches; `true` = required (LOWERING
+   * error naming why a softmax-contraction did not match); `false` = the unfused lowering
+   */
+  flash?: boolean;
+  /** the flash kernel's schedule (rows per invocation, KV tile, split-KV, block mask …) */
+  flashSchedule?: Partial<FlashSchedule>;
+  /** sizes to bake into the kernels as literals (e.g. head dims); other values are SIZE_CONFLICT at dispatch */
+  specialize?: Record<string, number>;
+  /** the sizes the plan will run at: used only for automatic choices (split-KV), never baked in */
+  dims?: Record<string, number>;
+  /** flash kernels also output `_flash_tiles`: the KV tiles each workgroup loaded (for tests) */
+  debugTiles?: boolean;
 }
 
 function checkTile(t: unknown): Tile {
@@ -30,8 +46,18 @@ function checkTile(t: unknown): Tile {
  * Lowers a graph to an executable plan of fused WGSL kernels.
  * @example const plan = lower(mha({ causal: true })); plan.kernels.length // 3
  */
-export function lower(graph: Graph, opts: LowerOptions = {}): ExecPlan {
+export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
   const tile = checkTile(opts.tile ?? [4, 4]);
+  const graph = opts.specialize && Object.keys(opts.specialize).length ? specialize(graph0, opts.specialize) : graph0;
+  const sched = flashSchedule(opts.flashSchedule);
+  const found = opts.flash === false ? { matches: [], misses: [] } : findFlash(graph);
+  if (opts.flash === true && found.matches.length === 0) {
+    const why = found.misses.map((m) => `  ${describe(m.node, new Map())}: ${m.reason}`);
+    fail('LOWERING', `graph '${graph.name}': flash attention was required but no softmax · V contraction matches the attention pattern${why.length ? `:\n${why.join('\n')}` : ' (the graph has no contraction of a softmax)'}`);
+  }
+  const flashOf = new Map<number, FlashMatch>(found.matches.map((m) => [m.out.id, m]));
+  const inner = new Set(found.matches.flatMap((m) => [...m.inner]));
+  const derived: ExecPlan['derivedSizes'] = [];
   const axes = new Set(graph.sizes);
   const internal = (word: string) => {
     let w = word;
@@ -50,9 +76,9 @@ export function lower(graph: Graph, opts: LowerOptions = {}): ExecPlan {
     planBuffers.push({ name: i.name, dtype: b.dtype, shape: [...i.axes], role: 'input', axes: [...i.axes] });
   }
   const kernels: PlanKernel[] = [];
-  groupKernels(graph).forEach((gr, k) => {
+  groupKernels(graph, { inner, flash: new Set(flashOf.keys()) }).forEach((gr, k) => {
     const { root, core } = gr;
-    const kind = core?.op ?? 'map';
+    const kind = gr.flash ? 'flash' : core?.op ?? 'map';
     const outName = gr.output ?? internal(`${kind}${k}`);
     const dtype: BufferRef['dtype'] = root.dtype === 'i32' ? 'i32' : gr.output && root.dtype === 'f16' ? 'f16' : 'f32';
     const out: BufferRef = { name: outName, ident: ident(outName), axes: root.axes, dtype };
@@ -62,6 +88,37 @@ export function lower(graph: Graph, opts: LowerOptions = {}): ExecPlan {
       `einattn kernel ${name} (graph '${graph.name}', kernel ${k + 1})`,
       `${outName}[${root.axes.join(' ')}] = ${describe(root, names)}`,
     ];
+    if (gr.flash) {
+      const m = flashOf.get(core!.id)!;
+      const lse = m.lse.map((l) => {
+        const o = graph.outputs.find((x) => x.node === l)!;
+        const b: BufferRef = { name: o.name, ident: ident(o.name), axes: l.axes, dtype: l.dtype === 'f16' ? 'f16' : 'f32' };
+        planBuffers.push({ name: o.name, dtype: b.dtype, shape: [...l.axes], role: 'output', axes: [...l.axes] });
+        buffers.set(l.id, b);
+        names.set(l.id, o.name);
+        return b;
+      });
+      const em = emitFlash({
+        name, header, staticSizes: graph.staticSizes, buffers, axes, match: m, root, out, lse, schedule: sched,
+        split: chooseSplit(graph, m, sched, opts.dims),
+        debugTiles: opts.debugTiles === true,
+        describe: {
+          scores: describe(m.softmax.x, names),
+          mask: m.softmax.mask && describe(m.softmax.mask, names),
+          sink: m.softmax.sink && describe(m.softmax.sink, names),
+          out: describe(root, names),
+        },
+        internal: (w) => internal(w),
+      });
+      kernels.push(...em.kernels);
+      planBuffers.push(...em.buffers.filter((b) => b.role === 'temp'));
+      planBuffers.push({ name: outName, dtype, shape: [...root.axes], role: gr.output ? 'output' : 'temp', axes: [...root.axes] });
+      planBuffers.push(...em.buffers.filter((b) => b.role !== 'temp'));
+      derived.push(...em.derivedSizes);
+      buffers.set(root.id, out);
+      names.set(root.id, outName);
+      return;
+    }
     const kb = new KernelBuilder(graph.staticSizes, buffers, axes);
     const { wgsl, workgroups } =
       core?.op === 'softmax' ? softmaxKernel(kb, name, header, root, core, out)
@@ -79,7 +136,21 @@ export function lower(graph: Graph, opts: LowerOptions = {}): ExecPlan {
     names.set(root.id, outName);
   });
   checkGathers(graph);
-  return { name: graph.name, ...planSizes(graph), buffers: planBuffers, kernels, indexChecks: indexChecks(graph) };
+  const rules = planSizes(graph);
+  return { name: graph.name, ...rules, derivedSizes: [...rules.derivedSizes, ...derived], buffers: planBuffers, kernels, indexChecks: indexChecks(graph) };
+}
+
+/** 1 (one pass), n splits, or 'dynamic' (the auto split count, evaluated at dispatch). */
+function chooseSplit(g: Graph, m: FlashMatch, sched: FlashSchedule, dims: Record<string, number> | undefined): number | 'dynamic' {
+  if (sched.split !== 'auto') return sched.split;
+  if (!dims) return 1;
+  let sizes: Record<string, number>;
+  try {
+    sizes = resolveSizes(g, dims);
+  } catch {
+    return 1; // bad dims are reported by the runtime with its own message
+  }
+  return autoSplit(m, sizes, sched, g.staticSizes) > 1 ? 'dynamic' : 1;
 }
 
 function checkGathers(graph: Graph): void {

@@ -14,6 +14,16 @@ export interface KernelGroup {
   core?: Extract<Node, { op: 'einsum' | 'reduce' | 'softmax' }>;
   /** the graph output this kernel writes, if any */
   output?: string;
+  /** the core is the P·V contraction of a matched attention pattern: one fused flash kernel */
+  flash?: boolean;
+}
+
+/** How {@link groupKernels} treats matched attention patterns. */
+export interface GroupOptions {
+  /** nodes a flash kernel computes internally (scores, softmax, lse): never kernel cores, never separate outputs */
+  inner?: ReadonlySet<number>;
+  /** P·V contractions that become flash kernels */
+  flash?: ReadonlySet<number>;
 }
 
 const HEAVY = new Set(['einsum', 'reduce', 'softmax']);
@@ -27,7 +37,8 @@ function sameAxisSet(a: readonly string[], b: readonly string[]): boolean {
  * Groups the graph's nodes into kernels, in dispatch order.
  * @example groupKernels(mha()).map((k) => k.core?.op) // ['einsum', 'softmax', 'einsum']
  */
-export function groupKernels(g: Graph): KernelGroup[] {
+export function groupKernels(g: Graph, opts: GroupOptions = {}): KernelGroup[] {
+  const inner = opts.inner ?? new Set<number>();
   const consumers = new Map<number, Node[]>();
   for (const n of g.nodes) for (const c of children(n)) {
     const list = consumers.get(c.id) ?? [];
@@ -41,7 +52,7 @@ export function groupKernels(g: Graph): KernelGroup[] {
   const rooted = new Set<number>();
   const claimed = new Set<number>();
   for (const n of g.nodes) {
-    if (!HEAVY.has(n.op)) continue;
+    if (!HEAVY.has(n.op) || inner.has(n.id)) continue;
     let root = n;
     const chain: Node[] = [n];
     for (;;) {
@@ -57,7 +68,7 @@ export function groupKernels(g: Graph): KernelGroup[] {
       chain.push(c);
     }
     for (const x of chain) claimed.add(x.id);
-    groups.push({ root, core: n as KernelGroup['core'], output: outputOf.get(root.id) });
+    groups.push({ root, core: n as KernelGroup['core'], output: outputOf.get(root.id), ...(opts.flash?.has(n.id) ? { flash: true } : {}) });
     rooted.add(root.id);
   }
   // outputs that are not the root of a heavy kernel: elementwise kernels (also copies
@@ -66,6 +77,7 @@ export function groupKernels(g: Graph): KernelGroup[] {
   for (const gr of groups) if (gr.output) written.add(gr.root.id);
   for (const o of g.outputs) {
     if (written.has(o.node.id) && outputOf.get(o.node.id) === o.name) continue;
+    if (inner.has(o.node.id)) continue; // an lse the flash kernel writes
     groups.push({ root: o.node, output: o.name });
     written.add(o.node.id);
   }

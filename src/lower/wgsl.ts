@@ -96,6 +96,9 @@ function need(env: Env, a: string): string {
   return v;
 }
 
+/** An env key (never an axis name) marking values that depend on an index computed in the current scope. */
+const PINNED = '\u0000pinned';
+
 const INFIX: Record<string, string> = {
   add: '+', sub: '-', mul: '*', div: '/', lt: '<', le: '<=', gt: '>', ge: '>=', eq: '==', ne: '!=', and: '&&', or: '||',
 };
@@ -139,7 +142,8 @@ export class Scope {
   value(n: Node, env: Env): string {
     const over = this.override?.(n, env);
     if (over !== undefined) return over;
-    if (this.parent && this.hoist?.(n)) return this.parent.value(n, env);
+    // a gather's source is read at an index computed in this scope: never hoisted above it
+    if (this.parent && this.hoist?.(n) && env[PINNED] === undefined) return this.parent.value(n, env);
     const key = `${n.id}|${n.axes.map((a) => env[a]).join(',')}`;
     const hit = this.lookup(key);
     if (hit) return hit;
@@ -158,7 +162,7 @@ export class Scope {
         const i = this.value(n.index, env);
         const last = `i32(${this.ctx.size(n.axis)}) - 1i`;
         // out-of-range indices are rejected on the host for input index tensors; clamping keeps others in bounds
-        return this.value(n.src, { ...env, [n.axis]: `u32(clamp(${i}, 0i, ${last}))` });
+        return this.value(n.src, { ...env, [n.axis]: `u32(clamp(${i}, 0i, ${last}))`, [PINNED]: '1' });
       }
       case 'unary': return this.bind(key, this.unary(n.fn, this.value(n.x, env), computeType(n)), 'v');
       case 'binary': return this.bind(key, this.binary(n.fn, this.value(n.a, env), this.value(n.b, env), computeType(n.a)), 'v');

@@ -6,7 +6,7 @@ import { mha } from '../../src/variants/index.ts';
 
 describe('fusion', () => {
   test('MHA becomes three kernels: scores with the scale fused, masked softmax, P·V', () => {
-    const plan = lower(mha({ causal: true }));
+    const plan = lower(mha({ causal: true }), { flash: false }); // the fused path: test/flash
     expect(plan.kernels.map((k) => k.name)).toEqual(['mha_causal_0_einsum', 'mha_causal_1_softmax', 'mha_causal_2_einsum']);
     expect(plan.kernels[0]!.wgsl).toContain('inverseSqrt');
     expect(plan.kernels[1]!.wgsl).toContain('<='); // the causal mask is inlined, never a buffer

@@ -27,7 +27,7 @@ export function contractKernel(kb: KernelBuilder, name: string, header: string[]
     ? [...new Set(core.operands.flatMap((o) => o.axes))].filter((a) => !core.axes.includes(a))
     : [...core.over];
   const isInt = core.dtype === 'i32';
-  const combine = core.op === 'reduce' && core.fn === 'max' ? 'max' : 'sum';
+  const combine = core.op === 'reduce' && core.fn !== 'sum' ? core.fn : 'sum';
   const init = combine === 'sum' ? (isInt ? '0i' : '0.0') : isInt ? literal(-2147483648, 'i32') : NEG_INF;
 
   // which tile this invocation owns
@@ -54,6 +54,9 @@ export function contractKernel(kb: KernelBuilder, name: string, header: string[]
   const accType = isInt ? 'i32' : 'f32';
   const acc = rows.map((_, i) => cols.map((_, j) => kb.internal(`acc${i}${j}`)));
   for (const r of acc) for (const a of r) body.push(`var ${a}: ${accType} = ${init};`);
+  // logsumexp keeps a running max in acc and the sum of exp(x - max) beside it (online, one pass)
+  const lsum = acc.map((r) => r.map((a) => `${a}_s`));
+  if (combine === 'logsumexp') for (const r of lsum) for (const a of r) body.push(`var ${a}: f32 = 0.0;`);
 
   const envAt = (i: number, j: number): Env => {
     const e: Record<string, string> = Object.fromEntries([...outer, ...contracted].map((a) => [a, axisVar(a)]));
@@ -71,7 +74,13 @@ export function contractKernel(kb: KernelBuilder, name: string, header: string[]
       const env = envAt(i, j);
       const term = core.op === 'einsum' ? core.operands.map((o) => loop.value(o, env)).join(' * ') : loop.value(core.x, env);
       const a = acc[i]![j]!;
-      accumulate.push(combine === 'sum' ? `${a} += ${term};` : `${a} = max(${a}, ${term});`);
+      if (combine === 'logsumexp') {
+        const [x, ls] = [kb.internal(`x${i}${j}`), lsum[i]![j]!];
+        accumulate.push(
+          `let ${x} = ${term};`,
+          `if (${x} > ${a}) { ${ls} = ${ls} * exp(${a} - ${x}) + 1.0; ${a} = ${x}; } else if (${x} != ${NEG_INF}) { ${ls} += exp(${x} - ${a}); }`,
+        );
+      } else accumulate.push(combine === 'sum' ? `${a} += ${term};` : `${a} = max(${a}, ${term});`);
     }
   const opens = contracted.map((a) => `for (var ${axisVar(a)}: u32 = 0u; ${axisVar(a)} < ${kb.size(a)}; ${axisVar(a)}++) {`);
   body.push(
@@ -90,7 +99,7 @@ export function contractKernel(kb: KernelBuilder, name: string, header: string[]
     for (let j = 0; j < cols.length; j++) {
       const env = envAt(i, j);
       const epi = pre.child({
-        override: (x) => (x === core ? acc[i]![j]! : undefined),
+        override: (x) => (x === core ? (combine === 'logsumexp' ? `select(${acc[i]![j]!} + log(${lsum[i]![j]!}), ${acc[i]![j]!}, ${acc[i]![j]!} == ${NEG_INF} || ${lsum[i]![j]!} == 0.0)` : acc[i]![j]!) : undefined),
         hoist: (x) => !onPath.has(x.id) && !x.axes.some((a) => a === m || a === n),
       });
       const v = epi.value(root, env);

@@ -84,11 +84,19 @@ export class KernelBuilder implements KernelContext {
   }
 
   /** The whole WGSL module. */
-  module(p: { name: string; header: string[]; out: BufferRef; total: string; body: string[] }): string {
+  module(p: {
+    name: string; header: string[]; out: BufferRef | readonly BufferRef[]; total: string; body: string[];
+    /** invocations per workgroup; default {@link WORKGROUP} */
+    workgroupSize?: number;
+    /** `total` counts workgroups, not invocations: the body sees `internal('wg')` and `internal('lid')` */
+    perWorkgroup?: boolean;
+  }): string {
+    const outs: readonly BufferRef[] = Array.isArray(p.out) ? p.out : [p.out as BufferRef];
+    const size = p.workgroupSize ?? WORKGROUP;
     const [wid, nwg, lid] = [this.internal('wid'), this.internal('nwg'), this.internal('lid')];
     const ty = (b: BufferRef) => (b.dtype === 'i32' ? 'i32' : b.dtype);
-    const decls = [...this.reads, p.out].map(
-      (b, i) => `@group(0) @binding(${i}) var<storage, ${b === p.out ? 'read_write' : 'read'}> ${b.ident}: array<${ty(b)}>;`,
+    const decls = [...this.reads, ...outs].map(
+      (b, i) => `@group(0) @binding(${i}) var<storage, ${i >= this.reads.length ? 'read_write' : 'read'}> ${b.ident}: array<${ty(b)}>;`,
     );
     const lines = [...p.header.map((h) => `// ${h}`)];
     if (this.f16) lines.push('enable f16;');
@@ -101,11 +109,16 @@ export class KernelBuilder implements KernelContext {
     const text = [...p.body, p.total].join('\n') + [...this.helpers].map((h) => HELPERS[h]).join('\n');
     for (const h of Object.keys(HELPERS)) if (text.includes(`${h}(`)) this.helpers.add(h);
     for (const h of [...this.helpers].sort()) lines.push(HELPERS[h]!, '');
+    const wg = this.internal('wg');
     lines.push(
-      `@compute @workgroup_size(${WORKGROUP})`,
+      `@compute @workgroup_size(${size})`,
       `fn ${p.name}(@builtin(workgroup_id) ${wid}: vec3u, @builtin(num_workgroups) ${nwg}: vec3u, @builtin(local_invocation_index) ${lid}: u32) {`,
-      `  let ${this.gid} = (${wid}.x + (${wid}.y + ${wid}.z * ${nwg}.y) * ${nwg}.x) * ${WORKGROUP}u + ${lid};`,
-      `  if (${this.gid} >= ${p.total}) { return; }`,
+      ...(p.perWorkgroup
+        ? [`  let ${wg} = ${wid}.x + (${wid}.y + ${wid}.z * ${nwg}.y) * ${nwg}.x;`, `  if (${wg} >= ${p.total}) { return; }`]
+        : [
+            `  let ${this.gid} = (${wid}.x + (${wid}.y + ${wid}.z * ${nwg}.y) * ${nwg}.x) * ${size}u + ${lid};`,
+            `  if (${this.gid} >= ${p.total}) { return; }`,
+          ]),
       ...indent(p.body, 1),
       '}',
       '',

@@ -1,0 +1,87 @@
+/**
+ * # Flash-style attention lowering
+ *
+ * **Pattern → template.** `findFlash` (match.ts) looks for
+ * `O = einsum(P, V)` with `P = softmax(X, t, mask?, sink?)` and `X` an elementwise
+ * expression (the score mod: scale, ALiBi, softcap …) of exactly one contraction
+ * `S = einsum(Q, K…)` over all of X's axes. Names never matter, only structure:
+ * `t` is the softmax axis; the axes `S` contracts are the QK head dims; the axes of
+ * `O` that `P` lacks are the value head dims; the other axes of `P` are rows, split
+ * into *batch* axes (some K/V-side tensor has them: `b h`, or `b g` for GQA) and
+ * *query rows* (none has them: `s`, or `r s` for GQA). `S`, `X`, `P` and optional
+ * `logsumexp` outputs of the same (masked) scores are never materialised: no
+ * s×t buffer exists. `lower(g, { flash: false })` forces the unfused lowering,
+ * `{ flash: true }` requires a match and otherwise fails with LOWERING naming why.
+ *
+ * **The kernel** (kernel.ts) is barrier-free, as lavapipe wants: a workgroup owns one
+ * batch index and `rows × workgroup` query rows, so every K/V address depends only on
+ * the workgroup id and loop counters (uniform: one load broadcast to all lanes).
+ * Each invocation keeps `rows` query rows in registers (the Q side of the product,
+ * cached once when the QK dims are static) and streams the KV axis in tiles of
+ * `kvTile` keys: scores for rows × keys, then the score mod with the contraction
+ * standing for `S`, bounds and mask, then the online softmax (running max `m`, sum
+ * `l`, accumulator rescaled by `exp(m_old - m_new)` once per tile, folded into the
+ * P·V loop), and at the end one normalisation, the sink (`l += exp(sink - m)`), the
+ * epilogue over `O` and the store. A row with nothing live returns zeros; logits of
+ * ±1e4 are fine since exp only sees `x - max ≤ 0`. The value head dim is held whole
+ * when known (chunked above `maxDvChunk`), else in chunks of `dvChunk` columns.
+ *
+ * **Block mask** (FlexAttention's idea): with a mask, a small kernel evaluates the
+ * mask expression exactly, element by element, over each (row block, KV tile) and
+ * writes a code: empty, partial or full. The flash kernel skips empty tiles without
+ * touching K or V (causal at s = t skips about half; a window of w keeps ~w/t) and
+ * evaluates the mask only in partial tiles. The mask is evaluated per element in
+ * both kernels, so its meaning never depends on the tiling (tested under several
+ * schedules). The block map has only the batch axes the mask uses (one map for all
+ * heads of a causal mask).
+ *
+ * **Split-KV** (flash-decoding): with `split: n` (or `'auto'` and few rows per KV
+ * length) the tiles of each row are divided among `n` workgroups that write a
+ * normalised partial output and its log-sum-exp; a merge kernel combines them
+ * (`o = Σ exp(lse_i - M) o_i / Σ exp(lse_i - M)`, plus the sink) and applies the
+ * epilogue. The auto split count is a derived size evaluated at dispatch, so a
+ * growing KV length reuses the same pipelines.
+ *
+ * **Specialisation.** `compile()` lowers lazily per split / no split decision taken
+ * from the run's dims and, with `specializeHeadDims`, per distinct set of head-dim
+ * sizes (WGSL literals; another value is a SIZE_CONFLICT at dispatch), caching plans.
+ * Sequence lengths and batch sizes stay dynamic (uniforms).
+ *
+ * **Schedule** (schedule.ts): rows per invocation, KV tile, invocations per
+ * workgroup, value-column chunk, split count and target, block mask on/off: the
+ * search space of a later autotuner. `bench/flash.ts` (`npm run bench`) measures it.
+ */
+import { resolveSizes, type Graph } from '../../ir/index.ts';
+import type { LowerOptions } from '../lower.ts';
+import { autoSplit } from './kernel.ts';
+import { findFlash } from './match.ts';
+import { flashSchedule } from './schedule.ts';
+
+export { findFlash, type FlashMatch, type FlashMiss } from './match.ts';
+export { DEFAULT_FLASH_SCHEDULE, flashSchedule, type FlashSchedule } from './schedule.ts';
+export { autoSplit, BLOCK_EMPTY, BLOCK_FULL, BLOCK_PARTIAL, flashGeometry } from './kernel.ts';
+
+/**
+ * The lowering options that specialise `graph` for a run at `dims`: its flash head
+ * dims as static sizes, and the split decision; `key` names the resulting plan.
+ * Undefined when nothing depends on the dims (no flash match, or dims that do not resolve).
+ * @example specialiseFor(mha(), {}, { b: 1, h: 8, s: 128, t: 128, d: 64, dv: 64 })?.key // 'd=64,dv=64|split=0'
+ */
+export function specialiseFor(graph: Graph, opts: LowerOptions, dims: Record<string, number>, headDims = true): { key: string; opts: LowerOptions } | undefined {
+  if (opts.flash === false) return undefined;
+  const { matches } = findFlash(graph);
+  if (matches.length === 0) return undefined;
+  let sizes: Record<string, number>;
+  try {
+    sizes = resolveSizes(graph, dims);
+  } catch {
+    return undefined; // the runtime reports bad dims with its own message
+  }
+  const spec: Record<string, number> = { ...(opts.specialize ?? {}) };
+  if (headDims) for (const m of matches) for (const a of [...m.qkDims, ...m.vDims]) if (graph.staticSizes[a] === undefined) spec[a] = sizes[a]!;
+  const sched = flashSchedule(opts.flashSchedule);
+  const staticSizes = { ...graph.staticSizes, ...spec };
+  const split = sched.split === 'auto' ? matches.map((m) => (autoSplit(m, sizes, sched, staticSizes) > 1 ? 1 : 0)).join('') : String(sched.split);
+  const key = `${Object.entries(spec).map(([k, v]) => `${k}=${v}`).join(',')}|split=${split}`;
+  return { key, opts: { ...opts, specialize: spec, dims } };
+}

@@ -1,0 +1,568 @@
+/**
+ * WGSL emission of the flash lowering: the block-mask kernel, the fused attention
+ * kernel (unsplit, or one split of split-KV) and the split-KV merge kernel. The
+ * design is described at the top of `index.ts`.
+ */
+import type { Node } from '../../ir/index.ts';
+import type { PlanBuffer, PlanKernel, SizeExpr } from '../../runtime/plan.ts';
+import { evalSize } from '../../runtime/sizes.ts';
+import { indent, KernelBuilder } from '../kernels/frame.ts';
+import { axisVar, NEG_INF, Scope, type BufferRef, type Env } from '../wgsl.ts';
+import type { FlashMatch } from './match.ts';
+import type { FlashSchedule } from './schedule.ts';
+
+/** Block codes written by the block-mask kernel. */
+export const BLOCK_EMPTY = 0;
+export const BLOCK_PARTIAL = 1;
+export const BLOCK_FULL = 2;
+
+/** Everything the emitters need from the surrounding lowering. */
+export interface FlashContext {
+  /** kernel name prefix, e.g. `mha_0_flash` */
+  name: string;
+  /** header lines: which graph, what it computes */
+  header: string[];
+  staticSizes: Readonly<Record<string, number>>;
+  buffers: ReadonlyMap<number, BufferRef>;
+  axes: ReadonlySet<string>;
+  match: FlashMatch;
+  /** the epilogue root over the contraction (the contraction itself without one) */
+  root: Node;
+  out: BufferRef;
+  /** buffers of the lse outputs the same kernel writes */
+  lse: BufferRef[];
+  schedule: FlashSchedule;
+  /** 1 = one pass; a number = that many splits; 'dynamic' = the auto split count at dispatch */
+  split: number | 'dynamic';
+  /** add an output `_flash_tiles` counting the KV tiles each workgroup loaded (tests) */
+  debugTiles: boolean;
+  /** readable descriptions for the header */
+  describe: { scores: string; mask?: string; sink?: string; out: string };
+  /** a fresh internal name that no axis and no other buffer uses */
+  internal(word: string): string;
+}
+
+/** What the flash lowering adds to the plan. */
+export interface FlashEmit {
+  kernels: PlanKernel[];
+  /** temps and the debug output, in the order to declare them */
+  buffers: PlanBuffer[];
+  derivedSizes: { name: string; expr: SizeExpr }[];
+  /** a one-line schedule summary (also in the kernel header) */
+  summary: string;
+}
+
+const prod = (xs: readonly SizeExpr[]): SizeExpr => (xs.length === 0 ? 1 : xs.length === 1 ? xs[0]! : ['*', ...xs]);
+
+/** The tiling of one match under one schedule, as numbers and size expressions. */
+export function flashGeometry(m: FlashMatch, sch: FlashSchedule, staticSizes: Readonly<Record<string, number>>) {
+  const R = m.rows.length ? sch.rows : 1; // without query rows every row would be the same one
+  const TK = sch.kvTile;
+  const WG = sch.workgroup;
+  const BR = R * WG;
+  const dvStatic = m.vDims.every((a) => staticSizes[a] !== undefined) ? m.vDims.reduce((p, a) => p * staticSizes[a]!, 1) : undefined;
+  // a static value head dim is taken whole, or in equal chunks of at most maxDvChunk
+  const DVC = dvStatic !== undefined ? Math.ceil(dvStatic / Math.ceil(dvStatic / sch.maxDvChunk)) : sch.dvChunk;
+  const qRows: SizeExpr = prod(m.rows);
+  const dvCount: SizeExpr = prod(m.vDims);
+  const nRowBlocks: SizeExpr = ['cdiv', qRows, BR];
+  const nChunks: SizeExpr = dvStatic !== undefined ? Math.ceil(dvStatic / DVC) : ['cdiv', dvCount, DVC];
+  const nTiles: SizeExpr = ['cdiv', m.kv, TK];
+  const batchCount: SizeExpr = prod(m.batch);
+  // enough splits to reach the target workgroup count, never fewer tiles per split than asked
+  const unsplit: SizeExpr = ['*', batchCount, nChunks, nRowBlocks];
+  const autoSplits: SizeExpr = ['max', 1, ['min', ['cdiv', sch.targetWorkgroups, unsplit], ['cdiv', nTiles, sch.minTilesPerSplit]]];
+  return { R, TK, WG, BR, dvStatic, DVC, qRows, dvCount, nRowBlocks, nChunks, nTiles, batchCount, autoSplits };
+}
+
+/**
+ * The split count the auto rule picks for these sizes (1 = one pass).
+ * @example autoSplit(match, { b: 1, h: 8, s: 1, t: 4096, d: 64, dv: 64 }, flashSchedule()) // 8
+ */
+export function autoSplit(m: FlashMatch, sizes: Record<string, number>, sch: FlashSchedule, staticSizes: Readonly<Record<string, number>> = {}): number {
+  return evalSize(flashGeometry(m, sch, staticSizes).autoSplits, sizes);
+}
+
+/**
+ * Emits the kernels of one matched attention pattern.
+ * @example const { kernels } = emitFlash(ctx) // [block mask?, flash, merge?]
+ */
+export function emitFlash(ctx: FlashContext): FlashEmit {
+  const { match: m, schedule: sch, staticSizes } = ctx;
+  const t = m.kv;
+  const { R, TK, WG, BR, dvStatic, DVC, nRowBlocks, nChunks, nTiles, batchCount, autoSplits } = flashGeometry(m, sch, staticSizes);
+  const mask = m.softmax.mask;
+  const maskBatch = mask ? m.batch.filter((a) => mask.axes.includes(a)) : [];
+  const useBlocks = !!mask && sch.blockMask;
+
+  const derivedSizes: FlashEmit['derivedSizes'] = [];
+  const buffers: PlanBuffer[] = [];
+  const kernels: PlanKernel[] = [];
+  let splitSize: SizeExpr = 1;
+  const splitName = ctx.internal('splits');
+  if (ctx.split === 'dynamic') {
+    derivedSizes.push({ name: splitName, expr: autoSplits });
+    splitSize = splitName;
+  } else if (ctx.split > 1) splitSize = ctx.split;
+  const split = splitSize !== 1;
+
+  const schedText =
+    `schedule: ${R} row${R > 1 ? 's' : ''} x ${WG} invocations per workgroup (${BR} query rows of [${m.rows.join(' ') || '-'}]), ` +
+    `KV tile ${TK} of '${t}' streamed through registers with an online softmax, ` +
+    `value columns ${DVC} per invocation${dvStatic !== undefined && DVC >= dvStatic ? '' : ' (chunked)'}` +
+    `${useBlocks ? ', block mask (empty tiles skipped, full tiles unmasked)' : mask ? ', mask per element' : ''}` +
+    `${split ? `, split-KV into ${typeof splitSize === 'number' ? splitSize : 'auto'} parts + merge` : ''}, no workgroup memory`;
+  const headerBase = [
+    ...ctx.header,
+    `scores = ${ctx.describe.scores}`,
+    ...(ctx.describe.mask ? [`mask = ${ctx.describe.mask}`] : []),
+    ...(ctx.describe.sink ? [`sink = ${ctx.describe.sink}`] : []),
+    `${ctx.out.name} = ${ctx.describe.out}`,
+    `axes: batch [${m.batch.join(' ')}], rows [${m.rows.join(' ')}], kv '${t}', qk dims [${m.qkDims.join(' ')}], v dims [${m.vDims.join(' ')}]`,
+  ];
+
+  // ---- block mask ------------------------------------------------------------------
+  let blocks: BufferRef | undefined;
+  if (useBlocks) {
+    const name = ctx.internal('blocks');
+    blocks = { name, ident: name, axes: [...maskBatch, `${name}_r`, `${name}_t`], dtype: 'i32' };
+    buffers.push({ name, dtype: 'i32', shape: [...maskBatch, nRowBlocks, nTiles], role: 'temp', axes: [...blocks.axes] });
+    kernels.push(blockMaskKernel(ctx, blocks, maskBatch, BR, TK, nRowBlocks, nTiles, headerBase));
+  }
+
+  // ---- the flash kernel ------------------------------------------------------------
+  const kb = new KernelBuilder(staticSizes, ctx.buffers, ctx.axes);
+  const I = (w: string) => named(kb, w);
+  const T = kb.size(t);
+  const Q = kb.count(m.rows);
+  const DVn = kb.count(m.vDims);
+  const nRB = `((${Q} + ${BR - 1}u) / ${BR}u)`;
+  const nT = `((${T} + ${TK - 1}u) / ${TK}u)`;
+  const nCh = dvStatic !== undefined ? `${Math.ceil(dvStatic / DVC)}u` : `((${DVn} + ${DVC - 1}u) / ${DVC}u)`;
+  const nSp = split ? (typeof splitSize === 'number' ? `${splitSize}u` : kb.size(splitName)) : '1u';
+  const [wg, lid] = [I('wg'), I('lid')];
+  const [rblk, chunk, sp, bflat, c0] = [I('rblk'), I('chunk'), I('split'), I('bflat'), I('c0')];
+  const body: string[] = [];
+  const rest = I('rest');
+  body.push(
+    `var ${rest} = ${wg};`,
+    `let ${rblk} = ${rest} % ${nRB}; ${rest} = ${rest} / ${nRB};`,
+    `let ${chunk} = ${rest} % ${nCh}; ${rest} = ${rest} / ${nCh};`,
+    ...(split ? [`let ${sp} = ${rest} % ${nSp}; ${rest} = ${rest} / ${nSp};`] : []),
+    `let ${bflat} = ${rest};`,
+    ...decomposeInto(kb, m.batch.map((a) => [axisVar(a), kb.size(a)]), bflat, I('brest')),
+    `let ${c0} = ${chunk} * ${DVC}u;`,
+  );
+  const batchEnv: Record<string, string> = Object.fromEntries(m.batch.map((a) => [a, axisVar(a)]));
+  const rowVar = (r: number) => I(`row${r}`);
+  const envR: Env[] = [];
+  for (let r = 0; r < R; r++) {
+    const rv = rowVar(r);
+    body.push(`let ${rv} = ${rblk} * ${BR}u + ${lid} * ${R}u + ${r}u;`);
+    const vars = m.rows.map((a) => I(`${a}_${r}`));
+    body.push(...decomposeInto(kb, m.rows.map((a, i) => [vars[i]!, kb.size(a)]), `min(${rv}, ${Q} - 1u)`, I(`rrest${r}`)));
+    envR.push({ ...batchEnv, ...Object.fromEntries(m.rows.map((a, i) => [a, vars[i]!])) });
+  }
+  const main = new Scope(kb, kb.counter);
+  const [mv, lv, acc, sc] = [(r: number) => I(`m${r}`), (r: number) => I(`l${r}`), (r: number) => I(`acc${r}`), (r: number) => I(`s${r}`)];
+  const state: string[] = [];
+  for (let r = 0; r < R; r++)
+    state.push(`var ${mv(r)}: f32 = ${NEG_INF};`, `var ${lv(r)}: f32 = 0.0;`, `var ${acc(r)}: array<f32, ${DVC}>;`, `var ${sc(r)}: array<f32, ${TK}>;`);
+
+  // the KV tiles this workgroup streams
+  const [tile, lo, hi, t0, j, tv, cc] = [I('tile'), I('lo'), I('hi'), I('t0'), I('j'), axisVar(t), I('c')];
+  const loop: string[] = [];
+  if (split) {
+    const per = I('per');
+    loop.push(`let ${per} = (${nT} + ${nSp} - 1u) / ${nSp};`, `let ${lo} = ${sp} * ${per};`, `let ${hi} = min(${lo} + ${per}, ${nT});`);
+  } else loop.push(`let ${lo} = 0u;`, `let ${hi} = ${nT};`);
+  const loaded = I('loaded');
+  if (ctx.debugTiles) loop.push(`var ${loaded} = 0u;`);
+  const inTile: string[] = [];
+  const partial = I('partial');
+  if (blocks) {
+    const code = I('code');
+    const mb = maskBatch.length ? linear(kb, maskBatch, batchEnv) : '0u';
+    inTile.push(
+      `let ${code} = ${blocks.ident}[(${mb} * ${nRB} + ${rblk}) * ${nT} + ${tile}];`,
+      `if (${code} == ${BLOCK_EMPTY}i) { continue; } // fully masked: K and V of this tile are never read`,
+      `let ${partial} = ${code} == ${BLOCK_PARTIAL}i;`,
+    );
+    kb.read(blocks);
+  }
+  if (ctx.debugTiles) inTile.push(`${loaded}++;`);
+  inTile.push(`let ${t0} = ${tile} * ${TK}u;`);
+
+  // 1. scores S = Σ_qk Q·K for R rows × TK keys
+  const s = m.scores;
+  const qkEnv = Object.fromEntries(m.qkDims.map((a) => [a, axisVar(a)]));
+  const qSide = s.operands.filter((o) => !o.axes.includes(t));
+  const kSide = s.operands.filter((o) => o.axes.includes(t));
+  const dkStatic = m.qkDims.every((a) => staticSizes[a] !== undefined) ? m.qkDims.reduce((p, a) => p * staticSizes[a]!, 1) : undefined;
+  const opens = m.qkDims.map((a) => `for (var ${axisVar(a)}: u32 = 0u; ${axisVar(a)} < ${kb.size(a)}; ${axisVar(a)}++) {`);
+  const nest = (inner: string[]) => [
+    ...opens.map((o, d) => '  '.repeat(d) + o),
+    ...indent(inner, opens.length),
+    ...opens.map((_, d) => '  '.repeat(opens.length - 1 - d) + '}'),
+  ];
+  const qcache = (r: number) => I(`q${r}`);
+  const prologue: string[] = [];
+  if (dkStatic !== undefined && dkStatic <= sch.maxQCache) {
+    // the query rows' side of the product is loaded once into registers; each key then
+    // costs one uniform K load per qk element, shared by all R rows
+    const dkFlat = m.qkDims.length ? linear(kb, m.qkDims, qkEnv) : '0u';
+    const qScope = main.child({ hoist: (n) => !n.axes.some((a) => m.qkDims.includes(a)) });
+    const fill: string[] = [];
+    for (let r = 0; r < R; r++) {
+      prologue.push(`var ${qcache(r)}: array<f32, ${Math.max(1, dkStatic)}>;`);
+      const terms = qSide.map((o) => qScope.value(o, { ...envR[r]!, ...qkEnv }));
+      fill.push(`${qcache(r)}[${dkFlat}] = ${terms.join(' * ') || '1.0'};`);
+    }
+    prologue.push(...nest([...qScope.lines, ...fill]));
+    const jScope = main.child({ hoist: (n) => !n.axes.includes(t) });
+    const kScope = jScope.child({ hoist: (n) => !n.axes.some((a) => m.qkDims.includes(a)) });
+    const kt = kSide.map((o) => kScope.value(o, { ...batchEnv, ...qkEnv, [t]: tv })).join(' * ') || '1.0';
+    const dot = (r: number) => I(`dot${r}`);
+    const kv = I('kv');
+    inTile.push(
+      `for (var ${j} = 0u; ${j} < ${TK}u; ${j}++) {`,
+      `  let ${tv} = min(${t0} + ${j}, ${T} - 1u);`,
+      ...indent(jScope.lines, 1),
+      ...Array.from({ length: R }, (_, r) => `  var ${dot(r)} = 0.0;`),
+      ...indent(nest([...kScope.lines, `let ${kv} = ${kt};`, ...Array.from({ length: R }, (_, r) => `${dot(r)} += ${qcache(r)}[${dkFlat}] * ${kv};`)]), 1),
+      ...Array.from({ length: R }, (_, r) => `  ${sc(r)}[${j}] = ${dot(r)};`),
+      '}',
+    );
+  } else {
+    // qk dims known only at dispatch: qk dims outermost, so each Q element loads once per tile
+    const dkScope = main.child({ hoist: (n) => !n.axes.some((a) => m.qkDims.includes(a)) });
+    const jScope = dkScope.child({ hoist: (n) => !n.axes.includes(t) });
+    const dots: string[] = [];
+    for (let r = 0; r < R; r++) {
+      const env = { ...envR[r]!, ...qkEnv, [t]: tv };
+      const terms = s.operands.map((o) => (o.axes.includes(t) ? jScope : dkScope).value(o, env));
+      dots.push(`${sc(r)}[${j}] += ${terms.join(' * ')};`);
+    }
+    inTile.push(
+      `for (var ${j} = 0u; ${j} < ${TK}u; ${j}++) { ${Array.from({ length: R }, (_, r) => `${sc(r)}[${j}] = 0.0;`).join(' ')} }`,
+      ...nest([
+        ...dkScope.lines,
+        `for (var ${j} = 0u; ${j} < ${TK}u; ${j}++) {`,
+        `  let ${tv} = min(${t0} + ${j}, ${T} - 1u);`,
+        ...indent([...jScope.lines, ...dots], 1),
+        '}',
+      ]),
+    );
+  }
+
+  // 2. score mod, key bounds and (in partial blocks only) the mask
+  const modLines: string[] = [];
+  const inRange = I('in');
+  modLines.push(`let ${tv} = min(${t0} + ${j}, ${T} - 1u);`, `let ${inRange} = ${t0} + ${j} < ${T};`);
+  const maskLines: string[] = [];
+  const selects: string[] = [];
+  const ok = (r: number) => I(`ok${r}`);
+  for (let r = 0; r < R; r++) {
+    const env = { ...envR[r]!, [t]: tv };
+    const epi = main.child({ override: (n) => (n === s ? `${sc(r)}[${j}]` : undefined), hoist: (n) => !n.axes.includes(t) });
+    const x = epi.value(m.softmax.x, env);
+    modLines.push(...epi.lines, `var ${ok(r)} = ${inRange};`);
+    if (mask) {
+      const ms = main.child({ hoist: (n) => !n.axes.includes(t) });
+      const mval = ms.value(mask, env);
+      maskLines.push(...ms.lines, `${ok(r)} = ${ok(r)} && ${mval};`);
+    }
+    selects.push(`${sc(r)}[${j}] = select(${NEG_INF}, ${x}, ${ok(r)});`);
+  }
+  // full blocks skip the mask: it is evaluated only where the block code says partial
+  const modBody = [...modLines, ...(mask ? (blocks ? [`if (${partial}) {`, ...indent(maskLines, 1), '}'] : maskLines) : []), ...selects];
+  inTile.push(`for (var ${j} = 0u; ${j} < ${TK}u; ${j}++) {`, ...indent(modBody, 1), '}');
+
+  // 3. online softmax: new running max, rescale the sum (the accumulator is rescaled in 4)
+  const alphaVar = (r: number) => I(`alpha${r}`);
+  for (let r = 0; r < R; r++) {
+    const [mt, alpha, ps, p] = [I(`mt${r}`), alphaVar(r), I(`ps${r}`), I(`p${r}`)];
+    inTile.push(
+      `var ${mt} = ${mv(r)};`,
+      `for (var ${j} = 0u; ${j} < ${TK}u; ${j}++) { ${mt} = max(${mt}, ${sc(r)}[${j}]); }`,
+      // with nothing live yet (mt = -inf) the sum and accumulator are 0 and alpha is moot
+      `let ${alpha} = select(exp(${mv(r)} - ${mt}), 1.0, ${mt} == ${NEG_INF});`,
+      `var ${ps} = 0.0;`,
+      `for (var ${j} = 0u; ${j} < ${TK}u; ${j}++) { let ${p} = select(exp(${sc(r)}[${j}] - ${mt}), 0.0, ${sc(r)}[${j}] == ${NEG_INF}); ${sc(r)}[${j}] = ${p}; ${ps} += ${p}; }`,
+      `${lv(r)} = ${lv(r)} * ${alpha} + ${ps};`,
+      `${mv(r)} = ${mt};`,
+    );
+  }
+
+  // 4. O = O * alpha + P·V, one column at a time held in registers, V loaded once per (key, column) for all R rows
+  const dvClamp = dvStatic !== undefined && DVC * Math.ceil(dvStatic / DVC) === dvStatic ? `${c0} + ${cc}` : `min(${c0} + ${cc}, ${DVn} - 1u)`;
+  const cScope = main.child({ hoist: (n) => !n.axes.some((a) => m.vDims.includes(a)) });
+  const vScope = cScope.child({ hoist: (n) => !n.axes.includes(t) });
+  const dvFlat = I('dv');
+  const dvVars = m.vDims.map((a) => axisVar(a));
+  const dvDecl = m.vDims.length === 1
+    ? [`let ${dvVars[0]} = ${dvFlat};`]
+    : decomposeInto(kb, m.vDims.map((a) => [axisVar(a), kb.size(a)]), dvFlat, I('dvrest'));
+  const vEnv = { ...batchEnv, [t]: tv, ...Object.fromEntries(m.vDims.map((a) => [a, axisVar(a)])) };
+  const vVal = vScope.value(m.value, vEnv);
+  const o = (r: number) => I(`o${r}`);
+  inTile.push(
+    `for (var ${cc} = 0u; ${cc} < ${DVC}u; ${cc}++) {`,
+    `  let ${dvFlat} = ${dvClamp};`,
+    ...indent([...dvDecl, ...cScope.lines], 1),
+    ...Array.from({ length: R }, (_, r) => `  var ${o(r)} = ${acc(r)}[${cc}] * ${alphaVar(r)};`),
+    `  for (var ${j} = 0u; ${j} < ${TK}u; ${j}++) {`,
+    `    let ${tv} = min(${t0} + ${j}, ${T} - 1u);`,
+    ...indent([...vScope.lines, ...Array.from({ length: R }, (_, r) => `${o(r)} += ${sc(r)}[${j}] * ${vVal};`)], 2),
+    '  }',
+    ...Array.from({ length: R }, (_, r) => `  ${acc(r)}[${cc}] = ${o(r)};`),
+    '}',
+  );
+  loop.push(`for (var ${tile} = ${lo}; ${tile} < ${hi}; ${tile}++) {`, ...indent(inTile, 1), '}');
+
+  // 5. finish: normalise once, apply the sink, the epilogue and write; or write a partial (o, lse)
+  const outs: BufferRef[] = [];
+  const finish: string[] = [];
+  let opart: BufferRef | undefined;
+  let lpart: BufferRef | undefined;
+  if (split) {
+    const on = ctx.internal('opart');
+    const ln = ctx.internal('lsepart');
+    opart = { name: on, ident: on, axes: [splitName, ...m.batch, ...m.rows, ...m.vDims], dtype: 'f32' };
+    lpart = { name: ln, ident: ln, axes: [splitName, ...m.batch, ...m.rows], dtype: 'f32' };
+    buffers.push(
+      { name: on, dtype: 'f32', shape: [splitSize, ...m.batch, ...m.rows, ...m.vDims], role: 'temp', axes: [...opart.axes] },
+      { name: ln, dtype: 'f32', shape: [splitSize, ...m.batch, ...m.rows], role: 'temp', axes: [...lpart.axes] },
+    );
+    outs.push(opart, lpart);
+  } else outs.push(ctx.out, ...ctx.lse);
+  const B = kb.count(m.batch);
+  for (let r = 0; r < R; r++) {
+    const rv = rowVar(r);
+    const inner: string[] = [];
+    const inv = I(`inv${r}`);
+    if (split) {
+      const rowLin = `(${sp} * ${B} + ${bflat}) * ${Q} + ${rv}`;
+      inner.push(
+        `let ${inv} = select(0.0, 1.0 / ${lv(r)}, ${lv(r)} > 0.0);`,
+        `for (var ${cc} = 0u; ${cc} < ${DVC}u; ${cc}++) {`,
+        `  let ${dvFlat} = ${c0} + ${cc};`,
+        `  if (${dvFlat} < ${DVn}) { ${opart!.ident}[(${rowLin}) * ${DVn} + ${dvFlat}] = ${acc(r)}[${cc}] * ${inv}; }`,
+        '}',
+        `if (${chunk} == 0u) { ${lpart!.ident}[${rowLin}] = select(${NEG_INF}, ${mv(r)} + log(${lv(r)}), ${lv(r)} > 0.0); }`,
+      );
+    } else {
+      let scale = `1.0`;
+      let denom = lv(r);
+      if (m.softmax.sink) {
+        const sk = main.value(m.softmax.sink, envR[r]!);
+        const [m2, f, ln] = [I(`msink${r}`), I(`fsink${r}`), I(`lsink${r}`)];
+        inner.push(
+          `let ${m2} = max(${mv(r)}, ${sk});`,
+          `let ${f} = select(exp(${mv(r)} - ${m2}), 0.0, ${mv(r)} == ${NEG_INF});`,
+          `let ${ln} = ${lv(r)} * ${f} + select(exp(${sk} - ${m2}), 0.0, ${sk} == ${NEG_INF});`,
+        );
+        scale = f;
+        denom = ln;
+      }
+      inner.push(`let ${inv} = select(0.0, ${scale} / ${denom}, ${denom} > 0.0);`);
+      const path = pathTo(ctx.root, m.out);
+      const store = main.child({
+        override: (n) => (n === m.out ? `(${acc(r)}[${cc}] * ${inv})` : undefined),
+        hoist: (n) => !path.has(n.id) && !n.axes.some((a) => m.vDims.includes(a)),
+      });
+      const env = { ...envR[r]!, ...Object.fromEntries(m.vDims.map((a) => [a, axisVar(a)])) };
+      const v = store.value(ctx.root, env);
+      const guard = dvStatic !== undefined && DVC * Math.ceil(dvStatic / DVC) === dvStatic;
+      inner.push(
+        `for (var ${cc} = 0u; ${cc} < ${DVC}u; ${cc}++) {`,
+        `  let ${dvFlat} = ${c0} + ${cc};`,
+        ...indent(guard ? [...dvDecl, ...store.lines, kb.store(ctx.out, env, v)]
+          : [`if (${dvFlat} < ${DVn}) {`, ...indent([...dvDecl, ...store.lines, kb.store(ctx.out, env, v)], 1), '}'], 1),
+        '}',
+      );
+      for (const l of ctx.lse)
+        inner.push(`if (${chunk} == 0u) { ${kb.store(l, envR[r]!, `select(${NEG_INF}, ${mv(r)} + log(${lv(r)}), ${lv(r)} > 0.0)`)} }`);
+    }
+    finish.push(`if (${rv} < ${Q}) {`, ...indent(inner, 1), '}');
+  }
+  let tilesBuf: BufferRef | undefined;
+  const totalWg: SizeExpr = ['*', batchCount, nChunks, nRowBlocks, splitSize];
+  if (ctx.debugTiles) {
+    const name = '_flash_tiles';
+    tilesBuf = { name, ident: ctx.internal('flash_tiles'), axes: ['_wg'], dtype: 'i32' };
+    buffers.push({ name, dtype: 'i32', shape: [totalWg], role: 'output', axes: ['_wg'] });
+    outs.push(tilesBuf);
+    finish.push(`if (${lid} == 0u) { ${tilesBuf.ident}[${wg}] = i32(${loaded}); }`);
+  }
+  body.push(...main.lines, ...state, ...prologue, ...loop, ...finish);
+  const total = `${kb.count(m.batch)} * ${nCh} * ${nRB} * ${nSp}`;
+  const flashName = split ? `${ctx.name}_partial` : ctx.name;
+  const wgsl = kb.module({ name: flashName, header: [...headerBase, schedText], out: outs, total, body, workgroupSize: WG, perWorkgroup: true });
+  kernels.push(planKernel(kb, flashName, wgsl, WG, totalWg, outs));
+
+  if (split) kernels.push(mergeKernel(ctx, opart!, lpart!, splitSize, splitName, headerBase));
+  return { kernels, buffers, derivedSizes, summary: schedText };
+}
+
+/** The block-mask kernel: one invocation per (mask batch, row block, KV tile), the mask evaluated exactly per element. */
+function blockMaskKernel(ctx: FlashContext, blocks: BufferRef, maskBatch: string[], BR: number, TK: number, nRowBlocks: SizeExpr, nTiles: SizeExpr, headerBase: string[]): PlanKernel {
+  const m = ctx.match;
+  const t = m.kv;
+  const kb = new KernelBuilder(ctx.staticSizes, ctx.buffers, ctx.axes);
+  const I = (w: string) => named(kb, w);
+  const Q = kb.count(m.rows);
+  const T = kb.size(t);
+  const nRB = `((${Q} + ${BR - 1}u) / ${BR}u)`;
+  const nT = `((${T} + ${TK - 1}u) / ${TK}u)`;
+  const [tile, rblk, i, j, row, any, all] = [I('tile'), I('rblk'), I('i'), I('j'), I('row'), I('any'), I('all')];
+  const body = decomposeInto(kb, [...maskBatch.map((a) => [axisVar(a), kb.size(a)] as [string, string]), [rblk, nRB], [tile, nT]], kb.gid, I('rest'));
+  const rowVars = m.rows.map((a) => axisVar(a));
+  const main = new Scope(kb, kb.counter);
+  const inner = main.child({ hoist: (n) => !n.axes.includes(t) && !n.axes.some((a) => m.rows.includes(a)) });
+  const env: Env = { ...Object.fromEntries(maskBatch.map((a) => [a, axisVar(a)])), ...Object.fromEntries(m.rows.map((a) => [a, axisVar(a)])), [t]: axisVar(t) };
+  const mv = inner.value(m.softmax.mask!, env);
+  body.push(
+    ...main.lines,
+    `var ${any} = false;`,
+    `var ${all} = true;`,
+    `for (var ${i} = 0u; ${i} < ${BR}u; ${i}++) {`,
+    `  let ${row} = ${rblk} * ${BR}u + ${i};`,
+    `  if (${row} >= ${Q}) { break; }`,
+    ...indent(decomposeInto(kb, m.rows.map((a, k) => [rowVars[k]!, kb.size(a)]), row, I('rrest')), 1),
+    `  for (var ${j} = 0u; ${j} < ${TK}u; ${j}++) {`,
+    `    let ${axisVar(t)} = ${tile} * ${TK}u + ${j};`,
+    `    if (${axisVar(t)} >= ${T}) { break; }`,
+    ...indent([...inner.lines, `${any} = ${any} || ${mv};`, `${all} = ${all} && ${mv};`], 2),
+    '  }',
+    `  if (${any} && !${all}) { break; }`,
+    '}',
+    `${blocks.ident}[${kb.gid}] = select(select(${BLOCK_PARTIAL}i, ${BLOCK_FULL}i, ${all}), ${BLOCK_EMPTY}i, !${any});`,
+  );
+  const total = [...maskBatch.map((a) => kb.size(a)), nRB, nT].join(' * ');
+  const name = `${ctx.name}_blocks`;
+  const header = [...headerBase, `block mask: code per (${[...maskBatch, `${BR} rows`, `${TK} keys of '${t}'`].join(', ')}): ${BLOCK_EMPTY} empty, ${BLOCK_PARTIAL} partial, ${BLOCK_FULL} full; the mask is evaluated exactly per element, so its meaning never depends on the tiling`];
+  const wgsl = kb.module({ name, header, out: blocks, total, body });
+  const count: SizeExpr = ['*', 1, ...maskBatch, nRowBlocks, nTiles];
+  return planKernel(kb, name, wgsl, 64, ['cdiv', count, 64], [blocks]);
+}
+
+/** The split-KV merge: one invocation per output element, combining the splits' (o, lse) by their weights. */
+function mergeKernel(ctx: FlashContext, opart: BufferRef, lpart: BufferRef, splitSize: SizeExpr, splitName: string, headerBase: string[]): PlanKernel {
+  const m = ctx.match;
+  const kb = new KernelBuilder(ctx.staticSizes, ctx.buffers, ctx.axes);
+  const I = (w: string) => named(kb, w);
+  kb.read(opart);
+  kb.read(lpart);
+  const Q = kb.count(m.rows);
+  const B = kb.count(m.batch);
+  const DVn = kb.count(m.vDims);
+  const nSp = typeof splitSize === 'number' ? `${splitSize}u` : kb.size(splitName);
+  const [dv, row, bflat, sp, mx, den, acc, w, l] = [I('dv'), I('row'), I('bflat'), I('sp'), I('mx'), I('den'), I('acc'), I('w'), I('lse')];
+  const body = decomposeInto(kb, [[bflat, B], [row, Q], [dv, DVn]], kb.gid, I('rest'));
+  body.push(...decomposeInto(kb, m.batch.map((a) => [axisVar(a), kb.size(a)]), bflat, I('brest')));
+  body.push(...decomposeInto(kb, m.rows.map((a) => [axisVar(a), kb.size(a)]), row, I('rrest')));
+  body.push(...decomposeInto(kb, m.vDims.map((a) => [axisVar(a), kb.size(a)]), dv, I('dvrest')));
+  const env: Env = Object.fromEntries([...m.batch, ...m.rows, ...m.vDims].map((a) => [a, axisVar(a)]));
+  const rowLin = `(${sp} * ${B} + ${bflat}) * ${Q} + ${row}`;
+  const main = new Scope(kb, kb.counter);
+  const lines = [
+    `var ${mx}: f32 = ${NEG_INF};`,
+    `for (var ${sp} = 0u; ${sp} < ${nSp}; ${sp}++) { ${mx} = max(${mx}, ${lpart.ident}[${rowLin}]); }`,
+    `var ${den} = 0.0;`,
+    `var ${acc} = 0.0;`,
+    `for (var ${sp} = 0u; ${sp} < ${nSp}; ${sp}++) {`,
+    `  let ${l} = ${lpart.ident}[${rowLin}];`,
+    `  if (${l} != ${NEG_INF}) { let ${w} = exp(${l} - ${mx}); ${den} += ${w}; ${acc} += ${w} * ${opart.ident}[(${rowLin}) * ${DVn} + ${dv}]; }`,
+    '}',
+  ];
+  let scale = '1.0';
+  let denom = den;
+  if (m.softmax.sink) {
+    const sk = main.value(m.softmax.sink, env);
+    const [m2, f, ln] = [I('msink'), I('fsink'), I('lsink')];
+    lines.push(
+      `let ${m2} = max(${mx}, ${sk});`,
+      `let ${f} = select(exp(${mx} - ${m2}), 0.0, ${mx} == ${NEG_INF});`,
+      `let ${ln} = ${den} * ${f} + select(exp(${sk} - ${m2}), 0.0, ${sk} == ${NEG_INF});`,
+    );
+    scale = f;
+    denom = ln;
+  }
+  const o = I('o');
+  lines.push(`let ${o} = select(0.0, ${acc} * ${scale} / ${denom}, ${denom} > 0.0);`);
+  const store = main.child({ override: (n) => (n === m.out ? o : undefined) });
+  const v = store.value(ctx.root, env);
+  lines.push(...store.lines, kb.store(ctx.out, env, v));
+  for (const lb of ctx.lse) lines.push(`if (${dv} == 0u) { ${kb.store(lb, env, `select(${NEG_INF}, ${mx} + log(${den}), ${den} > 0.0)`)} }`);
+  body.push(...main.lines, ...lines);
+  const total = `${B} * ${Q} * ${DVn}`;
+  const name = `${ctx.name}_merge`;
+  const header = [...headerBase, `split-KV merge over ${typeof splitSize === 'number' ? splitSize : `'${splitName}'`} splits: o = sum_i exp(lse_i - max) o_i / sum_i exp(lse_i - max), then the epilogue`];
+  const outs = [ctx.out, ...ctx.lse];
+  const wgsl = kb.module({ name, header, out: outs, total, body });
+  return planKernel(kb, name, wgsl, 64, ['cdiv', ['*', 1, ...m.batch, ...m.rows, ...m.vDims], 64], outs);
+}
+
+function planKernel(kb: KernelBuilder, name: string, wgsl: string, size: number, workgroups: SizeExpr, outs: BufferRef[]): PlanKernel {
+  return {
+    name, wgsl, workgroupSize: [size, 1, 1], workgroups,
+    bindings: [...kb.reads.map((b) => ({ buffer: b.name, access: 'read' as const })), ...outs.map((b) => ({ buffer: b.name, access: 'read_write' as const }))],
+    uniforms: [...kb.uniforms],
+    workgroupStorageBytes: 0,
+    ...(kb.f16 ? { features: ['shader-f16'] } : {}),
+  };
+}
+
+/**
+ * An internal name for the kernel's own variables. Names ending in a digit get a
+ * trailing '_': the expression builder names its values `_<hint><n>`, so a row
+ * variable like `_q0` could otherwise collide with the first load of a buffer `q`.
+ */
+function named(kb: KernelBuilder, word: string): string {
+  return kb.internal(/\d$/.test(word) ? `${word}_` : word);
+}
+
+/** Lines splitting `from` into variables (last fastest), with a uniquely named remainder. */
+function decomposeInto(kb: KernelBuilder, parts: readonly (readonly [string, string])[], from: string, rest: string): string[] {
+  void kb;
+  if (parts.length === 0) return [];
+  if (parts.length === 1) return [`let ${parts[0]![0]} = ${from};`];
+  const lines = [`var ${rest} = ${from};`];
+  for (let i = parts.length - 1; i > 0; i--) {
+    const [v, n0] = parts[i]!;
+    const n = /^[\w.]+$/.test(n0) ? n0 : `(${n0})`; // `a % b * c` would be `(a % b) * c`
+    lines.push(`let ${v} = ${rest} % ${n}; ${rest} = ${rest} / ${n};`);
+  }
+  lines.push(`let ${parts[0]![0]} = ${rest};`);
+  return lines;
+}
+
+/** Row-major linear index of `axes` at `env`. */
+function linear(kb: KernelBuilder, axes: readonly string[], env: Env): string {
+  let e = env[axes[0]!]!;
+  for (const a of axes.slice(1)) e = `(${e}) * ${kb.size(a)} + ${env[a]}`;
+  return e;
+}
+
+/** Ids of nodes on a path from `root` down to `core`. */
+function pathTo(root: Node, core: Node): Set<number> {
+  const memo = new Map<number, boolean>();
+  const visit = (n: Node): boolean => {
+    if (n === core) return true;
+    const hit = memo.get(n.id);
+    if (hit !== undefined) return hit;
+    const kids: Node[] = [];
+    switch (n.op) {
+      case 'unary': case 'cast': case 'view': kids.push(n.x); break;
+      case 'binary': kids.push(n.a, n.b); break;
+      case 'select': kids.push(n.cond, n.a, n.b); break;
+      default: break;
+    }
+    const r = kids.map(visit).some(Boolean);
+    memo.set(n.id, r);
+    return r;
+  };
+  visit(root);
+  return new Set([...memo].filter(([, v]) => v).map(([k]) => k).concat(core.id));
+}

@@ -1,0 +1,70 @@
+/**
+ * The flash kernel's schedule: every knob an autotuner may search, with defaults
+ * measured on lavapipe (see bench/flash.ts) and range checks that name the knob.
+ */
+import { fail } from '../../errors.ts';
+
+/** How the fused attention kernel tiles its work. */
+export interface FlashSchedule {
+  /** query rows per invocation (a register tile of rows): 1..8 */
+  rows: number;
+  /** keys per streamed KV tile (also the block-mask column granularity): 1..64 */
+  kvTile: number;
+  /** invocations per workgroup; a workgroup owns `rows * workgroup` query rows of one batch index */
+  workgroup: number;
+  /**
+   * value columns per invocation when the value head dim is not known at lowering
+   * time; a static value head dim up to `maxDvChunk` is taken whole
+   */
+  dvChunk: number;
+  /** the largest value head dim one invocation keeps in registers (larger ones are chunked) */
+  maxDvChunk: number;
+  /** the largest static QK head dim whose query rows are cached in registers (else Q is re-read per tile) */
+  maxQCache: number;
+  /**
+   * split-KV ("flash-decoding"): 1 = never, n > 1 = always n splits, 'auto' = split
+   * when the unsplit kernel would have fewer than `targetWorkgroups` workgroups
+   */
+  split: number | 'auto';
+  /** the workgroup count split-KV aims for (auto split) */
+  targetWorkgroups: number;
+  /** fewest KV tiles one split handles (auto split) */
+  minTilesPerSplit: number;
+  /** precompute a per-block code (empty / partial / full) so empty tiles are skipped and full ones skip the mask */
+  blockMask: boolean;
+}
+
+/** The default schedule: barrier-free register tiles (what wins on a CPU rasteriser). */
+export const DEFAULT_FLASH_SCHEDULE: Readonly<FlashSchedule> = Object.freeze({
+  rows: 8,
+  kvTile: 16,
+  workgroup: 8,
+  dvChunk: 64,
+  maxDvChunk: 128,
+  maxQCache: 1024,
+  split: 'auto',
+  targetWorkgroups: 32,
+  minTilesPerSplit: 4,
+  blockMask: true,
+});
+
+const RANGES: Record<string, [number, number]> = {
+  rows: [1, 8], kvTile: [1, 64], workgroup: [1, 256], dvChunk: [1, 512], maxDvChunk: [1, 1024], maxQCache: [0, 4096],
+  targetWorkgroups: [1, 1 << 20], minTilesPerSplit: [1, 1 << 20],
+};
+
+/**
+ * Fills in defaults and checks ranges (USAGE error naming the knob).
+ * @example flashSchedule({ rows: 2, kvTile: 32 }).workgroup // 16
+ */
+export function flashSchedule(given: Partial<FlashSchedule> = {}): FlashSchedule {
+  const s = { ...DEFAULT_FLASH_SCHEDULE, ...given };
+  for (const [k, [lo, hi]] of Object.entries(RANGES)) {
+    const v = (s as unknown as Record<string, unknown>)[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) fail('USAGE', `flash schedule: ${k} must be an integer in ${lo}..${hi}, got ${JSON.stringify(v)}`);
+  }
+  if (s.split !== 'auto' && (typeof s.split !== 'number' || !Number.isInteger(s.split) || s.split < 1 || s.split > 4096))
+    fail('USAGE', `flash schedule: split must be 'auto' or an integer in 1..4096, got ${JSON.stringify(s.split)}`);
+  if (typeof s.blockMask !== 'boolean') fail('USAGE', `flash schedule: blockMask must be a boolean`);
+  return s;
+}
