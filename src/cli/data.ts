@@ -5,7 +5,7 @@
 import type { Graph, Node } from '../index.ts';
 import { EinattnError } from '../errors.ts';
 import { readFile } from 'node:fs/promises';
-import { f16ArrayToF32, f32ArrayToF16, parseNpy, type HostArray, type NpyArray } from '../runtime/index.ts';
+import { evalSize, f16ArrayToF32, f32ArrayToF16, parseNpy, type HostArray, type NpyArray, type SizeExpr } from '../runtime/index.ts';
 import type { ExecPlan } from '../runtime/plan.ts';
 import { axesText } from './format.ts';
 
@@ -67,13 +67,24 @@ export function indexRanges(graph: Graph, sizes: Record<string, number>, plan?: 
     const size = sizes[n.axis];
     if (idx.op === 'input' && size !== undefined) narrow(idx.name, size);
   }
+  // lengths and positions bounded by a size (kv_len ≤ t): values 0..size inclusive
+  for (const i of graph.inputs) if (i.max !== undefined && sizes[i.max] !== undefined) narrow(i.name, sizes[i.max]! + 1);
   if (plan?.indexChecks) {
     for (const c of plan.indexChecks) {
-      const size = typeof c.size === 'number' ? c.size : typeof c.size === 'string' ? sizes[c.size] : undefined;
+      const size = evalSizeOr(c.size, sizes);
       if (size !== undefined) narrow(c.buffer, size);
     }
   }
   return ranges;
+}
+
+/** A size expression's value, or undefined when it names a size not bound here. */
+function evalSizeOr(e: SizeExpr, sizes: Record<string, number>): number | undefined {
+  try {
+    return evalSize(e, sizes);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

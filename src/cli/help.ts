@@ -10,6 +10,7 @@ commands:
   run <variant>    run a variant (or --file module.ts) on the GPU or the interpreter
   info             the WebGPU adapter einattn would use, and its limits
   generate         typed kernel modules at build time (modules.ts… --out DIR)
+  cost <variant>   FLOPs, bytes, KV cache and roofline time (--device h100; --compare mha,gqa)
   help [command]   this text, or a command's
 
 global: --debug (stack traces), --help, --version
@@ -70,6 +71,17 @@ DIR/index.ts. Generated modules import only einattn/runtime. Output is determini
   --import-ext     extension of relative imports in index.ts (default ts)
   --runtime SPEC   import specifier of the runtime (default einattn/runtime)`;
 
+const COST_HELP = `usage: einattn cost <variant> [--dims b=1,h=8,…] [--opt k=v] [--dtype f32|f16] [--device NAME] [--json] [--svg DIR]
+       einattn cost --compare mha,gqa,mqa,mla [--layers 32] [--context 4096] [--batch 8] [--device NAME] [--svg DIR]
+
+From the graph itself: FLOPs (contractions scaled by the fraction of (query, key) pairs the
+mask keeps), bytes read and written by the fused and the unfused plan, KV-cache bytes per
+token per layer (from the inputs the attention's KV axis comes from; axis 'b' is the batch),
+arithmetic intensity, and on a device the bound and a roofline time. --compare costs one
+decode step (s=1, t=context) of each variant at one model shape, with the total KV cache.
+Devices: h100 h200 a100 rtx4090 m2 (peak FLOP/s and bandwidth with their sources).
+--svg writes roofline.svg (with --device) and kv-vs-context.svg (with --compare).`;
+
 /**
  * The help text of a command, or the overview.
  * @example console.log(helpFor('run'))
@@ -86,6 +98,8 @@ export function helpFor(command?: string): string {
       return TOUR_HELP;
     case 'generate':
       return GENERATE_HELP;
+    case 'cost':
+      return COST_HELP;
     default:
       return MAIN_HELP;
   }

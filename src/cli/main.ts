@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { closeRuntime } from '../runtime/index.ts';
 import { usage } from './args.ts';
 import { oneLine } from './format.ts';
+import { costCommand } from './cost.ts';
 import { generateCommand } from './generate.ts';
 import { helpFor } from './help.ts';
 import { infoCommand } from './info.ts';
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   info: infoCommand,
   tour: tourCommand,
   generate: generateCommand,
+  cost: costCommand,
 };
 
 function version(): string {

@@ -6,6 +6,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { compile, type Compiled } from '../compile.ts';
+import { kvPerToken } from '../cost/index.ts';
+import { renderAll, writeAll } from '../../codegen/index.ts';
 import { interpret, resolveSizes, type Graph } from '../index.ts';
 import { adapterReport, type AdapterReport, type Runtime } from '../runtime/index.ts';
 import { resolveOptions, variants, type Variant } from '../variants/index.ts';
@@ -44,8 +46,9 @@ async function tourVariant(v: Variant, rt: Runtime | null, outDir: string, small
   };
   write(`${progress} ${v.name}: lowering… `);
   try {
-    result.kvBytesPerToken = v.kvBytesPerToken(v.dims.bench, 4);
     const graph = v.build(resolveOptions(v));
+    // derived from the graph by the cost model (the variant's own formula is a cross-check in test/cost)
+    result.kvBytesPerToken = kvPerToken(graph, resolveSizes(graph, v.dims.bench), 4).bytes;
     result.graph = graph.name;
     const compiled = compile(graph);
     result.kernels = compiled.plan.kernels.map((k) => k.name);
@@ -196,6 +199,14 @@ export async function tourCommand(argv: string[]): Promise<number> {
     if (timed) console.log(`timing: median kernel time (${timed.method}) of ${runs} runs after a warm-up${small ? ', on the check sizes (--small)' : `; shapes capped at ~${WORK_BUDGET.toExponential(1)} multiply-adds`}`);
   } else console.log('checks: interpreter only (outputs finite); nothing timed');
   console.log(`report: ${join(outDir, 'report.html')} and report.json; WGSL: ${join(outDir, '<variant>', '<kernel>.wgsl')}`);
+  // the same kernels as build-time modules with typed launchers (what `einattn generate --builtin` writes)
+  try {
+    const gen = renderAll(variants.map((v) => ({ graph: v.build(resolveOptions(v)), source: `builtin:${v.name}` })));
+    writeAll(gen, join(outDir, 'kernels'));
+    console.log(`kernel modules: ${join(outDir, 'kernels')} (${gen.graphs} TypeScript modules with typed launchers, ${gen.kernels} kernels, generated in ${gen.ms.toFixed(0)} ms)`);
+  } catch (e) {
+    console.error(`einattn: kernel modules not written: ${errorText(e)}`);
+  }
   const failed = results.filter((r) => !r.pass).map((r) => r.name);
   if (rt === null) {
     console.error('einattn: interpreter only: no WebGPU adapter, so no kernel was checked or timed (see above for what to install)');

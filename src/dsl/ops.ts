@@ -14,9 +14,19 @@ export type InputDType = 'f32' | 'f16' | 'i32';
 /**
  * Declares an input tensor with named axes.
  * @example const q = input('q', 'b h s d') // Tensor<['b','h','s','d']>, f32
+ * @example const kvLen = input('kv_len', 'b', 'i32', { max: 't' }) // values checked to lie in 0..t
  */
-export function input<const S extends string>(name: string, axes: S, dtype: InputDType = 'f32'): Tensor<ParseAxes<S>> {
-  return new Tensor(inputNode(name, parseAxes(axes, `input '${String(name).slice(0, 40)}'`), dtype));
+export function input<const S extends string>(name: string, axes: S, dtype: InputDType = 'f32', opts: InputOptions = {}): Tensor<ParseAxes<S>> {
+  return new Tensor(inputNode(name, parseAxes(axes, `input '${String(name).slice(0, 40)}'`), dtype, opts.max));
+}
+
+/** Options of {@link input}. */
+export interface InputOptions {
+  /**
+   * For an i32 input of lengths or positions: every value must lie in 0..size(max),
+   * checked before each run (INDEX_RANGE), e.g. `input('kv_len', 'b', 'i32', { max: 't' })`.
+   */
+  max?: string;
 }
 
 /**

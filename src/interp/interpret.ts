@@ -64,6 +64,8 @@ function checkInputs(graph: Graph, inputs: Record<string, InterpInput>, sizes: R
         const v = arr[i]!;
         if (!Number.isInteger(v) || v < I32_MIN || v > I32_MAX)
           fail('BAD_INPUT', `input '${inp.name}' is i32 but value ${i} is ${v}`);
+        if (inp.max !== undefined && (v < 0 || v > sizes[inp.max]!))
+          fail('INDEX_RANGE', `input '${inp.name}' (values 0..${inp.max}): value ${i} is ${v}, outside 0..${sizes[inp.max]}`);
       }
   }
 }

@@ -29,11 +29,14 @@ function checkAxes(axes: readonly string[], where: string): void {
 }
 
 /** Declares a graph input. */
-export function inputNode(name: string, axes: readonly string[], dtype: DType): Node {
+export function inputNode(name: string, axes: readonly string[], dtype: DType, max?: string): Node {
   checkName('tensor', name, `input '${String(name).slice(0, 40)}'`);
   if (!DTYPES.includes(dtype)) fail('DTYPE', `input '${name}': dtype ${JSON.stringify(dtype)} is not one of ${DTYPES.join(', ')}`);
   checkAxes(axes, `input '${name}'`);
-  return mk({ op: 'input', name, axes: [...axes], dtype });
+  if (max === undefined) return mk({ op: 'input', name, axes: [...axes], dtype });
+  checkName('size', max, `input '${name}' max`);
+  if (dtype !== 'i32') fail('DTYPE', `input '${name}': a value bound (max: '${max}') needs an i32 input, got ${dtype}`);
+  return mk({ op: 'input', name, axes: [...axes], dtype, max });
 }
 
 /** A scalar constant. Integers become i32 only when asked. */

@@ -85,6 +85,9 @@ export function buildGraph(
       if (v.kind === 'merge') equations.push({ size: v.into, factors: [...v.from], origin: `merge '${v.from.join(' ')}' -> '${v.into}'` });
     }
   }
+  for (const i of inputs)
+    if (i.max !== undefined && !sizes.includes(i.max))
+      fail('UNKNOWN_AXIS', `graph '${name}': input '${i.name}' is bounded by size '${i.max}', which is not an axis of the graph (axes: ${sizes.join(' ')})`);
   const staticSizes: Record<string, number> = {};
   for (const [s, v] of Object.entries(opts.sizes ?? {})) {
     if (!sizes.includes(s)) fail('UNKNOWN_AXIS', `graph '${name}': static size '${s}' is not an axis of the graph (axes: ${sizes.join(' ')})`);

@@ -30,7 +30,12 @@ interface Base {
   readonly dtype: DType;
 }
 
-export interface InputNode extends Base { readonly op: 'input'; readonly name: string }
+export interface InputNode extends Base {
+  readonly op: 'input';
+  readonly name: string;
+  /** for i32 inputs holding lengths or positions: every value v must satisfy 0 <= v <= size(max) */
+  readonly max?: string;
+}
 export interface ConstNode extends Base { readonly op: 'const'; readonly value: number }
 /** the index along `axis`: a tensor with the single axis `axis`, dtype i32 */
 export interface IndexNode extends Base { readonly op: 'index'; readonly axis: string }

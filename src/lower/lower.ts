@@ -4,9 +4,10 @@
  */
 import { fail } from '../errors.ts';
 import { isWgslBuiltin, resolveSizes, specialize, type Graph, type Node } from '../ir/index.ts';
-import type { ExecPlan, PlanBuffer, PlanKernel } from '../runtime/plan.ts';
+import type { ExecPlan, PlanBuffer, PlanKernel, SizeExpr } from '../runtime/plan.ts';
 import { describe } from './describe.ts';
 import { contractKernel, type Tile } from './kernels/contract.ts';
+import { sharedApplies, sharedContractKernel } from './kernels/contract-shared.ts';
 import { KernelBuilder } from './kernels/frame.ts';
 import { pointwiseKernel } from './kernels/pointwise.ts';
 import { softmaxKernel } from './kernels/softmax.ts';
@@ -21,6 +22,11 @@ import type { BufferRef } from './wgsl.ts';
 export interface LowerOptions {
   /** register tile (rows, columns) of contraction kernels; default [4, 4] */
   tile?: Tile;
+  /**
+   * stage contraction operands through workgroup memory (pays on GPUs, where barriers
+   * are cheap; on a CPU rasteriser register tiles win); default false
+   */
+  shared?: boolean;
   /**
    * fused attention: unset = wherever the pattern matches; `true` = required (LOWERING
    * error naming why a softmax-contraction did not match); `false` = the unfused lowering
@@ -120,15 +126,16 @@ export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
       return;
     }
     const kb = new KernelBuilder(graph.staticSizes, buffers, axes);
-    const { wgsl, workgroups } =
+    const { wgsl, workgroups, workgroupStorageBytes = 0 }: { wgsl: string; workgroups: SizeExpr; workgroupStorageBytes?: number } =
       core?.op === 'softmax' ? softmaxKernel(kb, name, header, root, core, out)
+      : core && opts.shared && sharedApplies(root, core) ? sharedContractKernel(kb, name, header, root, core, out, tile)
       : core ? contractKernel(kb, name, header, root, core, out, tile)
       : pointwiseKernel(kb, name, header, root, out);
     kernels.push({
       name, wgsl, workgroupSize: [64, 1, 1], workgroups,
       bindings: [...kb.reads.map((b) => ({ buffer: b.name, access: 'read' as const })), { buffer: out.name, access: 'read_write' as const }],
       uniforms: [...kb.uniforms],
-      workgroupStorageBytes: 0,
+      workgroupStorageBytes,
       ...(kb.f16 ? { features: ['shader-f16'] } : {}),
     });
     planBuffers.push({ name: outName, dtype, shape: [...root.axes], role: gr.output ? 'output' : 'temp', axes: [...root.axes] });
@@ -157,9 +164,11 @@ function checkGathers(graph: Graph): void {
   for (const n of graph.nodes) if (n.op === 'gather' && n.index.dtype !== 'i32') fail('LOWERING', `gather '${n.axis}': index must be i32`);
 }
 
-/** Index tensors that are graph inputs are range-checked on the host before dispatch. */
+/** Index tensors that are graph inputs, and bounded inputs, are range-checked on the host before dispatch. */
 function indexChecks(graph: Graph): NonNullable<ExecPlan['indexChecks']> {
   const out: NonNullable<ExecPlan['indexChecks']> = [];
+  for (const i of graph.inputs)
+    if (i.max !== undefined) out.push({ buffer: i.name, size: ['+', i.max, 1], what: `input '${i.name}' (values 0..${i.max})` });
   for (const n of graph.nodes) {
     if (n.op !== 'gather') continue;
     let src: Node = n.index;

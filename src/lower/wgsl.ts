@@ -96,9 +96,6 @@ function need(env: Env, a: string): string {
   return v;
 }
 
-/** An env key (never an axis name) marking values that depend on an index computed in the current scope. */
-const PINNED = '\u0000pinned';
-
 const INFIX: Record<string, string> = {
   add: '+', sub: '-', mul: '*', div: '/', lt: '<', le: '<=', gt: '>', ge: '>=', eq: '==', ne: '!=', and: '&&', or: '||',
 };
@@ -123,8 +120,25 @@ export class Scope {
   ) {}
 
   /** A nested scope (a loop body): sees this scope's values, adds its own lines. */
-  child(opts: { override?: (n: Node, env: Env) => string | undefined; hoist?: (n: Node) => boolean } = {}): Scope {
-    return new Scope(this.ctx, this.counter, this, opts.override ?? this.override, opts.hoist);
+  child(opts: { override?: (n: Node, env: Env) => string | undefined; hoist?: (n: Node) => boolean; loopVars?: readonly string[] } = {}): Scope {
+    const c = new Scope(this.ctx, this.counter, this, opts.override ?? this.override, opts.hoist);
+    for (const v of opts.loopVars ?? []) c.locals.add(v);
+    return c;
+  }
+
+  /** names only this scope can see: its loop variables and its `let`s */
+  private readonly locals = new Set<string>();
+
+  /**
+   * Whether `n` at `env` reads something only this scope defines. A view or gather can
+   * give a node without the loop axis an index made from the loop variable (a renamed or
+   * merged contracted axis, a gathered block), so the test is on the index text.
+   */
+  private usesLocal(n: Node, env: Env): boolean {
+    if (this.locals.size === 0) return false;
+    const words = new Set(n.axes.flatMap((a) => env[a]?.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []));
+    for (const w of words) if (this.locals.has(w)) return true;
+    return false;
   }
 
   private lookup(key: string): string | undefined {
@@ -134,6 +148,7 @@ export class Scope {
   private bind(key: string, expr: string, hint: string): string {
     const name = this.ctx.internal(`${hint}${this.counter.n++}`);
     this.lines.push(`let ${name} = ${expr};`);
+    this.locals.add(name);
     this.cache.set(key, name);
     return name;
   }
@@ -142,8 +157,7 @@ export class Scope {
   value(n: Node, env: Env): string {
     const over = this.override?.(n, env);
     if (over !== undefined) return over;
-    // a gather's source is read at an index computed in this scope: never hoisted above it
-    if (this.parent && this.hoist?.(n) && env[PINNED] === undefined) return this.parent.value(n, env);
+    if (this.parent && this.hoist?.(n) && !this.usesLocal(n, env)) return this.parent.value(n, env);
     const key = `${n.id}|${n.axes.map((a) => env[a]).join(',')}`;
     const hit = this.lookup(key);
     if (hit) return hit;
@@ -162,7 +176,7 @@ export class Scope {
         const i = this.value(n.index, env);
         const last = `i32(${this.ctx.size(n.axis)}) - 1i`;
         // out-of-range indices are rejected on the host for input index tensors; clamping keeps others in bounds
-        return this.value(n.src, { ...env, [n.axis]: `u32(clamp(${i}, 0i, ${last}))`, [PINNED]: '1' });
+        return this.value(n.src, { ...env, [n.axis]: `u32(clamp(${i}, 0i, ${last}))` });
       }
       case 'unary': return this.bind(key, this.unary(n.fn, this.value(n.x, env), computeType(n)), 'v');
       case 'binary': return this.bind(key, this.binary(n.fn, this.value(n.a, env), this.value(n.b, env), computeType(n.a)), 'v');

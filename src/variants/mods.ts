@@ -102,7 +102,7 @@ export function attend<A extends Axes>(scores: Tensor<A>, o: AttentionOptions = 
   let x: Tensor<any> = scores;
   const s = index('s');
   const t = index('t');
-  const kvLen = o.cache ? input('kv_len', 'b', 'i32') : undefined;
+  const kvLen = o.cache ? input('kv_len', 'b', 'i32', { max: 't' }) : undefined;
   let qpos: Tensor<any> | undefined;
   // the position of query s among the keys: s + (L - S)
   const pos = (): Tensor<any> => (qpos ??= s.add((kvLen ?? size('t')).sub(size('s'))));
@@ -116,7 +116,7 @@ export function attend<A extends Axes>(scores: Tensor<A>, o: AttentionOptions = 
   const masks: Tensor<any>[] = [];
   if (o.causal || o.prefix) {
     let visible = t.le(pos());
-    if (o.prefix) visible = visible.or(t.lt(input('prefix_len', 'b', 'i32')));
+    if (o.prefix) visible = visible.or(t.lt(input('prefix_len', 'b', 'i32', { max: 't' })));
     masks.push(visible);
   }
   if (o.window) masks.push(t.sub(pos()).abs().lt(o.window));

@@ -119,3 +119,36 @@ test('static sizes are checked at dispatch', async () => {
   const err = await compile(g).run(inputsOf(g, { s: 3, t: 5, d: 8 }), { s: 3, t: 5, d: 8 }).catch((e) => e);
   expect(err.code).toBe('SIZE_CONFLICT');
 });
+
+test('views of a contracted or softmax axis (rename, merge, gather) stay inside their loops', async () => {
+  const x = input('x', 'i k');
+  const y = input('y', 'k2 j').rename('k2', 'k');
+  const z = input('z', 'i m blk').merge('m blk', 'k');
+  const table = input('table', 'u', 'i32');
+  const w = input('w', 'n j').gather('n', table).rename('u', 'k');
+  const g = graph('loop_views', {
+    a: einsum('i k, k j -> i j', x, y),
+    b: einsum('i k, k j -> i j', z, w),
+    p: x.rename('k', 'q').softmax('q').mul(y.sum('j').rename('k', 'q')),
+  });
+  const dims = { i: 3, k: 6, k2: 6, j: 5, m: 2, blk: 3, n: 4, u: 6 };
+  const ins = { ...inputsOf(g, dims), table: Int32Array.from([3, 0, 1, 1, 2, 3]) };
+  await expectMatch(g, dims, ins);
+});
+
+test('a bounded length input (kv_len ≤ t) is range-checked before dispatch and in the interpreter', async () => {
+  const [t] = [index('t')];
+  const len = input('kv_len', 'b', 'i32', { max: 't' });
+  const p = einsum('b s d, b t d -> b s t', input('q', 'b s d'), input('k', 'b t d')).softmax('t', { mask: t.lt(len) });
+  const g = graph('ragged', { o: einsum('b s t, b t d -> b s d', p, input('v', 'b t d')) });
+  const dims = { b: 2, s: 1, t: 5, d: 3 };
+  const ins = { ...inputsOf(g, dims), kv_len: Int32Array.from([5, 0]) };
+  await expectMatch(g, dims, ins);
+  for (const bad of [[6, 1], [2, -1]]) {
+    const wrong = { ...ins, kv_len: Int32Array.from(bad) };
+    const err = await compile(g).run(wrong, dims).catch((e) => e);
+    expect(err.code).toBe('INDEX_RANGE');
+    expect(err.message).toMatch(/input 'kv_len' \(values 0\.\.t\)/);
+    expect(() => interpret(g, wrong, dims)).toThrow(/kv_len.*outside 0\.\.5/);
+  }
+});

@@ -18,13 +18,16 @@ export type Step =
   | { op: 'softmax'; x: number; axis: string; mask: null | { i: string; j: string; off: number } }
   | { op: 'where'; x: number; i: string; j: string; off: number; fill: number }
   | { op: 'transpose'; x: number; perm: number[] }
-  | { op: 'indexMod'; x: number; axis: string };
+  | { op: 'indexMod'; x: number; axis: string }
+  | { op: 'rename'; x: number; from: string; to: string };
 
 export interface Recipe {
   sizes: Record<string, number>;
   inputs: string[][];
   steps: Step[];
   tile: [number, number];
+  /** stage contractions through workgroup memory */
+  shared: boolean;
 }
 
 const pick = <T>(xs: readonly T[]) => fc.constantFrom(...xs);
@@ -37,8 +40,9 @@ export const recipeArb: fc.Arbitrary<Recipe> = fc
     inputs: fc.array(subsetOf(AXES).filter((x) => x.length <= 3), { minLength: 1, maxLength: 3 }),
     seeds: fc.array(fc.tuple(fc.nat(1000), fc.nat(1000), fc.nat(1000), fc.nat(1000)), { minLength: 1, maxLength: 5 }),
     tile: fc.tuple(pick([1, 2, 4]), pick([1, 3, 4])),
+    shared: fc.boolean(),
   })
-  .map(({ sizes, inputs, seeds, tile }) => ({ sizes, inputs, tile, steps: planSteps(inputs, seeds) }));
+  .map(({ sizes, inputs, seeds, tile, shared }) => ({ sizes, inputs, tile, shared, steps: planSteps(inputs, seeds) }));
 
 /** Chooses concrete steps from random numbers, tracking each tensor's axes so every step is valid. */
 function planSteps(inputs: string[][], seeds: [number, number, number, number][]): Step[] {
@@ -50,7 +54,7 @@ function planSteps(inputs: string[][], seeds: [number, number, number, number][]
     const ax = axesOf[x]!;
     let step: Step;
     let out: string[];
-    switch (r0 % 9) {
+    switch (r0 % 10) {
       case 0: {
         // a scalar has no einsum term (empty operands are a spec error); multiply instead
         if (ax.length === 0 || axesOf[y]!.length === 0) continue;
@@ -107,10 +111,19 @@ function planSteps(inputs: string[][], seeds: [number, number, number, number][]
         out = perm.map((p) => ax[p]!);
         break;
       }
-      default: {
+      case 8: {
         if (ax.length === 0) continue;
         step = { op: 'indexMod', x, axis: ax[r3 % ax.length]! };
         out = ax;
+        break;
+      }
+      default: {
+        // a fresh name for an axis: later einsums may contract or keep it through the view
+        if (ax.length === 0) continue;
+        const from = ax[r3 % ax.length]!;
+        const to = `${from}${steps.length}`;
+        step = { op: 'rename', x, from, to };
+        out = ax.map((a) => (a === from ? to : a));
       }
     }
     steps.push(step);
@@ -149,10 +162,74 @@ function apply(s: Step, ts: Tensor<any>[]): Tensor<any> {
     case 'where': return where(index(s.i).le(index(s.j).add(constant(s.off, 'i32'))), x, s.fill);
     case 'transpose': return x.axes.length < 2 ? x : x.transpose(s.perm.map((p) => x.axes[p]).join(' '));
     case 'indexMod': return x.add(index(s.axis).mod(constant(3, 'i32')).cast('f32'));
+    case 'rename': return x.rename(s.from, s.to);
   }
 }
 
 /** The longest reduction (contraction or softmax row) in a recipe, for tolerances. */
 export function longestReduction(r: Recipe): number {
   return Math.max(1, ...AXES.map((a) => r.sizes[a]!)) ** 2;
+}
+
+/**
+ * A recipe as a runnable DSL snippet, for reproducers: paste it into a file in the
+ * repository and run it with `npx tsx`.
+ * @example console.log(recipeToSnippet(r))
+ */
+export function recipeToSnippet(r: Recipe): string {
+  const lines = [
+    "import { compile, constant, einsum, graph, index, input, interpret, where } from './src/index.ts';",
+    "import { closeRuntime } from './src/runtime/index.ts';",
+    '',
+  ];
+  const names: string[] = [];
+  r.inputs.forEach((axes, i) => {
+    lines.push(`const t${i} = input('in${i}', '${axes.join(' ')}');`);
+    names.push(`t${i}`);
+  });
+  const axesOf: string[][] = r.inputs.map((a) => [...a]);
+  r.steps.forEach((s, k) => {
+    const x = names[s.x]!;
+    const xa = axesOf[s.x]!;
+    let expr: string;
+    let out: string[] = xa;
+    switch (s.op) {
+      case 'einsum': {
+        const ya = axesOf[s.y]!;
+        expr = s.x === s.y ? `einsum('${xa.join(' ')} -> ${s.out.join(' ')}', ${x})` : `einsum('${xa.join(' ')}, ${ya.join(' ')} -> ${s.out.join(' ')}', ${x}, ${names[s.y]})`;
+        out = s.out;
+        break;
+      }
+      case 'binary': expr = `${x}.${s.fn}(${names[s.y]})`; out = [...xa, ...axesOf[s.y]!.filter((a) => !xa.includes(a))]; break;
+      case 'unary': expr = s.fn === 'expTanh' ? `${x}.tanh().exp()` : s.fn === 'sqrtAbs' ? `${x}.abs().sqrt()` : `${x}.${s.fn}()`; break;
+      case 'scale': expr = `${x}.mul(${s.c})`; break;
+      case 'reduce': expr = `${x}.${s.fn}('${s.over.join(' ')}')`; out = xa.filter((a) => !s.over.includes(a)); break;
+      case 'softmax':
+        expr = s.mask ? `${x}.softmax('${s.axis}', { mask: index('${s.mask.i}').le(index('${s.mask.j}').add(constant(${s.mask.off}, 'i32'))) })` : `${x}.softmax('${s.axis}')`;
+        break;
+      case 'where':
+        expr = `where(index('${s.i}').le(index('${s.j}').add(constant(${s.off}, 'i32'))), ${x}, ${s.fill})`;
+        out = [...xa, ...(xa.includes(s.j) ? [] : [s.j])];
+        break;
+      case 'transpose': out = s.perm.map((p) => xa[p]!); expr = xa.length < 2 ? x : `${x}.transpose('${out.join(' ')}')`; break;
+      case 'indexMod': expr = `${x}.add(index('${s.axis}').mod(constant(3, 'i32')).cast('f32'))`; break;
+      case 'rename': expr = `${x}.rename('${s.from}', '${s.to}')`; out = xa.map((a) => (a === s.from ? s.to : a)); break;
+    }
+    lines.push(`const t${r.inputs.length + k} = ${expr};`);
+    names.push(`t${r.inputs.length + k}`);
+    axesOf.push(out);
+  });
+  const last = names[names.length - 1]!;
+  const first = r.steps.length > 1 ? `, first: ${names[r.inputs.length]}` : '';
+  lines.push(
+    `const g = graph('random', { out: ${last}${first} });`,
+    `const sizes: Record<string, number> = ${JSON.stringify(r.sizes)};`,
+    'const dims = Object.fromEntries(g.sizes.filter((s) => s in sizes).map((s) => [s, sizes[s]!]));',
+    'const inputs = Object.fromEntries(g.inputs.map((inp, k) => [inp.name, Float32Array.from({ length: inp.axes.reduce((p, a) => p * dims[a]!, 1) }, (_, i) => Math.fround(Math.sin(i * 12.9898 + k * 78.233 + ' + r.steps.length + ') * 0.9))]));',
+    'const want = interpret(g, inputs, dims);',
+    `const got = await compile(g, ${JSON.stringify({ tile: r.tile, shared: r.shared })}).run(inputs, dims);`,
+    "for (const k of Object.keys(want)) console.log(k, Array.from(want[k]!.data).slice(0, 8), Array.from(got.outputs[k]!.data).slice(0, 8));",
+    'await closeRuntime();',
+  );
+  return lines.join('\n');
 }

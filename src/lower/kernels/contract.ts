@@ -67,7 +67,7 @@ export function contractKernel(kb: KernelBuilder, name: string, header: string[]
 
   // the contraction loop
   const main = new Scope(kb, kb.counter);
-  const loop = main.child({ hoist: (x) => !x.axes.some((a) => contracted.includes(a)) });
+  const loop = main.child({ hoist: (x) => !x.axes.some((a) => contracted.includes(a)), loopVars: contracted.map(axisVar) });
   const accumulate: string[] = [];
   for (let i = 0; i < rows.length; i++)
     for (let j = 0; j < cols.length; j++) {

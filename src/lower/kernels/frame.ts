@@ -90,6 +90,8 @@ export class KernelBuilder implements KernelContext {
     workgroupSize?: number;
     /** `total` counts workgroups, not invocations: the body sees `internal('wg')` and `internal('lid')` */
     perWorkgroup?: boolean;
+    /** module-scope `var<workgroup>` declarations */
+    shared?: readonly string[];
   }): string {
     const outs: readonly BufferRef[] = Array.isArray(p.out) ? p.out : [p.out as BufferRef];
     const size = p.workgroupSize ?? WORKGROUP;
@@ -105,7 +107,7 @@ export class KernelBuilder implements KernelContext {
       lines.push(`struct _Sizes { ${this.uniforms.map((u) => `${u}: u32`).join(', ')} }`);
       decls.push(`@group(0) @binding(${decls.length}) var<uniform> ${this.internal('sz')}: _Sizes;`);
     }
-    lines.push(...decls, '');
+    lines.push(...decls, '', ...(p.shared?.length ? [...p.shared, ''] : []));
     const text = [...p.body, p.total].join('\n') + [...this.helpers].map((h) => HELPERS[h]).join('\n');
     for (const h of Object.keys(HELPERS)) if (text.includes(`${h}(`)) this.helpers.add(h);
     for (const h of [...this.helpers].sort()) lines.push(HELPERS[h]!, '');

@@ -23,7 +23,7 @@ export function softmaxKernel(kb: KernelBuilder, name: string, header: string[],
   const t = axisVar(core.axis);
   const loop = `for (var ${t}: u32 = 0u; ${t} < ${kb.size(core.axis)}; ${t}++) {`;
   const pass = (use: (x: string, live: string, s: Scope) => string[]): string[] => {
-    const s = main.child({ hoist: (n) => !n.axes.includes(core.axis) });
+    const s = main.child({ hoist: (n) => !n.axes.includes(core.axis), loopVars: [t] });
     const x = s.value(core.x, env);
     const liveExpr = core.mask ? `${s.value(core.mask, env)} && ${x} != ${NEG_INF}` : `${x} != ${NEG_INF}`;
     const live = kb.internal(`live${kb.counter.n++}`);

@@ -1,0 +1,130 @@
+/**
+ * Contraction kernels staged through workgroup memory, for adapters where barriers are
+ * cheap (GPUs). A workgroup of WM×WN invocations owns a (WM·TM)×(WN·TN) output block;
+ * per chunk of KC contracted indices it loads the product of the operands that depend
+ * on the row axis into `_tile_a` and of those on the column axis into `_tile_b`, once,
+ * then every invocation accumulates its TM×TN register tile from them. Used for einsums
+ * whose operands each depend on the row axis or the column axis, but not both.
+ */
+import type { Node } from '../../ir/index.ts';
+import type { SizeExpr } from '../../runtime/plan.ts';
+import { axisVar, Scope, type BufferRef, type Env } from '../wgsl.ts';
+import { indent, WORKGROUP, type KernelBuilder } from './frame.ts';
+import type { Tile } from './contract.ts';
+
+type Einsum = Extract<Node, { op: 'einsum' }>;
+
+/** Invocations per workgroup along rows and columns (WM × WN = WORKGROUP). */
+const WM = 8;
+const WN = 8;
+/** Contracted indices staged per chunk. */
+const KC = 16;
+
+/** Whether `core` can use the workgroup-memory schedule with `root` as its output. */
+export function sharedApplies(root: Node, core: Node): core is Einsum {
+  if (core.op !== 'einsum' || root.axes.length < 2 || core.dtype === 'i32') return false;
+  const [m, n] = root.axes.slice(-2) as [string, string];
+  const contracted = core.operands.some((o) => o.axes.some((a) => !core.axes.includes(a)));
+  return contracted && core.operands.every((o) => o.axes.includes(m) !== o.axes.includes(n));
+}
+
+/** The WGSL and dispatch size of a workgroup-memory contraction kernel. */
+export function sharedContractKernel(kb: KernelBuilder, name: string, header: string[], root: Node, core: Einsum, out: BufferRef, tile: Tile) {
+  const O = root.axes;
+  const m = O[O.length - 2]!;
+  const n = O[O.length - 1]!;
+  const [TM, TN] = tile;
+  const BM = WM * TM;
+  const BN = WN * TN;
+  const outer = O.slice(0, -2);
+  const contracted = [...new Set(core.operands.flatMap((o) => o.axes))].filter((a) => !core.axes.includes(a));
+  const aSide = core.operands.filter((o) => o.axes.includes(m));
+  const bSide = core.operands.filter((o) => o.axes.includes(n));
+  const tileA = kb.internal('tile_a');
+  const tileB = kb.internal('tile_b');
+  const mBlock = kb.internal(`${m}_block`);
+  const nBlock = kb.internal(`${n}_block`);
+  const blocks = (ax: string, b: number) => `((${kb.size(ax)} + ${b - 1}u) / ${b}u)`;
+  const body = kb.decompose(
+    [...outer.map((a) => [axisVar(a), kb.size(a)] as const), [mBlock, blocks(m, BM)], [nBlock, blocks(n, BN)]],
+    kb.internal('wg'),
+  );
+  const ty = kb.internal('ty');
+  const tx = kb.internal('tx');
+  body.push(`let ${ty} = ${kb.internal('lid')} / ${WN}u;`, `let ${tx} = ${kb.internal('lid')} % ${WN}u;`);
+  const K = kb.count(contracted);
+  const k0 = kb.internal('k0');
+
+  // the cooperative loads: element e of a tile is (kk = e / width, row = e % width)
+  const load = (side: Node[], ax: string, base: string, width: number, arr: string): string[] => {
+    const lines: string[] = [];
+    for (let r = 0; r < (KC * width) / WORKGROUP; r++) {
+      const side_ = arr === tileA ? 'a' : 'b';
+      const e = kb.internal(`slot_${side_}${r}`);
+      const k = kb.internal(`k_${side_}${r}`);
+      const pos = kb.internal(`pos_${side_}${r}`);
+      lines.push(
+        `let ${e} = ${kb.internal('lid')} + ${r * WORKGROUP}u;`,
+        `let ${k} = ${k0} + ${e} / ${width}u;`,
+        `let ${pos} = ${base} * ${width}u + ${e} % ${width}u;`,
+      );
+      // contracted indices of this k (clamped), outermost first
+      const env: Record<string, string> = Object.fromEntries(outer.map((a) => [a, axisVar(a)]));
+      env[ax] = `min(${pos}, ${kb.size(ax)} - 1u)`;
+      let stride = '';
+      for (let c = contracted.length - 1; c >= 0; c--) {
+        const a = contracted[c]!;
+        const q = stride ? `min(${k}, ${K} - 1u) / (${stride})` : `min(${k}, ${K} - 1u)`;
+        env[a] = c === 0 ? q : `(${q}) % ${kb.size(a)}`;
+        stride = stride ? `${stride} * ${kb.size(a)}` : kb.size(a);
+      }
+      const s = new Scope(kb, kb.counter);
+      const v = side.map((o) => s.value(o, env as Env)).join(' * ');
+      lines.push(...s.lines, `${arr}[${e}] = select(0.0, ${v}, ${k} < ${K} && ${pos} < ${kb.size(ax)});`);
+    }
+    return lines;
+  };
+
+  const acc = Array.from({ length: TM }, (_, i) => Array.from({ length: TN }, (_, j) => kb.internal(`acc${i}${j}`)));
+  for (const r of acc) for (const a of r) body.push(`var ${a}: f32 = 0.0;`);
+  const a = Array.from({ length: TM }, (_, i) => kb.internal(`a${i}`));
+  const b = Array.from({ length: TN }, (_, j) => kb.internal(`b${j}`));
+  const kk = kb.internal('kk');
+  body.push(
+    `for (var ${k0}: u32 = 0u; ${k0} < ${K}; ${k0} += ${KC}u) {`,
+    ...indent(load(aSide, m, mBlock, BM, tileA), 1),
+    ...indent(load(bSide, n, nBlock, BN, tileB), 1),
+    '  workgroupBarrier();',
+    `  for (var ${kk}: u32 = 0u; ${kk} < ${KC}u; ${kk}++) {`,
+    ...a.map((x, i) => `    let ${x} = ${tileA}[${kk} * ${BM}u + ${ty} * ${TM}u + ${i}u];`),
+    ...b.map((x, j) => `    let ${x} = ${tileB}[${kk} * ${BN}u + ${tx} * ${TN}u + ${j}u];`),
+    ...acc.flatMap((r, i) => r.map((x, j) => `    ${x} += ${a[i]} * ${b[j]};`)),
+    '  }',
+    '  workgroupBarrier();',
+    '}',
+  );
+
+  // the epilogue, as in the register-tile kernel: the core stands for the accumulator
+  const rows = Array.from({ length: TM }, (_, i) => ({ raw: `${mBlock} * ${BM}u + ${ty} * ${TM}u + ${i}u`, v: kb.internal(`${m}${i}`) }));
+  const cols = Array.from({ length: TN }, (_, j) => ({ raw: `${nBlock} * ${BN}u + ${tx} * ${TN}u + ${j}u`, v: kb.internal(`${n}${j}`) }));
+  for (const r of rows) body.push(`let ${r.v} = min(${r.raw}, ${kb.size(m)} - 1u);`);
+  for (const c of cols) body.push(`let ${c.v} = min(${c.raw}, ${kb.size(n)} - 1u);`);
+  for (let i = 0; i < TM; i++)
+    for (let j = 0; j < TN; j++) {
+      const env: Record<string, string> = Object.fromEntries(outer.map((x) => [x, axisVar(x)]));
+      env[m] = rows[i]!.v;
+      env[n] = cols[j]!.v;
+      const epi = new Scope(kb, kb.counter, undefined, (x) => (x === core ? acc[i]![j]! : undefined));
+      const v = epi.value(root, env);
+      body.push(`if (${rows[i]!.raw} < ${kb.size(m)} && ${cols[j]!.raw} < ${kb.size(n)}) {`, ...indent([...epi.lines, kb.store(out, env, v)], 1), '}');
+    }
+
+  const shared = [`var<workgroup> ${tileA}: array<f32, ${KC * BM}>;`, `var<workgroup> ${tileB}: array<f32, ${KC * BN}>;`];
+  const total = [...outer.map((x) => kb.size(x)), blocks(m, BM), blocks(n, BN)].join(' * ');
+  const schedule =
+    `schedule: workgroup memory, ${WM}x${WN} invocations × ${TM}x${TN} register tile = ${BM}x${BN} block over (${m}, ${n}), ` +
+    `loop over (${contracted.join(', ')}) in chunks of ${KC}`;
+  const wgsl = kb.module({ name, header: [...header, schedule], out, total, body, perWorkgroup: true, shared });
+  const workgroups: SizeExpr = ['*', 1, ...outer, ['cdiv', m, BM], ['cdiv', n, BN]];
+  return { wgsl, workgroups, workgroupStorageBytes: 4 * KC * (BM + BN) };
+}
