@@ -13,9 +13,17 @@
 #    loads without console errors and that its charts render. We use the distribution's
 #    chromium instead of Playwright's downloaded browsers; fonts-dejavu-core gives the
 #    charts' labels glyphs to draw. Set EINATTN_CHROMIUM to use another Chromium or Chrome.
+# 3. Jupyter's headless notebook runner (jupyter-nbconvert jupyter-client python3-nbclient
+#    jupyter-core: ~4 MB download, ~16 MB installed), because the test suite (test/notebooks)
+#    executes every notebook in examples/notebooks with `jupyter nbconvert --execute`. The
+#    TypeScript kernel itself is the npm devDependency tslab, and scripts/notebook-kernel.sh
+#    writes its kernel spec inside the project (.einattn/jupyter), so nothing Jupyter-related
+#    is installed globally besides these packages. An existing Jupyter (e.g. from pip) that
+#    has nbconvert is used as it is.
 #
 # Each part is skipped when already satisfied (Mesa >= 24 installed; chromium and
-# fonts-dejavu-core installed), so a prepared machine needs no network. Everything is
+# fonts-dejavu-core installed; the Jupyter packages installed or `jupyter nbconvert` working),
+# so a prepared machine needs no network. Everything is
 # skipped when EINATTN_SKIP_SYSTEM=1. Needs root (or sudo) and the distribution's archives.
 set -euo pipefail
 
@@ -41,7 +49,15 @@ elif command -v dpkg-query >/dev/null 2>&1 && { installed chromium || installed 
   log "chromium and fonts-dejavu-core already installed (for the report's headless-browser test)"; need_chromium=0
 fi
 
-if [ "$need_mesa" = "0" ] && [ "$need_chromium" = "0" ]; then
+need_notebooks=1
+notebook_pkgs="jupyter-nbconvert jupyter-client python3-nbclient jupyter-core"
+if command -v dpkg-query >/dev/null 2>&1 && installed jupyter-nbconvert && installed jupyter-client && installed python3-nbclient && installed jupyter-core; then
+  log "$notebook_pkgs already installed (to execute the example notebooks)"; need_notebooks=0
+elif command -v jupyter >/dev/null 2>&1 && jupyter nbconvert --version >/dev/null 2>&1; then
+  log "jupyter nbconvert $(jupyter nbconvert --version 2>/dev/null) found on PATH: not installing Debian's Jupyter packages"; need_notebooks=0
+fi
+
+if [ "$need_mesa" = "0" ] && [ "$need_chromium" = "0" ] && [ "$need_notebooks" = "0" ]; then
   log "nothing to install"; exit 0
 fi
 
@@ -51,6 +67,7 @@ if [ "$(id -u)" != "0" ]; then
     log "not root and no sudo: install these yourself:"
     [ "$need_mesa" = "1" ] && log "  mesa-vulkan-drivers and libvulkan1 (Mesa >= 24), for a software WebGPU adapter"
     [ "$need_chromium" = "1" ] && log "  chromium and fonts-dejavu-core, for the test suite's headless-browser check of the HTML report"
+    [ "$need_notebooks" = "1" ] && log "  $notebook_pkgs, for the test suite's headless run of the example notebooks"
     exit 1
   fi
 fi
@@ -58,6 +75,7 @@ fi
 if ! command -v apt-get >/dev/null 2>&1; then
   log "no apt-get here: install by hand a Vulkan driver (Mesa >= 24 lavapipe, or your GPU's) and"
   log "  Chromium (or Chrome; point EINATTN_CHROMIUM at it) for the test suite's check of the HTML report"
+  log "  and Jupyter with nbconvert (e.g. pip install nbconvert nbclient) to execute the example notebooks"
   exit 0
 fi
 
@@ -104,4 +122,16 @@ if [ "$need_chromium" = "1" ]; then
     log "could not install chromium: install Chromium or Chrome by hand and set EINATTN_CHROMIUM to its binary"
     exit 1
   fi
+fi
+
+if [ "$need_notebooks" = "1" ]; then
+  apt_update
+  # Notebooks: the test suite executes examples/notebooks/*.ipynb headlessly with
+  # `jupyter nbconvert --to notebook --execute`; these four packages (and their Python
+  # dependencies) are all it needs. No IPython, JupyterLab or notebook server: the kernel is
+  # tslab on Node (an npm devDependency), registered project-locally by scripts/notebook-kernel.sh.
+  log "installing $notebook_pkgs (notebooks: the test suite executes examples/notebooks headlessly)"
+  # shellcheck disable=SC2086
+  apt_install $notebook_pkgs
+  log "installed jupyter-nbconvert $(dpkg-query -W -f='${Version}' jupyter-nbconvert)"
 fi

@@ -5,3 +5,4 @@ export { printGraph, resolveSizes, specialize, type Graph, type Node } from './i
 export { interpret, type InterpResult } from './interp/index.ts';
 export { compile, type Compiled, type CompiledOutput, type RunInput } from './compile.ts';
 export * from './variants/index.ts';
+export * from './display/index.ts';
