@@ -111,7 +111,11 @@ test('split-KV = one pass, for random splits and decode shapes', async () => {
       const a = (await one.run(inputs, dims)).outputs;
       const b = (await many.run(inputs, dims)).outputs;
       expect(many.plan.kernels.some((k) => k.name.endsWith('_merge'))).toBe(true);
-      for (const name of Object.keys(a)) expect(maxDiff(a[name]!.data, b[name]!.data), name).toBeLessThanOrEqual(2e-6);
+      // relative to the values: an lse near 8 carries f32 rounding of ~1e-6 through the merge's log/exp
+      for (const name of Object.keys(a)) {
+        const scale = 1 + Array.from(a[name]!.data).reduce((m, x) => (Number.isFinite(x) ? Math.max(m, Math.abs(x)) : m), 0);
+        expect(maxDiff(a[name]!.data, b[name]!.data), name).toBeLessThanOrEqual(2e-6 * scale);
+      }
     }),
     { numRuns: 5, seed, endOnFailure: true },
   );

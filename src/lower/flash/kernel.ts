@@ -211,7 +211,8 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
     // the query rows' side of the product is loaded once into registers; each key then
     // costs one uniform K load per qk element, shared by all R rows
     const dkFlat = m.qkDims.length ? linear(kb, m.qkDims, qkEnv) : '0u';
-    const qScope = main.child({ hoist: (n) => !n.axes.some((a) => m.qkDims.includes(a)) });
+    const qkVars = Object.values(qkEnv);
+    const qScope = main.child({ hoist: (n) => !n.axes.some((a) => m.qkDims.includes(a)), loopVars: qkVars });
     const fill: string[] = [];
     for (let r = 0; r < R; r++) {
       prologue.push(`var ${qcache(r)}: array<f32, ${Math.max(1, dkStatic)}>;`);
@@ -219,8 +220,8 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
       fill.push(`${qcache(r)}[${dkFlat}] = ${terms.join(' * ') || '1.0'};`);
     }
     prologue.push(...nest([...qScope.lines, ...fill]));
-    const jScope = main.child({ hoist: (n) => !n.axes.includes(t) });
-    const kScope = jScope.child({ hoist: (n) => !n.axes.some((a) => m.qkDims.includes(a)) });
+    const jScope = main.child({ hoist: (n) => !n.axes.includes(t), loopVars: [tv, j] });
+    const kScope = jScope.child({ hoist: (n) => !n.axes.some((a) => m.qkDims.includes(a)), loopVars: qkVars });
     const kt = kSide.map((o) => kScope.value(o, { ...batchEnv, ...qkEnv, [t]: tv })).join(' * ') || '1.0';
     const dot = (r: number) => I(`dot${r}`);
     const kv = I('kv');
@@ -235,8 +236,8 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
     );
   } else {
     // qk dims known only at dispatch: qk dims outermost, so each Q element loads once per tile
-    const dkScope = main.child({ hoist: (n) => !n.axes.some((a) => m.qkDims.includes(a)) });
-    const jScope = dkScope.child({ hoist: (n) => !n.axes.includes(t) });
+    const dkScope = main.child({ hoist: (n) => !n.axes.some((a) => m.qkDims.includes(a)), loopVars: Object.values(qkEnv) });
+    const jScope = dkScope.child({ hoist: (n) => !n.axes.includes(t), loopVars: [tv, j] });
     const dots: string[] = [];
     for (let r = 0; r < R; r++) {
       const env = { ...envR[r]!, ...qkEnv, [t]: tv };
@@ -264,11 +265,11 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   const ok = (r: number) => I(`ok${r}`);
   for (let r = 0; r < R; r++) {
     const env = { ...envR[r]!, [t]: tv };
-    const epi = main.child({ override: (n) => (n === s ? `${sc(r)}[${j}]` : undefined), hoist: (n) => !n.axes.includes(t) });
+    const epi = main.child({ override: (n) => (n === s ? `${sc(r)}[${j}]` : undefined), hoist: (n) => !n.axes.includes(t), loopVars: [tv, j, inRange] });
     const x = epi.value(m.softmax.x, env);
     modLines.push(...epi.lines, `var ${ok(r)} = ${inRange};`);
     if (mask) {
-      const ms = main.child({ hoist: (n) => !n.axes.includes(t) });
+      const ms = main.child({ hoist: (n) => !n.axes.includes(t), loopVars: [tv, j, inRange] });
       const mval = ms.value(mask, env);
       maskLines.push(...ms.lines, `${ok(r)} = ${ok(r)} && ${mval};`);
     }
@@ -296,8 +297,8 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
 
   // 4. O = O * alpha + P·V, one column at a time held in registers, V loaded once per (key, column) for all R rows
   const dvClamp = dvStatic !== undefined && DVC * Math.ceil(dvStatic / DVC) === dvStatic ? `${c0} + ${cc}` : `min(${c0} + ${cc}, ${DVn} - 1u)`;
-  const cScope = main.child({ hoist: (n) => !n.axes.some((a) => m.vDims.includes(a)) });
-  const vScope = cScope.child({ hoist: (n) => !n.axes.includes(t) });
+  const cScope = main.child({ hoist: (n) => !n.axes.some((a) => m.vDims.includes(a)), loopVars: [cc, ...m.vDims.map((a) => axisVar(a))] });
+  const vScope = cScope.child({ hoist: (n) => !n.axes.includes(t), loopVars: [tv, j] });
   const dvFlat = I('dv');
   const dvVars = m.vDims.map((a) => axisVar(a));
   const dvDecl = m.vDims.length === 1
