@@ -40,7 +40,9 @@ describe('generated modules', () => {
     expect(text).toMatch(/q: Float32Array;[\s\S]*k: Float32Array;[\s\S]*v: Float32Array;/);
     expect(text).toMatch(/export interface Sizes \{\s*b: number;\s*h: number;\s*s: number;\s*t: number;\s*\}/);
     expect(text).toContain('export const staticSizes = { "d": 16, "dv": 8 } as const;');
-    expect([...result.files.keys()].filter((f) => f.startsWith('mha16.') && f.endsWith('.wgsl'))).toHaveLength(3);
+    const kernels = (text.match(/^export const \w+_wgsl = /gm) ?? []).length;
+    expect(kernels).toBeGreaterThan(0);
+    expect([...result.files.keys()].filter((f) => f.startsWith('mha16.') && f.endsWith('.wgsl'))).toHaveLength(kernels);
   });
 
   test('every built-in variant generates in well under a few seconds', () => {
@@ -98,7 +100,10 @@ describe('a generated launcher on the GPU', () => {
     const rt = await getRuntime();
     const got = await mod.run(rt, inputs, sizes);
     const want = await compile(mha({ causal: true })).run(inputs, { ...sizes, d: 64, dv: 64 });
-    expect(Array.from(got.outputs.o.data as Float32Array)).toEqual(Array.from(want.outputs.o!.data));
+    // the same math; the schedules may differ (head dims baked in or not), so compare to f32 rounding
+    const a = got.outputs.o.data as Float32Array;
+    expect(a.length).toBe(want.outputs.o!.data.length);
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - want.outputs.o!.data[i]!)).toBeLessThan(1e-5);
     await expect(mod.run(rt, inputs, { ...sizes, d: 32 } as never)).rejects.toThrow(/d/);
   });
 });
