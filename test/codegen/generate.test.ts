@@ -107,3 +107,10 @@ describe('a generated launcher on the GPU', () => {
     await expect(mod.run(rt, inputs, { ...sizes, d: 32 } as never)).rejects.toThrow(/d/);
   });
 });
+
+test('the consumer app runs MHA, GQA, MLA-decode and paged-decode kernels generated at build time', async () => {
+  const r = await run('node', ['--import', 'tsx', join(ROOT, 'examples/app/main.ts')], { cwd: ROOT }).then((x) => ({ code: 0, ...x }), (e) => e);
+  expect(r.code, r.stderr).toBe(0);
+  for (const name of ['mha_causal_64', 'gqa_64', 'mla_decode', 'paged_decode', 'scores']) expect(r.stdout).toContain(`${name}:`);
+  expect(r.stdout).toMatch(/paged_decode: +o 2×8×1×64/);
+});
