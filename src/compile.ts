@@ -9,6 +9,7 @@ import { f16ArrayToF32, f32ArrayToF16 } from './runtime/f16.ts';
 import { runPlan, type RunOptions } from './runtime/execute.ts';
 import type { HostArray } from './runtime/dtypes.ts';
 import type { ExecPlan } from './runtime/plan.ts';
+import { getRuntime, type Runtime } from './runtime/device.ts';
 
 /** Options of {@link compile}: the lowering's, plus run-time specialisation. */
 export interface CompileOptions extends LowerOptions {
@@ -60,13 +61,19 @@ export function compile(graph: Graph, opts: CompileOptions = {}): Compiled {
   const generic = lower(graph, lowerOpts);
   const plans = new Map<string, ExecPlan>();
   let latest = generic;
-  const planFor = (dims: Record<string, number>): ExecPlan => {
-    const spec = dims && typeof dims === 'object' ? specialiseFor(graph, lowerOpts, dims, specializeHeadDims) : undefined;
-    if (!spec) return generic;
-    let p = plans.get(spec.key);
-    if (!p) plans.set(spec.key, (p = lower(graph, spec.opts)));
+  const planWith = (dims: Record<string, number>, extra: Partial<LowerOptions>): ExecPlan => {
+    const base = { ...lowerOpts, ...extra };
+    const spec = dims && typeof dims === 'object' ? specialiseFor(graph, base, dims, specializeHeadDims) : undefined;
+    const key = `${JSON.stringify(extra)}|${spec?.key ?? ''}`;
+    if (!spec && !Object.keys(extra).length) return generic;
+    let p = plans.get(key);
+    if (!p) plans.set(key, (p = lower(graph, spec ? spec.opts : base)));
     return p;
   };
+  const planFor = (dims: Record<string, number>): ExecPlan => planWith(dims, {});
+  // workgroup-memory staging pays where barriers are cheap (GPUs), not on a CPU rasteriser
+  const sharedFor = async (runtime?: Runtime): Promise<Partial<LowerOptions>> =>
+    opts.shared === undefined && (runtime ?? (await getRuntime())).kind === 'hardware' ? { shared: true } : {};
   return {
     graph,
     get plan() {
@@ -75,7 +82,7 @@ export function compile(graph: Graph, opts: CompileOptions = {}): Compiled {
     planFor,
     explain: (dims) => explain(dims ? planFor(dims) : latest),
     async run(inputs, dims, runOpts = {}) {
-      const plan = planFor(dims);
+      const plan = planWith(dims, await sharedFor(runOpts.runtime));
       latest = plan;
       if (inputs === null || typeof inputs !== 'object') fail('BAD_INPUT', `graph '${graph.name}': inputs must be an object of arrays`);
       const host: Record<string, HostArray> = {};

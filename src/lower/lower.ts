@@ -24,7 +24,8 @@ export interface LowerOptions {
   tile?: Tile;
   /**
    * stage contraction operands through workgroup memory (pays on GPUs, where barriers
-   * are cheap; on a CPU rasteriser register tiles win); default false
+   * are cheap; on a CPU rasteriser register tiles win); default false here, and compile()
+   * turns it on when the runtime is a hardware adapter
    */
   shared?: boolean;
   /**

@@ -152,3 +152,16 @@ test('a bounded length input (kv_len ≤ t) is range-checked before dispatch and
     expect(() => interpret(g, wrong, dims)).toThrow(/kv_len.*outside 0\.\.5/);
   }
 });
+
+test('compile() stages contractions through workgroup memory on hardware adapters only', async () => {
+  const g = graph('mm', { c: einsum('i k, k j -> i j', input('a', 'i k'), input('b', 'k j')) });
+  const dims = { i: 33, k: 20, j: 17 };
+  const ins = inputsOf(g, dims);
+  const rt = await getRuntime();
+  const c = compile(g);
+  const soft = await c.run(ins, dims);
+  expect(c.plan.kernels[0]!.wgsl).not.toContain('var<workgroup>');
+  const hard = await c.run(ins, dims, { runtime: { ...rt, kind: 'hardware' } as typeof rt });
+  expect(c.plan.kernels[0]!.wgsl).toContain('var<workgroup>');
+  for (let i = 0; i < soft.outputs.c!.data.length; i++) expect(hard.outputs.c!.data[i]).toBeCloseTo(soft.outputs.c!.data[i]!, 5);
+});
