@@ -113,3 +113,22 @@ export function specialize(g: Graph, sizes: Record<string, number>, name: string
   }
   return { ...g, name, staticSizes };
 }
+
+/**
+ * Ids of the nodes on some path from `root` down to `target` (both included when
+ * connected): in a kernel, the epilogue nodes that depend on its core.
+ * @example nodesBetween(root, core).has(scale.id) // true when root = scale(core)
+ */
+export function nodesBetween(root: Node, target: Node): Set<number> {
+  const memo = new Map<number, boolean>();
+  const visit = (n: Node): boolean => {
+    if (n === target) return true;
+    const hit = memo.get(n.id);
+    if (hit !== undefined) return hit;
+    const r = children(n).map(visit).some(Boolean);
+    memo.set(n.id, r);
+    return r;
+  };
+  visit(root);
+  return new Set([...memo].filter(([, v]) => v).map(([k]) => k).concat(target.id));
+}

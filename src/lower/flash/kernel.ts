@@ -3,7 +3,7 @@
  * kernel (unsplit, or one split of split-KV) and the split-KV merge kernel. The
  * design is described at the top of `index.ts`.
  */
-import type { Node } from '../../ir/index.ts';
+import { nodesBetween, type Node } from '../../ir/index.ts';
 import type { PlanBuffer, PlanKernel, SizeExpr } from '../../runtime/plan.ts';
 import { evalSize } from '../../runtime/sizes.ts';
 import { indent, KernelBuilder } from '../kernels/frame.ts';
@@ -367,7 +367,7 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
         denom = ln;
       }
       inner.push(`let ${inv} = select(0.0, ${scale} / ${denom}, ${denom} > 0.0);`);
-      const path = pathTo(ctx.root, m.out);
+      const path = nodesBetween(ctx.root, m.out);
       const store = main.child({
         override: (n) => (n === m.out ? `(${acc(r)}[${cc}] * ${inv})` : undefined),
         hoist: (n) => !path.has(n.id) && !n.axes.some((a) => m.vDims.includes(a)),
@@ -546,24 +546,3 @@ function linear(kb: KernelBuilder, axes: readonly string[], env: Env): string {
   return e;
 }
 
-/** Ids of nodes on a path from `root` down to `core`. */
-function pathTo(root: Node, core: Node): Set<number> {
-  const memo = new Map<number, boolean>();
-  const visit = (n: Node): boolean => {
-    if (n === core) return true;
-    const hit = memo.get(n.id);
-    if (hit !== undefined) return hit;
-    const kids: Node[] = [];
-    switch (n.op) {
-      case 'unary': case 'cast': case 'view': kids.push(n.x); break;
-      case 'binary': kids.push(n.a, n.b); break;
-      case 'select': kids.push(n.cond, n.a, n.b); break;
-      default: break;
-    }
-    const r = kids.map(visit).some(Boolean);
-    memo.set(n.id, r);
-    return r;
-  };
-  visit(root);
-  return new Set([...memo].filter(([, v]) => v).map(([k]) => k).concat(core.id));
-}

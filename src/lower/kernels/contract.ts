@@ -5,7 +5,7 @@
  * costs no extra pass. Rows and columns past the edge are clamped for loads and
  * skipped for stores, so sizes need not be multiples of the tile.
  */
-import { children, type Node } from '../../ir/index.ts';
+import { nodesBetween, type Node } from '../../ir/index.ts';
 import type { SizeExpr } from '../../runtime/plan.ts';
 import { axisVar, literal, NEG_INF, Scope, type BufferRef, type Env } from '../wgsl.ts';
 import { indent, WORKGROUP, type KernelBuilder } from './frame.ts';
@@ -93,7 +93,7 @@ export function contractKernel(kb: KernelBuilder, name: string, header: string[]
   // the epilogue, with the core standing for the accumulator; what does not vary
   // over the tile (a scale, a per-head slope) is computed once before the stores
   const pre = new Scope(kb, kb.counter);
-  const onPath = pathTo(root, core);
+  const onPath = nodesBetween(root, core);
   const stores: string[] = [];
   for (let i = 0; i < rows.length; i++)
     for (let j = 0; j < cols.length; j++) {
@@ -123,17 +123,3 @@ export function contractKernel(kb: KernelBuilder, name: string, header: string[]
   return { wgsl, workgroups };
 }
 
-/** Ids of the nodes on some path from `root` down to `core` (the ones that depend on the accumulator). */
-function pathTo(root: Node, core: Node): Set<number> {
-  const memo = new Map<number, boolean>();
-  const visit = (n: Node): boolean => {
-    if (n === core) return true;
-    const hit = memo.get(n.id);
-    if (hit !== undefined) return hit;
-    const r = children(n).map(visit).some(Boolean);
-    memo.set(n.id, r);
-    return r;
-  };
-  visit(root);
-  return new Set([...memo].filter(([, v]) => v).map(([k]) => k).concat(core.id));
-}
