@@ -14,6 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compile, type CompileOptions } from '../src/compile.ts';
+import { costOf, localDevice } from '../src/cost/index.ts';
 import type { FlashSchedule } from '../src/lower/index.ts';
 import { adapterReport, bindSizes, closeRuntime, getRuntime, resolveBuffers, type ExecPlan } from '../src/runtime/index.ts';
 import { mha } from '../src/variants/index.ts';
@@ -38,6 +39,9 @@ const specialize = flag('specialize') !== undefined && flag('specialize') !== 'f
 const rt = await getRuntime();
 const adapter = adapterReport(rt);
 console.log(`adapter: ${adapter.kind} ${adapter.description || adapter.device} (${adapter.backend}); ${adapter.reason}`);
+// the cost model's prediction for each row, on this adapter's measured roofline
+const local = await localDevice(rt);
+console.log(`roofline (measured): ${local.measured.gflops.toPrecision(3)} GFLOP/s, ${local.measured.gbps.toPrecision(3)} GB/s`);
 console.log(`dims: ${Object.entries(dims).map(([k, v]) => `${k}=${v}`).join(' ')}; median of ${repeat} runs after a warm-up`);
 
 /** Bytes of every buffer the plan allocates at these sizes (inputs, outputs and temps). */
@@ -54,7 +58,7 @@ const inputs = {
   v: values(dims.b * dims.h * dims.t * dims.dv, 3),
 };
 
-interface Row { variant: string; lowering: string; kernels: string[]; medianMs: number; minMs: number; perKernelMs: number[]; bytes: number; tempBytes: number; largestTempBytes: number; maxAbsDiff?: number }
+interface Row { variant: string; lowering: string; kernels: string[]; medianMs: number; minMs: number; perKernelMs: number[]; bytes: number; tempBytes: number; largestTempBytes: number; predictedMs: number; maxAbsDiff?: number }
 const rows: Row[] = [];
 for (const causal of causals) {
   let reference: Float32Array | undefined;
@@ -74,14 +78,19 @@ for (const causal of causals) {
     const order = times.map((t, i) => [t, i] as const).sort((a, b) => a[0] - b[0]);
     const mid = order[Math.floor(order.length / 2)]!;
     const bytes = planBytes(plan);
+    // the model's bytes are those of the plan being timed (fused or not)
+    const cost = costOf(mha({ causal }), dims, { device: local });
+    const moved = lowering === 'fused' ? cost.fused : cost.unfused;
+    const predictedMs = Math.max(cost.flops.total / local.flops.f32, (moved.read + moved.written) / local.bandwidth) * 1e3;
     const row: Row = {
+      predictedMs,
       variant: causal ? 'mha causal' : 'mha', lowering, kernels: plan.kernels.map((k) => k.name),
       medianMs: mid[0], minMs: order[0]![0], perKernelMs: per[mid[1]]!, bytes: bytes.total, tempBytes: bytes.temp, largestTempBytes: bytes.largestTemp,
     };
     if (reference) row.maxAbsDiff = out.reduce((m, x, i) => Math.max(m, Math.abs(x - reference![i]!)), 0);
     else reference = out;
     rows.push(row);
-    console.log(`${row.variant.padEnd(11)} ${lowering.padEnd(8)} ${row.medianMs.toFixed(1).padStart(9)} ms (min ${row.minMs.toFixed(1)})  ${(row.bytes / 2 ** 20).toFixed(1).padStart(7)} MiB (temps ${(row.tempBytes / 2 ** 20).toFixed(1)} MiB)  kernels: ${row.kernels.join(', ')}`);
+    console.log(`${row.variant.padEnd(11)} ${lowering.padEnd(8)} ${row.medianMs.toFixed(1).padStart(9)} ms (min ${row.minMs.toFixed(1)}; model ${predictedMs.toFixed(1)} ms, measured/predicted ${(row.medianMs / predictedMs).toFixed(1)}x)  ${(row.bytes / 2 ** 20).toFixed(1).padStart(7)} MiB (temps ${(row.tempBytes / 2 ** 20).toFixed(1)} MiB)  kernels: ${row.kernels.join(', ')}`);
   }
   const [u, f] = rows.slice(-2);
   console.log(`  → fused is ${(u!.medianMs / f!.medianMs).toFixed(2)}x faster, allocates ${((u!.bytes - f!.bytes) / 2 ** 20).toFixed(1)} MiB less; largest fused temp ${f!.largestTempBytes} bytes (an s×t f32 buffer would be ${4 * dims.b * dims.h * dims.s * dims.t}); max |fused - unfused| = ${f!.maxAbsDiff?.toExponential(2)}`);
@@ -96,11 +105,13 @@ const md = [
   '',
   `adapter: ${adapter.kind} ${adapter.description || adapter.device} (${adapter.backend}); dims ${Object.entries(dims).map(([k, v]) => `${k}=${v}`).join(' ')}; median of ${repeat} runs; schedule ${JSON.stringify(schedule)}${specialize ? ', head dims specialised' : ''}`,
   '',
-  '| variant | lowering | kernels | median ms | GPU MiB | temp MiB | speed-up |',
-  '|---|---|---|---:|---:|---:|---:|',
+  `roofline measured on this adapter: ${local.measured.gflops.toPrecision(3)} GFLOP/s, ${local.measured.gbps.toPrecision(3)} GB/s; "model ms" is the cost model's roofline time`,
+  '',
+  '| variant | lowering | kernels | median ms | model ms | GPU MiB | temp MiB | speed-up |',
+  '|---|---|---|---:|---:|---:|---:|---:|',
   ...rows.map((r, i) => {
     const base = rows[i - (i % 2)]!;
-    return `| ${r.variant} | ${r.lowering} | ${r.kernels.length} | ${r.medianMs.toFixed(1)} | ${(r.bytes / 2 ** 20).toFixed(1)} | ${(r.tempBytes / 2 ** 20).toFixed(2)} | ${(base.medianMs / r.medianMs).toFixed(2)}x |`;
+    return `| ${r.variant} | ${r.lowering} | ${r.kernels.length} | ${r.medianMs.toFixed(1)} | ${r.predictedMs.toFixed(1)} | ${(r.bytes / 2 ** 20).toFixed(1)} | ${(r.tempBytes / 2 ** 20).toFixed(2)} | ${(base.medianMs / r.medianMs).toFixed(2)}x |`;
   }),
   '',
 ];

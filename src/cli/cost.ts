@@ -1,17 +1,22 @@
 /** `einattn cost`: FLOPs, bytes, KV cache and roofline predictions, from the graph. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { costOf, DEVICES, kvContextSvg, rooflineSvg, type CostReport, type Device } from '../cost/index.ts';
+import { costOf, DEVICES, kvContextSvg, localDevice, rooflineSvg, type CostReport, type Device } from '../cost/index.ts';
+import { adapterFlag, openRuntime } from './gpu.ts';
 import { findVariant, variants } from '../variants/index.ts';
 import { parseDims, parseFlags, parseOptFlags, positiveInt, usage, variantOptions } from './args.ts';
 import { dimsText, fmtBytes, fmtNum, table } from './format.ts';
 
-function device(name: string | undefined): Device | undefined {
+async function device(name: string | undefined): Promise<Device | undefined> {
   if (name === undefined) return undefined;
-  if (name === 'local')
-    usage("--device local needs this adapter's measured roofline, which the benchmark (issue: bench/roofline) does not record yet; use a preset: " + Object.keys(DEVICES).join(', '));
+  if (name === 'local') {
+    // measured on first use (a few seconds) and cached per adapter in .einattn/roofline.json
+    const d = await localDevice(await openRuntime(adapterFlag(undefined)));
+    console.log(`local roofline: ${d.measured.gflops.toPrecision(3)} GFLOP/s, ${d.measured.gbps.toPrecision(3)} GB/s (${d.source})`);
+    return d;
+  }
   const d = DEVICES[name];
-  if (!d) usage(`unknown --device '${name}' (devices: ${Object.keys(DEVICES).join(', ')})`);
+  if (!d) usage(`unknown --device '${name}' (devices: ${Object.keys(DEVICES).join(', ')}, local)`);
   return d;
 }
 
@@ -40,7 +45,7 @@ export async function costCommand(argv: string[]): Promise<number> {
   }, 'cost');
   const dtype = (values.dtype ?? 'f32') as string;
   if (dtype !== 'f32' && dtype !== 'f16') usage(`--dtype must be f32 or f16, got '${dtype}'`);
-  const dev = device(values.device as string | undefined);
+  const dev = await device(values.device as string | undefined);
   const given = parseDims((values.dims as string[] | undefined) ?? []);
   if (values.compare !== undefined) return compare(String(values.compare), given, dtype, dev, values);
   const name = positionals[0];

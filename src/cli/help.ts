@@ -79,7 +79,8 @@ mask keeps), bytes read and written by the fused and the unfused plan, KV-cache 
 token per layer (from the inputs the attention's KV axis comes from; axis 'b' is the batch),
 arithmetic intensity, and on a device the bound and a roofline time. --compare costs one
 decode step (s=1, t=context) of each variant at one model shape, with the total KV cache.
-Devices: h100 h200 a100 rtx4090 m2 (peak FLOP/s and bandwidth with their sources).
+Devices: h100 h200 a100 rtx4090 m2 (peak FLOP/s and bandwidth with their sources), and local:
+this adapter, measured by FMA and copy microkernels (cached in .einattn/roofline.json).
 --svg writes roofline.svg (with --device) and kv-vs-context.svg (with --compare).`;
 
 /**

@@ -6,3 +6,4 @@ export { kvPerToken, type KvCost } from './kv.ts';
 export { costOf, type CostReport } from './model.ts';
 export { planTraffic, type Traffic } from './traffic.ts';
 export { kvContextSvg, rooflineSvg } from './svg.ts';
+export { localDevice, measureRoofline, type MeasuredRoofline } from './measure.ts';

@@ -145,7 +145,7 @@ describe('einattn cost', () => {
     expect(readFileSync(`${dir}/roofline.svg`, 'utf8')).toContain('<circle');
     const bad = await cli(['cost', 'mha', '--device', 'tpu']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/^einattn: unknown --device 'tpu' \(devices: h100, h200, a100, rtx4090, m2\)$/m);
+    expect(bad.stderr).toMatch(/^einattn: unknown --device 'tpu' \(devices: h100, h200, a100, rtx4090, m2, local\)$/m);
   });
 });
 

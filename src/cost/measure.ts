@@ -1,0 +1,125 @@
+/**
+ * This adapter's roofline, measured: an FMA-throughput microkernel (GFLOP/s) and a
+ * copy-bandwidth microkernel (GB/s), cached per adapter so `--device local` is quick.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { adapterReport, runPlan, type ExecPlan, type Runtime } from '../runtime/index.ts';
+import type { Device } from './devices.ts';
+
+/** FMA chains per invocation and iterations per chain: enough work to hide dispatch cost. */
+const ITERS = 2048;
+const FMA_INVOCATIONS = 64 * 512;
+/** Elements copied by the bandwidth kernel (32 MiB each way). */
+const COPY_ELEMS = 8 * 2 ** 20;
+
+const fmaPlan: ExecPlan = {
+  name: 'roofline_fma', dynamicSizes: ['n'], staticSizes: {}, derivedSizes: [], constraints: [],
+  buffers: [
+    { name: 'x', dtype: 'f32', shape: ['n'], role: 'input', axes: ['n'] },
+    { name: 'y', dtype: 'f32', shape: ['n'], role: 'output', axes: ['n'] },
+  ],
+  kernels: [{
+    name: 'roofline_fma', workgroupSize: [64, 1, 1], workgroups: ['cdiv', 'n', 64], uniforms: ['n'], workgroupStorageBytes: 0,
+    bindings: [{ buffer: 'x', access: 'read' }, { buffer: 'y', access: 'read_write' }],
+    wgsl: `// roofline: ${ITERS} iterations of 4 independent vec4 FMA chains per invocation (32 FLOP each)
+struct S { n: u32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> sz: S;
+@compute @workgroup_size(64)
+fn roofline_fma(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.x + (wid.y + wid.z * nwg.y) * nwg.x) * 64u + lid;
+  if (i >= sz.n) { return; }
+  var a = vec4f(x[i]); var b = a + 1.0; var c = a + 2.0; var d = a + 3.0;
+  let m = vec4f(0.999); let k = vec4f(0.001);
+  for (var j = 0u; j < ${ITERS}u; j++) { a = fma(a, m, k); b = fma(b, m, k); c = fma(c, m, k); d = fma(d, m, k); }
+  y[i] = dot(a + b + c + d, vec4f(1.0));
+}
+`,
+  }],
+};
+
+const copyPlan: ExecPlan = {
+  name: 'roofline_copy', dynamicSizes: ['n'], staticSizes: {}, derivedSizes: [], constraints: [],
+  buffers: [
+    { name: 'x', dtype: 'f32', shape: ['n'], role: 'input', axes: ['n'] },
+    { name: 'y', dtype: 'f32', shape: ['n'], role: 'output', axes: ['n'] },
+  ],
+  kernels: [{
+    name: 'roofline_copy', workgroupSize: [64, 1, 1], workgroups: ['cdiv', 'n', 256], uniforms: ['n'], workgroupStorageBytes: 0,
+    bindings: [{ buffer: 'x', access: 'read' }, { buffer: 'y', access: 'read_write' }],
+    wgsl: `// roofline: copy, one vec4 per invocation
+struct S { n: u32 }
+@group(0) @binding(0) var<storage, read> x: array<vec4f>;
+@group(0) @binding(1) var<storage, read_write> y: array<vec4f>;
+@group(0) @binding(2) var<uniform> sz: S;
+@compute @workgroup_size(64)
+fn roofline_copy(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.x + (wid.y + wid.z * nwg.y) * nwg.x) * 64u + lid;
+  if (i >= sz.n / 4u) { return; }
+  y[i] = x[i];
+}
+`,
+  }],
+};
+
+/** A measured roofline, with where and how it was measured. */
+export interface MeasuredRoofline {
+  adapter: string;
+  gflops: number;
+  gbps: number;
+  measuredAt: string;
+  method: string;
+}
+
+async function medianMs(rt: Runtime, plan: ExecPlan, n: number, runs: number): Promise<number> {
+  const x = new Float32Array(n).fill(0.5);
+  await runPlan(plan, { x }, { n }, { runtime: rt, timing: true }); // warm-up and compile
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) ms.push((await runPlan(plan, { x }, { n }, { runtime: rt, timing: true })).kernelMs![0]!);
+  return ms.sort((a, b) => a - b)[Math.floor(ms.length / 2)]!;
+}
+
+/**
+ * Measures this adapter's FMA throughput and copy bandwidth (median of `runs`).
+ * @example const r = await measureRoofline(await getRuntime()) // { gflops: 7.1, gbps: 9.8, … }
+ */
+export async function measureRoofline(rt: Runtime, runs = 5): Promise<MeasuredRoofline> {
+  const fmaMs = await medianMs(rt, fmaPlan, FMA_INVOCATIONS, runs);
+  const copyMs = await medianMs(rt, copyPlan, COPY_ELEMS, runs);
+  const report = adapterReport(rt);
+  return {
+    adapter: `${report.kind} ${report.description || report.device} (${report.backend})`,
+    gflops: (FMA_INVOCATIONS * ITERS * 32) / (fmaMs * 1e6),
+    gbps: (2 * 4 * COPY_ELEMS) / (copyMs * 1e6),
+    measuredAt: new Date().toISOString(),
+    method: `median of ${runs} timed runs: ${FMA_INVOCATIONS} invocations × ${ITERS} × 4 vec4 FMA; copy of ${COPY_ELEMS * 4} bytes`,
+  };
+}
+
+/**
+ * The local adapter as a cost-model device, measured once and cached in `cacheFile`.
+ * @example costOf(g, dims, { device: await localDevice(rt) })
+ */
+export async function localDevice(rt: Runtime, cacheFile = '.einattn/roofline.json'): Promise<Device & { measured: MeasuredRoofline }> {
+  const report = adapterReport(rt);
+  const id = `${report.kind} ${report.description || report.device} (${report.backend})`;
+  let cached: Record<string, MeasuredRoofline> = {};
+  if (existsSync(cacheFile)) {
+    try {
+      cached = JSON.parse(readFileSync(cacheFile, 'utf8')) as Record<string, MeasuredRoofline>;
+    } catch {
+      cached = {};
+    }
+  }
+  let m = cached[id];
+  if (!m) {
+    m = await measureRoofline(rt);
+    cached[id] = m;
+    mkdirSync(dirname(cacheFile), { recursive: true });
+    writeFileSync(cacheFile, JSON.stringify(cached, null, 2) + '\n');
+  }
+  const flops = m.gflops * 1e9;
+  return { name: `this adapter: ${id}`, flops: { f32: flops, f16: flops }, bandwidth: m.gbps * 1e9, source: `measured ${m.measuredAt} (${m.method}); cached in ${cacheFile}`, measured: m };
+}
