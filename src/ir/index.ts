@@ -4,3 +4,4 @@ export * from './graph.ts';
 export * from './sizes.ts';
 export * from './names.ts';
 export * from './print.ts';
+export * from './reorder.ts';

@@ -13,7 +13,7 @@ export { paged } from './paged.ts';
 export { linformer, type LinformerOptions } from './linformer.ts';
 export { attend, attentionOptions, attentionOptionDocs, type AttentionOptions, type HeadMap } from './mods.ts';
 export { checkLengths, LENGTH_INPUTS } from './checks.ts';
-export { contractionCost, reorderContractions } from './reorder.ts';
+export { contractionCost, reorderContractions } from '../ir/reorder.ts';
 export { resolveOptions, type Variant, type VariantOption } from './variant.ts';
 
 /** Every built-in variant, in the order `einattn list` shows them. */

@@ -6,13 +6,14 @@
  * order of q_nope · (c_kv · w_uk) is (q_nope · w_uk) · c_kv — the absorbed query —
  * and of p · (c_kv · w_uv) it is (p · c_kv) · w_uv — attention over the latent.
  *
- * Pure IR: it reads and rebuilds graph nodes through the IR constructors. It lives
- * with the variants for now; it belongs in src/ir (a rewrite pass) once the IR owner takes it.
+ * A rewrite pass of the IR: it reads and rebuilds graph nodes through the IR constructors.
  */
 import {
-  binaryNode, buildGraph, castNode, children, einsumNode, gatherNode, reduceNode, resolveSizes, selectNode,
-  softmaxNode, unaryNode, viewNode, type Graph, type Node,
-} from '../ir/index.ts';
+  binaryNode, castNode, einsumNode, gatherNode, reduceNode, selectNode, softmaxNode, unaryNode, viewNode,
+} from './build.ts';
+import { buildGraph, type Graph } from './graph.ts';
+import { children, type Node } from './node.ts';
+import { resolveSizes } from './sizes.ts';
 
 /** One operand of a flattened contraction: a node and the names its axes have in the contraction. */
 interface Leaf { node: Node; labels: string[] }
