@@ -165,3 +165,26 @@ test('compile() stages contractions through workgroup memory on hardware adapter
   expect(c.plan.kernels[0]!.wgsl).toContain('var<workgroup>');
   for (let i = 0; i < soft.outputs.c!.data.length; i++) expect(hard.outputs.c!.data[i]).toBeCloseTo(soft.outputs.c!.data[i]!, 5);
 });
+
+test('NaN and Inf in inputs propagate to the outputs they reach, on the GPU as in the interpreter', async () => {
+  const dims = { b: 1, h: 1, s: 4, t: 4, d: 2, dv: 2 };
+  const g = mha({ causal: true });
+  const base = inputsOf(g, dims);
+  const q = base.q!.slice();
+  q[2 * 2] = NaN; // query row 2
+  const k = base.k!.slice();
+  k[3 * 2] = Infinity; // key 3: only the last query row sees it (causal), with a logit of +inf
+  const q3 = base.q!.slice();
+  q3[3 * 2] = 1;
+  for (const ins of [{ ...base, q }, { ...base, q: q3, k }]) {
+    const want = interpret(g, ins, dims).o!.data;
+    const got = (await compile(g).run(ins, dims)).outputs.o!.data;
+    for (let i = 0; i < want.length; i++) {
+      const row = Math.floor(i / 2);
+      if (Number.isNaN(want[i]!)) expect(got[i], `row ${row}`).toBeNaN();
+      else expect(Math.abs(got[i]! - want[i]!), `row ${row}`).toBeLessThan(1e-5);
+    }
+    expect(Array.from(want).some(Number.isNaN)).toBe(true);
+    expect(Array.from(want).some(Number.isFinite)).toBe(true);
+  }
+});
