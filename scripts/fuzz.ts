@@ -5,36 +5,14 @@
  */
 import fc from 'fast-check';
 import { parseArgs } from 'node:util';
-import { compile } from '../src/compile.ts';
-import { interpret, resolveSizes } from '../src/index.ts';
 import { adapterReport, closeRuntime, getRuntime } from '../src/runtime/index.ts';
-import { buildProgram, longestReduction, recipeArb, recipeToSnippet, type Recipe } from '../test/gpu/programs.ts';
+import { checkRecipe, recipeArb, recipeToSnippet, type Recipe } from '../test/gpu/programs.ts';
 
 const { values } = parseArgs({ options: { minutes: { type: 'string', default: '1' }, seed: { type: 'string' }, batch: { type: 'string', default: '100' } } });
 const minutes = Number(values.minutes);
 const batch = Number(values.batch);
 if (!(minutes > 0) || !(batch > 0)) throw new Error('usage: npm run fuzz -- --minutes N [--seed S] [--batch B]');
 let seed = values.seed === undefined ? Date.now() % 2 ** 31 : Number(values.seed);
-
-async function check(r: Recipe): Promise<void> {
-  const g = buildProgram(r);
-  const given = Object.fromEntries(g.sizes.filter((s) => s in r.sizes).map((s) => [s, r.sizes[s]!]));
-  const dims = resolveSizes(g, given);
-  const inputs = Object.fromEntries(g.inputs.map((inp, k) => [inp.name, Float32Array.from({ length: inp.axes.reduce((p, a) => p * dims[a]!, 1) }, (_, i) => Math.fround(Math.sin(i * 12.9898 + k * 78.233 + r.steps.length) * 0.9))]));
-  const want = interpret(g, inputs, dims);
-  const got = await compile(g, { tile: r.tile, shared: r.shared }).run(inputs, given);
-  const tol = 2e-6 * Math.sqrt(longestReduction(r)) * (r.steps.length + 1);
-  for (const [name, w] of Object.entries(want)) {
-    const o = got.outputs[name]!;
-    const scale = 1 + w.data.reduce((m, v) => Math.max(m, Number.isFinite(v) ? Math.abs(v) : 0), 0);
-    for (let i = 0; i < w.data.length; i++) {
-      const a = w.data[i]!;
-      const b = o.data[i]!;
-      const bad = Number.isFinite(a) ? Math.abs(a - b) > tol * scale : !Object.is(a, b) && !(Number.isNaN(a) && Number.isNaN(b));
-      if (bad) throw new Error(`output '${name}' element ${i}: GPU ${b} vs interpreter ${a}`);
-    }
-  }
-}
 
 const rt = await getRuntime();
 const report = adapterReport(rt);
@@ -44,7 +22,7 @@ const end = t0 + minutes * 60_000;
 let programs = 0;
 let failed = false;
 while (performance.now() < end && !failed) {
-  const details = await fc.check(fc.asyncProperty(recipeArb, check), { numRuns: batch, seed });
+  const details = await fc.check(fc.asyncProperty(recipeArb, checkRecipe), { numRuns: batch, seed });
   programs += details.numRuns;
   if (details.failed) {
     failed = true;

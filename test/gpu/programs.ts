@@ -3,8 +3,9 @@
  * fast-check prints and shrinks it), `buildProgram` turns it into a graph.
  */
 import fc from 'fast-check';
+import { compile } from '../../src/compile.ts';
 import {
-  constant, einsum, graph, index, input, where, type Graph, type Tensor,
+  constant, einsum, graph, index, input, interpret, resolveSizes, where, type Graph, type Tensor,
 } from '../../src/index.ts';
 
 export const AXES = ['a', 'b', 'c', 'd', 'e'] as const;
@@ -163,6 +164,36 @@ function apply(s: Step, ts: Tensor<any>[]): Tensor<any> {
     case 'transpose': return x.axes.length < 2 ? x : x.transpose(s.perm.map((p) => x.axes[p]).join(' '));
     case 'indexMod': return x.add(index(s.axis).mod(constant(3, 'i32')).cast('f32'));
     case 'rename': return x.rename(s.from, s.to);
+  }
+}
+
+/**
+ * Runs a recipe on the GPU and in the interpreter and throws, naming the output and
+ * element, unless the shapes agree, non-finite values are identical and finite ones lie
+ * within a tolerance derived from the longest reduction. Used by the test and the fuzzer.
+ * @example await checkRecipe(fc.sample(recipeArb, 1)[0])
+ */
+export async function checkRecipe(r: Recipe): Promise<void> {
+  const g = buildProgram(r);
+  const given = Object.fromEntries(g.sizes.filter((s) => s in r.sizes).map((s) => [s, r.sizes[s]!]));
+  const dims = resolveSizes(g, given); // renamed axes take their source's size
+  const inputs = Object.fromEntries(g.inputs.map((inp, k) => [inp.name, Float32Array.from(
+    { length: inp.axes.reduce((p, a) => p * dims[a]!, 1) },
+    (_, i) => Math.fround(Math.sin(i * 12.9898 + k * 78.233 + r.steps.length) * 0.9),
+  )]));
+  const want = interpret(g, inputs, dims);
+  const got = await compile(g, { tile: r.tile, shared: r.shared }).run(inputs, given);
+  const tol = 2e-6 * Math.sqrt(longestReduction(r)) * (r.steps.length + 1);
+  for (const [name, w] of Object.entries(want)) {
+    const o = got.outputs[name]!;
+    if (o.shape.join() !== w.shape.join()) throw new Error(`output '${name}': GPU shape [${o.shape}] vs interpreter [${w.shape}]`);
+    const scale = 1 + w.data.reduce((m, v) => Math.max(m, Number.isFinite(v) ? Math.abs(v) : 0), 0);
+    for (let i = 0; i < w.data.length; i++) {
+      const a = w.data[i]!;
+      const b = o.data[i]!;
+      const bad = Number.isFinite(a) ? Math.abs(a - b) > tol * scale : !Object.is(a, b);
+      if (bad) throw new Error(`output '${name}' element ${i}: GPU ${b} vs interpreter ${a} (tolerance ${tol * scale})\n${compile(g).explain()}`);
+    }
   }
 }
 
