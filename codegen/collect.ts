@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { fail } from '../src/errors.ts';
-import type { Graph } from '../src/ir/index.ts';
+import { isGraph, type Graph } from '../src/ir/index.ts';
 import { variants, type Variant } from '../src/variants/index.ts';
 
 /** One graph to generate, with where it came from (for messages and headers). */
@@ -11,13 +11,6 @@ export interface GraphEntry {
   graph: Graph;
   /** e.g. `examples/app/kernels.ts#mha` or `builtin:mha` */
   source: string;
-}
-
-/** Whether a value looks like a Graph (duck-typed: a CommonJS user module has its own copy of the DSL). */
-export function isGraph(x: unknown): x is Graph {
-  if (x === null || typeof x !== 'object') return false;
-  const g = x as Partial<Graph>;
-  return typeof g.name === 'string' && Array.isArray(g.inputs) && Array.isArray(g.outputs) && Array.isArray(g.nodes);
 }
 
 /** Whether a value looks like a built-in style Variant record. */

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Graph } from '../index.ts';
+import { isGraph, type Graph } from '../ir/index.ts';
 import { findVariant, variants, type Variant } from '../variants/index.ts';
 import { looseOptions, usage, variantOptions } from './args.ts';
 
@@ -14,17 +14,6 @@ export interface GraphSource {
   variant?: Variant;
   /** the options the graph was built with */
   options: Record<string, unknown>;
-}
-
-/**
- * Whether a value looks like a Graph. Duck-typed, because a user module outside an ESM
- * package loads its own CommonJS copy of the DSL, whose objects fail instanceof checks.
- * @example isGraph(mha()) // true
- */
-export function isGraph(x: unknown): x is Graph {
-  if (x === null || typeof x !== 'object') return false;
-  const g = x as Partial<Graph>;
-  return typeof g.name === 'string' && Array.isArray(g.inputs) && Array.isArray(g.outputs) && Array.isArray(g.nodes) && Array.isArray(g.sizes);
 }
 
 /**

@@ -24,6 +24,17 @@ export interface Graph {
   readonly staticSizes: Readonly<Record<string, number>>;
 }
 
+/**
+ * Whether a value looks like a Graph. Duck-typed, because a user module outside an ESM
+ * package loads its own CommonJS copy of the DSL, whose objects fail instanceof checks.
+ * @example isGraph(mha()) // true
+ */
+export function isGraph(x: unknown): x is Graph {
+  if (x === null || typeof x !== 'object') return false;
+  const g = x as Partial<Graph>;
+  return typeof g.name === 'string' && Array.isArray(g.inputs) && Array.isArray(g.outputs) && Array.isArray(g.nodes) && Array.isArray(g.sizes);
+}
+
 /** Checks that a size is a positive integer; `what` names it in the message. */
 export function checkSize(what: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)

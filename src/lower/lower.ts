@@ -16,7 +16,7 @@ import { findFlash, type FlashMatch } from './flash/match.ts';
 import { flashSchedule, type FlashSchedule } from './flash/schedule.ts';
 import { groupKernels } from './schedule.ts';
 import { planSizes } from './sizes.ts';
-import type { BufferRef } from './wgsl.ts';
+import { internalName, type BufferRef } from './wgsl.ts';
 
 /** Knobs of the generic lowering. */
 export interface LowerOptions {
@@ -66,11 +66,7 @@ export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
   const inner = new Set(found.matches.flatMap((m) => [...m.inner]));
   const derived: ExecPlan['derivedSizes'] = [];
   const axes = new Set(graph.sizes);
-  const internal = (word: string) => {
-    let w = word;
-    while (axes.has(w)) w += '_';
-    return `_${w}`;
-  };
+  const internal = (word: string) => internalName(axes, word);
   const ident = (name: string) => (isWgslBuiltin(name) ? internal(`${name}_buf`) : name);
   const buffers = new Map<number, BufferRef>();
   const names = new Map<number, string>();

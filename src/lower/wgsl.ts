@@ -77,6 +77,17 @@ export interface KernelContext {
   internal(word: string): string;
 }
 
+/**
+ * An internal WGSL name `_word`, never equal to an axis variable `_axis`: user names
+ * never contain '__', so at most two trailing underscores end any clash.
+ * @example internalName(new Set(['gid']), 'gid') // '_gid_'
+ */
+export function internalName(axes: ReadonlySet<string>, word: string): string {
+  let w = word;
+  while (axes.has(w)) w += '_';
+  return `_${w}`;
+}
+
 /** The WGSL variable holding the index along `axis`. Internal names avoid these. */
 export function axisVar(axis: string): string {
   return `_${axis}`;

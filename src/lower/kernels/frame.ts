@@ -1,5 +1,5 @@
 /** The parts every generated kernel shares: header, bindings, uniforms, entry point. */
-import { axisVar, HELPERS, offset, type BufferRef, type Env, type KernelContext } from '../wgsl.ts';
+import { axisVar, HELPERS, internalName, offset, type BufferRef, type Env, type KernelContext } from '../wgsl.ts';
 
 /** Invocations per workgroup of the generic kernels (a multiple of every subgroup size seen). */
 export const WORKGROUP = 64;
@@ -24,10 +24,7 @@ export class KernelBuilder implements KernelContext {
   ) {}
 
   internal(word: string): string {
-    // user names never contain '__', so at most two underscores end any clash
-    let w = word;
-    while (this.axes.has(w)) w += '_';
-    return `_${w}`;
+    return internalName(this.axes, word);
   }
 
   size(name: string): string {
