@@ -16,7 +16,8 @@ fn gqa_64_0_flash_blocks(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgr
   let _gid = (_wid.x + (_wid.y + _wid.z * _nwg.y) * _nwg.x) * 64u + _lid;
   if (_gid >= ((_sz.r * _sz.s + 63u) / 64u) * ((_sz.t + 15u) / 16u)) { return; }
   var _rest = _gid;
-  let _tile = _rest % (((_sz.t + 15u) / 16u)); _rest = _rest / (((_sz.t + 15u) / 16u));
+  let _tile = _rest % ((_sz.t + 15u) / 16u);
+  _rest = _rest / ((_sz.t + 15u) / 16u);
   let _rblk = _rest;
   let _v0 = (i32(_sz.t) - i32(_sz.s));
   var _any = false;
@@ -25,7 +26,8 @@ fn gqa_64_0_flash_blocks(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgr
     let _row = _rblk * 64u + _i;
     if (_row >= _sz.r * _sz.s) { break; }
     var _rrest = _row;
-    let _s = _rrest % _sz.s; _rrest = _rrest / _sz.s;
+    let _s = _rrest % _sz.s;
+    _rrest = _rrest / _sz.s;
     let _r = _rrest;
     for (var _j = 0u; _j < 16u; _j++) {
       let _t = _tile * 16u + _j;

@@ -26,7 +26,8 @@ fn mha_causal_64_0_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgr
   let _chunk = _rest % 1u; _rest = _rest / 1u;
   let _bflat = _rest;
   var _brest = _bflat;
-  let _h = _brest % _sz.h; _brest = _brest / _sz.h;
+  let _h = _brest % _sz.h;
+  _brest = _brest / _sz.h;
   let _b = _brest;
   let _c0_ = _chunk * 64u;
   let _row0_ = _rblk * 64u + _lid * 8u + 0u;

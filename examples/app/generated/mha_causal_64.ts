@@ -22,7 +22,8 @@ fn mha_causal_64_0_flash_blocks(@builtin(workgroup_id) _wid: vec3u, @builtin(num
   let _gid = (_wid.x + (_wid.y + _wid.z * _nwg.y) * _nwg.x) * 64u + _lid;
   if (_gid >= ((_sz.s + 63u) / 64u) * ((_sz.t + 15u) / 16u)) { return; }
   var _rest = _gid;
-  let _tile = _rest % (((_sz.t + 15u) / 16u)); _rest = _rest / (((_sz.t + 15u) / 16u));
+  let _tile = _rest % ((_sz.t + 15u) / 16u);
+  _rest = _rest / ((_sz.t + 15u) / 16u);
   let _rblk = _rest;
   let _v0 = (i32(_sz.t) - i32(_sz.s));
   var _any = false;
@@ -72,7 +73,8 @@ fn mha_causal_64_0_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgr
   let _chunk = _rest % 1u; _rest = _rest / 1u;
   let _bflat = _rest;
   var _brest = _bflat;
-  let _h = _brest % _sz.h; _brest = _brest / _sz.h;
+  let _h = _brest % _sz.h;
+  _brest = _brest / _sz.h;
   let _b = _brest;
   let _c0_ = _chunk * 64u;
   let _row0_ = _rblk * 64u + _lid * 8u + 0u;

@@ -7,7 +7,7 @@ import { nodesBetween, type Node } from '../../ir/index.ts';
 import type { PlanBuffer, PlanKernel, SizeExpr } from '../../runtime/plan.ts';
 import { evalSize } from '../../runtime/sizes.ts';
 import { indent, KernelBuilder } from '../kernels/frame.ts';
-import { axisVar, NEG_INF, Scope, type BufferRef, type Env } from '../wgsl.ts';
+import { axisVar, NEG_INF, offset, Scope, type BufferRef, type Env } from '../wgsl.ts';
 import type { FlashMatch } from './match.ts';
 import type { FlashSchedule } from './schedule.ts';
 
@@ -150,7 +150,7 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
     `let ${chunk} = ${rest} % ${nCh}; ${rest} = ${rest} / ${nCh};`,
     ...(split ? [`let ${sp} = ${rest} % ${nSp}; ${rest} = ${rest} / ${nSp};`] : []),
     `let ${bflat} = ${rest};`,
-    ...decomposeInto(kb, m.batch.map((a) => [axisVar(a), kb.size(a)]), bflat, I('brest')),
+    ...kb.decompose(m.batch.map((a) => [axisVar(a), kb.size(a)]), bflat, I('brest')),
     `let ${c0} = ${chunk} * ${DVC}u;`,
   );
   const batchEnv: Record<string, string> = Object.fromEntries(m.batch.map((a) => [a, axisVar(a)]));
@@ -160,7 +160,7 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
     const rv = rowVar(r);
     body.push(`let ${rv} = ${rblk} * ${BR}u + ${lid} * ${R}u + ${r}u;`);
     const vars = m.rows.map((a) => I(`${a}_${r}`));
-    body.push(...decomposeInto(kb, m.rows.map((a, i) => [vars[i]!, kb.size(a)]), `min(${rv}, ${Q} - 1u)`, I(`rrest${r}`)));
+    body.push(...kb.decompose(m.rows.map((a, i) => [vars[i]!, kb.size(a)]), `min(${rv}, ${Q} - 1u)`, I(`rrest${r}`)));
     envR.push({ ...batchEnv, ...Object.fromEntries(m.rows.map((a, i) => [a, vars[i]!])) });
   }
   const main = new Scope(kb, kb.counter);
@@ -182,7 +182,7 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   const partial = I('partial');
   if (blocks) {
     const code = I('code');
-    const mb = maskBatch.length ? linear(kb, maskBatch, batchEnv) : '0u';
+    const mb = offset({ axes: maskBatch }, batchEnv, kb);
     inTile.push(
       `let ${code} = ${blocks.ident}[(${mb} * ${nRB} + ${rblk}) * ${nT} + ${tile}];`,
       `if (${code} == ${BLOCK_EMPTY}i) { continue; } // fully masked: K and V of this tile are never read`,
@@ -210,7 +210,7 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   if (dkStatic !== undefined && dkStatic <= sch.maxQCache) {
     // the query rows' side of the product is loaded once into registers; each key then
     // costs one uniform K load per qk element, shared by all R rows
-    const dkFlat = m.qkDims.length ? linear(kb, m.qkDims, qkEnv) : '0u';
+    const dkFlat = offset({ axes: m.qkDims }, qkEnv, kb);
     const qkVars = Object.values(qkEnv);
     const qScope = main.child({ hoist: (n) => !n.axes.some((a) => m.qkDims.includes(a)), loopVars: qkVars });
     const fill: string[] = [];
@@ -303,7 +303,7 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   const dvVars = m.vDims.map((a) => axisVar(a));
   const dvDecl = m.vDims.length === 1
     ? [`let ${dvVars[0]} = ${dvFlat};`]
-    : decomposeInto(kb, m.vDims.map((a) => [axisVar(a), kb.size(a)]), dvFlat, I('dvrest'));
+    : kb.decompose(m.vDims.map((a) => [axisVar(a), kb.size(a)]), dvFlat, I('dvrest'));
   const vEnv = { ...batchEnv, [t]: tv, ...Object.fromEntries(m.vDims.map((a) => [a, axisVar(a)])) };
   const vVal = vScope.value(m.value, vEnv);
   const o = (r: number) => I(`o${r}`);
@@ -417,7 +417,7 @@ function blockMaskKernel(ctx: FlashContext, blocks: BufferRef, maskBatch: string
   const nRB = `((${Q} + ${BR - 1}u) / ${BR}u)`;
   const nT = `((${T} + ${TK - 1}u) / ${TK}u)`;
   const [tile, rblk, i, j, row, any, all] = [I('tile'), I('rblk'), I('i'), I('j'), I('row'), I('any'), I('all')];
-  const body = decomposeInto(kb, [...maskBatch.map((a) => [axisVar(a), kb.size(a)] as [string, string]), [rblk, nRB], [tile, nT]], kb.gid, I('rest'));
+  const body = kb.decompose([...maskBatch.map((a) => [axisVar(a), kb.size(a)] as [string, string]), [rblk, nRB], [tile, nT]], kb.gid, I('rest'));
   const rowVars = m.rows.map((a) => axisVar(a));
   const main = new Scope(kb, kb.counter);
   const inner = main.child({ hoist: (n) => !n.axes.includes(t) && !n.axes.some((a) => m.rows.includes(a)) });
@@ -430,7 +430,7 @@ function blockMaskKernel(ctx: FlashContext, blocks: BufferRef, maskBatch: string
     `for (var ${i} = 0u; ${i} < ${BR}u; ${i}++) {`,
     `  let ${row} = ${rblk} * ${BR}u + ${i};`,
     `  if (${row} >= ${Q}) { break; }`,
-    ...indent(decomposeInto(kb, m.rows.map((a, k) => [rowVars[k]!, kb.size(a)]), row, I('rrest')), 1),
+    ...indent(kb.decompose(m.rows.map((a, k) => [rowVars[k]!, kb.size(a)]), row, I('rrest')), 1),
     `  for (var ${j} = 0u; ${j} < ${TK}u; ${j}++) {`,
     `    let ${axisVar(t)} = ${tile} * ${TK}u + ${j};`,
     `    if (${axisVar(t)} >= ${T}) { break; }`,
@@ -460,10 +460,10 @@ function mergeKernel(ctx: FlashContext, opart: BufferRef, lpart: BufferRef, spli
   const DVn = kb.count(m.vDims);
   const nSp = typeof splitSize === 'number' ? `${splitSize}u` : kb.size(splitName);
   const [dv, row, bflat, sp, mx, den, acc, w, l] = [I('dv'), I('row'), I('bflat'), I('sp'), I('mx'), I('den'), I('acc'), I('w'), I('lse')];
-  const body = decomposeInto(kb, [[bflat, B], [row, Q], [dv, DVn]], kb.gid, I('rest'));
-  body.push(...decomposeInto(kb, m.batch.map((a) => [axisVar(a), kb.size(a)]), bflat, I('brest')));
-  body.push(...decomposeInto(kb, m.rows.map((a) => [axisVar(a), kb.size(a)]), row, I('rrest')));
-  body.push(...decomposeInto(kb, m.vDims.map((a) => [axisVar(a), kb.size(a)]), dv, I('dvrest')));
+  const body = kb.decompose([[bflat, B], [row, Q], [dv, DVn]], kb.gid, I('rest'));
+  body.push(...kb.decompose(m.batch.map((a) => [axisVar(a), kb.size(a)]), bflat, I('brest')));
+  body.push(...kb.decompose(m.rows.map((a) => [axisVar(a), kb.size(a)]), row, I('rrest')));
+  body.push(...kb.decompose(m.vDims.map((a) => [axisVar(a), kb.size(a)]), dv, I('dvrest')));
   const env: Env = Object.fromEntries([...m.batch, ...m.rows, ...m.vDims].map((a) => [a, axisVar(a)]));
   const rowLin = `(${sp} * ${B} + ${bflat}) * ${Q} + ${row}`;
   const main = new Scope(kb, kb.counter);
@@ -524,25 +524,5 @@ function named(kb: KernelBuilder, word: string): string {
   return kb.internal(/\d$/.test(word) ? `${word}_` : word);
 }
 
-/** Lines splitting `from` into variables (last fastest), with a uniquely named remainder. */
-function decomposeInto(kb: KernelBuilder, parts: readonly (readonly [string, string])[], from: string, rest: string): string[] {
-  void kb;
-  if (parts.length === 0) return [];
-  if (parts.length === 1) return [`let ${parts[0]![0]} = ${from};`];
-  const lines = [`var ${rest} = ${from};`];
-  for (let i = parts.length - 1; i > 0; i--) {
-    const [v, n0] = parts[i]!;
-    const n = /^[\w.]+$/.test(n0) ? n0 : `(${n0})`; // `a % b * c` would be `(a % b) * c`
-    lines.push(`let ${v} = ${rest} % ${n}; ${rest} = ${rest} / ${n};`);
-  }
-  lines.push(`let ${parts[0]![0]} = ${rest};`);
-  return lines;
-}
 
-/** Row-major linear index of `axes` at `env`. */
-function linear(kb: KernelBuilder, axes: readonly string[], env: Env): string {
-  let e = env[axes[0]!]!;
-  for (const a of axes.slice(1)) e = `(${e}) * ${kb.size(a)} + ${env[a]}`;
-  return e;
-}
 

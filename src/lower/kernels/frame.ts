@@ -60,15 +60,16 @@ export class KernelBuilder implements KernelContext {
 
   /**
    * Lines that split the linear index `from` into one variable per part (the last
-   * part varies fastest): `parts` are [variable, extent] pairs.
+   * part varies fastest): `parts` are [variable, extent] pairs; `rest` names the
+   * running quotient (distinct names let decompositions nest).
    */
-  decompose(parts: readonly (readonly [string, string])[], from: string): string[] {
+  decompose(parts: readonly (readonly [string, string])[], from: string, rest: string = this.internal('rest')): string[] {
     if (parts.length === 0) return [];
     if (parts.length === 1) return [`let ${parts[0]![0]} = ${from};`];
-    const rest = this.internal('rest');
     const lines = [`var ${rest} = ${from};`];
     for (let i = parts.length - 1; i > 0; i--) {
-      const [v, n] = parts[i]!;
+      const v = parts[i]![0];
+      const n = grouped(parts[i]![1]); // an extent `a * b` must divide as a whole
       lines.push(`let ${v} = ${rest} % ${n};`, `${rest} = ${rest} / ${n};`);
     }
     lines.push(`let ${parts[0]![0]} = ${rest};`);
@@ -124,6 +125,19 @@ export class KernelBuilder implements KernelContext {
     );
     return lines.join('\n');
   }
+}
+
+/** `e` as one operand: unchanged when it is a name, a number or one parenthesised group. */
+function grouped(e: string): string {
+  if (/^[\w.]+$/.test(e)) return e;
+  if (e.startsWith('(')) {
+    let depth = 0;
+    for (let i = 0; i < e.length; i++) {
+      depth += e[i] === '(' ? 1 : e[i] === ')' ? -1 : 0;
+      if (depth === 0) return i === e.length - 1 ? e : `(${e})`;
+    }
+  }
+  return `(${e})`;
 }
 
 /** Indents lines by two spaces per level. */
