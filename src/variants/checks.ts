@@ -1,27 +1,22 @@
 /**
- * Host-side checks of the length inputs of cache variants. The runtime range-checks
- * gather indices held in inputs (a block table past n_blocks is INDEX_RANGE before
- * dispatch), and the size solver rejects h not divisible by g (SIZE_CONFLICT); a length
- * such as kv_len is no gather index, so it is checked here, before `compile().run`.
+ * A host-side check of the length inputs of cache variants, with a message that names
+ * where the capacity comes from (t = m·blk). The runtime range-checks the same bounded
+ * inputs and gather indices before dispatch (INDEX_RANGE); this is for callers who want
+ * the check, and its BAD_INPUT message, before building inputs for a run.
  */
 import { fail } from '../errors.ts';
 import { resolveSizes, type Graph } from '../ir/index.ts';
 
 /**
- * The length inputs the variants declare, with the axis whose size bounds them
- * (inclusive): valid values are 0..size. A CLI drawing random inputs can use it too.
- */
-export const LENGTH_INPUTS: Readonly<Record<string, string>> = { kv_len: 't', prefix_len: 't' };
-
-/**
- * Throws BAD_INPUT when a length input (kv_len, prefix_len) of `graph` is negative or
- * exceeds the capacity t of the keys; other inputs are left to the runtime.
+ * Throws BAD_INPUT when a bounded length input of `graph` (kv_len, prefix_len: declared
+ * with `{ max: 't' }`) is negative or exceeds the capacity t of the keys. The runtime and
+ * the interpreter check the same bound (INDEX_RANGE); this names the capacity's origin.
  * @example checkLengths(paged(), inputs, dims) // "input 'kv_len' has 12 at [b=1], outside 0..9 (capacity t = 9)"
  */
 export function checkLengths(graph: Graph, inputs: Record<string, ArrayLike<number>>, dims: Record<string, number>): void {
   const sizes = resolveSizes(graph, dims);
   for (const decl of graph.inputs) {
-    const axis = LENGTH_INPUTS[decl.name];
+    const axis = decl.max; // declared with input(name, axes, 'i32', { max: 't' })
     const data = inputs[decl.name];
     if (axis === undefined || data === undefined || sizes[axis] === undefined) continue;
     const cap = sizes[axis]!;

@@ -12,7 +12,7 @@ export { mla, type MlaOptions } from './mla.ts';
 export { paged } from './paged.ts';
 export { linformer, type LinformerOptions } from './linformer.ts';
 export { attend, attentionOptions, attentionOptionDocs, type AttentionOptions, type HeadMap } from './mods.ts';
-export { checkLengths, LENGTH_INPUTS } from './checks.ts';
+export { checkLengths } from './checks.ts';
 export { contractionCost, reorderContractions } from '../ir/reorder.ts';
 export { resolveOptions, type Variant, type VariantOption } from './variant.ts';
 
