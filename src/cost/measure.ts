@@ -13,16 +13,22 @@ const FMA_INVOCATIONS = 64 * 512;
 /** Elements copied by the bandwidth kernel (32 MiB each way). */
 const COPY_ELEMS = 8 * 2 ** 20;
 
-const fmaPlan: ExecPlan = {
-  name: 'roofline_fma', dynamicSizes: ['n'], staticSizes: {}, derivedSizes: [], constraints: [],
-  buffers: [
-    { name: 'x', dtype: 'f32', shape: ['n'], role: 'input', axes: ['n'] },
-    { name: 'y', dtype: 'f32', shape: ['n'], role: 'output', axes: ['n'] },
-  ],
-  kernels: [{
-    name: 'roofline_fma', workgroupSize: [64, 1, 1], workgroups: ['cdiv', 'n', 64], uniforms: ['n'], workgroupStorageBytes: 0,
-    bindings: [{ buffer: 'x', access: 'read' }, { buffer: 'y', access: 'read_write' }],
-    wgsl: `// roofline: ${ITERS} iterations of 4 independent vec4 FMA chains per invocation (32 FLOP each)
+/** A one-kernel plan over `x` → `y` of n f32 elements, for the microkernels below. */
+function microPlan(name: string, workgroups: ExecPlan['kernels'][number]['workgroups'], wgsl: string): ExecPlan {
+  return {
+    name, dynamicSizes: ['n'], staticSizes: {}, derivedSizes: [], constraints: [],
+    buffers: [
+      { name: 'x', dtype: 'f32', shape: ['n'], role: 'input', axes: ['n'] },
+      { name: 'y', dtype: 'f32', shape: ['n'], role: 'output', axes: ['n'] },
+    ],
+    kernels: [{
+      name, wgsl, workgroupSize: [64, 1, 1], workgroups, uniforms: ['n'], workgroupStorageBytes: 0,
+      bindings: [{ buffer: 'x', access: 'read' }, { buffer: 'y', access: 'read_write' }],
+    }],
+  };
+}
+
+const fmaPlan = microPlan('roofline_fma', ['cdiv', 'n', 64], `// roofline: ${ITERS} iterations of 4 independent vec4 FMA chains per invocation (32 FLOP each)
 struct S { n: u32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -36,20 +42,9 @@ fn roofline_fma(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   for (var j = 0u; j < ${ITERS}u; j++) { a = fma(a, m, k); b = fma(b, m, k); c = fma(c, m, k); d = fma(d, m, k); }
   y[i] = dot(a + b + c + d, vec4f(1.0));
 }
-`,
-  }],
-};
+`);
 
-const copyPlan: ExecPlan = {
-  name: 'roofline_copy', dynamicSizes: ['n'], staticSizes: {}, derivedSizes: [], constraints: [],
-  buffers: [
-    { name: 'x', dtype: 'f32', shape: ['n'], role: 'input', axes: ['n'] },
-    { name: 'y', dtype: 'f32', shape: ['n'], role: 'output', axes: ['n'] },
-  ],
-  kernels: [{
-    name: 'roofline_copy', workgroupSize: [64, 1, 1], workgroups: ['cdiv', 'n', 256], uniforms: ['n'], workgroupStorageBytes: 0,
-    bindings: [{ buffer: 'x', access: 'read' }, { buffer: 'y', access: 'read_write' }],
-    wgsl: `// roofline: copy, one vec4 per invocation
+const copyPlan = microPlan('roofline_copy', ['cdiv', 'n', 256], `// roofline: copy, one vec4 per invocation
 struct S { n: u32 }
 @group(0) @binding(0) var<storage, read> x: array<vec4f>;
 @group(0) @binding(1) var<storage, read_write> y: array<vec4f>;
@@ -60,9 +55,7 @@ fn roofline_copy(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   if (i >= sz.n / 4u) { return; }
   y[i] = x[i];
 }
-`,
-  }],
-};
+`);
 
 /** A measured roofline, with where and how it was measured. */
 export interface MeasuredRoofline {
@@ -71,6 +64,12 @@ export interface MeasuredRoofline {
   gbps: number;
   measuredAt: string;
   method: string;
+}
+
+/** The key a measurement is cached under: the adapter's kind, name and backend. */
+function adapterId(rt: Runtime): string {
+  const r = adapterReport(rt);
+  return `${r.kind} ${r.description || r.device} (${r.backend})`;
 }
 
 async function medianMs(rt: Runtime, plan: ExecPlan, n: number, runs: number): Promise<number> {
@@ -88,9 +87,8 @@ async function medianMs(rt: Runtime, plan: ExecPlan, n: number, runs: number): P
 export async function measureRoofline(rt: Runtime, runs = 5): Promise<MeasuredRoofline> {
   const fmaMs = await medianMs(rt, fmaPlan, FMA_INVOCATIONS, runs);
   const copyMs = await medianMs(rt, copyPlan, COPY_ELEMS, runs);
-  const report = adapterReport(rt);
   return {
-    adapter: `${report.kind} ${report.description || report.device} (${report.backend})`,
+    adapter: adapterId(rt),
     gflops: (FMA_INVOCATIONS * ITERS * 32) / (fmaMs * 1e6),
     gbps: (2 * 4 * COPY_ELEMS) / (copyMs * 1e6),
     measuredAt: new Date().toISOString(),
@@ -103,8 +101,7 @@ export async function measureRoofline(rt: Runtime, runs = 5): Promise<MeasuredRo
  * @example costOf(g, dims, { device: await localDevice(rt) })
  */
 export async function localDevice(rt: Runtime, cacheFile = '.einattn/roofline.json'): Promise<Device & { measured: MeasuredRoofline }> {
-  const report = adapterReport(rt);
-  const id = `${report.kind} ${report.description || report.device} (${report.backend})`;
+  const id = adapterId(rt);
   let cached: Record<string, MeasuredRoofline> = {};
   if (existsSync(cacheFile)) {
     try {
