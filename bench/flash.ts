@@ -79,9 +79,8 @@ for (const causal of causals) {
     const mid = order[Math.floor(order.length / 2)]!;
     const bytes = planBytes(plan);
     // the model's bytes are those of the plan being timed (fused or not)
-    const cost = costOf(mha({ causal }), dims, { device: local });
-    const moved = lowering === 'fused' ? cost.fused : cost.unfused;
-    const predictedMs = Math.max(cost.flops.total / local.flops.f32, (moved.read + moved.written) / local.bandwidth) * 1e3;
+    const { device: model } = costOf(mha({ causal }), dims, { device: local });
+    const predictedMs = lowering === 'fused' ? model!.predictedMs : model!.predictedUnfusedMs;
     const row: Row = {
       predictedMs,
       variant: causal ? 'mha causal' : 'mha', lowering, kernels: plan.kernels.map((k) => k.name),

@@ -22,7 +22,8 @@ export interface CostReport {
   kv: KvCost;
   /** FLOPs per byte of the fused plan */
   intensity: number;
-  device?: Device & { bound: 'compute' | 'memory'; predictedMs: number; ridge: number };
+  /** on a device: the bound and roofline time of the fused plan, and the time of the unfused one */
+  device?: Device & { bound: 'compute' | 'memory'; predictedMs: number; predictedUnfusedMs: number; ridge: number };
 }
 
 /**
@@ -47,10 +48,12 @@ export function costOf(g: Graph, dims: Record<string, number>, opts: { dtype?: '
     const peak = opts.device.flops[dtype];
     const computeS = flops.total / peak;
     const memoryS = moved / opts.device.bandwidth;
+    const unfusedS = Math.max(computeS, (unfused.read + unfused.written) / opts.device.bandwidth);
     report.device = {
       ...opts.device,
       bound: computeS >= memoryS ? 'compute' : 'memory',
       predictedMs: Math.max(computeS, memoryS) * 1e3,
+      predictedUnfusedMs: unfusedS * 1e3,
       ridge: peak / opts.device.bandwidth,
     };
   }
