@@ -8,10 +8,23 @@ import { parseArgs } from 'node:util';
 import { adapterReport, closeRuntime, getRuntime } from '../src/runtime/index.ts';
 import { checkRecipe, recipeArb, recipeToSnippet, type Recipe } from '../test/gpu/programs.ts';
 
-const { values } = parseArgs({ options: { minutes: { type: 'string', default: '1' }, seed: { type: 'string' }, batch: { type: 'string', default: '100' } } });
+/** A bad command line: one line on stderr and exit code 2, no stack trace. */
+function usage(message: string): never {
+  console.error(`fuzz: ${message} (usage: npm run fuzz -- --minutes N [--seed S] [--batch B])`);
+  process.exit(2);
+}
+
+let values: { minutes: string; seed?: string; batch: string };
+try {
+  values = parseArgs({ options: { minutes: { type: 'string', default: '1' }, seed: { type: 'string' }, batch: { type: 'string', default: '100' } } }).values as typeof values;
+} catch (e) {
+  usage((e as Error).message.split('\n')[0]!);
+}
 const minutes = Number(values.minutes);
 const batch = Number(values.batch);
-if (!(minutes > 0) || !(batch > 0)) throw new Error('usage: npm run fuzz -- --minutes N [--seed S] [--batch B]');
+if (!(minutes > 0)) usage(`--minutes must be a positive number, got '${values.minutes}'`);
+if (!Number.isInteger(batch) || batch < 1) usage(`--batch must be a positive integer, got '${values.batch}'`);
+if (values.seed !== undefined && !Number.isInteger(Number(values.seed))) usage(`--seed must be an integer, got '${values.seed}'`);
 let seed = values.seed === undefined ? Date.now() % 2 ** 31 : Number(values.seed);
 
 const rt = await getRuntime();

@@ -11,8 +11,20 @@ import { einsum, graph, input } from '../src/index.ts';
 import { adapterReport, closeRuntime, getRuntime, runtimeStats } from '../src/runtime/index.ts';
 import { gqa, mha } from '../src/variants/index.ts';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '10000' } } });
-const runs = Number(values.runs);
+/** A bad command line: one line on stderr and exit code 2, no stack trace. */
+function usage(message: string): never {
+  console.error(`soak: ${message} (usage: npm run soak -- [--runs N])`);
+  process.exit(2);
+}
+
+let runsText = '10000';
+try {
+  runsText = parseArgs({ options: { runs: { type: 'string', default: '10000' } } }).values.runs!;
+} catch (e) {
+  usage((e as Error).message.split('\n')[0]!);
+}
+const runs = Number(runsText);
+if (!Number.isInteger(runs) || runs < 1) usage(`--runs must be a positive integer, got '${runsText}'`);
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
