@@ -19,6 +19,12 @@ import type { FlashSchedule } from '../src/lower/index.ts';
 import { adapterReport, bindSizes, closeRuntime, getRuntime, resolveBuffers, type ExecPlan } from '../src/runtime/index.ts';
 import { mha } from '../src/variants/index.ts';
 
+// einattn's own errors (a schedule out of range, a device limit) are one line, not a stack trace
+process.on('uncaughtException', (e) => {
+  console.error(e.name === 'EinattnError' ? `bench: ${e.message}` : e);
+  process.exit(1);
+});
+
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
   const i = args.indexOf(`--${name}`);
@@ -26,11 +32,22 @@ const flag = (name: string): string | undefined => {
   const v = args[i + 1];
   return v === undefined || v.startsWith('--') ? 'true' : v;
 };
-const num = (name: string, dflt: number) => (flag(name) === undefined ? dflt : Number(flag(name)));
+/** A bad flag value: one line on stderr and exit code 2, no stack trace. */
+function usage(message: string): never {
+  console.error(`bench: ${message} (usage: npm run bench -- [--s N] [--t N] [--repeat N] [schedule flags])`);
+  process.exit(2);
+}
+const num = (name: string, dflt: number) => {
+  const text = flag(name);
+  if (text === undefined) return dflt;
+  const v = Number(text);
+  if (!Number.isInteger(v) || v < 1) usage(`--${name} must be a positive integer, got '${text}'`);
+  return v;
+};
 const dims = { b: num('b', 1), h: num('h', 8), s: num('s', 1024), t: num('t', num('s', 1024)), d: num('d', 64), dv: num('dv', num('d', 64)) };
 const repeat = num('repeat', 5);
 const schedule: Partial<FlashSchedule> = {};
-for (const k of ['rows', 'kvTile', 'workgroup', 'dvChunk', 'maxDvChunk', 'targetWorkgroups'] as const) if (flag(k) !== undefined) schedule[k] = Number(flag(k));
+for (const k of ['rows', 'kvTile', 'workgroup', 'dvChunk', 'maxDvChunk', 'targetWorkgroups'] as const) if (flag(k) !== undefined) schedule[k] = num(k, 0);
 if (flag('split') !== undefined) schedule.split = flag('split') === 'auto' ? 'auto' : Number(flag('split'));
 if (flag('blockMask') !== undefined) schedule.blockMask = flag('blockMask') !== 'false';
 const causals = flag('causal') === undefined ? [false, true] : [flag('causal') !== 'false'];
