@@ -6,7 +6,7 @@
 import { Project, VariableDeclarationKind, type SourceFile } from 'ts-morph';
 import type { ExecPlan, PlanKernel } from '../src/runtime/plan.ts';
 
-const ARRAY_OF: Record<string, string> = { f32: 'Float32Array', i32: 'Int32Array', f16: 'Uint16Array' };
+const ARRAY_OF: Record<string, string> = { f32: 'Float32Array', i32: 'Int32Array', f16: 'Uint16Array', i8: 'Int8Array' };
 
 /** Options of the emitted modules. */
 export interface EmitOptions {

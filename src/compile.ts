@@ -19,16 +19,23 @@ export interface CompileOptions extends LowerOptions {
    * (seconds per head dim), so it pays only for long runs at one shape
    */
   specializeHeadDims?: boolean;
+  /**
+   * what to do where the adapter lacks `shader-f16` and the graph needs it (f16 inputs or
+   * outputs, or `compute: 'f16'`): 'error' (default) throws DTYPE naming the feature; 'f32'
+   * runs the graph with f32 buffers and f32 arithmetic, rounding f16 inputs and outputs to
+   * f16 values on the host (the run result says `f32Fallback: true`)
+   */
+  f16Fallback?: 'error' | 'f32';
 }
 
-/** An input array: values as any numeric array (f16 also as a Uint16Array of bits). */
+/** An input array: values as any numeric array (f16 also as a Uint16Array of bits, i8 as an Int8Array). */
 export type RunInput = ArrayLike<number> | HostArray;
 
-/** One output of {@link Compiled.run}: f16 outputs are widened to Float32Array values. */
+/** One output of {@link Compiled.run}: f16 outputs are widened to Float32Array values, i8 outputs are an Int8Array. */
 export interface CompiledOutput {
   axes: string[];
   shape: number[];
-  data: Float32Array | Int32Array;
+  data: Float32Array | Int32Array | Int8Array;
 }
 
 /** A graph lowered to kernels, ready to run. */
@@ -49,15 +56,19 @@ export interface Compiled {
     outputs: Record<string, CompiledOutput>;
     kernelMs?: number[];
     totalMs: number;
+    /** present when the adapter lacked shader-f16 and `f16Fallback: 'f32'` ran the graph in f32 */
+    f32Fallback?: true;
   }>;
 }
 
 /**
  * Lowers a graph to fused WGSL kernels.
  * @example const { outputs } = await compile(mha()).run({ q, k, v }, { b: 1, h: 8, s: 128, t: 128, d: 64 })
+ * @example const half = compile(mha({ causal: true }), { compute: 'f16' }) // f16 products, f32 sums and softmax
  */
 export function compile(graph: Graph, opts: CompileOptions = {}): Compiled {
-  const { specializeHeadDims = false, ...lowerOpts } = opts;
+  const { specializeHeadDims = false, f16Fallback = 'error', ...lowerOpts } = opts;
+  if (f16Fallback !== 'error' && f16Fallback !== 'f32') fail('USAGE', `compile: f16Fallback must be 'error' or 'f32', got ${JSON.stringify(f16Fallback)}`);
   const generic = lower(graph, lowerOpts);
   const plans = new Map<string, ExecPlan>();
   let latest = generic;
@@ -72,8 +83,19 @@ export function compile(graph: Graph, opts: CompileOptions = {}): Compiled {
   };
   const planFor = (dims: Record<string, number>): ExecPlan => planWith(dims, {});
   // workgroup-memory staging pays where barriers are cheap (GPUs), not on a CPU rasteriser
-  const sharedFor = async (runtime?: Runtime): Promise<Partial<LowerOptions>> =>
-    opts.shared === undefined && (runtime ?? (await getRuntime())).kind === 'hardware' ? { shared: true } : {};
+  const sharedFor = (runtime: Runtime): Partial<LowerOptions> => (opts.shared === undefined && runtime.kind === 'hardware' ? { shared: true } : {});
+  // the plan for this runtime: without shader-f16, an error naming it or the f32 fallback
+  const planOn = (dims: Record<string, number>, rt: Runtime): { plan: ExecPlan; fallback: boolean } => {
+    const extra = sharedFor(rt);
+    const plan = planWith(dims, extra);
+    if (!plan.kernels.some((k) => k.features?.includes('shader-f16')) || rt.features.has('shader-f16')) return { plan, fallback: false };
+    if (f16Fallback === 'error') {
+      const f16Io = [...graph.inputs, ...graph.outputs.map((o) => ({ name: o.name, dtype: o.node.dtype }))].filter((x) => x.dtype === 'f16').map((x) => x.name);
+      const why = [...(f16Io.length ? [`f16 tensors ${f16Io.join(', ')}`] : []), ...(lowerOpts.compute === 'f16' ? ["compute: 'f16'"] : [])].join(' and ');
+      fail('DTYPE', `graph '${graph.name}' needs the WebGPU feature 'shader-f16' (for ${why}), which the ${rt.kind} adapter ${rt.info.description || rt.info.device} does not have; compile(graph, { f16Fallback: 'f32' }) runs it with f32 buffers and arithmetic instead`);
+    }
+    return { plan: planWith(dims, { ...extra, widenF16: true }), fallback: true };
+  };
   return {
     graph,
     get plan() {
@@ -82,33 +104,50 @@ export function compile(graph: Graph, opts: CompileOptions = {}): Compiled {
     planFor,
     explain: (dims) => explain(dims ? planFor(dims) : latest),
     async run(inputs, dims, runOpts = {}) {
-      const plan = planWith(dims, await sharedFor(runOpts.runtime));
+      const { plan, fallback } = planOn(dims, runOpts.runtime ?? (await getRuntime()));
       latest = plan;
       if (inputs === null || typeof inputs !== 'object') fail('BAD_INPUT', `graph '${graph.name}': inputs must be an object of arrays`);
       const host: Record<string, HostArray> = {};
       for (const [name, arr] of Object.entries(inputs)) {
         const decl = graph.inputs.find((i) => i.name === name);
-        host[name] = decl ? toHost(name, decl.dtype, arr) : (arr as HostArray); // unknown names: the runtime names them
+        host[name] = decl ? toHost(name, decl.dtype, arr, fallback) : (arr as HostArray); // unknown names: the runtime names them
       }
       const r = await runPlan(plan, host, dims, runOpts);
       const outputs: Record<string, CompiledOutput> = {};
-      for (const [name, o] of Object.entries(r.outputs))
-        outputs[name] = { axes: o.axes, shape: o.shape, data: o.dtype === 'f16' ? f16ArrayToF32(o.data as Uint16Array) : (o.data as Float32Array | Int32Array) };
-      return { outputs, kernelMs: r.kernelMs, totalMs: r.totalMs };
+      for (const [name, o] of Object.entries(r.outputs)) {
+        let data = o.dtype === 'f16' ? f16ArrayToF32(o.data as Uint16Array) : (o.data as CompiledOutput['data']);
+        // the fallback computed an f16 output in f32: store it as f16 would
+        if (fallback && graph.outputs.find((x) => x.name === name)?.node.dtype === 'f16') data = f16ArrayToF32(f32ArrayToF16(data));
+        outputs[name] = { axes: o.axes, shape: o.shape, data };
+      }
+      return { outputs, kernelMs: r.kernelMs, totalMs: r.totalMs, ...(fallback ? { f32Fallback: true as const } : {}) };
     },
   };
 }
 
-function toHost(name: string, dtype: string, arr: RunInput): HostArray {
+/** The host array of an input of `dtype`; with `widen` an f16 input becomes f32 values rounded to f16. */
+function toHost(name: string, dtype: string, arr: RunInput, widen = false): HostArray {
   if (arr === null || typeof arr !== 'object' || typeof (arr as ArrayLike<number>).length !== 'number')
     fail('BAD_INPUT', `input '${name}' must be an array of numbers, got ${arr === null ? 'null' : typeof arr}`);
   if (dtype === 'f32') return arr instanceof Float32Array ? arr : Float32Array.from(arr as ArrayLike<number>);
-  if (dtype === 'f16') return arr instanceof Uint16Array ? arr : f32ArrayToF16(arr as ArrayLike<number>);
+  if (dtype === 'f16') {
+    const bits = arr instanceof Uint16Array ? arr : f32ArrayToF16(arr as ArrayLike<number>);
+    return widen ? f16ArrayToF32(bits) : bits;
+  }
+  if (dtype === 'i8') {
+    if (arr instanceof Int8Array) return arr;
+    if (arr instanceof Uint16Array || arr instanceof Uint8Array)
+      fail('BAD_INPUT', `input '${name}' is i8: pass an Int8Array (or numbers in -128..127), not a ${arr.constructor.name}`);
+    return integers(name, 'i8', arr as ArrayLike<number>, new Int8Array(arr.length), -128, 127);
+  }
   if (arr instanceof Int32Array) return arr;
-  const out = new Int32Array(arr.length);
+  return integers(name, 'i32', arr as ArrayLike<number>, new Int32Array(arr.length), -2147483648, 2147483647);
+}
+
+function integers<T extends Int8Array | Int32Array>(name: string, dtype: string, arr: ArrayLike<number>, out: T, lo: number, hi: number): T {
   for (let i = 0; i < arr.length; i++) {
-    const v = (arr as ArrayLike<number>)[i]!;
-    if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647) fail('BAD_INPUT', `input '${name}' is i32 but value ${i} is ${v}`);
+    const v = arr[i]!;
+    if (!Number.isInteger(v) || v < lo || v > hi) fail('BAD_INPUT', `input '${name}' is ${dtype} (integers ${lo}..${hi}) but value ${i} is ${v}`);
     out[i] = v;
   }
   return out;

@@ -12,13 +12,13 @@ import { axesText } from './format.ts';
 /** One input, in the forms the GPU and the interpreter each take. */
 export interface CliInput {
   name: string;
-  dtype: 'f32' | 'f16' | 'i32';
+  dtype: 'f32' | 'f16' | 'i32' | 'i8';
   axes: string[];
   shape: number[];
   /** for compile().run: f16 as a Uint16Array of bits */
   gpu: HostArray;
   /** for interpret(): values (f16 widened, so both sides see the same numbers) */
-  values: Float32Array | Int32Array;
+  values: Float32Array | Int32Array | Int8Array;
   /** 'random (seed N)' or the file it came from */
   source: string;
 }
@@ -88,7 +88,8 @@ function evalSizeOr(e: SizeExpr, sizes: Record<string, number>): number | undefi
 }
 
 /**
- * Deterministic inputs: f32/f16 uniform in [-1, 1), i32 uniform in the gather range (else 0..3).
+ * Deterministic inputs: f32/f16 uniform in [-1, 1), i32 uniform in the gather range (else 0..3),
+ * i8 uniform in -127..127 (an int8 cache; its f32 scales are ordinary f32 inputs).
  * @example randomInput(g.inputs[0], sizes, 0, {})
  */
 export function randomInput(
@@ -106,6 +107,11 @@ export function randomInput(
     const data = new Int32Array(count);
     for (let i = 0; i < count; i++) data[i] = Math.floor(rnd() * hi);
     return { ...base, dtype: 'i32', gpu: data, values: data };
+  }
+  if (decl.dtype === 'i8') {
+    const data = new Int8Array(count);
+    for (let i = 0; i < count; i++) data[i] = Math.floor(rnd() * 255) - 127;
+    return { ...base, dtype: 'i8', gpu: data, values: data };
   }
   const values = new Float32Array(count);
   for (let i = 0; i < count; i++) values[i] = rnd() * 2 - 1;
@@ -149,6 +155,7 @@ export async function npyInput(path: string, decl: Graph['inputs'][number], size
   const base = { name: decl.name, axes: [...decl.axes], shape, source: path };
   if (arr.dtype === 'f16') return { ...base, dtype: 'f16', gpu: arr.data, values: f16ArrayToF32(arr.data as Uint16Array) };
   if (arr.dtype === 'i32') return { ...base, dtype: 'i32', gpu: arr.data, values: arr.data as Int32Array };
+  if (arr.dtype === 'i8') return { ...base, dtype: 'i8', gpu: arr.data, values: arr.data as Int8Array };
   return { ...base, dtype: 'f32', gpu: arr.data, values: arr.data as Float32Array };
 }
 
@@ -158,6 +165,7 @@ export async function npyInput(path: string, decl: Graph['inputs'][number], size
  */
 export function toNpy(dtype: string, shape: number[], values: ArrayLike<number>): NpyArray {
   if (dtype === 'i32') return { dtype: 'i32', shape, data: values instanceof Int32Array ? values : Int32Array.from(values) };
+  if (dtype === 'i8') return { dtype: 'i8', shape, data: values instanceof Int8Array ? values : Int8Array.from(values) };
   if (dtype === 'f16') return { dtype: 'f16', shape, data: f32ArrayToF16(values) };
   return { dtype: 'f32', shape, data: values instanceof Float32Array ? values : Float32Array.from(values) };
 }

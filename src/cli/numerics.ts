@@ -74,7 +74,7 @@ export function toleranceFor(graph: Graph, sizes: Record<string, number>): Toler
     base,
     length,
     dtype,
-    rule: `tolerance = ${base.toExponential(0)}·√L·max(1, |ref|max) + 1e-6 with L = ${length} (longest reduction), ${dtype}; i32 outputs exact`,
+    rule: `tolerance = ${base.toExponential(0)}·√L·max(1, |ref|max) + 1e-6 with L = ${length} (longest reduction), ${dtype}; i32 outputs exact, i8 within 1`,
   };
 }
 
@@ -84,6 +84,8 @@ export function toleranceFor(graph: Graph, sizes: Record<string, number>): Toler
  */
 export function allowedError(tol: Tolerance, refAbsMax: number, dtype: string): number {
   if (dtype === 'i32') return 0;
+  // int8 quantisation rounds x / scale: f32 on the GPU and float64 in the interpreter may round a near-tie apart
+  if (dtype === 'i8') return 1;
   return tol.base * Math.sqrt(tol.length) * Math.max(1, refAbsMax) + 1e-6;
 }
 

@@ -8,13 +8,17 @@ import { implicitOutput, parseAxes, parseSpec } from './spec.ts';
 import { binaryOp, lift, Tensor, unaryOp, type Axes, type AxesOf, type Operand, type SoftmaxOptions } from './tensor.ts';
 import type { CheckAxes, IsDynamic, ParseAxes, SpecInputs, SpecOutput, Union, Without } from './types.ts';
 
-/** The storage dtypes an input may have. */
-export type InputDType = 'f32' | 'f16' | 'i32';
+/**
+ * The storage dtypes an input may have. `i8` holds integers in -128..127 packed four to a
+ * word (int8 KV caches); it computes as i32, so `k_q.mul(k_scale)` dequantises to f32.
+ */
+export type InputDType = 'f32' | 'f16' | 'i32' | 'i8';
 
 /**
  * Declares an input tensor with named axes.
  * @example const q = input('q', 'b h s d') // Tensor<['b','h','s','d']>, f32
  * @example const kvLen = input('kv_len', 'b', 'i32', { max: 't' }) // values checked to lie in 0..t
+ * @example const k = input('k_q', 'b g t d', 'i8').mul(input('k_scale', 'b g t')) // an int8 cache, dequantised
  */
 export function input<const S extends string>(name: string, axes: S, dtype: InputDType = 'f32', opts: InputOptions = {}): Tensor<ParseAxes<S>> {
   return new Tensor(inputNode(name, parseAxes(axes, `input '${String(name).slice(0, 40)}'`), dtype, opts.max));
@@ -168,6 +172,8 @@ export const abs = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('abs', x
 export const sin = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('sin', x);
 /** Cosine. */
 export const cos = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('cos', x);
+/** Rounds to the nearest integer, half to even (WGSL's `round`). @example round(x.div(scale)) */
+export const round = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('round', x);
 /** Elementwise minimum. @example minimum(x, 0) */
 export const minimum = <A extends Operand, B extends Operand>(a: A, b: B): Bin<A, B> => binaryOp('min', a, b);
 /** Elementwise maximum. @example maximum(x, 0) */

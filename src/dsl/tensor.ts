@@ -71,7 +71,9 @@ export class Tensor<in out A extends Axes = string[]> {
   abs(): Tensor<A> { return un('abs', this); }
   sin(): Tensor<A> { return un('sin', this); }
   cos(): Tensor<A> { return un('cos', this); }
-  /** Converts to another dtype. */
+  /** Rounds to the nearest integer, half to even (as WGSL's `round`). */
+  round(): Tensor<A> { return un('round', this); }
+  /** Converts to another dtype; to `i8` it truncates and saturates to -128..127. */
   cast(dtype: DType): Tensor<A> { return new Tensor(castNode(this.node, dtype)); }
 
   /** Sum over the space-separated axes `over`. */

@@ -16,7 +16,7 @@ export interface InterpArray {
 /** The outputs of {@link interpret}, by output name. */
 export type InterpResult = Record<string, InterpArray>;
 
-/** Input values: any array of numbers (f16 inputs too take values, not bits). */
+/** Input values: any array of numbers (f16 inputs too take values, not bits; i8 inputs integers in -128..127). */
 export type InterpInput = ArrayLike<number>;
 
 const I32_MIN = -2147483648;
@@ -59,14 +59,16 @@ function checkInputs(graph: Graph, inputs: Record<string, InterpInput>, sizes: R
     if (inp.dtype === 'f16' && arr instanceof Uint16Array)
       fail('BAD_INPUT', `input '${inp.name}': the interpreter takes f16 values as numbers (e.g. a Float32Array), not a Uint16Array of bits`);
     if (arr.length !== count) fail('BAD_INPUT', `input '${inp.name}' has ${arr.length} values; expected ${want}`);
-    if (inp.dtype === 'i32')
+    if (inp.dtype === 'i32' || inp.dtype === 'i8') {
+      const [lo, hi] = inp.dtype === 'i8' ? [-128, 127] : [I32_MIN, I32_MAX];
       for (let i = 0; i < arr.length; i++) {
         const v = arr[i]!;
-        if (!Number.isInteger(v) || v < I32_MIN || v > I32_MAX)
-          fail('BAD_INPUT', `input '${inp.name}' is i32 but value ${i} is ${v}`);
+        if (!Number.isInteger(v) || v < lo || v > hi)
+          fail('BAD_INPUT', `input '${inp.name}' is ${inp.dtype} (integers ${lo}..${hi}) but value ${i} is ${v}`);
         if (inp.max !== undefined && (v < 0 || v > sizes[inp.max]!))
           fail('INDEX_RANGE', `input '${inp.name}' (values 0..${inp.max}): value ${i} is ${v}, outside 0..${sizes[inp.max]}`);
       }
+    }
   }
 }
 
@@ -105,6 +107,17 @@ function toI32(x: number): number {
   return Math.trunc(Math.min(I32_MAX, Math.max(I32_MIN, x)));
 }
 
+/** A cast to i8: as to i32, then saturated to -128..127. */
+function toI8(x: number): number {
+  return Math.min(127, Math.max(-128, toI32(x)));
+}
+
+/** Round half to even (WGSL's `round`); JavaScript's Math.round rounds half up. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
 function unaryFn(fn: string, isInt: boolean): (x: number) => number {
   switch (fn) {
     case 'neg': return isInt ? (x) => wrap(-x) : (x) => -x;
@@ -116,6 +129,7 @@ function unaryFn(fn: string, isInt: boolean): (x: number) => number {
     case 'rsqrt': return (x) => 1 / Math.sqrt(x);
     case 'sin': return Math.sin;
     case 'cos': return Math.cos;
+    case 'round': return roundHalfEven;
     case 'not': return (x) => (x ? 0 : 1);
   }
   throw new Error(`interpreter: unknown unary ${fn}`);
@@ -190,7 +204,7 @@ function evalNode(
       return elementwise(axes, sizes, [get(n.cond), get(n.a), get(n.b)], (v) => (v[0] ? v[1]! : v[2]!));
     case 'cast': {
       const x = get(n.x);
-      const f = n.dtype === 'i32' ? toI32 : n.dtype === 'bool' ? (v: number) => +(v !== 0) : (v: number) => v;
+      const f = n.dtype === 'i32' ? toI32 : n.dtype === 'i8' ? toI8 : n.dtype === 'bool' ? (v: number) => +(v !== 0) : (v: number) => v;
       return { axes, shape, data: x.data.map(f) };
     }
     case 'einsum': {

@@ -11,7 +11,7 @@ import {
 const FLOAT = new Set<DType>(['f32', 'f16']);
 const COMPARE = new Set<BinaryFn>(['lt', 'le', 'gt', 'ge', 'eq', 'ne']);
 const LOGIC = new Set<BinaryFn>(['and', 'or']);
-const DTYPES: readonly DType[] = ['f32', 'f16', 'i32'];
+const DTYPES: readonly DType[] = ['f32', 'f16', 'i32', 'i8'];
 
 /** Formats axes for messages: `[b h s d]`. */
 export function fmtAxes(axes: readonly string[]): string {
@@ -64,6 +64,11 @@ export function broadcastAxes(a: readonly string[], b: readonly string[]): strin
   return [...a, ...b.filter((x) => !a.includes(x))];
 }
 
+/** i8 is a storage type: arithmetic, comparisons and reductions see its values as i32. */
+function widen(x: Node): Node {
+  return x.dtype === 'i8' ? castNode(x, 'i32') : x;
+}
+
 function arithType(fn: string, a: Node, b: Node): DType {
   if (a.dtype === 'bool' || b.dtype === 'bool')
     fail('DTYPE', `${fn}: cannot do arithmetic on a bool (mask) operand; use where(mask, x, y)`);
@@ -74,7 +79,8 @@ function arithType(fn: string, a: Node, b: Node): DType {
 }
 
 /** Elementwise binary op with broadcasting by axis name. */
-export function binaryNode(fn: BinaryFn, a: Node, b: Node): Node {
+export function binaryNode(fn: BinaryFn, a0: Node, b0: Node): Node {
+  const [a, b] = [widen(a0), widen(b0)];
   const axes = broadcastAxes(a.axes, b.axes);
   if (LOGIC.has(fn)) {
     if (a.dtype !== 'bool' || b.dtype !== 'bool') fail('DTYPE', `${fn}: both operands must be bool (comparisons), got ${a.dtype} and ${b.dtype}`);
@@ -88,27 +94,30 @@ export function binaryNode(fn: BinaryFn, a: Node, b: Node): Node {
 }
 
 /** Elementwise unary op. Float functions of an i32 operand compute in f32. */
-export function unaryNode(fn: UnaryFn, x: Node): Node {
+export function unaryNode(fn: UnaryFn, x0: Node): Node {
+  const x = widen(x0);
   if (fn === 'not') {
     if (x.dtype !== 'bool') fail('DTYPE', `not: operand must be bool, got ${x.dtype}`);
     return mk({ op: 'unary', fn, x, axes: x.axes, dtype: 'bool' });
   }
   if (x.dtype === 'bool') fail('DTYPE', `${fn}: cannot apply to a bool (mask) operand`);
-  const keepsInt = fn === 'neg' || fn === 'abs';
+  const keepsInt = fn === 'neg' || fn === 'abs' || fn === 'round';
   const dtype: DType = x.dtype === 'i32' && !keepsInt ? 'f32' : x.dtype;
   return mk({ op: 'unary', fn, x: dtype !== x.dtype ? castNode(x, dtype) : x, axes: x.axes, dtype });
 }
 
-/** Converts to another dtype. */
+/** Converts to another dtype. A cast to i8 truncates like i32 and then saturates to -128..127. */
 export function castNode(x: Node, dtype: DType): Node {
   if (x.dtype === dtype) return x;
-  if (x.op === 'const' && x.dtype !== 'bool' && dtype !== 'bool' && (dtype !== 'i32' || Number.isInteger(x.value)))
+  if (!DTYPES.includes(dtype) && dtype !== 'bool') fail('DTYPE', `cast: dtype ${JSON.stringify(dtype)} is not one of ${DTYPES.join(', ')}, bool`);
+  if (x.op === 'const' && x.dtype !== 'bool' && dtype !== 'bool' && dtype !== 'i8' && (dtype !== 'i32' || Number.isInteger(x.value)))
     return constNode(x.value, dtype);
   return mk({ op: 'cast', x, axes: x.axes, dtype });
 }
 
 /** `where(cond, a, b)` with broadcasting. */
-export function selectNode(cond: Node, a: Node, b: Node): Node {
+export function selectNode(cond: Node, a0: Node, b0: Node): Node {
+  const [a, b] = [widen(a0), widen(b0)];
   if (cond.dtype !== 'bool') fail('DTYPE', `where: the condition must be bool (a comparison), got ${cond.dtype}`);
   const t = arithType('where', a, b);
   return mk({
@@ -128,8 +137,10 @@ export function einsumNode(spec: string, operands: readonly Node[], output: read
   });
   checkAxes(output, `einsum '${spec}' output`);
   const dtypes = new Set(operands.map((o) => o.dtype));
-  for (const [i, o] of operands.entries())
-    if (!FLOAT.has(o.dtype)) fail('DTYPE', `einsum '${spec}': operand ${i + 1} has dtype ${o.dtype}; einsum operands must be f32 or f16`);
+  for (const [i, o] of operands.entries()) {
+    const hint = o.dtype === 'i8' ? ' (dequantise int8 first: k_q.mul(k_scale))' : '';
+    if (!FLOAT.has(o.dtype)) fail('DTYPE', `einsum '${spec}': operand ${i + 1} has dtype ${o.dtype}; einsum operands must be f32 or f16${hint}`);
+  }
   if (dtypes.size > 1)
     fail('DTYPE', `einsum '${spec}': operands mix dtypes (${operands.map((o, i) => `operand ${i + 1}: ${o.dtype}`).join(', ')}); cast one first`);
   return mk({ op: 'einsum', spec, operands: [...operands], axes: [...output], dtype: operands[0]!.dtype });
@@ -140,7 +151,8 @@ function checkHas(x: Node, axis: string, where: string): void {
 }
 
 /** Sum or max over the named axes. */
-export function reduceNode(fn: ReduceFn, x: Node, over: readonly string[]): Node {
+export function reduceNode(fn: ReduceFn, x0: Node, over: readonly string[]): Node {
+  let x = widen(x0);
   if (over.length === 0) fail('UNKNOWN_AXIS', `${fn}: name at least one axis to reduce over`);
   for (const a of over) checkHas(x, a, `${fn} over '${over.join(' ')}'`);
   if (x.dtype === 'bool') fail('DTYPE', `${fn}: cannot reduce a bool (mask)`);
@@ -218,7 +230,8 @@ export function viewNode(x: Node, view: ViewKind, order?: readonly string[]): No
 }
 
 /** Gathers `src` along `axis` through the i32 tensor `index` (paged KV caches). */
-export function gatherNode(src: Node, axis: string, index: Node): Node {
+export function gatherNode(src: Node, axis: string, index0: Node): Node {
+  const index = widen(index0);
   const where = `gather '${axis}'`;
   checkHas(src, axis, where);
   if (index.dtype !== 'i32') fail('DTYPE', `${where}: the index tensor must be i32, got ${index.dtype}`);

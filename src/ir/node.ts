@@ -4,10 +4,16 @@
  * names (axis `d` has size `d`), with size equations recorded by views.
  */
 
-/** Element types. `bool` only exists for masks and comparisons, never in buffers. */
-export type DType = 'f32' | 'f16' | 'i32' | 'bool';
+/**
+ * Element types. `bool` only exists for masks and comparisons, never in buffers. `i8` is a
+ * storage type (int8 KV caches): integers in -128..127, packed four to a 32-bit word in
+ * buffers; arithmetic on them is i32 (the constructors widen i8 operands first), and a cast
+ * to i8 saturates.
+ */
+export type DType = 'f32' | 'f16' | 'i32' | 'i8' | 'bool';
 
-export type UnaryFn = 'neg' | 'exp' | 'log' | 'tanh' | 'sqrt' | 'rsqrt' | 'abs' | 'sin' | 'cos' | 'not';
+/** `round` rounds half to even, as WGSL's `round` does. */
+export type UnaryFn = 'neg' | 'exp' | 'log' | 'tanh' | 'sqrt' | 'rsqrt' | 'abs' | 'sin' | 'cos' | 'round' | 'not';
 export type BinaryFn =
   | 'add' | 'sub' | 'mul' | 'div' | 'mod' | 'max' | 'min' | 'pow'
   | 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne' | 'and' | 'or';

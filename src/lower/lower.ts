@@ -16,7 +16,7 @@ import { findFlash, type FlashMatch } from './flash/match.ts';
 import { flashSchedule, type FlashSchedule } from './flash/schedule.ts';
 import { groupKernels } from './schedule.ts';
 import { planSizes } from './sizes.ts';
-import { internalName, type BufferRef } from './wgsl.ts';
+import { internalName, type BufferRef, type ComputeType } from './wgsl.ts';
 
 /** Knobs of the generic lowering. */
 export interface LowerOptions {
@@ -41,6 +41,17 @@ export interface LowerOptions {
   dims?: Record<string, number>;
   /** flash kernels also output `_flash_tiles`: the KV tiles each workgroup loaded (for tests) */
   debugTiles?: boolean;
+  /**
+   * the arithmetic of einsum products: 'f32' (default), or 'f16', where each operand and
+   * each product is rounded to f16 (the adapter needs shader-f16) while accumulators, the
+   * softmax's running max and sum, exp and every other op stay f32
+   */
+  compute?: ComputeType;
+  /**
+   * declare f16 inputs and outputs as f32 buffers and compute in f32: the plan needs no
+   * shader-f16 (compile()'s `f16Fallback: 'f32'` converts the arrays on the host)
+   */
+  widenF16?: boolean;
 }
 
 function checkTile(t: unknown): Tile {
@@ -55,6 +66,11 @@ function checkTile(t: unknown): Tile {
  */
 export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
   const tile = checkTile(opts.tile ?? [4, 4]);
+  if (opts.compute !== undefined && opts.compute !== 'f32' && opts.compute !== 'f16')
+    fail('USAGE', `lower: compute must be 'f32' or 'f16', got ${JSON.stringify(opts.compute)}`);
+  const widen = opts.widenF16 === true;
+  const compute: ComputeType = widen ? 'f32' : opts.compute ?? 'f32';
+  const f16Buf = (d: string): BufferRef['dtype'] => (d === 'f16' && !widen ? 'f16' : 'f32');
   const graph = opts.specialize && Object.keys(opts.specialize).length ? specialize(graph0, opts.specialize) : graph0;
   const sched = flashSchedule(opts.flashSchedule);
   const found = opts.flash === false ? { matches: [], misses: [] } : findFlash(graph);
@@ -73,7 +89,7 @@ export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
   const planBuffers: PlanBuffer[] = [];
   const userNames = new Set([...graph.inputs.map((i) => i.name), ...graph.outputs.map((o) => o.name)]);
   for (const i of graph.inputs) {
-    const b: BufferRef = { name: i.name, ident: ident(i.name), axes: i.axes, dtype: i.dtype as BufferRef['dtype'] };
+    const b: BufferRef = { name: i.name, ident: ident(i.name), axes: i.axes, dtype: i.dtype === 'f16' ? f16Buf('f16') : (i.dtype as BufferRef['dtype']) };
     buffers.set(i.id, b);
     names.set(i.id, i.name);
     planBuffers.push({ name: i.name, dtype: b.dtype, shape: [...i.axes], role: 'input', axes: [...i.axes] });
@@ -83,7 +99,10 @@ export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
     const { root, core } = gr;
     const kind = gr.flash ? 'flash' : core?.op ?? 'map';
     const outName = gr.output ?? internal(`${kind}${k}`);
-    const dtype: BufferRef['dtype'] = root.dtype === 'i32' ? 'i32' : gr.output && root.dtype === 'f16' ? 'f16' : 'f32';
+    const dtype: BufferRef['dtype'] =
+      root.dtype === 'i32' ? 'i32'
+      : root.dtype === 'i8' ? (gr.output ? 'i8' : 'i32')
+      : gr.output && root.dtype === 'f16' ? f16Buf('f16') : 'f32';
     const out: BufferRef = { name: outName, ident: ident(outName), axes: root.axes, dtype };
     let name = `${graph.name}_${k}_${kind}`;
     while (userNames.has(name)) name += '_';
@@ -95,7 +114,7 @@ export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
       const m = flashOf.get(core!.id)!;
       const lse = m.lse.map((l) => {
         const o = graph.outputs.find((x) => x.node === l)!;
-        const b: BufferRef = { name: o.name, ident: ident(o.name), axes: l.axes, dtype: l.dtype === 'f16' ? 'f16' : 'f32' };
+        const b: BufferRef = { name: o.name, ident: ident(o.name), axes: l.axes, dtype: f16Buf(l.dtype) };
         planBuffers.push({ name: o.name, dtype: b.dtype, shape: [...l.axes], role: 'output', axes: [...l.axes] });
         buffers.set(l.id, b);
         names.set(l.id, o.name);
@@ -104,6 +123,7 @@ export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
       const em = emitFlash({
         name, header, staticSizes: graph.staticSizes, buffers, axes, match: m, root, out, lse, schedule: sched,
         split: chooseSplit(graph, m, sched, opts.dims),
+        compute,
         debugTiles: opts.debugTiles === true,
         describe: {
           scores: describe(m.softmax.x, names),
@@ -122,7 +142,7 @@ export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
       names.set(root.id, outName);
       return;
     }
-    const kb = new KernelBuilder(graph.staticSizes, buffers, axes);
+    const kb = new KernelBuilder(graph.staticSizes, buffers, axes, compute);
     const { wgsl, workgroups, workgroupStorageBytes = 0 }: { wgsl: string; workgroups: SizeExpr; workgroupStorageBytes?: number } =
       core?.op === 'softmax' ? softmaxKernel(kb, name, header, root, core, out)
       : core && opts.shared && sharedApplies(root, core) ? sharedContractKernel(kb, name, header, root, core, out, tile)

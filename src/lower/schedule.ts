@@ -3,7 +3,8 @@
  * (einsum, reduce, softmax) are kernel cores; an elementwise chain that only
  * consumes a core (its epilogue: scale, mask, score mod) joins the core's kernel;
  * elementwise ops, views and gathers are inlined as index expressions into every
- * consumer; graph outputs are always written to buffers.
+ * consumer; graph outputs are always written to buffers. An i8 (packed) output is never
+ * an epilogue: it gets an elementwise kernel that writes whole words.
  */
 import { children, type Graph, type Node } from '../ir/index.ts';
 
@@ -60,6 +61,8 @@ export function groupKernels(g: Graph, opts: GroupOptions = {}): KernelGroup[] {
       const cs = consumers.get(root.id) ?? [];
       const c = cs[0];
       if (cs.length !== 1 || !c || !ELEMENTWISE.has(c.op) || !sameAxisSet(c.axes, n.axes)) break;
+      // an i8 result is written four to a word by an elementwise kernel of its own
+      if (c.dtype === 'i8') break;
       // the other operands of the epilogue must not need this kernel's own result twice
       if (children(c).filter((x) => x === root).length !== 1) break;
       // `a + b` of two contractions: the first claims it, the second is materialised

@@ -15,13 +15,40 @@ export interface BufferRef {
   /** its WGSL variable: the name itself unless that would hide a WGSL built-in */
   ident: string;
   axes: readonly string[];
-  /** storage dtype; f16 is widened to f32 on load */
-  dtype: 'f32' | 'f16' | 'i32';
+  /**
+   * storage dtype; f16 is widened to f32 on load; i8 is packed four to an `array<i32>`
+   * word (little-endian bytes) and sign-extended to i32 on load
+   */
+  dtype: 'f32' | 'f16' | 'i32' | 'i8';
 }
 
-/** Compute type of a node's values inside a kernel (f16 is computed in f32). */
+/** Compute type of a node's values inside a kernel (f16 is computed in f32, i8 in i32). */
 export function computeType(n: Node): 'f32' | 'i32' | 'bool' {
-  return n.dtype === 'bool' ? 'bool' : n.dtype === 'i32' ? 'i32' : 'f32';
+  return n.dtype === 'bool' ? 'bool' : n.dtype === 'i32' || n.dtype === 'i8' ? 'i32' : 'f32';
+}
+
+/** The arithmetic type of einsum products: `f16` rounds each operand and each product to f16 (accumulation stays f32). */
+export type ComputeType = 'f32' | 'f16';
+
+/**
+ * The product of einsum operand values (f32 expressions) as an f32 expression. Under
+ * f16 compute each operand is rounded to f16 and the product is computed in f16, then
+ * widened for the f32 accumulator.
+ * @example product(['a', 'b'], 'f16') // 'f32(f16(a) * f16(b))'
+ */
+export function product(terms: readonly string[], compute: ComputeType): string {
+  if (terms.length === 0) return '1.0';
+  if (compute === 'f32') return terms.join(' * ');
+  return `f32(${terms.map((t) => `f16(${t})`).join(' * ')})`;
+}
+
+/**
+ * The i8 element at linear offset `off` of a packed buffer, sign-extended to i32:
+ * byte `off % 4` (little-endian) of word `off / 4`.
+ * @example loadI8('k_q', 'o') // 'extractBits(k_q[(o) / 4u], ((o) % 4u) * 8u, 8u)'
+ */
+export function loadI8(ident: string, off: string): string {
+  return `extractBits(${ident}[(${off}) / 4u], ((${off}) % 4u) * 8u, 8u)`;
 }
 
 /** A WGSL literal for `v` in type `t`; infinities and NaN go through bitcast (WGSL has no literal for them). */
@@ -175,7 +202,8 @@ export class Scope {
     const buf = this.ctx.buffer(n);
     if (buf) {
       this.ctx.read(buf);
-      const load = `${buf.ident}[${offset(buf, env, this.ctx)}]`;
+      const off = offset(buf, env, this.ctx);
+      const load = buf.dtype === 'i8' ? loadI8(buf.ident, off) : `${buf.ident}[${off}]`;
       return this.bind(key, buf.dtype === 'f16' ? `f32(${load})` : load, buf.ident.replace(/^_+/, ''));
     }
     switch (n.op) {
@@ -192,7 +220,11 @@ export class Scope {
       case 'unary': return this.bind(key, this.unary(n.fn, this.value(n.x, env), computeType(n)), 'v');
       case 'binary': return this.bind(key, this.binary(n.fn, this.value(n.a, env), this.value(n.b, env), computeType(n.a)), 'v');
       case 'select': return this.bind(key, `select(${this.value(n.b, env)}, ${this.value(n.a, env)}, ${this.value(n.cond, env)})`, 'v');
-      case 'cast': return this.bind(key, cast(this.value(n.x, env), computeType(n.x), computeType(n)), 'v');
+      case 'cast': {
+        const c = cast(this.value(n.x, env), computeType(n.x), computeType(n));
+        // to i8: saturate, as the interpreter does (a bool is already in range)
+        return this.bind(key, n.dtype === 'i8' && n.x.dtype !== 'bool' ? `clamp(${c}, -128i, 127i)` : c, 'v');
+      }
       default: fail('LOWERING', `internal: ${n.op} node %${n.id} is neither materialised nor fused into this kernel`);
     }
   }
@@ -205,6 +237,7 @@ export class Scope {
       // tanh(±20) is ±1 in f32; clamping avoids inf/inf in exp-based implementations
       case 'tanh': return `tanh(clamp(${x}, -20.0, 20.0))`;
       case 'abs': return `abs(${x})`;
+      case 'round': return t === 'i32' ? x : `round(${x})`;
       default:
         if (t !== 'f32') fail('LOWERING', `internal: ${fn} of ${t}`);
         return `${fn}(${x})`;

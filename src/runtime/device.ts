@@ -40,6 +40,12 @@ export interface RuntimeOptions {
    * and the workgroup layout of runs through the returned runtime see the lower values.
    */
   limitsOverride?: Partial<Record<LimitName, number>>;
+  /**
+   * Optional features (of {@link OPTIONAL_FEATURES}) to leave out when creating the device,
+   * e.g. `['shader-f16']`: a real device without them, for exercising fallbacks. Such a
+   * device is kept apart from the default one.
+   */
+  withoutFeatures?: readonly string[];
 }
 
 /** Why a device is gone. */
@@ -162,6 +168,8 @@ export interface Runtime {
 
 interface Entry {
   choice: AdapterChoice;
+  /** the optional features left out, sorted and comma-joined ('' for none) */
+  without: string;
   promise: Promise<Runtime>;
   runtime?: Runtime;
 }
@@ -175,13 +183,23 @@ function choiceOf(opts: RuntimeOptions): { choice: AdapterChoice; source: string
   return { choice: parseAdapterChoice(process.env.EINATTN_ADAPTER, 'EINATTN_ADAPTER'), source: 'EINATTN_ADAPTER' };
 }
 
-async function createRuntime(choice: AdapterChoice, source: string): Promise<Runtime> {
+function withoutKey(opts: RuntimeOptions): string {
+  const w = opts.withoutFeatures ?? [];
+  if (!Array.isArray(w)) throw new EinattnError('USAGE', `withoutFeatures must be an array of feature names, got ${typeof w}`);
+  for (const f of w)
+    if (!(OPTIONAL_FEATURES as readonly string[]).includes(f))
+      throw new EinattnError('USAGE', `withoutFeatures: '${String(f)}' is not an optional feature einattn requests (${OPTIONAL_FEATURES.join(', ')})`);
+  return [...new Set(w)].sort().join(',');
+}
+
+async function createRuntime(choice: AdapterChoice, source: string, without: string): Promise<Runtime> {
   const { gpu, adapter, kind, reason, backend } = await chooseAdapter(choice, source);
   const deviceLimits = {} as RuntimeLimits;
   for (const name of LIMIT_NAMES) deviceLimits[name] = adapter.limits[name];
   // Without explicit limits Dawn hands out the spec minimums (e.g. 16 KiB workgroup
   // storage), far below what the adapter can do.
-  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
+  const left = without.split(',');
+  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f) && !left.includes(f));
   let device: GPUDevice;
   try {
     device = await adapter.requestDevice({ requiredLimits: { ...deviceLimits }, requiredFeatures: [...requiredFeatures] as GPUFeatureName[], label: 'einattn' });
@@ -245,8 +263,11 @@ export function retireLostRuntime(rt: Runtime): EinattnError {
 
 async function baseRuntime(opts: RuntimeOptions, reportLoss: boolean): Promise<Runtime> {
   const { choice, source } = choiceOf(opts);
+  const without = withoutKey(opts);
   for (;;) {
-    const entry = entries.find((e) => e.choice === choice) ?? (choice === 'auto' ? undefined : entries.find((e) => e.runtime?.kind === choice));
+    const entry =
+      entries.find((e) => e.choice === choice && e.without === without) ??
+      (choice === 'auto' ? undefined : entries.find((e) => e.runtime?.kind === choice && e.without === without));
     if (!entry) break;
     let rt: Runtime;
     try {
@@ -262,7 +283,7 @@ async function baseRuntime(opts: RuntimeOptions, reportLoss: boolean): Promise<R
     if (reportLoss) throw retireLostRuntime(rt);
     retireLostRuntime(rt);
   }
-  const entry: Entry = { choice, promise: createRuntime(choice, source) };
+  const entry: Entry = { choice, without, promise: createRuntime(choice, source, without) };
   entries.push(entry);
   entry.promise.then(
     (rt) => (entry.runtime = rt),

@@ -2,18 +2,20 @@
 import { EinattnError } from '../errors.ts';
 import type { StorageDType } from './plan.ts';
 
-/** A host array holding plan data: f32 → Float32Array, i32 → Int32Array, f16 → Uint16Array of bits. */
-export type HostArray = Float32Array | Int32Array | Uint16Array;
+/** A host array holding plan data: f32 → Float32Array, i32 → Int32Array, f16 → Uint16Array of bits, i8 → Int8Array. */
+export type HostArray = Float32Array | Int32Array | Uint16Array | Int8Array;
 
 /** The host array type for a dtype. */
 export type HostArrayOf<D extends StorageDType> = D extends 'f32'
   ? Float32Array
   : D extends 'i32'
     ? Int32Array
-    : Uint16Array;
+    : D extends 'i8'
+      ? Int8Array
+      : Uint16Array;
 
-const BYTES: Record<StorageDType, number> = { f32: 4, i32: 4, f16: 2 };
-const CLASS_NAME: Record<StorageDType, string> = { f32: 'Float32Array', i32: 'Int32Array', f16: 'Uint16Array (f16 bits)' };
+const BYTES: Record<StorageDType, number> = { f32: 4, i32: 4, f16: 2, i8: 1 };
+const CLASS_NAME: Record<StorageDType, string> = { f32: 'Float32Array', i32: 'Int32Array', f16: 'Uint16Array (f16 bits)', i8: 'Int8Array' };
 
 /**
  * Bytes per element of a storage dtype.
@@ -21,7 +23,7 @@ const CLASS_NAME: Record<StorageDType, string> = { f32: 'Float32Array', i32: 'In
  */
 export function bytesPerElement(dtype: StorageDType): number {
   const n = BYTES[dtype];
-  if (n === undefined) throw new EinattnError('DTYPE', `unsupported storage dtype '${String(dtype)}' (supported: f32, f16, i32)`);
+  if (n === undefined) throw new EinattnError('DTYPE', `unsupported storage dtype '${String(dtype)}' (supported: f32, f16, i32, i8)`);
   return n;
 }
 
@@ -41,6 +43,7 @@ export function isHostArrayOf(arr: unknown, dtype: StorageDType): arr is HostArr
   if (dtype === 'f32') return arr instanceof Float32Array;
   if (dtype === 'i32') return arr instanceof Int32Array;
   if (dtype === 'f16') return arr instanceof Uint16Array;
+  if (dtype === 'i8') return arr instanceof Int8Array;
   return false;
 }
 
@@ -53,7 +56,8 @@ export function allocHostArray(dtype: StorageDType, count: number): HostArray {
   if (dtype === 'f32') return new Float32Array(count);
   if (dtype === 'i32') return new Int32Array(count);
   if (dtype === 'f16') return new Uint16Array(count);
-  throw new EinattnError('DTYPE', `unsupported storage dtype '${String(dtype)}' (supported: f32, f16, i32)`);
+  if (dtype === 'i8') return new Int8Array(count);
+  throw new EinattnError('DTYPE', `unsupported storage dtype '${String(dtype)}' (supported: f32, f16, i32, i8)`);
 }
 
 /**

@@ -182,7 +182,7 @@ export function checkLimits(plan: ExecPlan, buffers: ResolvedBuffer[], sizes: Si
       if (!rt.features.has(f)) {
         // To the caller a missing shader-f16 means "this dtype does not run here".
         const code = f === 'shader-f16' ? 'DTYPE' : 'LIMIT';
-        const hint = f === 'shader-f16' ? '; f16 storage needs it, use f32 buffers on this adapter' : '';
+        const hint = f === 'shader-f16' ? "; f16 storage and f16 compute need it, use f32 buffers on this adapter (compile()'s f16Fallback: 'f32' does that for you)" : '';
         throw new EinattnError(code, `${k} needs the WebGPU feature '${f}', which the ${deviceName(rt)} does not have${hint} (features: ${[...rt.features].join(', ') || 'none'})`);
       }
     }

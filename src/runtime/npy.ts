@@ -1,5 +1,5 @@
 /**
- * `.npy` files (NumPy format 1.0/2.0/3.0, little-endian f4/f2/i4, C order), the way
+ * `.npy` files (NumPy format 1.0/2.0/3.0, little-endian f4/f2/i4 and i1, C order), the way
  * arrays travel between einattn and Python tools.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -16,8 +16,9 @@ export interface NpyArray<D extends StorageDType = StorageDType> {
 }
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
-const DESCR_OF: Record<StorageDType, string> = { f32: '<f4', f16: '<f2', i32: '<i4' };
-const DTYPE_OF: Record<string, StorageDType> = { '<f4': 'f32', '<f2': 'f16', '<i4': 'i32' };
+const DESCR_OF: Record<StorageDType, string> = { f32: '<f4', f16: '<f2', i32: '<i4', i8: '|i1' };
+const DTYPE_OF: Record<string, StorageDType> = { '<f4': 'f32', '<f2': 'f16', '<i4': 'i32', '|i1': 'i8', '<i1': 'i8' };
+const ITEM_BYTES: Record<StorageDType, number> = { f32: 4, f16: 2, i32: 4, i8: 1 };
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function npyError(source: string, what: string): EinattnError {
@@ -65,7 +66,7 @@ export function parseNpy(bytes: Uint8Array, source = '<memory>'): NpyArray {
     if (/^>/.test(descr) && DTYPE_OF['<' + descr.slice(1)]) {
       throw npyError(source, `big-endian dtype '${descr}' is not supported; save with a.astype('<${descr.slice(1)}')`);
     }
-    throw npyError(source, `unsupported dtype '${descr}' (supported: '<f4' float32, '<f2' float16, '<i4' int32); convert with a.astype(np.float32)`);
+    throw npyError(source, `unsupported dtype '${descr}' (supported: '<f4' float32, '<f2' float16, '<i4' int32, '|i1' int8); convert with a.astype(np.float32)`);
   }
   if (fortran === 'True') {
     throw npyError(source, 'fortran_order True (column-major) is not supported; save np.ascontiguousarray(a) instead');
@@ -80,7 +81,7 @@ export function parseNpy(bytes: Uint8Array, source = '<memory>'): NpyArray {
       return n;
     });
   const count = shape.reduce((a, b) => a * b, 1);
-  const itemBytes = dtype === 'f16' ? 2 : 4;
+  const itemBytes = ITEM_BYTES[dtype];
   const need = count * itemBytes;
   const got = bytes.length - dataStart;
   if (got < need) {
@@ -90,7 +91,10 @@ export function parseNpy(bytes: Uint8Array, source = '<memory>'): NpyArray {
   const raw = new Uint8Array(bytes.subarray(dataStart, dataStart + need)); // a copy: Buffer.slice would share the pool
   if (!HOST_LITTLE_ENDIAN) swapBytes(raw, itemBytes);
   const data: HostArray =
-    dtype === 'f32' ? new Float32Array(raw.buffer) : dtype === 'i32' ? new Int32Array(raw.buffer) : new Uint16Array(raw.buffer);
+    dtype === 'f32' ? new Float32Array(raw.buffer)
+    : dtype === 'i32' ? new Int32Array(raw.buffer)
+    : dtype === 'i8' ? new Int8Array(raw.buffer)
+    : new Uint16Array(raw.buffer);
   return { dtype, shape, data } as NpyArray;
 }
 
@@ -101,10 +105,14 @@ export function parseNpy(bytes: Uint8Array, source = '<memory>'): NpyArray {
 export function encodeNpy(arr: NpyArray, source = '<memory>'): Uint8Array {
   const { dtype, shape, data } = arr;
   const descr = DESCR_OF[dtype];
-  if (descr === undefined) throw npyError(source, `unsupported dtype '${String(dtype)}' (supported: f32, f16, i32)`);
-  const ok = dtype === 'f32' ? data instanceof Float32Array : dtype === 'i32' ? data instanceof Int32Array : data instanceof Uint16Array;
+  if (descr === undefined) throw npyError(source, `unsupported dtype '${String(dtype)}' (supported: f32, f16, i32, i8)`);
+  const ok =
+    dtype === 'f32' ? data instanceof Float32Array
+    : dtype === 'i32' ? data instanceof Int32Array
+    : dtype === 'i8' ? data instanceof Int8Array
+    : data instanceof Uint16Array;
   if (!ok) {
-    const want = dtype === 'f32' ? 'Float32Array' : dtype === 'i32' ? 'Int32Array' : 'Uint16Array of f16 bits';
+    const want = dtype === 'f32' ? 'Float32Array' : dtype === 'i32' ? 'Int32Array' : dtype === 'i8' ? 'Int8Array' : 'Uint16Array of f16 bits';
     throw npyError(source, `dtype ${dtype} needs a ${want}, got ${describeValue(data)}`);
   }
   if (!shape.every((n) => Number.isSafeInteger(n) && n >= 0)) {
@@ -137,7 +145,7 @@ export function encodeNpy(arr: NpyArray, source = '<memory>'): Uint8Array {
   for (let i = 0; i < header.length; i++) out[preamble + i] = header.charCodeAt(i);
   const body = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   out.set(body, total);
-  if (!HOST_LITTLE_ENDIAN) swapBytes(out.subarray(total), dtype === 'f16' ? 2 : 4);
+  if (!HOST_LITTLE_ENDIAN) swapBytes(out.subarray(total), ITEM_BYTES[dtype]);
   return out;
 }
 

@@ -4,8 +4,11 @@
  * it with the runtime alone (no DSL, no lowering).
  */
 
-/** Storage dtypes of plan buffers. */
-export type StorageDType = 'f32' | 'f16' | 'i32';
+/**
+ * Storage dtypes of plan buffers. `i8` is packed four to a 32-bit word (little-endian
+ * bytes, row-major); its buffer is rounded up to a multiple of 4 bytes.
+ */
+export type StorageDType = 'f32' | 'f16' | 'i32' | 'i8';
 
 /**
  * An integer expression over named sizes, evaluated when the plan is dispatched.

@@ -7,7 +7,7 @@ import { nodesBetween, type Node } from '../../ir/index.ts';
 import type { PlanBuffer, PlanKernel, SizeExpr } from '../../runtime/plan.ts';
 import { evalSize } from '../../runtime/sizes.ts';
 import { indent, KernelBuilder } from '../kernels/frame.ts';
-import { axisVar, NEG_INF, offset, Scope, type BufferRef, type Env } from '../wgsl.ts';
+import { axisVar, NEG_INF, offset, Scope, type BufferRef, type ComputeType, type Env } from '../wgsl.ts';
 import type { FlashMatch } from './match.ts';
 import type { FlashSchedule } from './schedule.ts';
 
@@ -36,6 +36,8 @@ export interface FlashContext {
   split: number | 'dynamic';
   /** add an output `_flash_tiles` counting the KV tiles each workgroup loaded (tests) */
   debugTiles: boolean;
+  /** the arithmetic of the Q·K and P·V products ('f16': operands and products in f16, sums, max, exp in f32) */
+  compute: ComputeType;
   /** readable descriptions for the header */
   describe: { scores: string; mask?: string; sink?: string; out: string };
   /** a fresh internal name that no axis and no other buffer uses */
@@ -131,7 +133,8 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   }
 
   // ---- the flash kernel ------------------------------------------------------------
-  const kb = new KernelBuilder(staticSizes, ctx.buffers, ctx.axes);
+  const kb = new KernelBuilder(staticSizes, ctx.buffers, ctx.axes, ctx.compute);
+  const f16 = ctx.compute === 'f16';
   const I = (w: string) => named(kb, w);
   const T = kb.size(t);
   const Q = kb.count(m.rows);
@@ -215,14 +218,16 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
     const qScope = main.child({ hoist: (n) => !n.axes.some((a) => m.qkDims.includes(a)), loopVars: qkVars });
     const fill: string[] = [];
     for (let r = 0; r < R; r++) {
-      prologue.push(`var ${qcache(r)}: array<f32, ${Math.max(1, dkStatic)}>;`);
+      // under f16 compute the cached query side is f16: half the registers
+      prologue.push(`var ${qcache(r)}: array<${f16 ? 'f16' : 'f32'}, ${Math.max(1, dkStatic)}>;`);
       const terms = qSide.map((o) => qScope.value(o, { ...envR[r]!, ...qkEnv }));
-      fill.push(`${qcache(r)}[${dkFlat}] = ${terms.join(' * ') || '1.0'};`);
+      fill.push(`${qcache(r)}[${dkFlat}] = ${f16 ? `f16(${kb.product(terms)})` : terms.join(' * ') || '1.0'};`);
     }
     prologue.push(...nest([...qScope.lines, ...fill]));
     const jScope = main.child({ hoist: (n) => !n.axes.includes(t), loopVars: [tv, j] });
     const kScope = jScope.child({ hoist: (n) => !n.axes.some((a) => m.qkDims.includes(a)), loopVars: qkVars });
-    const kt = kSide.map((o) => kScope.value(o, { ...batchEnv, ...qkEnv, [t]: tv })).join(' * ') || '1.0';
+    const kVals = kSide.map((o) => kScope.value(o, { ...batchEnv, ...qkEnv, [t]: tv }));
+    const kt = f16 ? `f16(${kb.product(kVals)})` : kVals.join(' * ') || '1.0';
     const dot = (r: number) => I(`dot${r}`);
     const kv = I('kv');
     inTile.push(
@@ -230,7 +235,7 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
       `  let ${tv} = min(${t0} + ${j}, ${T} - 1u);`,
       ...indent(jScope.lines, 1),
       ...Array.from({ length: R }, (_, r) => `  var ${dot(r)} = 0.0;`),
-      ...indent(nest([...kScope.lines, `let ${kv} = ${kt};`, ...Array.from({ length: R }, (_, r) => `${dot(r)} += ${qcache(r)}[${dkFlat}] * ${kv};`)]), 1),
+      ...indent(nest([...kScope.lines, `let ${kv} = ${kt};`, ...Array.from({ length: R }, (_, r) => `${dot(r)} += ${f16 ? `f32(${qcache(r)}[${dkFlat}] * ${kv})` : `${qcache(r)}[${dkFlat}] * ${kv}`};`)]), 1),
       ...Array.from({ length: R }, (_, r) => `  ${sc(r)}[${j}] = ${dot(r)};`),
       '}',
     );
@@ -242,7 +247,7 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
     for (let r = 0; r < R; r++) {
       const env = { ...envR[r]!, ...qkEnv, [t]: tv };
       const terms = s.operands.map((o) => (o.axes.includes(t) ? jScope : dkScope).value(o, env));
-      dots.push(`${sc(r)}[${j}] += ${terms.join(' * ')};`);
+      dots.push(`${sc(r)}[${j}] += ${kb.product(terms)};`);
     }
     inTile.push(
       `for (var ${j} = 0u; ${j} < ${TK}u; ${j}++) { ${Array.from({ length: R }, (_, r) => `${sc(r)}[${j}] = 0.0;`).join(' ')} }`,
@@ -314,7 +319,7 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
     ...Array.from({ length: R }, (_, r) => `  var ${o(r)} = ${acc(r)}[${cc}] * ${alphaVar(r)};`),
     `  for (var ${j} = 0u; ${j} < ${TK}u; ${j}++) {`,
     `    let ${tv} = min(${t0} + ${j}, ${T} - 1u);`,
-    ...indent([...vScope.lines, ...Array.from({ length: R }, (_, r) => `${o(r)} += ${sc(r)}[${j}] * ${vVal};`)], 2),
+    ...indent([...vScope.lines, ...Array.from({ length: R }, (_, r) => `${o(r)} += ${kb.product([`${sc(r)}[${j}]`, vVal])};`)], 2),
     '  }',
     ...Array.from({ length: R }, (_, r) => `  ${acc(r)}[${cc}] = ${o(r)};`),
     '}',

@@ -54,6 +54,7 @@ export function sharedContractKernel(kb: KernelBuilder, name: string, header: st
   body.push(`let ${ty} = ${kb.internal('lid')} / ${WN}u;`, `let ${tx} = ${kb.internal('lid')} % ${WN}u;`);
   const K = kb.count(contracted);
   const k0 = kb.internal('k0');
+  const f16 = kb.compute === 'f16';
 
   // the cooperative loads: element e of a tile is (kk = e / width, row = e % width)
   const load = (side: Node[], ax: string, base: string, width: number, arr: string): string[] => {
@@ -79,8 +80,10 @@ export function sharedContractKernel(kb: KernelBuilder, name: string, header: st
         stride = stride ? `${stride} * ${kb.size(a)}` : kb.size(a);
       }
       const s = new Scope(kb, kb.counter);
-      const v = side.map((o) => s.value(o, env as Env)).join(' * ');
-      lines.push(...s.lines, `${arr}[${e}] = select(0.0, ${v}, ${k} < ${K} && ${pos} < ${kb.size(ax)});`);
+      const vals = side.map((o) => s.value(o, env as Env));
+      // f16 compute: the tile holds each side's operand (product) rounded to f16
+      const v = f16 ? `f16(${kb.product(vals)})` : vals.join(' * ');
+      lines.push(...s.lines, `${arr}[${e}] = select(${f16 ? '0.0h' : '0.0'}, ${v}, ${k} < ${K} && ${pos} < ${kb.size(ax)});`);
     }
     return lines;
   };
@@ -98,7 +101,7 @@ export function sharedContractKernel(kb: KernelBuilder, name: string, header: st
     `  for (var ${kk}: u32 = 0u; ${kk} < ${KC}u; ${kk}++) {`,
     ...a.map((x, i) => `    let ${x} = ${tileA}[${kk} * ${BM}u + ${ty} * ${TM}u + ${i}u];`),
     ...b.map((x, j) => `    let ${x} = ${tileB}[${kk} * ${BN}u + ${tx} * ${TN}u + ${j}u];`),
-    ...acc.flatMap((r, i) => r.map((x, j) => `    ${x} += ${a[i]} * ${b[j]};`)),
+    ...acc.flatMap((r, i) => r.map((x, j) => `    ${x} += ${f16 ? `f32(${a[i]} * ${b[j]})` : `${a[i]} * ${b[j]}`};`)),
     '  }',
     '  workgroupBarrier();',
     '}',
@@ -119,12 +122,13 @@ export function sharedContractKernel(kb: KernelBuilder, name: string, header: st
       body.push(`if (${rows[i]!.raw} < ${kb.size(m)} && ${cols[j]!.raw} < ${kb.size(n)}) {`, ...indent([...epi.lines, kb.store(out, env, v)], 1), '}');
     }
 
-  const shared = [`var<workgroup> ${tileA}: array<f32, ${KC * BM}>;`, `var<workgroup> ${tileB}: array<f32, ${KC * BN}>;`];
+  const el = f16 ? 'f16' : 'f32';
+  const shared = [`var<workgroup> ${tileA}: array<${el}, ${KC * BM}>;`, `var<workgroup> ${tileB}: array<${el}, ${KC * BN}>;`];
   const total = [...outer.map((x) => kb.size(x)), blocks(m, BM), blocks(n, BN)].join(' * ');
   const schedule =
     `schedule: workgroup memory, ${WM}x${WN} invocations × ${TM}x${TN} register tile = ${BM}x${BN} block over (${m}, ${n}), ` +
     `loop over (${contracted.join(', ')}) in chunks of ${KC}`;
   const wgsl = kb.module({ name, header: [...header, schedule], out, total, body, perWorkgroup: true, shared });
   const workgroups: SizeExpr = ['*', 1, ...outer, ['cdiv', m, BM], ['cdiv', n, BN]];
-  return { wgsl, workgroups, workgroupStorageBytes: 4 * KC * (BM + BN) };
+  return { wgsl, workgroups, workgroupStorageBytes: (f16 ? 2 : 4) * KC * (BM + BN) };
 }

@@ -72,7 +72,7 @@ export function contractKernel(kb: KernelBuilder, name: string, header: string[]
   for (let i = 0; i < rows.length; i++)
     for (let j = 0; j < cols.length; j++) {
       const env = envAt(i, j);
-      const term = core.op === 'einsum' ? core.operands.map((o) => loop.value(o, env)).join(' * ') : loop.value(core.x, env);
+      const term = core.op === 'einsum' ? kb.product(core.operands.map((o) => loop.value(o, env))) : loop.value(core.x, env);
       const a = acc[i]![j]!;
       if (combine === 'logsumexp') {
         const [x, ls] = [kb.internal(`x${i}${j}`), lsum[i]![j]!];
@@ -80,7 +80,13 @@ export function contractKernel(kb: KernelBuilder, name: string, header: string[]
           `let ${x} = ${term};`,
           `if (${x} > ${a}) { ${ls} = ${ls} * exp(${a} - ${x}) + 1.0; ${a} = ${x}; } else if (${x} != ${NEG_INF}) { ${ls} += exp(${x} - ${a}); }`,
         );
-      } else accumulate.push(combine === 'sum' ? `${a} += ${term};` : `${a} = max(${a}, ${term});`);
+      } else if (combine === 'sum') accumulate.push(`${a} += ${term};`);
+      else if (isInt) accumulate.push(`${a} = max(${a}, ${term});`);
+      else {
+        // WGSL's max may drop a NaN operand; the interpreter's max propagates it, and so does this
+        const x = kb.internal(`x${i}${j}`);
+        accumulate.push(`let ${x} = ${term};`, `${a} = select(max(${a}, ${x}), ${a} + ${x}, ${a} != ${a} || ${x} != ${x});`);
+      }
     }
   const opens = contracted.map((a) => `for (var ${axisVar(a)}: u32 = 0u; ${axisVar(a)} < ${kb.size(a)}; ${axisVar(a)}++) {`);
   body.push(

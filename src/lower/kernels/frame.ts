@@ -1,5 +1,6 @@
 /** The parts every generated kernel shares: header, bindings, uniforms, entry point. */
-import { axisVar, HELPERS, internalName, offset, type BufferRef, type Env, type KernelContext } from '../wgsl.ts';
+import { fail } from '../../errors.ts';
+import { axisVar, HELPERS, internalName, offset, product, type BufferRef, type ComputeType, type Env, type KernelContext } from '../wgsl.ts';
 
 /** Invocations per workgroup of the generic kernels (a multiple of every subgroup size seen). */
 export const WORKGROUP = 64;
@@ -21,7 +22,15 @@ export class KernelBuilder implements KernelContext {
     private readonly buffers: ReadonlyMap<number, BufferRef>,
     /** every axis of the graph: internal names must differ from their variables */
     private readonly axes: ReadonlySet<string>,
+    /** the arithmetic type of einsum products (accumulation is always f32) */
+    readonly compute: ComputeType = 'f32',
   ) {}
+
+  /** The product of einsum operand values in this kernel's compute type, as an f32 expression. */
+  product(terms: readonly string[]): string {
+    if (this.compute === 'f16') this.f16 = true;
+    return product(terms, this.compute);
+  }
 
   internal(word: string): string {
     return internalName(this.axes, word);
@@ -47,8 +56,9 @@ export class KernelBuilder implements KernelContext {
     this.helpers.add(name);
   }
 
-  /** `out[offset] = value;` with the f16 narrowing when needed. */
+  /** `out[offset] = value;` with the f16 narrowing when needed (i8 outputs are packed by the pointwise kernel). */
   store(out: BufferRef, env: Env, value: string): string {
+    if (out.dtype === 'i8') fail('LOWERING', `internal: i8 output '${out.name}' must be written whole words at a time by an elementwise kernel`);
     if (out.dtype === 'f16') this.f16 = true;
     return `${out.ident}[${offset(out, env, this)}] = ${out.dtype === 'f16' ? `f16(${value})` : value};`;
   }
@@ -94,7 +104,8 @@ export class KernelBuilder implements KernelContext {
     const outs: readonly BufferRef[] = Array.isArray(p.out) ? p.out : [p.out as BufferRef];
     const size = p.workgroupSize ?? WORKGROUP;
     const [wid, nwg, lid] = [this.internal('wid'), this.internal('nwg'), this.internal('lid')];
-    const ty = (b: BufferRef) => (b.dtype === 'i32' ? 'i32' : b.dtype);
+    // i8 lives four to an i32 word
+    const ty = (b: BufferRef) => (b.dtype === 'i32' || b.dtype === 'i8' ? 'i32' : b.dtype);
     const decls = [...this.reads, ...outs].map(
       (b, i) => `@group(0) @binding(${i}) var<storage, ${i >= this.reads.length ? 'read_write' : 'read'}> ${b.ident}: array<${ty(b)}>;`,
     );
