@@ -11,6 +11,8 @@ commands:
   info             the WebGPU adapter einattn would use, and its limits
   generate         typed kernel modules at build time (modules.ts… --out DIR)
   cost <variant>   FLOPs, bytes, KV cache and roofline time (--device h100; --compare mha,gqa)
+  bench            einattn vs ONNX Runtime WebGPU/CPU and the interpreter, with the measured roofline (npm run bench)
+  tune <variant>   search the kernel schedule for sizes on this adapter; cache the winner
   help [command]   this text, or a command's
 
 global: --debug (stack traces), --help, --version
@@ -87,6 +89,35 @@ this adapter, measured by FMA and copy microkernels (cached in .einattn/roofline
  * The help text of a command, or the overview.
  * @example console.log(helpFor('run'))
  */
+const BENCH_HELP = `usage: einattn bench [--quick] [--only ROW|VARIANT] [--dims …] [--opt k=v] [--systems a,b] [--repeat N] [--json] [--out DIR] [--tune SECONDS] [--no-tuned]
+
+In one process on one adapter: each row (MHA prefill s=t=256/1024 causal and not; GQA decode
+t=1024..8192 h=32 g=8 d=128; MQA decode; MLA decode at DeepSeek-V2 shapes) on each system:
+einattn (fused), einattn-unfused, interpreter (small rows), ort-webgpu, ort-cpu (onnxruntime-node).
+First measures the adapter's FMA (GFLOP/s) and copy (GB/s) microkernels.
+
+  --quick             small versions of the default rows (3 timed calls each)
+  --only NAME         one default row (e.g. gqa-decode-4096) or every row of a variant (gqa)
+  --dims b=1,…        with --only VARIANT: one row at these sizes (default: the variant's bench sizes)
+  --opt key=value     with --only VARIANT: a variant option (repeatable)
+  --systems a,b       which systems (default all: einattn, einattn-unfused, interpreter, ort-webgpu, ort-cpu)
+  --repeat N          timed calls per row after one warm-up (default 7; --quick 3)
+  --json              print one JSON object per system and row (system, variant, dims, median_ms,
+                      gflops, gbps, …) to stdout, progress to stderr; writes no files
+  --out DIR           where results go (default bench/results): <adapter>.json, .md, .times.svg, .roofline.svg
+  --tune SECONDS      tune each row first (budget per row), then bench with the tuned schedule
+  --no-tuned          ignore cached tuned schedules (default: use them when present)
+  --adapter KIND      auto | hardware | software | opengles`;
+
+const TUNE_HELP = `usage: einattn tune <variant> [--dims b=1,…] [--opt k=v] [--budget SECONDS] [--runs N] [--json]
+
+Times schedules of the variant at these sizes on this adapter: from the default, one knob at a
+time (split count for decode, KV tile, invocations per workgroup, rows per invocation, workgroup
+memory for contraction kernels), within the budget (default 60 s), with a line per candidate.
+The winner is re-timed against the default and cached in .einattn/tuned.json (EINATTN_TUNE_CACHE)
+under the adapter's identity, the graph and the shape bucket (sizes rounded up to powers of two).
+einattn run, einattn bench and einattn generate --tuned use it.`;
+
 export function helpFor(command?: string): string {
   switch (command) {
     case 'run':
@@ -101,6 +132,10 @@ export function helpFor(command?: string): string {
       return GENERATE_HELP;
     case 'cost':
       return COST_HELP;
+    case 'bench':
+      return BENCH_HELP;
+    case 'tune':
+      return TUNE_HELP;
     default:
       return MAIN_HELP;
   }

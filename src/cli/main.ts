@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { closeRuntime } from '../runtime/index.ts';
 import { usage } from './args.ts';
 import { oneLine } from './format.ts';
+import { benchCommand } from './bench.ts';
 import { costCommand } from './cost.ts';
 import { generateCommand } from './generate.ts';
 import { helpFor } from './help.ts';
@@ -13,6 +14,7 @@ import { infoCommand } from './info.ts';
 import { listCommand } from './list.ts';
 import { runCommand } from './run.ts';
 import { tourCommand } from './tour.ts';
+import { tuneCommand } from './tune.ts';
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   run: runCommand,
@@ -21,6 +23,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   tour: tourCommand,
   generate: generateCommand,
   cost: costCommand,
+  bench: benchCommand,
+  tune: tuneCommand,
 };
 
 function version(): string {

@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { adapterReport, runPlan, type ExecPlan, type Runtime } from '../runtime/index.ts';
+import { adapterId, runPlan, type ExecPlan, type Runtime } from '../runtime/index.ts';
 import type { Device } from './devices.ts';
 
 /** FMA chains per invocation and iterations per chain: enough work to hide dispatch cost. */
@@ -64,12 +64,6 @@ export interface MeasuredRoofline {
   gbps: number;
   measuredAt: string;
   method: string;
-}
-
-/** The key a measurement is cached under: the adapter's kind, name and backend. */
-function adapterId(rt: Runtime): string {
-  const r = adapterReport(rt);
-  return `${r.kind} ${r.description || r.device} (${r.backend})`;
 }
 
 async function medianMs(rt: Runtime, plan: ExecPlan, n: number, runs: number): Promise<number> {

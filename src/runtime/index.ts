@@ -44,4 +44,4 @@ export {
   type RunOutput,
   type RunResult,
 } from './execute.ts';
-export { adapterReport, formatInfo, type AdapterReport } from './info.ts';
+export { adapterId, adapterReport, formatInfo, type AdapterReport } from './info.ts';

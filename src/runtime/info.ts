@@ -37,6 +37,14 @@ export function adapterReport(rt: Runtime): AdapterReport {
   };
 }
 
+/**
+ * The identity caches are keyed by (measured rooflines, tuned schedules): kind, name, backend.
+ * @example adapterId(rt) // 'software llvmpipe: Mesa 25.0.7 … (vulkan)'
+ */
+export function adapterId(rt: Runtime): string {
+  return `${rt.kind} ${rt.info.description || rt.info.device} (${rt.backend})`;
+}
+
 function bytesText(n: number): string {
   for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
     if (n >= size) return `${+(n / size).toFixed(2)} ${unit}`;

@@ -49,7 +49,7 @@
  *
  * **Schedule** (schedule.ts): rows per invocation, KV tile, invocations per
  * workgroup, value-column chunk, split count and target, block mask on/off: the
- * search space of a later autotuner. `bench/flash.ts` (`npm run bench`) measures it.
+ * search space of the autotuner (`src/tune`, `einattn tune`); `npm run bench` measures it.
  */
 import { resolveSizes, type Graph } from '../../ir/index.ts';
 import type { LowerOptions } from '../lower.ts';

@@ -1,6 +1,6 @@
 /**
  * The flash kernel's schedule: every knob an autotuner may search, with defaults
- * measured on lavapipe (see bench/flash.ts) and range checks that name the knob.
+ * measured on lavapipe (`npm run bench`, `einattn tune`) and range checks that name the knob.
  */
 import { fail } from '../../errors.ts';
 

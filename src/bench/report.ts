@@ -1,0 +1,99 @@
+/** The bench's results as a markdown report: machine, limits, one table per row, targets. */
+import { dimsLabel } from './cases.ts';
+import type { BenchResult, BenchRow, SystemName } from './run.ts';
+
+const PEERS: SystemName[] = ['ort-webgpu', 'ort-cpu'];
+const fmt = (x: number | undefined, digits = 3) => (x === undefined || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x.toPrecision(digits));
+const pct = (x: number | undefined) => (x === undefined ? '–' : `${(100 * x).toFixed(0)}%`);
+
+/**
+ * The wall-time ratio peer / row (above 1: the row is faster), or undefined.
+ * @example speedup(rows, fusedRow, 'ort-webgpu') // 1.8
+ */
+export function speedup(rows: readonly BenchRow[], row: BenchRow, peer: SystemName): number | undefined {
+  const p = rows.find((r) => r.case === row.case && r.system === peer && r.status === 'ok');
+  return p?.wall && row.wall ? p.wall.median / row.wall.median : undefined;
+}
+
+/** One of issue 7's targets, evaluated on a result. */
+export interface Target {
+  what: string;
+  goal: number;
+  /** the measured value per row it applies to */
+  measured: { case: string; value: number }[];
+  met: boolean;
+}
+
+/**
+ * Issue 7's targets (speed-ups as wall-time ratios in the same run; roofline fractions from kernel time).
+ * @example targets(result).every((t) => t.met)
+ */
+export function targets(result: BenchResult): Target[] {
+  const fused = result.rows.filter((r) => r.system === 'einattn' && r.status === 'ok');
+  const make = (what: string, goal: number, pick: (r: BenchRow) => boolean, value: (r: BenchRow) => number | undefined): Target => {
+    const measured = fused.filter(pick).flatMap((r) => {
+      const v = value(r);
+      return v === undefined ? [] : [{ case: r.case, value: v }];
+    });
+    return { what, goal, measured, met: measured.length > 0 && measured.every((m) => m.value >= goal) };
+  };
+  const gflopsFrac = (r: BenchRow) => (r.gflops === undefined ? undefined : r.gflops / result.roofline.gflops);
+  const gbpsFrac = (r: BenchRow) => (r.gbps === undefined ? undefined : r.gbps / result.roofline.gbps);
+  return [
+    make('MHA prefill s=t=1024: speed-up over ORT WebGPU', 1.5, (r) => r.variant === 'mha' && r.dims.s === 1024, (r) => speedup(result.rows, r, 'ort-webgpu')),
+    make('GQA decode: speed-up over ORT WebGPU', 1.2, (r) => r.variant === 'gqa' && r.kind === 'decode', (r) => speedup(result.rows, r, 'ort-webgpu')),
+    make('prefill: fraction of the measured FMA roofline (GFLOP/s)', 0.5, (r) => r.kind === 'prefill', gflopsFrac),
+    make('decode: fraction of the measured copy bandwidth (GB/s)', 0.6, (r) => r.kind === 'decode', gbpsFrac),
+  ];
+}
+
+/**
+ * The markdown report of a run.
+ * @example writeFileSync('bench/results/x.md', benchMarkdown(result, 'npm run bench'))
+ */
+export function benchMarkdown(result: BenchResult, command: string): string {
+  const { machine: m, adapter: a, roofline: rf } = result;
+  const lines = [
+    `# einattn benchmark: ${a.description}`,
+    '',
+    `- command: \`${command}\``,
+    `- date: ${result.date}`,
+    `- machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}`,
+    `- adapter: ${a.id}`,
+    `- measured roofline: **${fmt(rf.gflops)} GFLOP/s** (FMA microkernel), **${fmt(rf.gbps)} GB/s** (copy microkernel); ${rf.method}`,
+    `- each row: one warm-up, then ${result.repeat} timed calls (the interpreter at most 3); median and interquartile range`,
+    '',
+    '"wall ms" is the time of one call as a user sees it (upload, kernels, readback) and is what the speed-ups compare;',
+    '"kernel ms" is einattn\'s GPU time from timestamp queries. GFLOP/s, GB/s and "roofline" use kernel time for einattn and wall',
+    'time for the others; GB/s counts the bytes a fused kernel must move (inputs and outputs once). "×ort" columns: peer wall time / row wall time.',
+    '',
+  ];
+  const cases = [...new Set(result.rows.map((r) => r.case))];
+  lines.push(`| row | system | wall ms (IQR) | kernel ms | GFLOP/s | GB/s | roofline | ×ort-webgpu | ×ort-cpu | max abs diff |`);
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const id of cases) {
+    for (const r of result.rows.filter((x) => x.case === id)) {
+      const label = `${id}<br><sub>${dimsLabel(r.dims)}</sub>`;
+      if (r.status !== 'ok') {
+        lines.push(`| ${label} | ${r.system} | ${r.status}: ${(r.reason ?? '').replace(/\|/g, '\\|')} | | | | | | | |`);
+        continue;
+      }
+      const w = r.wall!;
+      const ratios = PEERS.map((p) => (r.system.startsWith('einattn') ? fmt(speedup(result.rows, r, p), 2) : ''));
+      lines.push(
+        `| ${label} | ${r.system}${r.note ? ' ¹' : ''} | ${fmt(w.median)} (${fmt(w.p25)}–${fmt(w.p75)}) | ${fmt(r.kernel?.median)} | ${fmt(r.gflops)} | ${fmt(r.gbps)} | ${pct(r.rooflineFraction)} | ${ratios.join(' | ')} | ${r.maxAbsDiff === undefined ? 'reference' : r.maxAbsDiff.toExponential(1)} |`,
+      );
+    }
+  }
+  const notes = [...new Set(result.rows.flatMap((r) => (r.note ? [`${r.system} on ${r.variant}: ${r.note}`] : [])))];
+  if (notes.length) lines.push('', ...notes.map((n) => `¹ ${n}`));
+  lines.push('', '## Targets', '', '| target | goal | measured | met |', '|---|---:|---|---|');
+  for (const t of targets(result))
+    lines.push(`| ${t.what} | ${t.goal} | ${t.measured.map((x) => `${x.case}: ${x.value.toFixed(2)}`).join('; ') || 'not measured'} | ${t.measured.length ? (t.met ? 'yes' : '**no**') : '–'} |`);
+  const sched = result.rows.filter((r) => r.system === 'einattn' && r.schedule);
+  if (sched.length) {
+    lines.push('', '## einattn schedules', '');
+    for (const r of sched) lines.push(`- ${r.case}: ${r.schedule!.source}${Object.keys(r.schedule!.values).length ? ` ${JSON.stringify(r.schedule!.values)}` : ''}`);
+  }
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,103 @@
+/**
+ * The autotuner: times schedules of one graph at one size on this adapter, one knob
+ * at a time from the default, within a time budget, and caches the winner.
+ */
+import { compile } from '../compile.ts';
+import type { Graph } from '../ir/index.ts';
+import { adapterId, type Runtime } from '../runtime/index.ts';
+import { shapeBucket, storeTuned, type TunedEntry } from './cache.ts';
+import { sampleInputs } from './inputs.ts';
+import { configKey, searchAxes, withKnob, type TunedConfig } from './space.ts';
+
+/** How to tune. */
+export interface TuneOptions {
+  runtime: Runtime;
+  /** wall-clock budget in seconds (default 60); the search stops after the candidate that crosses it */
+  budgetSeconds?: number;
+  /** timed runs per candidate after one warm-up (default 3; the median counts) */
+  runs?: number;
+  /** one line per candidate */
+  progress?: (line: string) => void;
+  /** store the winner in the cache (default true) */
+  store?: boolean;
+}
+
+/**
+ * The schedule a default compile uses on this runtime.
+ * @example defaultConfig(rt) // { flash: {}, shared: false } on lavapipe
+ */
+export const defaultConfig = (rt: Runtime): TunedConfig => ({ flash: {}, shared: rt.kind === 'hardware' });
+
+const describe = (c: TunedConfig): string =>
+  [...Object.entries(c.flash).map(([k, v]) => `${k}=${v}`), `shared=${c.shared}`].join(' ');
+
+/**
+ * Tunes `g` at `dims`: returns (and caches) the fastest schedule found.
+ * @example const best = await tune(mha(), { b: 1, h: 8, s: 1024, t: 1024, d: 64, dv: 64 }, { runtime: rt, budgetSeconds: 30 })
+ */
+export async function tune(g: Graph, dims: Record<string, number>, opts: TuneOptions): Promise<TunedEntry> {
+  const { runtime, budgetSeconds = 60, runs = 3, progress = () => {}, store = true } = opts;
+  const inputs = Object.fromEntries(Object.entries(sampleInputs(g, dims)).map(([k, v]) => [k, v.data]));
+  const t0 = performance.now();
+  const elapsed = () => (performance.now() - t0) / 1e3;
+  const time = async (c: TunedConfig): Promise<number> => {
+    const compiled = compile(g, { flashSchedule: c.flash, shared: c.shared });
+    await compiled.run(inputs, dims, { runtime });
+    const ms: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const r = await compiled.run(inputs, dims, { runtime, timing: true });
+      ms.push((r.kernelMs ?? [r.totalMs]).reduce((a, b) => a + b, 0));
+    }
+    return ms.sort((a, b) => a - b)[Math.floor(ms.length / 2)]!;
+  };
+
+  const start = defaultConfig(runtime);
+  let best = start;
+  let bestMs = await time(start);
+  const seen = new Set([configKey(start)]);
+  let candidates = 1;
+  progress(`  default (${describe(start)}): ${bestMs.toFixed(2)} ms`);
+  search: for (const axis of searchAxes(dims)) {
+    for (const value of axis.values) {
+      if (elapsed() > budgetSeconds) {
+        progress(`  budget of ${budgetSeconds} s reached after ${candidates} candidates`);
+        break search;
+      }
+      const cand = withKnob(best, axis.knob, value);
+      if (seen.has(configKey(cand))) continue;
+      seen.add(configKey(cand));
+      candidates++;
+      let ms: number;
+      try {
+        ms = await time(cand);
+      } catch (e) {
+        progress(`  ${describe(cand)}: not valid here (${(e as Error).message.split('\n')[0]})`);
+        continue;
+      }
+      // 3% better, so that timing noise does not pick a schedule
+      const better = ms < bestMs * 0.97;
+      progress(`  ${describe(cand)}: ${ms.toFixed(2)} ms${better ? '  ← best so far' : ''}`);
+      if (better) [best, bestMs] = [cand, ms];
+    }
+  }
+  // Time the winner and the default again, interleaved, so the recorded gain is not one lucky sample.
+  let defaultMs = bestMs;
+  if (best !== start) {
+    const w: number[] = [];
+    const d: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      w.push(await time(best));
+      d.push(await time(start));
+    }
+    const med = (xs: number[]) => xs.sort((a, b) => a - b)[1]!;
+    [bestMs, defaultMs] = [med(w), med(d)];
+    if (bestMs >= defaultMs) [best, bestMs] = [start, defaultMs];
+  }
+  const entry: TunedEntry = {
+    graph: g.name, bucket: shapeBucket(dims), dims: { ...dims }, config: best, ms: bestMs, defaultMs, candidates,
+    seconds: Math.round(elapsed() * 10) / 10, tunedAt: new Date().toISOString(),
+  };
+  progress(`  → ${describe(best)}: ${bestMs.toFixed(2)} ms (default ${defaultMs.toFixed(2)} ms, ${(defaultMs / bestMs).toFixed(2)}×) after ${candidates} candidates in ${entry.seconds} s`);
+  if (store) storeTuned(adapterId(runtime), g, entry);
+  return entry;
+}
