@@ -34,3 +34,17 @@ export function checkLengths(graph: Graph, inputs: Record<string, ArrayLike<numb
     }
   }
 }
+
+/**
+ * Throws BAD_INPUT when an append of `rows` new tokens at kv_len would run past the cache
+ * capacity t (the append step itself drops such rows: a graph cannot raise an error).
+ * @example checkAppendRoom(kvLen, { s: 1, t: 4096 }) // "input 'kv_len' has 4096 at [b=0]: appending s = 1 rows needs kv_len <= t - s = 4095"
+ */
+export function checkAppendRoom(kvLen: ArrayLike<number>, dims: { s: number; t: number }): void {
+  const { s, t } = dims;
+  for (let i = 0; i < kvLen.length; i++) {
+    const v = kvLen[i]!;
+    if (Number.isInteger(v) && v >= 0 && v + s <= t) continue;
+    fail('BAD_INPUT', `input 'kv_len' has ${v} at [b=${i}]: appending s = ${s} row${s === 1 ? '' : 's'} needs 0 <= kv_len <= t - s = ${t - s} (capacity t = ${t})`);
+  }
+}

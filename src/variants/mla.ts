@@ -12,6 +12,7 @@
  *   multiply-adds instead of (2·h·t·dc·dn + …).
  */
 import { einsum, graph, input, size, type Tensor } from '../dsl/index.ts';
+import { int8OptionDoc, kvInput } from './int8.ts';
 import type { Graph } from '../ir/index.ts';
 import { attend, attentionOptionDocs, attentionOptions, graphName, scaleOf, type AttentionOptions } from './mods.ts';
 import type { Variant, VariantOption } from './variant.ts';
@@ -22,6 +23,11 @@ export interface MlaOptions extends AttentionOptions {
   absorbed?: boolean;
   /** with the decoupled RoPE part (q_rope, k_rope); false drops both (scale 1/sqrt(dn)) */
   rope?: boolean;
+  /**
+   * int8 latent cache: c_kv_q [b t dc] and k_rope_q [b t dr] (i8) with per-token f32 scales
+   * c_kv_scale, k_rope_scale [b t] replace c_kv and k_rope
+   */
+  int8?: boolean;
 }
 
 /**
@@ -33,8 +39,8 @@ export function mla(opts: MlaOptions = {}): Graph {
   const rope = opts.rope ?? true;
   const qNope = input('q_nope', 'b h s dn');
   const qRope = rope ? input('q_rope', 'b h s dr') : undefined;
-  const ckv = input('c_kv', 'b t dc');
-  const kRope = rope ? input('k_rope', 'b t dr') : undefined;
+  const ckv: Tensor<['b', 't', 'dc']> = kvInput('c_kv', 'b t dc', 'dc', opts.int8);
+  const kRope: Tensor<['b', 't', 'dr']> | undefined = rope ? kvInput('k_rope', 'b t dr', 'dr', opts.int8) : undefined;
   const wUk = input('w_uk', 'dc h dn');
   const wUv = input('w_uv', 'dc h dv');
 
@@ -55,17 +61,18 @@ export function mla(opts: MlaOptions = {}): Graph {
     const p = attend(scores, opts);
     o = einsum('b h s t, b h t dv -> b h s dv', p, v);
   }
-  return graph(graphName(`mla${opts.absorbed ? '_absorbed' : ''}${rope ? '' : '_norope'}`, opts), { o });
+  return graph(graphName(`mla${opts.absorbed ? '_absorbed' : ''}${rope ? '' : '_norope'}${opts.int8 ? '_int8' : ''}`, opts), { o });
 }
 
 const mlaOptionDocs: Record<string, VariantOption> = {
   absorbed: { type: 'boolean', default: false, doc: 'absorbed form: fold w_uk into q and w_uv into o, attend over the latent (for decoding)' },
   rope: { type: 'boolean', default: true, doc: 'decoupled RoPE part q_rope [b h s dr], k_rope [b t dr] (already rotated)' },
+  int8: { ...int8OptionDoc, doc: 'int8 latent cache: c_kv_q, k_rope_q (i8) times c_kv_scale, k_rope_scale [b t] (f32), dequantised inside the kernels' },
   ...attentionOptionDocs,
 };
 
 const mlaBuild = (o: Record<string, boolean | number> = {}) =>
-  mla({ ...attentionOptions(o), absorbed: Boolean(o.absorbed), rope: o.rope === undefined ? true : Boolean(o.rope) });
+  mla({ ...attentionOptions(o), absorbed: Boolean(o.absorbed), rope: o.rope === undefined ? true : Boolean(o.rope), int8: Boolean(o.int8) });
 
 export const mlaVariant: Variant = {
   name: 'mla',

@@ -11,7 +11,8 @@ function inputsFor(g: Graph, dims: Record<string, number>, seed: number, fixed: 
   const r = rng(seed);
   const mods = modInputs(r, dims as never, g.inputs.map((i) => i.name));
   const out: Record<string, ArrayLike<number>> = {};
-  for (const i of g.inputs) out[i.name] = fixed[i.name] ?? mods[i.name] ?? randn(r, count(i.axes, dims));
+  for (const i of g.inputs)
+    out[i.name] = fixed[i.name] ?? mods[i.name] ?? (i.dtype === 'i8' ? randInt(r, count(i.axes, dims), -127, 127) : randn(r, count(i.axes, dims)));
   return out;
 }
 
@@ -110,7 +111,7 @@ describe('Linformer against loops', () => {
 
 describe('the registry', () => {
   test('every variant builds with its defaults and runs on its check dims', () => {
-    expect(variants.map((v) => v.name)).toEqual(['mha', 'mqa', 'gqa', 'mla', 'mla_decode', 'paged', 'linformer']);
+    expect(variants.map((v) => v.name)).toEqual(['mha', 'mqa', 'gqa', 'gqa_int8', 'mla', 'mla_decode', 'paged', 'linformer']);
     for (const v of variants) {
       const g = v.build();
       const dims = { ...v.dims.check };
@@ -141,5 +142,34 @@ describe('the registry', () => {
     );
     expect(findVariant('mla_decode')!.build().name).toBe('mla_absorbed_causal_cache');
     expect(findVariant('paged')!.options.cache).toBeUndefined();
+  });
+});
+
+describe('int8 KV caches in the interpreter', () => {
+  test('gqa and mqa with int8: k_q · k_scale read as K; equal to the f32 graph on the dequantised cache', () => {
+    fc.assert(
+      fc.property(groupedDimsArb, fc.boolean(), fc.integer(), (dims, causal, seed) => {
+        for (const [build, kvAxes] of [[gqa, 'b g t'], [mqa, 'b t']] as const) {
+          const g8 = build({ int8: true, causal, cache: true });
+          const g32 = build({ causal, cache: true });
+          const x = inputsFor(g8, dims, seed);
+          const deq = (name: string, dim: 'd' | 'dv') => {
+            const per = dims[dim];
+            return Float64Array.from(x[`${name}_q`]!, (v, i) => v * x[`${name}_scale`]![Math.floor(i / per)]!);
+          };
+          expect(count(kvAxes.split(' '), dims) * dims.d).toBe(x.k_q!.length);
+          const want = interpret(g32, { q: x.q!, k: deq('k', 'd'), v: deq('v', 'dv'), kv_len: x.kv_len! }, dimsOf(g32, dims)).o!.data;
+          expectClose(interpret(g8, x, dimsOf(g8, dims)).o!.data, want, 1e-12);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  test('an i8 input holds integers in -128..127; the message names the input', () => {
+    const g = gqa({ int8: true });
+    const dims = { b: 1, h: 2, g: 1, s: 1, t: 2, d: 2, dv: 2 };
+    const x = inputsFor(g, dims, 1);
+    expect(() => interpret(g, { ...x, k_q: [1, 2, 128, 0] }, dims)).toThrow(/input 'k_q' is i8 \(integers -128\.\.127\) but value 2 is 128/);
   });
 });
