@@ -397,9 +397,21 @@ export const MAX_PIPELINES = 256;
  * The compute pipeline of a kernel, compiled once per device and cached.
  * @example const pipeline = await getPipeline(rt, plan.kernels[0])
  */
-export function getPipeline(rt: Runtime, kernel: PlanKernel): Promise<GPUComputePipeline> {
+function pipelineKey(kernel: PlanKernel): string {
   const layout = kernel.bindings.map((b) => b.access).join(',') + (kernel.uniforms.length ? '+u' : '');
-  const key = `${kernel.name}\n${layout}\n${kernel.wgsl}`;
+  return `${kernel.name}\n${layout}\n${kernel.wgsl}`;
+}
+
+/**
+ * Whether the runtime already holds a pipeline for this kernel (else the next run compiles it).
+ * @example hasPipeline(rt, plan.kernels[0]) // false before the first run
+ */
+export function hasPipeline(rt: Runtime, kernel: PlanKernel): boolean {
+  return rt.pipelines.has(pipelineKey(kernel));
+}
+
+export function getPipeline(rt: Runtime, kernel: PlanKernel): Promise<GPUComputePipeline> {
+  const key = pipelineKey(kernel);
   let p = rt.pipelines.get(key);
   if (p) {
     // least recently used last: a Map iterates in insertion order

@@ -5,7 +5,7 @@
  */
 import { EinattnError } from '../errors.ts';
 import { allocHostArray, bytesPerElement, describeValue, hostArrayName, isHostArrayOf, type HostArray } from './dtypes.ts';
-import { assertAlive, defaultRuntime, getPipeline, retireLostRuntime, type LimitName, type Runtime } from './device.ts';
+import { assertAlive, defaultRuntime, getPipeline, hasPipeline, retireLostRuntime, type LimitName, type Runtime } from './device.ts';
 import type { ExecPlan, PlanBuffer, PlanKernel, StorageDType } from './plan.ts';
 import { bindSizes, evalSize, formatSizeExpr, type SizeMap } from './sizes.ts';
 
@@ -275,6 +275,8 @@ export async function runPlan(plan: ExecPlan, inputs: Record<string, HostArray>,
   checkInputs(plan, buffers, inputs);
   checkIndices(plan, buffers, inputs, sizes);
   const launches = checkLimits(plan, buffers, sizes, rt);
+  // lavapipe compiles a pipeline at its first dispatch: such a run's time is no estimate of the next
+  const compiles = plan.kernels.some((k) => !hasPipeline(rt, k));
   const pipelines = await Promise.all(plan.kernels.map((k) => getPipeline(rt, k)));
   assertAlive(rt);
 
@@ -395,7 +397,7 @@ export async function runPlan(plan: ExecPlan, inputs: Record<string, HostArray>,
     }
     // Sizes that change every call (a growing KV length) would grow this map without bound.
     if (rt.estimates.size >= MAX_ESTIMATES) rt.estimates.clear();
-    rt.estimates.set(estimateKey, performance.now() - tSubmit);
+    if (!compiles) rt.estimates.set(estimateKey, performance.now() - tSubmit);
 
     const mapped = staging.getMappedRange();
     const result: Record<string, RunOutput> = {};

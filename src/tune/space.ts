@@ -1,7 +1,8 @@
 /**
- * The schedule space the autotuner searches: flash-kernel knobs (rows per
- * invocation, KV tile, invocations per workgroup, split count) and the contraction
- * kernels' workgroup-memory switch, as one-knob-at-a-time axes around a start point.
+ * The schedule space the autotuner searches, as axes of alternative settings tried
+ * one axis at a time around the best point so far: split count (decode), lanes per
+ * row tile and invocations per workgroup (lanes > 1 use workgroup memory), rows per
+ * invocation, KV tile, and workgroup-memory staging in the contraction kernels.
  */
 import type { FlashSchedule } from '../lower/index.ts';
 
@@ -12,37 +13,38 @@ export interface TunedConfig {
   shared: boolean;
 }
 
-/** One knob and the values tried for it. */
+/** One axis: a name and the alternative settings tried for it. */
 export interface Axis {
-  knob: 'rows' | 'kvTile' | 'workgroup' | 'split' | 'shared';
-  values: readonly (number | boolean | 'auto')[];
+  name: string;
+  options: readonly (Partial<FlashSchedule> & { shared?: boolean })[];
 }
 
 /**
  * The axes for a problem: split counts only where there are few query rows (decode).
  * Subgroup schedules are not in the space: no kernel uses subgroups yet.
- * @example searchAxes({ s: 1, t: 4096 }).map((a) => a.knob) // ['split', 'kvTile', 'workgroup', 'rows', 'shared']
+ * @example searchAxes({ s: 1, t: 4096 }).map((a) => a.name) // ['split', 'lanes', 'rows', 'kvTile', 'shared']
  */
 export function searchAxes(dims: Record<string, number>): Axis[] {
   const decode = (dims.s ?? 1) <= 8;
   const axes: Axis[] = [];
-  if (decode) axes.push({ knob: 'split', values: ['auto', 1, 2, 4, 8, 16, 32, 64] });
-  axes.push({ knob: 'kvTile', values: [8, 16, 32] });
-  axes.push({ knob: 'workgroup', values: [4, 8, 16, 32, 64] });
-  axes.push({ knob: 'rows', values: decode ? [1, 2] : [1, 2, 4, 8] });
-  axes.push({ knob: 'shared', values: [false, true] });
+  if (decode) axes.push({ name: 'split', options: ['auto' as const, 1, 2, 4, 8, 16, 32].map((split) => ({ split })) });
+  const lanes: [number, number][] = decode ? [[1, 8], [4, 8], [8, 8], [8, 16], [16, 16]] : [[1, 4], [1, 8], [1, 16], [1, 32], [2, 16], [4, 16]];
+  axes.push({ name: 'lanes', options: lanes.map(([kvLanes, workgroup]) => ({ kvLanes, workgroup })) });
+  axes.push({ name: 'rows', options: [1, 2, 4, 8].map((rows) => ({ rows })) });
+  axes.push({ name: 'kvTile', options: [8, 16, 32].map((kvTile) => ({ kvTile })) });
+  axes.push({ name: 'shared', options: [{ shared: false }, { shared: true }] });
   return axes;
 }
 
 /**
- * A config with one knob changed.
- * @example withKnob({ flash: {}, shared: false }, 'rows', 4).flash.rows // 4
+ * A config with one axis's setting applied.
+ * @example withSetting({ flash: {}, shared: false }, { rows: 4 }).flash.rows // 4
  */
-export function withKnob(c: TunedConfig, knob: Axis['knob'], value: number | boolean | 'auto'): TunedConfig {
-  if (knob === 'shared') return { flash: { ...c.flash }, shared: value as boolean };
-  return { flash: { ...c.flash, [knob]: value }, shared: c.shared };
+export function withSetting(c: TunedConfig, setting: Axis['options'][number]): TunedConfig {
+  const { shared, ...flash } = setting;
+  return { flash: { ...c.flash, ...flash }, shared: shared ?? c.shared };
 }
 
 /** A stable text key of a config (to skip repeats). */
 export const configKey = (c: TunedConfig): string =>
-  JSON.stringify([c.shared, ...(['rows', 'kvTile', 'workgroup', 'split'] as const).map((k) => c.flash[k] ?? null)]);
+  JSON.stringify([c.shared, ...(['rows', 'kvTile', 'workgroup', 'kvLanes', 'split'] as const).map((k) => c.flash[k] ?? null)]);

@@ -7,7 +7,7 @@ import type { Graph } from '../ir/index.ts';
 import { adapterId, type Runtime } from '../runtime/index.ts';
 import { shapeBucket, storeTuned, type TunedEntry } from './cache.ts';
 import { sampleInputs } from './inputs.ts';
-import { configKey, searchAxes, withKnob, type TunedConfig } from './space.ts';
+import { configKey, searchAxes, withSetting, type TunedConfig } from './space.ts';
 
 /** How to tune. */
 export interface TuneOptions {
@@ -58,12 +58,12 @@ export async function tune(g: Graph, dims: Record<string, number>, opts: TuneOpt
   let candidates = 1;
   progress(`  default (${describe(start)}): ${bestMs.toFixed(2)} ms`);
   search: for (const axis of searchAxes(dims)) {
-    for (const value of axis.values) {
+    for (const setting of axis.options) {
       if (elapsed() > budgetSeconds) {
         progress(`  budget of ${budgetSeconds} s reached after ${candidates} candidates`);
         break search;
       }
-      const cand = withKnob(best, axis.knob, value);
+      const cand = withSetting(best, setting);
       if (seen.has(configKey(cand))) continue;
       seen.add(configKey(cand));
       candidates++;

@@ -55,7 +55,8 @@ import { resolveSizes, type Graph } from '../../ir/index.ts';
 import type { LowerOptions } from '../lower.ts';
 import { autoSplit } from './kernel.ts';
 import { findFlash } from './match.ts';
-import { flashSchedule } from './schedule.ts';
+import type { FlashMatch } from './match.ts';
+import { flashSchedule, type FlashSchedule } from './schedule.ts';
 
 export { findFlash, type FlashMatch, type FlashMiss } from './match.ts';
 export { DEFAULT_FLASH_SCHEDULE, flashSchedule, type FlashSchedule } from './schedule.ts';
@@ -79,9 +80,41 @@ export function specialiseFor(graph: Graph, opts: LowerOptions, dims: Record<str
   }
   const spec: Record<string, number> = { ...(opts.specialize ?? {}) };
   if (headDims) for (const m of matches) for (const a of [...m.qkDims, ...m.vDims]) if (graph.staticSizes[a] === undefined) spec[a] = sizes[a]!;
-  const sched = flashSchedule(opts.flashSchedule);
+  const flashOpts = { ...decodeSchedule(matches, sizes, opts.flashSchedule ?? {}), ...opts.flashSchedule };
+  const sched = flashSchedule(flashOpts);
   const staticSizes = { ...graph.staticSizes, ...spec };
   const split = sched.split === 'auto' ? matches.map((m) => (autoSplit(m, sizes, sched, staticSizes) > 1 ? 1 : 0)).join('') : String(sched.split);
-  const key = `${Object.entries(spec).map(([k, v]) => `${k}=${v}`).join(',')}|split=${split}`;
-  return { key, opts: { ...opts, specialize: spec, dims } };
+  const shape = `rows=${sched.rows},lanes=${sched.kvLanes},wg=${sched.workgroup},dvc=${sched.dvChunk}`;
+  const key = `${Object.entries(spec).map(([k, v]) => `${k}=${v}`).join(',')}|split=${split}|${shape}`;
+  return { key, opts: { ...opts, flashSchedule: flashOpts, specialize: spec, dims } };
+}
+
+/** Fewer query rows than this per batch index: the decode schedule (lanes share a row tile). */
+export const DECODE_ROWS = 64;
+/** Workgroup memory the decode schedule stays within (the WebGPU minimum of maxComputeWorkgroupStorageSize). */
+const DECODE_SHARED_BYTES = 16384;
+
+/**
+ * The schedule for few query rows (decoding): one row tile of up to 8 rows per
+ * workgroup, its KV tiles spread over 8 invocations and merged through workgroup
+ * memory, the value head dim in one chunk. Only knobs the caller left unset are
+ * filled in, so a tuned or hand-written schedule always wins.
+ * @example decodeSchedule(findFlash(gqa()).matches, { b: 1, h: 32, g: 8, r: 4, s: 1, t: 4096, d: 128, dv: 128 }, {}) // { rows: 4, kvLanes: 8, workgroup: 8, dvChunk: 128 }
+ */
+export function decodeSchedule(matches: readonly FlashMatch[], sizes: Record<string, number>, given: Partial<FlashSchedule>): Partial<FlashSchedule> {
+  const count = (axes: readonly string[]) => axes.reduce((p, a) => p * sizes[a]!, 1);
+  const q = Math.max(...matches.map((m) => count(m.rows)));
+  if (q >= DECODE_ROWS) return {};
+  const out: Partial<FlashSchedule> = {};
+  const base = flashSchedule({ ...given, kvLanes: 1, workgroup: given.workgroup ?? 8 });
+  if (!('dvChunk' in given)) out.dvChunk = Math.min(base.maxDvChunk, Math.max(...matches.map((m) => count(m.vDims))));
+  if (!('kvLanes' in given) && !('workgroup' in given)) [out.kvLanes, out.workgroup] = [8, 8];
+  if (!('rows' in given)) {
+    const lanes = given.kvLanes ?? out.kvLanes ?? 1;
+    const dvc = out.dvChunk ?? base.dvChunk;
+    let rows = Math.min(8, 2 ** Math.ceil(Math.log2(q)));
+    while (rows > 1 && 4 * (lanes - 1) * rows * (dvc + 2) > DECODE_SHARED_BYTES) rows /= 2;
+    out.rows = rows;
+  }
+  return out;
 }

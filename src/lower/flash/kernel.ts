@@ -61,7 +61,8 @@ export function flashGeometry(m: FlashMatch, sch: FlashSchedule, staticSizes: Re
   const R = m.rows.length ? sch.rows : 1; // without query rows every row would be the same one
   const TK = sch.kvTile;
   const WG = sch.workgroup;
-  const BR = R * WG;
+  const KL = sch.kvLanes;
+  const BR = R * (WG / KL);
   const dvStatic = m.vDims.every((a) => staticSizes[a] !== undefined) ? m.vDims.reduce((p, a) => p * staticSizes[a]!, 1) : undefined;
   // a static value head dim is taken whole, or in equal chunks of at most maxDvChunk
   const DVC = dvStatic !== undefined ? Math.ceil(dvStatic / Math.ceil(dvStatic / sch.maxDvChunk)) : sch.dvChunk;
@@ -74,7 +75,7 @@ export function flashGeometry(m: FlashMatch, sch: FlashSchedule, staticSizes: Re
   // enough splits to reach the target workgroup count, never fewer tiles per split than asked
   const unsplit: SizeExpr = ['*', batchCount, nChunks, nRowBlocks];
   const autoSplits: SizeExpr = ['max', 1, ['min', ['cdiv', sch.targetWorkgroups, unsplit], ['cdiv', nTiles, sch.minTilesPerSplit]]];
-  return { R, TK, WG, BR, dvStatic, DVC, qRows, dvCount, nRowBlocks, nChunks, nTiles, batchCount, autoSplits };
+  return { R, TK, WG, KL, BR, dvStatic, DVC, qRows, dvCount, nRowBlocks, nChunks, nTiles, batchCount, autoSplits };
 }
 
 /**
@@ -92,7 +93,7 @@ export function autoSplit(m: FlashMatch, sizes: Record<string, number>, sch: Fla
 export function emitFlash(ctx: FlashContext): FlashEmit {
   const { match: m, schedule: sch, staticSizes } = ctx;
   const t = m.kv;
-  const { R, TK, WG, BR, dvStatic, DVC, nRowBlocks, nChunks, nTiles, batchCount, autoSplits } = flashGeometry(m, sch, staticSizes);
+  const { R, TK, WG, KL, BR, dvStatic, DVC, nRowBlocks, nChunks, nTiles, batchCount, autoSplits } = flashGeometry(m, sch, staticSizes);
   const mask = m.softmax.mask;
   const maskBatch = mask ? m.batch.filter((a) => mask.axes.includes(a)) : [];
   const useBlocks = !!mask && sch.blockMask;
@@ -109,11 +110,13 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   const split = splitSize !== 1;
 
   const schedText =
-    `schedule: ${R} row${R > 1 ? 's' : ''} x ${WG} invocations per workgroup (${BR} query rows of [${m.rows.join(' ') || '-'}]), ` +
+    `schedule: ${R} row${R > 1 ? 's' : ''} x ${WG / KL} invocations per workgroup (${BR} query rows of [${m.rows.join(' ') || '-'}])` +
+    `${KL > 1 ? `, ${KL} invocations per row tile each streaming every ${KL}th KV tile` : ''}, ` +
     `KV tile ${TK} of '${t}' streamed through registers with an online softmax, ` +
     `value columns ${DVC} per invocation${dvStatic !== undefined && DVC >= dvStatic ? '' : ' (chunked)'}` +
     `${useBlocks ? ', block mask (empty tiles skipped, full tiles unmasked)' : mask ? ', mask per element' : ''}` +
-    `${split ? `, split-KV into ${typeof splitSize === 'number' ? splitSize : 'auto'} parts + merge` : ''}, no workgroup memory`;
+    `${split ? `, split-KV into ${typeof splitSize === 'number' ? splitSize : 'auto'} parts + merge` : ''}` +
+    `${KL > 1 ? `, lanes merged through workgroup memory (one barrier)` : ', no workgroup memory'}`;
   const headerBase = [
     ...ctx.header,
     `scores = ${ctx.describe.scores}`,
@@ -156,12 +159,15 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
     ...kb.decompose(m.batch.map((a) => [axisVar(a), kb.size(a)]), bflat, I('brest')),
     `let ${c0} = ${chunk} * ${DVC}u;`,
   );
+  // with kvLanes > 1, invocation lid = (row tile, lane): lanes of one row tile split its KV tiles
+  const [lane, rinv] = [I('lane'), I('rinv')];
+  if (KL > 1) body.push(`let ${lane} = ${lid} % ${KL}u;`, `let ${rinv} = ${lid} / ${KL}u;`);
   const batchEnv: Record<string, string> = Object.fromEntries(m.batch.map((a) => [a, axisVar(a)]));
   const rowVar = (r: number) => I(`row${r}`);
   const envR: Env[] = [];
   for (let r = 0; r < R; r++) {
     const rv = rowVar(r);
-    body.push(`let ${rv} = ${rblk} * ${BR}u + ${lid} * ${R}u + ${r}u;`);
+    body.push(`let ${rv} = ${rblk} * ${BR}u + ${KL > 1 ? rinv : lid} * ${R}u + ${r}u;`);
     const vars = m.rows.map((a) => I(`${a}_${r}`));
     body.push(...kb.decompose(m.rows.map((a, i) => [vars[i]!, kb.size(a)]), `min(${rv}, ${Q} - 1u)`, I(`rrest${r}`)));
     envR.push({ ...batchEnv, ...Object.fromEntries(m.rows.map((a, i) => [a, vars[i]!])) });
@@ -180,6 +186,7 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
     loop.push(`let ${per} = (${nT} + ${nSp} - 1u) / ${nSp};`, `let ${lo} = ${sp} * ${per};`, `let ${hi} = min(${lo} + ${per}, ${nT});`);
   } else loop.push(`let ${lo} = 0u;`, `let ${hi} = ${nT};`);
   const loaded = I('loaded');
+  const loadedAll = I('loaded_all');
   if (ctx.debugTiles) loop.push(`var ${loaded} = 0u;`);
   const inTile: string[] = [];
   const partial = I('partial');
@@ -324,7 +331,53 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
     ...Array.from({ length: R }, (_, r) => `  ${acc(r)}[${cc}] = ${o(r)};`),
     '}',
   );
-  loop.push(`for (var ${tile} = ${lo}; ${tile} < ${hi}; ${tile}++) {`, ...indent(inTile, 1), '}');
+  loop.push(KL > 1 ? `for (var ${tile} = ${lo} + ${lane}; ${tile} < ${hi}; ${tile} += ${KL}u) {` : `for (var ${tile} = ${lo}; ${tile} < ${hi}; ${tile}++) {`, ...indent(inTile, 1), '}');
+
+  // 4b. lanes of one row tile merge (m, l, acc) through workgroup memory; lane 0 continues
+  const merge: string[] = [];
+  const shared: string[] = [];
+  let sharedBytes = 0;
+  if (KL > 1) {
+    // lanes 1..KL-1 publish their state; lane 0 keeps its own in registers and folds the others in
+    const [wm, wl, wacc, q, mq, fq, f0, mm] = [I('wm'), I('wl'), I('wacc'), I('q'), I('mq'), I('fq'), I('f0'), I('mm')];
+    const slots = (WG / KL) * (KL - 1) * R;
+    shared.push(`var<workgroup> ${wm}: array<f32, ${slots}>;`, `var<workgroup> ${wl}: array<f32, ${slots}>;`, `var<workgroup> ${wacc}: array<f32, ${slots * DVC}>;`);
+    sharedBytes = 4 * slots * (DVC + 2);
+    const slot = (ln: string, r: number) => `((${rinv} * ${KL - 1}u + ${ln} - 1u) * ${R}u + ${r}u)`;
+    const publish: string[] = [];
+    for (let r = 0; r < R; r++)
+      publish.push(
+        `${wm}[${slot(lane, r)}] = ${mv(r)};`,
+        `${wl}[${slot(lane, r)}] = ${lv(r)};`,
+        `for (var ${cc} = 0u; ${cc} < ${DVC}u; ${cc}++) { ${wacc}[${slot(lane, r)} * ${DVC}u + ${cc}] = ${acc(r)}[${cc}]; }`,
+      );
+    merge.push(`if (${lane} > 0u) {`, ...indent(publish, 1), '}');
+    if (ctx.debugTiles) {
+      shared.push(`var<workgroup> ${loadedAll}: atomic<u32>;`);
+      sharedBytes += 4;
+      merge.push(`atomicAdd(&${loadedAll}, ${loaded});`);
+    }
+    merge.push('workgroupBarrier();');
+    const lanes: string[] = [];
+    for (let r = 0; r < R; r++) {
+      lanes.push(
+        `var ${mm}${r} = ${mv(r)};`,
+        `for (var ${q} = 1u; ${q} < ${KL}u; ${q}++) { ${mm}${r} = max(${mm}${r}, ${wm}[${slot(q, r)}]); }`,
+        `let ${f0}${r} = select(exp(${mv(r)} - ${mm}${r}), 0.0, ${mv(r)} == ${NEG_INF});`,
+        `${lv(r)} = ${lv(r)} * ${f0}${r};`,
+        `for (var ${cc} = 0u; ${cc} < ${DVC}u; ${cc}++) { ${acc(r)}[${cc}] = ${acc(r)}[${cc}] * ${f0}${r}; }`,
+        `for (var ${q} = 1u; ${q} < ${KL}u; ${q}++) {`,
+        `  let ${mq} = ${wm}[${slot(q, r)}];`,
+        `  let ${fq} = select(exp(${mq} - ${mm}${r}), 0.0, ${mq} == ${NEG_INF});`,
+        `  ${lv(r)} += ${wl}[${slot(q, r)}] * ${fq};`,
+        `  for (var ${cc} = 0u; ${cc} < ${DVC}u; ${cc}++) { ${acc(r)}[${cc}] += ${wacc}[${slot(q, r)} * ${DVC}u + ${cc}] * ${fq}; }`,
+        '}',
+        `${mv(r)} = ${mm}${r};`,
+      );
+    }
+    // only lane 0 merges (the others' state is already published)
+    merge.push(`if (${lane} == 0u) {`, ...indent(lanes, 1), '}');
+  }
 
   // 5. finish: normalise once, apply the sink, the epilogue and write; or write a partial (o, lse)
   const outs: BufferRef[] = [];
@@ -399,13 +452,15 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
     tilesBuf = { name, ident: ctx.internal('flash_tiles'), axes: ['_wg'], dtype: 'i32' };
     buffers.push({ name, dtype: 'i32', shape: [totalWg], role: 'output', axes: ['_wg'] });
     outs.push(tilesBuf);
-    finish.push(`if (${lid} == 0u) { ${tilesBuf.ident}[${wg}] = i32(${loaded}); }`);
+    finish.push(`if (${lid} == 0u) { ${tilesBuf.ident}[${wg}] = i32(${KL > 1 ? `atomicLoad(&${loadedAll})` : loaded}); }`);
   }
-  body.push(...main.lines, ...state, ...prologue, ...loop, ...finish);
+  // only lane 0 of each row tile holds the merged state
+  const finished = KL > 1 ? [`if (${lane} == 0u) {`, ...indent(finish, 1), '}'] : finish;
+  body.push(...main.lines, ...state, ...prologue, ...loop, ...merge, ...finished);
   const total = `${kb.count(m.batch)} * ${nCh} * ${nRB} * ${nSp}`;
   const flashName = split ? `${ctx.name}_partial` : ctx.name;
-  const wgsl = kb.module({ name: flashName, header: [...headerBase, schedText], out: outs, total, body, workgroupSize: WG, perWorkgroup: true });
-  kernels.push(planKernel(kb, flashName, wgsl, WG, totalWg, outs));
+  const wgsl = kb.module({ name: flashName, header: [...headerBase, schedText], out: outs, total, body, workgroupSize: WG, perWorkgroup: true, shared });
+  kernels.push({ ...planKernel(kb, flashName, wgsl, WG, totalWg, outs), workgroupStorageBytes: sharedBytes });
 
   if (split) kernels.push(mergeKernel(ctx, opart!, lpart!, splitSize, splitName, headerBase));
   return { kernels, buffers, derivedSizes, summary: schedText };

@@ -10,8 +10,15 @@ export interface FlashSchedule {
   rows: number;
   /** keys per streamed KV tile (also the block-mask column granularity): 1..64 */
   kvTile: number;
-  /** invocations per workgroup; a workgroup owns `rows * workgroup` query rows of one batch index */
+  /** invocations per workgroup; a workgroup owns `rows * workgroup / kvLanes` query rows of one batch index */
   workgroup: number;
+  /**
+   * invocations that share one register tile of query rows ("threads per row"): each
+   * streams every kvLanes-th KV tile, and their running max, sum and accumulator are
+   * merged through workgroup memory once at the end (one barrier). 1 = no workgroup
+   * memory. Pays when there are few query rows (decoding); must divide `workgroup`.
+   */
+  kvLanes: number;
   /**
    * value columns per invocation when the value head dim is not known at lowering
    * time; a static value head dim up to `maxDvChunk` is taken whole
@@ -39,6 +46,7 @@ export const DEFAULT_FLASH_SCHEDULE: Readonly<FlashSchedule> = Object.freeze({
   rows: 8,
   kvTile: 16,
   workgroup: 8,
+  kvLanes: 1,
   dvChunk: 64,
   maxDvChunk: 128,
   maxQCache: 1024,
@@ -49,7 +57,7 @@ export const DEFAULT_FLASH_SCHEDULE: Readonly<FlashSchedule> = Object.freeze({
 });
 
 const RANGES: Record<string, [number, number]> = {
-  rows: [1, 8], kvTile: [1, 64], workgroup: [1, 256], dvChunk: [1, 512], maxDvChunk: [1, 1024], maxQCache: [0, 4096],
+  rows: [1, 8], kvTile: [1, 64], workgroup: [1, 256], kvLanes: [1, 64], dvChunk: [1, 512], maxDvChunk: [1, 1024], maxQCache: [0, 4096],
   targetWorkgroups: [1, 1 << 20], minTilesPerSplit: [1, 1 << 20],
 };
 
@@ -65,6 +73,7 @@ export function flashSchedule(given: Partial<FlashSchedule> = {}): FlashSchedule
   }
   if (s.split !== 'auto' && (typeof s.split !== 'number' || !Number.isInteger(s.split) || s.split < 1 || s.split > 4096))
     fail('USAGE', `flash schedule: split must be 'auto' or an integer in 1..4096, got ${JSON.stringify(s.split)}`);
+  if (s.workgroup % s.kvLanes !== 0) fail('USAGE', `flash schedule: kvLanes (${s.kvLanes}) must divide workgroup (${s.workgroup})`);
   if (typeof s.blockMask !== 'boolean') fail('USAGE', `flash schedule: blockMask must be a boolean`);
   return s;
 }
