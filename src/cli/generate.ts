@@ -1,15 +1,39 @@
 /** `einattn generate`: typed kernel modules at build time (see codegen/). */
 import { builtinEntries, checkAll, collectModule, renderAll, writeAll, type GraphEntry } from '../../codegen/index.ts';
+import type { Graph } from '../ir/index.ts';
+import type { LowerOptions } from '../lower/index.ts';
+import { adapterId, getRuntime } from '../runtime/index.ts';
+import { tunedEntries } from '../tune/index.ts';
 import { parseFlags, usage } from './args.ts';
 
 /**
- * Runs `einattn generate <modules…> --out DIR [--builtin] [--check]` and returns the exit code.
+ * For --tuned: each graph's most recently tuned schedule on this adapter (einattn tune),
+ * baked into its module with a header line naming it; graphs never tuned keep the default.
+ */
+async function tunedSchedules(): Promise<(g: Graph) => { options: LowerOptions; note: string } | undefined> {
+  const id = adapterId(await getRuntime());
+  return (g) => {
+    const [e, ...older] = tunedEntries(id, g);
+    if (!e) {
+      console.error(`generate --tuned: no tuned schedule for '${g.name}' on ${id}; the default schedule is used (einattn tune ${g.name} --dims …)`);
+      return undefined;
+    }
+    const dims = Object.entries(e.dims).map(([k, v]) => `${k}=${v}`).join(',');
+    return {
+      options: { flashSchedule: e.config.flash, shared: e.config.shared },
+      note: `schedule: tuned ${e.tunedAt.slice(0, 10)} on ${id} at ${dims}${older.length ? ` (newest of ${older.length + 1} tuned buckets)` : ''}: ${JSON.stringify(e.config)}`,
+    };
+  };
+}
+
+/**
+ * Runs `einattn generate <modules…> --out DIR [--builtin] [--check] [--tuned]` and returns the exit code.
  * @example await generateCommand(['examples/app/kernels.ts', '--out', 'examples/app/generated'])
  */
 export async function generateCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
     argv,
-    { out: { type: 'string' }, builtin: { type: 'boolean' }, check: { type: 'boolean' }, 'import-ext': { type: 'string' }, runtime: { type: 'string' } },
+    { out: { type: 'string' }, builtin: { type: 'boolean' }, check: { type: 'boolean' }, 'import-ext': { type: 'string' }, runtime: { type: 'string' }, tuned: { type: 'boolean' } },
     'generate',
   );
   const out = values.out;
@@ -19,7 +43,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
   if (ext !== 'ts' && ext !== 'js') usage(`--import-ext must be ts or js, got '${String(ext)}'`);
   const entries: GraphEntry[] = values.builtin ? builtinEntries() : [];
   for (const file of positionals) entries.push(...(await collectModule(file)));
-  const result = renderAll(entries, { importExt: ext, ...(typeof values.runtime === 'string' ? { runtimeImport: values.runtime } : {}) });
+  const scheduleFor = values.tuned ? await tunedSchedules() : undefined;
+  const result = renderAll(entries, { importExt: ext, ...(typeof values.runtime === 'string' ? { runtimeImport: values.runtime } : {}), ...(scheduleFor ? { scheduleFor } : {}) });
   const summary = `${result.graphs} graph${result.graphs === 1 ? '' : 's'}, ${result.kernels} kernels, ${result.files.size} files in ${result.ms.toFixed(0)} ms`;
   if (values.check) {
     const { stale, missing, extra } = checkAll(result, out);

@@ -38,6 +38,7 @@ const RUN_HELP = `usage: einattn run <variant> [options]
   --quiet               no summary of the outputs
   --file PATH           a module exporting a Graph, or a function (opts) => Graph
   --export NAME         which export of --file (default: default, or the only one)
+  --no-tuned            ignore a schedule cached by einattn tune for these sizes on this adapter
   --debug               stack traces on errors`;
 
 const LIST_HELP = `usage: einattn list [--json]
@@ -61,7 +62,7 @@ token. Writes DIR/<variant>/<kernel>.wgsl, DIR/report.json and DIR/report.html.
   --repeat N    timed runs per variant (default 5)
   --adapter     auto | hardware | software | opengles`;
 
-const GENERATE_HELP = `usage: einattn generate <module.ts…> --out DIR [--builtin] [--check] [--import-ext ts|js] [--runtime SPEC]
+const GENERATE_HELP = `usage: einattn generate <module.ts…> --out DIR [--builtin] [--check] [--tuned] [--import-ext ts|js] [--runtime SPEC]
 
 Loads every exported graph (with its bound sizes) and variant from the modules, lowers
 each, and writes per graph DIR/<graph>.ts (WGSL constants, the plan, typed Inputs/Sizes/
@@ -71,7 +72,9 @@ DIR/index.ts. Generated modules import only einattn/runtime. Output is determini
   --builtin        also generate every built-in variant (default options)
   --check          write nothing; exit 1 naming stale, missing or extra files
   --import-ext     extension of relative imports in index.ts (default ts)
-  --runtime SPEC   import specifier of the runtime (default einattn/runtime)`;
+  --runtime SPEC   import specifier of the runtime (default einattn/runtime)
+  --tuned          bake each graph's schedule tuned on this adapter (einattn tune; newest size
+                   bucket) into its module, named in the module header; untuned graphs keep the default`;
 
 const COST_HELP = `usage: einattn cost <variant> [--dims b=1,h=8,…] [--opt k=v] [--dtype f32|f16] [--device NAME] [--json] [--svg DIR]
        einattn cost --compare mha,gqa,mqa,mla [--layers 32] [--context 4096] [--batch 8] [--device NAME] [--svg DIR]

@@ -9,6 +9,7 @@ import { axesText, dimsText, fmtMs, fmtNum } from './format.ts';
 import { adapterFlag, adapterLine, openRuntime, timeRuns, writeWgsl } from './gpu.ts';
 import { allowedError, arrayStats, compareArrays, toleranceFor } from './numerics.ts';
 import { fileSource, variantSource, type GraphSource } from './source.ts';
+import { tunedOptions } from '../tune/index.ts';
 
 const FLAGS = {
   dims: { type: 'string', multiple: true },
@@ -26,6 +27,7 @@ const FLAGS = {
   quiet: { type: 'boolean' },
   file: { type: 'string' },
   export: { type: 'string' },
+  'no-tuned': { type: 'boolean' },
 } as const;
 
 const list = (v: Flags[string]) => (Array.isArray(v) ? v : []);
@@ -86,9 +88,12 @@ export async function runCommand(argv: string[]): Promise<number> {
 
   const useGpu = !f.interp;
   const needPlan = useGpu || f.explain || f.wgsl !== undefined;
+  // a schedule tuned for this graph, size bucket and adapter (einattn tune) is used unless --no-tuned
+  const rt = useGpu ? await openRuntime(adapter) : undefined;
+  const tuned = rt && !f['no-tuned'] ? tunedOptions(graph, dims, rt) : undefined;
   let compiled: Compiled | undefined;
   try {
-    compiled = compile(graph);
+    compiled = compile(graph, tuned?.options ?? {});
   } catch (e) {
     // For --interp alone the plan only refines i32 index ranges, so a graph the
     // lowering cannot handle yet still runs on the interpreter.
@@ -113,8 +118,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   let where = 'interpreter (float64)';
   let timingText: string[] = [];
 
-  if (useGpu) {
-    const rt = await openRuntime(adapter);
+  if (rt) {
     where = `${adapterLine(rt)} adapter`;
     if (repeat > 0) {
       const t = await timeRuns(compiled!, gpuInputs, dims, rt, repeat);
@@ -155,6 +159,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     }
     for (const [name, path] of outFiles) console.log(`wrote ${name} to ${path}`);
   }
+  if (tuned && !f.quiet) console.log(`schedule: ${tuned.source}`);
   for (const line of timingText) console.log(line);
 
   if (f.check) {
