@@ -59,6 +59,7 @@ const info = (name: string, type: ValueInfo['type'], shape: (number | string)[])
 /** GroupQueryAttention over a cache: `s` new tokens after `t - s` past ones (the op is causal). */
 function gqaProblem(q: Float32Array, k: Float32Array, v: Float32Array, d: { b: number; h: number; g: number; s: number; t: number; hd: number }, scale: number): Omit<OrtProblem, 'toEinattn'> {
   const { b, h, g, s, t, hd } = d;
+  if (hd % 8 !== 0) throw new Error(`GroupQueryAttention needs a head size that is a multiple of 8, got ${hd}`);
   const past = t - s;
   const node: OnnxNode = {
     op: 'GroupQueryAttention', domain: 'com.microsoft',
@@ -103,6 +104,7 @@ export function ortProblem(c: BenchCase, inputs: Record<string, SampleInput>): O
     if (why) return why;
     const { b, h, s, t, d, dv } = D as { b: number; h: number; s: number; t: number; d: number; dv: number };
     if (c.opts.causal && s !== t) return 'MultiHeadAttention is causal only for s = t here (einattn aligns the mask to the end)';
+    if (d !== dv) return 'MultiHeadAttention with per-head (BNSH) keys and values needs equal QK and V head dims';
     const node: OnnxNode = {
       op: 'MultiHeadAttention', domain: 'com.microsoft', inputs: ['q', 'k', 'v'], outputs: ['o'],
       attributes: { num_heads: h, unidirectional: c.opts.causal ? 1 : 0, scale: { float: 1 / Math.sqrt(d) } },
@@ -124,6 +126,7 @@ export function ortProblem(c: BenchCase, inputs: Record<string, SampleInput>): O
     const { b, h, s, t, d, dv } = D as { b: number; h: number; s: number; t: number; d: number; dv: number };
     const g = c.variant === 'mqa' ? 1 : D.g!;
     if (d !== dv) return 'GroupQueryAttention needs equal QK and V head dims';
+    if (d % 8 !== 0) return `GroupQueryAttention needs a head size that is a multiple of 8, got ${d}`;
     if (s > 1 && !c.opts.causal) return 'GroupQueryAttention is always causal; the row is not (s > 1)';
     const p = gqaProblem(f32(inputs.q!), f32(inputs.k!), f32(inputs.v!), { b, h, g, s, t, hd: d }, 1 / Math.sqrt(d));
     return { ...p, toEinattn: (o) => swap12(o, [b, s, h, dv]) };
@@ -134,6 +137,7 @@ export function ortProblem(c: BenchCase, inputs: Record<string, SampleInput>): O
     const { b, h, s, t, dn, dr, dc, dv } = D as Record<'b' | 'h' | 's' | 't' | 'dn' | 'dr' | 'dc' | 'dv', number>;
     if (s !== 1 || c.opts.rope === false) return 'the MLA peer covers decoding (s = 1) with the RoPE part';
     const hd = dc + dr;
+    if (hd % 8 !== 0) return `GroupQueryAttention needs a head size (dc + dr) that is a multiple of 8, got ${hd}`;
     // Weight absorption happens outside the timed call: the peer attends over the
     // latent cache with one shared KV head of width dc + dr (values padded with zeros).
     const qNope = f32(inputs.q_nope!), qRope = f32(inputs.q_rope!), ckv = f32(inputs.c_kv!), kRope = f32(inputs.k_rope!);
