@@ -14,6 +14,8 @@ export interface BenchCase {
   opts: Record<string, boolean | number>;
   dims: Record<string, number>;
   kind: 'prefill' | 'decode';
+  /** 'f16': einattn computes the Q·K and P·V products in f16 (sums and softmax in f32); peers run only f32 rows */
+  compute?: 'f16';
 }
 
 const mhaPrefill = (n: number, causal: boolean): BenchCase => ({
@@ -31,17 +33,21 @@ const mlaDecode = (t: number): BenchCase => ({
   id: `mla-decode-${t}`, variant: 'mla_decode', opts: {}, kind: 'decode', dims: { b: 1, h: 128, s: 1, t, dn: 128, dr: 64, dc: 512, dv: 128 },
 });
 
+/** A row in reduced precision: f16 products, or an int8 KV cache (per-token scales). */
+const f16 = (c: BenchCase): BenchCase => ({ ...c, id: `${c.id}-f16`, compute: 'f16' });
+const int8 = (c: BenchCase): BenchCase => ({ ...c, id: `${c.id}-int8`, opts: { ...c.opts, int8: true } });
+
 /** Every default row, in the order the report shows them. */
 export const DEFAULT_CASES: readonly BenchCase[] = [
-  mhaPrefill(256, false), mhaPrefill(256, true), mhaPrefill(1024, false), mhaPrefill(1024, true),
-  gqaDecode(1024), gqaDecode(4096), gqaDecode(8192),
+  mhaPrefill(256, false), mhaPrefill(256, true), mhaPrefill(1024, false), mhaPrefill(1024, true), f16(mhaPrefill(1024, false)),
+  gqaDecode(1024), gqaDecode(4096), gqaDecode(8192), f16(gqaDecode(4096)), int8(gqaDecode(4096)),
   mqaDecode(1024), mqaDecode(8192),
   mlaDecode(1024), mlaDecode(4096),
 ];
 
 /** The default rows shrunk for a quick look (and for the tests): same variants, small sizes. */
 export const QUICK_CASES: readonly BenchCase[] = [
-  mhaPrefill(128, false), mhaPrefill(128, true), gqaDecode(512), mqaDecode(512),
+  mhaPrefill(128, false), mhaPrefill(128, true), gqaDecode(512), f16(gqaDecode(512)), int8(gqaDecode(512)), mqaDecode(512),
   { ...mlaDecode(256), dims: { b: 1, h: 16, s: 1, t: 256, dn: 128, dr: 64, dc: 512, dv: 128 } },
 ];
 
@@ -71,6 +77,7 @@ export function customCase(variant: string, dims: Record<string, number>, opts: 
  * @example selectCases(DEFAULT_CASES, 'gqa').length // 3
  */
 export function selectCases(cases: readonly BenchCase[], only: string | undefined): BenchCase[] {
+  // a variant name selects its rows in every precision
   if (only === undefined) return [...cases];
   const picked = cases.filter((c) => c.id === only || c.variant === only);
   if (!picked.length) {

@@ -142,7 +142,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
           reference = { name: 'interpreter', data: samples[0]!.output };
         } else if (system === 'einattn' || system === 'einattn-unfused') {
           const sched = system === 'einattn' ? opts.scheduleFor?.(c) : undefined;
-          const copts: CompileOptions = system === 'einattn' ? { flashSchedule: sched?.values ?? {} } : { flash: false };
+          const precision: CompileOptions = c.compute ? { compute: c.compute } : {};
+          const copts: CompileOptions = system === 'einattn' ? { ...precision, flashSchedule: sched?.values ?? {} } : { ...precision, flash: false };
           const compiled = compile(graph, copts);
           samples = await sample(1, repeat, async () => {
             const r = await compiled.run(arrays, c.dims, { runtime, timing: true });
@@ -150,6 +151,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
           });
           if (system === 'einattn') row.schedule = sched ?? { source: 'default', values: {} };
         } else {
+          if (c.compute) return { ...row, status: 'skipped', reason: `ONNX Runtime's contrib ops have no ${c.compute} arithmetic on f32 inputs; compare with the f32 row` };
           const ort = await loadOrt();
           if (typeof ort === 'string') return { ...row, status: 'skipped', reason: ort };
           const problem = ortProblem(c, inputs);

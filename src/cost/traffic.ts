@@ -20,7 +20,9 @@ export interface Traffic {
 export function planTraffic(plan: ExecPlan, given: Record<string, number>, bytesPerElement = 4): Traffic {
   // the plan's own derived sizes (e.g. a split count) come from its rules
   const sizes = bindSizes(plan, Object.fromEntries(plan.dynamicSizes.map((s) => [s, given[s]!])));
-  const bytes = new Map(plan.buffers.map((b) => [b.name, b.shape.reduce<number>((p, e) => p * evalSize(e, sizes), 1) * bytesPerElement]));
+  // floats cost `bytesPerElement` (the storage being modelled); integers their own size (an int8 cache is 1 byte)
+  const size = (dtype: string) => (dtype === 'i8' ? 1 : dtype === 'i32' ? 4 : dtype === 'f16' ? Math.min(2, bytesPerElement) : bytesPerElement);
+  const bytes = new Map(plan.buffers.map((b) => [b.name, b.shape.reduce<number>((p, e) => p * evalSize(e, sizes), 1) * size(b.dtype)]));
   let read = 0;
   let written = 0;
   for (const k of plan.kernels)

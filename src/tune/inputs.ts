@@ -6,11 +6,12 @@ export interface SampleInput {
   name: string;
   axes: string[];
   shape: number[];
-  data: Float32Array | Int32Array;
+  data: Float32Array | Int32Array | Int8Array;
 }
 
 /**
- * Inputs of `graph` at `dims`: f32 values `0.9·sin(1.618·i + k)` (k per input), and
+ * Inputs of `graph` at `dims`: f32 values `0.9·sin(1.618·i + k)` (k per input), i8
+ * values `round(127·sin(1.618·i + k))` (quantised caches), and
  * bounded i32 inputs (lengths such as `kv_len`) at their maximum, so a decode problem
  * attends over the whole cache.
  * @example sampleInputs(mha(), { b: 1, h: 8, s: 256, t: 256, d: 64, dv: 64 }).q.shape // [1, 8, 256, 64]
@@ -21,8 +22,10 @@ export function sampleInputs(graph: Graph, dims: Record<string, number>): Record
   graph.inputs.forEach((decl, k) => {
     const shape = decl.axes.map((a) => sizes[a]!);
     const n = shape.reduce((p, x) => p * x, 1);
-    let data: Float32Array | Int32Array;
-    if (decl.dtype === 'i32') {
+    let data: Float32Array | Int32Array | Int8Array;
+    if (decl.dtype === 'i8') {
+      data = Int8Array.from({ length: n }, (_, i) => Math.round(127 * Math.sin(1.618 * i + k + 1)));
+    } else if (decl.dtype === 'i32') {
       if (decl.max === undefined) throw new Error(`input '${decl.name}' is an i32 index array; no sample generator exists for it`);
       data = new Int32Array(n).fill(sizes[decl.max]!);
     } else {
