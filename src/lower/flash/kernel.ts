@@ -355,7 +355,8 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
     if (ctx.debugTiles) {
       shared.push(`var<workgroup> ${loadedAll}: atomic<u32>;`);
       sharedBytes += 4;
-      merge.push(`atomicAdd(&${loadedAll}, ${loaded});`);
+      // the lanes of one row tile (any one: every row tile of a workgroup streams the same tiles) share its count
+      merge.push(`if (${rinv} == 0u) { atomicAdd(&${loadedAll}, ${loaded}); }`);
     }
     merge.push('workgroupBarrier();');
     const lanes: string[] = [];
