@@ -22,6 +22,18 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 export type Flags = Record<string, string | boolean | string[] | undefined>;
 
 /**
+ * A string flag's value (undefined when absent).
+ * @example flagString(values.out) // 'dir'
+ */
+export const flagString = (v: Flags[string]): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/**
+ * A repeatable flag's values ([] when absent).
+ * @example flagList(values.dims) // ['b=1,h=8']
+ */
+export const flagList = (v: Flags[string]): string[] => (Array.isArray(v) ? v : []);
+
+/**
  * parseArgs in strict mode with its errors turned into one-line USAGE errors naming the command.
  * @example const { values, positionals } = parseFlags(['--seed', '3'], { seed: { type: 'string' } }, 'run')
  */

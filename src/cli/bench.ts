@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { benchMarkdown, benchRooflineSvg, customCase, DEFAULT_CASES, QUICK_CASES, runBench, selectCases, SYSTEMS, timesSvg, variantOf, type BenchCase, type BenchResult, type SystemName } from '../bench/index.ts';
 import { adapterId, type Runtime } from '../runtime/index.ts';
 import { tune, tunedOptions } from '../tune/index.ts';
-import { parseDims, parseFlags, parseOptFlags, positiveInt, usage, variantOptions, type Flags } from './args.ts';
+import { parseDims, parseFlags, parseOptFlags, positiveInt, usage, variantOptions, flagList as list, flagString as str } from './args.ts';
 import { adapterFlag, openRuntime } from './gpu.ts';
 
 const FLAGS = {
@@ -25,8 +25,6 @@ const FLAGS = {
   adapter: { type: 'string' },
 } as const;
 
-const str = (v: Flags[string]) => (typeof v === 'string' ? v : undefined);
-const list = (v: Flags[string]) => (Array.isArray(v) ? v : []);
 
 /**
  * A file-name-safe slug of an adapter identity.

@@ -3,7 +3,7 @@ import { compile, type Compiled, type CompiledOutput } from '../compile.ts';
 import { EinattnError } from '../errors.ts';
 import { interpret, resolveSizes, type Graph } from '../index.ts';
 import { writeNpy } from '../runtime/index.ts';
-import { nonNegativeInt, parseAssignments, parseDims, parseFlags, parseOptFlags, positiveInt, usage, type Flags } from './args.ts';
+import { nonNegativeInt, parseAssignments, parseDims, parseFlags, parseOptFlags, positiveInt, usage, flagList as list, flagString as str } from './args.ts';
 import { indexRanges, npyInput, randomInput, toNpy, type CliInput } from './data.ts';
 import { axesText, dimsText, fmtMs, fmtNum } from './format.ts';
 import { adapterFlag, adapterLine, openRuntime, timeRuns, writeWgsl } from './gpu.ts';
@@ -30,8 +30,6 @@ const FLAGS = {
   'no-tuned': { type: 'boolean' },
 } as const;
 
-const list = (v: Flags[string]) => (Array.isArray(v) ? v : []);
-const str = (v: Flags[string]) => (typeof v === 'string' ? v : undefined);
 
 /** An output of one side of a run, as plain values. */
 interface Result {

@@ -1,7 +1,7 @@
 /** `einattn tune`: search a variant's schedules at given sizes on this adapter and cache the winner. */
 import { adapterId } from '../runtime/index.ts';
 import { tune, tuneCachePath } from '../tune/index.ts';
-import { parseDims, parseFlags, parseOptFlags, positiveInt, usage, variantOptions, type Flags } from './args.ts';
+import { parseDims, parseFlags, parseOptFlags, positiveInt, usage, variantOptions, flagList as list, flagString as str } from './args.ts';
 import { dimsText } from './format.ts';
 import { adapterFlag, openRuntime } from './gpu.ts';
 import { findVariant, variants } from '../variants/index.ts';
@@ -15,8 +15,6 @@ const FLAGS = {
   json: { type: 'boolean' },
 } as const;
 
-const str = (v: Flags[string]) => (typeof v === 'string' ? v : undefined);
-const list = (v: Flags[string]) => (Array.isArray(v) ? v : []);
 
 /**
  * Runs `einattn tune <variant>` and returns the exit code.
