@@ -81,8 +81,8 @@ export function selectCases(cases: readonly BenchCase[], only: string | undefine
   if (only === undefined) return [...cases];
   const picked = cases.filter((c) => c.id === only || c.variant === only);
   if (!picked.length) {
-    variantOf(only); // a wrong variant name gets the list of variants
-    fail('USAGE', `bench: no default row for '${only}'; give its sizes with --dims (rows: ${cases.map((c) => c.id).join(', ')})`);
+    if (!findVariant(only)) fail('USAGE', `bench: no row or variant '${only}' (rows: ${cases.map((c) => c.id).join(', ')}; variants: ${variants.map((v) => v.name).join(', ')})`);
+    fail('USAGE', `bench: no default row for variant '${only}'; give its sizes with --dims (rows: ${cases.map((c) => c.id).join(', ')})`);
   }
   return picked;
 }

@@ -5,6 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { EinattnError } from '../errors.ts';
+import { resolveSizes, type Graph } from '../ir/index.ts';
 import type { Variant } from '../variants/index.ts';
 import { resolveOptions } from '../variants/index.ts';
 
@@ -191,4 +192,17 @@ export function positiveInt(text: string, flag: string, min = 1): number {
  */
 export function nonNegativeInt(text: string, flag: string): number {
   return positiveInt(text, flag, 0);
+}
+
+/**
+ * Checks user-given `--dims` against a graph: a missing or conflicting size is a USAGE error naming it.
+ * @example checkDims(mha(), { b: 1 }) // throws: --dims: graph 'mha': sizes 'h', … not bound
+ */
+export function checkDims(graph: Graph, dims: Record<string, number>): Record<string, number> {
+  try {
+    return resolveSizes(graph, dims);
+  } catch (e) {
+    if (e instanceof EinattnError && ['BAD_SIZE', 'UNKNOWN_AXIS', 'SIZE_CONFLICT'].includes(e.code)) usage(`--dims: ${e.message}`);
+    throw e;
+  }
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { benchMarkdown, benchRooflineSvg, customCase, DEFAULT_CASES, QUICK_CASES, runBench, selectCases, SYSTEMS, timesSvg, variantOf, type BenchCase, type BenchResult, type SystemName } from '../bench/index.ts';
 import { adapterId, type Runtime } from '../runtime/index.ts';
 import { tune, tunedOptions } from '../tune/index.ts';
-import { parseDims, parseFlags, parseOptFlags, positiveInt, usage, variantOptions, flagList as list, flagString as str } from './args.ts';
+import { checkDims, parseDims, parseFlags, parseOptFlags, positiveInt, usage, variantOptions, flagList as list, flagString as str } from './args.ts';
 import { adapterFlag, openRuntime } from './gpu.ts';
 
 const FLAGS = {
@@ -62,6 +62,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     const v = variantOf(only!);
     const dims = dimsGiven ?? v.dims.bench;
     cases = [customCase(only!, dims, optsGiven ? variantOptions(v, optsGiven) : {})];
+    checkDims(v.build(cases[0]!.opts), dims);
   } else cases = selectCases(f.quick ? QUICK_CASES : DEFAULT_CASES, only);
   const systems = (str(f.systems)?.split(',').map((s) => s.trim()) ?? [...SYSTEMS]) as SystemName[];
   for (const s of systems) if (!(SYSTEMS as readonly string[]).includes(s)) usage(`--systems: no system '${s}' (systems: ${SYSTEMS.join(', ')})`);

@@ -3,7 +3,7 @@ import { compile, type Compiled, type CompiledOutput } from '../compile.ts';
 import { EinattnError } from '../errors.ts';
 import { interpret, resolveSizes, type Graph } from '../index.ts';
 import { writeNpy } from '../runtime/index.ts';
-import { nonNegativeInt, parseAssignments, parseDims, parseFlags, parseOptFlags, positiveInt, usage, flagList as list, flagString as str } from './args.ts';
+import { checkDims, nonNegativeInt, parseAssignments, parseDims, parseFlags, parseOptFlags, positiveInt, usage, flagList as list, flagString as str } from './args.ts';
 import { indexRanges, npyInput, randomInput, toNpy, type CliInput } from './data.ts';
 import { axesText, dimsText, fmtMs, fmtNum } from './format.ts';
 import { adapterFlag, adapterLine, openRuntime, timeRuns, writeWgsl } from './gpu.ts';
@@ -71,7 +71,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   const { graph } = src;
   if (!dimsGiven && !src.variant) usage(`--file needs --dims with the graph's sizes (${graph.sizes.join(' ')}), e.g. --dims ${graph.sizes.map((s) => `${s}=…`).join(',')}`);
   const dims = dimsGiven ?? { ...src.variant!.dims.check };
-  const sizes = dimsSizes(graph, dims, dimsGiven !== undefined);
+  // a problem with user-given dims is a usage error that says so
+  const sizes = dimsGiven ? checkDims(graph, dims) : resolveSizes(graph, dims);
 
   const outSpecs = parseAssignments(list(f.out), '--out', true);
   const outNames = graph.outputs.map((o) => o.name);
@@ -183,15 +184,6 @@ export async function runCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** The sizes of every axis; a problem with user-given dims is a usage error that says so. */
-function dimsSizes(graph: Graph, dims: Record<string, number>, given: boolean): Record<string, number> {
-  try {
-    return resolveSizes(graph, dims);
-  } catch (e) {
-    if (given && e instanceof EinattnError && ['BAD_SIZE', 'UNKNOWN_AXIS', 'SIZE_CONFLICT'].includes(e.code)) usage(`--dims: ${e.message}`);
-    throw e;
-  }
-}
 
 async function loadInputs(
   graph: Graph,

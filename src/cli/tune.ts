@@ -1,7 +1,7 @@
 /** `einattn tune`: search a variant's schedules at given sizes on this adapter and cache the winner. */
 import { adapterId } from '../runtime/index.ts';
 import { tune, tuneCachePath } from '../tune/index.ts';
-import { parseDims, parseFlags, parseOptFlags, positiveInt, usage, variantOptions, flagList as list, flagString as str } from './args.ts';
+import { checkDims, parseDims, parseFlags, parseOptFlags, positiveInt, usage, variantOptions, flagList as list, flagString as str } from './args.ts';
 import { dimsText } from './format.ts';
 import { adapterFlag, openRuntime } from './gpu.ts';
 import { findVariant, variants } from '../variants/index.ts';
@@ -27,6 +27,7 @@ export async function tuneCommand(argv: string[]): Promise<number> {
   if (!v) usage(`tune: no variant '${positionals[0]}' (variants: ${variants.map((x) => x.name).join(', ')})`);
   const dims = list(f.dims).length ? parseDims(list(f.dims)) : { ...v.dims.bench };
   const graph = v.build(variantOptions(v, parseOptFlags(list(f.opt))));
+  checkDims(graph, dims);
   const budgetSeconds = f.budget === undefined ? 60 : positiveInt(str(f.budget)!, '--budget');
   const runs = f.runs === undefined ? 3 : positiveInt(str(f.runs)!, '--runs');
   const rt = await openRuntime(adapterFlag(str(f.adapter)));
