@@ -104,7 +104,7 @@ const wrap = (x: number): number => x | 0;
 
 function toI32(x: number): number {
   if (Number.isNaN(x)) return 0;
-  return Math.trunc(Math.min(I32_MAX, Math.max(I32_MIN, x)));
+  return Math.trunc(Math.min(I32_MAX, Math.max(I32_MIN, x))) || 0; // an integer has no -0
 }
 
 /** A cast to i8: as to i32, then saturated to -128..127. */

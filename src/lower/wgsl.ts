@@ -88,6 +88,8 @@ export const HELPERS: Record<string, string> = {
   return select(r, -r, fract(y * 0.5) != 0.0);
 }`,
   _f32_bits: `fn _f32_bits(b: u32) -> f32 { return bitcast<f32>(b); }`,
+  // on the bits: compilers may fold x != x to false (WGSL lets them assume no NaN)
+  _is_nan: `fn _is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }`,
 };
 
 /** What a kernel body needs from its surroundings. */

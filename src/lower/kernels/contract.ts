@@ -85,7 +85,9 @@ export function contractKernel(kb: KernelBuilder, name: string, header: string[]
       else {
         // WGSL's max may drop a NaN operand; the interpreter's max propagates it, and so does this
         const x = kb.internal(`x${i}${j}`);
-        accumulate.push(`let ${x} = ${term};`, `${a} = select(max(${a}, ${x}), ${a} + ${x}, ${a} != ${a} || ${x} != ${x});`);
+        kb.helper('_is_nan');
+        kb.helper('_f32_bits');
+        accumulate.push(`let ${x} = ${term};`, `${a} = select(max(${a}, ${x}), _f32_bits(0x7fc00000u), _is_nan(${a}) || _is_nan(${x}));`);
       }
     }
   const opens = contracted.map((a) => `for (var ${axisVar(a)}: u32 = 0u; ${axisVar(a)} < ${kb.size(a)}; ${axisVar(a)}++) {`);
