@@ -204,7 +204,7 @@ export function checkLimits(plan: ExecPlan, buffers: ResolvedBuffer[], sizes: Si
       throw new EinattnError('LIMIT', `${k} has ${invocations} invocations per workgroup (workgroupSize [${ws.join(', ')}]), over ${limitText(rt, 'maxComputeInvocationsPerWorkgroup')}`);
     }
     if (kernel.workgroupStorageBytes > L.maxComputeWorkgroupStorageSize) {
-      throw new EinattnError('LIMIT', `${k} uses ${kernel.workgroupStorageBytes} bytes of workgroup storage, over ${limitText(rt, 'maxComputeWorkgroupStorageSize')}; choose a schedule with smaller tiles`);
+      throw new EinattnError('LIMIT', `${k} uses ${kernel.workgroupStorageBytes} bytes of workgroup storage, over ${limitText(rt, 'maxComputeWorkgroupStorageSize')}; choose a schedule with smaller tiles (for flash kernels: fewer rows or kvLanes: 1, which uses no workgroup memory)`);
     }
     if (kernel.bindings.length > L.maxStorageBuffersPerShaderStage) {
       throw new EinattnError('LIMIT', `${k} binds ${kernel.bindings.length} storage buffers, over ${limitText(rt, 'maxStorageBuffersPerShaderStage')}`);

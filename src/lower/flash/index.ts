@@ -91,20 +91,27 @@ export function specialiseFor(graph: Graph, opts: LowerOptions, dims: Record<str
 
 /** Fewer query rows than this per batch index: the decode schedule (lanes share a row tile). */
 export const DECODE_ROWS = 64;
-/** Workgroup memory the decode schedule stays within (the WebGPU minimum of maxComputeWorkgroupStorageSize). */
-const DECODE_SHARED_BYTES = 16384;
+/** Fewer keys than this: not worth lanes (each lane needs tiles of its own). */
+export const DECODE_MIN_KV = 256;
+/**
+ * Workgroup memory the decode schedule stays within: what lavapipe and desktop GPUs give
+ * under Dawn. A device with less (the WebGPU minimum is 16 KiB) gets a LIMIT error that
+ * names the kernel; `flashSchedule: { kvLanes: 1 }` needs no workgroup memory.
+ */
+const DECODE_SHARED_BYTES = 32768;
 
 /**
- * The schedule for few query rows (decoding): one row tile of up to 8 rows per
+ * The schedule for few query rows over a long KV axis (decoding): one row tile of up to 4 rows per
  * workgroup, its KV tiles spread over 8 invocations and merged through workgroup
  * memory, the value head dim in one chunk. Only knobs the caller left unset are
  * filled in, so a tuned or hand-written schedule always wins.
- * @example decodeSchedule(findFlash(gqa()).matches, { b: 1, h: 32, g: 8, r: 4, s: 1, t: 4096, d: 128, dv: 128 }, {}) // { rows: 4, kvLanes: 8, workgroup: 8, dvChunk: 128 }
+ * @example decodeSchedule(findFlash(gqa()).matches, { b: 1, h: 32, g: 8, r: 4, s: 1, t: 4096, d: 128, dv: 128 }, {}) // { dvChunk: 128, kvLanes: 8, workgroup: 8, rows: 4 }
  */
 export function decodeSchedule(matches: readonly FlashMatch[], sizes: Record<string, number>, given: Partial<FlashSchedule>): Partial<FlashSchedule> {
   const count = (axes: readonly string[]) => axes.reduce((p, a) => p * sizes[a]!, 1);
   const q = Math.max(...matches.map((m) => count(m.rows)));
-  if (q >= DECODE_ROWS) return {};
+  const t = Math.min(...matches.map((m) => sizes[m.kv]!));
+  if (q >= DECODE_ROWS || t < DECODE_MIN_KV) return {};
   const out: Partial<FlashSchedule> = {};
   const base = flashSchedule({ ...given, kvLanes: 1, workgroup: given.workgroup ?? 8 });
   if (!('dvChunk' in given)) out.dvChunk = Math.min(base.maxDvChunk, Math.max(...matches.map((m) => count(m.vDims))));
@@ -112,8 +119,11 @@ export function decodeSchedule(matches: readonly FlashMatch[], sizes: Record<str
   if (!('rows' in given)) {
     const lanes = given.kvLanes ?? out.kvLanes ?? 1;
     const dvc = out.dvChunk ?? base.dvChunk;
-    let rows = Math.min(8, 2 ** Math.ceil(Math.log2(q)));
-    while (rows > 1 && 4 * (lanes - 1) * rows * (dvc + 2) > DECODE_SHARED_BYTES) rows /= 2;
+    // 4 rows at most: the lanes' merge makes lavapipe's compile time grow with the rows
+    let rows = Math.min(4, 2 ** Math.ceil(Math.log2(q)));
+    const wg = given.workgroup ?? out.workgroup ?? 8;
+    // the kernel's lane merge: (dvc + 2) floats per (invocation, row), plus a max per (row tile, row)
+    while (rows > 1 && lanes > 1 && 4 * (wg * rows * (dvc + 2) + (wg / lanes) * rows) > DECODE_SHARED_BYTES) rows /= 2;
     out.rows = rows;
   }
   return out;

@@ -338,46 +338,59 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   const shared: string[] = [];
   let sharedBytes = 0;
   if (KL > 1) {
-    // lanes 1..KL-1 publish their state; lane 0 keeps its own in registers and folds the others in
-    const [wm, wl, wacc, q, mq, fq, f0, mm] = [I('wm'), I('wl'), I('wacc'), I('q'), I('mq'), I('fq'), I('f0'), I('mm')];
-    const slots = (WG / KL) * (KL - 1) * R;
-    shared.push(`var<workgroup> ${wm}: array<f32, ${slots}>;`, `var<workgroup> ${wl}: array<f32, ${slots}>;`, `var<workgroup> ${wacc}: array<f32, ${slots * DVC}>;`);
-    sharedBytes = 4 * slots * (DVC + 2);
-    const slot = (ln: string, r: number) => `((${rinv} * ${KL - 1}u + ${ln} - 1u) * ${R}u + ${r}u)`;
-    const publish: string[] = [];
+    // Every lane publishes its state; after the barrier lane 0 of each row tile folds the
+    // lanes in workgroup memory with a run-time loop over rows (unrolled per row, the merge
+    // made lavapipe's compile ~10x slower) and reloads the result into its registers.
+    const [wm, wl, wacc, wmax, q, rr, mm, ll, ov, fq, sl] = ['wm', 'wl', 'wacc', 'wmax', 'q', 'rr', 'mm', 'll', 'ov', 'fq', 'sl'].map(I) as [string, string, string, string, string, string, string, string, string, string, string];
+    const slots = WG * R;
+    shared.push(
+      `var<workgroup> ${wm}: array<f32, ${slots}>;`,
+      `var<workgroup> ${wl}: array<f32, ${slots}>;`,
+      `var<workgroup> ${wmax}: array<f32, ${(WG / KL) * R}>;`,
+      `var<workgroup> ${wacc}: array<f32, ${slots * DVC}>;`,
+    );
+    sharedBytes = 4 * (slots * (DVC + 2) + (WG / KL) * R);
+    const slot = (ln: string, r: string) => `((${rinv} * ${KL}u + ${ln}) * ${R}u + ${r})`;
     for (let r = 0; r < R; r++)
-      publish.push(
-        `${wm}[${slot(lane, r)}] = ${mv(r)};`,
-        `${wl}[${slot(lane, r)}] = ${lv(r)};`,
-        `for (var ${cc} = 0u; ${cc} < ${DVC}u; ${cc}++) { ${wacc}[${slot(lane, r)} * ${DVC}u + ${cc}] = ${acc(r)}[${cc}]; }`,
+      merge.push(
+        `${wm}[${slot(lane, `${r}u`)}] = ${mv(r)};`,
+        `${wl}[${slot(lane, `${r}u`)}] = ${lv(r)};`,
+        `for (var ${cc} = 0u; ${cc} < ${DVC}u; ${cc}++) { ${wacc}[${slot(lane, `${r}u`)} * ${DVC}u + ${cc}] = ${acc(r)}[${cc}]; }`,
       );
-    merge.push(`if (${lane} > 0u) {`, ...indent(publish, 1), '}');
     if (ctx.debugTiles) {
       shared.push(`var<workgroup> ${loadedAll}: atomic<u32>;`);
       sharedBytes += 4;
       // the lanes of one row tile (any one: every row tile of a workgroup streams the same tiles) share its count
       merge.push(`if (${rinv} == 0u) { atomicAdd(&${loadedAll}, ${loaded}); }`);
     }
-    merge.push('workgroupBarrier();');
-    const lanes: string[] = [];
-    for (let r = 0; r < R; r++) {
-      lanes.push(
-        `var ${mm}${r} = ${mv(r)};`,
-        `for (var ${q} = 1u; ${q} < ${KL}u; ${q}++) { ${mm}${r} = max(${mm}${r}, ${wm}[${slot(q, r)}]); }`,
-        `let ${f0}${r} = select(exp(${mv(r)} - ${mm}${r}), 0.0, ${mv(r)} == ${NEG_INF});`,
-        `${lv(r)} = ${lv(r)} * ${f0}${r};`,
-        `for (var ${cc} = 0u; ${cc} < ${DVC}u; ${cc}++) { ${acc(r)}[${cc}] = ${acc(r)}[${cc}] * ${f0}${r}; }`,
-        `for (var ${q} = 1u; ${q} < ${KL}u; ${q}++) {`,
-        `  let ${mq} = ${wm}[${slot(q, r)}];`,
-        `  let ${fq} = select(exp(${mq} - ${mm}${r}), 0.0, ${mq} == ${NEG_INF});`,
-        `  ${lv(r)} += ${wl}[${slot(q, r)}] * ${fq};`,
-        `  for (var ${cc} = 0u; ${cc} < ${DVC}u; ${cc}++) { ${acc(r)}[${cc}] += ${wacc}[${slot(q, r)} * ${DVC}u + ${cc}] * ${fq}; }`,
-        '}',
-        `${mv(r)} = ${mm}${r};`,
-      );
-    }
-    // only lane 0 merges (the others' state is already published)
-    merge.push(`if (${lane} == 0u) {`, ...indent(lanes, 1), '}');
+    merge.push(
+      'workgroupBarrier();',
+      `if (${lane} == 0u) {`,
+      `  for (var ${rr} = 0u; ${rr} < ${R}u; ${rr}++) {`,
+      `    var ${mm} = ${NEG_INF};`,
+      `    for (var ${q} = 0u; ${q} < ${KL}u; ${q}++) { ${mm} = max(${mm}, ${wm}[${slot(q, rr)}]); }`,
+      `    var ${ll} = 0.0;`,
+      `    for (var ${q} = 0u; ${q} < ${KL}u; ${q}++) {`,
+      `      let ${sl} = ${slot(q, rr)};`,
+      `      let ${fq} = select(exp(${wm}[${sl}] - ${mm}), 0.0, ${wm}[${sl}] == ${NEG_INF});`,
+      `      ${ll} += ${wl}[${sl}] * ${fq};`,
+      `      ${wm}[${sl}] = ${fq}; // from here on: the lane's weight`,
+      '    }',
+      `    for (var ${cc} = 0u; ${cc} < ${DVC}u; ${cc}++) {`,
+      `      var ${ov} = 0.0;`,
+      `      for (var ${q} = 0u; ${q} < ${KL}u; ${q}++) { ${ov} += ${wacc}[${slot(q, rr)} * ${DVC}u + ${cc}] * ${wm}[${slot(q, rr)}]; }`,
+      `      ${wacc}[${slot('0u', rr)} * ${DVC}u + ${cc}] = ${ov};`,
+      '    }',
+      `    ${wl}[${slot('0u', rr)}] = ${ll};`,
+      `    ${wmax}[${rinv} * ${R}u + ${rr}] = ${mm};`,
+      '  }',
+      ...Array.from({ length: R }, (_, r) => [
+        `  ${mv(r)} = ${wmax}[${rinv} * ${R}u + ${r}u];`,
+        `  ${lv(r)} = ${wl}[${slot('0u', `${r}u`)}];`,
+        `  for (var ${cc} = 0u; ${cc} < ${DVC}u; ${cc}++) { ${acc(r)}[${cc}] = ${wacc}[${slot('0u', `${r}u`)} * ${DVC}u + ${cc}]; }`,
+      ]).flat(),
+      '}',
+    );
   }
 
   // 5. finish: normalise once, apply the sink, the epilogue and write; or write a partial (o, lse)
