@@ -69,6 +69,8 @@ export interface Compiled {
 export function compile(graph: Graph, opts: CompileOptions = {}): Compiled {
   const { specializeHeadDims = false, f16Fallback = 'error', ...lowerOpts } = opts;
   if (f16Fallback !== 'error' && f16Fallback !== 'f32') fail('USAGE', `compile: f16Fallback must be 'error' or 'f32', got ${JSON.stringify(f16Fallback)}`);
+  // whether a float input or output of this dtype lives in an f16 buffer (declared f16, or storage: 'f16')
+  const storedF16 = (dtype: string) => dtype === 'f16' || (dtype === 'f32' && lowerOpts.storage === 'f16');
   const generic = lower(graph, lowerOpts);
   const plans = new Map<string, ExecPlan>();
   let latest = generic;
@@ -90,7 +92,7 @@ export function compile(graph: Graph, opts: CompileOptions = {}): Compiled {
     const plan = planWith(dims, extra);
     if (!plan.kernels.some((k) => k.features?.includes('shader-f16')) || rt.features.has('shader-f16')) return { plan, fallback: false };
     if (f16Fallback === 'error') {
-      const f16Io = [...graph.inputs, ...graph.outputs.map((o) => ({ name: o.name, dtype: o.node.dtype }))].filter((x) => x.dtype === 'f16').map((x) => x.name);
+      const f16Io = [...graph.inputs, ...graph.outputs.map((o) => ({ name: o.name, dtype: o.node.dtype }))].filter((x) => storedF16(x.dtype)).map((x) => x.name);
       const why = [...(f16Io.length ? [`f16 tensors ${f16Io.join(', ')}`] : []), ...(lowerOpts.compute === 'f16' ? ["compute: 'f16'"] : [])].join(' and ');
       fail('DTYPE', `graph '${graph.name}' needs the WebGPU feature 'shader-f16' (for ${why}), which the ${rt.kind} adapter ${rt.info.description || rt.info.device} does not have; compile(graph, { f16Fallback: 'f32' }) runs it with f32 buffers and arithmetic instead`);
     }
@@ -110,14 +112,17 @@ export function compile(graph: Graph, opts: CompileOptions = {}): Compiled {
       const host: Record<string, HostArray> = {};
       for (const [name, arr] of Object.entries(inputs)) {
         const decl = graph.inputs.find((i) => i.name === name);
-        host[name] = decl ? toHost(name, decl.dtype, arr, fallback) : (arr as HostArray); // unknown names: the runtime names them
+        const buf = plan.buffers.find((b) => b.name === name && b.role === 'input');
+        // unknown names: the runtime names them
+        host[name] = decl && buf ? toHost(name, buf.dtype, arr, fallback && storedF16(decl.dtype)) : (arr as HostArray);
       }
       const r = await runPlan(plan, host, dims, runOpts);
       const outputs: Record<string, CompiledOutput> = {};
       for (const [name, o] of Object.entries(r.outputs)) {
         let data = o.dtype === 'f16' ? f16ArrayToF32(o.data as Uint16Array) : (o.data as CompiledOutput['data']);
         // the fallback computed an f16 output in f32: store it as f16 would
-        if (fallback && graph.outputs.find((x) => x.name === name)?.node.dtype === 'f16') data = f16ArrayToF32(f32ArrayToF16(data));
+        const decl = graph.outputs.find((x) => x.name === name);
+        if (fallback && decl && storedF16(decl.node.dtype)) data = f16ArrayToF32(f32ArrayToF16(data));
         outputs[name] = { axes: o.axes, shape: o.shape, data };
       }
       return { outputs, kernelMs: r.kernelMs, totalMs: r.totalMs, ...(fallback ? { f32Fallback: true as const } : {}) };
@@ -125,15 +130,19 @@ export function compile(graph: Graph, opts: CompileOptions = {}): Compiled {
   };
 }
 
-/** The host array of an input of `dtype`; with `widen` an f16 input becomes f32 values rounded to f16. */
-function toHost(name: string, dtype: string, arr: RunInput, widen = false): HostArray {
+/**
+ * The host array for an input buffer of `dtype`. An f16 buffer takes a Uint16Array as bits
+ * and rounds anything else; `asF16` (the f32 fallback of an f16 tensor) gives f32 values
+ * rounded to f16, as the f16 buffer would hold them.
+ */
+function toHost(name: string, dtype: string, arr: RunInput, asF16 = false): HostArray {
   if (arr === null || typeof arr !== 'object' || typeof (arr as ArrayLike<number>).length !== 'number')
     fail('BAD_INPUT', `input '${name}' must be an array of numbers, got ${arr === null ? 'null' : typeof arr}`);
-  if (dtype === 'f32') return arr instanceof Float32Array ? arr : Float32Array.from(arr as ArrayLike<number>);
-  if (dtype === 'f16') {
+  if (dtype === 'f16' || (dtype === 'f32' && asF16)) {
     const bits = arr instanceof Uint16Array ? arr : f32ArrayToF16(arr as ArrayLike<number>);
-    return widen ? f16ArrayToF32(bits) : bits;
+    return dtype === 'f16' ? bits : f16ArrayToF32(bits);
   }
+  if (dtype === 'f32') return arr instanceof Float32Array ? arr : Float32Array.from(arr as ArrayLike<number>);
   if (dtype === 'i8') {
     if (arr instanceof Int8Array) return arr;
     if (arr instanceof Uint16Array || arr instanceof Uint8Array)

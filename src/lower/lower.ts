@@ -48,6 +48,12 @@ export interface LowerOptions {
    */
   compute?: ComputeType;
   /**
+   * the storage of the graph's float inputs and outputs: 'f16' stores the f32 ones as f16
+   * too (halving their traffic; kernels widen on load and round on store); temporaries
+   * stay f32. Default: as the graph declares them.
+   */
+  storage?: 'f16';
+  /**
    * declare f16 inputs and outputs as f32 buffers and compute in f32: the plan needs no
    * shader-f16 (compile()'s `f16Fallback: 'f32'` converts the arrays on the host)
    */
@@ -70,7 +76,9 @@ export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
     fail('USAGE', `lower: compute must be 'f32' or 'f16', got ${JSON.stringify(opts.compute)}`);
   const widen = opts.widenF16 === true;
   const compute: ComputeType = widen ? 'f32' : opts.compute ?? 'f32';
-  const f16Buf = (d: string): BufferRef['dtype'] => (d === 'f16' && !widen ? 'f16' : 'f32');
+  if (opts.storage !== undefined && opts.storage !== 'f16') fail('USAGE', `lower: storage must be 'f16' (or unset), got ${JSON.stringify(opts.storage)}`);
+  // the buffer of a float input or output: f16 when declared so, or when storage is f16
+  const f16Buf = (d: string): BufferRef['dtype'] => ((d === 'f16' || (d === 'f32' && opts.storage === 'f16')) && !widen ? 'f16' : 'f32');
   const graph = opts.specialize && Object.keys(opts.specialize).length ? specialize(graph0, opts.specialize) : graph0;
   const sched = flashSchedule(opts.flashSchedule);
   const found = opts.flash === false ? { matches: [], misses: [] } : findFlash(graph);
@@ -89,7 +97,7 @@ export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
   const planBuffers: PlanBuffer[] = [];
   const userNames = new Set([...graph.inputs.map((i) => i.name), ...graph.outputs.map((o) => o.name)]);
   for (const i of graph.inputs) {
-    const b: BufferRef = { name: i.name, ident: ident(i.name), axes: i.axes, dtype: i.dtype === 'f16' ? f16Buf('f16') : (i.dtype as BufferRef['dtype']) };
+    const b: BufferRef = { name: i.name, ident: ident(i.name), axes: i.axes, dtype: i.dtype === 'f16' || i.dtype === 'f32' ? f16Buf(i.dtype) : (i.dtype as BufferRef['dtype']) };
     buffers.set(i.id, b);
     names.set(i.id, i.name);
     planBuffers.push({ name: i.name, dtype: b.dtype, shape: [...i.axes], role: 'input', axes: [...i.axes] });
@@ -102,7 +110,7 @@ export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
     const dtype: BufferRef['dtype'] =
       root.dtype === 'i32' ? 'i32'
       : root.dtype === 'i8' ? (gr.output ? 'i8' : 'i32')
-      : gr.output && root.dtype === 'f16' ? f16Buf('f16') : 'f32';
+      : gr.output ? f16Buf(root.dtype) : 'f32';
     const out: BufferRef = { name: outName, ident: ident(outName), axes: root.axes, dtype };
     let name = `${graph.name}_${k}_${kind}`;
     while (userNames.has(name)) name += '_';

@@ -4,6 +4,15 @@ import { f16ArrayToF32, f32ArrayToF16 } from '../../src/runtime/index.ts';
 import { f32Allowance } from './bounds.ts';
 
 /**
+ * The flash schedule of most precision tests: 2 rows per invocation, no lanes, value columns
+ * in chunks of 8, whatever the shape. The default decode schedule specialises its kernel on
+ * the row count and dv, and lavapipe takes seconds to compile each (large, unrolled) kernel;
+ * with one small schedule random shapes share one kernel. The bounds do not depend on the
+ * schedule; a few tests run the default one at realistic shapes.
+ */
+export const SMALL = { flashSchedule: { rows: 2, workgroup: 8, kvLanes: 1, dvChunk: 8 } } as const;
+
+/**
  * Every |got[i] − want[i]| must be ≤ bound[i] + the f32 allowance for a longest reduction
  * `L`. Returns the largest ratio error / allowed, so tests can report how close they came.
  * @example expectWithin(gpu.o.data, ref.o.data, bounds, 64, 'mha f16')

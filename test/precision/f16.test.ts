@@ -10,7 +10,7 @@ import { closeRuntime, getRuntime } from '../../src/runtime/index.ts';
 import { gqa, mha } from '../../src/variants/index.ts';
 import { randInt, randn, rng } from '../variants/reference.ts';
 import { dotBound, ETA16, gqaBounds, U16 } from './bounds.ts';
-import { expectWithin } from './check.ts';
+import { expectWithin, SMALL } from './check.ts';
 
 beforeAll(async () => {
   const rt = await getRuntime(); // no adapter → the suite fails here with the reason
@@ -53,13 +53,8 @@ const dimsArb = fc
   .map(({ r, ...x }) => ({ ...x, h: x.g * r }));
 /** value amplitudes: products stay far below the f16 maximum 65504 */
 const ampArb = fc.constantFrom(0.05, 1, 3);
-/**
- * Random shapes run under one fixed flash schedule, so that every shape reuses the same
- * kernels (the default decode schedule specialises on the row count and dv, and lavapipe
- * takes seconds to compile each kernel). The bounds do not depend on the schedule; the
- * realistic-shape tests below use the default one.
- */
-const FIXED = { flashSchedule: { rows: 4, workgroup: 8, kvLanes: 1, dvChunk: 8 } } as const;
+/** Random shapes share one small schedule (see SMALL); the realistic-shape decode test uses the default one. */
+const FIXED = SMALL;
 
 describe('the adapter does real f16 arithmetic (the bounds assume it)', () => {
   test("an einsum's products under compute: 'f16' round to f16, keep subnormals (gradual underflow) and overflow to inf", async () => {
@@ -153,8 +148,8 @@ describe("f16 compute (compute: 'f16'), f32 storage", () => {
     const dims = { b: 1, h: 4, g: 2, s: 24, t: 24, d: 32, dv: 32 };
     const g = attention('f32', true);
     const x = inputs(dims, 11, 2);
-    const lo = (await compile(g, { compute: 'f16' }).run(x, dimsOf(g, dims))).outputs.o!.data;
-    const hi = (await compile(g).run(x, dimsOf(g, dims))).outputs.o!.data;
+    const lo = (await compile(g, { compute: 'f16', ...FIXED }).run(x, dimsOf(g, dims))).outputs.o!.data;
+    const hi = (await compile(g, FIXED).run(x, dimsOf(g, dims))).outputs.o!.data;
     const b16 = gqaBounds(dims, x, { qkRoundings: 3, pvRoundings: 3 });
     const b32 = gqaBounds(dims, x, { qkRoundings: 0, pvRoundings: 0 });
     // |f16 − f32| ≤ |f16 − exact| + |exact − f32|; the f32 allowance is added once more by expectWithin
@@ -186,6 +181,19 @@ describe('f16 storage (f16 inputs and outputs)', () => {
     );
   });
 
+  test("storage: 'f16' stores a built-in variant's f32 inputs and outputs as f16: the same results as f16 declarations", async () => {
+    const dims = { b: 1, h: 4, g: 2, s: 20, t: 33, d: 32, dv: 16 };
+    const x = inputs(dims, 21, 1);
+    const c = compile(gqa({ causal: true }), { storage: 'f16', ...FIXED });
+    const got = (await c.run(x, dims)).outputs.o!.data;
+    expect(c.plan.buffers.filter((b) => b.role !== 'temp').map((b) => `${b.name}:${b.dtype}`)).toEqual(['q:f16', 'k:f16', 'v:f16', 'o:f16']);
+    const declared = (await compile(attention('f16', true), FIXED).run(x, dimsOf(attention('f16', true), dims))).outputs.o!.data;
+    expect(Array.from(got)).toEqual(Array.from(declared));
+    const want = interpret(gqa({ causal: true }), x, dims).o!.data;
+    const bound = gqaBounds(dims, x, { qkRoundings: 2, pvRoundings: 1 }).map((b, i) => b + U16 * (Math.abs(want[i]!) + b) + ETA16);
+    expectWithin(got, want, bound, 33, "storage: 'f16'");
+  });
+
   test('an f16 graph with an f16 KV cache decodes within the bound (kv_len masks the rest)', async () => {
     const dims = { b: 2, h: 4, g: 4, s: 1, t: 37, d: 64, dv: 64 };
     const q = input('q', 'b h s d', 'f16');
@@ -197,7 +205,7 @@ describe('f16 storage (f16 inputs and outputs)', () => {
     const x = { ...inputs(dims, 4, 1), kv_len: randInt(rng(1), 2, 1, 37) };
     const ref = mha({ cache: true });
     const want = interpret(ref, x, dimsOf(ref, dims)).o!.data;
-    const got = (await compile(g).run(x, dimsOf(g, dims))).outputs.o!.data;
+    const got = (await compile(g, FIXED).run(x, dimsOf(g, dims))).outputs.o!.data;
     const bound = gqaBounds(dims, x, { qkRoundings: 2, pvRoundings: 1 }).map((b, i) => b + U16 * (Math.abs(want[i]!) + b) + ETA16);
     expectWithin(got, want, bound, 64, 'f16 cache decode');
   });

@@ -10,7 +10,7 @@ import { closeRuntime, getRuntime, type Runtime } from '../../src/runtime/index.
 import { mha } from '../../src/variants/index.ts';
 import { randn, rng } from '../variants/reference.ts';
 import { ETA16, gqaBounds, U16 } from './bounds.ts';
-import { expectWithin, roundF16 } from './check.ts';
+import { expectWithin, roundF16, SMALL } from './check.ts';
 
 let full: Runtime;
 let noF16: Runtime;
@@ -60,26 +60,26 @@ describe('a device created without shader-f16', () => {
   });
 
   test("compute: 'f16' and f16 storage fail with DTYPE, naming the feature, the cause and the fallback", async () => {
-    const e1 = await rejects(compile(mha({ causal: true }), { compute: 'f16' }).run(inputs(), dims, { runtime: noF16 }));
+    const e1 = await rejects(compile(mha({ causal: true }), { compute: 'f16', ...SMALL }).run(inputs(), dims, { runtime: noF16 }));
     expect(e1.code).toBe('DTYPE');
     expect(e1.message).toContain("graph 'mha_causal' needs the WebGPU feature 'shader-f16' (for compute: 'f16')");
     expect(e1.message).toContain("compile(graph, { f16Fallback: 'f32' })");
-    const e2 = await rejects(compile(mha16()).run(inputs(), dims, { runtime: noF16 }));
+    const e2 = await rejects(compile(mha16(), SMALL).run(inputs(), dims, { runtime: noF16 }));
     expect(e2.message).toContain("'shader-f16' (for f16 tensors q, k, v, o)");
   });
 
   test("f16Fallback: 'f32' runs f16 compute as f32: the same result as the f32 graph on the full device", async () => {
     const x = inputs();
-    const fb = await compile(mha({ causal: true }), { compute: 'f16', f16Fallback: 'f32' }).run(x, dims, { runtime: noF16 });
+    const fb = await compile(mha({ causal: true }), { compute: 'f16', f16Fallback: 'f32', ...SMALL }).run(x, dims, { runtime: noF16 });
     expect(fb.f32Fallback).toBe(true);
-    const f32 = await compile(mha({ causal: true })).run(x, dims, { runtime: full });
+    const f32 = await compile(mha({ causal: true }), SMALL).run(x, dims, { runtime: full });
     expect(f32.f32Fallback).toBeUndefined();
     expect(Array.from(fb.outputs.o!.data)).toEqual(Array.from(f32.outputs.o!.data));
   });
 
   test("f16Fallback: 'f32' runs f16 storage with f32 buffers, inputs and outputs rounded to f16 on the host", async () => {
     const x = inputs();
-    const c = compile(mha16(), { f16Fallback: 'f32' });
+    const c = compile(mha16(), { f16Fallback: 'f32', ...SMALL });
     const fb = await c.run(x, dims, { runtime: noF16 });
     expect(fb.f32Fallback).toBe(true);
     expect(c.plan.buffers.some((b) => b.dtype === 'f16')).toBe(false);
@@ -87,7 +87,7 @@ describe('a device created without shader-f16', () => {
     const o = fb.outputs.o!.data;
     expect(Array.from(roundF16(o))).toEqual(Array.from(o)); // outputs are f16 values
     // the f16 path on the full device: the same f16 inputs, the same f32 math, so the same f16 outputs
-    const native = await compile(mha16()).run(x, dims, { runtime: full });
+    const native = await compile(mha16(), SMALL).run(x, dims, { runtime: full });
     expect(native.f32Fallback).toBeUndefined();
     expect(Array.from(o)).toEqual(Array.from(native.outputs.o!.data));
     // and within the f16-storage bound of the float64 result on the original values
@@ -96,17 +96,27 @@ describe('a device created without shader-f16', () => {
     expectWithin(o, want, bound, 16, 'fallback f16 storage');
   });
 
+  test("storage: 'f16' on a device without the feature: the error names the tensors; the fallback rounds them on the host", async () => {
+    const x = inputs();
+    const e = await rejects(compile(mha({ causal: true }), { storage: 'f16', ...SMALL }).run(x, dims, { runtime: noF16 }));
+    expect(e.message).toContain("'shader-f16' (for f16 tensors q, k, v, o)");
+    const fb = await compile(mha({ causal: true }), { storage: 'f16', f16Fallback: 'f32', ...SMALL }).run(x, dims, { runtime: noF16 });
+    const native = await compile(mha({ causal: true }), { storage: 'f16', ...SMALL }).run(x, dims, { runtime: full });
+    expect(fb.f32Fallback).toBe(true);
+    expect(Array.from(fb.outputs.o!.data)).toEqual(Array.from(native.outputs.o!.data));
+  });
+
   test('f16 inputs given as Uint16Array bits are widened on the host for the fallback', async () => {
     const x = inputs();
     const { f32ArrayToF16 } = await import('../../src/runtime/index.ts');
     const bits = { q: f32ArrayToF16(x.q), k: f32ArrayToF16(x.k), v: f32ArrayToF16(x.v) };
-    const a = await compile(mha16(), { f16Fallback: 'f32' }).run(bits, dims, { runtime: noF16 });
-    const b = await compile(mha16(), { f16Fallback: 'f32' }).run(x, dims, { runtime: noF16 });
+    const a = await compile(mha16(), { f16Fallback: 'f32', ...SMALL }).run(bits, dims, { runtime: noF16 });
+    const b = await compile(mha16(), { f16Fallback: 'f32', ...SMALL }).run(x, dims, { runtime: noF16 });
     expect(Array.from(a.outputs.o!.data)).toEqual(Array.from(b.outputs.o!.data));
   });
 
   test('the fallback is only taken where needed: on a device with shader-f16 the f16 kernels run', async () => {
-    const c = compile(mha({ causal: true }), { compute: 'f16', f16Fallback: 'f32' });
+    const c = compile(mha({ causal: true }), { compute: 'f16', f16Fallback: 'f32', ...SMALL });
     const r = await c.run(inputs(), dims, { runtime: full });
     expect(r.f32Fallback).toBeUndefined();
     expect(c.plan.kernels.some((k) => k.features?.includes('shader-f16'))).toBe(true);

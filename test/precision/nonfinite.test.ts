@@ -7,6 +7,7 @@ import { compile, graph, input, interpret, type Graph } from '../../src/index.ts
 import { closeRuntime, getRuntime } from '../../src/runtime/index.ts';
 import { gqa, kvAppendInt8, mha } from '../../src/variants/index.ts';
 import { randn, rng } from '../variants/reference.ts';
+import { SMALL } from './check.ts';
 
 beforeAll(async () => {
   await getRuntime(); // no adapter → the suite fails here with the reason
@@ -41,7 +42,7 @@ describe("f16 compute (compute: 'f16')", () => {
     q3[3 * 2] = 1; // a positive q·k: the logit is +inf
     for (const ins of [{ ...base, q }, { ...base, q: q3, k }]) {
       const want = interpret(g, ins, dims).o!.data;
-      const got = (await compile(g, { compute: 'f16' }).run(ins, dims)).outputs.o!.data;
+      const got = (await compile(g, { compute: 'f16', ...SMALL }).run(ins, dims)).outputs.o!.data;
       expectSameNonFinite(got, want, 2e-2, 'f16 compute');
       expect(Array.from(want).some(Number.isNaN)).toBe(true);
       expect(Array.from(want).some(Number.isFinite)).toBe(true);
@@ -54,8 +55,8 @@ describe("f16 compute (compute: 'f16')", () => {
     const k = ins.k!.slice();
     q[3 * 2] = 300; // row 3 · key 0: 300 · 300 = 90000 > 65504
     k[0] = 300;
-    const f32 = (await compile(g).run({ ...ins, q, k }, dims)).outputs.o!.data;
-    const f16 = (await compile(g, { compute: 'f16' }).run({ ...ins, q, k }, dims)).outputs.o!.data;
+    const f32 = (await compile(g, SMALL).run({ ...ins, q, k }, dims)).outputs.o!.data;
+    const f16 = (await compile(g, { compute: 'f16', ...SMALL }).run({ ...ins, q, k }, dims)).outputs.o!.data;
     expect(Array.from(f32).every(Number.isFinite)).toBe(true);
     expect(f16[3 * 2]).toBeNaN();
     expect(f16[3 * 2 + 1]).toBeNaN();
@@ -81,8 +82,7 @@ describe('int8 KV cache', () => {
     const dims = { b: 1, g: 1, s: 3, t: 3, d: 4, dv: 4 };
     const ad = { b: 1, h: 2, g: 1, s: 3, t: 3, d: 4, dv: 4 };
     const att = gqa({ int8: true, causal: true, cache: true });
-    // one schedule for every shape, shared with int8.test.ts (each new kernel costs lavapipe seconds to compile)
-    const attend = compile(att, { flashSchedule: { rows: 4, workgroup: 8, kvLanes: 1, dvChunk: 8 } });
+    const attend = compile(att, SMALL);
     const append = compile(kvAppendInt8('gqa'));
     const zeros = { k_q: new Int8Array(12), k_scale: new Float32Array(3), v_q: new Int8Array(12), v_scale: new Float32Array(3) };
     // query row p sees tokens 0..p (causal, kv_len = 3 = s)
