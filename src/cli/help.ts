@@ -25,7 +25,8 @@ const RUN_HELP = `usage: einattn run <variant> [options]
   --dims b=1,h=8,s=128,t=128,d=64  sizes (default for a variant: its check dims; required with --file)
   --opt key=value       variant option (repeatable; --opt causal means causal=true)
   --in name=file.npy    an input from .npy (repeatable); others are pseudo-random:
-                        f32/f16 uniform in [-1, 1), i32 gather indices uniform in their range
+                        f32/f16 uniform in [-1, 1), i32 gather indices uniform in their range,
+                        i8 (int8 caches) uniform in -127..127
   --seed N              seed of the pseudo-random inputs (default 0)
   --out name=file.npy   write an output (repeatable; a bare path when there is one output)
   --interp              run the float64 reference interpreter instead of the GPU
@@ -39,6 +40,9 @@ const RUN_HELP = `usage: einattn run <variant> [options]
   --file PATH           a module exporting a Graph, or a function (opts) => Graph
   --export NAME         which export of --file (default: default, or the only one)
   --no-tuned            ignore a schedule cached by einattn tune for these sizes on this adapter
+  --compute f16         f16 products in every einsum (sums, softmax statistics and exp stay f32)
+  --storage f16         f32 inputs and outputs stored as f16 on the GPU
+  --f16-fallback        where the adapter has no shader-f16, run those in f32 instead of failing
   --debug               stack traces on errors`;
 
 const LIST_HELP = `usage: einattn list [--json]

@@ -28,6 +28,9 @@ const FLAGS = {
   file: { type: 'string' },
   export: { type: 'string' },
   'no-tuned': { type: 'boolean' },
+  compute: { type: 'string' },
+  storage: { type: 'string' },
+  'f16-fallback': { type: 'boolean' },
 } as const;
 
 
@@ -65,6 +68,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const repeat = f.repeat === undefined ? 0 : positiveInt(str(f.repeat)!, '--repeat');
   const adapter = adapterFlag(str(f.adapter));
   const rawOpts = parseOptFlags(list(f.opt));
+  const precision = precisionOptions(str(f.compute), str(f.storage), f['f16-fallback'] === true);
   const dimsGiven = list(f.dims).length ? parseDims(list(f.dims)) : undefined;
 
   const src: GraphSource = file !== undefined ? await fileSource(file, str(f.export), rawOpts) : variantSource(positionals[0]!, rawOpts);
@@ -92,7 +96,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const tuned = rt && !f['no-tuned'] ? tunedOptions(graph, dims, rt) : undefined;
   let compiled: Compiled | undefined;
   try {
-    compiled = compile(graph, tuned?.options ?? {});
+    compiled = compile(graph, { ...(tuned?.options ?? {}), ...precision.options });
   } catch (e) {
     // For --interp alone the plan only refines i32 index ranges, so a graph the
     // lowering cannot handle yet still runs on the interpreter.
@@ -147,7 +151,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
 
   if (!f.quiet) {
-    console.log(`${src.label} on ${where}; sizes ${dimsText(dims)}`);
+    console.log(`${src.label} on ${where}; sizes ${dimsText(dims)}${precision.text}`);
+    if (rt && precision.f16 && !rt.features.has('shader-f16')) console.log("f16 ran as f32 (--f16-fallback): the adapter has no shader-f16");
     const random = inputs.filter((i) => !files.has(i.name)).map((i) => i.name);
     const described = inputs.map((i) => `${i.name} ${i.dtype}${axesText(i.axes, sizes)}${files.has(i.name) ? ` from ${i.source}` : ''}`);
     console.log(`inputs: ${described.join(', ')}${random.length ? `; ${random.join(', ')} pseudo-random (seed ${seed})` : ''}`);
@@ -162,7 +167,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   for (const line of timingText) console.log(line);
 
   if (f.check) {
-    const tol = toleranceFor(graph, sizes);
+    const tol = toleranceFor(graph, sizes, precision.f16);
     console.log(`check against the interpreter: ${tol.rule}`);
     let ok = true;
     for (const name of outNames) {
@@ -203,4 +208,17 @@ async function loadInputs(
     out.push(path !== undefined ? await npyInput(path, decl, sizes) : randomInput(decl, sizes, seed, ranges));
   }
   return out;
+}
+
+/** The compile options of --compute, --storage and --f16-fallback, and how to describe them. */
+function precisionOptions(compute: string | undefined, storage: string | undefined, fallback: boolean) {
+  if (compute !== undefined && compute !== 'f32' && compute !== 'f16') usage(`--compute must be f32 or f16, got '${compute}'`);
+  if (storage !== undefined && storage !== 'f16') usage(`--storage must be f16 (f32 inputs and outputs stored as f16), got '${storage}'`);
+  const options = {
+    ...(compute === 'f16' ? { compute: 'f16' as const } : {}),
+    ...(storage === 'f16' ? { storage: 'f16' as const } : {}),
+    ...(fallback ? { f16Fallback: 'f32' as const } : {}),
+  };
+  const parts = [...(compute === 'f16' ? ['f16 compute'] : []), ...(storage === 'f16' ? ['f16 storage'] : [])];
+  return { options, f16: parts.length > 0, text: parts.length ? `; ${parts.join(', ')}` : '' };
 }
