@@ -81,7 +81,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const result = await runBench({
     cases, systems, repeat, runtime: rt, progress: log,
     scheduleFor: (c) => {
-      if (f['no-tuned']) return undefined;
+      // schedules are tuned at f32 arithmetic; an f16-compute row runs the default
+      if (f['no-tuned'] || c.compute) return undefined;
       const t = tunedOptions(variantOf(c.variant).build(c.opts), c.dims, rt);
       return t && { source: t.source, values: { ...t.options.flashSchedule } };
     },

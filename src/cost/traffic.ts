@@ -14,15 +14,22 @@ export interface Traffic {
 }
 
 /**
+ * Bytes of one element: floats cost `floatBytes` (the storage being modelled, f16 at most 2),
+ * integers their own size (an int8 cache is 1 byte).
+ * @example elementBytes('i8', 4) // 1
+ */
+export function elementBytes(dtype: string, floatBytes: number): number {
+  return dtype === 'i8' ? 1 : dtype === 'i32' ? 4 : dtype === 'f16' ? Math.min(2, floatBytes) : floatBytes;
+}
+
+/**
  * The bytes a plan moves at the given sizes (all sizes bound, derived ones included).
  * @example planTraffic(lower(mha()), sizes).read
  */
 export function planTraffic(plan: ExecPlan, given: Record<string, number>, bytesPerElement = 4): Traffic {
   // the plan's own derived sizes (e.g. a split count) come from its rules
   const sizes = bindSizes(plan, Object.fromEntries(plan.dynamicSizes.map((s) => [s, given[s]!])));
-  // floats cost `bytesPerElement` (the storage being modelled); integers their own size (an int8 cache is 1 byte)
-  const size = (dtype: string) => (dtype === 'i8' ? 1 : dtype === 'i32' ? 4 : dtype === 'f16' ? Math.min(2, bytesPerElement) : bytesPerElement);
-  const bytes = new Map(plan.buffers.map((b) => [b.name, b.shape.reduce<number>((p, e) => p * evalSize(e, sizes), 1) * size(b.dtype)]));
+  const bytes = new Map(plan.buffers.map((b) => [b.name, b.shape.reduce<number>((p, e) => p * evalSize(e, sizes), 1) * elementBytes(b.dtype, bytesPerElement)]));
   let read = 0;
   let written = 0;
   for (const k of plan.kernels)

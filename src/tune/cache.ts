@@ -48,8 +48,14 @@ export function shapeBucket(dims: Record<string, number>): string {
  * @example graphKey(mha()) // 'mha#3f2a9c1d'
  */
 export function graphKey(g: Graph): string {
-  return `${g.name}#${createHash('sha256').update(printGraph(g)).digest('hex').slice(0, 8)}`;
+  return `${g.name}#${createHash('sha256').update(`${SCHEDULE_FORMAT}\n${printGraph(g)}`).digest('hex').slice(0, 8)}`;
 }
+
+/**
+ * Bumped when the meaning of a schedule changes (new knobs, new defaults), so entries tuned
+ * by an older einattn miss instead of replaying a schedule that is no longer what won.
+ */
+export const SCHEDULE_FORMAT = 2;
 
 function readCache(path: string): CacheFile {
   if (!existsSync(path)) return {};

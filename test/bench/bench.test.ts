@@ -116,7 +116,7 @@ describe('einattn bench', () => {
     for (const [args, msg] of [
       [['--systems', 'einattn,tpu'], /no system 'tpu'/],
       [['--dims', 'b=1'], /give the variant with --only/],
-      [['--only', 'nope'], /no variant 'nope'/],
+      [['--only', 'nope'], /no row or variant 'nope'/],
       [['--repeat', '0'], /--repeat must be an integer/],
     ] as const) {
       const r = await cli(['bench', ...args]);
