@@ -1,5 +1,6 @@
 /** Holding GPU results to a per-element bound against the float64 interpreter. */
 import { expect } from 'vitest';
+import { EinattnError } from '../../src/errors.ts';
 import { f16ArrayToF32, f32ArrayToF16 } from '../../src/runtime/index.ts';
 import { f32Allowance } from './bounds.ts';
 
@@ -35,4 +36,15 @@ export function expectWithin(got: ArrayLike<number>, want: ArrayLike<number>, bo
 /** The f16 value nearest to each (f32) element: what f16 storage keeps. */
 export function roundF16(x: ArrayLike<number>): Float32Array {
   return f16ArrayToF32(f32ArrayToF16(x));
+}
+
+/** Awaits `p` and returns the EinattnError it rejects with (fails if it resolves or throws something else). */
+export async function rejects(p: Promise<unknown>): Promise<EinattnError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(EinattnError);
+    return e as EinattnError;
+  }
+  throw new Error('expected an error');
 }

@@ -10,7 +10,7 @@ import { closeRuntime, getRuntime, type Runtime } from '../../src/runtime/index.
 import { mha } from '../../src/variants/index.ts';
 import { randn, rng } from '../variants/reference.ts';
 import { ETA16, gqaBounds, U16 } from './bounds.ts';
-import { expectWithin, roundF16, SMALL } from './check.ts';
+import { expectWithin, roundF16, SMALL, rejects } from './check.ts';
 
 let full: Runtime;
 let noF16: Runtime;
@@ -38,15 +38,6 @@ function inputs() {
   return { q: randn(r, count('b h s d')), k: randn(r, count('b h t d')), v: randn(r, count('b h t dv')) };
 }
 
-async function rejects(p: Promise<unknown>): Promise<EinattnError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(EinattnError);
-    return e as EinattnError;
-  }
-  throw new Error('expected an error');
-}
 
 describe('a device created without shader-f16', () => {
   test('really lacks it: the adapter has the feature, the device does not, and `enable f16;` does not compile', async () => {

@@ -11,7 +11,7 @@ import { closeRuntime, getRuntime, runPlan } from '../../src/runtime/index.ts';
 import { checkAppendRoom, gqa, kvAppendInt8, mla } from '../../src/variants/index.ts';
 import { randInt, randn, rng } from '../variants/reference.ts';
 import { gqaBounds } from './bounds.ts';
-import { expectWithin, SMALL } from './check.ts';
+import { expectWithin, SMALL, rejects } from './check.ts';
 
 beforeAll(async () => {
   await getRuntime(); // no adapter → the suite fails here with the reason
@@ -316,15 +316,6 @@ describe('bad int8 inputs are named', () => {
   const ok = () => ({
     q: new Float32Array(4), k_q: new Int8Array(4), k_scale: new Float32Array(2), v_q: new Int8Array(4), v_scale: new Float32Array(2), kv_len: Int32Array.of(2),
   });
-  async function rejects(p: Promise<unknown>): Promise<EinattnError> {
-    try {
-      await p;
-    } catch (e) {
-      expect(e).toBeInstanceOf(EinattnError);
-      return e as EinattnError;
-    }
-    throw new Error('expected an error');
-  }
 
   test('wrong host array types', async () => {
     const c = compile(g);
