@@ -123,16 +123,23 @@ export async function runCommand(argv: string[]): Promise<number> {
 
   if (rt) {
     where = `${adapterLine(rt)} adapter`;
-    if (repeat > 0) {
-      const t = await timeRuns(compiled!, gpuInputs, dims, rt, repeat);
-      gpuResult = t.outputs;
-      const names = compiled!.plan.kernels.map((k) => k.name);
-      timingText = [
-        `timing: 1 warm-up + ${repeat} run${repeat === 1 ? '' : 's'}, kernel time (sum of ${names.length} kernel${names.length === 1 ? '' : 's'}, ${t.method}): median ${fmtMs(t.medianMs)} (min ${fmtMs(t.minMs)}, max ${fmtMs(t.maxMs)})`,
-        ...names.map((n, i) => `  ${n}: ${fmtMs(t.perKernelMs[i]!)} median`),
-      ];
-    } else {
-      gpuResult = (await compiled!.run(gpuInputs, dims, { runtime: rt })).outputs;
+    try {
+      if (repeat > 0) {
+        const t = await timeRuns(compiled!, gpuInputs, dims, rt, repeat);
+        gpuResult = t.outputs;
+        const names = compiled!.plan.kernels.map((k) => k.name);
+        timingText = [
+          `timing: 1 warm-up + ${repeat} run${repeat === 1 ? '' : 's'}, kernel time (sum of ${names.length} kernel${names.length === 1 ? '' : 's'}, ${t.method}): median ${fmtMs(t.medianMs)} (min ${fmtMs(t.minMs)}, max ${fmtMs(t.maxMs)})`,
+          ...names.map((n, i) => `  ${n}: ${fmtMs(t.perKernelMs[i]!)} median`),
+        ];
+      } else {
+        gpuResult = (await compiled!.run(gpuInputs, dims, { runtime: rt })).outputs;
+      }
+    } catch (e) {
+      // the library's hint names the compile() option; on the command line it is a flag
+      if (e instanceof EinattnError && e.code === 'DTYPE' && /f16Fallback/.test(e.message))
+        throw new EinattnError('DTYPE', e.message.replace(/compile\(graph, \{ f16Fallback: 'f32' \}\)/, 'einattn run --f16-fallback'));
+      throw e;
     }
   }
   if (!useGpu || f.check) {

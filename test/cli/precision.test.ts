@@ -23,6 +23,7 @@ describe.concurrent('einattn run --compute / --storage / --f16-fallback, gqa_int
   it('on an adapter without shader-f16: a one-line DTYPE error, or --f16-fallback runs in f32', async () => {
     const bad = await cli(['run', 'mha', '--compute', 'f16', '--adapter', 'opengles']);
     expectOneLineError(bad, 1, /needs the WebGPU feature 'shader-f16' \(for compute: 'f16'\), which the opengles adapter/);
+    expect(bad.errLines.join('\n')).toMatch(/einattn run --f16-fallback runs it with f32/); // the hint names the flag, not the API
     const r = await cli(['run', 'mha', '--compute', 'f16', '--adapter', 'opengles', '--f16-fallback', '--check']);
     expectOk(r);
     expect(r.stdout).toContain('f16 ran as f32 (--f16-fallback): the adapter has no shader-f16');
