@@ -1,15 +1,9 @@
 /** The bench's two charts as self-contained SVG: time per row per system, and the measured roofline. */
+import { decades, esc, logScale as log } from '../cost/svg.ts';
 import type { BenchResult, SystemName } from './run.ts';
 
 const COLORS: Record<SystemName, string> = {
   einattn: '#1f77b4', 'einattn-unfused': '#aec7e8', interpreter: '#7f7f7f', 'ort-webgpu': '#d62728', 'ort-cpu': '#ff9896',
-};
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const log = (lo: number, hi: number, a: number, b: number) => (v: number) => a + ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * (b - a);
-const decades = (lo: number, hi: number) => {
-  const out: number[] = [];
-  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) out.push(10 ** e);
-  return out;
 };
 const num = (v: number) => (v >= 1 ? `${+v.toPrecision(3)}` : `${+v.toPrecision(2)}`);
 

@@ -5,15 +5,27 @@ const H = 400;
 const M = { l: 90, r: 220, t: 30, b: 50 };
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+/**
+ * Escapes text for SVG/XML.
+ * @example esc('a < b') // 'a &lt; b'
+ */
+export const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-function logScale(lo: number, hi: number, a: number, b: number) {
+/**
+ * A log-scale map from [lo, hi] onto pixels [a, b].
+ * @example logScale(1, 100, 0, 200)(10) // 100
+ */
+export function logScale(lo: number, hi: number, a: number, b: number) {
   const l0 = Math.log10(lo);
   const l1 = Math.log10(hi);
   return (v: number) => a + ((Math.log10(v) - l0) / (l1 - l0)) * (b - a);
 }
 
-function decades(lo: number, hi: number): number[] {
+/**
+ * The powers of ten inside [lo, hi] (axis ticks).
+ * @example decades(0.5, 200) // [1, 10, 100]
+ */
+export function decades(lo: number, hi: number): number[] {
   const out: number[] = [];
   for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) out.push(10 ** e);
   return out.filter((v) => v >= lo && v <= hi);
