@@ -5,4 +5,4 @@ export { onnxModel, type OnnxNode, type ValueInfo } from './onnx.ts';
 export { benchMarkdown, speedup, targets, type Target } from './report.ts';
 export { runBench, SYSTEMS, type BenchOptions, type BenchResult, type BenchRow, type SystemName } from './run.ts';
 export { benchRooflineSvg, timesSvg } from './svg.ts';
-export { timeStats, type TimeStats } from './stats.ts';
+export { timeStats, type TimeStats } from '../tune/stats.ts';

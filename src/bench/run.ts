@@ -7,12 +7,13 @@ import { cpus, totalmem } from 'node:os';
 import { compile, type CompileOptions } from '../compile.ts';
 import { costOf, measureRoofline, type MeasuredRoofline } from '../cost/index.ts';
 import { interpret } from '../interp/index.ts';
+import type { Graph } from '../ir/index.ts';
 import type { FlashSchedule } from '../lower/index.ts';
 import { adapterReport, type Runtime } from '../runtime/index.ts';
 import { variantOf, type BenchCase } from './cases.ts';
 import { sampleInputs } from '../tune/inputs.ts';
 import { loadOrt, ortProblem, ortRunner } from './ort.ts';
-import { timeStats, type TimeStats } from './stats.ts';
+import { timeStats, type TimeStats } from '../tune/stats.ts';
 
 /** The systems a row can run on. */
 export const SYSTEMS = ['einattn', 'einattn-unfused', 'interpreter', 'ort-webgpu', 'ort-cpu'] as const;
@@ -70,8 +71,8 @@ export interface BenchOptions {
   runtime: Runtime;
   /** the interpreter runs only rows with at most this many FLOPs */
   interpMaxFlops?: number;
-  /** the flash schedule for a case (e.g. a tuned one), with a label of where it came from */
-  scheduleFor?: (c: BenchCase) => { source: string; values: Partial<FlashSchedule> } | undefined;
+  /** the flash schedule for a case and its graph (e.g. a tuned one), with a label of where it came from */
+  scheduleFor?: (c: BenchCase, graph: Graph) => { source: string; values: Partial<FlashSchedule> } | undefined;
   /** one line per finished row (to stderr in the CLI) */
   progress?: (line: string) => void;
 }
@@ -141,7 +142,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
           });
           reference = { name: 'interpreter', data: samples[0]!.output };
         } else if (system === 'einattn' || system === 'einattn-unfused') {
-          const sched = system === 'einattn' ? opts.scheduleFor?.(c) : undefined;
+          const sched = system === 'einattn' ? opts.scheduleFor?.(c, graph) : undefined;
           const precision: CompileOptions = c.compute ? { compute: c.compute } : {};
           const copts: CompileOptions = system === 'einattn' ? { ...precision, flashSchedule: sched?.values ?? {} } : { ...precision, flash: false };
           const compiled = compile(graph, copts);

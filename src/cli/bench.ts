@@ -80,10 +80,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
   }
   const result = await runBench({
     cases, systems, repeat, runtime: rt, progress: log,
-    scheduleFor: (c) => {
+    scheduleFor: (c, graph) => {
       // schedules are tuned at f32 arithmetic; an f16-compute row runs the default
       if (f['no-tuned'] || c.compute) return undefined;
-      const t = tunedOptions(variantOf(c.variant).build(c.opts), c.dims, rt);
+      const t = tunedOptions(graph, c.dims, rt);
       return t && { source: t.source, values: { ...t.options.flashSchedule } };
     },
   });

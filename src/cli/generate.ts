@@ -3,7 +3,7 @@ import { builtinEntries, checkAll, collectModule, renderAll, writeAll, type Grap
 import type { Graph } from '../ir/index.ts';
 import type { LowerOptions } from '../lower/index.ts';
 import { adapterId, getRuntime } from '../runtime/index.ts';
-import { tunedEntries } from '../tune/index.ts';
+import { configOptions, tunedEntries } from '../tune/index.ts';
 import { parseFlags, usage } from './args.ts';
 
 /**
@@ -20,7 +20,7 @@ async function tunedSchedules(): Promise<(g: Graph) => { options: LowerOptions; 
     }
     const dims = Object.entries(e.dims).map(([k, v]) => `${k}=${v}`).join(',');
     return {
-      options: { flashSchedule: e.config.flash, shared: e.config.shared },
+      options: configOptions(e.config),
       note: `schedule: tuned ${e.tunedAt.slice(0, 10)} on ${id} at ${dims}${older.length ? ` (newest of ${older.length + 1} tuned buckets)` : ''}: ${JSON.stringify(e.config)}`,
     };
   };

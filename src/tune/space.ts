@@ -4,7 +4,7 @@
  * row tile and invocations per workgroup (lanes > 1 use workgroup memory), rows per
  * invocation, KV tile, and workgroup-memory staging in the contraction kernels.
  */
-import type { FlashSchedule } from '../lower/index.ts';
+import type { FlashSchedule, LowerOptions } from '../lower/index.ts';
 
 /** A point in the space: what `compile()` takes. */
 export interface TunedConfig {
@@ -12,6 +12,12 @@ export interface TunedConfig {
   /** workgroup-memory staging for contraction kernels (the non-attention einsums) */
   shared: boolean;
 }
+
+/**
+ * The lowering (and compile) options that run a config.
+ * @example configOptions({ flash: { rows: 4 }, shared: false }) // { flashSchedule: { rows: 4 }, shared: false }
+ */
+export const configOptions = (c: TunedConfig): Pick<LowerOptions, 'flashSchedule' | 'shared'> => ({ flashSchedule: c.flash, shared: c.shared });
 
 /** One axis: a name and the alternative settings tried for it. */
 export interface Axis {

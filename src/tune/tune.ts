@@ -8,7 +8,8 @@ import { flashSchedule, specialiseFor, type FlashSchedule } from '../lower/index
 import { adapterId, type Runtime } from '../runtime/index.ts';
 import { shapeBucket, storeTuned, type TunedEntry } from './cache.ts';
 import { sampleInputs } from './inputs.ts';
-import { configKey, searchAxes, withSetting, type TunedConfig } from './space.ts';
+import { timeStats } from './stats.ts';
+import { configKey, configOptions, searchAxes, withSetting, type TunedConfig } from './space.ts';
 
 /** How to tune. */
 export interface TuneOptions {
@@ -42,14 +43,14 @@ export async function tune(g: Graph, dims: Record<string, number>, opts: TuneOpt
   const t0 = performance.now();
   const elapsed = () => (performance.now() - t0) / 1e3;
   const time = async (c: TunedConfig): Promise<number> => {
-    const compiled = compile(g, { flashSchedule: c.flash, shared: c.shared });
+    const compiled = compile(g, configOptions(c));
     await compiled.run(inputs, dims, { runtime });
     const ms: number[] = [];
     for (let i = 0; i < runs; i++) {
       const r = await compiled.run(inputs, dims, { runtime, timing: true });
       ms.push((r.kernelMs ?? [r.totalMs]).reduce((a, b) => a + b, 0));
     }
-    return ms.sort((a, b) => a - b)[Math.floor(ms.length / 2)]!;
+    return timeStats(ms).median;
   };
 
   const start = defaultConfig(runtime);
@@ -90,8 +91,7 @@ export async function tune(g: Graph, dims: Record<string, number>, opts: TuneOpt
       w.push(await time(best));
       d.push(await time(start));
     }
-    const med = (xs: number[]) => xs.sort((a, b) => a - b)[1]!;
-    [bestMs, defaultMs] = [med(w), med(d)];
+    [bestMs, defaultMs] = [timeStats(w).median, timeStats(d).median];
     if (bestMs >= defaultMs) [best, bestMs] = [start, defaultMs];
   }
   // store the effective schedule (every knob, the decode defaults filled in), so a generated module bakes what ran

@@ -1,4 +1,4 @@
-/** Summary statistics of repeated timings. */
+/** Summary statistics of repeated timings (the tuner and the bench). */
 
 /** Median, quartiles and range of a sample of times (ms). */
 export interface TimeStats {
