@@ -1,59 +1,21 @@
 /**
- * WGSL emission of the flash lowering: the block-mask kernel, the fused attention
- * kernel (unsplit, or one split of split-KV) and the split-KV merge kernel. The
+ * WGSL emission of the fused attention kernel (unsplit, or one split of split-KV);
+ * it adds the block-mask kernel (blocks.ts) and the split-KV merge (merge.ts). The
  * design is described at the top of `index.ts`.
  */
-import { nodesBetween, type Node } from '../../ir/index.ts';
+import { nodesBetween } from '../../ir/index.ts';
 import type { PlanBuffer, PlanKernel, SizeExpr } from '../../runtime/plan.ts';
 import { evalSize } from '../../runtime/sizes.ts';
 import { indent, KernelBuilder } from '../kernels/frame.ts';
-import { axisVar, NEG_INF, offset, Scope, type BufferRef, type ComputeType, type Env } from '../wgsl.ts';
+import { axisVar, NEG_INF, offset, Scope, type BufferRef, type Env } from '../wgsl.ts';
+import { blockMaskKernel } from './blocks.ts';
+import { BLOCK_EMPTY, BLOCK_PARTIAL, named, planKernel, type FlashContext, type FlashEmit } from './context.ts';
 import type { FlashMatch } from './match.ts';
+import { laneMerge } from './lanes.ts';
+import { mergeKernel } from './merge.ts';
 import type { FlashSchedule } from './schedule.ts';
 
-/** Block codes written by the block-mask kernel. */
-export const BLOCK_EMPTY = 0;
-export const BLOCK_PARTIAL = 1;
-export const BLOCK_FULL = 2;
-
-/** Everything the emitters need from the surrounding lowering. */
-export interface FlashContext {
-  /** kernel name prefix, e.g. `mha_0_flash` */
-  name: string;
-  /** header lines: which graph, what it computes */
-  header: string[];
-  staticSizes: Readonly<Record<string, number>>;
-  buffers: ReadonlyMap<number, BufferRef>;
-  axes: ReadonlySet<string>;
-  match: FlashMatch;
-  /** the epilogue root over the contraction (the contraction itself without one) */
-  root: Node;
-  out: BufferRef;
-  /** buffers of the lse outputs the same kernel writes */
-  lse: BufferRef[];
-  schedule: FlashSchedule;
-  /** 1 = one pass; a number = that many splits; 'dynamic' = the auto split count at dispatch */
-  split: number | 'dynamic';
-  /** add an output `_flash_tiles` counting the KV tiles each workgroup loaded (tests) */
-  debugTiles: boolean;
-  /** the arithmetic of the Q·K and P·V products ('f16': operands and products in f16, sums, max, exp in f32) */
-  compute: ComputeType;
-  /** readable descriptions for the header */
-  describe: { scores: string; mask?: string; sink?: string; out: string };
-  /** a fresh internal name that no axis and no other buffer uses */
-  internal(word: string): string;
-}
-
-/** What the flash lowering adds to the plan. */
-export interface FlashEmit {
-  kernels: PlanKernel[];
-  /** temps and the debug output, in the order to declare them */
-  buffers: PlanBuffer[];
-  derivedSizes: { name: string; expr: SizeExpr }[];
-  /** a one-line schedule summary (also in the kernel header) */
-  summary: string;
-}
-
+export { BLOCK_EMPTY, BLOCK_FULL, BLOCK_PARTIAL, type FlashContext, type FlashEmit } from './context.ts';
 const prod = (xs: readonly SizeExpr[]): SizeExpr => (xs.length === 0 ? 1 : xs.length === 1 ? xs[0]! : ['*', ...xs]);
 
 /** The tiling of one match under one schedule, as numbers and size expressions. */
@@ -333,66 +295,11 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   );
   loop.push(KL > 1 ? `for (var ${tile} = ${lo} + ${lane}; ${tile} < ${hi}; ${tile} += ${KL}u) {` : `for (var ${tile} = ${lo}; ${tile} < ${hi}; ${tile}++) {`, ...indent(inTile, 1), '}');
 
-  // 4b. lanes of one row tile merge (m, l, acc) through workgroup memory; lane 0 continues
-  const merge: string[] = [];
-  const shared: string[] = [];
-  let sharedBytes = 0;
-  if (KL > 1) {
-    // Every lane publishes its state; after the barrier lane 0 of each row tile folds the
-    // lanes in workgroup memory with a run-time loop over rows (unrolled per row, the merge
-    // made lavapipe's compile ~10x slower) and reloads the result into its registers.
-    const [wm, wl, wacc, wmax, q, rr, mm, ll, ov, fq, sl] = ['wm', 'wl', 'wacc', 'wmax', 'q', 'rr', 'mm', 'll', 'ov', 'fq', 'sl'].map(I) as [string, string, string, string, string, string, string, string, string, string, string];
-    const slots = WG * R;
-    shared.push(
-      `var<workgroup> ${wm}: array<f32, ${slots}>;`,
-      `var<workgroup> ${wl}: array<f32, ${slots}>;`,
-      `var<workgroup> ${wmax}: array<f32, ${(WG / KL) * R}>;`,
-      `var<workgroup> ${wacc}: array<f32, ${slots * DVC}>;`,
-    );
-    sharedBytes = 4 * (slots * (DVC + 2) + (WG / KL) * R);
-    const slot = (ln: string, r: string) => `((${rinv} * ${KL}u + ${ln}) * ${R}u + ${r})`;
-    for (let r = 0; r < R; r++)
-      merge.push(
-        `${wm}[${slot(lane, `${r}u`)}] = ${mv(r)};`,
-        `${wl}[${slot(lane, `${r}u`)}] = ${lv(r)};`,
-        `for (var ${cc} = 0u; ${cc} < ${DVC}u; ${cc}++) { ${wacc}[${slot(lane, `${r}u`)} * ${DVC}u + ${cc}] = ${acc(r)}[${cc}]; }`,
-      );
-    if (ctx.debugTiles) {
-      shared.push(`var<workgroup> ${loadedAll}: atomic<u32>;`);
-      sharedBytes += 4;
-      // the lanes of one row tile (any one: every row tile of a workgroup streams the same tiles) share its count
-      merge.push(`if (${rinv} == 0u) { atomicAdd(&${loadedAll}, ${loaded}); }`);
-    }
-    merge.push(
-      'workgroupBarrier();',
-      `if (${lane} == 0u) {`,
-      `  for (var ${rr} = 0u; ${rr} < ${R}u; ${rr}++) {`,
-      `    var ${mm} = ${NEG_INF};`,
-      `    for (var ${q} = 0u; ${q} < ${KL}u; ${q}++) { ${mm} = max(${mm}, ${wm}[${slot(q, rr)}]); }`,
-      `    var ${ll} = 0.0;`,
-      `    for (var ${q} = 0u; ${q} < ${KL}u; ${q}++) {`,
-      `      let ${sl} = ${slot(q, rr)};`,
-      `      let ${fq} = select(exp(${wm}[${sl}] - ${mm}), 0.0, ${wm}[${sl}] == ${NEG_INF});`,
-      `      ${ll} += ${wl}[${sl}] * ${fq};`,
-      `      ${wm}[${sl}] = ${fq}; // from here on: the lane's weight`,
-      '    }',
-      `    for (var ${cc} = 0u; ${cc} < ${DVC}u; ${cc}++) {`,
-      `      var ${ov} = 0.0;`,
-      `      for (var ${q} = 0u; ${q} < ${KL}u; ${q}++) { ${ov} += ${wacc}[${slot(q, rr)} * ${DVC}u + ${cc}] * ${wm}[${slot(q, rr)}]; }`,
-      `      ${wacc}[${slot('0u', rr)} * ${DVC}u + ${cc}] = ${ov};`,
-      '    }',
-      `    ${wl}[${slot('0u', rr)}] = ${ll};`,
-      `    ${wmax}[${rinv} * ${R}u + ${rr}] = ${mm};`,
-      '  }',
-      ...Array.from({ length: R }, (_, r) => [
-        `  ${mv(r)} = ${wmax}[${rinv} * ${R}u + ${r}u];`,
-        `  ${lv(r)} = ${wl}[${slot('0u', `${r}u`)}];`,
-        `  for (var ${cc} = 0u; ${cc} < ${DVC}u; ${cc}++) { ${acc(r)}[${cc}] = ${wacc}[${slot('0u', `${r}u`)} * ${DVC}u + ${cc}]; }`,
-      ]).flat(),
-      '}',
-    );
-  }
-
+  // 4b. lanes of one row tile merge (m, l, acc); lane 0 continues
+  const lanes = KL > 1 ? laneMerge({ kb, R, WG, KL, DVC, lane, rinv, m: mv, l: lv, acc, debugLoaded: ctx.debugTiles ? { loaded, total: loadedAll } : undefined }) : undefined;
+  const merge = lanes?.lines ?? [];
+  const shared = lanes?.shared ?? [];
+  const sharedBytes = lanes?.bytes ?? 0;
   // 5. finish: normalise once, apply the sink, the epilogue and write; or write a partial (o, lse)
   const outs: BufferRef[] = [];
   const finish: string[] = [];
@@ -479,124 +386,3 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   if (split) kernels.push(mergeKernel(ctx, opart!, lpart!, splitSize, splitName, headerBase));
   return { kernels, buffers, derivedSizes, summary: schedText };
 }
-
-/** The block-mask kernel: one invocation per (mask batch, row block, KV tile), the mask evaluated exactly per element. */
-function blockMaskKernel(ctx: FlashContext, blocks: BufferRef, maskBatch: string[], BR: number, TK: number, nRowBlocks: SizeExpr, nTiles: SizeExpr, headerBase: string[]): PlanKernel {
-  const m = ctx.match;
-  const t = m.kv;
-  const kb = new KernelBuilder(ctx.staticSizes, ctx.buffers, ctx.axes);
-  const I = (w: string) => named(kb, w);
-  const Q = kb.count(m.rows);
-  const T = kb.size(t);
-  const nRB = `((${Q} + ${BR - 1}u) / ${BR}u)`;
-  const nT = `((${T} + ${TK - 1}u) / ${TK}u)`;
-  const [tile, rblk, i, j, row, any, all] = [I('tile'), I('rblk'), I('i'), I('j'), I('row'), I('any'), I('all')];
-  const body = kb.decompose([...maskBatch.map((a) => [axisVar(a), kb.size(a)] as [string, string]), [rblk, nRB], [tile, nT]], kb.gid, I('rest'));
-  const rowVars = m.rows.map((a) => axisVar(a));
-  const main = new Scope(kb, kb.counter);
-  const inner = main.child({ hoist: (n) => !n.axes.includes(t) && !n.axes.some((a) => m.rows.includes(a)) });
-  const env: Env = { ...Object.fromEntries(maskBatch.map((a) => [a, axisVar(a)])), ...Object.fromEntries(m.rows.map((a) => [a, axisVar(a)])), [t]: axisVar(t) };
-  const mv = inner.value(m.softmax.mask!, env);
-  body.push(
-    ...main.lines,
-    `var ${any} = false;`,
-    `var ${all} = true;`,
-    `for (var ${i} = 0u; ${i} < ${BR}u; ${i}++) {`,
-    `  let ${row} = ${rblk} * ${BR}u + ${i};`,
-    `  if (${row} >= ${Q}) { break; }`,
-    ...indent(kb.decompose(m.rows.map((a, k) => [rowVars[k]!, kb.size(a)]), row, I('rrest')), 1),
-    `  for (var ${j} = 0u; ${j} < ${TK}u; ${j}++) {`,
-    `    let ${axisVar(t)} = ${tile} * ${TK}u + ${j};`,
-    `    if (${axisVar(t)} >= ${T}) { break; }`,
-    ...indent([...inner.lines, `${any} = ${any} || ${mv};`, `${all} = ${all} && ${mv};`], 2),
-    '  }',
-    `  if (${any} && !${all}) { break; }`,
-    '}',
-    `${blocks.ident}[${kb.gid}] = select(select(${BLOCK_PARTIAL}i, ${BLOCK_FULL}i, ${all}), ${BLOCK_EMPTY}i, !${any});`,
-  );
-  const total = [...maskBatch.map((a) => kb.size(a)), nRB, nT].join(' * ');
-  const name = `${ctx.name}_blocks`;
-  const header = [...headerBase, `block mask: code per (${[...maskBatch, `${BR} rows`, `${TK} keys of '${t}'`].join(', ')}): ${BLOCK_EMPTY} empty, ${BLOCK_PARTIAL} partial, ${BLOCK_FULL} full; the mask is evaluated exactly per element, so its meaning never depends on the tiling`];
-  const wgsl = kb.module({ name, header, out: blocks, total, body });
-  const count: SizeExpr = ['*', 1, ...maskBatch, nRowBlocks, nTiles];
-  return planKernel(kb, name, wgsl, 64, ['cdiv', count, 64], [blocks]);
-}
-
-/** The split-KV merge: one invocation per output element, combining the splits' (o, lse) by their weights. */
-function mergeKernel(ctx: FlashContext, opart: BufferRef, lpart: BufferRef, splitSize: SizeExpr, splitName: string, headerBase: string[]): PlanKernel {
-  const m = ctx.match;
-  const kb = new KernelBuilder(ctx.staticSizes, ctx.buffers, ctx.axes);
-  const I = (w: string) => named(kb, w);
-  kb.read(opart);
-  kb.read(lpart);
-  const Q = kb.count(m.rows);
-  const B = kb.count(m.batch);
-  const DVn = kb.count(m.vDims);
-  const nSp = typeof splitSize === 'number' ? `${splitSize}u` : kb.size(splitName);
-  const [dv, row, bflat, sp, mx, den, acc, w, l] = [I('dv'), I('row'), I('bflat'), I('sp'), I('mx'), I('den'), I('acc'), I('w'), I('lse')];
-  const body = kb.decompose([[bflat, B], [row, Q], [dv, DVn]], kb.gid, I('rest'));
-  body.push(...kb.decompose(m.batch.map((a) => [axisVar(a), kb.size(a)]), bflat, I('brest')));
-  body.push(...kb.decompose(m.rows.map((a) => [axisVar(a), kb.size(a)]), row, I('rrest')));
-  body.push(...kb.decompose(m.vDims.map((a) => [axisVar(a), kb.size(a)]), dv, I('dvrest')));
-  const env: Env = Object.fromEntries([...m.batch, ...m.rows, ...m.vDims].map((a) => [a, axisVar(a)]));
-  const rowLin = `(${sp} * ${B} + ${bflat}) * ${Q} + ${row}`;
-  const main = new Scope(kb, kb.counter);
-  const lines = [
-    `var ${mx}: f32 = ${NEG_INF};`,
-    `for (var ${sp} = 0u; ${sp} < ${nSp}; ${sp}++) { ${mx} = max(${mx}, ${lpart.ident}[${rowLin}]); }`,
-    `var ${den} = 0.0;`,
-    `var ${acc} = 0.0;`,
-    `for (var ${sp} = 0u; ${sp} < ${nSp}; ${sp}++) {`,
-    `  let ${l} = ${lpart.ident}[${rowLin}];`,
-    `  if (${l} != ${NEG_INF}) { let ${w} = exp(${l} - ${mx}); ${den} += ${w}; ${acc} += ${w} * ${opart.ident}[(${rowLin}) * ${DVn} + ${dv}]; }`,
-    '}',
-  ];
-  let scale = '1.0';
-  let denom = den;
-  if (m.softmax.sink) {
-    const sk = main.value(m.softmax.sink, env);
-    const [m2, f, ln] = [I('msink'), I('fsink'), I('lsink')];
-    lines.push(
-      `let ${m2} = max(${mx}, ${sk});`,
-      `let ${f} = select(exp(${mx} - ${m2}), 0.0, ${mx} == ${NEG_INF});`,
-      `let ${ln} = ${den} * ${f} + select(exp(${sk} - ${m2}), 0.0, ${sk} == ${NEG_INF});`,
-    );
-    scale = f;
-    denom = ln;
-  }
-  const o = I('o');
-  lines.push(`let ${o} = select(0.0, ${acc} * ${scale} / ${denom}, ${denom} > 0.0);`);
-  const store = main.child({ override: (n) => (n === m.out ? o : undefined) });
-  const v = store.value(ctx.root, env);
-  lines.push(...store.lines, kb.store(ctx.out, env, v));
-  for (const lb of ctx.lse) lines.push(`if (${dv} == 0u) { ${kb.store(lb, env, `select(${NEG_INF}, ${mx} + log(${den}), ${den} > 0.0)`)} }`);
-  body.push(...main.lines, ...lines);
-  const total = `${B} * ${Q} * ${DVn}`;
-  const name = `${ctx.name}_merge`;
-  const header = [...headerBase, `split-KV merge over ${typeof splitSize === 'number' ? splitSize : `'${splitName}'`} splits: o = sum_i exp(lse_i - max) o_i / sum_i exp(lse_i - max), then the epilogue`];
-  const outs = [ctx.out, ...ctx.lse];
-  const wgsl = kb.module({ name, header, out: outs, total, body });
-  return planKernel(kb, name, wgsl, 64, ['cdiv', ['*', 1, ...m.batch, ...m.rows, ...m.vDims], 64], outs);
-}
-
-function planKernel(kb: KernelBuilder, name: string, wgsl: string, size: number, workgroups: SizeExpr, outs: BufferRef[]): PlanKernel {
-  return {
-    name, wgsl, workgroupSize: [size, 1, 1], workgroups,
-    bindings: [...kb.reads.map((b) => ({ buffer: b.name, access: 'read' as const })), ...outs.map((b) => ({ buffer: b.name, access: 'read_write' as const }))],
-    uniforms: [...kb.uniforms],
-    workgroupStorageBytes: 0,
-    ...(kb.f16 ? { features: ['shader-f16'] } : {}),
-  };
-}
-
-/**
- * An internal name for the kernel's own variables. Names ending in a digit get a
- * trailing '_': the expression builder names its values `_<hint><n>`, so a row
- * variable like `_q0` could otherwise collide with the first load of a buffer `q`.
- */
-function named(kb: KernelBuilder, word: string): string {
-  return kb.internal(/\d$/.test(word) ? `${word}_` : word);
-}
-
-
-

@@ -1,0 +1,73 @@
+/**
+ * What the flash emitters share: the context the lowering hands them, what they
+ * return, the block codes, and the two helpers every flash kernel uses.
+ */
+import type { Node } from '../../ir/index.ts';
+import type { PlanBuffer, PlanKernel, SizeExpr } from '../../runtime/plan.ts';
+import type { KernelBuilder } from '../kernels/frame.ts';
+import type { BufferRef, ComputeType } from '../wgsl.ts';
+import type { FlashMatch } from './match.ts';
+import type { FlashSchedule } from './schedule.ts';
+
+/** Block codes written by the block-mask kernel. */
+export const BLOCK_EMPTY = 0;
+export const BLOCK_PARTIAL = 1;
+export const BLOCK_FULL = 2;
+
+/** Everything the emitters need from the surrounding lowering. */
+export interface FlashContext {
+  /** kernel name prefix, e.g. `mha_0_flash` */
+  name: string;
+  /** header lines: which graph, what it computes */
+  header: string[];
+  staticSizes: Readonly<Record<string, number>>;
+  buffers: ReadonlyMap<number, BufferRef>;
+  axes: ReadonlySet<string>;
+  match: FlashMatch;
+  /** the epilogue root over the contraction (the contraction itself without one) */
+  root: Node;
+  out: BufferRef;
+  /** buffers of the lse outputs the same kernel writes */
+  lse: BufferRef[];
+  schedule: FlashSchedule;
+  /** 1 = one pass; a number = that many splits; 'dynamic' = the auto split count at dispatch */
+  split: number | 'dynamic';
+  /** add an output `_flash_tiles` counting the KV tiles each workgroup loaded (tests) */
+  debugTiles: boolean;
+  /** the arithmetic of the Q·K and P·V products ('f16': operands and products in f16, sums, max, exp in f32) */
+  compute: ComputeType;
+  /** readable descriptions for the header */
+  describe: { scores: string; mask?: string; sink?: string; out: string };
+  /** a fresh internal name that no axis and no other buffer uses */
+  internal(word: string): string;
+}
+
+/** What the flash lowering adds to the plan. */
+export interface FlashEmit {
+  kernels: PlanKernel[];
+  /** temps and the debug output, in the order to declare them */
+  buffers: PlanBuffer[];
+  derivedSizes: { name: string; expr: SizeExpr }[];
+  /** a one-line schedule summary (also in the kernel header) */
+  summary: string;
+}
+
+/** A plan kernel from a finished builder: reads, then the outputs, as bindings. */
+export function planKernel(kb: KernelBuilder, name: string, wgsl: string, size: number, workgroups: SizeExpr, outs: BufferRef[]): PlanKernel {
+  return {
+    name, wgsl, workgroupSize: [size, 1, 1], workgroups,
+    bindings: [...kb.reads.map((b) => ({ buffer: b.name, access: 'read' as const })), ...outs.map((b) => ({ buffer: b.name, access: 'read_write' as const }))],
+    uniforms: [...kb.uniforms],
+    workgroupStorageBytes: 0,
+    ...(kb.f16 ? { features: ['shader-f16'] } : {}),
+  };
+}
+
+/**
+ * An internal name for the kernel's own variables. Names ending in a digit get a
+ * trailing '_': the expression builder names its values `_<hint><n>`, so a row
+ * variable like `_q0` could otherwise collide with the first load of a buffer `q`.
+ */
+export function named(kb: KernelBuilder, word: string): string {
+  return kb.internal(/\d$/.test(word) ? `${word}_` : word);
+}
