@@ -135,6 +135,7 @@ export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
         debugTiles: opts.debugTiles === true,
         describe: {
           scores: describe(m.softmax.x, names),
+          contractions: m.scores.map((c) => describe(c.einsum, names)),
           mask: m.softmax.mask && describe(m.softmax.mask, names),
           sink: m.softmax.sink && describe(m.softmax.sink, names),
           out: describe(root, names),

@@ -20,12 +20,12 @@ describe('the pattern', () => {
   test('roles come from structure, not names: renamed axes, GQA, MQA, extra batch axes', () => {
     const roles = (v: Variant) => {
       const [m] = findFlash(build(v)).matches;
-      return m && { kv: m.kv, qk: m.qkDims, v: m.vDims, batch: m.batch, rows: m.rows };
+      return m && { kv: m.kv, qk: m.scores.map((c) => c.qkDims), v: m.vDims, batch: m.batch, rows: m.rows };
     };
-    expect(roles({ ...base, layout: 'named' })).toEqual({ kv: 'j', qk: ['e'], v: ['f'], batch: ['z', 'n'], rows: ['i'] });
-    expect(roles({ ...base, layout: 'gqa' })).toEqual({ kv: 't', qk: ['d'], v: ['dv'], batch: ['b', 'g'], rows: ['r', 's'] });
-    expect(roles({ ...base, layout: 'mqa' })).toEqual({ kv: 't', qk: ['d'], v: ['dv'], batch: ['b'], rows: ['h', 's'] });
-    expect(roles({ ...base, layout: 'bhg' })).toEqual({ kv: 't', qk: ['d'], v: ['dv'], batch: ['b', 'h', 'x'], rows: ['s'] });
+    expect(roles({ ...base, layout: 'named' })).toEqual({ kv: 'j', qk: [['e']], v: ['f'], batch: ['z', 'n'], rows: ['i'] });
+    expect(roles({ ...base, layout: 'gqa' })).toEqual({ kv: 't', qk: [['d']], v: ['dv'], batch: ['b', 'g'], rows: ['r', 's'] });
+    expect(roles({ ...base, layout: 'mqa' })).toEqual({ kv: 't', qk: [['d']], v: ['dv'], batch: ['b'], rows: ['h', 's'] });
+    expect(roles({ ...base, layout: 'bhg' })).toEqual({ kv: 't', qk: [['d']], v: ['dv'], batch: ['b', 'h', 'x'], rows: ['s'] });
   });
 
   test('score mods, masks, sinks, lse outputs and epilogues all stay inside the flash kernel', () => {

@@ -3,25 +3,27 @@
  *
  * **Pattern → template.** `findFlash` (match.ts) looks for
  * `O = einsum(P, V)` with `P = softmax(X, t, mask?, sink?)` and `X` an elementwise
- * expression (the score mod: scale, ALiBi, softcap …) of exactly one contraction
- * `S = einsum(Q, K…)` over all of X's axes. Names never matter, only structure:
- * `t` is the softmax axis; the axes `S` contracts are the QK head dims; the axes of
+ * expression (the score mod: scale, ALiBi, softcap …) of one or more contractions
+ * `Sᵢ = einsum(Qᵢ, Kᵢ…)`, each over all of X's axes: MHA has one, MLA with its
+ * decoupled RoPE part two (`X = (q_lat·c_kv + q_rope·k_rope) · scale`, as FlashInfer's
+ * MLA kernel fuses it). Names never matter, only structure: `t` is the softmax axis;
+ * the axes each `Sᵢ` contracts are its QK head dims (`d`; MLA: `dc` and `dr`); the axes of
  * `O` that `P` lacks are the value head dims; the other axes of `P` are rows, split
- * into *batch* axes (some K/V-side tensor has them: `b h`, or `b g` for GQA) and
- * *query rows* (none has them: `s`, or `r s` for GQA). `S`, `X`, `P` and optional
- * `logsumexp` outputs of the same (masked) scores are never materialised: no
+ * into *batch* axes (some K/V-side tensor of any `Sᵢ`, or `V`, has them: `b h`, or `b g`
+ * for GQA) and *query rows* (none has them: `s`, or `r s` for GQA). The `Sᵢ`, `X`, `P`
+ * and optional `logsumexp` outputs of the same (masked) scores are never materialised: no
  * s×t buffer exists. `lower(g, { flash: false })` forces the unfused lowering,
  * `{ flash: true }` requires a match and otherwise fails with LOWERING naming why.
  *
  * **The kernel** (kernel.ts) is barrier-free, as lavapipe wants: a workgroup owns one
  * batch index and `rows × workgroup` query rows, so every K/V address depends only on
  * the workgroup id and loop counters (uniform: one load broadcast to all lanes).
- * Each invocation keeps `rows` query rows in registers (the Q side of the product,
- * cached once when the QK dims are static) and streams the KV axis in tiles of
- * `kvTile` keys: scores for rows × keys, then the score mod with the contraction
- * standing for `S`, bounds and mask, then the online softmax (running max `m`, sum
- * `l`, accumulator rescaled by `exp(m_old - m_new)` once per tile, folded into the
- * P·V loop), and at the end one normalisation, the sink (`l += exp(sink - m)`), the
+ * Each invocation keeps `rows` query rows in registers (the Q side of each product,
+ * cached once when its QK dims are static) and streams the KV axis in tiles of
+ * `kvTile` keys: one score tile of rows × keys per contraction, then the score mod with
+ * those tiles standing for the `Sᵢ`, bounds and mask, then the online softmax (running
+ * max `m`, sum `l`, accumulator rescaled by `exp(m_old - m_new)` once per tile, folded
+ * into the P·V loop), and at the end one normalisation, the sink (`l += exp(sink - m)`), the
  * epilogue over `O` and the store. A row with nothing live returns zeros; logits of
  * ±1e4 are fine since exp only sees `x - max ≤ 0`. The value head dim is held whole
  * when known (chunked above `maxDvChunk`), else in chunks of `dvChunk` columns.
@@ -58,7 +60,7 @@ import { findFlash } from './match.ts';
 import type { FlashMatch } from './match.ts';
 import { flashSchedule, type FlashSchedule } from './schedule.ts';
 
-export { findFlash, type FlashMatch, type FlashMiss } from './match.ts';
+export { findFlash, type FlashMatch, type FlashMiss, type FlashScore } from './match.ts';
 export { DEFAULT_FLASH_SCHEDULE, flashSchedule, type FlashSchedule } from './schedule.ts';
 export { autoSplit, BLOCK_EMPTY, BLOCK_FULL, BLOCK_PARTIAL, flashGeometry } from './kernel.ts';
 
@@ -79,7 +81,7 @@ export function specialiseFor(graph: Graph, opts: LowerOptions, dims: Record<str
     return undefined; // the runtime reports bad dims with its own message
   }
   const spec: Record<string, number> = { ...(opts.specialize ?? {}) };
-  if (headDims) for (const m of matches) for (const a of [...m.qkDims, ...m.vDims]) if (graph.staticSizes[a] === undefined) spec[a] = sizes[a]!;
+  if (headDims) for (const m of matches) for (const a of [...m.scores.flatMap((c) => c.qkDims), ...m.vDims]) if (graph.staticSizes[a] === undefined) spec[a] = sizes[a]!;
   const flashOpts = { ...decodeSchedule(matches, sizes, opts.flashSchedule ?? {}), ...opts.flashSchedule };
   const sched = flashSchedule(flashOpts);
   const staticSizes = { ...graph.staticSizes, ...spec };

@@ -3,14 +3,14 @@
  * it adds the block-mask kernel (blocks.ts) and the split-KV merge (merge.ts). The
  * design is described at the top of `index.ts`.
  */
-import { nodesBetween } from '../../ir/index.ts';
+import { nodesBetween, type Node } from '../../ir/index.ts';
 import type { PlanBuffer, PlanKernel, SizeExpr } from '../../runtime/plan.ts';
 import { evalSize } from '../../runtime/sizes.ts';
 import { indent, KernelBuilder } from '../kernels/frame.ts';
 import { axisVar, NEG_INF, offset, Scope, type BufferRef, type Env } from '../wgsl.ts';
 import { blockMaskKernel } from './blocks.ts';
 import { BLOCK_EMPTY, BLOCK_PARTIAL, named, planKernel, type FlashContext, type FlashEmit } from './context.ts';
-import type { FlashMatch } from './match.ts';
+import type { FlashMatch, FlashScore } from './match.ts';
 import { laneMerge } from './lanes.ts';
 import { mergeKernel } from './merge.ts';
 import type { FlashSchedule } from './schedule.ts';
@@ -82,10 +82,12 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   const headerBase = [
     ...ctx.header,
     `scores = ${ctx.describe.scores}`,
+    // several contractions: each streamed into its own score tile (contraction c's registers are named _c<c>…)
+    ...(m.scores.length > 1 ? m.scores.map((c, i) => `  contraction ${i} over [${c.qkDims.join(' ')}]: ${ctx.describe.contractions[i]}`) : []),
     ...(ctx.describe.mask ? [`mask = ${ctx.describe.mask}`] : []),
     ...(ctx.describe.sink ? [`sink = ${ctx.describe.sink}`] : []),
     `${ctx.out.name} = ${ctx.describe.out}`,
-    `axes: batch [${m.batch.join(' ')}], rows [${m.rows.join(' ')}], kv '${t}', qk dims [${m.qkDims.join(' ')}], v dims [${m.vDims.join(' ')}]`,
+    `axes: batch [${m.batch.join(' ')}], rows [${m.rows.join(' ')}], kv '${t}', qk dims ${m.scores.map((c) => `[${c.qkDims.join(' ')}]`).join(', ')}, v dims [${m.vDims.join(' ')}]`,
   ];
 
   // ---- block mask ------------------------------------------------------------------
@@ -139,6 +141,13 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   const state: string[] = [];
   for (let r = 0; r < R; r++)
     state.push(`var ${mv(r)}: f32 = ${NEG_INF};`, `var ${lv(r)}: f32 = 0.0;`, `var ${acc(r)}: array<f32, ${DVC}>;`, `var ${sc(r)}: array<f32, ${TK}>;`);
+  // the registers of score contraction c: contraction 0's score tile is sc (which then holds the
+  // logits and the probabilities), every other one has a tile of its own; c > 0 names start with c<c>
+  const scoreRegs = m.scores.map((_, c): ScoreRegs => {
+    const reg = (word: string) => I(c === 0 ? word : `c${c}${word}`);
+    return { tile: (r) => reg(`s${r}`), q: (r) => reg(`q${r}`), dot: (r) => reg(`dot${r}`), kv: reg('kv') };
+  });
+  for (const regs of scoreRegs.slice(1)) for (let r = 0; r < R; r++) state.push(`var ${regs.tile(r)}: array<f32, ${TK}>;`);
 
   // the KV tiles this workgroup streams
   const [tile, lo, hi, t0, j, tv, cc] = [I('tile'), I('lo'), I('hi'), I('t0'), I('j'), axisVar(t), I('c')];
@@ -165,70 +174,14 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   if (ctx.debugTiles) inTile.push(`${loaded}++;`);
   inTile.push(`let ${t0} = ${tile} * ${TK}u;`);
 
-  // 1. scores S = Σ_qk Q·K for R rows × TK keys
-  const s = m.scores;
-  const qkEnv = Object.fromEntries(m.qkDims.map((a) => [a, axisVar(a)]));
-  const qSide = s.operands.filter((o) => !o.axes.includes(t));
-  const kSide = s.operands.filter((o) => o.axes.includes(t));
-  const dkStatic = m.qkDims.every((a) => staticSizes[a] !== undefined) ? m.qkDims.reduce((p, a) => p * staticSizes[a]!, 1) : undefined;
-  const opens = m.qkDims.map((a) => `for (var ${axisVar(a)}: u32 = 0u; ${axisVar(a)} < ${kb.size(a)}; ${axisVar(a)}++) {`);
-  const nest = (inner: string[]) => [
-    ...opens.map((o, d) => '  '.repeat(d) + o),
-    ...indent(inner, opens.length),
-    ...opens.map((_, d) => '  '.repeat(opens.length - 1 - d) + '}'),
-  ];
-  const qcache = (r: number) => I(`q${r}`);
+  // 1. scores Sᵢ = Σ_qk Qᵢ·Kᵢ for R rows × TK keys, one tile per contraction
+  const frame: ScoreFrame = { kb, main, staticSizes, R, TK, t, T, t0, j, tv, batchEnv, envR, f16, maxQCache: sch.maxQCache };
   const prologue: string[] = [];
-  if (dkStatic !== undefined && dkStatic <= sch.maxQCache) {
-    // the query rows' side of the product is loaded once into registers; each key then
-    // costs one uniform K load per qk element, shared by all R rows
-    const dkFlat = offset({ axes: m.qkDims }, qkEnv, kb);
-    const qkVars = Object.values(qkEnv);
-    const qScope = main.child({ hoist: (n) => !n.axes.some((a) => m.qkDims.includes(a)), loopVars: qkVars });
-    const fill: string[] = [];
-    for (let r = 0; r < R; r++) {
-      // under f16 compute the cached query side is f16: half the registers
-      prologue.push(`var ${qcache(r)}: array<${f16 ? 'f16' : 'f32'}, ${Math.max(1, dkStatic)}>;`);
-      const terms = qSide.map((o) => qScope.value(o, { ...envR[r]!, ...qkEnv }));
-      fill.push(`${qcache(r)}[${dkFlat}] = ${f16 ? `f16(${kb.product(terms)})` : terms.join(' * ') || '1.0'};`);
-    }
-    prologue.push(...nest([...qScope.lines, ...fill]));
-    const jScope = main.child({ hoist: (n) => !n.axes.includes(t), loopVars: [tv, j] });
-    const kScope = jScope.child({ hoist: (n) => !n.axes.some((a) => m.qkDims.includes(a)), loopVars: qkVars });
-    const kVals = kSide.map((o) => kScope.value(o, { ...batchEnv, ...qkEnv, [t]: tv }));
-    const kt = f16 ? `f16(${kb.product(kVals)})` : kVals.join(' * ') || '1.0';
-    const dot = (r: number) => I(`dot${r}`);
-    const kv = I('kv');
-    inTile.push(
-      `for (var ${j} = 0u; ${j} < ${TK}u; ${j}++) {`,
-      `  let ${tv} = min(${t0} + ${j}, ${T} - 1u);`,
-      ...indent(jScope.lines, 1),
-      ...Array.from({ length: R }, (_, r) => `  var ${dot(r)} = 0.0;`),
-      ...indent(nest([...kScope.lines, `let ${kv} = ${kt};`, ...Array.from({ length: R }, (_, r) => `${dot(r)} += ${f16 ? `f32(${qcache(r)}[${dkFlat}] * ${kv})` : `${qcache(r)}[${dkFlat}] * ${kv}`};`)]), 1),
-      ...Array.from({ length: R }, (_, r) => `  ${sc(r)}[${j}] = ${dot(r)};`),
-      '}',
-    );
-  } else {
-    // qk dims known only at dispatch: qk dims outermost, so each Q element loads once per tile
-    const dkScope = main.child({ hoist: (n) => !n.axes.some((a) => m.qkDims.includes(a)), loopVars: Object.values(qkEnv) });
-    const jScope = dkScope.child({ hoist: (n) => !n.axes.includes(t), loopVars: [tv, j] });
-    const dots: string[] = [];
-    for (let r = 0; r < R; r++) {
-      const env = { ...envR[r]!, ...qkEnv, [t]: tv };
-      const terms = s.operands.map((o) => (o.axes.includes(t) ? jScope : dkScope).value(o, env));
-      dots.push(`${sc(r)}[${j}] += ${kb.product(terms)};`);
-    }
-    inTile.push(
-      `for (var ${j} = 0u; ${j} < ${TK}u; ${j}++) { ${Array.from({ length: R }, (_, r) => `${sc(r)}[${j}] = 0.0;`).join(' ')} }`,
-      ...nest([
-        ...dkScope.lines,
-        `for (var ${j} = 0u; ${j} < ${TK}u; ${j}++) {`,
-        `  let ${tv} = min(${t0} + ${j}, ${T} - 1u);`,
-        ...indent([...jScope.lines, ...dots], 1),
-        '}',
-      ]),
-    );
-  }
+  m.scores.forEach((score, c) => {
+    const emitted = scoreTile(frame, score, scoreRegs[c]!);
+    prologue.push(...emitted.prologue);
+    inTile.push(...emitted.inTile);
+  });
 
   // 2. score mod, key bounds and (in partial blocks only) the mask
   const modLines: string[] = [];
@@ -239,7 +192,9 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   const ok = (r: number) => I(`ok${r}`);
   for (let r = 0; r < R; r++) {
     const env = { ...envR[r]!, [t]: tv };
-    const epi = main.child({ override: (n) => (n === s ? `${sc(r)}[${j}]` : undefined), hoist: (n) => !n.axes.includes(t), loopVars: [tv, j, inRange] });
+    // each contraction stands for itself through its score tile
+    const tileOf = new Map<Node, string>(m.scores.map((c, i) => [c.einsum, `${scoreRegs[i]!.tile(r)}[${j}]`]));
+    const epi = main.child({ override: (n) => tileOf.get(n), hoist: (n) => !n.axes.includes(t), loopVars: [tv, j, inRange] });
     const x = epi.value(m.softmax.x, env);
     modLines.push(...epi.lines, `var ${ok(r)} = ${inRange};`);
     if (mask) {
@@ -385,4 +340,110 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
 
   if (split) kernels.push(mergeKernel(ctx, opart!, lpart!, splitSize, splitName, headerBase));
   return { kernels, buffers, derivedSizes, summary: schedText };
+}
+
+/** What emitting one score contraction needs from the flash kernel around it. */
+interface ScoreFrame {
+  kb: KernelBuilder;
+  /** the kernel's outermost scope: values that vary with neither key nor qk dims are hoisted into it */
+  main: Scope;
+  staticSizes: Readonly<Record<string, number>>;
+  R: number;
+  TK: number;
+  /** the KV axis; WGSL of its size, the tile's first key, the key counter and the key index */
+  t: string;
+  T: string;
+  t0: string;
+  j: string;
+  tv: string;
+  batchEnv: Env;
+  /** per row of the register tile: the batch and query-row index variables */
+  envR: Env[];
+  f16: boolean;
+  maxQCache: number;
+}
+
+/** The WGSL names of one contraction's registers: its score tile, cached query side, dot products and K value. */
+interface ScoreRegs {
+  tile: (r: number) => string;
+  q: (r: number) => string;
+  dot: (r: number) => string;
+  kv: string;
+}
+
+/**
+ * Step 1 of the tile loop for one score contraction `S = Σ_qk Q·K…`: `regs.tile(r)[j]` = S at
+ * row r and key t0 + j, for R rows × TK keys (keys past the end are clamped to the last one;
+ * step 2 masks them). With static qk dims of at most `maxQCache` elements the query rows'
+ * side is loaded once into registers (the prologue) and each key then costs one uniform K
+ * load per qk element, shared by all R rows; otherwise the qk dims are the outer loops, so
+ * each Q element loads once per tile.
+ */
+function scoreTile(f: ScoreFrame, score: FlashScore, regs: ScoreRegs): { prologue: string[]; inTile: string[] } {
+  const { kb, main, staticSizes, R, TK, t, T, t0, j, tv, batchEnv, envR, f16 } = f;
+  const { einsum: s, qkDims } = score;
+  const qkEnv = Object.fromEntries(qkDims.map((a) => [a, axisVar(a)]));
+  const qkVars = Object.values(qkEnv);
+  const qSide = s.operands.filter((o) => !o.axes.includes(t));
+  const kSide = s.operands.filter((o) => o.axes.includes(t));
+  const dkStatic = qkDims.every((a) => staticSizes[a] !== undefined) ? qkDims.reduce((p, a) => p * staticSizes[a]!, 1) : undefined;
+  const opens = qkDims.map((a) => `for (var ${axisVar(a)}: u32 = 0u; ${axisVar(a)} < ${kb.size(a)}; ${axisVar(a)}++) {`);
+  const nest = (inner: string[]) => [
+    ...opens.map((o, d) => '  '.repeat(d) + o),
+    ...indent(inner, opens.length),
+    ...opens.map((_, d) => '  '.repeat(opens.length - 1 - d) + '}'),
+  ];
+  const rows = (line: (r: number) => string) => Array.from({ length: R }, (_, r) => line(r));
+  const hasQk = (n: Node) => n.axes.some((a) => qkDims.includes(a));
+  const prologue: string[] = [];
+  const inTile: string[] = [];
+  if (dkStatic !== undefined && dkStatic <= f.maxQCache) {
+    // the query rows' side of the product is loaded once into registers; each key then
+    // costs one uniform K load per qk element, shared by all R rows
+    const dkFlat = offset({ axes: qkDims }, qkEnv, kb);
+    const qScope = main.child({ hoist: (n) => !hasQk(n), loopVars: qkVars });
+    const fill: string[] = [];
+    for (let r = 0; r < R; r++) {
+      // under f16 compute the cached query side is f16: half the registers
+      prologue.push(`var ${regs.q(r)}: array<${f16 ? 'f16' : 'f32'}, ${Math.max(1, dkStatic)}>;`);
+      const terms = qSide.map((o) => qScope.value(o, { ...envR[r]!, ...qkEnv }));
+      fill.push(`${regs.q(r)}[${dkFlat}] = ${f16 ? `f16(${kb.product(terms)})` : terms.join(' * ') || '1.0'};`);
+    }
+    prologue.push(...nest([...qScope.lines, ...fill]));
+    const jScope = main.child({ hoist: (n) => !n.axes.includes(t), loopVars: [tv, j] });
+    const kScope = jScope.child({ hoist: (n) => !hasQk(n), loopVars: qkVars });
+    const kVals = kSide.map((o) => kScope.value(o, { ...batchEnv, ...qkEnv, [t]: tv }));
+    const kt = f16 ? `f16(${kb.product(kVals)})` : kVals.join(' * ') || '1.0';
+    const { dot, kv } = regs;
+    inTile.push(
+      `for (var ${j} = 0u; ${j} < ${TK}u; ${j}++) {`,
+      `  let ${tv} = min(${t0} + ${j}, ${T} - 1u);`,
+      ...indent(jScope.lines, 1),
+      ...rows((r) => `  var ${dot(r)} = 0.0;`),
+      ...indent(nest([...kScope.lines, `let ${kv} = ${kt};`, ...rows((r) => `${dot(r)} += ${f16 ? `f32(${regs.q(r)}[${dkFlat}] * ${kv})` : `${regs.q(r)}[${dkFlat}] * ${kv}`};`)]), 1),
+      ...rows((r) => `  ${regs.tile(r)}[${j}] = ${dot(r)};`),
+      '}',
+    );
+  } else {
+    // qk dims known only at dispatch: qk dims outermost, so each Q element loads once per tile
+    const dkScope = main.child({ hoist: (n) => !hasQk(n), loopVars: qkVars });
+    const jScope = dkScope.child({ hoist: (n) => !n.axes.includes(t), loopVars: [tv, j] });
+    const dots: string[] = [];
+    for (let r = 0; r < R; r++) {
+      const env = { ...envR[r]!, ...qkEnv, [t]: tv };
+      const terms = s.operands.map((o) => (o.axes.includes(t) ? jScope : dkScope).value(o, env));
+      dots.push(`${regs.tile(r)}[${j}] += ${kb.product(terms)};`);
+    }
+    inTile.push(
+      `for (var ${j} = 0u; ${j} < ${TK}u; ${j}++) { ${rows((r) => `${regs.tile(r)}[${j}] = 0.0;`).join(' ')} }`,
+      ...nest([
+        ...dkScope.lines,
+        `for (var ${j} = 0u; ${j} < ${TK}u; ${j}++) {`,
+        `  let ${tv} = min(${t0} + ${j}, ${T} - 1u);`,
+        ...indent([...jScope.lines, ...dots], 1),
+        '}',
+      ]),
+    );
+  }
+  return { prologue, inTile };
 }

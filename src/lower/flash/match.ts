@@ -1,8 +1,8 @@
 /**
- * The attention pattern matcher: finds `O = einsum(softmax(X(S), t, mask, sink), V)`
- * with `S = einsum(Q, K…)` in any graph, whatever the axes are called. It never looks
- * at names, only at the structure: which einsum contracts the softmax axis, which
- * elementwise nodes lie between the two einsums, and which axes each tensor has.
+ * The attention pattern matcher: finds `O = einsum(softmax(X(S₀, S₁, …), t, mask, sink), V)`
+ * with each `Sᵢ = einsum(Qᵢ, Kᵢ…)` in any graph, whatever the axes are called. It never
+ * looks at names, only at the structure: which einsum contracts the softmax axis, which
+ * elementwise nodes lie between it and the score contractions, and which axes each tensor has.
  */
 import { children, type Graph, type Node } from '../../ir/index.ts';
 
@@ -10,23 +10,33 @@ type Einsum = Extract<Node, { op: 'einsum' }>;
 type Softmax = Extract<Node, { op: 'softmax' }>;
 type Reduce = Extract<Node, { op: 'reduce' }>;
 
+/** One score contraction `S = Q · K…` over all of the logits' axes. */
+export interface FlashScore {
+  /** the contraction */
+  einsum: Einsum;
+  /** the axes its operands have and it sums over: its QK head dims (e.g. `d`; MLA: `dc`, and `dr` for its RoPE part) */
+  qkDims: string[];
+}
+
 /** One attention pattern found in a graph, with the roles of its axes. */
 export interface FlashMatch {
   /** the second contraction `O = P · V` (the kernel's core) */
   out: Einsum;
   /** the softmax `P` over the KV axis */
   softmax: Softmax;
-  /** the first contraction `S = Q · K` (the scores before the score mod) */
-  scores: Einsum;
+  /**
+   * the score contractions the logits are an elementwise function of (the score mod),
+   * at least one; in the order the logits expression reaches them. MHA has one,
+   * MLA with RoPE two (`q_lat · c_kv + q_rope · k_rope`)
+   */
+  scores: FlashScore[];
   /** the value operand of `out` */
   value: Node;
   /** the KV (softmax) axis, e.g. `t` */
   kv: string;
-  /** axes of `S` that `S` contracts: the QK head dims (e.g. `d`) */
-  qkDims: string[];
   /** axes of `O` that `P` lacks: the value head dims (e.g. `dv`) */
   vDims: string[];
-  /** row axes that a K/V-side tensor has: one workgroup per index (e.g. `b h`, or `b g` for GQA) */
+  /** row axes that a K/V-side tensor (of any score contraction, or the value) has: one workgroup per index (e.g. `b h`, or `b g` for GQA) */
   batch: string[];
   /** row axes no K/V-side tensor has: the query rows a workgroup tiles (e.g. `s`, or `r s` for GQA) */
   rows: string[];
@@ -84,7 +94,7 @@ function matchAt(out: Einsum, p: Softmax, consumers: Map<number, Node[]>, isOutp
   const single = (x: Node, allowed: Set<number>) => !isOutput.has(x.id) && (consumers.get(x.id) ?? []).every((c) => allowed.has(c.id));
   if (isOutput.has(p.id) || (consumers.get(p.id) ?? []).some((c) => c !== out)) return 'the softmax is also used elsewhere (an output or another op), so it must be materialised';
 
-  // the score expression: elementwise nodes from softmax.x down to exactly one contraction with all of X's axes
+  // the score expression: elementwise nodes from softmax.x down to the contractions with all of X's axes
   const x = p.x;
   const path = new Set<number>();
   const found: Einsum[] = [];
@@ -105,10 +115,16 @@ function matchAt(out: Einsum, p: Softmax, consumers: Map<number, Node[]>, isOutp
   };
   walk(x);
   if (found.length === 0) return `the softmax logits are not an elementwise function of a contraction over all of [${x.axes.join(' ')}]`;
-  if (found.length > 1) return `the softmax logits combine ${found.length} contractions over [${x.axes.join(' ')}]; flash streams exactly one`;
-  const s = found[0]!;
   if (!sameSet(x.axes, p.axes)) return 'internal: softmax axes differ from its logits';
-  const qkDims = [...new Set(s.operands.flatMap((o) => o.axes))].filter((a) => !s.axes.includes(a));
+  const scores: FlashScore[] = [];
+  for (const s of found) {
+    const what = found.length > 1 ? `the score contraction ${describeEinsum(s)}` : 'the score contraction';
+    // an einsum's output axes come from its operands, so one has t; kept as a guard: the kernel streams K per key
+    if (!s.operands.some((o) => o.axes.includes(t))) return `${what} has no operand with the softmax axis '${t}'`;
+    // each contraction is computed from loaded operands; one built from another's scores would need those materialised
+    if (s.operands.some((o) => reaches(o, path))) return `${what} reads the scores of another contraction; flash needs each one over loaded tensors`;
+    scores.push({ einsum: s, qkDims: [...new Set(s.operands.flatMap((o) => o.axes))].filter((a) => !s.axes.includes(a)) });
+  }
   if (p.mask && reaches(p.mask, path)) return 'the mask depends on the scores; flash needs masks over indices and other tensors only';
   if (p.sink && reaches(p.sink, path)) return 'the sink depends on the scores';
 
@@ -129,14 +145,14 @@ function matchAt(out: Einsum, p: Softmax, consumers: Map<number, Node[]>, isOutp
   }
   if (isOutput.has(x.id)) return 'the scores are a graph output, so they must be materialised';
 
-  // K/V-side tensors: loaded per key; an axis they have is a batch axis, the others are query rows
-  const kvSide = [...s.operands.filter((o) => o.axes.includes(t)), value];
+  // K/V-side tensors (of every contraction): loaded per key; an axis they have is a batch axis, the others are query rows
+  const kvSide = [...found.flatMap((s) => s.operands.filter((o) => o.axes.includes(t))), value];
   const batch = rowAxes.filter((a) => kvSide.some((o) => o.axes.includes(a)));
   const rows = rowAxes.filter((a) => !batch.includes(a));
   for (const a of rowAxes) if (!out.axes.includes(a)) return `the output drops the row axis '${a}'`;
   const inner = new Set<number>([...path, p.id, ...lse.map((l) => l.id)]);
   for (const l of lse) if (l.x !== x) inner.add(l.x.id);
-  return { out, softmax: p, scores: s, value, kv: t, qkDims, vDims, batch, rows, lse, inner };
+  return { out, softmax: p, scores, value, kv: t, vDims, batch, rows, lse, inner };
 }
 
 function lseOf(c: Node, x: Node, p: Softmax, consumers: Map<number, Node[]>): { reduce: Reduce; select?: Node } | undefined {
@@ -165,6 +181,11 @@ function reaches(n: Node, targets: Set<number>): boolean {
     stack.push(...children(m));
   }
   return false;
+}
+
+/** `einsum('b s d, b t d -> b s t') %7`, for miss reasons (operands by their axes and the node id: the matcher knows no buffer names). */
+function describeEinsum(s: Einsum): string {
+  return `einsum('${s.operands.map((o) => o.axes.join(' ')).join(', ')} -> ${s.axes.join(' ')}') %${s.id}`;
 }
 
 function sameSet(a: readonly string[], b: readonly string[]): boolean {
