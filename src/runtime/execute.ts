@@ -7,6 +7,7 @@ import { EinattnError } from '../errors.ts';
 import { allocHostArray, bytesPerElement, describeValue, hostArrayName, isHostArrayOf, type HostArray } from './dtypes.ts';
 import { assertAlive, defaultRuntime, getPipeline, hasPipeline, retireLostRuntime, type LimitName, type Runtime } from './device.ts';
 import type { ExecPlan, PlanBuffer, PlanKernel, StorageDType } from './plan.ts';
+import { checkSubgroups } from './subgroups.ts';
 import { bindSizes, evalSize, formatSizeExpr, type SizeMap } from './sizes.ts';
 
 /** Options of {@link runPlan}. */
@@ -275,6 +276,7 @@ export async function runPlan(plan: ExecPlan, inputs: Record<string, HostArray>,
   checkInputs(plan, buffers, inputs);
   checkIndices(plan, buffers, inputs, sizes);
   const launches = checkLimits(plan, buffers, sizes, rt);
+  await checkSubgroups(plan, rt);
   // lavapipe compiles a pipeline at its first dispatch: such a run's time is no estimate of the next
   const compiles = plan.kernels.some((k) => !hasPipeline(rt, k));
   const pipelines = await Promise.all(plan.kernels.map((k) => getPipeline(rt, k)));

@@ -58,6 +58,12 @@ export interface PlanKernel {
   workgroupStorageBytes: number;
   /** optional features the shader needs (e.g. 'shader-f16', 'subgroups') */
   features?: string[];
+  /**
+   * the shader shuffles values among groups of this many consecutive invocations
+   * (`subgroupShuffleXor`): it needs subgroups of at least this size that follow
+   * local_invocation_index, which the runtime checks before dispatch
+   */
+  subgroupLanes?: number;
 }
 
 /** A whole lowered graph: buffers, size rules and kernels in dispatch order. */

@@ -1,7 +1,8 @@
 /**
  * The schedule space the autotuner searches, as axes of alternative settings tried
  * one axis at a time around the best point so far: split count (decode), lanes per
- * row tile and invocations per workgroup (lanes > 1 use workgroup memory), rows per
+ * row tile and invocations per workgroup (lanes > 1 merge through workgroup memory),
+ * subgroups on/off (the lanes merge by subgroup shuffles instead), rows per
  * invocation, KV tile, and workgroup-memory staging in the contraction kernels.
  */
 import type { FlashSchedule, LowerOptions } from '../lower/index.ts';
@@ -25,17 +26,25 @@ export interface Axis {
   options: readonly (Partial<FlashSchedule> & { shared?: boolean })[];
 }
 
+/** What the device offers that changes the space. */
+export interface SpaceFeatures {
+  /** the device has the 'subgroups' feature */
+  subgroups: boolean;
+}
+
 /**
- * The axes for a problem: split counts only where there are few query rows (decode).
- * Subgroup schedules are not in the space: no kernel uses subgroups yet.
- * @example searchAxes({ s: 1, t: 4096 }).map((a) => a.name) // ['split', 'lanes', 'rows', 'kvTile', 'shared']
+ * The axes for a problem: split counts only where there are few query rows (decode),
+ * subgroups only where the device has them.
+ * @example searchAxes({ s: 1, t: 4096 }, { subgroups: true }).map((a) => a.name) // ['split', 'lanes', 'subgroups', 'rows', 'kvTile', 'shared']
  */
-export function searchAxes(dims: Record<string, number>): Axis[] {
+export function searchAxes(dims: Record<string, number>, features: SpaceFeatures): Axis[] {
   const decode = (dims.s ?? 1) <= 8;
   const axes: Axis[] = [];
   if (decode) axes.push({ name: 'split', options: ['auto' as const, 1, 2, 4, 8, 16, 32].map((split) => ({ split })) });
   const lanes: [number, number][] = decode ? [[1, 8], [4, 8], [8, 8], [8, 16], [16, 16]] : [[1, 4], [1, 8], [1, 16], [1, 32], [2, 16], [4, 16]];
   axes.push({ name: 'lanes', options: lanes.map(([kvLanes, workgroup]) => ({ kvLanes, workgroup })) });
+  // after the lanes: shuffles only change how lanes merge (a kvLanes above the subgroup size is refused and skipped)
+  if (features.subgroups) axes.push({ name: 'subgroups', options: [false, true].map((subgroups) => ({ subgroups })) });
   axes.push({ name: 'rows', options: [1, 2, 4, 8].map((rows) => ({ rows })) });
   axes.push({ name: 'kvTile', options: [8, 16, 32].map((kvTile) => ({ kvTile })) });
   axes.push({ name: 'shared', options: [{ shared: false }, { shared: true }] });
@@ -53,4 +62,4 @@ export function withSetting(c: TunedConfig, setting: Axis['options'][number]): T
 
 /** A stable text key of a config (to skip repeats). */
 export const configKey = (c: TunedConfig): string =>
-  JSON.stringify([c.shared, ...(['rows', 'kvTile', 'workgroup', 'kvLanes', 'split'] as const).map((k) => c.flash[k] ?? null)]);
+  JSON.stringify([c.shared, ...(['rows', 'kvTile', 'workgroup', 'kvLanes', 'split', 'subgroups'] as const).map((k) => c.flash[k] ?? null)]);

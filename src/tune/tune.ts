@@ -59,7 +59,7 @@ export async function tune(g: Graph, dims: Record<string, number>, opts: TuneOpt
   const seen = new Set([configKey(start)]);
   let candidates = 1;
   progress(`  default (${describe(start)}): ${bestMs.toFixed(2)} ms`);
-  search: for (const axis of searchAxes(dims)) {
+  search: for (const axis of searchAxes(dims, { subgroups: runtime.features.has('subgroups') })) {
     for (const setting of axis.options) {
       if (elapsed() > budgetSeconds) {
         progress(`  budget of ${budgetSeconds} s reached after ${candidates} candidates`);

@@ -135,8 +135,10 @@ export const scheduleArb: fc.Arbitrary<Partial<FlashSchedule>> = fc.record({
   // small tiles: lavapipe compiles unrolled kernels slowly, and the tests compile many
   rows: fc.constantFrom(1, 2, 3),
   kvTile: fc.constantFrom(1, 3, 4),
-  // [workgroup, kvLanes]: lanes > 1 split a row tile's KV tiles and merge through workgroup memory
+  // [workgroup, kvLanes]: lanes > 1 split a row tile's KV tiles and merge through workgroup memory,
+  // or with subgroups by shuffles (kvLanes stays within lavapipe's subgroup size of 8)
   lanes: fc.constantFrom<[number, number]>([1, 1], [4, 1], [8, 1], [4, 4], [8, 2], [8, 8]),
+  subgroups: fc.boolean(),
   dvChunk: fc.constantFrom(3, 8, 64),
   split: fc.constantFrom<FlashSchedule['split']>(1, 2, 3, 'auto'),
   blockMask: fc.boolean(),

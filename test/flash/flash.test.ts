@@ -87,6 +87,8 @@ describe('tiling never changes the meaning of the mask', () => {
     { rows: 2, kvTile: 5, workgroup: 3, split: 3 },
     { rows: 2, kvTile: 3, workgroup: 4, kvLanes: 4, split: 1 },
     { rows: 1, kvTile: 4, workgroup: 8, kvLanes: 2, split: 2 },
+    { rows: 2, kvTile: 3, workgroup: 8, kvLanes: 4, subgroups: true, split: 1 },
+    { rows: 1, kvTile: 2, workgroup: 8, kvLanes: 8, subgroups: true, split: 2 },
   ];
   test.each(['causal', 'document', 'blocksparse'] as const)('%s: every tile configuration gives the same output', async (mask) => {
     const v: Variant = { layout: 'named', mask, mod: 'alibi', sink: false, lse: true, epilogue: false };
@@ -134,7 +136,7 @@ test('decode shapes choose split-KV automatically; a long prefill does not', () 
 
 describe('block skipping', () => {
   /** KV tiles loaded per workgroup, summed, from the debug counter. */
-  async function loadedTiles(v: Variant, shape: { s: number; t: number }, sched: { rows: number; workgroup: number; kvTile: number; kvLanes?: number }) {
+  async function loadedTiles(v: Variant, shape: { s: number; t: number }, sched: { rows: number; workgroup: number; kvTile: number; kvLanes?: number; subgroups?: boolean }) {
     const g = build(v);
     const dims = dimsOf(v, { b: 1, h: 2, s: shape.s, t: shape.t, d: 4, dv: 4 });
     const c = compile(g, { flashSchedule: sched, debugTiles: true });
@@ -152,6 +154,8 @@ describe('block skipping', () => {
     // lanes sharing a row tile (16 rows = 2 rows x 8 row invocations of 4 lanes each) skip the same tiles between them
     const lanes = await loadedTiles({ layout: 'mha', mask: 'causal', mod: 'scale', sink: false, lse: false, epilogue: false }, { s: 128, t: 128 }, { rows: 2, workgroup: 32, kvLanes: 4, kvTile: 16 });
     expect(lanes).toBe(2 * ((n * (n + 1)) / 2));
+    const shuffled = await loadedTiles({ layout: 'mha', mask: 'causal', mod: 'scale', sink: false, lse: false, epilogue: false }, { s: 128, t: 128 }, { rows: 2, workgroup: 32, kvLanes: 4, kvTile: 16, subgroups: true });
+    expect(shuffled).toBe(2 * ((n * (n + 1)) / 2));
   });
 
   test('a sliding window of 5 keys touches at most two tiles per row block', async () => {

@@ -78,7 +78,7 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
     `value columns ${DVC} per invocation${dvStatic !== undefined && DVC >= dvStatic ? '' : ' (chunked)'}` +
     `${useBlocks ? ', block mask (empty tiles skipped, full tiles unmasked)' : mask ? ', mask per element' : ''}` +
     `${split ? `, split-KV into ${typeof splitSize === 'number' ? splitSize : 'auto'} parts + merge` : ''}` +
-    `${KL > 1 ? `, lanes merged through workgroup memory (one barrier)` : ', no workgroup memory'}`;
+    `${KL > 1 ? (sch.subgroups ? `, lanes merged by subgroup shuffles (no workgroup memory)` : `, lanes merged through workgroup memory (one barrier)`) : ', no workgroup memory'}`;
   const headerBase = [
     ...ctx.header,
     `scores = ${ctx.describe.scores}`,
@@ -251,7 +251,8 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   loop.push(KL > 1 ? `for (var ${tile} = ${lo} + ${lane}; ${tile} < ${hi}; ${tile} += ${KL}u) {` : `for (var ${tile} = ${lo}; ${tile} < ${hi}; ${tile}++) {`, ...indent(inTile, 1), '}');
 
   // 4b. lanes of one row tile merge (m, l, acc); lane 0 continues
-  const lanes = KL > 1 ? laneMerge({ kb, R, WG, KL, DVC, lane, rinv, m: mv, l: lv, acc, debugLoaded: ctx.debugTiles ? { loaded, total: loadedAll } : undefined }) : undefined;
+  const subgroups = KL > 1 && sch.subgroups;
+  const lanes = KL > 1 ? laneMerge({ kb, R, WG, KL, DVC, lane, rinv, m: mv, l: lv, acc, subgroups, debugLoaded: ctx.debugTiles ? { loaded, total: loadedAll } : undefined }) : undefined;
   const merge = lanes?.lines ?? [];
   const shared = lanes?.shared ?? [];
   const sharedBytes = lanes?.bytes ?? 0;
@@ -335,8 +336,10 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   body.push(...main.lines, ...state, ...prologue, ...loop, ...merge, ...finished);
   const total = `${kb.count(m.batch)} * ${nCh} * ${nRB} * ${nSp}`;
   const flashName = split ? `${ctx.name}_partial` : ctx.name;
-  const wgsl = kb.module({ name: flashName, header: [...headerBase, schedText], out: outs, total, body, workgroupSize: WG, perWorkgroup: true, shared });
-  kernels.push({ ...planKernel(kb, flashName, wgsl, WG, totalWg, outs), workgroupStorageBytes: sharedBytes });
+  const wgsl = kb.module({ name: flashName, header: [...headerBase, schedText], out: outs, total, body, workgroupSize: WG, perWorkgroup: true, shared, enables: subgroups ? ['subgroups'] : [] });
+  const flashKernel = planKernel(kb, flashName, wgsl, WG, totalWg, outs);
+  if (subgroups) Object.assign(flashKernel, { features: [...(flashKernel.features ?? []), 'subgroups'], subgroupLanes: KL });
+  kernels.push({ ...flashKernel, workgroupStorageBytes: sharedBytes });
 
   if (split) kernels.push(mergeKernel(ctx, opart!, lpart!, splitSize, splitName, headerBase));
   return { kernels, buffers, derivedSizes, summary: schedText };

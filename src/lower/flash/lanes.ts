@@ -25,6 +25,8 @@ export interface LaneMergeArgs {
   acc: (r: number) => string;
   /** with the debug tile counter: the lane's count, and the workgroup total's name */
   debugLoaded?: { loaded: string; total: string };
+  /** merge with subgroup shuffles instead of workgroup memory */
+  subgroups: boolean;
 }
 
 /** The merge's statements, its workgroup-memory declarations and their size in bytes. */
@@ -35,11 +37,57 @@ export interface LaneMerge {
 }
 
 /**
- * Every lane publishes its state in workgroup memory; after one barrier lane 0 of
- * each row tile folds the lanes and reloads the result into its registers.
- * @example laneMerge({ kb, R: 4, WG: 8, KL: 8, DVC: 128, lane, rinv, m, l, acc }).bytes // 16400
+ * The merge statements for the chosen mechanism.
+ * @example laneMerge({ kb, R: 4, WG: 8, KL: 8, DVC: 128, lane, rinv, m, l, acc, subgroups: false }).bytes // 16400
  */
 export function laneMerge(a: LaneMergeArgs): LaneMerge {
+  const merged = a.subgroups ? subgroupMerge(a) : sharedMerge(a);
+  if (!a.debugLoaded) return merged;
+  // the lanes of one row tile (any one: every row tile of a workgroup streams the same tiles) share its count
+  const { loaded, total } = a.debugLoaded;
+  const count = [`if (${a.rinv} == 0u) { atomicAdd(&${total}, ${loaded}); }`, ...(a.subgroups ? ['workgroupBarrier();'] : [])];
+  return { lines: [...count, ...merged.lines], shared: [...merged.shared, `var<workgroup> ${total}: atomic<u32>;`], bytes: merged.bytes + 4 };
+}
+
+/**
+ * Subgroup merge: the KL lanes of a row tile are KL consecutive invocations of one
+ * subgroup (KL divides the subgroup size and subgroups follow local_invocation_index:
+ * the runtime checks both before dispatch), so a butterfly of log2(KL)
+ * `subgroupShuffleXor` steps leaves every lane with the max, then the rescaled sum
+ * and accumulator of all lanes. No workgroup memory, no barrier.
+ */
+function subgroupMerge(a: LaneMergeArgs): LaneMerge {
+  const { kb, R, KL, DVC } = a;
+  const I = (w: string) => named(kb, w);
+  const masks = Array.from({ length: Math.log2(KL) }, (_, i) => `${1 << i}u`);
+  const [mm, f, v, cc] = [I('mm'), I('fl'), I('v'), I('c')];
+  const lines: string[] = [];
+  for (let r = 0; r < R; r++) {
+    const [m, l, acc] = [a.m(r), a.l(r), a.acc(r)];
+    lines.push(
+      '{',
+      `  var ${mm} = ${m};`,
+      ...masks.map((k) => `  ${mm} = max(${mm}, subgroupShuffleXor(${mm}, ${k}));`),
+      `  let ${f} = select(exp(${m} - ${mm}), 0.0, ${m} == ${NEG_INF});`,
+      `  ${l} = ${l} * ${f};`,
+      ...masks.map((k) => `  ${l} += subgroupShuffleXor(${l}, ${k});`),
+      `  for (var ${cc} = 0u; ${cc} < ${DVC}u; ${cc}++) {`,
+      `    var ${v} = ${acc}[${cc}] * ${f};`,
+      ...masks.map((k) => `    ${v} += subgroupShuffleXor(${v}, ${k});`),
+      `    ${acc}[${cc}] = ${v};`,
+      '  }',
+      `  ${m} = ${mm};`,
+      '}',
+    );
+  }
+  return { lines, shared: [], bytes: 0 };
+}
+
+/**
+ * Workgroup-memory merge: every lane publishes its state; after one barrier lane 0
+ * of each row tile folds the lanes and reloads the result into its registers.
+ */
+function sharedMerge(a: LaneMergeArgs): LaneMerge {
   const { kb, R, WG, KL, DVC, lane, rinv } = a;
   const I = (w: string) => named(kb, w);
   // the rows are folded by a run-time loop: unrolled per row, the merge made lavapipe's compile ~10x slower
@@ -51,7 +99,7 @@ export function laneMerge(a: LaneMergeArgs): LaneMerge {
     `var<workgroup> ${wmax}: array<f32, ${(WG / KL) * R}>;`,
     `var<workgroup> ${wacc}: array<f32, ${slots * DVC}>;`,
   ];
-  let bytes = 4 * (slots * (DVC + 2) + (WG / KL) * R);
+  const bytes = 4 * (slots * (DVC + 2) + (WG / KL) * R);
   const slot = (ln: string, r: string) => `((${rinv} * ${KL}u + ${ln}) * ${R}u + ${r})`;
   const lines: string[] = [];
   for (let r = 0; r < R; r++)
@@ -60,12 +108,6 @@ export function laneMerge(a: LaneMergeArgs): LaneMerge {
       `${wl}[${slot(lane, `${r}u`)}] = ${a.l(r)};`,
       `for (var ${cc} = 0u; ${cc} < ${DVC}u; ${cc}++) { ${wacc}[${slot(lane, `${r}u`)} * ${DVC}u + ${cc}] = ${a.acc(r)}[${cc}]; }`,
     );
-  if (a.debugLoaded) {
-    shared.push(`var<workgroup> ${a.debugLoaded.total}: atomic<u32>;`);
-    bytes += 4;
-    // the lanes of one row tile (any one: every row tile of a workgroup streams the same tiles) share its count
-    lines.push(`if (${rinv} == 0u) { atomicAdd(&${a.debugLoaded.total}, ${a.debugLoaded.loaded}); }`);
-  }
   lines.push(
     'workgroupBarrier();',
     `if (${lane} == 0u) {`,

@@ -20,6 +20,13 @@ export interface FlashSchedule {
    */
   kvLanes: number;
   /**
+   * merge the lanes of a row tile with subgroup shuffles (a butterfly of
+   * `subgroupShuffleXor`) instead of workgroup memory and a barrier. Needs the
+   * 'subgroups' feature, kvLanes a power of two and at most the adapter's smallest
+   * subgroup size (checked at dispatch, never assumed); no effect with kvLanes 1.
+   */
+  subgroups: boolean;
+  /**
    * value columns per invocation when the value head dim is not known at lowering
    * time; a static value head dim up to `maxDvChunk` is taken whole
    */
@@ -47,6 +54,7 @@ export const DEFAULT_FLASH_SCHEDULE: Readonly<FlashSchedule> = Object.freeze({
   kvTile: 16,
   workgroup: 8,
   kvLanes: 1,
+  subgroups: false,
   dvChunk: 64,
   maxDvChunk: 128,
   maxQCache: 1024,
@@ -74,6 +82,8 @@ export function flashSchedule(given: Partial<FlashSchedule> = {}): FlashSchedule
   if (s.split !== 'auto' && (typeof s.split !== 'number' || !Number.isInteger(s.split) || s.split < 1 || s.split > 4096))
     fail('USAGE', `flash schedule: split must be 'auto' or an integer in 1..4096, got ${JSON.stringify(s.split)}`);
   if (s.workgroup % s.kvLanes !== 0) fail('USAGE', `flash schedule: kvLanes (${s.kvLanes}) must divide workgroup (${s.workgroup})`);
-  if (typeof s.blockMask !== 'boolean') fail('USAGE', `flash schedule: blockMask must be a boolean`);
+  for (const k of ['blockMask', 'subgroups'] as const) if (typeof s[k] !== 'boolean') fail('USAGE', `flash schedule: ${k} must be a boolean, got ${JSON.stringify(s[k])}`);
+  if (s.subgroups && (s.kvLanes & (s.kvLanes - 1)) !== 0)
+    fail('USAGE', `flash schedule: subgroups needs kvLanes to be a power of two (lanes pair up by xor), got kvLanes ${s.kvLanes}`);
   return s;
 }

@@ -100,6 +100,8 @@ export class KernelBuilder implements KernelContext {
     perWorkgroup?: boolean;
     /** module-scope `var<workgroup>` declarations */
     shared?: readonly string[];
+    /** WGSL extensions besides f16 (which the builder enables itself), e.g. 'subgroups' */
+    enables?: readonly string[];
   }): string {
     const outs: readonly BufferRef[] = Array.isArray(p.out) ? p.out : [p.out as BufferRef];
     const size = p.workgroupSize ?? WORKGROUP;
@@ -111,6 +113,7 @@ export class KernelBuilder implements KernelContext {
     );
     const lines = [...p.header.map((h) => `// ${h}`)];
     if (this.f16) lines.push('enable f16;');
+    for (const e of p.enables ?? []) lines.push(`enable ${e};`);
     lines.push('');
     if (this.uniforms.length) {
       lines.push(`struct _Sizes { ${this.uniforms.map((u) => `${u}: u32`).join(', ')} }`);

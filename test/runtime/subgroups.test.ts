@@ -1,0 +1,58 @@
+/** Subgroup shuffles: the runtime measures the layout it relies on and refuses kernels that do not fit. */
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { compile } from '../../src/compile.ts';
+import { EinattnError, interpret } from '../../src/index.ts';
+import { closeRuntime, getRuntime, type Runtime } from '../../src/runtime/index.ts';
+import { checkSubgroups, subgroupLayout } from '../../src/runtime/subgroups.ts';
+import { lower } from '../../src/lower/index.ts';
+import { sampleInputs } from '../../src/tune/index.ts';
+import { gqa } from '../../src/variants/index.ts';
+
+let rt: Runtime;
+beforeAll(async () => {
+  rt = await getRuntime(); // no adapter → the suite fails here with the reason
+});
+afterAll(closeRuntime);
+
+test('the probe measures a subgroup size within the adapter range, laid out along local_invocation_index', async () => {
+  expect(rt.features.has('subgroups'), 'the default adapter should offer subgroups (lavapipe does)').toBe(true);
+  const layout = await subgroupLayout(rt);
+  expect(layout.probed).toBeGreaterThanOrEqual(layout.minSize);
+  expect(layout.probed).toBeLessThanOrEqual(layout.maxSize);
+  expect(layout.linear).toBe(true);
+  expect(await subgroupLayout(rt)).toBe(layout); // probed once per device
+});
+
+test('a decode kernel merging its lanes by shuffles uses no workgroup memory and matches the interpreter', async () => {
+  const g = gqa({ causal: true, cache: true });
+  const dims = { b: 2, h: 4, g: 2, s: 1, t: 300, d: 24, dv: 20 };
+  const flashSchedule = { kvLanes: 8, workgroup: 16, rows: 2, subgroups: true };
+  const plan = lower(g, { flashSchedule, specialize: { d: 24, dv: 20 } });
+  const flash = plan.kernels.find((k) => k.subgroupLanes)!;
+  expect(flash.workgroupStorageBytes).toBe(0);
+  expect(flash.wgsl).toMatch(/^enable subgroups;$/m);
+  expect(flash.wgsl).toContain('subgroupShuffleXor');
+  expect(flash.wgsl).not.toContain('workgroupBarrier');
+  const inputs = Object.fromEntries(Object.entries(sampleInputs(g, dims)).map(([k, v]) => [k, v.data]));
+  const got = (await compile(g, { flashSchedule }).run(inputs, dims)).outputs.o!.data;
+  const want = interpret(g, inputs, dims).o!.data;
+  expect(Array.from(got).reduce((m, x, i) => Math.max(m, Math.abs(x - want[i]!)), 0)).toBeLessThan(1e-5);
+});
+
+test('lanes wider than the smallest subgroup are refused before dispatch, naming the sizes', async () => {
+  const { minSize } = await subgroupLayout(rt);
+  const plan = lower(gqa(), { flashSchedule: { kvLanes: 2, workgroup: 2, subgroups: true } });
+  const k = plan.kernels.find((x) => x.subgroupLanes)!;
+  const wide = { ...plan, kernels: plan.kernels.map((x) => (x === k ? { ...x, subgroupLanes: 2 * minSize } : x)) };
+  const err = await checkSubgroups(wide, rt).then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(EinattnError);
+  expect((err as EinattnError).code).toBe('LIMIT');
+  expect((err as Error).message).toContain(`merges ${2 * minSize} lanes with subgroup shuffles`);
+  expect((err as Error).message).toContain(`as small as ${minSize} invocations (subgroupMinSize)`);
+  expect((err as Error).message).toContain('subgroups: false');
+  await expect(checkSubgroups(plan, rt)).resolves.toBeUndefined();
+});
+
+test('subgroups needs a power-of-two lane count', () => {
+  expect(() => lower(gqa(), { flashSchedule: { kvLanes: 3, workgroup: 6, subgroups: true } })).toThrow(/subgroups needs kvLanes to be a power of two.*got kvLanes 3/);
+});
