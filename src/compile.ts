@@ -4,12 +4,13 @@
  */
 import { fail } from './errors.ts';
 import type { Graph } from './ir/index.ts';
-import { explain, lower, specialiseFor, type LowerOptions } from './lower/index.ts';
+import { explain, lower, specialiseFor, type FlashDevice, type LowerOptions } from './lower/index.ts';
 import { f16ArrayToF32, f32ArrayToF16 } from './runtime/f16.ts';
 import { runPlan, type RunOptions } from './runtime/execute.ts';
 import type { HostArray } from './runtime/dtypes.ts';
 import type { ExecPlan } from './runtime/plan.ts';
 import { getRuntime, type Runtime } from './runtime/device.ts';
+import { subgroupLayout } from './runtime/subgroups.ts';
 
 /** Options of {@link compile}: the lowering's, plus run-time specialisation. */
 export interface CompileOptions extends LowerOptions {
@@ -74,9 +75,9 @@ export function compile(graph: Graph, opts: CompileOptions = {}): Compiled {
   const generic = lower(graph, lowerOpts);
   const plans = new Map<string, ExecPlan>();
   let latest = generic;
-  const planWith = (dims: Record<string, number>, extra: Partial<LowerOptions>): ExecPlan => {
+  const planWith = (dims: Record<string, number>, extra: Partial<LowerOptions>, device: FlashDevice = {}): ExecPlan => {
     const base = { ...lowerOpts, ...extra };
-    const spec = dims && typeof dims === 'object' ? specialiseFor(graph, base, dims, specializeHeadDims) : undefined;
+    const spec = dims && typeof dims === 'object' ? specialiseFor(graph, base, dims, specializeHeadDims, device) : undefined;
     const key = `${JSON.stringify(extra)}|${spec?.key ?? ''}`;
     if (!spec && !Object.keys(extra).length) return generic;
     let p = plans.get(key);
@@ -87,16 +88,16 @@ export function compile(graph: Graph, opts: CompileOptions = {}): Compiled {
   // workgroup-memory staging pays where barriers are cheap (GPUs), not on a CPU rasteriser
   const sharedFor = (runtime: Runtime): Partial<LowerOptions> => (opts.shared === undefined && runtime.kind === 'hardware' ? { shared: true } : {});
   // the plan for this runtime: without shader-f16, an error naming it or the f32 fallback
-  const planOn = (dims: Record<string, number>, rt: Runtime): { plan: ExecPlan; fallback: boolean } => {
+  const planOn = (dims: Record<string, number>, rt: Runtime, device: FlashDevice): { plan: ExecPlan; fallback: boolean } => {
     const extra = sharedFor(rt);
-    const plan = planWith(dims, extra);
+    const plan = planWith(dims, extra, device);
     if (!plan.kernels.some((k) => k.features?.includes('shader-f16')) || rt.features.has('shader-f16')) return { plan, fallback: false };
     if (f16Fallback === 'error') {
       const f16Io = [...graph.inputs, ...graph.outputs.map((o) => ({ name: o.name, dtype: o.node.dtype }))].filter((x) => storedF16(x.dtype)).map((x) => x.name);
       const why = [...(f16Io.length ? [`f16 tensors ${f16Io.join(', ')}`] : []), ...(lowerOpts.compute === 'f16' ? ["compute: 'f16'"] : [])].join(' and ');
       fail('DTYPE', `graph '${graph.name}' needs the WebGPU feature 'shader-f16' (for ${why}), which the ${rt.kind} adapter ${rt.info.description || rt.info.device} does not have; compile(graph, { f16Fallback: 'f32' }) runs it with f32 buffers and arithmetic instead`);
     }
-    return { plan: planWith(dims, { ...extra, widenF16: true }), fallback: true };
+    return { plan: planWith(dims, { ...extra, widenF16: true }, device), fallback: true };
   };
   return {
     graph,
@@ -106,7 +107,8 @@ export function compile(graph: Graph, opts: CompileOptions = {}): Compiled {
     planFor,
     explain: (dims) => explain(dims ? planFor(dims) : latest),
     async run(inputs, dims, runOpts = {}) {
-      const { plan, fallback } = planOn(dims, runOpts.runtime ?? (await getRuntime()));
+      const rt = runOpts.runtime ?? (await getRuntime());
+      const { plan, fallback } = planOn(dims, rt, await flashDevice(rt));
       latest = plan;
       if (inputs === null || typeof inputs !== 'object') fail('BAD_INPUT', `graph '${graph.name}': inputs must be an object of arrays`);
       const host: Record<string, HostArray> = {};
@@ -160,4 +162,15 @@ function integers<T extends Int8Array | Int32Array>(name: string, dtype: string,
     out[i] = v;
   }
   return out;
+}
+
+/**
+ * What the flash schedule may use on `rt`: its smallest subgroup size when subgroups are
+ * usable there (the feature, and a layout along local_invocation_index, probed once).
+ * @example await flashDevice(await getRuntime()) // { subgroupSize: 8 } on lavapipe
+ */
+export async function flashDevice(rt: Runtime): Promise<FlashDevice> {
+  if (!rt.features.has('subgroups')) return {};
+  const layout = await subgroupLayout(rt);
+  return layout.linear ? { subgroupSize: Math.min(layout.minSize, layout.probed) } : {};
 }

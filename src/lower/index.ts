@@ -5,5 +5,5 @@ export { groupKernels, type KernelGroup } from './schedule.ts';
 export { planSizes } from './sizes.ts';
 export {
   DEFAULT_FLASH_SCHEDULE, findFlash, flashSchedule, specialiseFor,
-  type FlashMatch, type FlashMiss, type FlashSchedule, type FlashScore,
+  type FlashDevice, type FlashMatch, type FlashMiss, type FlashSchedule, type FlashScore,
 } from './flash/index.ts';

@@ -2,7 +2,7 @@
  * The autotuner: times schedules of one graph at one size on this adapter, one knob
  * at a time from the default, within a time budget, and caches the winner.
  */
-import { compile } from '../compile.ts';
+import { compile, flashDevice } from '../compile.ts';
 import type { Graph } from '../ir/index.ts';
 import { flashSchedule, specialiseFor, type FlashSchedule } from '../lower/index.ts';
 import { adapterId, type Runtime } from '../runtime/index.ts';
@@ -95,7 +95,7 @@ export async function tune(g: Graph, dims: Record<string, number>, opts: TuneOpt
     if (bestMs >= defaultMs) [best, bestMs] = [start, defaultMs];
   }
   // store the effective schedule (every knob, the decode defaults filled in), so a generated module bakes what ran
-  const flash: Partial<FlashSchedule> = flashSchedule(specialiseFor(g, { flashSchedule: best.flash }, dims, false)?.opts.flashSchedule ?? best.flash);
+  const flash: Partial<FlashSchedule> = flashSchedule(specialiseFor(g, { flashSchedule: best.flash }, dims, false, await flashDevice(runtime))?.opts.flashSchedule ?? best.flash);
   const entry: TunedEntry = {
     graph: g.name, bucket: shapeBucket(dims), dims: { ...dims }, config: { flash, shared: best.shared }, ms: bestMs, defaultMs, candidates,
     seconds: Math.round(elapsed() * 10) / 10, tunedAt: new Date().toISOString(),

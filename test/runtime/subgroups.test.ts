@@ -56,3 +56,21 @@ test('lanes wider than the smallest subgroup are refused before dispatch, naming
 test('subgroups needs a power-of-two lane count', () => {
   expect(() => lower(gqa(), { flashSchedule: { kvLanes: 3, workgroup: 6, subgroups: true } })).toThrow(/subgroups needs kvLanes to be a power of two.*got kvLanes 3/);
 });
+
+test('decode runs merge lanes by shuffles by default where the device allows, and not when told', async () => {
+  const g = gqa({ causal: true, cache: true });
+  const dims = { b: 1, h: 8, g: 2, s: 1, t: 512, d: 16, dv: 16 };
+  const inputs = Object.fromEntries(Object.entries(sampleInputs(g, dims)).map(([k, v]) => [k, v.data]));
+  const want = interpret(g, inputs, dims).o!.data;
+  for (const [opts, shuffled] of [[{}, true], [{ flashSchedule: { subgroups: false } }, false]] as const) {
+    const c = compile(g, opts);
+    const got = (await c.run(inputs, dims, { runtime: rt })).outputs.o!.data;
+    expect(Array.from(got).reduce((m, x, i) => Math.max(m, Math.abs(x - want[i]!)), 0)).toBeLessThan(1e-5);
+    const flash = c.plan.kernels.find((k) => /_flash(_partial)?$/.test(k.name))!;
+    expect(flash.subgroupLanes ?? 0, JSON.stringify(opts)).toBe(shuffled ? 8 : 0);
+    expect(flash.workgroupStorageBytes > 0, JSON.stringify(opts)).toBe(!shuffled);
+  }
+  // without a device (explain, generate) nothing is assumed about subgroups
+  const offline = compile(g).planFor(dims).kernels.find((k) => /_flash(_partial)?$/.test(k.name))!;
+  expect(offline.subgroupLanes).toBeUndefined();
+});

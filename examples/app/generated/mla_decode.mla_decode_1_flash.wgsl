@@ -7,7 +7,7 @@
 // mask = ((t <= (s + (kv_len - |s|))) && (t < kv_len))
 // _flash1 = einsum('b h s t, b t dc -> b h s dc', softmax(((einsum('b h s dc, b t dc -> b h s t', _einsum0, c_kv) + einsum('b h s dr, b t dr -> b h s t', q_rope, k_rope)) * rsqrt(f32((|dn| + |dr|)))), 't', mask=((t <= (s + (kv_len - |s|))) && (t < kv_len))), c_kv)
 // axes: batch [b], rows [h s], kv 't', qk dims [dc], [dr], v dims [dc]
-// schedule: 8 rows x 8 invocations per workgroup (64 query rows of [h s]), KV tile 16 of 't' streamed through registers with an online softmax, value columns 128 per invocation (chunked), block mask (empty tiles skipped, full tiles unmasked), no workgroup memory
+// schedule: 8 rows x 8 invocations per workgroup (64 query rows of [h s]), KV tile 16 of 't' streamed through registers with an online softmax, value columns 512 per invocation, block mask (empty tiles skipped, full tiles unmasked), no workgroup memory
 
 struct _Sizes { t: u32, h: u32, s: u32, b: u32 }
 @group(0) @binding(0) var<storage, read> _blocks: array<i32>;
@@ -24,13 +24,13 @@ fn _f32_bits(b: u32) -> f32 { return bitcast<f32>(b); }
 @compute @workgroup_size(8)
 fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroups) _nwg: vec3u, @builtin(local_invocation_index) _lid: u32) {
   let _wg = _wid.x + (_wid.y + _wid.z * _nwg.y) * _nwg.x;
-  if (_wg >= _sz.b * 4u * ((_sz.h * _sz.s + 63u) / 64u) * 1u) { return; }
+  if (_wg >= _sz.b * 1u * ((_sz.h * _sz.s + 63u) / 64u) * 1u) { return; }
   var _rest = _wg;
   let _rblk = _rest % ((_sz.h * _sz.s + 63u) / 64u); _rest = _rest / ((_sz.h * _sz.s + 63u) / 64u);
-  let _chunk = _rest % 4u; _rest = _rest / 4u;
+  let _chunk = _rest % 1u; _rest = _rest / 1u;
   let _bflat = _rest;
   let _b = _bflat;
-  let _c0_ = _chunk * 128u;
+  let _c0_ = _chunk * 512u;
   let _row0_ = _rblk * 64u + _lid * 8u + 0u;
   var _rrest0_ = min(_row0_, _sz.h * _sz.s - 1u);
   let _s_0_ = _rrest0_ % _sz.s;
@@ -86,35 +86,35 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
   let _v67 = (i32(_s_7_) + _v24);
   var _m0_: f32 = _f32_bits(0xff800000u);
   var _l0_: f32 = 0.0;
-  var _acc0_: array<f32, 128>;
+  var _acc0_: array<f32, 512>;
   var _s0_: array<f32, 16>;
   var _m1_: f32 = _f32_bits(0xff800000u);
   var _l1_: f32 = 0.0;
-  var _acc1_: array<f32, 128>;
+  var _acc1_: array<f32, 512>;
   var _s1_: array<f32, 16>;
   var _m2_: f32 = _f32_bits(0xff800000u);
   var _l2_: f32 = 0.0;
-  var _acc2_: array<f32, 128>;
+  var _acc2_: array<f32, 512>;
   var _s2_: array<f32, 16>;
   var _m3_: f32 = _f32_bits(0xff800000u);
   var _l3_: f32 = 0.0;
-  var _acc3_: array<f32, 128>;
+  var _acc3_: array<f32, 512>;
   var _s3_: array<f32, 16>;
   var _m4_: f32 = _f32_bits(0xff800000u);
   var _l4_: f32 = 0.0;
-  var _acc4_: array<f32, 128>;
+  var _acc4_: array<f32, 512>;
   var _s4_: array<f32, 16>;
   var _m5_: f32 = _f32_bits(0xff800000u);
   var _l5_: f32 = 0.0;
-  var _acc5_: array<f32, 128>;
+  var _acc5_: array<f32, 512>;
   var _s5_: array<f32, 16>;
   var _m6_: f32 = _f32_bits(0xff800000u);
   var _l6_: f32 = 0.0;
-  var _acc6_: array<f32, 128>;
+  var _acc6_: array<f32, 512>;
   var _s6_: array<f32, 16>;
   var _m7_: f32 = _f32_bits(0xff800000u);
   var _l7_: f32 = 0.0;
-  var _acc7_: array<f32, 128>;
+  var _acc7_: array<f32, 512>;
   var _s7_: array<f32, 16>;
   var _c1s0_: array<f32, 16>;
   var _c1s1_: array<f32, 16>;
@@ -371,7 +371,7 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
     for (var _j = 0u; _j < 16u; _j++) { let _p7_ = select(exp(_s7_[_j] - _mt7_), 0.0, _s7_[_j] == _f32_bits(0xff800000u)); _s7_[_j] = _p7_; _ps7_ += _p7_; }
     _l7_ = _l7_ * _alpha7_ + _ps7_;
     _m7_ = _mt7_;
-    for (var _c = 0u; _c < 128u; _c++) {
+    for (var _c = 0u; _c < 512u; _c++) {
       let _dv_ = _c0_ + _c;
       let _dc = _dv_;
       var _o0_ = _acc0_[_c] * _alpha0_;
@@ -406,7 +406,7 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
   }
   if (_row0_ < _sz.h * _sz.s) {
     let _inv0_ = select(0.0, 1.0 / _l0_, _l0_ > 0.0);
-    for (var _c = 0u; _c < 128u; _c++) {
+    for (var _c = 0u; _c < 512u; _c++) {
       let _dv_ = _c0_ + _c;
       let _dc = _dv_;
       _flash1[(((_b) * _sz.h + _h_0_) * _sz.s + _s_0_) * 512u + _dc] = (_acc0_[_c] * _inv0_);
@@ -414,7 +414,7 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
   }
   if (_row1_ < _sz.h * _sz.s) {
     let _inv1_ = select(0.0, 1.0 / _l1_, _l1_ > 0.0);
-    for (var _c = 0u; _c < 128u; _c++) {
+    for (var _c = 0u; _c < 512u; _c++) {
       let _dv_ = _c0_ + _c;
       let _dc = _dv_;
       _flash1[(((_b) * _sz.h + _h_1_) * _sz.s + _s_1_) * 512u + _dc] = (_acc1_[_c] * _inv1_);
@@ -422,7 +422,7 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
   }
   if (_row2_ < _sz.h * _sz.s) {
     let _inv2_ = select(0.0, 1.0 / _l2_, _l2_ > 0.0);
-    for (var _c = 0u; _c < 128u; _c++) {
+    for (var _c = 0u; _c < 512u; _c++) {
       let _dv_ = _c0_ + _c;
       let _dc = _dv_;
       _flash1[(((_b) * _sz.h + _h_2_) * _sz.s + _s_2_) * 512u + _dc] = (_acc2_[_c] * _inv2_);
@@ -430,7 +430,7 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
   }
   if (_row3_ < _sz.h * _sz.s) {
     let _inv3_ = select(0.0, 1.0 / _l3_, _l3_ > 0.0);
-    for (var _c = 0u; _c < 128u; _c++) {
+    for (var _c = 0u; _c < 512u; _c++) {
       let _dv_ = _c0_ + _c;
       let _dc = _dv_;
       _flash1[(((_b) * _sz.h + _h_3_) * _sz.s + _s_3_) * 512u + _dc] = (_acc3_[_c] * _inv3_);
@@ -438,7 +438,7 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
   }
   if (_row4_ < _sz.h * _sz.s) {
     let _inv4_ = select(0.0, 1.0 / _l4_, _l4_ > 0.0);
-    for (var _c = 0u; _c < 128u; _c++) {
+    for (var _c = 0u; _c < 512u; _c++) {
       let _dv_ = _c0_ + _c;
       let _dc = _dv_;
       _flash1[(((_b) * _sz.h + _h_4_) * _sz.s + _s_4_) * 512u + _dc] = (_acc4_[_c] * _inv4_);
@@ -446,7 +446,7 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
   }
   if (_row5_ < _sz.h * _sz.s) {
     let _inv5_ = select(0.0, 1.0 / _l5_, _l5_ > 0.0);
-    for (var _c = 0u; _c < 128u; _c++) {
+    for (var _c = 0u; _c < 512u; _c++) {
       let _dv_ = _c0_ + _c;
       let _dc = _dv_;
       _flash1[(((_b) * _sz.h + _h_5_) * _sz.s + _s_5_) * 512u + _dc] = (_acc5_[_c] * _inv5_);
@@ -454,7 +454,7 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
   }
   if (_row6_ < _sz.h * _sz.s) {
     let _inv6_ = select(0.0, 1.0 / _l6_, _l6_ > 0.0);
-    for (var _c = 0u; _c < 128u; _c++) {
+    for (var _c = 0u; _c < 512u; _c++) {
       let _dv_ = _c0_ + _c;
       let _dc = _dv_;
       _flash1[(((_b) * _sz.h + _h_6_) * _sz.s + _s_6_) * 512u + _dc] = (_acc6_[_c] * _inv6_);
@@ -462,7 +462,7 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
   }
   if (_row7_ < _sz.h * _sz.s) {
     let _inv7_ = select(0.0, 1.0 / _l7_, _l7_ > 0.0);
-    for (var _c = 0u; _c < 128u; _c++) {
+    for (var _c = 0u; _c < 512u; _c++) {
       let _dv_ = _c0_ + _c;
       let _dc = _dv_;
       _flash1[(((_b) * _sz.h + _h_7_) * _sz.s + _s_7_) * 512u + _dc] = (_acc7_[_c] * _inv7_);

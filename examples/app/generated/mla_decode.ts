@@ -188,7 +188,7 @@ export const mla_decode_1_flash_wgsl = `// einattn kernel mla_decode_1_flash (gr
 // mask = ((t <= (s + (kv_len - |s|))) && (t < kv_len))
 // _flash1 = einsum('b h s t, b t dc -> b h s dc', softmax(((einsum('b h s dc, b t dc -> b h s t', _einsum0, c_kv) + einsum('b h s dr, b t dr -> b h s t', q_rope, k_rope)) * rsqrt(f32((|dn| + |dr|)))), 't', mask=((t <= (s + (kv_len - |s|))) && (t < kv_len))), c_kv)
 // axes: batch [b], rows [h s], kv 't', qk dims [dc], [dr], v dims [dc]
-// schedule: 8 rows x 8 invocations per workgroup (64 query rows of [h s]), KV tile 16 of 't' streamed through registers with an online softmax, value columns 128 per invocation (chunked), block mask (empty tiles skipped, full tiles unmasked), no workgroup memory
+// schedule: 8 rows x 8 invocations per workgroup (64 query rows of [h s]), KV tile 16 of 't' streamed through registers with an online softmax, value columns 512 per invocation, block mask (empty tiles skipped, full tiles unmasked), no workgroup memory
 
 struct _Sizes { t: u32, h: u32, s: u32, b: u32 }
 @group(0) @binding(0) var<storage, read> _blocks: array<i32>;
@@ -205,13 +205,13 @@ fn _f32_bits(b: u32) -> f32 { return bitcast<f32>(b); }
 @compute @workgroup_size(8)
 fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroups) _nwg: vec3u, @builtin(local_invocation_index) _lid: u32) {
   let _wg = _wid.x + (_wid.y + _wid.z * _nwg.y) * _nwg.x;
-  if (_wg >= _sz.b * 4u * ((_sz.h * _sz.s + 63u) / 64u) * 1u) { return; }
+  if (_wg >= _sz.b * 1u * ((_sz.h * _sz.s + 63u) / 64u) * 1u) { return; }
   var _rest = _wg;
   let _rblk = _rest % ((_sz.h * _sz.s + 63u) / 64u); _rest = _rest / ((_sz.h * _sz.s + 63u) / 64u);
-  let _chunk = _rest % 4u; _rest = _rest / 4u;
+  let _chunk = _rest % 1u; _rest = _rest / 1u;
   let _bflat = _rest;
   let _b = _bflat;
-  let _c0_ = _chunk * 128u;
+  let _c0_ = _chunk * 512u;
   let _row0_ = _rblk * 64u + _lid * 8u + 0u;
   var _rrest0_ = min(_row0_, _sz.h * _sz.s - 1u);
   let _s_0_ = _rrest0_ % _sz.s;
@@ -267,35 +267,35 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
   let _v67 = (i32(_s_7_) + _v24);
   var _m0_: f32 = _f32_bits(0xff800000u);
   var _l0_: f32 = 0.0;
-  var _acc0_: array<f32, 128>;
+  var _acc0_: array<f32, 512>;
   var _s0_: array<f32, 16>;
   var _m1_: f32 = _f32_bits(0xff800000u);
   var _l1_: f32 = 0.0;
-  var _acc1_: array<f32, 128>;
+  var _acc1_: array<f32, 512>;
   var _s1_: array<f32, 16>;
   var _m2_: f32 = _f32_bits(0xff800000u);
   var _l2_: f32 = 0.0;
-  var _acc2_: array<f32, 128>;
+  var _acc2_: array<f32, 512>;
   var _s2_: array<f32, 16>;
   var _m3_: f32 = _f32_bits(0xff800000u);
   var _l3_: f32 = 0.0;
-  var _acc3_: array<f32, 128>;
+  var _acc3_: array<f32, 512>;
   var _s3_: array<f32, 16>;
   var _m4_: f32 = _f32_bits(0xff800000u);
   var _l4_: f32 = 0.0;
-  var _acc4_: array<f32, 128>;
+  var _acc4_: array<f32, 512>;
   var _s4_: array<f32, 16>;
   var _m5_: f32 = _f32_bits(0xff800000u);
   var _l5_: f32 = 0.0;
-  var _acc5_: array<f32, 128>;
+  var _acc5_: array<f32, 512>;
   var _s5_: array<f32, 16>;
   var _m6_: f32 = _f32_bits(0xff800000u);
   var _l6_: f32 = 0.0;
-  var _acc6_: array<f32, 128>;
+  var _acc6_: array<f32, 512>;
   var _s6_: array<f32, 16>;
   var _m7_: f32 = _f32_bits(0xff800000u);
   var _l7_: f32 = 0.0;
-  var _acc7_: array<f32, 128>;
+  var _acc7_: array<f32, 512>;
   var _s7_: array<f32, 16>;
   var _c1s0_: array<f32, 16>;
   var _c1s1_: array<f32, 16>;
@@ -552,7 +552,7 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
     for (var _j = 0u; _j < 16u; _j++) { let _p7_ = select(exp(_s7_[_j] - _mt7_), 0.0, _s7_[_j] == _f32_bits(0xff800000u)); _s7_[_j] = _p7_; _ps7_ += _p7_; }
     _l7_ = _l7_ * _alpha7_ + _ps7_;
     _m7_ = _mt7_;
-    for (var _c = 0u; _c < 128u; _c++) {
+    for (var _c = 0u; _c < 512u; _c++) {
       let _dv_ = _c0_ + _c;
       let _dc = _dv_;
       var _o0_ = _acc0_[_c] * _alpha0_;
@@ -587,7 +587,7 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
   }
   if (_row0_ < _sz.h * _sz.s) {
     let _inv0_ = select(0.0, 1.0 / _l0_, _l0_ > 0.0);
-    for (var _c = 0u; _c < 128u; _c++) {
+    for (var _c = 0u; _c < 512u; _c++) {
       let _dv_ = _c0_ + _c;
       let _dc = _dv_;
       _flash1[(((_b) * _sz.h + _h_0_) * _sz.s + _s_0_) * 512u + _dc] = (_acc0_[_c] * _inv0_);
@@ -595,7 +595,7 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
   }
   if (_row1_ < _sz.h * _sz.s) {
     let _inv1_ = select(0.0, 1.0 / _l1_, _l1_ > 0.0);
-    for (var _c = 0u; _c < 128u; _c++) {
+    for (var _c = 0u; _c < 512u; _c++) {
       let _dv_ = _c0_ + _c;
       let _dc = _dv_;
       _flash1[(((_b) * _sz.h + _h_1_) * _sz.s + _s_1_) * 512u + _dc] = (_acc1_[_c] * _inv1_);
@@ -603,7 +603,7 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
   }
   if (_row2_ < _sz.h * _sz.s) {
     let _inv2_ = select(0.0, 1.0 / _l2_, _l2_ > 0.0);
-    for (var _c = 0u; _c < 128u; _c++) {
+    for (var _c = 0u; _c < 512u; _c++) {
       let _dv_ = _c0_ + _c;
       let _dc = _dv_;
       _flash1[(((_b) * _sz.h + _h_2_) * _sz.s + _s_2_) * 512u + _dc] = (_acc2_[_c] * _inv2_);
@@ -611,7 +611,7 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
   }
   if (_row3_ < _sz.h * _sz.s) {
     let _inv3_ = select(0.0, 1.0 / _l3_, _l3_ > 0.0);
-    for (var _c = 0u; _c < 128u; _c++) {
+    for (var _c = 0u; _c < 512u; _c++) {
       let _dv_ = _c0_ + _c;
       let _dc = _dv_;
       _flash1[(((_b) * _sz.h + _h_3_) * _sz.s + _s_3_) * 512u + _dc] = (_acc3_[_c] * _inv3_);
@@ -619,7 +619,7 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
   }
   if (_row4_ < _sz.h * _sz.s) {
     let _inv4_ = select(0.0, 1.0 / _l4_, _l4_ > 0.0);
-    for (var _c = 0u; _c < 128u; _c++) {
+    for (var _c = 0u; _c < 512u; _c++) {
       let _dv_ = _c0_ + _c;
       let _dc = _dv_;
       _flash1[(((_b) * _sz.h + _h_4_) * _sz.s + _s_4_) * 512u + _dc] = (_acc4_[_c] * _inv4_);
@@ -627,7 +627,7 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
   }
   if (_row5_ < _sz.h * _sz.s) {
     let _inv5_ = select(0.0, 1.0 / _l5_, _l5_ > 0.0);
-    for (var _c = 0u; _c < 128u; _c++) {
+    for (var _c = 0u; _c < 512u; _c++) {
       let _dv_ = _c0_ + _c;
       let _dc = _dv_;
       _flash1[(((_b) * _sz.h + _h_5_) * _sz.s + _s_5_) * 512u + _dc] = (_acc5_[_c] * _inv5_);
@@ -635,7 +635,7 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
   }
   if (_row6_ < _sz.h * _sz.s) {
     let _inv6_ = select(0.0, 1.0 / _l6_, _l6_ > 0.0);
-    for (var _c = 0u; _c < 128u; _c++) {
+    for (var _c = 0u; _c < 512u; _c++) {
       let _dv_ = _c0_ + _c;
       let _dc = _dv_;
       _flash1[(((_b) * _sz.h + _h_6_) * _sz.s + _s_6_) * 512u + _dc] = (_acc6_[_c] * _inv6_);
@@ -643,7 +643,7 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
   }
   if (_row7_ < _sz.h * _sz.s) {
     let _inv7_ = select(0.0, 1.0 / _l7_, _l7_ > 0.0);
-    for (var _c = 0u; _c < 128u; _c++) {
+    for (var _c = 0u; _c < 512u; _c++) {
       let _dv_ = _c0_ + _c;
       let _dc = _dv_;
       _flash1[(((_b) * _sz.h + _h_7_) * _sz.s + _s_7_) * 512u + _dc] = (_acc7_[_c] * _inv7_);
@@ -775,7 +775,7 @@ fn mla_decode_2_einsum(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgrou
 }
 `;
 /** The executable plan: buffers, size rules, and kernels with their bind-group layouts and workgroup sizes. */
-export const plan: ExecPlan = { ...{ "name": "mla_decode", "dynamicSizes": ["b", "h", "s", "t"], "staticSizes": { "dn": 128, "dr": 64, "dc": 512, "dv": 128 }, "derivedSizes": [], "constraints": [], "buffers": [{ "name": "q_nope", "dtype": "f32", "shape": ["b", "h", "s", "dn"], "role": "input", "axes": ["b", "h", "s", "dn"] }, { "name": "q_rope", "dtype": "f32", "shape": ["b", "h", "s", "dr"], "role": "input", "axes": ["b", "h", "s", "dr"] }, { "name": "c_kv", "dtype": "f32", "shape": ["b", "t", "dc"], "role": "input", "axes": ["b", "t", "dc"] }, { "name": "k_rope", "dtype": "f32", "shape": ["b", "t", "dr"], "role": "input", "axes": ["b", "t", "dr"] }, { "name": "w_uk", "dtype": "f32", "shape": ["dc", "h", "dn"], "role": "input", "axes": ["dc", "h", "dn"] }, { "name": "w_uv", "dtype": "f32", "shape": ["dc", "h", "dv"], "role": "input", "axes": ["dc", "h", "dv"] }, { "name": "kv_len", "dtype": "i32", "shape": ["b"], "role": "input", "axes": ["b"] }, { "name": "_einsum0", "dtype": "f32", "shape": ["b", "h", "s", "dc"], "role": "temp", "axes": ["b", "h", "s", "dc"] }, { "name": "_blocks", "dtype": "i32", "shape": ["b", ["cdiv", ["*", "h", "s"], 64], ["cdiv", "t", 16]], "role": "temp", "axes": ["b", "_blocks_r", "_blocks_t"] }, { "name": "_flash1", "dtype": "f32", "shape": ["b", "h", "s", "dc"], "role": "temp", "axes": ["b", "h", "s", "dc"] }, { "name": "o", "dtype": "f32", "shape": ["b", "h", "s", "dv"], "role": "output", "axes": ["b", "h", "s", "dv"] }], "indexChecks": [{ "buffer": "kv_len", "size": ["+", "t", 1], "what": "input 'kv_len' (values 0..t)" }] }, kernels: [{ ...{ "name": "mla_decode_0_einsum", "workgroupSize": [64, 1, 1], "workgroups": ["cdiv", ["*", 1, "b", "h", ["cdiv", "s", 4], ["cdiv", "dc", 4]], 64], "bindings": [{ "buffer": "q_nope", "access": "read" }, { "buffer": "w_uk", "access": "read" }, { "buffer": "_einsum0", "access": "read_write" }], "uniforms": ["b", "h", "s"], "workgroupStorageBytes": 0 }, wgsl: mla_decode_0_einsum_wgsl }, { ...{ "name": "mla_decode_1_flash_blocks", "workgroupSize": [64, 1, 1], "workgroups": ["cdiv", ["*", 1, "b", ["cdiv", ["*", "h", "s"], 64], ["cdiv", "t", 16]], 64], "bindings": [{ "buffer": "kv_len", "access": "read" }, { "buffer": "_blocks", "access": "read_write" }], "uniforms": ["h", "s", "t", "b"], "workgroupStorageBytes": 0 }, wgsl: mla_decode_1_flash_blocks_wgsl }, { ...{ "name": "mla_decode_1_flash", "workgroupSize": [8, 1, 1], "workgroups": ["*", "b", 4, ["cdiv", ["*", "h", "s"], 64], 1], "bindings": [{ "buffer": "_blocks", "access": "read" }, { "buffer": "_einsum0", "access": "read" }, { "buffer": "c_kv", "access": "read" }, { "buffer": "q_rope", "access": "read" }, { "buffer": "k_rope", "access": "read" }, { "buffer": "kv_len", "access": "read" }, { "buffer": "_flash1", "access": "read_write" }], "uniforms": ["t", "h", "s", "b"], "workgroupStorageBytes": 0 }, wgsl: mla_decode_1_flash_wgsl }, { ...{ "name": "mla_decode_2_einsum", "workgroupSize": [64, 1, 1], "workgroups": ["cdiv", ["*", 1, "b", "h", ["cdiv", "s", 4], ["cdiv", "dv", 4]], 64], "bindings": [{ "buffer": "_flash1", "access": "read" }, { "buffer": "w_uv", "access": "read" }, { "buffer": "o", "access": "read_write" }], "uniforms": ["b", "h", "s"], "workgroupStorageBytes": 0 }, wgsl: mla_decode_2_einsum_wgsl }] };
+export const plan: ExecPlan = { ...{ "name": "mla_decode", "dynamicSizes": ["b", "h", "s", "t"], "staticSizes": { "dn": 128, "dr": 64, "dc": 512, "dv": 128 }, "derivedSizes": [], "constraints": [], "buffers": [{ "name": "q_nope", "dtype": "f32", "shape": ["b", "h", "s", "dn"], "role": "input", "axes": ["b", "h", "s", "dn"] }, { "name": "q_rope", "dtype": "f32", "shape": ["b", "h", "s", "dr"], "role": "input", "axes": ["b", "h", "s", "dr"] }, { "name": "c_kv", "dtype": "f32", "shape": ["b", "t", "dc"], "role": "input", "axes": ["b", "t", "dc"] }, { "name": "k_rope", "dtype": "f32", "shape": ["b", "t", "dr"], "role": "input", "axes": ["b", "t", "dr"] }, { "name": "w_uk", "dtype": "f32", "shape": ["dc", "h", "dn"], "role": "input", "axes": ["dc", "h", "dn"] }, { "name": "w_uv", "dtype": "f32", "shape": ["dc", "h", "dv"], "role": "input", "axes": ["dc", "h", "dv"] }, { "name": "kv_len", "dtype": "i32", "shape": ["b"], "role": "input", "axes": ["b"] }, { "name": "_einsum0", "dtype": "f32", "shape": ["b", "h", "s", "dc"], "role": "temp", "axes": ["b", "h", "s", "dc"] }, { "name": "_blocks", "dtype": "i32", "shape": ["b", ["cdiv", ["*", "h", "s"], 64], ["cdiv", "t", 16]], "role": "temp", "axes": ["b", "_blocks_r", "_blocks_t"] }, { "name": "_flash1", "dtype": "f32", "shape": ["b", "h", "s", "dc"], "role": "temp", "axes": ["b", "h", "s", "dc"] }, { "name": "o", "dtype": "f32", "shape": ["b", "h", "s", "dv"], "role": "output", "axes": ["b", "h", "s", "dv"] }], "indexChecks": [{ "buffer": "kv_len", "size": ["+", "t", 1], "what": "input 'kv_len' (values 0..t)" }] }, kernels: [{ ...{ "name": "mla_decode_0_einsum", "workgroupSize": [64, 1, 1], "workgroups": ["cdiv", ["*", 1, "b", "h", ["cdiv", "s", 4], ["cdiv", "dc", 4]], 64], "bindings": [{ "buffer": "q_nope", "access": "read" }, { "buffer": "w_uk", "access": "read" }, { "buffer": "_einsum0", "access": "read_write" }], "uniforms": ["b", "h", "s"], "workgroupStorageBytes": 0 }, wgsl: mla_decode_0_einsum_wgsl }, { ...{ "name": "mla_decode_1_flash_blocks", "workgroupSize": [64, 1, 1], "workgroups": ["cdiv", ["*", 1, "b", ["cdiv", ["*", "h", "s"], 64], ["cdiv", "t", 16]], 64], "bindings": [{ "buffer": "kv_len", "access": "read" }, { "buffer": "_blocks", "access": "read_write" }], "uniforms": ["h", "s", "t", "b"], "workgroupStorageBytes": 0 }, wgsl: mla_decode_1_flash_blocks_wgsl }, { ...{ "name": "mla_decode_1_flash", "workgroupSize": [8, 1, 1], "workgroups": ["*", "b", 1, ["cdiv", ["*", "h", "s"], 64], 1], "bindings": [{ "buffer": "_blocks", "access": "read" }, { "buffer": "_einsum0", "access": "read" }, { "buffer": "c_kv", "access": "read" }, { "buffer": "q_rope", "access": "read" }, { "buffer": "k_rope", "access": "read" }, { "buffer": "kv_len", "access": "read" }, { "buffer": "_flash1", "access": "read_write" }], "uniforms": ["t", "h", "s", "b"], "workgroupStorageBytes": 0 }, wgsl: mla_decode_1_flash_wgsl }, { ...{ "name": "mla_decode_2_einsum", "workgroupSize": [64, 1, 1], "workgroups": ["cdiv", ["*", 1, "b", "h", ["cdiv", "s", 4], ["cdiv", "dv", 4]], 64], "bindings": [{ "buffer": "_flash1", "access": "read" }, { "buffer": "w_uv", "access": "read" }, { "buffer": "o", "access": "read_write" }], "uniforms": ["b", "h", "s"], "workgroupStorageBytes": 0 }, wgsl: mla_decode_2_einsum_wgsl }] };
 /** Sizes fixed at generation time; passing a different value is a SIZE_CONFLICT error. */
 export const staticSizes = { "dn": 128, "dr": 64, "dc": 512, "dv": 128 } as const;
 

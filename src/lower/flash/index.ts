@@ -64,13 +64,22 @@ export { findFlash, type FlashMatch, type FlashMiss, type FlashScore } from './m
 export { DEFAULT_FLASH_SCHEDULE, flashSchedule, type FlashSchedule } from './schedule.ts';
 export { autoSplit, BLOCK_EMPTY, BLOCK_FULL, BLOCK_PARTIAL, flashGeometry } from './kernel.ts';
 
+/** What a schedule may use on the device a plan will run on (nothing, when unknown). */
+export interface FlashDevice {
+  /**
+   * the smallest subgroup size, when subgroups are usable (the feature, laid out along
+   * local_invocation_index): lanes up to this many then merge by shuffles by default
+   */
+  subgroupSize?: number;
+}
+
 /**
- * The lowering options that specialise `graph` for a run at `dims`: its flash head
- * dims as static sizes, and the split decision; `key` names the resulting plan.
+ * The lowering options that specialise `graph` for a run at `dims` on `device`: its flash head
+ * dims as static sizes, the split decision, and the decode schedule; `key` names the resulting plan.
  * Undefined when nothing depends on the dims (no flash match, or dims that do not resolve).
- * @example specialiseFor(mha(), {}, { b: 1, h: 8, s: 128, t: 128, d: 64, dv: 64 })?.key // 'd=64,dv=64|split=0'
+ * @example specialiseFor(mha(), {}, { b: 1, h: 8, s: 128, t: 128, d: 64, dv: 64 })?.key // 'd=64,dv=64|split=0|rows=8,lanes=1,wg=8,dvc=64,sg=0'
  */
-export function specialiseFor(graph: Graph, opts: LowerOptions, dims: Record<string, number>, headDims = true): { key: string; opts: LowerOptions } | undefined {
+export function specialiseFor(graph: Graph, opts: LowerOptions, dims: Record<string, number>, headDims = true, device: FlashDevice = {}): { key: string; opts: LowerOptions } | undefined {
   if (opts.flash === false) return undefined;
   const { matches } = findFlash(graph);
   if (matches.length === 0) return undefined;
@@ -82,11 +91,18 @@ export function specialiseFor(graph: Graph, opts: LowerOptions, dims: Record<str
   }
   const spec: Record<string, number> = { ...(opts.specialize ?? {}) };
   if (headDims) for (const m of matches) for (const a of [...m.scores.flatMap((c) => c.qkDims), ...m.vDims]) if (graph.staticSizes[a] === undefined) spec[a] = sizes[a]!;
-  const flashOpts = { ...decodeSchedule(matches, sizes, opts.flashSchedule ?? {}), ...opts.flashSchedule };
+  const user = opts.flashSchedule ?? {};
+  // the value head dim whole (up to maxDvChunk): each chunk of it would recompute the scores
+  const dv = Math.max(...matches.map((m) => m.vDims.reduce((p, a) => p * sizes[a]!, 1)));
+  const given: Partial<FlashSchedule> = { ...(user.dvChunk === undefined ? { dvChunk: Math.min(flashSchedule(user).maxDvChunk, dv) } : {}), ...user };
+  const flashOpts: Partial<FlashSchedule> = { ...decodeSchedule(matches, sizes, given, device), ...given };
+  const lanes = flashOpts.kvLanes ?? 1;
+  // lanes that fit in one subgroup merge by shuffles unless the caller said otherwise
+  if (user.subgroups === undefined && lanes > 1 && (lanes & (lanes - 1)) === 0 && lanes <= (device.subgroupSize ?? 0)) flashOpts.subgroups = true;
   const sched = flashSchedule(flashOpts);
   const staticSizes = { ...graph.staticSizes, ...spec };
   const split = sched.split === 'auto' ? matches.map((m) => (autoSplit(m, sizes, sched, staticSizes) > 1 ? 1 : 0)).join('') : String(sched.split);
-  const shape = `rows=${sched.rows},lanes=${sched.kvLanes},wg=${sched.workgroup},dvc=${sched.dvChunk}`;
+  const shape = `rows=${sched.rows},lanes=${sched.kvLanes},wg=${sched.workgroup},dvc=${sched.dvChunk},sg=${sched.subgroups ? 1 : 0}`;
   const key = `${Object.entries(spec).map(([k, v]) => `${k}=${v}`).join(',')}|split=${split}|${shape}`;
   return { key, opts: { ...opts, flashSchedule: flashOpts, specialize: spec, dims } };
 }
@@ -104,28 +120,28 @@ const DECODE_SHARED_BYTES = 32768;
 
 /**
  * The schedule for few query rows over a long KV axis (decoding): one row tile of up to 4 rows per
- * workgroup, its KV tiles spread over 8 invocations and merged through workgroup
- * memory, the value head dim in one chunk. Only knobs the caller left unset are
- * filled in, so a tuned or hand-written schedule always wins.
- * @example decodeSchedule(findFlash(gqa()).matches, { b: 1, h: 32, g: 8, r: 4, s: 1, t: 4096, d: 128, dv: 128 }, {}) // { dvChunk: 128, kvLanes: 8, workgroup: 8, rows: 4 }
+ * workgroup, its KV tiles spread over 8 invocations and merged by subgroup shuffles where
+ * the device allows (else through workgroup memory).
+ * Only knobs the caller left unset are filled in, so a tuned or hand-written schedule always wins.
+ * @example decodeSchedule(findFlash(gqa()).matches, { b: 1, h: 32, g: 8, r: 4, s: 1, t: 4096, d: 128, dv: 128 }, {}) // { kvLanes: 8, workgroup: 8, rows: 4 }
  */
-export function decodeSchedule(matches: readonly FlashMatch[], sizes: Record<string, number>, given: Partial<FlashSchedule>): Partial<FlashSchedule> {
+export function decodeSchedule(matches: readonly FlashMatch[], sizes: Record<string, number>, given: Partial<FlashSchedule>, device: FlashDevice = {}): Partial<FlashSchedule> {
   const count = (axes: readonly string[]) => axes.reduce((p, a) => p * sizes[a]!, 1);
   const q = Math.max(...matches.map((m) => count(m.rows)));
   const t = Math.min(...matches.map((m) => sizes[m.kv]!));
   if (q >= DECODE_ROWS || t < DECODE_MIN_KV) return {};
   const out: Partial<FlashSchedule> = {};
   const base = flashSchedule({ ...given, kvLanes: 1, workgroup: given.workgroup ?? 8 });
-  if (!('dvChunk' in given)) out.dvChunk = Math.min(base.maxDvChunk, Math.max(...matches.map((m) => count(m.vDims))));
   if (!('kvLanes' in given) && !('workgroup' in given)) [out.kvLanes, out.workgroup] = [8, 8];
   if (!('rows' in given)) {
     const lanes = given.kvLanes ?? out.kvLanes ?? 1;
-    const dvc = out.dvChunk ?? base.dvChunk;
+    const dvc = base.dvChunk;
     // 4 rows at most: the lanes' merge makes lavapipe's compile time grow with the rows
     let rows = Math.min(4, 2 ** Math.ceil(Math.log2(q)));
     const wg = given.workgroup ?? out.workgroup ?? 8;
-    // the kernel's lane merge: (dvc + 2) floats per (invocation, row), plus a max per (row tile, row)
-    while (rows > 1 && lanes > 1 && 4 * (wg * rows * (dvc + 2) + (wg / lanes) * rows) > DECODE_SHARED_BYTES) rows /= 2;
+    // a workgroup-memory lane merge: (dvc + 2) floats per (invocation, row), plus a max per (row tile, row)
+    const shuffles = given.subgroups ?? ((lanes & (lanes - 1)) === 0 && lanes <= (device.subgroupSize ?? 0));
+    while (rows > 1 && lanes > 1 && !shuffles && 4 * (wg * rows * (dvc + 2) + (wg / lanes) * rows) > DECODE_SHARED_BYTES) rows /= 2;
     out.rows = rows;
   }
   return out;

@@ -28,7 +28,9 @@ export interface FlashSchedule {
   subgroups: boolean;
   /**
    * value columns per invocation when the value head dim is not known at lowering
-   * time; a static value head dim up to `maxDvChunk` is taken whole
+   * time (a run at known sizes sets it to the whole value head dim, up to `maxDvChunk`);
+   * a static value head dim up to `maxDvChunk` is taken whole. Every chunk recomputes
+   * the scores, so fewer chunks pay even with large accumulators (MLA's 512 latent columns)
    */
   dvChunk: number;
   /** the largest value head dim one invocation keeps in registers (larger ones are chunked) */
@@ -56,7 +58,7 @@ export const DEFAULT_FLASH_SCHEDULE: Readonly<FlashSchedule> = Object.freeze({
   kvLanes: 1,
   subgroups: false,
   dvChunk: 64,
-  maxDvChunk: 128,
+  maxDvChunk: 512,
   maxQCache: 1024,
   split: 'auto',
   targetWorkgroups: 32,
