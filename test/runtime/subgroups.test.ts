@@ -74,3 +74,14 @@ test('decode runs merge lanes by shuffles by default where the device allows, an
   const offline = compile(g).planFor(dims).kernels.find((k) => /_flash(_partial)?$/.test(k.name))!;
   expect(offline.subgroupLanes).toBeUndefined();
 });
+
+test('compile().run refuses a schedule whose shuffled lanes exceed the subgroup size, before any GPU work', async () => {
+  const { minSize } = await subgroupLayout(rt);
+  const lanes = Math.min(64, 2 * minSize);
+  if (lanes <= minSize) throw new Error(`this device's smallest subgroup (${minSize}) is at the kvLanes limit of 64: nothing wider can be asked for`);
+  const g = gqa();
+  const dims = { b: 1, h: 4, g: 2, s: 1, t: 64, d: 8, dv: 8 };
+  const inputs = Object.fromEntries(Object.entries(sampleInputs(g, dims)).map(([k, v]) => [k, v.data]));
+  const run = compile(g, { flashSchedule: { kvLanes: lanes, workgroup: lanes, subgroups: true } }).run(inputs, dims, { runtime: rt });
+  await expect(run).rejects.toThrow(new RegExp(`merges ${lanes} lanes with subgroup shuffles.*subgroupMinSize.*use kvLanes <= ${minSize} or subgroups: false`));
+});

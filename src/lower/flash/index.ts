@@ -44,14 +44,27 @@
  * epilogue. The auto split count is a derived size evaluated at dispatch, so a
  * growing KV length reuses the same pipelines.
  *
+ * **Lanes** (lanes.ts, `kvLanes > 1`): the invocations sharing one row tile stream
+ * interleaved KV tiles and merge (m, l, acc) at the end, like split-KV inside a
+ * workgroup: through workgroup memory after one barrier, or with `subgroups` by a
+ * `subgroupShuffleXor` butterfly (no workgroup memory, no barrier). Subgroup sizes
+ * differ per device (8 on lavapipe, 32 on NVIDIA) and WebGPU does not promise how
+ * subgroups map onto invocations, so the runtime probes both once per device and
+ * refuses a kernel whose lanes do not fit (LIMIT, naming the sizes).
+ *
  * **Specialisation.** `compile()` lowers lazily per split / no split decision taken
  * from the run's dims and, with `specializeHeadDims`, per distinct set of head-dim
  * sizes (WGSL literals; another value is a SIZE_CONFLICT at dispatch), caching plans.
- * Sequence lengths and batch sizes stay dynamic (uniforms).
+ * Sequence lengths and batch sizes stay dynamic (uniforms). At run time it also fills
+ * the knobs the caller left unset from the sizes and the device (`specialiseFor`):
+ * the whole value head dim per invocation (up to `maxDvChunk`: each chunk would
+ * recompute the scores), the decode schedule for few query rows over a long KV axis,
+ * and subgroup shuffles for lanes that fit one subgroup where the device allows.
  *
  * **Schedule** (schedule.ts): rows per invocation, KV tile, invocations per
- * workgroup, value-column chunk, split count and target, block mask on/off: the
- * search space of the autotuner (`src/tune`, `einattn tune`); `npm run bench` measures it.
+ * workgroup, lanes per row tile, subgroups on/off, value-column chunk, split count and
+ * target, block mask on/off: the search space of the autotuner (`src/tune`,
+ * `einattn tune`); `npm run bench` measures it.
  */
 import { resolveSizes, type Graph } from '../../ir/index.ts';
 import type { LowerOptions } from '../lower.ts';
