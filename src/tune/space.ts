@@ -3,7 +3,8 @@
  * one axis at a time around the best point so far: split count (decode), lanes per
  * row tile and invocations per workgroup (lanes > 1 merge through workgroup memory),
  * subgroups on/off (the lanes merge by subgroup shuffles instead), rows per
- * invocation, KV tile, and workgroup-memory staging in the contraction kernels.
+ * invocation, KV tile, keys per register block of the score product, and
+ * workgroup-memory staging in the contraction kernels.
  */
 import type { FlashSchedule, LowerOptions } from '../lower/index.ts';
 
@@ -35,7 +36,7 @@ export interface SpaceFeatures {
 /**
  * The axes for a problem: split counts only where there are few query rows (decode),
  * subgroups only where the device has them.
- * @example searchAxes({ s: 1, t: 4096 }, { subgroups: true }).map((a) => a.name) // ['split', 'lanes', 'subgroups', 'rows', 'kvTile', 'shared']
+ * @example searchAxes({ s: 1, t: 4096 }, { subgroups: true }).map((a) => a.name) // ['split', 'lanes', 'subgroups', 'rows', 'kvTile', 'qkBlock', 'shared']
  */
 export function searchAxes(dims: Record<string, number>, features: SpaceFeatures): Axis[] {
   const decode = (dims.s ?? 1) <= 8;
@@ -47,6 +48,8 @@ export function searchAxes(dims: Record<string, number>, features: SpaceFeatures
   if (features.subgroups) axes.push({ name: 'subgroups', options: [false, true].map((subgroups) => ({ subgroups })) });
   axes.push({ name: 'rows', options: [1, 2, 4, 8].map((rows) => ({ rows })) });
   axes.push({ name: 'kvTile', options: [8, 16, 32].map((kvTile) => ({ kvTile })) });
+  // keys per register block of the cached-Q product ('auto' is the default; a block that does not divide kvTile is refused and skipped)
+  axes.push({ name: 'qkBlock', options: ['auto' as const, 1, 4, 8].map((qkBlock) => ({ qkBlock })) });
   axes.push({ name: 'shared', options: [{ shared: false }, { shared: true }] });
   return axes;
 }
@@ -62,4 +65,4 @@ export function withSetting(c: TunedConfig, setting: Axis['options'][number]): T
 
 /** A stable text key of a config (to skip repeats). */
 export const configKey = (c: TunedConfig): string =>
-  JSON.stringify([c.shared, ...(['rows', 'kvTile', 'workgroup', 'kvLanes', 'split', 'subgroups'] as const).map((k) => c.flash[k] ?? null)]);
+  JSON.stringify([c.shared, ...(['rows', 'kvTile', 'workgroup', 'kvLanes', 'split', 'subgroups', 'qkBlock'] as const).map((k) => c.flash[k] ?? null)]);

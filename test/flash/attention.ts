@@ -134,7 +134,10 @@ export const variantArb: fc.Arbitrary<Variant> = fc.record({
 export const scheduleArb: fc.Arbitrary<Partial<FlashSchedule>> = fc.record({
   // small tiles: lavapipe compiles unrolled kernels slowly, and the tests compile many
   rows: fc.constantFrom(1, 2, 3),
-  kvTile: fc.constantFrom(1, 3, 4),
+  kvTile: fc.constantFrom(1, 3, 4, 6),
+  // keys per register block of the cached-Q product: 'auto' (1 at these small head dims), 1, or
+  // the largest divisor of kvTile up to 4 (4 at kvTile 4, 3 at 3, 2 at 6)
+  qkBlock: fc.constantFrom<'auto' | 1 | 'divisor'>('auto', 1, 'divisor'),
   // [workgroup, kvLanes]: lanes > 1 split a row tile's KV tiles and merge through workgroup memory,
   // or with subgroups by shuffles (kvLanes stays within lavapipe's subgroup size of 8)
   lanes: fc.constantFrom<[number, number]>([1, 1], [4, 1], [8, 1], [4, 4], [8, 2], [8, 8]),
@@ -142,4 +145,7 @@ export const scheduleArb: fc.Arbitrary<Partial<FlashSchedule>> = fc.record({
   dvChunk: fc.constantFrom(3, 8, 64),
   split: fc.constantFrom<FlashSchedule['split']>(1, 2, 3, 'auto'),
   blockMask: fc.boolean(),
-}).map(({ lanes: [workgroup, kvLanes], ...rest }) => ({ ...rest, workgroup, kvLanes }));
+}).map(({ lanes: [workgroup, kvLanes], qkBlock, ...rest }) => ({
+  ...rest, workgroup, kvLanes,
+  qkBlock: qkBlock === 'divisor' ? [4, 3, 2, 1].find((b) => rest.kvTile % b === 0)! : qkBlock,
+}));

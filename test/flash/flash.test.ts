@@ -77,6 +77,18 @@ describe('head dims', () => {
     expect(c.planFor(dims).staticSizes).toEqual({ d: 80, dv: 48 });
     expect(c.planFor(dims).kernels.find((k) => /_flash(_partial)?$/.test(k.name))!.wgsl).toContain('array<f32, 80>');
   });
+  test('by default head dims of 64 and more are literals and the cached-Q product runs in blocks of 16 keys; smaller ones stay uniforms', async () => {
+    const g = build(v);
+    const big = dimsOf(v, { b: 1, h: 2, s: 9, t: 37, d: 64, dv: 64 });
+    await expectFlashMatches(g, big, {}, undefined, 2e-6 * Math.sqrt(37 * 64));
+    const flash = (dims: Record<string, number>) => compile(g).planFor(dims).kernels.find((k) => /_flash(_partial)?$/.test(k.name))!.wgsl;
+    expect(flash(big)).toMatch(/scores in register blocks of 16 keys/);
+    expect(flash(big)).toMatch(/_dot7k15_ \+= /);
+    const small = dimsOf(v, { b: 1, h: 2, s: 9, t: 37, d: 32, dv: 32 });
+    expect(compile(g).planFor(small).staticSizes).toEqual({});
+    expect(flash(small)).not.toMatch(/register blocks/);
+    expect(() => compile(g, { flashSchedule: { kvTile: 16, qkBlock: 5 } })).toThrow(/qkBlock must be 'auto' or a positive integer dividing kvTile \(16\), got 5/);
+  });
 });
 
 describe('tiling never changes the meaning of the mask', () => {

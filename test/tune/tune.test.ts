@@ -26,7 +26,7 @@ test('shape buckets round every size up to a power of two; graph keys change wit
 });
 
 test('decode shapes search split counts; prefill shapes do not; subgroups only where the device has them', () => {
-  expect(searchAxes({ s: 1, t: 4096 }, { subgroups: true }).map((a) => a.name)).toEqual(['split', 'lanes', 'subgroups', 'rows', 'kvTile', 'shared']);
+  expect(searchAxes({ s: 1, t: 4096 }, { subgroups: true }).map((a) => a.name)).toEqual(['split', 'lanes', 'subgroups', 'rows', 'kvTile', 'qkBlock', 'shared']);
   expect(searchAxes({ s: 512, t: 512 }, { subgroups: true }).map((a) => a.name)).not.toContain('split');
   expect(searchAxes({ s: 1, t: 4096 }, { subgroups: false }).map((a) => a.name)).not.toContain('subgroups');
 });

@@ -55,7 +55,7 @@ export const gqa_64_0_flash_wgsl = `// einattn kernel gqa_64_0_flash (graph 'gqa
 // mask = (t <= (s + (|t| - |s|)))
 // _flash0 = einsum('b g r s t, b g t dv -> b g r s dv', softmax((einsum('b g r s d, b g t d -> b g r s t', q.split('h', 'g r'), k) * rsqrt(f32(|d|))), 't', mask=(t <= (s + (|t| - |s|)))), v)
 // axes: batch [b g], rows [r s], kv 't', qk dims [d], v dims [dv]
-// schedule: 8 rows x 8 invocations per workgroup (64 query rows of [r s]), KV tile 16 of 't' streamed through registers with an online softmax, value columns 64 per invocation, block mask (empty tiles skipped, full tiles unmasked), no workgroup memory
+// schedule: 8 rows x 8 invocations per workgroup (64 query rows of [r s]), KV tile 16 of 't' streamed through registers with an online softmax, value columns 64 per invocation, scores in register blocks of 16 keys, block mask (empty tiles skipped, full tiles unmasked), no workgroup memory
 
 struct _Sizes { t: u32, r: u32, s: u32, b: u32, g: u32, h: u32 }
 @group(0) @binding(0) var<storage, read> _blocks: array<i32>;
@@ -120,17 +120,17 @@ fn gqa_64_0_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroups) _
   let _s_7_ = _rrest7_ % _sz.s;
   _rrest7_ = _rrest7_ / _sz.s;
   let _r_7_ = _rrest7_;
-  let _v9 = f32(i32(64u));
-  let _v10 = inverseSqrt(_v9);
-  let _v12 = (i32(_sz.t) - i32(_sz.s));
-  let _v13 = (i32(_s_0_) + _v12);
-  let _v16 = (i32(_s_1_) + _v12);
-  let _v19 = (i32(_s_2_) + _v12);
-  let _v22 = (i32(_s_3_) + _v12);
-  let _v25 = (i32(_s_4_) + _v12);
-  let _v28 = (i32(_s_5_) + _v12);
-  let _v31 = (i32(_s_6_) + _v12);
-  let _v34 = (i32(_s_7_) + _v12);
+  let _v24 = f32(i32(64u));
+  let _v25 = inverseSqrt(_v24);
+  let _v27 = (i32(_sz.t) - i32(_sz.s));
+  let _v28 = (i32(_s_0_) + _v27);
+  let _v31 = (i32(_s_1_) + _v27);
+  let _v34 = (i32(_s_2_) + _v27);
+  let _v37 = (i32(_s_3_) + _v27);
+  let _v40 = (i32(_s_4_) + _v27);
+  let _v43 = (i32(_s_5_) + _v27);
+  let _v46 = (i32(_s_6_) + _v27);
+  let _v49 = (i32(_s_7_) + _v27);
   var _m0_: f32 = _f32_bits(0xff800000u);
   var _l0_: f32 = 0.0;
   var _acc0_: array<f32, 64>;
@@ -196,82 +196,127 @@ fn gqa_64_0_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroups) _
     if (_code == 0i) { continue; } // fully masked: K and V of this tile are never read
     let _partial = _code == 1i;
     let _t0_ = _tile * 16u;
-    for (var _j = 0u; _j < 16u; _j++) {
-      let _t = min(_t0_ + _j, _sz.t - 1u);
-      var _dot0_ = 0.0;
-      var _dot1_ = 0.0;
-      var _dot2_ = 0.0;
-      var _dot3_ = 0.0;
-      var _dot4_ = 0.0;
-      var _dot5_ = 0.0;
-      var _dot6_ = 0.0;
-      var _dot7_ = 0.0;
+    for (var _j = 0u; _j < 16u; _j += 16u) {
+      let _tk0_ = min(_t0_ + _j + 0u, _sz.t - 1u);
+      let _tk1_ = min(_t0_ + _j + 1u, _sz.t - 1u);
+      let _tk2_ = min(_t0_ + _j + 2u, _sz.t - 1u);
+      let _tk3_ = min(_t0_ + _j + 3u, _sz.t - 1u);
+      let _tk4_ = min(_t0_ + _j + 4u, _sz.t - 1u);
+      let _tk5_ = min(_t0_ + _j + 5u, _sz.t - 1u);
+      let _tk6_ = min(_t0_ + _j + 6u, _sz.t - 1u);
+      let _tk7_ = min(_t0_ + _j + 7u, _sz.t - 1u);
+      let _tk8_ = min(_t0_ + _j + 8u, _sz.t - 1u);
+      let _tk9_ = min(_t0_ + _j + 9u, _sz.t - 1u);
+      let _tk10_ = min(_t0_ + _j + 10u, _sz.t - 1u);
+      let _tk11_ = min(_t0_ + _j + 11u, _sz.t - 1u);
+      let _tk12_ = min(_t0_ + _j + 12u, _sz.t - 1u);
+      let _tk13_ = min(_t0_ + _j + 13u, _sz.t - 1u);
+      let _tk14_ = min(_t0_ + _j + 14u, _sz.t - 1u);
+      let _tk15_ = min(_t0_ + _j + 15u, _sz.t - 1u);
+      var _dot0k0_ = 0.0; var _dot0k1_ = 0.0; var _dot0k2_ = 0.0; var _dot0k3_ = 0.0; var _dot0k4_ = 0.0; var _dot0k5_ = 0.0; var _dot0k6_ = 0.0; var _dot0k7_ = 0.0; var _dot0k8_ = 0.0; var _dot0k9_ = 0.0; var _dot0k10_ = 0.0; var _dot0k11_ = 0.0; var _dot0k12_ = 0.0; var _dot0k13_ = 0.0; var _dot0k14_ = 0.0; var _dot0k15_ = 0.0;
+      var _dot1k0_ = 0.0; var _dot1k1_ = 0.0; var _dot1k2_ = 0.0; var _dot1k3_ = 0.0; var _dot1k4_ = 0.0; var _dot1k5_ = 0.0; var _dot1k6_ = 0.0; var _dot1k7_ = 0.0; var _dot1k8_ = 0.0; var _dot1k9_ = 0.0; var _dot1k10_ = 0.0; var _dot1k11_ = 0.0; var _dot1k12_ = 0.0; var _dot1k13_ = 0.0; var _dot1k14_ = 0.0; var _dot1k15_ = 0.0;
+      var _dot2k0_ = 0.0; var _dot2k1_ = 0.0; var _dot2k2_ = 0.0; var _dot2k3_ = 0.0; var _dot2k4_ = 0.0; var _dot2k5_ = 0.0; var _dot2k6_ = 0.0; var _dot2k7_ = 0.0; var _dot2k8_ = 0.0; var _dot2k9_ = 0.0; var _dot2k10_ = 0.0; var _dot2k11_ = 0.0; var _dot2k12_ = 0.0; var _dot2k13_ = 0.0; var _dot2k14_ = 0.0; var _dot2k15_ = 0.0;
+      var _dot3k0_ = 0.0; var _dot3k1_ = 0.0; var _dot3k2_ = 0.0; var _dot3k3_ = 0.0; var _dot3k4_ = 0.0; var _dot3k5_ = 0.0; var _dot3k6_ = 0.0; var _dot3k7_ = 0.0; var _dot3k8_ = 0.0; var _dot3k9_ = 0.0; var _dot3k10_ = 0.0; var _dot3k11_ = 0.0; var _dot3k12_ = 0.0; var _dot3k13_ = 0.0; var _dot3k14_ = 0.0; var _dot3k15_ = 0.0;
+      var _dot4k0_ = 0.0; var _dot4k1_ = 0.0; var _dot4k2_ = 0.0; var _dot4k3_ = 0.0; var _dot4k4_ = 0.0; var _dot4k5_ = 0.0; var _dot4k6_ = 0.0; var _dot4k7_ = 0.0; var _dot4k8_ = 0.0; var _dot4k9_ = 0.0; var _dot4k10_ = 0.0; var _dot4k11_ = 0.0; var _dot4k12_ = 0.0; var _dot4k13_ = 0.0; var _dot4k14_ = 0.0; var _dot4k15_ = 0.0;
+      var _dot5k0_ = 0.0; var _dot5k1_ = 0.0; var _dot5k2_ = 0.0; var _dot5k3_ = 0.0; var _dot5k4_ = 0.0; var _dot5k5_ = 0.0; var _dot5k6_ = 0.0; var _dot5k7_ = 0.0; var _dot5k8_ = 0.0; var _dot5k9_ = 0.0; var _dot5k10_ = 0.0; var _dot5k11_ = 0.0; var _dot5k12_ = 0.0; var _dot5k13_ = 0.0; var _dot5k14_ = 0.0; var _dot5k15_ = 0.0;
+      var _dot6k0_ = 0.0; var _dot6k1_ = 0.0; var _dot6k2_ = 0.0; var _dot6k3_ = 0.0; var _dot6k4_ = 0.0; var _dot6k5_ = 0.0; var _dot6k6_ = 0.0; var _dot6k7_ = 0.0; var _dot6k8_ = 0.0; var _dot6k9_ = 0.0; var _dot6k10_ = 0.0; var _dot6k11_ = 0.0; var _dot6k12_ = 0.0; var _dot6k13_ = 0.0; var _dot6k14_ = 0.0; var _dot6k15_ = 0.0;
+      var _dot7k0_ = 0.0; var _dot7k1_ = 0.0; var _dot7k2_ = 0.0; var _dot7k3_ = 0.0; var _dot7k4_ = 0.0; var _dot7k5_ = 0.0; var _dot7k6_ = 0.0; var _dot7k7_ = 0.0; var _dot7k8_ = 0.0; var _dot7k9_ = 0.0; var _dot7k10_ = 0.0; var _dot7k11_ = 0.0; var _dot7k12_ = 0.0; var _dot7k13_ = 0.0; var _dot7k14_ = 0.0; var _dot7k15_ = 0.0;
       for (var _d: u32 = 0u; _d < 64u; _d++) {
-        let _k8 = k[(((_b) * _sz.g + _g) * _sz.t + _t) * 64u + _d];
-        let _kv = _k8;
-        _dot0_ += _q0_[_d] * _kv;
-        _dot1_ += _q1_[_d] * _kv;
-        _dot2_ += _q2_[_d] * _kv;
-        _dot3_ += _q3_[_d] * _kv;
-        _dot4_ += _q4_[_d] * _kv;
-        _dot5_ += _q5_[_d] * _kv;
-        _dot6_ += _q6_[_d] * _kv;
-        _dot7_ += _q7_[_d] * _kv;
+        let _k8 = k[(((_b) * _sz.g + _g) * _sz.t + _tk0_) * 64u + _d];
+        let _k9 = k[(((_b) * _sz.g + _g) * _sz.t + _tk1_) * 64u + _d];
+        let _k10 = k[(((_b) * _sz.g + _g) * _sz.t + _tk2_) * 64u + _d];
+        let _k11 = k[(((_b) * _sz.g + _g) * _sz.t + _tk3_) * 64u + _d];
+        let _k12 = k[(((_b) * _sz.g + _g) * _sz.t + _tk4_) * 64u + _d];
+        let _k13 = k[(((_b) * _sz.g + _g) * _sz.t + _tk5_) * 64u + _d];
+        let _k14 = k[(((_b) * _sz.g + _g) * _sz.t + _tk6_) * 64u + _d];
+        let _k15 = k[(((_b) * _sz.g + _g) * _sz.t + _tk7_) * 64u + _d];
+        let _k16 = k[(((_b) * _sz.g + _g) * _sz.t + _tk8_) * 64u + _d];
+        let _k17 = k[(((_b) * _sz.g + _g) * _sz.t + _tk9_) * 64u + _d];
+        let _k18 = k[(((_b) * _sz.g + _g) * _sz.t + _tk10_) * 64u + _d];
+        let _k19 = k[(((_b) * _sz.g + _g) * _sz.t + _tk11_) * 64u + _d];
+        let _k20 = k[(((_b) * _sz.g + _g) * _sz.t + _tk12_) * 64u + _d];
+        let _k21 = k[(((_b) * _sz.g + _g) * _sz.t + _tk13_) * 64u + _d];
+        let _k22 = k[(((_b) * _sz.g + _g) * _sz.t + _tk14_) * 64u + _d];
+        let _k23 = k[(((_b) * _sz.g + _g) * _sz.t + _tk15_) * 64u + _d];
+        let _kv0_ = _k8;
+        let _kv1_ = _k9;
+        let _kv2_ = _k10;
+        let _kv3_ = _k11;
+        let _kv4_ = _k12;
+        let _kv5_ = _k13;
+        let _kv6_ = _k14;
+        let _kv7_ = _k15;
+        let _kv8_ = _k16;
+        let _kv9_ = _k17;
+        let _kv10_ = _k18;
+        let _kv11_ = _k19;
+        let _kv12_ = _k20;
+        let _kv13_ = _k21;
+        let _kv14_ = _k22;
+        let _kv15_ = _k23;
+        _dot0k0_ += _q0_[_d] * _kv0_; _dot0k1_ += _q0_[_d] * _kv1_; _dot0k2_ += _q0_[_d] * _kv2_; _dot0k3_ += _q0_[_d] * _kv3_; _dot0k4_ += _q0_[_d] * _kv4_; _dot0k5_ += _q0_[_d] * _kv5_; _dot0k6_ += _q0_[_d] * _kv6_; _dot0k7_ += _q0_[_d] * _kv7_; _dot0k8_ += _q0_[_d] * _kv8_; _dot0k9_ += _q0_[_d] * _kv9_; _dot0k10_ += _q0_[_d] * _kv10_; _dot0k11_ += _q0_[_d] * _kv11_; _dot0k12_ += _q0_[_d] * _kv12_; _dot0k13_ += _q0_[_d] * _kv13_; _dot0k14_ += _q0_[_d] * _kv14_; _dot0k15_ += _q0_[_d] * _kv15_;
+        _dot1k0_ += _q1_[_d] * _kv0_; _dot1k1_ += _q1_[_d] * _kv1_; _dot1k2_ += _q1_[_d] * _kv2_; _dot1k3_ += _q1_[_d] * _kv3_; _dot1k4_ += _q1_[_d] * _kv4_; _dot1k5_ += _q1_[_d] * _kv5_; _dot1k6_ += _q1_[_d] * _kv6_; _dot1k7_ += _q1_[_d] * _kv7_; _dot1k8_ += _q1_[_d] * _kv8_; _dot1k9_ += _q1_[_d] * _kv9_; _dot1k10_ += _q1_[_d] * _kv10_; _dot1k11_ += _q1_[_d] * _kv11_; _dot1k12_ += _q1_[_d] * _kv12_; _dot1k13_ += _q1_[_d] * _kv13_; _dot1k14_ += _q1_[_d] * _kv14_; _dot1k15_ += _q1_[_d] * _kv15_;
+        _dot2k0_ += _q2_[_d] * _kv0_; _dot2k1_ += _q2_[_d] * _kv1_; _dot2k2_ += _q2_[_d] * _kv2_; _dot2k3_ += _q2_[_d] * _kv3_; _dot2k4_ += _q2_[_d] * _kv4_; _dot2k5_ += _q2_[_d] * _kv5_; _dot2k6_ += _q2_[_d] * _kv6_; _dot2k7_ += _q2_[_d] * _kv7_; _dot2k8_ += _q2_[_d] * _kv8_; _dot2k9_ += _q2_[_d] * _kv9_; _dot2k10_ += _q2_[_d] * _kv10_; _dot2k11_ += _q2_[_d] * _kv11_; _dot2k12_ += _q2_[_d] * _kv12_; _dot2k13_ += _q2_[_d] * _kv13_; _dot2k14_ += _q2_[_d] * _kv14_; _dot2k15_ += _q2_[_d] * _kv15_;
+        _dot3k0_ += _q3_[_d] * _kv0_; _dot3k1_ += _q3_[_d] * _kv1_; _dot3k2_ += _q3_[_d] * _kv2_; _dot3k3_ += _q3_[_d] * _kv3_; _dot3k4_ += _q3_[_d] * _kv4_; _dot3k5_ += _q3_[_d] * _kv5_; _dot3k6_ += _q3_[_d] * _kv6_; _dot3k7_ += _q3_[_d] * _kv7_; _dot3k8_ += _q3_[_d] * _kv8_; _dot3k9_ += _q3_[_d] * _kv9_; _dot3k10_ += _q3_[_d] * _kv10_; _dot3k11_ += _q3_[_d] * _kv11_; _dot3k12_ += _q3_[_d] * _kv12_; _dot3k13_ += _q3_[_d] * _kv13_; _dot3k14_ += _q3_[_d] * _kv14_; _dot3k15_ += _q3_[_d] * _kv15_;
+        _dot4k0_ += _q4_[_d] * _kv0_; _dot4k1_ += _q4_[_d] * _kv1_; _dot4k2_ += _q4_[_d] * _kv2_; _dot4k3_ += _q4_[_d] * _kv3_; _dot4k4_ += _q4_[_d] * _kv4_; _dot4k5_ += _q4_[_d] * _kv5_; _dot4k6_ += _q4_[_d] * _kv6_; _dot4k7_ += _q4_[_d] * _kv7_; _dot4k8_ += _q4_[_d] * _kv8_; _dot4k9_ += _q4_[_d] * _kv9_; _dot4k10_ += _q4_[_d] * _kv10_; _dot4k11_ += _q4_[_d] * _kv11_; _dot4k12_ += _q4_[_d] * _kv12_; _dot4k13_ += _q4_[_d] * _kv13_; _dot4k14_ += _q4_[_d] * _kv14_; _dot4k15_ += _q4_[_d] * _kv15_;
+        _dot5k0_ += _q5_[_d] * _kv0_; _dot5k1_ += _q5_[_d] * _kv1_; _dot5k2_ += _q5_[_d] * _kv2_; _dot5k3_ += _q5_[_d] * _kv3_; _dot5k4_ += _q5_[_d] * _kv4_; _dot5k5_ += _q5_[_d] * _kv5_; _dot5k6_ += _q5_[_d] * _kv6_; _dot5k7_ += _q5_[_d] * _kv7_; _dot5k8_ += _q5_[_d] * _kv8_; _dot5k9_ += _q5_[_d] * _kv9_; _dot5k10_ += _q5_[_d] * _kv10_; _dot5k11_ += _q5_[_d] * _kv11_; _dot5k12_ += _q5_[_d] * _kv12_; _dot5k13_ += _q5_[_d] * _kv13_; _dot5k14_ += _q5_[_d] * _kv14_; _dot5k15_ += _q5_[_d] * _kv15_;
+        _dot6k0_ += _q6_[_d] * _kv0_; _dot6k1_ += _q6_[_d] * _kv1_; _dot6k2_ += _q6_[_d] * _kv2_; _dot6k3_ += _q6_[_d] * _kv3_; _dot6k4_ += _q6_[_d] * _kv4_; _dot6k5_ += _q6_[_d] * _kv5_; _dot6k6_ += _q6_[_d] * _kv6_; _dot6k7_ += _q6_[_d] * _kv7_; _dot6k8_ += _q6_[_d] * _kv8_; _dot6k9_ += _q6_[_d] * _kv9_; _dot6k10_ += _q6_[_d] * _kv10_; _dot6k11_ += _q6_[_d] * _kv11_; _dot6k12_ += _q6_[_d] * _kv12_; _dot6k13_ += _q6_[_d] * _kv13_; _dot6k14_ += _q6_[_d] * _kv14_; _dot6k15_ += _q6_[_d] * _kv15_;
+        _dot7k0_ += _q7_[_d] * _kv0_; _dot7k1_ += _q7_[_d] * _kv1_; _dot7k2_ += _q7_[_d] * _kv2_; _dot7k3_ += _q7_[_d] * _kv3_; _dot7k4_ += _q7_[_d] * _kv4_; _dot7k5_ += _q7_[_d] * _kv5_; _dot7k6_ += _q7_[_d] * _kv6_; _dot7k7_ += _q7_[_d] * _kv7_; _dot7k8_ += _q7_[_d] * _kv8_; _dot7k9_ += _q7_[_d] * _kv9_; _dot7k10_ += _q7_[_d] * _kv10_; _dot7k11_ += _q7_[_d] * _kv11_; _dot7k12_ += _q7_[_d] * _kv12_; _dot7k13_ += _q7_[_d] * _kv13_; _dot7k14_ += _q7_[_d] * _kv14_; _dot7k15_ += _q7_[_d] * _kv15_;
       }
-      _s0_[_j] = _dot0_;
-      _s1_[_j] = _dot1_;
-      _s2_[_j] = _dot2_;
-      _s3_[_j] = _dot3_;
-      _s4_[_j] = _dot4_;
-      _s5_[_j] = _dot5_;
-      _s6_[_j] = _dot6_;
-      _s7_[_j] = _dot7_;
+      _s0_[_j + 0u] = _dot0k0_; _s0_[_j + 1u] = _dot0k1_; _s0_[_j + 2u] = _dot0k2_; _s0_[_j + 3u] = _dot0k3_; _s0_[_j + 4u] = _dot0k4_; _s0_[_j + 5u] = _dot0k5_; _s0_[_j + 6u] = _dot0k6_; _s0_[_j + 7u] = _dot0k7_; _s0_[_j + 8u] = _dot0k8_; _s0_[_j + 9u] = _dot0k9_; _s0_[_j + 10u] = _dot0k10_; _s0_[_j + 11u] = _dot0k11_; _s0_[_j + 12u] = _dot0k12_; _s0_[_j + 13u] = _dot0k13_; _s0_[_j + 14u] = _dot0k14_; _s0_[_j + 15u] = _dot0k15_;
+      _s1_[_j + 0u] = _dot1k0_; _s1_[_j + 1u] = _dot1k1_; _s1_[_j + 2u] = _dot1k2_; _s1_[_j + 3u] = _dot1k3_; _s1_[_j + 4u] = _dot1k4_; _s1_[_j + 5u] = _dot1k5_; _s1_[_j + 6u] = _dot1k6_; _s1_[_j + 7u] = _dot1k7_; _s1_[_j + 8u] = _dot1k8_; _s1_[_j + 9u] = _dot1k9_; _s1_[_j + 10u] = _dot1k10_; _s1_[_j + 11u] = _dot1k11_; _s1_[_j + 12u] = _dot1k12_; _s1_[_j + 13u] = _dot1k13_; _s1_[_j + 14u] = _dot1k14_; _s1_[_j + 15u] = _dot1k15_;
+      _s2_[_j + 0u] = _dot2k0_; _s2_[_j + 1u] = _dot2k1_; _s2_[_j + 2u] = _dot2k2_; _s2_[_j + 3u] = _dot2k3_; _s2_[_j + 4u] = _dot2k4_; _s2_[_j + 5u] = _dot2k5_; _s2_[_j + 6u] = _dot2k6_; _s2_[_j + 7u] = _dot2k7_; _s2_[_j + 8u] = _dot2k8_; _s2_[_j + 9u] = _dot2k9_; _s2_[_j + 10u] = _dot2k10_; _s2_[_j + 11u] = _dot2k11_; _s2_[_j + 12u] = _dot2k12_; _s2_[_j + 13u] = _dot2k13_; _s2_[_j + 14u] = _dot2k14_; _s2_[_j + 15u] = _dot2k15_;
+      _s3_[_j + 0u] = _dot3k0_; _s3_[_j + 1u] = _dot3k1_; _s3_[_j + 2u] = _dot3k2_; _s3_[_j + 3u] = _dot3k3_; _s3_[_j + 4u] = _dot3k4_; _s3_[_j + 5u] = _dot3k5_; _s3_[_j + 6u] = _dot3k6_; _s3_[_j + 7u] = _dot3k7_; _s3_[_j + 8u] = _dot3k8_; _s3_[_j + 9u] = _dot3k9_; _s3_[_j + 10u] = _dot3k10_; _s3_[_j + 11u] = _dot3k11_; _s3_[_j + 12u] = _dot3k12_; _s3_[_j + 13u] = _dot3k13_; _s3_[_j + 14u] = _dot3k14_; _s3_[_j + 15u] = _dot3k15_;
+      _s4_[_j + 0u] = _dot4k0_; _s4_[_j + 1u] = _dot4k1_; _s4_[_j + 2u] = _dot4k2_; _s4_[_j + 3u] = _dot4k3_; _s4_[_j + 4u] = _dot4k4_; _s4_[_j + 5u] = _dot4k5_; _s4_[_j + 6u] = _dot4k6_; _s4_[_j + 7u] = _dot4k7_; _s4_[_j + 8u] = _dot4k8_; _s4_[_j + 9u] = _dot4k9_; _s4_[_j + 10u] = _dot4k10_; _s4_[_j + 11u] = _dot4k11_; _s4_[_j + 12u] = _dot4k12_; _s4_[_j + 13u] = _dot4k13_; _s4_[_j + 14u] = _dot4k14_; _s4_[_j + 15u] = _dot4k15_;
+      _s5_[_j + 0u] = _dot5k0_; _s5_[_j + 1u] = _dot5k1_; _s5_[_j + 2u] = _dot5k2_; _s5_[_j + 3u] = _dot5k3_; _s5_[_j + 4u] = _dot5k4_; _s5_[_j + 5u] = _dot5k5_; _s5_[_j + 6u] = _dot5k6_; _s5_[_j + 7u] = _dot5k7_; _s5_[_j + 8u] = _dot5k8_; _s5_[_j + 9u] = _dot5k9_; _s5_[_j + 10u] = _dot5k10_; _s5_[_j + 11u] = _dot5k11_; _s5_[_j + 12u] = _dot5k12_; _s5_[_j + 13u] = _dot5k13_; _s5_[_j + 14u] = _dot5k14_; _s5_[_j + 15u] = _dot5k15_;
+      _s6_[_j + 0u] = _dot6k0_; _s6_[_j + 1u] = _dot6k1_; _s6_[_j + 2u] = _dot6k2_; _s6_[_j + 3u] = _dot6k3_; _s6_[_j + 4u] = _dot6k4_; _s6_[_j + 5u] = _dot6k5_; _s6_[_j + 6u] = _dot6k6_; _s6_[_j + 7u] = _dot6k7_; _s6_[_j + 8u] = _dot6k8_; _s6_[_j + 9u] = _dot6k9_; _s6_[_j + 10u] = _dot6k10_; _s6_[_j + 11u] = _dot6k11_; _s6_[_j + 12u] = _dot6k12_; _s6_[_j + 13u] = _dot6k13_; _s6_[_j + 14u] = _dot6k14_; _s6_[_j + 15u] = _dot6k15_;
+      _s7_[_j + 0u] = _dot7k0_; _s7_[_j + 1u] = _dot7k1_; _s7_[_j + 2u] = _dot7k2_; _s7_[_j + 3u] = _dot7k3_; _s7_[_j + 4u] = _dot7k4_; _s7_[_j + 5u] = _dot7k5_; _s7_[_j + 6u] = _dot7k6_; _s7_[_j + 7u] = _dot7k7_; _s7_[_j + 8u] = _dot7k8_; _s7_[_j + 9u] = _dot7k9_; _s7_[_j + 10u] = _dot7k10_; _s7_[_j + 11u] = _dot7k11_; _s7_[_j + 12u] = _dot7k12_; _s7_[_j + 13u] = _dot7k13_; _s7_[_j + 14u] = _dot7k14_; _s7_[_j + 15u] = _dot7k15_;
     }
     for (var _j = 0u; _j < 16u; _j++) {
       let _t = min(_t0_ + _j, _sz.t - 1u);
       let _in = _t0_ + _j < _sz.t;
-      let _v11 = (_s0_[_j] * _v10);
+      let _v26 = (_s0_[_j] * _v25);
       var _ok0_ = _in;
-      let _v15 = (_s1_[_j] * _v10);
+      let _v30 = (_s1_[_j] * _v25);
       var _ok1_ = _in;
-      let _v18 = (_s2_[_j] * _v10);
+      let _v33 = (_s2_[_j] * _v25);
       var _ok2_ = _in;
-      let _v21 = (_s3_[_j] * _v10);
+      let _v36 = (_s3_[_j] * _v25);
       var _ok3_ = _in;
-      let _v24 = (_s4_[_j] * _v10);
+      let _v39 = (_s4_[_j] * _v25);
       var _ok4_ = _in;
-      let _v27 = (_s5_[_j] * _v10);
+      let _v42 = (_s5_[_j] * _v25);
       var _ok5_ = _in;
-      let _v30 = (_s6_[_j] * _v10);
+      let _v45 = (_s6_[_j] * _v25);
       var _ok6_ = _in;
-      let _v33 = (_s7_[_j] * _v10);
+      let _v48 = (_s7_[_j] * _v25);
       var _ok7_ = _in;
       if (_partial) {
-        let _v14 = (i32(_t) <= _v13);
-        _ok0_ = _ok0_ && _v14;
-        let _v17 = (i32(_t) <= _v16);
-        _ok1_ = _ok1_ && _v17;
-        let _v20 = (i32(_t) <= _v19);
-        _ok2_ = _ok2_ && _v20;
-        let _v23 = (i32(_t) <= _v22);
-        _ok3_ = _ok3_ && _v23;
-        let _v26 = (i32(_t) <= _v25);
-        _ok4_ = _ok4_ && _v26;
         let _v29 = (i32(_t) <= _v28);
-        _ok5_ = _ok5_ && _v29;
+        _ok0_ = _ok0_ && _v29;
         let _v32 = (i32(_t) <= _v31);
-        _ok6_ = _ok6_ && _v32;
+        _ok1_ = _ok1_ && _v32;
         let _v35 = (i32(_t) <= _v34);
-        _ok7_ = _ok7_ && _v35;
+        _ok2_ = _ok2_ && _v35;
+        let _v38 = (i32(_t) <= _v37);
+        _ok3_ = _ok3_ && _v38;
+        let _v41 = (i32(_t) <= _v40);
+        _ok4_ = _ok4_ && _v41;
+        let _v44 = (i32(_t) <= _v43);
+        _ok5_ = _ok5_ && _v44;
+        let _v47 = (i32(_t) <= _v46);
+        _ok6_ = _ok6_ && _v47;
+        let _v50 = (i32(_t) <= _v49);
+        _ok7_ = _ok7_ && _v50;
       }
-      _s0_[_j] = select(_f32_bits(0xff800000u), _v11, _ok0_);
-      _s1_[_j] = select(_f32_bits(0xff800000u), _v15, _ok1_);
-      _s2_[_j] = select(_f32_bits(0xff800000u), _v18, _ok2_);
-      _s3_[_j] = select(_f32_bits(0xff800000u), _v21, _ok3_);
-      _s4_[_j] = select(_f32_bits(0xff800000u), _v24, _ok4_);
-      _s5_[_j] = select(_f32_bits(0xff800000u), _v27, _ok5_);
-      _s6_[_j] = select(_f32_bits(0xff800000u), _v30, _ok6_);
-      _s7_[_j] = select(_f32_bits(0xff800000u), _v33, _ok7_);
+      _s0_[_j] = select(_f32_bits(0xff800000u), _v26, _ok0_);
+      _s1_[_j] = select(_f32_bits(0xff800000u), _v30, _ok1_);
+      _s2_[_j] = select(_f32_bits(0xff800000u), _v33, _ok2_);
+      _s3_[_j] = select(_f32_bits(0xff800000u), _v36, _ok3_);
+      _s4_[_j] = select(_f32_bits(0xff800000u), _v39, _ok4_);
+      _s5_[_j] = select(_f32_bits(0xff800000u), _v42, _ok5_);
+      _s6_[_j] = select(_f32_bits(0xff800000u), _v45, _ok6_);
+      _s7_[_j] = select(_f32_bits(0xff800000u), _v48, _ok7_);
     }
     var _mt0_ = _m0_;
     for (var _j = 0u; _j < 16u; _j++) { _mt0_ = max(_mt0_, _s0_[_j]); }
@@ -342,15 +387,15 @@ fn gqa_64_0_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroups) _
       var _o7_ = _acc7_[_c] * _alpha7_;
       for (var _j = 0u; _j < 16u; _j++) {
         let _t = min(_t0_ + _j, _sz.t - 1u);
-        let _v36 = v[(((_b) * _sz.g + _g) * _sz.t + _t) * 64u + _dv];
-        _o0_ += _s0_[_j] * _v36;
-        _o1_ += _s1_[_j] * _v36;
-        _o2_ += _s2_[_j] * _v36;
-        _o3_ += _s3_[_j] * _v36;
-        _o4_ += _s4_[_j] * _v36;
-        _o5_ += _s5_[_j] * _v36;
-        _o6_ += _s6_[_j] * _v36;
-        _o7_ += _s7_[_j] * _v36;
+        let _v51 = v[(((_b) * _sz.g + _g) * _sz.t + _t) * 64u + _dv];
+        _o0_ += _s0_[_j] * _v51;
+        _o1_ += _s1_[_j] * _v51;
+        _o2_ += _s2_[_j] * _v51;
+        _o3_ += _s3_[_j] * _v51;
+        _o4_ += _s4_[_j] * _v51;
+        _o5_ += _s5_[_j] * _v51;
+        _o6_ += _s6_[_j] * _v51;
+        _o7_ += _s7_[_j] * _v51;
       }
       _acc0_[_c] = _o0_;
       _acc1_[_c] = _o1_;

@@ -19,7 +19,8 @@
  * batch index and `rows × workgroup` query rows, so every K/V address depends only on
  * the workgroup id and loop counters (uniform: one load broadcast to all lanes).
  * Each invocation keeps `rows` query rows in registers (the Q side of each product,
- * cached once when its QK dims are static) and streams the KV axis in tiles of
+ * cached once when its QK dims are static, then met by `qkBlock` keys at a time in
+ * named register blocks) and streams the KV axis in tiles of
  * `kvTile` keys: one score tile of rows × keys per contraction, then the score mod with
  * those tiles standing for the `Sᵢ`, bounds and mask, then the online softmax (running
  * max `m`, sum `l`, accumulator rescaled by `exp(m_old - m_new)` once per tile, folded
@@ -53,8 +54,9 @@
  * refuses a kernel whose lanes do not fit (LIMIT, naming the sizes).
  *
  * **Specialisation.** `compile()` lowers lazily per split / no split decision taken
- * from the run's dims and, with `specializeHeadDims`, per distinct set of head-dim
- * sizes (WGSL literals; another value is a SIZE_CONFLICT at dispatch), caching plans.
+ * from the run's dims and, with `specializeHeadDims` (by default where every head dim is
+ * at least 64), per distinct set of head-dim sizes (WGSL literals; another value is a
+ * SIZE_CONFLICT at dispatch), caching plans.
  * Sequence lengths and batch sizes stay dynamic (uniforms). At run time it also fills
  * the knobs the caller left unset from the sizes and the device (`specialiseFor`):
  * the whole value head dim per invocation (up to `maxDvChunk`: each chunk would
@@ -62,7 +64,8 @@
  * and subgroup shuffles for lanes that fit one subgroup where the device allows.
  *
  * **Schedule** (schedule.ts): rows per invocation, KV tile, invocations per
- * workgroup, lanes per row tile, subgroups on/off, value-column chunk, split count and
+ * workgroup, lanes per row tile, subgroups on/off, keys per register block of the score
+ * product, value-column chunk, split count and
  * target, block mask on/off: the search space of the autotuner (`src/tune`,
  * `einattn tune`); `npm run bench` measures it.
  */
@@ -92,7 +95,7 @@ export interface FlashDevice {
  * Undefined when nothing depends on the dims (no flash match, or dims that do not resolve).
  * @example specialiseFor(mha(), {}, { b: 1, h: 8, s: 128, t: 128, d: 64, dv: 64 })?.key // 'd=64,dv=64|split=0|rows=8,lanes=1,wg=8,dvc=64,sg=0'
  */
-export function specialiseFor(graph: Graph, opts: LowerOptions, dims: Record<string, number>, headDims = true, device: FlashDevice = {}): { key: string; opts: LowerOptions } | undefined {
+export function specialiseFor(graph: Graph, opts: LowerOptions, dims: Record<string, number>, headDims: boolean | 'auto' = true, device: FlashDevice = {}): { key: string; opts: LowerOptions } | undefined {
   if (opts.flash === false) return undefined;
   const { matches } = findFlash(graph);
   if (matches.length === 0) return undefined;
@@ -103,7 +106,10 @@ export function specialiseFor(graph: Graph, opts: LowerOptions, dims: Record<str
     return undefined; // the runtime reports bad dims with its own message
   }
   const spec: Record<string, number> = { ...(opts.specialize ?? {}) };
-  if (headDims) for (const m of matches) for (const a of [...m.scores.flatMap((c) => c.qkDims), ...m.vDims]) if (graph.staticSizes[a] === undefined) spec[a] = sizes[a]!;
+  const heads = matches.flatMap((m) => [...m.scores.flatMap((c) => c.qkDims), ...m.vDims]).filter((a) => graph.staticSizes[a] === undefined);
+  // 'auto': literal head dims where they pay (large ones: Q cached, scores blocked); small ones
+  // would only multiply pipelines, each compiled for seconds on lavapipe
+  if (headDims === true || (headDims === 'auto' && heads.every((a) => sizes[a]! >= SPECIALISE_MIN_HEAD_DIM))) for (const a of heads) spec[a] = sizes[a]!;
   const user = opts.flashSchedule ?? {};
   // the value head dim whole (up to maxDvChunk): each chunk of it would recompute the scores
   const dv = Math.max(...matches.map((m) => m.vDims.reduce((p, a) => p * sizes[a]!, 1)));
@@ -119,6 +125,9 @@ export function specialiseFor(graph: Graph, opts: LowerOptions, dims: Record<str
   const key = `${Object.entries(spec).map(([k, v]) => `${k}=${v}`).join(',')}|split=${split}|${shape}`;
   return { key, opts: { ...opts, flashSchedule: flashOpts, specialize: spec, dims } };
 }
+
+/** `specializeHeadDims: 'auto'` makes head dims WGSL literals when each is at least this large. */
+export const SPECIALISE_MIN_HEAD_DIM = 64;
 
 /** Fewer query rows than this per batch index: the decode schedule (lanes share a row tile). */
 export const DECODE_ROWS = 64;

@@ -13,7 +13,7 @@ import { BLOCK_EMPTY, BLOCK_PARTIAL, named, planKernel, type FlashContext, type 
 import type { FlashMatch, FlashScore } from './match.ts';
 import { laneMerge } from './lanes.ts';
 import { mergeKernel } from './merge.ts';
-import type { FlashSchedule } from './schedule.ts';
+import { qkBlockOf, type FlashSchedule } from './schedule.ts';
 
 export { BLOCK_EMPTY, BLOCK_FULL, BLOCK_PARTIAL, type FlashContext, type FlashEmit } from './context.ts';
 const prod = (xs: readonly SizeExpr[]): SizeExpr => (xs.length === 0 ? 1 : xs.length === 1 ? xs[0]! : ['*', ...xs]);
@@ -71,11 +71,17 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   } else if (ctx.split > 1) splitSize = ctx.split;
   const split = splitSize !== 1;
 
+  // keys per register block of each contraction's score product: blocked only where its Q side is cached
+  const qkBlocks = m.scores.map((c) => {
+    const dk = cachedQk(c, staticSizes, sch);
+    return dk === undefined ? 1 : qkBlockOf(sch, dk);
+  });
   const schedText =
     `schedule: ${R} row${R > 1 ? 's' : ''} x ${WG / KL} invocations per workgroup (${BR} query rows of [${m.rows.join(' ') || '-'}])` +
     `${KL > 1 ? `, ${KL} invocations per row tile each streaming every ${KL}th KV tile` : ''}, ` +
     `KV tile ${TK} of '${t}' streamed through registers with an online softmax, ` +
     `value columns ${DVC} per invocation${dvStatic !== undefined && DVC >= dvStatic ? '' : ' (chunked)'}` +
+    `${qkBlocks.some((b) => b > 1) ? `, scores in register blocks of ${qkBlocks.join(' / ')} key${qkBlocks.length > 1 ? 's per contraction' : 's'}` : ''}` +
     `${useBlocks ? ', block mask (empty tiles skipped, full tiles unmasked)' : mask ? ', mask per element' : ''}` +
     `${split ? `, split-KV into ${typeof splitSize === 'number' ? splitSize : 'auto'} parts + merge` : ''}` +
     `${KL > 1 ? (sch.subgroups ? `, lanes merged by subgroup shuffles (no workgroup memory)` : `, lanes merged through workgroup memory (one barrier)`) : ', no workgroup memory'}`;
@@ -145,7 +151,7 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   // logits and the probabilities), every other one has a tile of its own; c > 0 names start with c<c>
   const scoreRegs = m.scores.map((_, c): ScoreRegs => {
     const reg = (word: string) => I(c === 0 ? word : `c${c}${word}`);
-    return { tile: (r) => reg(`s${r}`), q: (r) => reg(`q${r}`), dot: (r) => reg(`dot${r}`), kv: reg('kv') };
+    return { tile: (r) => reg(`s${r}`), q: (r) => reg(`q${r}`), dot: (r) => reg(`dot${r}`), kv: reg('kv'), blockDot: (r, b) => reg(`dot${r}k${b}`), blockKey: (b) => reg(`tk${b}`), blockKv: (b) => reg(`kv${b}`) };
   });
   for (const regs of scoreRegs.slice(1)) for (let r = 0; r < R; r++) state.push(`var ${regs.tile(r)}: array<f32, ${TK}>;`);
 
@@ -178,7 +184,7 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   const frame: ScoreFrame = { kb, main, staticSizes, R, TK, t, T, t0, j, tv, batchEnv, envR, f16, maxQCache: sch.maxQCache };
   const prologue: string[] = [];
   m.scores.forEach((score, c) => {
-    const emitted = scoreTile(frame, score, scoreRegs[c]!);
+    const emitted = scoreTile(frame, score, scoreRegs[c]!, qkBlocks[c]!);
     prologue.push(...emitted.prologue);
     inTile.push(...emitted.inTile);
   });
@@ -366,12 +372,23 @@ interface ScoreFrame {
   maxQCache: number;
 }
 
+/** The static QK extent of a contraction whose query side is cached in registers (undefined: not cached). */
+function cachedQk(c: FlashScore, staticSizes: Readonly<Record<string, number>>, s: { maxQCache: number }): number | undefined {
+  if (!c.qkDims.every((a) => staticSizes[a] !== undefined)) return undefined;
+  const dk = c.qkDims.reduce((p, a) => p * staticSizes[a]!, 1);
+  return dk <= s.maxQCache ? dk : undefined;
+}
+
 /** The WGSL names of one contraction's registers: its score tile, cached query side, dot products and K value. */
 interface ScoreRegs {
   tile: (r: number) => string;
   q: (r: number) => string;
   dot: (r: number) => string;
   kv: string;
+  /** with qkBlock > 1: the dot product of row r and key b of the block, key b's index and K value */
+  blockDot: (r: number, b: number) => string;
+  blockKey: (b: number) => string;
+  blockKv: (b: number) => string;
 }
 
 /**
@@ -382,14 +399,14 @@ interface ScoreRegs {
  * load per qk element, shared by all R rows; otherwise the qk dims are the outer loops, so
  * each Q element loads once per tile.
  */
-function scoreTile(f: ScoreFrame, score: FlashScore, regs: ScoreRegs): { prologue: string[]; inTile: string[] } {
+function scoreTile(f: ScoreFrame, score: FlashScore, regs: ScoreRegs, block: number): { prologue: string[]; inTile: string[] } {
   const { kb, main, staticSizes, R, TK, t, T, t0, j, tv, batchEnv, envR, f16 } = f;
   const { einsum: s, qkDims } = score;
   const qkEnv = Object.fromEntries(qkDims.map((a) => [a, axisVar(a)]));
   const qkVars = Object.values(qkEnv);
   const qSide = s.operands.filter((o) => !o.axes.includes(t));
   const kSide = s.operands.filter((o) => o.axes.includes(t));
-  const dkStatic = qkDims.every((a) => staticSizes[a] !== undefined) ? qkDims.reduce((p, a) => p * staticSizes[a]!, 1) : undefined;
+  const dkStatic = cachedQk(score, staticSizes, f);
   const opens = qkDims.map((a) => `for (var ${axisVar(a)}: u32 = 0u; ${axisVar(a)} < ${kb.size(a)}; ${axisVar(a)}++) {`);
   const nest = (inner: string[]) => [
     ...opens.map((o, d) => '  '.repeat(d) + o),
@@ -400,7 +417,7 @@ function scoreTile(f: ScoreFrame, score: FlashScore, regs: ScoreRegs): { prologu
   const hasQk = (n: Node) => n.axes.some((a) => qkDims.includes(a));
   const prologue: string[] = [];
   const inTile: string[] = [];
-  if (dkStatic !== undefined && dkStatic <= f.maxQCache) {
+  if (dkStatic !== undefined) {
     // the query rows' side of the product is loaded once into registers; each key then
     // costs one uniform K load per qk element, shared by all R rows
     const dkFlat = offset({ axes: qkDims }, qkEnv, kb);
@@ -413,6 +430,10 @@ function scoreTile(f: ScoreFrame, score: FlashScore, regs: ScoreRegs): { prologu
       fill.push(`${regs.q(r)}[${dkFlat}] = ${f16 ? `f16(${kb.product(terms)})` : terms.join(' * ') || '1.0'};`);
     }
     prologue.push(...nest([...qScope.lines, ...fill]));
+    if (block > 1) {
+      inTile.push(...blockedScores(f, block, score, regs, dkFlat, qkEnv, nest));
+      return { prologue, inTile };
+    }
     const jScope = main.child({ hoist: (n) => !n.axes.includes(t), loopVars: [tv, j] });
     const kScope = jScope.child({ hoist: (n) => !hasQk(n), loopVars: qkVars });
     const kVals = kSide.map((o) => kScope.value(o, { ...batchEnv, ...qkEnv, [t]: tv }));
@@ -449,4 +470,37 @@ function scoreTile(f: ScoreFrame, score: FlashScore, regs: ScoreRegs): { prologu
     );
   }
   return { prologue, inTile };
+}
+
+/**
+ * The cached-Q product with `qkBlock` keys per register block: per qk element, the R cached
+ * query values and the block's K values are loaded once and feed R × qkBlock running dot
+ * products, all named registers (unrolled in the WGSL text, so no private array is indexed).
+ * Fewer loads per multiply-add than one key at a time (R + B loads for R·B of them instead
+ * of R + 1 for R); on lavapipe 16 keys × 8 rows made MHA prefill about 10% faster.
+ */
+function blockedScores(f: ScoreFrame, B: number, score: FlashScore, regs: ScoreRegs, dkFlat: string, qkEnv: Env, nest: (inner: string[]) => string[]): string[] {
+  const { kb, main, R, TK, t, T, t0, j, batchEnv, f16 } = f;
+  const qkDims = score.qkDims;
+  const keys = Array.from({ length: B }, (_, b) => b);
+  const tks = keys.map((b) => regs.blockKey(b));
+  const jScope = main.child({ hoist: (n) => !n.axes.includes(t), loopVars: [j, ...tks] });
+  const kScope = jScope.child({ hoist: (n) => !n.axes.some((a) => qkDims.includes(a)), loopVars: Object.values(qkEnv) });
+  const kSide = score.einsum.operands.filter((o) => o.axes.includes(t));
+  const kts = keys.map((b) => {
+    const kVals = kSide.map((o) => kScope.value(o, { ...batchEnv, ...qkEnv, [t]: tks[b]! }));
+    return f16 ? `f16(${kb.product(kVals)})` : kVals.join(' * ') || '1.0';
+  });
+  const q = (r: number) => `${regs.q(r)}[${dkFlat}]`;
+  const fma = (r: number, b: number) => `${regs.blockDot(r, b)} += ${f16 ? `f32(${q(r)} * ${regs.blockKv(b)})` : `${q(r)} * ${regs.blockKv(b)}`};`;
+  const rows = Array.from({ length: R }, (_, r) => r);
+  return [
+    `for (var ${j} = 0u; ${j} < ${TK}u; ${j} += ${B}u) {`,
+    ...keys.map((b) => `  let ${tks[b]} = min(${t0} + ${j} + ${b}u, ${T} - 1u);`),
+    ...indent(jScope.lines, 1),
+    ...rows.map((r) => `  ${keys.map((b) => `var ${regs.blockDot(r, b)} = 0.0;`).join(' ')}`),
+    ...indent(nest([...kScope.lines, ...keys.map((b) => `let ${regs.blockKv(b)} = ${kts[b]};`), ...rows.map((r) => keys.map((b) => fma(r, b)).join(' '))]), 1),
+    ...rows.map((r) => `  ${keys.map((b) => `${regs.tile(r)}[${j} + ${b}u] = ${regs.blockDot(r, b)};`).join(' ')}`),
+    '}',
+  ];
 }

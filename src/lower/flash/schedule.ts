@@ -38,6 +38,13 @@ export interface FlashSchedule {
   /** the largest static QK head dim whose query rows are cached in registers (else Q is re-read per tile) */
   maxQCache: number;
   /**
+   * keys per register block of the cached-Q score product: each qk element's R query and
+   * `qkBlock` key values are loaded once for R × qkBlock multiply-adds; must divide kvTile.
+   * 1 = one key at a time; 'auto' = the largest divisor of kvTile up to 16 without lanes and
+   * for qk extents of at least 64, else 1. Only where Q is cached (static qk dims up to `maxQCache`)
+   */
+  qkBlock: number | 'auto';
+  /**
    * split-KV ("flash-decoding"): 1 = never, n > 1 = always n splits, 'auto' = split
    * when the unsplit kernel would have fewer than `targetWorkgroups` workgroups
    */
@@ -60,6 +67,7 @@ export const DEFAULT_FLASH_SCHEDULE: Readonly<FlashSchedule> = Object.freeze({
   dvChunk: 64,
   maxDvChunk: 512,
   maxQCache: 1024,
+  qkBlock: 'auto',
   split: 'auto',
   targetWorkgroups: 32,
   minTilesPerSplit: 4,
@@ -83,9 +91,28 @@ export function flashSchedule(given: Partial<FlashSchedule> = {}): FlashSchedule
   }
   if (s.split !== 'auto' && (typeof s.split !== 'number' || !Number.isInteger(s.split) || s.split < 1 || s.split > 4096))
     fail('USAGE', `flash schedule: split must be 'auto' or an integer in 1..4096, got ${JSON.stringify(s.split)}`);
+  if (s.qkBlock !== 'auto' && (typeof s.qkBlock !== 'number' || !Number.isInteger(s.qkBlock) || s.qkBlock < 1 || s.kvTile % s.qkBlock !== 0))
+    fail('USAGE', `flash schedule: qkBlock must be 'auto' or a positive integer dividing kvTile (${s.kvTile}), got ${JSON.stringify(s.qkBlock)}`);
   if (s.workgroup % s.kvLanes !== 0) fail('USAGE', `flash schedule: kvLanes (${s.kvLanes}) must divide workgroup (${s.workgroup})`);
   for (const k of ['blockMask', 'subgroups'] as const) if (typeof s[k] !== 'boolean') fail('USAGE', `flash schedule: ${k} must be a boolean, got ${JSON.stringify(s[k])}`);
   if (s.subgroups && (s.kvLanes & (s.kvLanes - 1)) !== 0)
     fail('USAGE', `flash schedule: subgroups needs kvLanes to be a power of two (lanes pair up by xor), got kvLanes ${s.kvLanes}`);
   return s;
+}
+
+/** The smallest cached QK head dim that 'auto' blocks: below it lavapipe unrolls the qk loop and compiles for seconds. */
+export const QK_BLOCK_MIN_DIM = 64;
+
+/**
+ * Keys per register block of the cached-Q score product for a cached QK extent of `dk`.
+ * 'auto' blocks (the largest divisor of kvTile up to 16) only where it pays on lavapipe:
+ * without lanes (prefill) and with `dk` of at least 64.
+ * @example qkBlockOf(flashSchedule(), 64) // 16
+ */
+export function qkBlockOf(s: FlashSchedule, dk: number): number {
+  if (s.qkBlock !== 'auto') return s.qkBlock;
+  if (s.kvLanes > 1 || dk < QK_BLOCK_MIN_DIM) return 1;
+  let b = Math.min(16, s.kvTile);
+  while (s.kvTile % b !== 0) b--;
+  return b;
 }
