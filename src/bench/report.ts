@@ -66,22 +66,23 @@ export function benchMarkdown(result: BenchResult, command: string): string {
     '"wall ms" is the time of one call as a user sees it (upload, kernels, readback) and is what the speed-ups compare;',
     '"kernel ms" is einattn\'s GPU time from timestamp queries. GFLOP/s, GB/s and "roofline" use kernel time for einattn and wall',
     'time for the others; GB/s counts the bytes a fused kernel must move (inputs and outputs once). "×ort" columns: peer wall time / row wall time.',
+    '"GPU MiB" is what einattn\'s plan allocates at these sizes (inputs, outputs and temporaries), with its largest temporary buffer in brackets.',
     '',
   ];
   const cases = [...new Set(result.rows.map((r) => r.case))];
-  lines.push(`| row | system | wall ms (IQR) | kernel ms | GFLOP/s | GB/s | roofline | ×ort-webgpu | ×ort-cpu | max abs diff |`);
-  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push(`| row | system | wall ms (IQR) | kernel ms | GFLOP/s | GB/s | roofline | ×ort-webgpu | ×ort-cpu | GPU MiB (largest temp) | max abs diff |`);
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const id of cases) {
     for (const r of result.rows.filter((x) => x.case === id)) {
       const label = `${id}<br><sub>${dimsLabel(r.dims)}</sub>`;
       if (r.status !== 'ok') {
-        lines.push(`| ${label} | ${r.system} | ${r.status}: ${(r.reason ?? '').replace(/\|/g, '\\|')} | | | | | | | |`);
+        lines.push(`| ${label} | ${r.system} | ${r.status}: ${(r.reason ?? '').replace(/\|/g, '\\|')} | | | | | | | | |`);
         continue;
       }
       const w = r.wall!;
       const ratios = PEERS.map((p) => (r.system.startsWith('einattn') ? fmt(speedup(result.rows, r, p), 2) : ''));
       lines.push(
-        `| ${label} | ${r.system}${r.note ? ' ¹' : ''} | ${fmt(w.median)} (${fmt(w.p25)}–${fmt(w.p75)}) | ${fmt(r.kernel?.median)} | ${fmt(r.gflops)} | ${fmt(r.gbps)} | ${pct(r.rooflineFraction)} | ${ratios.join(' | ')} | ${r.maxAbsDiff === undefined ? 'reference' : r.maxAbsDiff.toExponential(1)} |`,
+        `| ${label} | ${r.system}${r.note ? ' ¹' : ''} | ${fmt(w.median)} (${fmt(w.p25)}–${fmt(w.p75)}) | ${fmt(r.kernel?.median)} | ${fmt(r.gflops)} | ${fmt(r.gbps)} | ${pct(r.rooflineFraction)} | ${ratios.join(' | ')} | ${r.gpu ? `${fmt(r.gpu.bytes / 2 ** 20)} (${fmt(r.gpu.largestTemp / 2 ** 20)})` : ''} | ${r.maxAbsDiff === undefined ? 'reference' : r.maxAbsDiff.toExponential(1)} |`,
       );
     }
   }

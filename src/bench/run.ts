@@ -9,7 +9,7 @@ import { costOf, measureRoofline, type MeasuredRoofline } from '../cost/index.ts
 import { interpret } from '../interp/index.ts';
 import type { Graph } from '../ir/index.ts';
 import type { FlashSchedule } from '../lower/index.ts';
-import { adapterReport, type Runtime } from '../runtime/index.ts';
+import { adapterReport, bindSizes, resolveBuffers, type ExecPlan, type Runtime } from '../runtime/index.ts';
 import { variantOf, type BenchCase } from './cases.ts';
 import { sampleInputs } from '../tune/inputs.ts';
 import { loadOrt, ortProblem, ortRunner } from './ort.ts';
@@ -42,6 +42,8 @@ export interface BenchRow {
   /** from the median wall time (kernel time for einattn): FLOP/s and bytes/s achieved */
   gflops?: number;
   gbps?: number;
+  /** einattn only: GPU memory its plan allocates at these sizes (every buffer), and its largest temporary */
+  gpu?: { bytes: number; largestTemp: number };
   /** the measured roofline's time for this problem, and the fraction of it achieved */
   rooflineMs: number;
   rooflineFraction?: number;
@@ -151,6 +153,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
             return { wallMs: r.totalMs, kernelMs: (r.kernelMs ?? []).reduce((a, b) => a + b, 0), output: r.outputs.o!.data as Float32Array };
           });
           if (system === 'einattn') row.schedule = sched ?? { source: 'default', values: {} };
+          row.gpu = gpuBytes(compiled.plan, c.dims);
         } else {
           if (c.compute) return { ...row, status: 'skipped', reason: `ONNX Runtime's contrib ops have no ${c.compute} arithmetic on f32 inputs; compare with the f32 row` };
           const ort = await loadOrt();
@@ -191,4 +194,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   };
 }
 
-
+/** What a plan allocates on the GPU at `dims`: every buffer (inputs, outputs, temporaries), and its largest temporary (an s×t score matrix shows here). */
+function gpuBytes(plan: ExecPlan, dims: Record<string, number>): { bytes: number; largestTemp: number } {
+  const buffers = resolveBuffers(plan, bindSizes(plan, dims));
+  return {
+    bytes: buffers.reduce((a, b) => a + b.allocBytes, 0),
+    largestTemp: Math.max(0, ...buffers.filter((b) => b.role === 'temp').map((b) => b.allocBytes)),
+  };
+}

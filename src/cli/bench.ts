@@ -42,6 +42,7 @@ function jsonRows(result: BenchResult): object[] {
     median_ms: r.wall?.median ?? null, p25_ms: r.wall?.p25 ?? null, p75_ms: r.wall?.p75 ?? null,
     kernel_ms: r.kernel?.median ?? null, gflops: r.gflops ?? null, gbps: r.gbps ?? null,
     roofline_fraction: r.rooflineFraction ?? null, max_abs_diff: r.maxAbsDiff ?? null,
+    gpu_bytes: r.gpu?.bytes ?? null, largest_temp_bytes: r.gpu?.largestTemp ?? null,
     adapter: result.adapter.id,
   }));
 }

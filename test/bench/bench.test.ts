@@ -112,6 +112,19 @@ describe('einattn bench', () => {
     expect(r.errLines.some((l) => /roofline: [\d.]+ GFLOP\/s, [\d.]+ GB\/s/.test(l))).toBe(true);
   });
 
+  test('the GPU memory each einattn plan allocates: no s×t temporary when fused, the score matrix when not', async () => {
+    const r = await cli(['bench', '--only', 'mha', '--dims', 'b=1,h=2,s=96,t=96,d=16,dv=16', '--systems', 'einattn,einattn-unfused', '--repeat', '1', '--json']);
+    expect(r.code).toBe(0);
+    const rows = Object.fromEntries((JSON.parse(r.stdout) as Record<string, number>[]).map((x) => [x.system, x]));
+    const scores = 2 * 96 * 96 * 4; // b·h·s·t f32
+    const io = 4 * 2 * 96 * 16 * 4; // q, k, v and o
+    // the fused plan's temporaries are split-KV partials (s·dv per split), never an s×t matrix
+    expect(rows.einattn!.largest_temp_bytes).toBeLessThan(scores);
+    expect(rows.einattn!.gpu_bytes).toBeLessThan(io + scores);
+    expect(rows['einattn-unfused']!.largest_temp_bytes).toBeGreaterThanOrEqual(scores);
+    expect(rows['einattn-unfused']!.gpu_bytes).toBeGreaterThan(io + scores);
+  });
+
   test('bad arguments are one-line usage errors', async () => {
     for (const [args, msg] of [
       [['--systems', 'einattn,tpu'], /no system 'tpu'/],
