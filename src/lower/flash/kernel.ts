@@ -71,11 +71,10 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   } else if (ctx.split > 1) splitSize = ctx.split;
   const split = splitSize !== 1;
 
-  // keys per register block of each contraction's score product: blocked only where its Q side is cached
-  const qkBlocks = m.scores.map((c) => {
-    const dk = cachedQk(c, staticSizes, sch);
-    return dk === undefined ? 1 : qkBlockOf(sch, dk);
-  });
+  // per contraction: the static QK extent when its Q side is cached in registers, and the keys
+  // per register block of its score product (blocked only where Q is cached)
+  const qCached = m.scores.map((c) => cachedQk(c, staticSizes, sch.maxQCache));
+  const qkBlocks = qCached.map((dk) => (dk === undefined ? 1 : qkBlockOf(sch, dk)));
   const schedText =
     `schedule: ${R} row${R > 1 ? 's' : ''} x ${WG / KL} invocations per workgroup (${BR} query rows of [${m.rows.join(' ') || '-'}])` +
     `${KL > 1 ? `, ${KL} invocations per row tile each streaming every ${KL}th KV tile` : ''}, ` +
@@ -181,10 +180,10 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   inTile.push(`let ${t0} = ${tile} * ${TK}u;`);
 
   // 1. scores Sᵢ = Σ_qk Qᵢ·Kᵢ for R rows × TK keys, one tile per contraction
-  const frame: ScoreFrame = { kb, main, staticSizes, R, TK, t, T, t0, j, tv, batchEnv, envR, f16, maxQCache: sch.maxQCache };
+  const frame: ScoreFrame = { kb, main, R, TK, t, T, t0, j, tv, batchEnv, envR, f16 };
   const prologue: string[] = [];
   m.scores.forEach((score, c) => {
-    const emitted = scoreTile(frame, score, scoreRegs[c]!, qkBlocks[c]!);
+    const emitted = scoreTile(frame, score, scoreRegs[c]!, qCached[c], qkBlocks[c]!);
     prologue.push(...emitted.prologue);
     inTile.push(...emitted.inTile);
   });
@@ -356,7 +355,6 @@ interface ScoreFrame {
   kb: KernelBuilder;
   /** the kernel's outermost scope: values that vary with neither key nor qk dims are hoisted into it */
   main: Scope;
-  staticSizes: Readonly<Record<string, number>>;
   R: number;
   TK: number;
   /** the KV axis; WGSL of its size, the tile's first key, the key counter and the key index */
@@ -369,14 +367,13 @@ interface ScoreFrame {
   /** per row of the register tile: the batch and query-row index variables */
   envR: Env[];
   f16: boolean;
-  maxQCache: number;
 }
 
 /** The static QK extent of a contraction whose query side is cached in registers (undefined: not cached). */
-function cachedQk(c: FlashScore, staticSizes: Readonly<Record<string, number>>, s: { maxQCache: number }): number | undefined {
+function cachedQk(c: FlashScore, staticSizes: Readonly<Record<string, number>>, maxQCache: number): number | undefined {
   if (!c.qkDims.every((a) => staticSizes[a] !== undefined)) return undefined;
   const dk = c.qkDims.reduce((p, a) => p * staticSizes[a]!, 1);
-  return dk <= s.maxQCache ? dk : undefined;
+  return dk <= maxQCache ? dk : undefined;
 }
 
 /** The WGSL names of one contraction's registers: its score tile, cached query side, dot products and K value. */
@@ -394,19 +391,18 @@ interface ScoreRegs {
 /**
  * Step 1 of the tile loop for one score contraction `S = Σ_qk Q·K…`: `regs.tile(r)[j]` = S at
  * row r and key t0 + j, for R rows × TK keys (keys past the end are clamped to the last one;
- * step 2 masks them). With static qk dims of at most `maxQCache` elements the query rows'
+ * step 2 masks them). With `dkStatic` (the static qk extent, when Q is cached) the query rows'
  * side is loaded once into registers (the prologue) and each key then costs one uniform K
- * load per qk element, shared by all R rows; otherwise the qk dims are the outer loops, so
- * each Q element loads once per tile.
+ * load per qk element, shared by all R rows (`block` keys at a time); otherwise the qk dims
+ * are the outer loops, so each Q element loads once per tile.
  */
-function scoreTile(f: ScoreFrame, score: FlashScore, regs: ScoreRegs, block: number): { prologue: string[]; inTile: string[] } {
-  const { kb, main, staticSizes, R, TK, t, T, t0, j, tv, batchEnv, envR, f16 } = f;
+function scoreTile(f: ScoreFrame, score: FlashScore, regs: ScoreRegs, dkStatic: number | undefined, block: number): { prologue: string[]; inTile: string[] } {
+  const { kb, main, R, TK, t, T, t0, j, tv, batchEnv, envR, f16 } = f;
   const { einsum: s, qkDims } = score;
   const qkEnv = Object.fromEntries(qkDims.map((a) => [a, axisVar(a)]));
   const qkVars = Object.values(qkEnv);
   const qSide = s.operands.filter((o) => !o.axes.includes(t));
   const kSide = s.operands.filter((o) => o.axes.includes(t));
-  const dkStatic = cachedQk(score, staticSizes, f);
   const opens = qkDims.map((a) => `for (var ${axisVar(a)}: u32 = 0u; ${axisVar(a)} < ${kb.size(a)}; ${axisVar(a)}++) {`);
   const nest = (inner: string[]) => [
     ...opens.map((o, d) => '  '.repeat(d) + o),
