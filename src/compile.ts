@@ -174,5 +174,5 @@ function integers<T extends Int8Array | Int32Array>(name: string, dtype: string,
 export async function flashDevice(rt: Runtime): Promise<FlashDevice> {
   if (!rt.features.has('subgroups')) return {};
   const layout = await subgroupLayout(rt);
-  return layout.linear ? { subgroupSize: Math.min(layout.minSize, layout.probed) } : {};
+  return layout.linear ? { subgroupSize: layout.smallest } : {};
 }

@@ -15,6 +15,8 @@ export interface SubgroupLayout {
   maxSize: number;
   /** the size a probe kernel saw */
   probed: number;
+  /** the smallest size a kernel may get: the lesser of the reported minimum and the probed size */
+  smallest: number;
   /** every invocation's subgroup_invocation_id was local_invocation_index mod the subgroup size */
   linear: boolean;
 }
@@ -65,7 +67,8 @@ async function probe(rt: Runtime): Promise<SubgroupLayout> {
     const probed = seen[1]!;
     let linear = probed > 0;
     for (let lid = 0; lid < PROBE_INVOCATIONS && linear; lid++) linear = seen[2 * lid + 1] === probed && seen[2 * lid] === lid % probed;
-    return { minSize: rt.info.subgroupMinSize ?? probed, maxSize: rt.info.subgroupMaxSize ?? probed, probed, linear };
+    const minSize = rt.info.subgroupMinSize ?? probed;
+    return { minSize, maxSize: rt.info.subgroupMaxSize ?? probed, probed, smallest: Math.min(minSize, probed), linear };
   } finally {
     out.destroy();
     read.destroy();
@@ -84,7 +87,7 @@ export async function checkSubgroups(plan: ExecPlan, rt: Runtime): Promise<void>
   const device = `the ${rt.kind} adapter ${rt.info.description || rt.info.device}`;
   for (const k of kernels) {
     const lanes = k.subgroupLanes!;
-    const min = Math.min(layout.minSize, layout.probed);
+    const min = layout.smallest;
     if (lanes > min)
       throw new EinattnError('LIMIT', `kernel '${k.name}' of plan '${plan.name}' merges ${lanes} lanes with subgroup shuffles, but subgroups on ${device} can be as small as ${min} invocations (subgroupMinSize); use kvLanes <= ${min} or subgroups: false in the flash schedule`);
     if (!layout.linear)

@@ -117,13 +117,18 @@ export function specialiseFor(graph: Graph, opts: LowerOptions, dims: Record<str
   const flashOpts: Partial<FlashSchedule> = { ...decodeSchedule(matches, sizes, given, device), ...given };
   const lanes = flashOpts.kvLanes ?? 1;
   // lanes that fit in one subgroup merge by shuffles unless the caller said otherwise
-  if (user.subgroups === undefined && lanes > 1 && (lanes & (lanes - 1)) === 0 && lanes <= (device.subgroupSize ?? 0)) flashOpts.subgroups = true;
+  if (user.subgroups === undefined && lanes > 1 && shufflesFit(lanes, device)) flashOpts.subgroups = true;
   const sched = flashSchedule(flashOpts);
   const staticSizes = { ...graph.staticSizes, ...spec };
   const split = sched.split === 'auto' ? matches.map((m) => (autoSplit(m, sizes, sched, staticSizes) > 1 ? 1 : 0)).join('') : String(sched.split);
   const shape = `rows=${sched.rows},lanes=${sched.kvLanes},wg=${sched.workgroup},dvc=${sched.dvChunk},sg=${sched.subgroups ? 1 : 0}`;
   const key = `${Object.entries(spec).map(([k, v]) => `${k}=${v}`).join(',')}|split=${split}|${shape}`;
   return { key, opts: { ...opts, flashSchedule: flashOpts, specialize: spec, dims } };
+}
+
+/** Whether `lanes` can merge by subgroup shuffles on `device`: a power of two within its smallest subgroup. */
+function shufflesFit(lanes: number, device: FlashDevice): boolean {
+  return (lanes & (lanes - 1)) === 0 && lanes <= (device.subgroupSize ?? 0);
 }
 
 /** `specializeHeadDims: 'auto'` makes head dims WGSL literals when each is at least this large. */
@@ -162,7 +167,7 @@ export function decodeSchedule(matches: readonly FlashMatch[], sizes: Record<str
     let rows = Math.min(4, 2 ** Math.ceil(Math.log2(q)));
     const wg = given.workgroup ?? out.workgroup ?? 8;
     // a workgroup-memory lane merge: (dvc + 2) floats per (invocation, row), plus a max per (row tile, row)
-    const shuffles = given.subgroups ?? ((lanes & (lanes - 1)) === 0 && lanes <= (device.subgroupSize ?? 0));
+    const shuffles = given.subgroups ?? shufflesFit(lanes, device);
     while (rows > 1 && lanes > 1 && !shuffles && 4 * (wg * rows * (dvc + 2) + (wg / lanes) * rows) > DECODE_SHARED_BYTES) rows /= 2;
     out.rows = rows;
   }
