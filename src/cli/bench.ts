@@ -25,7 +25,6 @@ const FLAGS = {
   adapter: { type: 'string' },
 } as const;
 
-
 /**
  * A file-name-safe slug of an adapter identity.
  * @example adapterSlug('software llvmpipe: Mesa 25.0.7 (vulkan)') // 'software-llvmpipe-mesa-25.0.7-vulkan'

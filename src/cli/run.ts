@@ -33,7 +33,6 @@ const FLAGS = {
   'f16-fallback': { type: 'boolean' },
 } as const;
 
-
 /** An output of one side of a run, as plain values. */
 interface Result {
   dtype: string;
@@ -195,7 +194,6 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   return 0;
 }
-
 
 async function loadInputs(
   graph: Graph,

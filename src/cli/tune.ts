@@ -15,7 +15,6 @@ const FLAGS = {
   json: { type: 'boolean' },
 } as const;
 
-
 /**
  * Runs `einattn tune <variant>` and returns the exit code.
  * @example process.exitCode = await tuneCommand(['mha', '--dims', 'b=1,h=8,s=1024,t=1024,d=64,dv=64', '--budget', '60'])

@@ -393,10 +393,7 @@ async function compile(rt: Runtime, kernel: PlanKernel): Promise<GPUComputePipel
 /** Pipelines kept per device (least recently used evicted first). */
 export const MAX_PIPELINES = 256;
 
-/**
- * The compute pipeline of a kernel, compiled once per device and cached.
- * @example const pipeline = await getPipeline(rt, plan.kernels[0])
- */
+/** The pipeline cache key: same name, binding layout and WGSL, same pipeline. */
 function pipelineKey(kernel: PlanKernel): string {
   const layout = kernel.bindings.map((b) => b.access).join(',') + (kernel.uniforms.length ? '+u' : '');
   return `${kernel.name}\n${layout}\n${kernel.wgsl}`;
@@ -410,6 +407,10 @@ export function hasPipeline(rt: Runtime, kernel: PlanKernel): boolean {
   return rt.pipelines.has(pipelineKey(kernel));
 }
 
+/**
+ * The compute pipeline of a kernel, compiled once per device and cached.
+ * @example const pipeline = await getPipeline(rt, plan.kernels[0])
+ */
 export function getPipeline(rt: Runtime, kernel: PlanKernel): Promise<GPUComputePipeline> {
   const key = pipelineKey(kernel);
   let p = rt.pipelines.get(key);

@@ -55,7 +55,7 @@ export function graphKey(g: Graph): string {
  * Bumped when the meaning of a schedule changes (new knobs, new defaults), so entries tuned
  * by an older einattn miss instead of replaying a schedule that is no longer what won.
  */
-export const SCHEDULE_FORMAT = 2;
+export const SCHEDULE_FORMAT = 3;
 
 function readCache(path: string): CacheFile {
   if (!existsSync(path)) return {};
