@@ -1,18 +1,22 @@
 /** Subgroup shuffles: the runtime measures the layout it relies on and refuses kernels that do not fit. */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { compile } from '../../src/compile.ts';
-import { EinattnError, interpret } from '../../src/index.ts';
+import { EinattnError, interpret, type Graph } from '../../src/index.ts';
 import { closeRuntime, getRuntime, type Runtime } from '../../src/runtime/index.ts';
 import { checkSubgroups, subgroupLayout } from '../../src/runtime/subgroups.ts';
 import { lower } from '../../src/lower/index.ts';
 import { sampleInputs } from '../../src/tune/index.ts';
 import { gqa } from '../../src/variants/index.ts';
+import { maxDiff } from '../flash/attention.ts';
 
 let rt: Runtime;
 beforeAll(async () => {
   rt = await getRuntime(); // no adapter → the suite fails here with the reason
 });
 afterAll(closeRuntime);
+
+/** The deterministic sample inputs of `g` at `dims`, as plain arrays. */
+const arraysOf = (g: Graph, dims: Record<string, number>) => Object.fromEntries(Object.entries(sampleInputs(g, dims)).map(([k, v]) => [k, v.data]));
 
 test('the probe measures a subgroup size within the adapter range, laid out along local_invocation_index', async () => {
   expect(rt.features.has('subgroups'), 'the default adapter should offer subgroups (lavapipe does)').toBe(true);
@@ -33,10 +37,10 @@ test('a decode kernel merging its lanes by shuffles uses no workgroup memory and
   expect(flash.wgsl).toMatch(/^enable subgroups;$/m);
   expect(flash.wgsl).toContain('subgroupShuffleXor');
   expect(flash.wgsl).not.toContain('workgroupBarrier');
-  const inputs = Object.fromEntries(Object.entries(sampleInputs(g, dims)).map(([k, v]) => [k, v.data]));
+  const inputs = arraysOf(g, dims);
   const got = (await compile(g, { flashSchedule }).run(inputs, dims)).outputs.o!.data;
   const want = interpret(g, inputs, dims).o!.data;
-  expect(Array.from(got).reduce((m, x, i) => Math.max(m, Math.abs(x - want[i]!)), 0)).toBeLessThan(1e-5);
+  expect(maxDiff(got, want)).toBeLessThan(1e-5);
 });
 
 test('lanes wider than the smallest subgroup are refused before dispatch, naming the sizes', async () => {
@@ -60,12 +64,12 @@ test('subgroups needs a power-of-two lane count', () => {
 test('decode runs merge lanes by shuffles by default where the device allows, and not when told', async () => {
   const g = gqa({ causal: true, cache: true });
   const dims = { b: 1, h: 8, g: 2, s: 1, t: 512, d: 16, dv: 16 };
-  const inputs = Object.fromEntries(Object.entries(sampleInputs(g, dims)).map(([k, v]) => [k, v.data]));
+  const inputs = arraysOf(g, dims);
   const want = interpret(g, inputs, dims).o!.data;
   for (const [opts, shuffled] of [[{}, true], [{ flashSchedule: { subgroups: false } }, false]] as const) {
     const c = compile(g, opts);
     const got = (await c.run(inputs, dims, { runtime: rt })).outputs.o!.data;
-    expect(Array.from(got).reduce((m, x, i) => Math.max(m, Math.abs(x - want[i]!)), 0)).toBeLessThan(1e-5);
+    expect(maxDiff(got, want)).toBeLessThan(1e-5);
     const flash = c.plan.kernels.find((k) => /_flash(_partial)?$/.test(k.name))!;
     expect(flash.subgroupLanes ?? 0, JSON.stringify(opts)).toBe(shuffled ? 8 : 0);
     expect(flash.workgroupStorageBytes > 0, JSON.stringify(opts)).toBe(!shuffled);
@@ -81,7 +85,7 @@ test('compile().run refuses a schedule whose shuffled lanes exceed the subgroup 
   if (lanes <= minSize) throw new Error(`this device's smallest subgroup (${minSize}) is at the kvLanes limit of 64: nothing wider can be asked for`);
   const g = gqa();
   const dims = { b: 1, h: 4, g: 2, s: 1, t: 64, d: 8, dv: 8 };
-  const inputs = Object.fromEntries(Object.entries(sampleInputs(g, dims)).map(([k, v]) => [k, v.data]));
+  const inputs = arraysOf(g, dims);
   const run = compile(g, { flashSchedule: { kvLanes: lanes, workgroup: lanes, subgroups: true } }).run(inputs, dims, { runtime: rt });
   await expect(run).rejects.toThrow(new RegExp(`merges ${lanes} lanes with subgroup shuffles.*subgroupMinSize.*use kvLanes <= ${minSize} or subgroups: false`));
 });
