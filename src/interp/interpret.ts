@@ -74,13 +74,14 @@ function checkInputs(graph: Graph, inputs: Record<string, InterpInput>, sizes: R
 
 /** Strides of `src` axes laid over `out` axes (0 where `src` lacks the axis: broadcast). */
 function stridesIn(src: InterpArray, out: readonly string[]): number[] {
-  const own: Record<string, number> = {};
+  // a Map: an axis called 'toString' that `src` lacks must broadcast, not find Object.prototype's
+  const own = new Map<string, number>();
   let s = 1;
   for (let i = src.axes.length - 1; i >= 0; i--) {
-    own[src.axes[i]!] = s;
+    own.set(src.axes[i]!, s);
     s *= src.shape[i]!;
   }
-  return out.map((a) => own[a] ?? 0);
+  return out.map((a) => own.get(a) ?? 0);
 }
 
 /** Calls `f(offsets…)` for each point of `shape`, with one running offset per stride list. */

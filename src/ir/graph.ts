@@ -108,6 +108,15 @@ export function buildGraph(
 }
 
 /**
+ * A size fixed at generation time, by name, or undefined. Own keys only: an axis may be
+ * called 'toString', which a plain lookup would find on Object.prototype.
+ * @example staticSize({ d: 64 }, 'toString') // undefined
+ */
+export function staticSize(sizes: Readonly<Record<string, number>>, name: string): number | undefined {
+  return Object.hasOwn(sizes, name) ? sizes[name] : undefined;
+}
+
+/**
  * A copy of `g` with more sizes fixed at generation time (and optionally a new name):
  * kernels for it bake these sizes in, and dispatching other values is a SIZE_CONFLICT.
  * @example const g64 = specialize(mha({ causal: true }), { d: 64, dv: 64 }, 'mha_causal_64')
@@ -118,7 +127,7 @@ export function specialize(g: Graph, sizes: Record<string, number>, name: string
   for (const [s, v] of Object.entries(sizes)) {
     if (!g.sizes.includes(s)) fail('UNKNOWN_AXIS', `specialize '${name}': '${s}' is not a size of graph '${g.name}' (sizes: ${g.sizes.join(' ')})`);
     checkSize(`size '${s}'`, v);
-    if (s in staticSizes && staticSizes[s] !== v)
+    if (staticSize(staticSizes, s) !== undefined && staticSizes[s] !== v)
       fail('SIZE_CONFLICT', `specialize '${name}': size '${s}' is already fixed to ${staticSizes[s]}, not ${v}`);
     staticSizes[s] = v;
   }

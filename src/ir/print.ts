@@ -1,4 +1,4 @@
-import type { Graph } from './graph.ts';
+import { staticSize, type Graph } from './graph.ts';
 import type { Node } from './node.ts';
 
 const INFIX: Record<string, string> = {
@@ -53,7 +53,7 @@ export function printGraph(g: Graph): string {
   const lines = [
     `graph ${g.name}(${g.inputs.map((i) => `${i.name}: ${ty(i)}`).join(', ')})`,
   ];
-  lines.push(`  sizes: ${g.sizes.map((s) => (s in g.staticSizes ? `${s}=${g.staticSizes[s]}` : s)).join(' ')}`);
+  lines.push(`  sizes: ${g.sizes.map((s) => (staticSize(g.staticSizes, s) !== undefined ? `${s}=${g.staticSizes[s]}` : s)).join(' ')}`);
   for (const e of g.equations) lines.push(`  where ${e.size} = ${e.factors.join(' * ')}`);
   for (const n of g.nodes) {
     const r = rhs(n);

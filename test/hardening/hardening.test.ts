@@ -57,7 +57,8 @@ describe('hostile names', () => {
         const syntax = file.getPreEmitDiagnostics().filter((d) => d.getCategory() === 1);
         expect(syntax.map((d) => d.getMessageText().toString())).toEqual([]);
       }),
-      { numRuns: 60 },
+      // an axis named like an Object.prototype member once reached WGSL as that member's source text
+      { numRuns: 60, examples: [['A', 'toString', 'a'.repeat(64), 'A'], ['x', 'constructor', 'o', 'g']] },
     );
   });
 });

@@ -69,7 +69,7 @@
  * target, block mask on/off: the search space of the autotuner (`src/tune`,
  * `einattn tune`); `npm run bench` measures it.
  */
-import { resolveSizes, type Graph } from '../../ir/index.ts';
+import { resolveSizes, staticSize, type Graph } from '../../ir/index.ts';
 import type { LowerOptions } from '../lower.ts';
 import { autoSplit } from './kernel.ts';
 import { findFlash } from './match.ts';
@@ -106,7 +106,7 @@ export function specialiseFor(graph: Graph, opts: LowerOptions, dims: Record<str
     return undefined; // the runtime reports bad dims with its own message
   }
   const spec: Record<string, number> = { ...(opts.specialize ?? {}) };
-  const heads = matches.flatMap((m) => [...m.scores.flatMap((c) => c.qkDims), ...m.vDims]).filter((a) => graph.staticSizes[a] === undefined);
+  const heads = matches.flatMap((m) => [...m.scores.flatMap((c) => c.qkDims), ...m.vDims]).filter((a) => staticSize(graph.staticSizes, a) === undefined);
   // 'auto': literal head dims where they pay (large ones: Q cached, scores blocked); small ones
   // would only multiply pipelines, each compiled for seconds on lavapipe
   if (headDims === true || (headDims === 'auto' && heads.every((a) => sizes[a]! >= SPECIALISE_MIN_HEAD_DIM))) for (const a of heads) spec[a] = sizes[a]!;

@@ -3,7 +3,7 @@
  * it adds the block-mask kernel (blocks.ts) and the split-KV merge (merge.ts). The
  * design is described at the top of `index.ts`.
  */
-import { nodesBetween, type Node } from '../../ir/index.ts';
+import { nodesBetween, staticSize, type Node } from '../../ir/index.ts';
 import type { PlanBuffer, PlanKernel, SizeExpr } from '../../runtime/plan.ts';
 import { evalSize } from '../../runtime/sizes.ts';
 import { indent, KernelBuilder } from '../kernels/frame.ts';
@@ -25,7 +25,7 @@ export function flashGeometry(m: FlashMatch, sch: FlashSchedule, staticSizes: Re
   const WG = sch.workgroup;
   const KL = sch.kvLanes;
   const BR = R * (WG / KL);
-  const dvStatic = m.vDims.every((a) => staticSizes[a] !== undefined) ? m.vDims.reduce((p, a) => p * staticSizes[a]!, 1) : undefined;
+  const dvStatic = m.vDims.every((a) => staticSize(staticSizes, a) !== undefined) ? m.vDims.reduce((p, a) => p * staticSizes[a]!, 1) : undefined;
   // a static value head dim is taken whole, or in equal chunks of at most maxDvChunk
   const DVC = dvStatic !== undefined ? Math.ceil(dvStatic / Math.ceil(dvStatic / sch.maxDvChunk)) : sch.dvChunk;
   const qRows: SizeExpr = prod(m.rows);
@@ -371,7 +371,7 @@ interface ScoreFrame {
 
 /** The static QK extent of a contraction whose query side is cached in registers (undefined: not cached). */
 function cachedQk(c: FlashScore, staticSizes: Readonly<Record<string, number>>, maxQCache: number): number | undefined {
-  if (!c.qkDims.every((a) => staticSizes[a] !== undefined)) return undefined;
+  if (!c.qkDims.every((a) => staticSize(staticSizes, a) !== undefined)) return undefined;
   const dk = c.qkDims.reduce((p, a) => p * staticSizes[a]!, 1);
   return dk <= maxQCache ? dk : undefined;
 }

@@ -1,5 +1,6 @@
 /** The parts every generated kernel shares: header, bindings, uniforms, entry point. */
 import { fail } from '../../errors.ts';
+import { staticSize } from '../../ir/index.ts';
 import { axisVar, HELPERS, internalName, offset, product, type BufferRef, type ComputeType, type Env, type KernelContext } from '../wgsl.ts';
 
 /** Invocations per workgroup of the generic kernels (a multiple of every subgroup size seen). */
@@ -37,7 +38,7 @@ export class KernelBuilder implements KernelContext {
   }
 
   size(name: string): string {
-    const v = this.staticSizes[name];
+    const v = staticSize(this.staticSizes, name);
     if (v !== undefined) return `${v}u`;
     if (!this.uniforms.includes(name)) this.uniforms.push(name);
     return `${this.internal('sz')}.${name}`;
