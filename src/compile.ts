@@ -7,6 +7,7 @@ import type { Graph } from './ir/index.ts';
 import { explain, lower, specialiseFor, type FlashDevice, type LowerOptions } from './lower/index.ts';
 import { f16ArrayToF32, f32ArrayToF16 } from './runtime/f16.ts';
 import { runPlan, type RunOptions } from './runtime/execute.ts';
+import { DeviceTensor } from './runtime/tensor.ts';
 import type { HostArray } from './runtime/dtypes.ts';
 import type { ExecPlan } from './runtime/plan.ts';
 import { getRuntime, type Runtime } from './runtime/device.ts';
@@ -31,8 +32,11 @@ export interface CompileOptions extends LowerOptions {
   f16Fallback?: 'error' | 'f32';
 }
 
-/** An input array: values as any numeric array (f16 also as a Uint16Array of bits, i8 as an Int8Array). */
-export type RunInput = ArrayLike<number> | HostArray;
+/**
+ * An input: values as any numeric array (f16 also as a Uint16Array of bits, i8 as an
+ * Int8Array), or a {@link DeviceTensor} already on the GPU (bound as it is, no copy).
+ */
+export type RunInput = ArrayLike<number> | HostArray | DeviceTensor;
 
 /** One output of {@link Compiled.run}: f16 outputs are widened to Float32Array values, i8 outputs are an Int8Array. */
 export interface CompiledOutput {
@@ -54,9 +58,14 @@ export interface Compiled {
   planFor(dims: Record<string, number>): ExecPlan;
   /** what the graph became (at `dims`, or as the latest run ran): kernels, their fused expressions and schedules */
   explain(dims?: Record<string, number>): string;
-  /** runs on the GPU; `timing` adds per-kernel milliseconds */
+  /**
+   * runs on the GPU; `timing` adds per-kernel milliseconds. Outputs are read back into
+   * `outputs`, or stay on the device in `tensors` with `outputs: 'device'`, `into` or `session`
+   */
   run(inputs: Record<string, RunInput>, dims: Record<string, number>, opts?: RunOptions): Promise<{
     outputs: Record<string, CompiledOutput>;
+    /** outputs left on the device */
+    tensors: Record<string, DeviceTensor>;
     kernelMs?: number[];
     totalMs: number;
     /** present when the adapter lacked shader-f16 and `f16Fallback: 'f32'` ran the graph in f32 */
@@ -109,18 +118,25 @@ export function compile(graph: Graph, opts: CompileOptions = {}): Compiled {
     planFor,
     explain: (dims) => explain(dims ? planFor(dims) : latest),
     async run(inputs, dims, runOpts = {}) {
-      const rt = runOpts.runtime ?? (await getRuntime());
+      const rt = runOpts.session?.runtime ?? runOpts.runtime ?? (await getRuntime());
       const { plan, fallback } = planOn(dims, rt, await flashDevice(rt));
       latest = plan;
       if (inputs === null || typeof inputs !== 'object') fail('BAD_INPUT', `graph '${graph.name}': inputs must be an object of arrays`);
-      const host: Record<string, HostArray> = {};
+      const host: Record<string, HostArray | DeviceTensor> = {};
       for (const [name, arr] of Object.entries(inputs)) {
         const decl = graph.inputs.find((i) => i.name === name);
         const buf = plan.buffers.find((b) => b.name === name && b.role === 'input');
+        if (arr instanceof DeviceTensor) {
+          // the f32 fallback of an f16 tensor would need converting the data, which lives on the device
+          if (fallback && decl && storedF16(decl.dtype) && arr.dtype === 'f16')
+            fail('DTYPE', `graph '${graph.name}': input '${name}' is an f16 device tensor, but the ${rt.kind} adapter lacks shader-f16 and the f32 fallback runs with f32 buffers; upload it as f32`);
+          host[name] = arr;
+          continue;
+        }
         // unknown names: the runtime names them
         host[name] = decl && buf ? toHost(name, buf.dtype, arr, fallback && storedF16(decl.dtype)) : (arr as HostArray);
       }
-      const r = await runPlan(plan, host, dims, runOpts);
+      const r = await runPlan(plan, host, dims, { ...runOpts, runtime: rt });
       const outputs: Record<string, CompiledOutput> = {};
       for (const [name, o] of Object.entries(r.outputs)) {
         let data = o.dtype === 'f16' ? f16ArrayToF32(o.data as Uint16Array) : (o.data as CompiledOutput['data']);
@@ -129,7 +145,7 @@ export function compile(graph: Graph, opts: CompileOptions = {}): Compiled {
         if (fallback && decl && storedF16(decl.node.dtype)) data = f16ArrayToF32(f32ArrayToF16(data));
         outputs[name] = { axes: o.axes, shape: o.shape, data };
       }
-      return { outputs, kernelMs: r.kernelMs, totalMs: r.totalMs, ...(fallback ? { f32Fallback: true as const } : {}) };
+      return { outputs, tensors: r.tensors, kernelMs: r.kernelMs, totalMs: r.totalMs, ...(fallback ? { f32Fallback: true as const } : {}) };
     },
   };
 }
@@ -139,7 +155,7 @@ export function compile(graph: Graph, opts: CompileOptions = {}): Compiled {
  * and rounds anything else; `asF16` (the f32 fallback of an f16 tensor) gives f32 values
  * rounded to f16, as the f16 buffer would hold them.
  */
-function toHost(name: string, dtype: string, arr: RunInput, asF16 = false): HostArray {
+function toHost(name: string, dtype: string, arr: Exclude<RunInput, DeviceTensor>, asF16 = false): HostArray {
   if (arr === null || typeof arr !== 'object' || typeof (arr as ArrayLike<number>).length !== 'number')
     fail('BAD_INPUT', `input '${name}' must be an array of numbers, got ${arr === null ? 'null' : typeof arr}`);
   if (dtype === 'f16' || (dtype === 'f32' && asF16)) {

@@ -4,7 +4,7 @@
  * singleton that runs reuse; a lost device is reported once and then replaced.
  */
 import { EinattnError } from '../errors.ts';
-import { chooseAdapter, parseAdapterChoice, type AdapterChoice, type AdapterKind } from './adapter.ts';
+import { chooseAdapter, isSoftwareAdapter, parseAdapterChoice, type AdapterChoice, type AdapterKind } from './adapter.ts';
 import type { PlanKernel } from './plan.ts';
 
 /** The device limits einattn requests explicitly and checks plans against. */
@@ -46,6 +46,13 @@ export interface RuntimeOptions {
    * device is kept apart from the default one.
    */
   withoutFeatures?: readonly string[];
+  /**
+   * Run on this device, which the caller created and owns (in a browser, from
+   * `navigator.gpu`; in Node, from the `webgpu` package). einattn never destroys it. Its
+   * limits and features are used as they are: request the adapter's limits and the
+   * optional features (shader-f16, timestamp-query, subgroups) when creating it.
+   */
+  device?: GPUDevice;
 }
 
 /** Why a device is gone. */
@@ -66,6 +73,21 @@ export interface RuntimeStats {
   pooledBytes: number;
   /** compiled pipelines in the cache */
   pipelines: number;
+  /** host ↔ device data moved since the device was made, see {@link TransferCounters} */
+  transfers: TransferCounters;
+}
+
+/**
+ * Data moved between host and device: tensor and input uploads, output and tensor
+ * read-backs. Uniform sizes (a few bytes per kernel) are counted apart. A run whose
+ * inputs and outputs are all device tensors adds nothing but uniform bytes.
+ */
+export interface TransferCounters {
+  bytesUploaded: number;
+  uploads: number;
+  bytesReadBack: number;
+  readbacks: number;
+  uniformBytes: number;
 }
 
 // Idle pooled memory above this is freed rather than kept: lavapipe's "GPU memory" is
@@ -132,7 +154,7 @@ export class BufferPool {
    * Counters for tests and `einattn info`.
    * @example pool.stats().buffersCreated
    */
-  stats(): Omit<RuntimeStats, 'pipelines'> {
+  stats(): Omit<RuntimeStats, 'pipelines' | 'transfers'> {
     let pooledBuffers = 0;
     for (const l of this.idle.values()) pooledBuffers += l.length;
     return { buffersCreated: this.created, bytesCreated: this.createdBytes, buffersReused: this.reused, pooledBuffers, pooledBytes: this.idleBytes };
@@ -141,9 +163,10 @@ export class BufferPool {
 
 /** A device ready to run plans. Views made with `limitsOverride` share everything but `limits`. */
 export interface Runtime {
-  /** keep referenced while the device lives (Dawn crashes if it is collected first) */
-  readonly gpu: GPU;
-  readonly adapter: GPUAdapter;
+  /** keep referenced while the device lives (Dawn crashes if it is collected first); absent for a device the user handed in */
+  readonly gpu?: GPU;
+  /** absent for a device the user handed in (`getRuntime({ device })`) */
+  readonly adapter?: GPUAdapter;
   readonly device: GPUDevice;
   readonly kind: AdapterKind;
   /** why this adapter, e.g. "no hardware adapter found; using software Vulkan (lavapipe)" */
@@ -164,6 +187,8 @@ export interface Runtime {
   readonly health: { lost: LostInfo | null };
   /** per plan-and-sizes GPU time of the last run, to sleep instead of spinning while waiting */
   readonly estimates: Map<string, number>;
+  /** host ↔ device byte counters, shared by all views of the device */
+  readonly transfers: TransferCounters;
 }
 
 interface Entry {
@@ -225,7 +250,45 @@ async function createRuntime(choice: AdapterChoice, source: string, without: str
     pool: new BufferPool(device),
     health,
     estimates: new Map(),
+    transfers: newTransfers(),
   };
+}
+
+const newTransfers = (): TransferCounters => ({ bytesUploaded: 0, uploads: 0, bytesReadBack: 0, readbacks: 0, uniformBytes: 0 });
+
+// The runtimes around devices that users handed in, one per device.
+const userRuntimes = new WeakMap<GPUDevice, Runtime>();
+
+/** A runtime around a device the caller owns: its own limits and features, nothing of einattn's choosing. */
+function userRuntime(device: GPUDevice): Runtime {
+  if (!device || typeof device !== 'object' || typeof (device as GPUDevice).createBuffer !== 'function')
+    throw new EinattnError('USAGE', `getRuntime({ device }): expected a GPUDevice, got ${device === null ? 'null' : typeof device}`);
+  const known = userRuntimes.get(device);
+  if (known && !known.health.lost) return known;
+  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo ?? ({ vendor: '', architecture: '', device: '', description: 'user device' } as GPUAdapterInfo);
+  const limits = {} as RuntimeLimits;
+  for (const name of LIMIT_NAMES) limits[name] = device.limits[name];
+  const health: { lost: LostInfo | null } = { lost: null };
+  void device.lost.then((lost) => {
+    health.lost ??= { reason: String(lost.reason), message: lost.message || 'no message' };
+  });
+  const rt: Runtime = {
+    device,
+    kind: isSoftwareAdapter(info) ? 'software' : 'hardware',
+    reason: 'a device handed in by the caller (getRuntime({ device }))',
+    backend: 'user',
+    info,
+    limits,
+    deviceLimits: limits,
+    features: new Set([...device.features].filter((f) => (OPTIONAL_FEATURES as readonly string[]).includes(f))),
+    pipelines: new Map(),
+    pool: new BufferPool(device),
+    health,
+    estimates: new Map(),
+    transfers: newTransfers(),
+  };
+  userRuntimes.set(device, rt);
+  return rt;
 }
 
 function withLimits(base: Runtime, override: Partial<Record<LimitName, number>>): Runtime {
@@ -300,7 +363,9 @@ async function baseRuntime(opts: RuntimeOptions, reportLoss: boolean): Promise<R
  * @example const rt = await getRuntime(); console.log(rt.kind, rt.reason)
  */
 export async function getRuntime(opts: RuntimeOptions = {}): Promise<Runtime> {
-  const base = await baseRuntime(opts, false);
+  if (opts.device !== undefined && (opts.adapter !== undefined || opts.withoutFeatures !== undefined))
+    throw new EinattnError('USAGE', 'getRuntime: pass either a device of your own or adapter/withoutFeatures, not both');
+  const base = opts.device !== undefined ? userRuntime(opts.device) : await baseRuntime(opts, false);
   return opts.limitsOverride ? withLimits(base, opts.limitsOverride) : base;
 }
 
@@ -345,7 +410,7 @@ export function assertAlive(rt: Runtime): void {
  * @example runtimeStats(rt).buffersCreated
  */
 export function runtimeStats(rt: Runtime): RuntimeStats {
-  return { ...rt.pool.stats(), pipelines: rt.pipelines.size };
+  return { ...rt.pool.stats(), pipelines: rt.pipelines.size, transfers: { ...rt.transfers } };
 }
 
 function formatCompileMessages(kernel: PlanKernel, messages: readonly GPUCompilationMessage[]): string {

@@ -5,17 +5,35 @@
  */
 import { EinattnError } from '../errors.ts';
 import { allocHostArray, bytesPerElement, describeValue, hostArrayName, isHostArrayOf, type HostArray } from './dtypes.ts';
-import { assertAlive, defaultRuntime, getPipeline, hasPipeline, retireLostRuntime, type LimitName, type Runtime } from './device.ts';
+import { assertAlive, defaultRuntime, getPipeline, hasPipeline, type LimitName, type Runtime } from './device.ts';
+import { Session } from './session.ts';
+import { DeviceTensor, TENSOR_USAGE, writeWords } from './tensor.ts';
 import type { ExecPlan, PlanBuffer, PlanKernel, StorageDType } from './plan.ts';
+import { checkIndexRange } from './index-checks.ts';
 import { checkSubgroups } from './subgroups.ts';
 import { bindSizes, evalSize, formatSizeExpr, type SizeMap } from './sizes.ts';
+
+/** An input of a run: a host array (uploaded for this run) or a {@link DeviceTensor} (bound as it is). */
+export type RunValue = HostArray | DeviceTensor;
 
 /** Options of {@link runPlan}. */
 export interface RunOptions {
   /** measure per-kernel GPU time (timestamp queries, or wall clock per submit without them) */
   timing?: boolean;
-  /** the runtime to run on; default: the shared one of {@link getRuntime} */
+  /** the runtime to run on; default: the shared one of {@link getRuntime} (or the session's) */
   runtime?: Runtime;
+  /**
+   * where the outputs go: 'host' (default) reads them back into `outputs`; 'device' leaves
+   * them on the GPU as new tensors in `tensors`, with no read-back
+   */
+  outputs?: 'host' | 'device';
+  /** write these outputs into the caller's tensors (kept on the device, returned in `tensors`) */
+  into?: Record<string, DeviceTensor>;
+  /**
+   * record the run into this session instead of submitting it: outputs stay on the device
+   * (`tensors`), and timings come from `session.submit()`
+   */
+  session?: Session;
 }
 
 /** One output array of a run, row-major in the order of `axes`. */
@@ -28,10 +46,13 @@ export interface RunOutput {
 
 /** What {@link runPlan} returns. */
 export interface RunResult {
+  /** outputs read back to the host */
   outputs: Record<string, RunOutput>;
+  /** outputs left on the device (`outputs: 'device'`, `into`, or a session) */
+  tensors: Record<string, DeviceTensor>;
   /** per kernel, in plan order; only with `timing: true` */
   kernelMs?: number[];
-  /** wall-clock ms of the run: upload, dispatch, wait, readback (and first-run compilation) */
+  /** wall-clock ms of the run: upload, dispatch, wait, readback (and first-run compilation); with a session, recording only */
   totalMs: number;
 }
 
@@ -60,7 +81,6 @@ export interface Launch {
   uniforms: Uint32Array | null;
 }
 
-const STORAGE_USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
 const FEATURE_OF_ENABLE: Record<string, string> = { f16: 'shader-f16', subgroups: 'subgroups' };
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
@@ -99,7 +119,7 @@ function shapeText(b: ResolvedBuffer): string {
  * Checks the caller's arrays against the plan's inputs; BAD_INPUT names the input, its dtype and shape.
  * @example checkInputs(plan, resolveBuffers(plan, sizes), { q, k, v })
  */
-export function checkInputs(plan: ExecPlan, buffers: ResolvedBuffer[], inputs: Record<string, unknown>): void {
+export function checkInputs(plan: ExecPlan, buffers: ResolvedBuffer[], inputs: Record<string, unknown>, rt?: Runtime): void {
   const ins = buffers.filter((b) => b.role === 'input');
   const expected = () => ins.map((b) => `${b.name}: ${shapeText(b)}`).join('; ') || 'none';
   if (inputs === null || typeof inputs !== 'object' || Array.isArray(inputs)) {
@@ -114,6 +134,10 @@ export function checkInputs(plan: ExecPlan, buffers: ResolvedBuffer[], inputs: R
     const v = inputs[b.name];
     const want = `${shapeText(b)} = ${b.count} elements as a ${hostArrayName(b.dtype)}`;
     if (v === undefined) throw new EinattnError('BAD_INPUT', `missing input '${b.name}' of plan '${plan.name}': expected ${want}`);
+    if (v instanceof DeviceTensor) {
+      checkTensor(plan, b, v, `input '${b.name}'`, rt);
+      continue;
+    }
     if (!isHostArrayOf(v, b.dtype)) throw new EinattnError('BAD_INPUT', `input '${b.name}' expects ${want}, got ${describeValue(v)}`);
     if (v.length !== b.count) {
       throw new EinattnError('BAD_INPUT', `input '${b.name}' expects ${want}, got ${v.constructor.name} of length ${v.length}`);
@@ -122,25 +146,46 @@ export function checkInputs(plan: ExecPlan, buffers: ResolvedBuffer[], inputs: R
 }
 
 /**
+ * Checks a device tensor against a plan buffer: dtype, shape, device, and that it is alive.
+ * @example checkTensor(plan, buffers[0], k, "input 'k'", rt)
+ */
+export function checkTensor(plan: ExecPlan, b: ResolvedBuffer, t: DeviceTensor, what: string, rt?: Runtime): void {
+  t.check(`plan '${plan.name}', ${what}`);
+  if (rt && t.runtime.device !== rt.device)
+    throw new EinattnError('BAD_INPUT', `plan '${plan.name}', ${what}: tensor ${t.describe()} lives on another device than the run's (${rt.kind} ${rt.info.description || rt.info.device}); upload it to the run's runtime`);
+  const same = t.dtype === b.dtype && t.shape.length === b.shape.length && t.shape.every((n, i) => n === b.shape[i]);
+  if (!same) throw new EinattnError('BAD_INPUT', `plan '${plan.name}', ${what} expects ${shapeText(b)}, got device tensor ${t.describe()}`);
+}
+
+/**
+ * Checks the `into` tensors of a run: outputs of the plan, matching, writable, and aliasing no input.
+ * @example checkInto(plan, buffers, { o }, { q, k, v }, rt)
+ */
+export function checkInto(plan: ExecPlan, buffers: ResolvedBuffer[], into: Record<string, unknown>, inputs: Record<string, unknown>, rt: Runtime): Record<string, DeviceTensor> {
+  if (into === null || typeof into !== 'object') throw new EinattnError('BAD_INPUT', `plan '${plan.name}': 'into' must be an object { output: tensor }, got ${describeValue(into)}`);
+  const outs = buffers.filter((b) => b.role === 'output');
+  const seen = new Map<GPUBuffer, string>();
+  for (const v of Object.values(inputs)) if (v instanceof DeviceTensor) seen.set(v.buffer, `input tensor ${v.describe()}`);
+  for (const [name, t] of Object.entries(into)) {
+    const b = outs.find((x) => x.name === name);
+    if (!b) throw new EinattnError('BAD_INPUT', `plan '${plan.name}': 'into' names '${name}', which is not an output (outputs: ${outs.map((x) => x.name).join(', ')})`);
+    if (!(t instanceof DeviceTensor)) throw new EinattnError('BAD_INPUT', `plan '${plan.name}': into.${name} must be a device tensor, got ${describeValue(t)}`);
+    checkTensor(plan, b, t, `output '${name}'`, rt);
+    if (!(t.buffer.usage & GPUBufferUsage.COPY_DST)) throw new EinattnError('BAD_INPUT', `plan '${plan.name}': into.${name} ${t.describe()} lacks COPY_DST usage, which a run needs to clear its outputs`);
+    const other = seen.get(t.buffer);
+    if (other) throw new EinattnError('BAD_INPUT', `plan '${plan.name}': into.${name} ${t.describe()} is the same buffer as ${other}; a kernel cannot read and write one buffer, pass another tensor`);
+    seen.set(t.buffer, `into.${name}`);
+  }
+  return into as Record<string, DeviceTensor>;
+}
+
+/**
  * Checks that every gather index held in an input lies in its axis; a shader cannot
  * report a bad index, so INDEX_RANGE is raised here, naming the input, position and range.
  * @example checkIndices(plan, resolveBuffers(plan, sizes), { table }, sizes)
  */
 export function checkIndices(plan: ExecPlan, buffers: ResolvedBuffer[], inputs: Record<string, HostArray>, sizes: SizeMap): void {
-  for (const c of plan.indexChecks ?? []) {
-    const data = inputs[c.buffer];
-    const b = buffers.find((x) => x.name === c.buffer);
-    if (!data || !b) continue;
-    const limit = evalSize(c.size, sizes);
-    for (let i = 0; i < data.length; i++) {
-      const v = data[i]!;
-      if (v >= 0 && v < limit) continue;
-      let rest = i;
-      const at = b.shape.map((n) => 0 * n);
-      for (let d = b.shape.length - 1; d >= 0; d--) { at[d] = rest % b.shape[d]!; rest = Math.floor(rest / b.shape[d]!); }
-      throw new EinattnError('INDEX_RANGE', `${c.what}: input '${c.buffer}' has ${v} at [${b.axes.map((a, d) => `${a}=${at[d]}`).join(' ')}], outside 0..${limit - 1}`);
-    }
-  }
+  for (const c of plan.indexChecks ?? []) checkIndexRange(c, buffers, (name) => inputs[name], sizes);
 }
 
 function deviceName(rt: Runtime): string {
@@ -232,49 +277,27 @@ export function checkLimits(plan: ExecPlan, buffers: ResolvedBuffer[], sizes: Si
   });
 }
 
-/** Runs `fn` inside validation and out-of-memory error scopes; the promise yields the first error. */
-function scoped<T>(device: GPUDevice, fn: () => T): [T, Promise<GPUError | null>] {
-  device.pushErrorScope('out-of-memory');
-  device.pushErrorScope('validation');
-  let value: T;
-  let validation: Promise<GPUError | null>;
-  let oom: Promise<GPUError | null>;
-  try {
-    value = fn();
-  } finally {
-    validation = device.popErrorScope();
-    oom = device.popErrorScope();
-  }
-  return [value, Promise.all([validation, oom]).then(([v, o]) => v ?? o)];
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-// Below this an estimate is not worth a timer: the spin costs less than a late wake-up.
-const MIN_SLEEP_MS = 4;
-// Sleep for this fraction of the last run's time, so a faster run is barely delayed.
-const SLEEP_FRACTION = 0.8;
-const MAX_ESTIMATES = 1024;
-
-async function lostOrNull(rt: Runtime): Promise<boolean> {
-  if (rt.health.lost) return true;
-  // A lost device rejects its pending map at once but resolves `lost` a moment later.
-  await Promise.race([rt.device.lost, sleep(200)]);
-  return rt.health.lost !== null;
-}
-
 /**
- * Runs a plan: checks sizes, inputs and limits, uploads, dispatches every kernel, reads outputs back.
+ * Runs a plan: checks sizes, inputs and limits, uploads host inputs, dispatches every kernel,
+ * and reads the outputs back (or leaves them on the device: `outputs: 'device'`, `into`, `session`).
  * @example const { outputs } = await runPlan(plan, { q, k, v }, { s: 128, t: 128 }); outputs.o.data
  */
-export async function runPlan(plan: ExecPlan, inputs: Record<string, HostArray>, dims: Record<string, number>, opts: RunOptions = {}): Promise<RunResult> {
-  const rt = opts.runtime ?? (await defaultRuntime());
+export async function runPlan(plan: ExecPlan, inputs: Record<string, RunValue>, dims: Record<string, number>, opts: RunOptions = {}): Promise<RunResult> {
+  const session = opts.session;
+  if (session !== undefined && !(session instanceof Session)) throw new EinattnError('USAGE', `plan '${plan.name}': 'session' must be a Session, got ${describeValue(session)}`);
+  if (session && opts.outputs === 'host') throw new EinattnError('USAGE', `plan '${plan.name}': a run recorded into a session keeps its outputs on the device; read them with tensor.read() after session.submit()`);
+  if (session && opts.runtime && opts.runtime.device !== session.runtime.device) throw new EinattnError('USAGE', `plan '${plan.name}': the runtime option and the session are on different devices`);
+  if (opts.outputs !== undefined && opts.outputs !== 'host' && opts.outputs !== 'device') throw new EinattnError('USAGE', `plan '${plan.name}': outputs must be 'host' or 'device', got ${JSON.stringify(opts.outputs)}`);
+  session?.assertOpen(`plan '${plan.name}'`);
+  const rt = session?.runtime ?? opts.runtime ?? (await defaultRuntime());
   assertAlive(rt);
   const t0 = performance.now();
   const sizes = bindSizes(plan, dims);
   const buffers = resolveBuffers(plan, sizes);
-  checkInputs(plan, buffers, inputs);
-  checkIndices(plan, buffers, inputs, sizes);
+  checkInputs(plan, buffers, inputs, rt);
+  const into = checkInto(plan, buffers, opts.into ?? {}, inputs, rt);
+  const hostInputs = Object.fromEntries(Object.entries(inputs).filter(([, v]) => !(v instanceof DeviceTensor))) as Record<string, HostArray>;
+  checkIndices(plan, buffers, hostInputs, sizes);
   const launches = checkLimits(plan, buffers, sizes, rt);
   await checkSubgroups(plan, rt);
   // lavapipe compiles a pipeline at its first dispatch: such a run's time is no estimate of the next
@@ -282,152 +305,60 @@ export async function runPlan(plan: ExecPlan, inputs: Record<string, HostArray>,
   const pipelines = await Promise.all(plan.kernels.map((k) => getPipeline(rt, k)));
   assertAlive(rt);
 
-  const { device, pool } = rt;
-  const timestamps = opts.timing === true && rt.features.has('timestamp-query');
-  const wallPerKernel = opts.timing === true && !timestamps;
-  const outputs = buffers.filter((b) => b.role === 'output');
-  const stagingOffsets: number[] = [];
-  let stagingBytes = 0;
-  for (const b of outputs) {
-    stagingOffsets.push(stagingBytes);
-    stagingBytes += b.allocBytes;
-  }
-  const tsOffset = roundUp(stagingBytes, 8);
-  const tsBytes = timestamps ? 16 * launches.length : 0;
-  stagingBytes = Math.max(4, tsOffset + tsBytes);
-
-  const acquired: GPUBuffer[] = [];
-  const acquire = (size: number, usage: number, label: string) => {
-    const b = pool.acquire(size, usage, label);
-    acquired.push(b);
-    return b;
-  };
-  let querySet: GPUQuerySet | undefined;
-  let released = false;
-  const release = () => {
-    if (released) return;
-    released = true;
-    querySet?.destroy();
-    // Buffers of a lost device are dead; the pool was already emptied.
-    if (!rt.health.lost) for (const b of acquired) pool.release(b);
-  };
-
-  try {
-    const [encoded, encodeError] = scoped(device, () => {
-      const gpuBuf = new Map<string, GPUBuffer>();
-      for (const b of buffers) gpuBuf.set(b.name, acquire(b.allocBytes, STORAGE_USAGE(), `${plan.name}.${b.name}`));
-      const staging = acquire(stagingBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${plan.name}.readback`);
-      for (const b of buffers) {
-        if (b.role !== 'input' || b.bytes === 0) continue;
-        const data = inputs[b.name];
-        let bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-        if (b.bytes !== b.allocBytes) {
-          // writeBuffer moves whole 4-byte words; an odd-length f16 array needs padding.
-          const padded = new Uint8Array(b.allocBytes);
-          padded.set(bytes);
-          bytes = padded;
-        }
-        device.queue.writeBuffer(gpuBuf.get(b.name)!, 0, bytes);
+  const keep = session ? 'device' : (opts.outputs ?? 'host');
+  const s = session ?? new Session(rt, { timing: opts.timing, label: plan.name });
+  const tensors: Record<string, DeviceTensor> = {};
+  const readIndex = new Map<string, number>();
+  s.record(() => {
+    const gpuBuf = new Map<string, GPUBuffer>();
+    for (const b of buffers) gpuBuf.set(b.name, bufferFor(rt, s, plan, b, inputs[b.name], into[b.name], keep, tensors));
+    // Kernels may accumulate into outputs and temps, and pooled buffers hold old data.
+    for (const b of buffers) if (b.role !== 'input') s.clear(gpuBuf.get(b.name)!);
+    launches.forEach((launch, i) => {
+      const { kernel } = launch;
+      const entries: GPUBindGroupEntry[] = kernel.bindings.map((bd, j) => ({ binding: j, resource: { buffer: gpuBuf.get(bd.buffer)! } }));
+      if (launch.uniforms) {
+        const ub = s.scratch(launch.uniforms.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, `${kernel.name}.uniforms`);
+        rt.device.queue.writeBuffer(ub, 0, launch.uniforms);
+        rt.transfers.uniformBytes += launch.uniforms.byteLength;
+        entries.push({ binding: kernel.bindings.length, resource: { buffer: ub } });
       }
-      if (timestamps) querySet = device.createQuerySet({ type: 'timestamp', count: 2 * launches.length, label: `${plan.name}.timestamps` });
-
-      const commands: GPUCommandBuffer[] = [];
-      let enc = device.createCommandEncoder({ label: plan.name });
-      // Kernels may accumulate into outputs and temps, and pooled buffers hold old data.
-      for (const b of buffers) if (b.role !== 'input') enc.clearBuffer(gpuBuf.get(b.name)!);
-      launches.forEach((launch, i) => {
-        const { kernel } = launch;
-        const entries: GPUBindGroupEntry[] = kernel.bindings.map((bd, j) => ({ binding: j, resource: { buffer: gpuBuf.get(bd.buffer)! } }));
-        if (launch.uniforms) {
-          const ub = acquire(launch.uniforms.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, `${kernel.name}.uniforms`);
-          device.queue.writeBuffer(ub, 0, launch.uniforms);
-          entries.push({ binding: kernel.bindings.length, resource: { buffer: ub } });
-        }
-        const bindGroup = device.createBindGroup({ layout: pipelines[i].getBindGroupLayout(0), entries, label: kernel.name });
-        const pass = enc.beginComputePass({
-          label: kernel.name,
-          ...(querySet ? { timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } } : {}),
-        });
-        pass.setPipeline(pipelines[i]);
-        pass.setBindGroup(0, bindGroup);
-        if (launch.count > 0) pass.dispatchWorkgroups(...launch.grid);
-        pass.end();
-        if (wallPerKernel) {
-          commands.push(enc.finish());
-          enc = device.createCommandEncoder({ label: plan.name });
-        }
-      });
-      outputs.forEach((b, i) => enc.copyBufferToBuffer(gpuBuf.get(b.name)!, 0, staging, stagingOffsets[i], b.allocBytes));
-      if (querySet) {
-        const resolve = acquire(tsBytes, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, `${plan.name}.timestamps`);
-        enc.resolveQuerySet(querySet, 0, 2 * launches.length, resolve, 0);
-        enc.copyBufferToBuffer(resolve, 0, staging, tsOffset, tsBytes);
-      }
-      commands.push(enc.finish());
-      if (!wallPerKernel) device.queue.submit(commands);
-      return { staging, commands };
+      const bindGroup = rt.device.createBindGroup({ layout: pipelines[i]!.getBindGroupLayout(0), entries, label: kernel.name });
+      s.pass(kernel.name, pipelines[i]!, bindGroup, launch.grid, launch.count);
     });
-    const { staging, commands } = encoded;
+    for (const b of buffers) if (b.role === 'output' && !tensors[b.name]) readIndex.set(b.name, s.readBack(gpuBuf.get(b.name)!, b.bytes));
+  });
+  if (session) return { outputs: {}, tensors, totalMs: performance.now() - t0 };
 
-    let kernelMs: number[] | undefined;
-    if (wallPerKernel) {
-      kernelMs = [];
-      for (let i = 0; i < commands.length; i++) {
-        const t = performance.now();
-        const [, submitError] = scoped(device, () => device.queue.submit([commands[i]]));
-        await device.queue.onSubmittedWorkDone();
-        if (i < launches.length) kernelMs.push(performance.now() - t);
-        await throwGpuError(rt, plan, await submitError);
-      }
-    }
-    await throwGpuError(rt, plan, await encodeError);
-
-    // While mapAsync is pending Dawn's Node binding polls on every tick, keeping a core
-    // busy that a CPU adapter would rather use; sleep through most of the expected time.
-    const estimateKey = `${plan.name}|${plan.dynamicSizes.map((s) => sizes[s]).join(',')}|${opts.timing ? 't' : ''}`;
-    const tSubmit = performance.now();
-    const estimate = rt.estimates.get(estimateKey) ?? 0;
-    if (!wallPerKernel && estimate >= MIN_SLEEP_MS) await sleep(estimate * SLEEP_FRACTION);
-    try {
-      await staging.mapAsync(GPUMapMode.READ);
-    } catch (e) {
-      if (await lostOrNull(rt)) throw retireLostRuntime(rt);
-      // A buffer whose map failed is in no state to be handed to the next run.
-      acquired.splice(acquired.indexOf(staging), 1);
-      staging.destroy();
-      throw new EinattnError('GPU', `plan '${plan.name}': reading the outputs back failed: ${(e as Error).message || (e as Error).name}`);
-    }
-    // Sizes that change every call (a growing KV length) would grow this map without bound.
-    if (rt.estimates.size >= MAX_ESTIMATES) rt.estimates.clear();
-    if (!compiles) rt.estimates.set(estimateKey, performance.now() - tSubmit);
-
-    const mapped = staging.getMappedRange();
-    const result: Record<string, RunOutput> = {};
-    outputs.forEach((b, i) => {
-      const data = allocHostArray(b.dtype, b.count);
-      new Uint8Array(data.buffer).set(new Uint8Array(mapped, stagingOffsets[i], b.bytes));
-      result[b.name] = { dtype: b.dtype, shape: b.shape, axes: [...b.axes], data };
-    });
-    if (timestamps) {
-      const ts = new BigInt64Array(mapped, tsOffset, 2 * launches.length);
-      kernelMs = launches.map((_, i) => Math.max(0, Number(ts[2 * i + 1] - ts[2 * i]) / 1e6));
-    }
-    staging.unmap();
-    release();
-    const out: RunResult = { outputs: result, totalMs: performance.now() - t0 };
-    if (kernelMs) out.kernelMs = kernelMs;
-    return out;
-  } catch (e) {
-    if (!(e instanceof EinattnError) && (await lostOrNull(rt))) throw retireLostRuntime(rt);
-    throw e;
-  } finally {
-    release();
+  const estimateKey = `${plan.name}|${plan.dynamicSizes.map((n) => sizes[n]).join(',')}|${opts.timing ? 't' : ''}|${keep}`;
+  const res = await s.submit(compiles ? {} : { estimateKey });
+  const outputs: Record<string, RunOutput> = {};
+  for (const b of buffers) {
+    const at = readIndex.get(b.name);
+    if (at === undefined) continue;
+    const data = allocHostArray(b.dtype, b.count);
+    new Uint8Array(data.buffer).set(new Uint8Array(res.reads[at]!, 0, b.bytes));
+    outputs[b.name] = { dtype: b.dtype, shape: b.shape, axes: [...b.axes], data };
+    rt.transfers.bytesReadBack += b.bytes;
+    rt.transfers.readbacks++;
   }
+  const out: RunResult = { outputs, tensors, totalMs: performance.now() - t0 };
+  if (res.kernelMs) out.kernelMs = res.kernelMs;
+  return out;
 }
 
-async function throwGpuError(rt: Runtime, plan: ExecPlan, err: GPUError | null): Promise<void> {
-  if (!err) return;
-  if (rt.health.lost) throw retireLostRuntime(rt);
-  const kind = err.constructor?.name === 'GPUOutOfMemoryError' ? 'out of memory' : 'validation error';
-  throw new EinattnError('GPU', `plan '${plan.name}' (kernels ${plan.kernels.map((k) => k.name).join(', ')}): GPU ${kind} while dispatching: ${err.message.trim()}`);
+/** The GPU buffer of one plan buffer in one run: the caller's tensor, a new output tensor, or pooled scratch. */
+function bufferFor(rt: Runtime, s: Session, plan: ExecPlan, b: ResolvedBuffer, input: RunValue | undefined, into: DeviceTensor | undefined, keep: 'host' | 'device', tensors: Record<string, DeviceTensor>): GPUBuffer {
+  if (b.role === 'input') {
+    if (input instanceof DeviceTensor) return input.buffer;
+    const buf = s.scratch(b.allocBytes, TENSOR_USAGE(), `${plan.name}.${b.name}`);
+    if (b.bytes > 0) writeWords(rt, buf, input as HostArray);
+    return buf;
+  }
+  if (b.role === 'output' && (into || keep === 'device')) {
+    const t = into ?? new DeviceTensor(rt, rt.device.createBuffer({ size: b.allocBytes, usage: TENSOR_USAGE(), label: `${plan.name}.${b.name}` }), b.dtype, b.axes, b.shape, true, b.name);
+    tensors[b.name] = t;
+    return t.buffer;
+  }
+  return s.scratch(b.allocBytes, TENSOR_USAGE(), `${plan.name}.${b.name}`);
 }

@@ -31,10 +31,15 @@ export {
   type RuntimeLimits,
   type RuntimeOptions,
   type RuntimeStats,
+  type TransferCounters,
 } from './device.ts';
+export { DeviceTensor, dtypeOfArray, isDeviceTensor, TENSOR_USAGE, upload, wrapBuffer, zeros } from './tensor.ts';
+export { Session, type SessionOptions, type SessionResult, type SubmitOptions } from './session.ts';
 export {
   checkInputs, checkIndices,
+  checkInto,
   checkLimits,
+  checkTensor,
   layoutWorkgroups,
   resolveBuffers,
   runPlan,
@@ -43,5 +48,6 @@ export {
   type RunOptions,
   type RunOutput,
   type RunResult,
+  type RunValue,
 } from './execute.ts';
 export { adapterId, adapterReport, formatInfo, type AdapterReport } from './info.ts';

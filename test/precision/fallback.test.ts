@@ -41,7 +41,7 @@ function inputs() {
 
 describe('a device created without shader-f16', () => {
   test('really lacks it: the adapter has the feature, the device does not, and `enable f16;` does not compile', async () => {
-    expect(full.adapter.features.has('shader-f16'), 'this test needs an adapter with shader-f16 to take it away').toBe(true);
+    expect(full.adapter!.features.has('shader-f16'), 'this test needs an adapter with shader-f16 to take it away').toBe(true);
     expect(noF16.features.has('shader-f16')).toBe(false);
     expect(noF16.device.features.has('shader-f16')).toBe(false);
     expect(noF16.device).not.toBe(full.device);
@@ -124,7 +124,7 @@ describe('the OpenGL ES adapter (no shader-f16 at all)', () => {
   test("f16 storage with f16 compute runs there with f16Fallback: 'f32', and fails clearly without it", async () => {
     const gles = await getRuntime({ adapter: 'opengles' });
     expect(gles.kind).toBe('opengles');
-    expect(gles.adapter.features.has('shader-f16')).toBe(false);
+    expect(gles.adapter!.features.has('shader-f16')).toBe(false);
     const g = graph('mm16', { c: einsum('i k, k j -> i j', input('a', 'i k', 'f16'), input('b', 'k j', 'f16')) });
     const md = { i: 5, k: 40, j: 3 };
     const r = rng(2);

@@ -40,9 +40,9 @@ describe('adapter', () => {
   });
 
   it('requests the adapter limits, not the spec defaults', () => {
-    for (const name of LIMIT_NAMES) expect(rt.deviceLimits[name]).toBe(rt.adapter.limits[name]);
-    expect(rt.device.limits.maxComputeWorkgroupStorageSize).toBe(rt.adapter.limits.maxComputeWorkgroupStorageSize);
-    for (const f of ['shader-f16', 'timestamp-query', 'subgroups']) expect(rt.features.has(f)).toBe(rt.adapter.features.has(f));
+    for (const name of LIMIT_NAMES) expect(rt.deviceLimits[name]).toBe(rt.adapter!.limits[name]);
+    expect(rt.device.limits.maxComputeWorkgroupStorageSize).toBe(rt.adapter!.limits.maxComputeWorkgroupStorageSize);
+    for (const f of ['shader-f16', 'timestamp-query', 'subgroups']) expect(rt.features.has(f)).toBe(rt.adapter!.features.has(f));
   });
 
   it('returns the same runtime on every call', async () => {

@@ -1,0 +1,67 @@
+/**
+ * Waiting for the GPU and mapping memory back. Dawn's Node binding polls on every tick
+ * while a map is pending, keeping a core busy that a CPU adapter would rather use, so a
+ * wait first sleeps through most of the time the same work took last time.
+ */
+import { EinattnError } from '../errors.ts';
+import { retireLostRuntime, type Runtime } from './device.ts';
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+// Below this an estimate is not worth a timer: the spin costs less than a late wake-up.
+const MIN_SLEEP_MS = 4;
+// Sleep for this fraction of the last run's time, so a faster run is barely delayed.
+const SLEEP_FRACTION = 0.8;
+const MAX_ESTIMATES = 1024;
+
+/** Whether the runtime's device is gone (waiting briefly: a lost device rejects a map before `lost` resolves). */
+export async function lostOrNull(rt: Runtime): Promise<boolean> {
+  if (rt.health.lost) return true;
+  await Promise.race([rt.device.lost, sleep(200)]);
+  return rt.health.lost !== null;
+}
+
+/**
+ * Maps `staging` for reading after the work just submitted, sleeping first for most of
+ * the time that work with the same `estimateKey` took last time (`null`: do not learn, e.g. first compiles).
+ * @example await mapAfterSubmit(rt, staging, 'mha|1,8,128', 'read outputs of mha')
+ */
+export async function mapAfterSubmit(rt: Runtime, staging: GPUBuffer, estimateKey: string | null, what: string): Promise<void> {
+  const t0 = performance.now();
+  const estimate = estimateKey === null ? 0 : (rt.estimates.get(estimateKey) ?? 0);
+  if (estimate >= MIN_SLEEP_MS) await sleep(estimate * SLEEP_FRACTION);
+  try {
+    await staging.mapAsync(GPUMapMode.READ);
+  } catch (e) {
+    if (await lostOrNull(rt)) throw retireLostRuntime(rt);
+    throw new EinattnError('GPU', `${what}: mapping the read-back buffer failed: ${(e as Error).message || (e as Error).name}`);
+  }
+  if (estimateKey === null) return;
+  // Sizes that change every call (a growing KV length) would grow this map without bound.
+  if (rt.estimates.size >= MAX_ESTIMATES) rt.estimates.clear();
+  rt.estimates.set(estimateKey, performance.now() - t0);
+}
+
+/**
+ * Copies the first `bytes` of a GPU buffer to host memory (after all work queued before it).
+ * @example const bytes = await mapRead(rt, tensor.buffer, 64, 'o')
+ */
+export async function mapRead(rt: Runtime, buffer: GPUBuffer, bytes: number, label: string): Promise<ArrayBuffer> {
+  const usage = GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST;
+  const staging = rt.pool.acquire(bytes, usage, `${label}.readback`);
+  let ok = false;
+  try {
+    const enc = rt.device.createCommandEncoder({ label: `${label}.read` });
+    enc.copyBufferToBuffer(buffer, 0, staging, 0, bytes);
+    rt.device.queue.submit([enc.finish()]);
+    await mapAfterSubmit(rt, staging, null, `read of '${label}'`);
+    const out = staging.getMappedRange(0, bytes).slice(0);
+    staging.unmap();
+    ok = true;
+    return out;
+  } finally {
+    // a buffer whose map failed is in no state to be handed out again
+    if (ok) rt.pool.release(staging);
+    else if (!rt.health.lost) staging.destroy();
+  }
+}
