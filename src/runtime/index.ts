@@ -51,3 +51,6 @@ export {
   type RunValue,
 } from './execute.ts';
 export { adapterId, adapterReport, formatInfo, type AdapterReport } from './info.ts';
+export { CACHE_LAYOUTS, KvCache, type AppendOptions, type CacheLayout, type KvCacheOptions } from './kv/cache.ts';
+export { FreeListAllocator, PagedKvCache, type BlockAllocator, type PagedKvCacheOptions } from './kv/paged.ts';
+export { advancePlan, appendInt8Plan, appendPagedPlan, appendWordsPlan, type CacheTensorSpec } from './kv/kernels.ts';
