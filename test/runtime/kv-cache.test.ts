@@ -91,8 +91,8 @@ describe('contiguous KV cache', () => {
       expect(after.bytesReadBack - before.bytesReadBack).toBe(0);
       expect(res.passes.slice(0, 3)).toEqual(['kv_append_words', 'kv_append_words', 'kv_advance']);
       expect(res.kernelMs!.length).toBe(res.passes.length);
-      hostAppend(hk, await k.read(), lens, [1, 1], 2, 11, 1, 8);
-      hostAppend(hv, await v.read(), lens, [1, 1], 2, 11, 1, 8);
+      hostAppend(hk, (await k.read()) as Float32Array, lens, [1, 1], 2, 11, 1, 8);
+      hostAppend(hv, (await v.read()) as Float32Array, lens, [1, 1], 2, 11, 1, 8);
       lens[0]!++;
       lens[1]!++;
       const want = interpret(gqa({ causal: true, cache: true }), { q: qHost, k: hk, v: hv, kv_len: lens }, dims).o!.data;
@@ -118,7 +118,7 @@ describe('contiguous KV cache', () => {
       const [b, h, c] = [Math.floor(j / (2 * d)), Math.floor(j / d) % 2, j % d];
       return seqs.includes(b) ? x[((b * 2 + h) * 2 + i) * d + c]! : 0;
     });
-    let state = { ...empty };
+    let state: { k_q: Int8Array; k_scale: Float32Array; v_q: Int8Array; v_scale: Float32Array } = { ...empty };
     const apply = (kRows: Float32Array, vRows: Float32Array, lens: number[], only: number[]) => {
       const out = interpret(g, { ...state, k_new: kRows, v_new: vRows, kv_len: Int32Array.from(lens) }, { b: 2, g: 2, t: 7, d: 8, dv: 4, s: 1 });
       // sequences outside `only` keep their old rows
