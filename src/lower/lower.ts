@@ -3,7 +3,7 @@
  *   groupKernels (fusion) → planSizes → emit one WGSL kernel per group → ExecPlan.
  */
 import { fail } from '../errors.ts';
-import { isWgslBuiltin, resolveSizes, specialize, type Graph, type Node } from '../ir/index.ts';
+import { isWgslBuiltin, resolveSizes, specialize, type Graph } from '../ir/index.ts';
 import type { ExecPlan, PlanBuffer, PlanKernel, SizeExpr } from '../runtime/plan.ts';
 import { describe } from './describe.ts';
 import { contractKernel, type Tile } from './kernels/contract.ts';
@@ -14,6 +14,7 @@ import { softmaxKernel } from './kernels/softmax.ts';
 import { autoSplit, emitFlash } from './flash/kernel.ts';
 import { findFlash, type FlashMatch } from './flash/match.ts';
 import { flashSchedule, type FlashSchedule } from './flash/schedule.ts';
+import { indexChecks } from './index-checks.ts';
 import { groupKernels } from './schedule.ts';
 import { planSizes } from './sizes.ts';
 import { internalName, type BufferRef, type ComputeType } from './wgsl.ts';
@@ -138,6 +139,7 @@ export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
           contractions: m.scores.map((c) => describe(c.einsum, names)),
           mask: m.softmax.mask && describe(m.softmax.mask, names),
           sink: m.softmax.sink && describe(m.softmax.sink, names),
+          length: m.length && `${describe(m.length.end, names)}${m.length.inclusive ? ' + 1' : ''}`,
           out: describe(root, names),
         },
         internal: (w) => internal(w),
@@ -170,7 +172,7 @@ export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
   });
   checkGathers(graph);
   const rules = planSizes(graph);
-  return { name: graph.name, ...rules, derivedSizes: [...rules.derivedSizes, ...derived], buffers: planBuffers, kernels, indexChecks: indexChecks(graph) };
+  return { name: graph.name, ...rules, derivedSizes: [...rules.derivedSizes, ...derived], buffers: planBuffers, kernels, indexChecks: indexChecks(graph, found.matches) };
 }
 
 /** 1 (one pass), n splits, or 'dynamic' (the auto split count, evaluated at dispatch). */
@@ -188,18 +190,4 @@ function chooseSplit(g: Graph, m: FlashMatch, sched: FlashSchedule, dims: Record
 
 function checkGathers(graph: Graph): void {
   for (const n of graph.nodes) if (n.op === 'gather' && n.index.dtype !== 'i32') fail('LOWERING', `gather '${n.axis}': index must be i32`);
-}
-
-/** Index tensors that are graph inputs, and bounded inputs, are range-checked on the host before dispatch. */
-function indexChecks(graph: Graph): NonNullable<ExecPlan['indexChecks']> {
-  const out: NonNullable<ExecPlan['indexChecks']> = [];
-  for (const i of graph.inputs)
-    if (i.max !== undefined) out.push({ buffer: i.name, size: ['+', i.max, 1], what: `input '${i.name}' (values 0..${i.max})` });
-  for (const n of graph.nodes) {
-    if (n.op !== 'gather') continue;
-    let src: Node = n.index;
-    while (src.op === 'view') src = src.x;
-    if (src.op === 'input') out.push({ buffer: src.name, size: n.axis, what: `gather '${n.axis}' through '${src.name}'` });
-  }
-  return out;
 }

@@ -86,5 +86,25 @@ export interface ExecPlan {
    * i32 input buffers whose every value must lie in 0 ≤ v < size (gather indices);
    * checked on the host before dispatch, since a shader cannot report an error
    */
-  indexChecks?: { buffer: string; size: SizeExpr; what: string }[];
+  indexChecks?: IndexCheck[];
+}
+
+/**
+ * One host-side range check: every used value of the i32 input `buffer` must lie in
+ * 0 ≤ v < size. `what` says where the bound comes from, for the INDEX_RANGE message.
+ */
+export interface IndexCheck {
+  buffer: string;
+  size: SizeExpr;
+  what: string;
+  /**
+   * Only part of `buffer` is used: its entries whose index along `axis` is below
+   * ceil(length[…] / per), where the i32 input `length` is read at the entry's own indices
+   * along its axes (which `buffer` has too, by name). A paged cache's block table
+   * [b m] is used up to ceil(kv_len[b] / blk) blocks because the attention kernel never reads
+   * past kv_len; the rest may hold any padding (-1). Without `length` on the host the
+   * used part is unknown and the entries are not checked.
+   * @example { length: 'kv_len', axis: 'm', per: 'blk' }
+   */
+  usedBy?: { length: string; axis: string; per: SizeExpr };
 }

@@ -1,12 +1,26 @@
 /** GPU checks of variant graphs: compile() on the adapter against the float64 interpreter. */
 import { expect } from 'vitest';
 import { compile, interpret, type Compiled, type Graph } from '../../src/index.ts';
+import type { CompileOptions } from '../../src/compile.ts';
 
-const compiled = new Map<Graph, Compiled>();
+/** per graph, per compile options (as JSON) */
+const compiled = new Map<Graph, Map<string, Compiled>>();
 
 /** The graph's sizes out of a larger record (generators make a few more). */
 export function dimsOf(g: Graph, dims: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(dims).filter(([k]) => g.sizes.includes(k)));
+}
+
+/** Options of {@link expectGpuMatch}. */
+export interface GpuMatchOptions {
+  /**
+   * the interpreter's inputs, when they differ from the GPU's: e.g. the GPU gets NaN in cache
+   * slots past kv_len that it must never read, the interpreter (which multiplies masked
+   * slots by zero) the same inputs with those slots zeroed
+   */
+  oracle?: Record<string, ArrayLike<number>>;
+  /** options of compile() (schedules …) */
+  compile?: CompileOptions;
 }
 
 /**
@@ -14,11 +28,14 @@ export function dimsOf(g: Graph, dims: Record<string, number>): Record<string, n
  * error follows the tour's f32 rule, 1e-5·√L·max(1, |ref|max) + 1e-6, with L the
  * longest reduction (contraction or softmax) in the graph at these sizes.
  */
-export async function expectGpuMatch(g: Graph, inputs: Record<string, ArrayLike<number>>, all: Record<string, number>): Promise<void> {
+export async function expectGpuMatch(g: Graph, inputs: Record<string, ArrayLike<number>>, all: Record<string, number>, opts: GpuMatchOptions = {}): Promise<void> {
   const dims = dimsOf(g, all);
-  const want = interpret(g, inputs, dims);
-  let c = compiled.get(g);
-  if (!c) compiled.set(g, (c = compile(g)));
+  const want = interpret(g, opts.oracle ?? inputs, dims);
+  const byOpts = compiled.get(g) ?? new Map<string, Compiled>();
+  compiled.set(g, byOpts);
+  const key = JSON.stringify(opts.compile ?? {});
+  let c = byOpts.get(key);
+  if (!c) byOpts.set(key, (c = compile(g, opts.compile)));
   const got = await c.run(inputs, dims);
   const sizes: Record<string, number> = { ...all };
   let L = 1;

@@ -7,6 +7,7 @@ import type { PlanKernel, SizeExpr } from '../../runtime/plan.ts';
 import { indent, KernelBuilder } from '../kernels/frame.ts';
 import { axisVar, Scope, type BufferRef, type Env } from '../wgsl.ts';
 import { BLOCK_EMPTY, BLOCK_FULL, BLOCK_PARTIAL, named, planKernel, type FlashContext } from './context.ts';
+import { keyEnd } from './length.ts';
 
 /** The block-mask kernel: one invocation per (mask batch, row block, KV tile), the mask evaluated exactly per element. */
 export function blockMaskKernel(ctx: FlashContext, blocks: BufferRef, maskBatch: string[], BR: number, TK: number, nRowBlocks: SizeExpr, nTiles: SizeExpr, headerBase: string[]): PlanKernel {
@@ -25,8 +26,12 @@ export function blockMaskKernel(ctx: FlashContext, blocks: BufferRef, maskBatch:
   const inner = main.child({ hoist: (n) => !n.axes.includes(t) && !n.axes.some((a) => m.rows.includes(a)) });
   const env: Env = { ...Object.fromEntries(maskBatch.map((a) => [a, axisVar(a)])), ...Object.fromEntries(m.rows.map((a) => [a, axisVar(a)])), [t]: axisVar(t) };
   const mv = inner.value(m.softmax.mask!, env);
+  // keys at or past the declared length are masked (the mask says so), and nothing there is read
+  const end = I('tend');
+  const endLine = m.length ? keyEnd(main, m.length, env, T, end) : undefined;
   body.push(
     ...main.lines,
+    ...(endLine ? [endLine] : []),
     `var ${any} = false;`,
     `var ${all} = true;`,
     `for (var ${i} = 0u; ${i} < ${BR}u; ${i}++) {`,
@@ -36,6 +41,7 @@ export function blockMaskKernel(ctx: FlashContext, blocks: BufferRef, maskBatch:
     `  for (var ${j} = 0u; ${j} < ${TK}u; ${j}++) {`,
     `    let ${axisVar(t)} = ${tile} * ${TK}u + ${j};`,
     `    if (${axisVar(t)} >= ${T}) { break; }`,
+    ...(endLine ? [`    if (${axisVar(t)} >= ${end}) { ${all} = false; break; }`] : []),
     ...indent([...inner.lines, `${any} = ${any} || ${mv};`, `${all} = ${all} && ${mv};`], 2),
     '  }',
     `  if (${any} && !${all}) { break; }`,

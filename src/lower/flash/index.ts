@@ -38,6 +38,14 @@
  * schedules). The block map has only the batch axes the mask uses (one map for all
  * heads of a causal mask).
  *
+ * **Declared length** (length.ts): a mask conjunct `t < L` with `L` over batch axes only
+ * (a KV cache's `t < kv_len[b]`) ends the key range at `min(T, L)` per batch index. The
+ * kernel loops over the tiles below it only (split-KV and lanes divide those tiles), clamps
+ * every key below it, and the block-mask kernel stops there too, so nothing at or past the
+ * length is read: no K, V or block-table entry (FlashAttention and FlashInfer bound their
+ * loops the same way; a masked multiply by zero would still propagate NaN). A length of 0
+ * reads nothing and gives zeros.
+ *
  * **Split-KV** (flash-decoding): with `split: n` (or `'auto'` and few rows per KV
  * length) the tiles of each row are divided among `n` workgroups that write a
  * normalised partial output and its log-sum-exp; a merge kernel combines them

@@ -10,6 +10,7 @@ import { indent, KernelBuilder } from '../kernels/frame.ts';
 import { axisVar, NEG_INF, offset, Scope, type BufferRef, type Env } from '../wgsl.ts';
 import { blockMaskKernel } from './blocks.ts';
 import { BLOCK_EMPTY, BLOCK_PARTIAL, named, planKernel, type FlashContext, type FlashEmit } from './context.ts';
+import { keyEnd } from './length.ts';
 import type { FlashMatch, FlashScore } from './match.ts';
 import { laneMerge } from './lanes.ts';
 import { mergeKernel } from './merge.ts';
@@ -82,6 +83,7 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
     `value columns ${DVC} per invocation${dvStatic !== undefined && DVC >= dvStatic ? '' : ' (chunked)'}` +
     `${qkBlocks.some((b) => b > 1) ? `, scores in register blocks of ${qkBlocks.join(' / ')} key${qkBlocks.length > 1 ? 's per contraction' : 's'}` : ''}` +
     `${useBlocks ? ', block mask (empty tiles skipped, full tiles unmasked)' : mask ? ', mask per element' : ''}` +
+    `${m.length ? `, keys end at the declared length ${ctx.describe.length ?? ''} (nothing past it is read)` : ''}` +
     `${split ? `, split-KV into ${typeof splitSize === 'number' ? splitSize : 'auto'} parts + merge` : ''}` +
     `${KL > 1 ? (sch.subgroups ? `, lanes merged by subgroup shuffles (no workgroup memory)` : `, lanes merged through workgroup memory (one barrier)`) : ', no workgroup memory'}`;
   const headerBase = [
@@ -154,13 +156,18 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   });
   for (const regs of scoreRegs.slice(1)) for (let r = 0; r < R; r++) state.push(`var ${regs.tile(r)}: array<f32, ${TK}>;`);
 
-  // the KV tiles this workgroup streams
+  // the KV tiles this workgroup streams: those of keys below the end of the key range, which is
+  // the declared length min(T, kv_len[b]) when the mask has one (keys past it are never read), else T
   const [tile, lo, hi, t0, j, tv, cc] = [I('tile'), I('lo'), I('hi'), I('t0'), I('j'), axisVar(t), I('c')];
   const loop: string[] = [];
+  const end = m.length ? I('tend') : T;
+  if (m.length) loop.push(keyEnd(main, m.length, batchEnv, T, end));
+  const nTe = m.length ? `((${end} + ${TK - 1}u) / ${TK}u)` : nT;
   if (split) {
+    // the splits share the tiles up to the end, so a short sequence still spreads over all of them
     const per = I('per');
-    loop.push(`let ${per} = (${nT} + ${nSp} - 1u) / ${nSp};`, `let ${lo} = ${sp} * ${per};`, `let ${hi} = min(${lo} + ${per}, ${nT});`);
-  } else loop.push(`let ${lo} = 0u;`, `let ${hi} = ${nT};`);
+    loop.push(`let ${per} = (${nTe} + ${nSp} - 1u) / ${nSp};`, `let ${lo} = ${sp} * ${per};`, `let ${hi} = min(${lo} + ${per}, ${nTe});`);
+  } else loop.push(`let ${lo} = 0u;`, `let ${hi} = ${nTe};`);
   const loaded = I('loaded');
   const loadedAll = I('loaded_all');
   if (ctx.debugTiles) loop.push(`var ${loaded} = 0u;`);
@@ -180,7 +187,7 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   inTile.push(`let ${t0} = ${tile} * ${TK}u;`);
 
   // 1. scores Sᵢ = Σ_qk Qᵢ·Kᵢ for R rows × TK keys, one tile per contraction
-  const frame: ScoreFrame = { kb, main, R, TK, t, T, t0, j, tv, batchEnv, envR, f16 };
+  const frame: ScoreFrame = { kb, main, R, TK, t, T: end, t0, j, tv, batchEnv, envR, f16 };
   const prologue: string[] = [];
   m.scores.forEach((score, c) => {
     const emitted = scoreTile(frame, score, scoreRegs[c]!, qCached[c], qkBlocks[c]!);
@@ -191,7 +198,7 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   // 2. score mod, key bounds and (in partial blocks only) the mask
   const modLines: string[] = [];
   const inRange = I('in');
-  modLines.push(`let ${tv} = min(${t0} + ${j}, ${T} - 1u);`, `let ${inRange} = ${t0} + ${j} < ${T};`);
+  modLines.push(`let ${tv} = min(${t0} + ${j}, ${end} - 1u);`, `let ${inRange} = ${t0} + ${j} < ${end};`);
   const maskLines: string[] = [];
   const selects: string[] = [];
   const ok = (r: number) => I(`ok${r}`);
@@ -247,7 +254,7 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
     ...indent([...dvDecl, ...cScope.lines], 1),
     ...Array.from({ length: R }, (_, r) => `  var ${o(r)} = ${acc(r)}[${cc}] * ${alphaVar(r)};`),
     `  for (var ${j} = 0u; ${j} < ${TK}u; ${j}++) {`,
-    `    let ${tv} = min(${t0} + ${j}, ${T} - 1u);`,
+    `    let ${tv} = min(${t0} + ${j}, ${end} - 1u);`,
     ...indent([...vScope.lines, ...Array.from({ length: R }, (_, r) => `${o(r)} += ${kb.product([`${sc(r)}[${j}]`, vVal])};`)], 2),
     '  }',
     ...Array.from({ length: R }, (_, r) => `  ${acc(r)}[${cc}] = ${o(r)};`),
@@ -357,7 +364,10 @@ interface ScoreFrame {
   main: Scope;
   R: number;
   TK: number;
-  /** the KV axis; WGSL of its size, the tile's first key, the key counter and the key index */
+  /**
+   * the KV axis; WGSL of the end of its key range (its size, or the declared length: keys are
+   * clamped below it), the tile's first key, the key counter and the key index
+   */
   t: string;
   T: string;
   t0: string;

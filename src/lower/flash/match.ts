@@ -5,6 +5,7 @@
  * elementwise nodes lie between it and the score contractions, and which axes each tensor has.
  */
 import { children, type Graph, type Node } from '../../ir/index.ts';
+import { kvLength, type KvLength } from './length.ts';
 
 type Einsum = Extract<Node, { op: 'einsum' }>;
 type Softmax = Extract<Node, { op: 'softmax' }>;
@@ -44,6 +45,8 @@ export interface FlashMatch {
   lse: Reduce[];
   /** every node the flash kernel computes internally (never materialised) */
   inner: Set<number>;
+  /** the key range's end that the mask declares (`t < kv_len[b]`): nothing at or past it is read */
+  length?: KvLength;
 }
 
 /** Why a softmax-contraction was not turned into a flash kernel. */
@@ -152,7 +155,8 @@ function matchAt(out: Einsum, p: Softmax, consumers: Map<number, Node[]>, isOutp
   for (const a of rowAxes) if (!out.axes.includes(a)) return `the output drops the row axis '${a}'`;
   const inner = new Set<number>([...path, p.id, ...lse.map((l) => l.id)]);
   for (const l of lse) if (l.x !== x) inner.add(l.x.id);
-  return { out, softmax: p, scores, value, kv: t, vDims, batch, rows, lse, inner };
+  const length = kvLength(p.mask, t, batch);
+  return { out, softmax: p, scores, value, kv: t, vDims, batch, rows, lse, inner, ...(length ? { length } : {}) };
 }
 
 function lseOf(c: Node, x: Node, p: Softmax, consumers: Map<number, Node[]>): { reduce: Reduce; select?: Node } | undefined {
