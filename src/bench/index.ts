@@ -6,3 +6,4 @@ export { benchMarkdown, speedup, targets, type Target } from './report.ts';
 export { runBench, SYSTEMS, type BenchOptions, type BenchResult, type BenchRow, type SystemName } from './run.ts';
 export { benchRooflineSvg, timesSvg } from './svg.ts';
 export { timeStats, type TimeStats } from '../tune/stats.ts';
+export { DEFAULT_DECODE_STEPS, decodeStepMarkdown, QUICK_DECODE_STEPS, runDecodeSteps, type DecodeStepCase, type DecodeStepRow } from './decode.ts';

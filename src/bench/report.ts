@@ -1,5 +1,6 @@
 /** The bench's results as a markdown report: machine, limits, one table per row, targets. */
 import { dimsLabel } from './cases.ts';
+import { decodeStepMarkdown } from './decode.ts';
 import type { BenchResult, BenchRow, SystemName } from './run.ts';
 
 const PEERS: SystemName[] = ['ort-webgpu', 'ort-cpu'];
@@ -91,6 +92,7 @@ export function benchMarkdown(result: BenchResult, command: string): string {
   lines.push('', '## Targets', '', '| target | goal | measured | met |', '|---|---:|---|---|');
   for (const t of targets(result))
     lines.push(`| ${t.what} | ${t.goal} | ${t.measured.map((x) => `${x.case}: ${x.value.toFixed(2)}`).join('; ') || 'not measured'} | ${t.measured.length ? (t.met ? 'yes' : '**no**') : '–'} |`);
+  lines.push(...decodeStepMarkdown(result.decodeSteps ?? []));
   const sched = result.rows.filter((r) => r.system === 'einattn' && r.schedule);
   if (sched.length) {
     lines.push('', '## einattn schedules', '');

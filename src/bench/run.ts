@@ -11,6 +11,7 @@ import type { Graph } from '../ir/index.ts';
 import type { FlashSchedule } from '../lower/index.ts';
 import { adapterReport, bindSizes, resolveBuffers, type ExecPlan, type Runtime } from '../runtime/index.ts';
 import { variantOf, type BenchCase } from './cases.ts';
+import { runDecodeSteps, type DecodeStepCase, type DecodeStepRow } from './decode.ts';
 import { sampleInputs } from '../tune/inputs.ts';
 import { loadOrt, ortProblem, ortRunner } from './ort.ts';
 import { timeStats, type TimeStats } from '../tune/stats.ts';
@@ -62,6 +63,8 @@ export interface BenchResult {
   roofline: MeasuredRoofline;
   repeat: number;
   rows: BenchRow[];
+  /** decode loops on a device KV cache (`decode.ts`), when the run has them */
+  decodeSteps?: DecodeStepRow[];
 }
 
 /** How to run the bench. */
@@ -77,6 +80,8 @@ export interface BenchOptions {
   scheduleFor?: (c: BenchCase, graph: Graph) => { source: string; values: Partial<FlashSchedule> } | undefined;
   /** one line per finished row (to stderr in the CLI) */
   progress?: (line: string) => void;
+  /** decode-step rows, run after the other rows (their ORT WebGPU rows are matched by variant and sizes) */
+  decodeSteps?: readonly DecodeStepCase[];
 }
 
 interface Sample {
@@ -191,6 +196,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), platform: `${process.platform} ${process.arch}`, node: process.version },
     adapter: { id: roofline.adapter, kind: report.kind, description: report.description || report.device, backend: report.backend },
     roofline, repeat, rows,
+    ...(opts.decodeSteps?.length ? { decodeSteps: await runDecodeSteps(opts.decodeSteps, runtime, rows, progress) } : {}),
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { benchMarkdown, benchRooflineSvg, customCase, DEFAULT_CASES, QUICK_CASES, runBench, selectCases, SYSTEMS, timesSvg, variantOf, type BenchCase, type BenchResult, type SystemName } from '../bench/index.ts';
+import { benchMarkdown, benchRooflineSvg, customCase, DEFAULT_CASES, DEFAULT_DECODE_STEPS, QUICK_CASES, QUICK_DECODE_STEPS, runBench, selectCases, SYSTEMS, timesSvg, variantOf, type BenchCase, type BenchResult, type SystemName } from '../bench/index.ts';
 import { adapterId, type Runtime } from '../runtime/index.ts';
 import { tune, tunedOptions } from '../tune/index.ts';
 import { checkDims, parseDims, parseFlags, parseOptFlags, positiveInt, usage, variantOptions, flagList as list, flagString as str } from './args.ts';
@@ -58,12 +58,19 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const optsGiven = list(f.opt).length ? parseOptFlags(list(f.opt)) : undefined;
   if ((dimsGiven || optsGiven) && only === undefined) usage(`--dims and --opt describe one row: give the variant with --only <variant>`);
   let cases: BenchCase[];
-  if (dimsGiven || optsGiven) {
+  const stepCases = f.quick ? QUICK_DECODE_STEPS : DEFAULT_DECODE_STEPS;
+  // decode-step rows: all of them in a full run, one when --only names it, none for a custom row
+  let decodeSteps = dimsGiven || optsGiven ? [] : stepCases.filter((c) => only === undefined || c.id === only || only === 'decode-steps');
+  if (decodeSteps.length && only !== undefined) cases = [];
+  else if (dimsGiven || optsGiven) {
     const v = variantOf(only!);
     const dims = dimsGiven ?? v.dims.bench;
     cases = [customCase(only!, dims, optsGiven ? variantOptions(v, optsGiven) : {})];
     checkDims(v.build(cases[0]!.opts), dims);
-  } else cases = selectCases(f.quick ? QUICK_CASES : DEFAULT_CASES, only);
+  } else {
+    cases = selectCases(f.quick ? QUICK_CASES : DEFAULT_CASES, only);
+    decodeSteps = only === undefined ? decodeSteps : [];
+  }
   const systems = (str(f.systems)?.split(',').map((s) => s.trim()) ?? [...SYSTEMS]) as SystemName[];
   for (const s of systems) if (!(SYSTEMS as readonly string[]).includes(s)) usage(`--systems: no system '${s}' (systems: ${SYSTEMS.join(', ')})`);
   const repeat = f.repeat === undefined ? (f.quick ? 3 : 7) : positiveInt(str(f.repeat)!, '--repeat');
@@ -79,7 +86,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     }
   }
   const result = await runBench({
-    cases, systems, repeat, runtime: rt, progress: log,
+    cases, systems, repeat, runtime: rt, progress: log, decodeSteps,
     scheduleFor: (c, graph) => {
       // schedules are tuned at f32 arithmetic; an f16-compute row runs the default
       if (f['no-tuned'] || c.compute) return undefined;

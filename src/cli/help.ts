@@ -8,6 +8,7 @@ commands:
   tour             check and time every built-in variant, write an HTML report (npm start)
   list             built-in variants: options, inputs, sizes
   run <variant>    run a variant (or --file module.ts) on the GPU or the interpreter
+  decode <variant> a decode loop on a device KV cache: per-step wall and kernel time vs host arrays
   info             the WebGPU adapter einattn would use, and its limits
   generate         typed kernel modules at build time (modules.ts… --out DIR)
   cost <variant>   FLOPs, bytes, KV cache and roofline time (--device h100; --compare mha,gqa)
@@ -125,8 +126,32 @@ The winner is re-timed against the default and cached in .einattn/tuned.json (EI
 under the adapter's identity, the graph and the shape bucket (sizes rounded up to powers of two).
 einattn run, einattn bench and einattn generate --tuned use it.`;
 
+const DECODE_HELP = `usage: einattn decode <variant> [--dims b=1,…] [--steps N] [--opt k=v] [--host-repeat N] [--no-check] [--json]
+
+The decode loop as an application runs it: the variant's KV cache is made on the device at
+capacity t (paged: m·blk), filled by a prefill of t − N tokens (later sequences of a batch get
+fewer: a ragged batch), then N steps run, each one submission that appends one token per
+sequence in place and attends over the cache. Prints the median per-step wall time and kernel
+time (with IQRs), the per-step wall time of the host-array path (the same step with the whole
+cache uploaded and the output read back) measured in the same run, and the last step's max
+abs error against the interpreter. Variants: gqa, mqa, mha, mla_decode, paged, gqa_int8 (any
+variant with a cache option).
+
+  --dims b=1,h=32,g=8,t=8192,d=128,dv=128  sizes; t is the capacity (paged: blk and m, n = b·m
+                      by default); s is always 1 (default: the variant's bench sizes)
+  --steps N           decode steps (default 16); the capacity must hold them
+  --opt key=value     variant option (cache and causal are on unless given)
+  --host-repeat N     host-array calls to time (default 3; 0 skips)
+  --no-check          skip the interpreter check (slow at large sizes)
+  --seed N            seed of the random cache, queries and weights (default 1)
+  --json              one JSON object: variant, dims, steps, step_wall_ms, step_kernel_ms,
+                      host_step_wall_ms (each {median, p25, p75}), max_abs_err, passes, prefill
+  --adapter KIND      auto | hardware | software | opengles`;
+
 export function helpFor(command?: string): string {
   switch (command) {
+    case 'decode':
+      return DECODE_HELP;
     case 'run':
       return RUN_HELP;
     case 'list':
