@@ -21,12 +21,10 @@ export function paged(opts: Omit<AttentionOptions, 'cache'> = {}): Graph {
   const kCache = input('k_cache', 'n g blk d');
   const vCache = input('v_cache', 'n g blk dv');
   const table = input('block_table', 'b m', 'i32');
-  // [n g blk d] read through the table: [b m g blk d]; its blocks in order: [b t g d], t = m·blk
+  // [n g blk d] read through the table: [b m g blk d]; its blocks in order: [b t g d], t = m·blk.
+  // Both are views: the attention kernel reads K and V through the table, nothing is copied.
   const k = kCache.gather('n', table).merge('m blk', 't').transpose('b g t d');
-  // WORKAROUND (lowering bug, see docs/VARIANTS.md#paged): a contraction over an axis that a view
-  // maps (here t -> m, blk for the gather) hoists loads out of its loop; copying V to [b g t dv]
-  // in its own kernel (a one-operand einsum) keeps the P·V loop over a plain buffer.
-  const v = einsum('b t g dv -> b g t dv', vCache.gather('n', table).merge('m blk', 't'));
+  const v = vCache.gather('n', table).merge('m blk', 't').transpose('b g t dv');
   const scores = einsum('b g r s d, b g t d -> b g r s t', q, k).mul(scaleOf(opts));
   const p = attend(scores, { ...opts, cache: true }, (x) => x.split('h', 'g r'));
   const o = einsum('b g r s t, b g t dv -> b g r s dv', p, v).merge('g r', 'h');

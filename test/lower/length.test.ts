@@ -1,10 +1,12 @@
 /**
  * The declared length of the KV axis in the lowering: which masks declare one, the flash
- * kernel's key clamps, and the host checks of a padded block table.
+ * kernel's key clamps, the host checks of a padded block table, and paged attention as one
+ * flash kernel with no temporary that grows with the cache.
  */
 import { describe, expect, test } from 'vitest';
 import { einsum, graph, index, input, size, type Graph, type Tensor } from '../../src/index.ts';
 import { findFlash, lower } from '../../src/lower/index.ts';
+import { bindSizes, resolveBuffers } from '../../src/runtime/index.ts';
 import { checkIndexRange } from '../../src/runtime/index-checks.ts';
 import type { IndexCheck } from '../../src/runtime/plan.ts';
 import { EinattnError } from '../../src/errors.ts';
@@ -56,6 +58,28 @@ describe('the flash kernel ends its keys at the length', () => {
   test('the block-mask kernel stops at the length too', () => {
     const blocks = lower(gqa({ cache: true })).kernels.find((k) => k.name.endsWith('_blocks'))!;
     expect(blocks.wgsl).toContain('if (_t >= _tend) { _all = false; break; }');
+  });
+});
+
+describe('paged attention is one flash kernel reading K and V through the block table', () => {
+  const dimsAt = (m: number) => ({ b: 2, h: 8, g: 2, s: 1, n: 4 * m, blk: 16, m, d: 64, dv: 64 });
+
+  test('kernels: the block map, the flash kernel and the head merge; no copy of the cache', () => {
+    const plan = lower(paged({ causal: true }));
+    expect(plan.kernels.map((k) => k.name)).toEqual(['paged_causal_0_flash_blocks', 'paged_causal_0_flash', 'paged_causal_1_map']);
+    const flash = plan.kernels[1]!.wgsl;
+    expect(flash).toMatch(/k_cache\[.*block_table/s);
+    expect(flash).toMatch(/v_cache\[/);
+  });
+
+  test('the largest temporary is the same at m = 8 and m = 64 (the output before the head merge), and no temporary but the block map has a cache size in its shape', () => {
+    const plan = lower(paged({ causal: true }));
+    const largest = (m: number) => Math.max(...resolveBuffers(plan, bindSizes(plan, dimsAt(m))).filter((b) => b.role === 'temp').map((b) => b.bytes));
+    const { b, h, s, dv } = dimsAt(8);
+    expect(largest(8)).toBe(b * h * s * dv * 4);
+    expect(largest(64)).toBe(largest(8));
+    for (const t of plan.buffers.filter((x) => x.role === 'temp' && !x.name.includes('blocks')))
+      expect(JSON.stringify(t.shape), t.name).not.toMatch(/"(n|m|t|blk)"/);
   });
 });
 

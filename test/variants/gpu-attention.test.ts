@@ -74,8 +74,7 @@ describe('RoPE on the GPU', () => {
   });
 
   test('rotated queries and keys into causal attention (materialised first, see docs/VARIANTS.md#rope)', async () => {
-    // a one-operand einsum copies the rotated tensor: the lowering cannot yet fuse a gather
-    // on the contracted axis into a contraction (it hoists the load out of the loop)
+    // a one-operand einsum copies the rotated tensor: its own kernel, then plain loads
     const q = einsum('b h s d -> b h s d', rope(input('q', 'b h s d')));
     const k = einsum('b h t d -> b h t d', rope(input('k', 'b h t d'), { pos: 't' }));
     const p = einsum('b h s d, b h t d -> b h s t', q, k).mul(0.25).softmax('t');
@@ -83,5 +82,18 @@ describe('RoPE on the GPU', () => {
     const dims = { b: 1, h: 2, s: 7, t: 7, d: 16, dv: 4 };
     const r = rng(7);
     await expectGpuMatch(g, { q: randn(r, 224), k: randn(r, 224), v: randn(r, 56) }, dims);
+  });
+
+  test('rotated queries and keys fused into attention: the partner gather on the head axis stays inside the contraction loop', async () => {
+    const q = rope(input('q', 'b h s d'));
+    const k = rope(input('k', 'b h t d'), { pos: 't' });
+    const p = einsum('b h s d, b h t d -> b h s t', q, k).mul(0.25).softmax('t');
+    const g = graph('rope_fused', { o: einsum('b h s t, b h t dv -> b h s dv', p, input('v', 'b h t dv')) });
+    const dims = { b: 1, h: 2, s: 7, t: 7, d: 16, dv: 4 };
+    const r = rng(8);
+    const x = { q: randn(r, 224), k: randn(r, 224), v: randn(r, 56) };
+    // flash with head dims as uniforms and as literals (Q cached), and the unfused contraction kernels
+    for (const opts of [{}, { specializeHeadDims: true }, { flash: false }, { flash: false, shared: true }])
+      await expectGpuMatch(g, x, dims, { compile: opts });
   });
 });

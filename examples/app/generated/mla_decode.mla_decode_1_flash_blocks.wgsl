@@ -26,6 +26,7 @@ fn mla_decode_1_flash_blocks(@builtin(workgroup_id) _wid: vec3u, @builtin(num_wo
   let _b = _rest;
   let _kv_len0 = kv_len[_b];
   let _v1 = (_kv_len0 - i32(_sz.s));
+  let _tend = u32(clamp(_kv_len0, 0i, i32(_sz.t)));
   var _any = false;
   var _all = true;
   for (var _i = 0u; _i < 64u; _i++) {
@@ -38,6 +39,7 @@ fn mla_decode_1_flash_blocks(@builtin(workgroup_id) _wid: vec3u, @builtin(num_wo
     for (var _j = 0u; _j < 16u; _j++) {
       let _t = _tile * 16u + _j;
       if (_t >= _sz.t) { break; }
+      if (_t >= _tend) { _all = false; break; }
       let _v2 = (i32(_s) + _v1);
       let _v3 = (i32(_t) <= _v2);
       let _v4 = (i32(_t) < _kv_len0);
