@@ -191,7 +191,7 @@ function reference(layout: DecodeLayout, host: Record<string, HostArray>, mirror
     const g = gqa({ ...attentionOptions(layout.options), cache: true });
     const ins: Record<string, HostArray> = { ...host, k: mirrors.get('k')!.data, v: mirrors.get('v')!.data };
     for (const n of ['k_cache', 'v_cache', 'block_table']) delete ins[n];
-    const sizes = Object.fromEntries(g.sizes.map((a) => [a, a === 't' ? capacity : dims[a]!]));
+    const sizes = Object.fromEntries(g.sizes.filter((a) => a === 't' || dims[a] !== undefined).map((a) => [a, a === 't' ? capacity : dims[a]!]));
     return interpret(g, ins, sizes).o!.data as Float64Array;
   }
   return interpret(layout.graph, host, dims)[layout.graph.outputs[0]!.name]!.data as Float64Array;
