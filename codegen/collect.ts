@@ -1,9 +1,9 @@
 /** Finding what to generate: graphs and variants exported by users' modules. */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { fail } from '../src/errors.ts';
 import { isGraph, type Graph } from '../src/ir/index.ts';
+import { importUserModule } from '../src/user-module.ts';
 import { variants, type Variant } from '../src/variants/index.ts';
 
 /** One graph to generate, with where it came from (for messages and headers). */
@@ -30,7 +30,7 @@ export async function collectModule(file: string, cwd = process.cwd()): Promise<
   if (!existsSync(path)) fail('USAGE', `generate: ${file}: no such file`);
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+    mod = await importUserModule(path);
   } catch (e) {
     fail('USAGE', `generate: ${file} could not be loaded: ${(e as Error).message.split('\n')[0]}`);
   }

@@ -20,12 +20,13 @@
 # imports with explicit `.ts` extensions, run by tsx. tslab type-checks and compiles cells with
 # its own TypeScript 5.0 and Node10 module resolution, which cannot compile those sources and does
 # not read package.json "exports". So, for tslab, this script (1) emits einattn's declarations
-# with the project's TypeScript into node_modules/@types/einattn (one .d.ts per package.json
-# export: einattn, einattn/runtime, einattn/cost, einattn/codegen), where TS 5.0 finds them,
-# regenerated whenever a file under src/ or codegen/ is newer; and (2) starts Node with tsx's
-# loader (`node --import tsx`), so that the cells' `require('einattn')`, resolved by Node through
-# package.json "exports" (self-reference), loads the .ts sources. Cells are fully typed: a wrong
-# axis is a compile error in the cell, as in an editor.
+# with the project's TypeScript into node_modules/@types/einattn (one .d.ts per subpath that
+# tsconfig.json "paths" maps to the sources: einattn, einattn/runtime, einattn/cost, ...), where
+# TS 5.0 finds them, regenerated whenever a file under src/ or codegen/ is newer; and (2) starts
+# Node with tsx's loader (`node --import tsx`), which maps the cells' `require('einattn')` to the
+# .ts sources through the same tsconfig.json "paths" (package.json "exports" point at the built
+# dist/, which the notebooks do not use). Cells are fully typed: a wrong axis is a compile error
+# in the cell, as in an editor.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -60,15 +61,14 @@ gen_types() {
   local tmp="$ROOT/node_modules/@types/.einattn.tmp.$$"
   rm -rf "$tmp"; mkdir -p "$tmp"
   touch "$tmp/.einattn-stamp" # taken before reading the sources: an edit during emission is seen next time
-  # the package.json "exports" entries: "." -> index.d.ts, "./runtime" -> runtime.d.ts, ...
+  # the package's subpaths, from tsconfig.json "paths" (einattn -> src/index.ts, einattn/runtime -> ...):
+  # "index src/index.ts", "runtime src/runtime/index.ts", ...
   local entries
   entries="$(node -e '
-    const pkg = require(process.argv[1]);
-    const ex = typeof pkg.exports === "string" ? { ".": pkg.exports } : pkg.exports;
-    for (const [k, v] of Object.entries(ex)) {
-      const target = typeof v === "string" ? v : v.default ?? v.import;
-      if (typeof target === "string" && target.endsWith(".ts")) console.log((k === "." ? "index" : k.slice(2)) + " " + target.replace(/^\.\//, ""));
-    }' "$ROOT/package.json")"
+    const { paths } = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).compilerOptions;
+    for (const [name, [target]] of Object.entries(paths ?? {}))
+      if (name === "einattn" || name.startsWith("einattn/")) console.log((name === "einattn" ? "index" : name.slice(8)) + " " + target.replace(/^\.\//, ""));
+  ' "$ROOT/tsconfig.json")"
   local files="" name target
   while read -r name target; do
     [ -n "$name" ] || continue

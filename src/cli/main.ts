@@ -2,12 +2,12 @@
  * The `einattn` command: dispatch to a command module, turn any error into one line on
  * stderr with an exit code, and always release the GPU so that Node exits by itself.
  */
-import { readFileSync } from 'node:fs';
 import { closeRuntime } from '../runtime/index.ts';
 import { usage } from './args.ts';
 import { oneLine } from './format.ts';
 import { benchCommand } from './bench.ts';
 import { costCommand } from './cost.ts';
+import { decodeCommand } from './decode.ts';
 import { generateCommand } from './generate.ts';
 import { helpFor } from './help.ts';
 import { infoCommand } from './info.ts';
@@ -15,9 +15,11 @@ import { listCommand } from './list.ts';
 import { runCommand } from './run.ts';
 import { tourCommand } from './tour.ts';
 import { tuneCommand } from './tune.ts';
+import { packageVersion } from './version.ts';
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   run: runCommand,
+  decode: decodeCommand,
   list: listCommand,
   info: infoCommand,
   tour: tourCommand,
@@ -26,11 +28,6 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   bench: benchCommand,
   tune: tuneCommand,
 };
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 /**
  * The exit code of an error: 2 for usage mistakes, 1 for everything else.
@@ -70,7 +67,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === '--version' || command === '-v') {
-      console.log(version());
+      console.log(packageVersion());
       return 0;
     }
     const run = COMMANDS[command];

@@ -1,8 +1,8 @@
 /** Where the graph of `einattn run` comes from: a built-in variant or a user's module. */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { isGraph, type Graph } from '../ir/index.ts';
+import { importUserModule } from '../user-module.ts';
 import { findVariant, variants, type Variant } from '../variants/index.ts';
 import { looseOptions, usage, variantOptions } from './args.ts';
 
@@ -37,7 +37,7 @@ export function variantSource(name: string, rawOpts: Record<string, string>): Gr
 export async function fileSource(file: string, exportName: string | undefined, rawOpts: Record<string, string>): Promise<GraphSource> {
   const path = resolve(file);
   if (!existsSync(path)) usage(`--file ${file}: no such file`);
-  const mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  const mod = await importUserModule(path);
   const names = Object.keys(mod).filter((k) => k !== '__esModule' && k !== 'module.exports');
   let name = exportName;
   if (name === undefined) {

@@ -3,7 +3,7 @@
  * lowered, checked against the interpreter, timed, and summed up in a table, a JSON
  * report and a self-contained HTML page.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { compile, type Compiled } from '../compile.ts';
 import { kvPerToken } from '../cost/index.ts';
@@ -17,6 +17,7 @@ import { dimsText, fmtBytes, fmtMs, fmtNum, oneLine, table } from './format.ts';
 import { adapterFlag, adapterLine, openRuntime, timeRuns, writeWgsl } from './gpu.ts';
 import { allowedError, arrayStats, capDims, compareArrays, toleranceFor } from './numerics.ts';
 import { renderReport, type OutputCheck, type TourReport, type TourVariant } from './report.ts';
+import { packageVersion } from './version.ts';
 
 /** Timing shapes are capped at about this many multiply-adds per run, so a CPU rasteriser takes tens of ms per run. */
 const WORK_BUDGET = 2 ** 27;
@@ -131,10 +132,6 @@ function summaryTable(r: TourReport): string {
   return table(['variant', 'kernels', 'check (max abs err ≤ allowed)', 'time (median)', 'timing shape', 'KV bytes/token (f32)'], rows);
 }
 
-function version(): string {
-  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
-
 /**
  * Runs `einattn tour` and returns the exit code (1 when any check fails or there is no adapter).
  * @example process.exitCode = await tourCommand(['--small', '--out', 'out/ci'])
@@ -176,7 +173,7 @@ export async function tourCommand(argv: string[]): Promise<number> {
 
   const tour: TourReport = {
     tool: 'einattn',
-    version: version(),
+    version: packageVersion(),
     createdAt: new Date().toISOString(),
     small,
     adapter: report,

@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * Adapter choice: a hardware adapter, else software Vulkan (Mesa lavapipe), else
  * OpenGL ES in compatibility mode. The choice and the reason for it are kept so that
