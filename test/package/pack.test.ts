@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
+const DAWN_NOTICE = /artificially reduced/;
 
 /** The environment without what an enclosing `npm test` exports (npm_config_*, npm_package_*), which would steer the nested npm. */
 const ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k))) as NodeJS.ProcessEnv;
@@ -180,15 +181,17 @@ describe('installed into an empty ESM project', () => {
     expect(res.maxErr).toBeLessThan(1e-5);
   });
 
-  it('npx einattn list runs the installed CLI, with no npm warning', async () => {
+  it('npx einattn list runs the installed CLI, with no npm or Dawn warning', async () => {
     const r = ok(await run('npx', ['--no-install', 'einattn', 'list'], app), 'npx einattn list');
     expect(r.stdout).toMatch(/^mha — /m);
     expect(r.stderr).not.toMatch(/npm warn/i);
+    expect(r.stderr).not.toMatch(DAWN_NOTICE);
   });
 
   it("runs a user's TypeScript module on the GPU and generates kernel modules that run on the built runtime", async () => {
     const check = ok(await run('npx', ['--no-install', 'einattn', 'run', '--file', 'kernels.ts', '--export', 'scores', '--dims', 'b=1,s=3,t=5,d=4', '--check'], app), 'einattn run --file');
     expect(check.stdout).toMatch(/s: max abs err .*: ok/);
+    expect(check.stderr).not.toMatch(DAWN_NOTICE);
     ok(await run('npx', ['--no-install', 'einattn', 'generate', 'kernels.ts', '--out', 'generated'], app), 'einattn generate');
     const modules = readdirSync(join(app, 'generated')).filter((f) => f.endsWith('.ts') && f !== 'index.ts');
     expect(modules.sort()).toEqual(['mha_causal_8.ts', 'scores.ts']);
