@@ -60,7 +60,7 @@ export function emitModule(plan: ExecPlan, source: string, opts: EmitOptions = {
   ];
   f.addImportDeclaration({
     moduleSpecifier: opts.runtimeImport ?? 'einattn/runtime',
-    namedImports: ['runPlan', 'type ExecPlan', 'type HostArray', 'type Runtime', 'type RunOptions', 'type RunOutput'],
+    namedImports: ['runPlan', 'type DeviceTensor', 'type ExecPlan', 'type HostArray', 'type Runtime', 'type RunOptions', 'type RunOutput', 'type Session'],
   });
   for (const k of plan.kernels) {
     f.addVariableStatement({
@@ -92,8 +92,8 @@ export function emitModule(plan: ExecPlan, source: string, opts: EmitOptions = {
   f.addInterface({
     name: 'Inputs',
     isExported: true,
-    docs: [`Inputs of \`${plan.name}\`, row-major in the axis order shown (f16 as a Uint16Array of bits).`],
-    properties: inputs.map((b) => ({ name: b.name, type: ARRAY_OF[b.dtype]!, docs: [`${b.dtype} [${b.axes.join(' ')}]`] })),
+    docs: [`Inputs of \`${plan.name}\`, row-major in the axis order shown (f16 as a Uint16Array of bits), or device tensors of that dtype and shape.`],
+    properties: inputs.map((b) => ({ name: b.name, type: `${ARRAY_OF[b.dtype]!} | DeviceTensor`, docs: [`${b.dtype} [${b.axes.join(' ')}]`] })),
   });
   f.addInterface({
     name: 'Sizes',
@@ -107,25 +107,51 @@ export function emitModule(plan: ExecPlan, source: string, opts: EmitOptions = {
     docs: ['Outputs, read back from the GPU.'],
     properties: outputs.map((b) => ({ name: b.name, type: 'RunOutput', docs: [`${b.dtype} [${b.axes.join(' ')}]`] })),
   });
+  f.addInterface({
+    name: 'Tensors',
+    isExported: true,
+    docs: ['Outputs left on the device by `dispatch`.'],
+    properties: outputs.map((b) => ({ name: b.name, type: 'DeviceTensor', docs: [`${b.dtype} [${b.axes.join(' ')}]`] })),
+  });
   const sample = inputs.map((b) => b.name).join(', ');
   f.addFunction({
     name: 'run',
     isExported: true,
     isAsync: true,
     docs: [
-      `Runs \`${plan.name}\` on \`runtime\`: checks sizes, inputs and device limits, dispatches, reads back.\n` +
+      `Runs \`${plan.name}\` on \`runtime\`: checks sizes, inputs and device limits, uploads host arrays, dispatches, reads the outputs back.\n` +
         `@example const { outputs } = await run(await getRuntime(), { ${sample} }, { ${plan.dynamicSizes.map((s) => `${s}: 1`).join(', ')} })`,
     ],
     parameters: [
       { name: 'runtime', type: 'Runtime' },
       { name: 'inputs', type: 'Inputs' },
       { name: 'sizes', type: 'Sizes' },
-      { name: 'opts', type: "Omit<RunOptions, 'runtime'>", initializer: '{}' },
+      { name: 'opts', type: "Pick<RunOptions, 'timing'>", initializer: '{}' },
     ],
     returnType: 'Promise<{ outputs: Outputs; kernelMs?: number[]; totalMs: number }>',
     statements: [
-      'const r = await runPlan(plan, inputs as unknown as Record<string, HostArray>, sizes as unknown as Record<string, number>, { ...opts, runtime });',
+      "const r = await runPlan(plan, inputs as unknown as Record<string, HostArray | DeviceTensor>, sizes as unknown as Record<string, number>, { ...opts, outputs: 'host', runtime });",
       'return { outputs: r.outputs as unknown as Outputs, kernelMs: r.kernelMs, totalMs: r.totalMs };',
+    ],
+  });
+  f.addFunction({
+    name: 'dispatch',
+    isExported: true,
+    isAsync: true,
+    docs: [
+      `Runs \`${plan.name}\` and leaves its outputs on the device: new tensors, the caller's (\`into\`), or recorded into a \`session\` (one submission with other work).\n` +
+        `@example const { tensors } = await dispatch(runtime, { ${sample} }, { ${plan.dynamicSizes.map((s) => `${s}: 1`).join(', ')} }, { session })`,
+    ],
+    parameters: [
+      { name: 'runtime', type: 'Runtime' },
+      { name: 'inputs', type: 'Inputs' },
+      { name: 'sizes', type: 'Sizes' },
+      { name: 'opts', type: '{ into?: Partial<Tensors>; session?: Session; timing?: boolean }', initializer: '{}' },
+    ],
+    returnType: 'Promise<{ tensors: Tensors; kernelMs?: number[]; totalMs: number }>',
+    statements: [
+      "const r = await runPlan(plan, inputs as unknown as Record<string, HostArray | DeviceTensor>, sizes as unknown as Record<string, number>, { ...opts, outputs: 'device', into: opts.into as Record<string, DeviceTensor> | undefined, runtime });",
+      'return { tensors: r.tensors as unknown as Tensors, kernelMs: r.kernelMs, totalMs: r.totalMs };',
     ],
   });
   return finish(f, header);

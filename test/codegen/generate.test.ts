@@ -113,4 +113,7 @@ test('the consumer app runs MHA, GQA, MLA-decode and paged-decode kernels genera
   expect(r.code, r.stderr).toBe(0);
   for (const name of ['mha_causal_64', 'gqa_64', 'mla_decode', 'paged_decode', 'scores']) expect(r.stdout).toContain(`${name}:`);
   expect(r.stdout).toMatch(/paged_decode: +o 2×8×1×64/);
+  // the decode kernels read caches that live on the device, appended in the same submission
+  expect(r.stdout).toMatch(/mla_decode: +o 2×16×1×128 on the device, kv_len 40, 17/);
+  expect(r.stdout).toMatch(/tables 0 1 2 3 4 -1/);
 });

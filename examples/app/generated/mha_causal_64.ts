@@ -2,7 +2,7 @@
 // 2 kernels: mha_causal_64_0_flash_blocks, mha_causal_64_0_flash
 // sizes: dynamic: b h s t; static: d=64 dv=64; derived: -
 
-import { runPlan, type ExecPlan, type HostArray, type Runtime, type RunOptions, type RunOutput } from "einattn/runtime";
+import { runPlan, type DeviceTensor, type ExecPlan, type HostArray, type Runtime, type RunOptions, type RunOutput, type Session } from "einattn/runtime";
 
 /** WGSL of kernel `mha_causal_64_0_flash_blocks` (also in mha_causal_64.mha_causal_64_0_flash_blocks.wgsl). */
 export const mha_causal_64_0_flash_blocks_wgsl = `// einattn kernel mha_causal_64_0_flash (graph 'mha_causal_64', kernel 1)
@@ -451,14 +451,14 @@ export const plan: ExecPlan = { ...{ "name": "mha_causal_64", "dynamicSizes": ["
 /** Sizes fixed at generation time; passing a different value is a SIZE_CONFLICT error. */
 export const staticSizes = { "d": 64, "dv": 64 } as const;
 
-/** Inputs of `mha_causal_64`, row-major in the axis order shown (f16 as a Uint16Array of bits). */
+/** Inputs of `mha_causal_64`, row-major in the axis order shown (f16 as a Uint16Array of bits), or device tensors of that dtype and shape. */
 export interface Inputs {
   /** f32 [b h s d] */
-  q: Float32Array;
+  q: Float32Array | DeviceTensor;
   /** f32 [b h t d] */
-  k: Float32Array;
+  k: Float32Array | DeviceTensor;
   /** f32 [b h t dv] */
-  v: Float32Array;
+  v: Float32Array | DeviceTensor;
 }
 
 /** Sizes bound at dispatch time. */
@@ -475,11 +475,26 @@ export interface Outputs {
   o: RunOutput;
 }
 
+/** Outputs left on the device by `dispatch`. */
+export interface Tensors {
+  /** f32 [b h s dv] */
+  o: DeviceTensor;
+}
+
 /**
- * Runs `mha_causal_64` on `runtime`: checks sizes, inputs and device limits, dispatches, reads back.
+ * Runs `mha_causal_64` on `runtime`: checks sizes, inputs and device limits, uploads host arrays, dispatches, reads the outputs back.
  * @example const { outputs } = await run(await getRuntime(), { q, k, v }, { b: 1, h: 1, s: 1, t: 1 })
  */
-export async function run(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: Omit<RunOptions, 'runtime'> = {}): Promise<{ outputs: Outputs; kernelMs?: number[]; totalMs: number }> {
-  const r = await runPlan(plan, inputs as unknown as Record<string, HostArray>, sizes as unknown as Record<string, number>, { ...opts, runtime });
+export async function run(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: Pick<RunOptions, 'timing'> = {}): Promise<{ outputs: Outputs; kernelMs?: number[]; totalMs: number }> {
+  const r = await runPlan(plan, inputs as unknown as Record<string, HostArray | DeviceTensor>, sizes as unknown as Record<string, number>, { ...opts, outputs: 'host', runtime });
   return { outputs: r.outputs as unknown as Outputs, kernelMs: r.kernelMs, totalMs: r.totalMs };
+}
+
+/**
+ * Runs `mha_causal_64` and leaves its outputs on the device: new tensors, the caller's (`into`), or recorded into a `session` (one submission with other work).
+ * @example const { tensors } = await dispatch(runtime, { q, k, v }, { b: 1, h: 1, s: 1, t: 1 }, { session })
+ */
+export async function dispatch(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: { into?: Partial<Tensors>; session?: Session; timing?: boolean } = {}): Promise<{ tensors: Tensors; kernelMs?: number[]; totalMs: number }> {
+  const r = await runPlan(plan, inputs as unknown as Record<string, HostArray | DeviceTensor>, sizes as unknown as Record<string, number>, { ...opts, outputs: 'device', into: opts.into as Record<string, DeviceTensor> | undefined, runtime });
+  return { tensors: r.tensors as unknown as Tensors, kernelMs: r.kernelMs, totalMs: r.totalMs };
 }

@@ -2,7 +2,7 @@
 // 4 kernels: mla_decode_0_einsum, mla_decode_1_flash_blocks, mla_decode_1_flash, mla_decode_2_einsum
 // sizes: dynamic: b h s t; static: dn=128 dr=64 dc=512 dv=128; derived: -
 
-import { runPlan, type ExecPlan, type HostArray, type Runtime, type RunOptions, type RunOutput } from "einattn/runtime";
+import { runPlan, type DeviceTensor, type ExecPlan, type HostArray, type Runtime, type RunOptions, type RunOutput, type Session } from "einattn/runtime";
 
 /** WGSL of kernel `mla_decode_0_einsum` (also in mla_decode.mla_decode_0_einsum.wgsl). */
 export const mla_decode_0_einsum_wgsl = `// einattn kernel mla_decode_0_einsum (graph 'mla_decode', kernel 1)
@@ -872,22 +872,22 @@ export const plan: ExecPlan = { ...{ "name": "mla_decode", "dynamicSizes": ["b",
 /** Sizes fixed at generation time; passing a different value is a SIZE_CONFLICT error. */
 export const staticSizes = { "dn": 128, "dr": 64, "dc": 512, "dv": 128 } as const;
 
-/** Inputs of `mla_decode`, row-major in the axis order shown (f16 as a Uint16Array of bits). */
+/** Inputs of `mla_decode`, row-major in the axis order shown (f16 as a Uint16Array of bits), or device tensors of that dtype and shape. */
 export interface Inputs {
   /** f32 [b h s dn] */
-  q_nope: Float32Array;
+  q_nope: Float32Array | DeviceTensor;
   /** f32 [b h s dr] */
-  q_rope: Float32Array;
+  q_rope: Float32Array | DeviceTensor;
   /** f32 [b t dc] */
-  c_kv: Float32Array;
+  c_kv: Float32Array | DeviceTensor;
   /** f32 [b t dr] */
-  k_rope: Float32Array;
+  k_rope: Float32Array | DeviceTensor;
   /** f32 [dc h dn] */
-  w_uk: Float32Array;
+  w_uk: Float32Array | DeviceTensor;
   /** f32 [dc h dv] */
-  w_uv: Float32Array;
+  w_uv: Float32Array | DeviceTensor;
   /** i32 [b] */
-  kv_len: Int32Array;
+  kv_len: Int32Array | DeviceTensor;
 }
 
 /** Sizes bound at dispatch time. */
@@ -904,11 +904,26 @@ export interface Outputs {
   o: RunOutput;
 }
 
+/** Outputs left on the device by `dispatch`. */
+export interface Tensors {
+  /** f32 [b h s dv] */
+  o: DeviceTensor;
+}
+
 /**
- * Runs `mla_decode` on `runtime`: checks sizes, inputs and device limits, dispatches, reads back.
+ * Runs `mla_decode` on `runtime`: checks sizes, inputs and device limits, uploads host arrays, dispatches, reads the outputs back.
  * @example const { outputs } = await run(await getRuntime(), { q_nope, q_rope, c_kv, k_rope, w_uk, w_uv, kv_len }, { b: 1, h: 1, s: 1, t: 1 })
  */
-export async function run(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: Omit<RunOptions, 'runtime'> = {}): Promise<{ outputs: Outputs; kernelMs?: number[]; totalMs: number }> {
-  const r = await runPlan(plan, inputs as unknown as Record<string, HostArray>, sizes as unknown as Record<string, number>, { ...opts, runtime });
+export async function run(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: Pick<RunOptions, 'timing'> = {}): Promise<{ outputs: Outputs; kernelMs?: number[]; totalMs: number }> {
+  const r = await runPlan(plan, inputs as unknown as Record<string, HostArray | DeviceTensor>, sizes as unknown as Record<string, number>, { ...opts, outputs: 'host', runtime });
   return { outputs: r.outputs as unknown as Outputs, kernelMs: r.kernelMs, totalMs: r.totalMs };
+}
+
+/**
+ * Runs `mla_decode` and leaves its outputs on the device: new tensors, the caller's (`into`), or recorded into a `session` (one submission with other work).
+ * @example const { tensors } = await dispatch(runtime, { q_nope, q_rope, c_kv, k_rope, w_uk, w_uv, kv_len }, { b: 1, h: 1, s: 1, t: 1 }, { session })
+ */
+export async function dispatch(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: { into?: Partial<Tensors>; session?: Session; timing?: boolean } = {}): Promise<{ tensors: Tensors; kernelMs?: number[]; totalMs: number }> {
+  const r = await runPlan(plan, inputs as unknown as Record<string, HostArray | DeviceTensor>, sizes as unknown as Record<string, number>, { ...opts, outputs: 'device', into: opts.into as Record<string, DeviceTensor> | undefined, runtime });
+  return { tensors: r.tensors as unknown as Tensors, kernelMs: r.kernelMs, totalMs: r.totalMs };
 }

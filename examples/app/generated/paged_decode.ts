@@ -2,7 +2,7 @@
 // 3 kernels: paged_decode_0_flash_blocks, paged_decode_0_flash, paged_decode_1_map
 // sizes: dynamic: b h s g n m; static: blk=16 d=64 dv=64; derived: r t
 
-import { runPlan, type ExecPlan, type HostArray, type Runtime, type RunOptions, type RunOutput } from "einattn/runtime";
+import { runPlan, type DeviceTensor, type ExecPlan, type HostArray, type Runtime, type RunOptions, type RunOutput, type Session } from "einattn/runtime";
 
 /** WGSL of kernel `paged_decode_0_flash_blocks` (also in paged_decode.paged_decode_0_flash_blocks.wgsl). */
 export const paged_decode_0_flash_blocks_wgsl = `// einattn kernel paged_decode_0_flash (graph 'paged_decode', kernel 1)
@@ -549,18 +549,18 @@ export const plan: ExecPlan = { ...{ "name": "paged_decode", "dynamicSizes": ["b
 /** Sizes fixed at generation time; passing a different value is a SIZE_CONFLICT error. */
 export const staticSizes = { "blk": 16, "d": 64, "dv": 64 } as const;
 
-/** Inputs of `paged_decode`, row-major in the axis order shown (f16 as a Uint16Array of bits). */
+/** Inputs of `paged_decode`, row-major in the axis order shown (f16 as a Uint16Array of bits), or device tensors of that dtype and shape. */
 export interface Inputs {
   /** f32 [b h s d] */
-  q: Float32Array;
+  q: Float32Array | DeviceTensor;
   /** f32 [n g blk d] */
-  k_cache: Float32Array;
+  k_cache: Float32Array | DeviceTensor;
   /** f32 [n g blk dv] */
-  v_cache: Float32Array;
+  v_cache: Float32Array | DeviceTensor;
   /** i32 [b m] */
-  block_table: Int32Array;
+  block_table: Int32Array | DeviceTensor;
   /** i32 [b] */
-  kv_len: Int32Array;
+  kv_len: Int32Array | DeviceTensor;
 }
 
 /** Sizes bound at dispatch time. */
@@ -579,11 +579,26 @@ export interface Outputs {
   o: RunOutput;
 }
 
+/** Outputs left on the device by `dispatch`. */
+export interface Tensors {
+  /** f32 [b h s dv] */
+  o: DeviceTensor;
+}
+
 /**
- * Runs `paged_decode` on `runtime`: checks sizes, inputs and device limits, dispatches, reads back.
+ * Runs `paged_decode` on `runtime`: checks sizes, inputs and device limits, uploads host arrays, dispatches, reads the outputs back.
  * @example const { outputs } = await run(await getRuntime(), { q, k_cache, v_cache, block_table, kv_len }, { b: 1, h: 1, s: 1, g: 1, n: 1, m: 1 })
  */
-export async function run(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: Omit<RunOptions, 'runtime'> = {}): Promise<{ outputs: Outputs; kernelMs?: number[]; totalMs: number }> {
-  const r = await runPlan(plan, inputs as unknown as Record<string, HostArray>, sizes as unknown as Record<string, number>, { ...opts, runtime });
+export async function run(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: Pick<RunOptions, 'timing'> = {}): Promise<{ outputs: Outputs; kernelMs?: number[]; totalMs: number }> {
+  const r = await runPlan(plan, inputs as unknown as Record<string, HostArray | DeviceTensor>, sizes as unknown as Record<string, number>, { ...opts, outputs: 'host', runtime });
   return { outputs: r.outputs as unknown as Outputs, kernelMs: r.kernelMs, totalMs: r.totalMs };
+}
+
+/**
+ * Runs `paged_decode` and leaves its outputs on the device: new tensors, the caller's (`into`), or recorded into a `session` (one submission with other work).
+ * @example const { tensors } = await dispatch(runtime, { q, k_cache, v_cache, block_table, kv_len }, { b: 1, h: 1, s: 1, g: 1, n: 1, m: 1 }, { session })
+ */
+export async function dispatch(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: { into?: Partial<Tensors>; session?: Session; timing?: boolean } = {}): Promise<{ tensors: Tensors; kernelMs?: number[]; totalMs: number }> {
+  const r = await runPlan(plan, inputs as unknown as Record<string, HostArray | DeviceTensor>, sizes as unknown as Record<string, number>, { ...opts, outputs: 'device', into: opts.into as Record<string, DeviceTensor> | undefined, runtime });
+  return { tensors: r.tensors as unknown as Tensors, kernelMs: r.kernelMs, totalMs: r.totalMs };
 }

@@ -2,7 +2,7 @@
 // 1 kernel: scores_0_einsum
 // sizes: dynamic: b h s t; static: d=64; derived: -
 
-import { runPlan, type ExecPlan, type HostArray, type Runtime, type RunOptions, type RunOutput } from "einattn/runtime";
+import { runPlan, type DeviceTensor, type ExecPlan, type HostArray, type Runtime, type RunOptions, type RunOutput, type Session } from "einattn/runtime";
 
 /** WGSL of kernel `scores_0_einsum` (also in scores.scores_0_einsum.wgsl). */
 export const scores_0_einsum_wgsl = `// einattn kernel scores_0_einsum (graph 'scores', kernel 1)
@@ -148,12 +148,12 @@ export const plan: ExecPlan = { ...{ "name": "scores", "dynamicSizes": ["b", "h"
 /** Sizes fixed at generation time; passing a different value is a SIZE_CONFLICT error. */
 export const staticSizes = { "d": 64 } as const;
 
-/** Inputs of `scores`, row-major in the axis order shown (f16 as a Uint16Array of bits). */
+/** Inputs of `scores`, row-major in the axis order shown (f16 as a Uint16Array of bits), or device tensors of that dtype and shape. */
 export interface Inputs {
   /** f32 [b h s d] */
-  q: Float32Array;
+  q: Float32Array | DeviceTensor;
   /** f32 [b h t d] */
-  k: Float32Array;
+  k: Float32Array | DeviceTensor;
 }
 
 /** Sizes bound at dispatch time. */
@@ -170,11 +170,26 @@ export interface Outputs {
   s: RunOutput;
 }
 
+/** Outputs left on the device by `dispatch`. */
+export interface Tensors {
+  /** f32 [b h s t] */
+  s: DeviceTensor;
+}
+
 /**
- * Runs `scores` on `runtime`: checks sizes, inputs and device limits, dispatches, reads back.
+ * Runs `scores` on `runtime`: checks sizes, inputs and device limits, uploads host arrays, dispatches, reads the outputs back.
  * @example const { outputs } = await run(await getRuntime(), { q, k }, { b: 1, h: 1, s: 1, t: 1 })
  */
-export async function run(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: Omit<RunOptions, 'runtime'> = {}): Promise<{ outputs: Outputs; kernelMs?: number[]; totalMs: number }> {
-  const r = await runPlan(plan, inputs as unknown as Record<string, HostArray>, sizes as unknown as Record<string, number>, { ...opts, runtime });
+export async function run(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: Pick<RunOptions, 'timing'> = {}): Promise<{ outputs: Outputs; kernelMs?: number[]; totalMs: number }> {
+  const r = await runPlan(plan, inputs as unknown as Record<string, HostArray | DeviceTensor>, sizes as unknown as Record<string, number>, { ...opts, outputs: 'host', runtime });
   return { outputs: r.outputs as unknown as Outputs, kernelMs: r.kernelMs, totalMs: r.totalMs };
+}
+
+/**
+ * Runs `scores` and leaves its outputs on the device: new tensors, the caller's (`into`), or recorded into a `session` (one submission with other work).
+ * @example const { tensors } = await dispatch(runtime, { q, k }, { b: 1, h: 1, s: 1, t: 1 }, { session })
+ */
+export async function dispatch(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: { into?: Partial<Tensors>; session?: Session; timing?: boolean } = {}): Promise<{ tensors: Tensors; kernelMs?: number[]; totalMs: number }> {
+  const r = await runPlan(plan, inputs as unknown as Record<string, HostArray | DeviceTensor>, sizes as unknown as Record<string, number>, { ...opts, outputs: 'device', into: opts.into as Record<string, DeviceTensor> | undefined, runtime });
+  return { tensors: r.tensors as unknown as Tensors, kernelMs: r.kernelMs, totalMs: r.totalMs };
 }

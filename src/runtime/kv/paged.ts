@@ -98,7 +98,7 @@ export class PagedKvCache {
   }
 
   /** The tensors the `paged` attention reads. */
-  get inputs(): Record<string, DeviceTensor> {
+  get inputs(): { k_cache: DeviceTensor; v_cache: DeviceTensor; block_table: DeviceTensor; kv_len: DeviceTensor } {
     return { ...this.pools, block_table: this.blockTable, kv_len: this.kvLen };
   }
 
