@@ -37,7 +37,8 @@ describe('generated modules', () => {
     expect([...again.files]).toEqual([...result.files]);
     const text = result.files.get('mha16.ts')!;
     expect(text).toContain('export interface Inputs');
-    expect(text).toMatch(/q: Float32Array;[\s\S]*k: Float32Array;[\s\S]*v: Float32Array;/);
+    expect(text).toMatch(/q: Float32Array \| DeviceTensor;[\s\S]*k: Float32Array \| DeviceTensor;[\s\S]*v: Float32Array \| DeviceTensor;/);
+    expect(text).toMatch(/export async function dispatch\(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: \{ into\?: Partial<Tensors>; session\?: Session; timing\?: boolean \}/);
     expect(text).toMatch(/export interface Sizes \{\s*b: number;\s*h: number;\s*s: number;\s*t: number;\s*\}/);
     expect(text).toContain('export const staticSizes = { "d": 16, "dv": 8 } as const;');
     const kernels = (text.match(/^export const \w+_wgsl = /gm) ?? []).length;
