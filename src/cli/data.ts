@@ -7,6 +7,7 @@ import { EinattnError } from '../errors.ts';
 import { readFile } from 'node:fs/promises';
 import { evalSize, f16ArrayToF32, f32ArrayToF16, parseNpy, type HostArray, type NpyArray, type SizeExpr } from '../runtime/index.ts';
 import type { ExecPlan } from '../runtime/plan.ts';
+import { usage } from './args.ts';
 import { axesText } from './format.ts';
 
 /** One input, in the forms the GPU and the interpreter each take. */
@@ -21,6 +22,61 @@ export interface CliInput {
   values: Float32Array | Int32Array | Int8Array;
   /** 'random (seed N)' or the file it came from */
   source: string;
+}
+
+/** Where one input of `einattn run` comes from. */
+export type InputSource = { kind: 'file'; path: string } | { kind: 'random' };
+
+/** Every input's source, and the inputs that have none (see {@link inputSources}). */
+export interface InputSources {
+  sources: Map<string, InputSource>;
+  /** inputs neither given by --in nor asked for as random: an error once files are read */
+  missing: string[];
+}
+
+/**
+ * Decides where each input comes from. With no `--in` at all every input is pseudo-random,
+ * the default. Once any input comes from a file, each other input must be asked for: by name
+ * with `--random NAME` (repeatable, or comma-separated), or all at once with `--random-rest`;
+ * one left out is reported by {@link missingInputs}, never filled in silently. Unknown names,
+ * and a name given both ways, are USAGE errors.
+ * @example inputSources(['q', 'k', 'v'], [['q', 'q.npy']], ['k'], false).missing // ['v']
+ */
+export function inputSources(names: readonly string[], files: readonly [string, string][], random: readonly string[], rest: boolean): InputSources {
+  const inputs = `(inputs: ${names.join(', ') || 'none'})`;
+  const fromFile = new Map(files);
+  for (const [name, path] of files) if (!names.includes(name)) usage(`--in ${name}=${path}: the graph has no input '${name}' ${inputs}`);
+  const asked = new Set<string>();
+  for (const name of random.flatMap((r) => r.split(',')).map((r) => r.trim())) {
+    if (name === '') usage(`--random needs an input name ${inputs}`);
+    if (!names.includes(name)) usage(`--random ${name}: the graph has no input '${name}' ${inputs}`);
+    if (fromFile.has(name)) usage(`--random ${name}: input '${name}' is already read from --in ${name}=${fromFile.get(name)}`);
+    asked.add(name);
+  }
+  const sources = new Map<string, InputSource>();
+  const missing: string[] = [];
+  for (const name of names) {
+    const path = fromFile.get(name);
+    if (path !== undefined) sources.set(name, { kind: 'file', path });
+    else if (files.length === 0 || rest || asked.has(name)) sources.set(name, { kind: 'random' });
+    else missing.push(name);
+  }
+  return { sources, missing };
+}
+
+/**
+ * The USAGE error for inputs that `--in` left without values: it names them and the flags
+ * that fill them.
+ * @example missingInputs(['k', 'v'], ['q']) // throws: inputs 'k', 'v' have no values (--in gives only q): …
+ */
+export function missingInputs(missing: readonly string[], fromFiles: readonly string[]): never {
+  const quoted = missing.map((n) => `'${n}'`).join(', ');
+  const files = missing.map((n) => `--in ${n}=FILE.npy`).join(' ');
+  const what = missing.length === 1 ? `input ${quoted} has no value` : `inputs ${quoted} have no values`;
+  usage(
+    `${what} (--in gives only ${fromFiles.join(', ')}): give ${missing.length === 1 ? 'it' : 'them'} with ${files}, ` +
+      `or ask for pseudo-random values with --random ${missing.join(',')} or --random-rest`,
+  );
 }
 
 /**

@@ -25,9 +25,13 @@ const RUN_HELP = `usage: einattn run <variant> [options]
 
   --dims b=1,h=8,s=128,t=128,d=64  sizes (default for a variant: its check dims; required with --file)
   --opt key=value       variant option (repeatable; --opt causal means causal=true)
-  --in name=file.npy    an input from .npy (repeatable); others are pseudo-random:
-                        f32/f16 uniform in [-1, 1), i32 gather indices uniform in their range,
-                        i8 (int8 caches) uniform in -127..127
+  --in name=file.npy    an input from .npy (repeatable). With no --in at all, every input is
+                        pseudo-random (and the summary says so); once one --in is given, each
+                        other input must be given too, or asked for with --random or --random-rest
+  --random NAME         make input NAME pseudo-random (repeatable, or NAME,NAME): f32/f16 uniform
+                        in [-1, 1), i32 gather indices uniform in their range, i8 (int8 caches)
+                        uniform in -127..127
+  --random-rest         make every input not given by --in pseudo-random
   --seed N              seed of the pseudo-random inputs (default 0)
   --out name=file.npy   write an output (repeatable; a bare path when there is one output)
   --interp              run the float64 reference interpreter instead of the GPU

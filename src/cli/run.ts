@@ -4,7 +4,7 @@ import { EinattnError } from '../errors.ts';
 import { interpret, resolveSizes, type Graph } from '../index.ts';
 import { writeNpy } from '../runtime/index.ts';
 import { checkDims, nonNegativeInt, parseAssignments, parseDims, parseFlags, parseOptFlags, positiveInt, usage, flagList as list, flagString as str } from './args.ts';
-import { indexRanges, npyInput, randomInput, toNpy, type CliInput } from './data.ts';
+import { indexRanges, inputSources, missingInputs, npyInput, randomInput, toNpy, type CliInput } from './data.ts';
 import { axesText, dimsText, fmtMs, fmtNum } from './format.ts';
 import { adapterFlag, adapterLine, openRuntime, timeRuns, writeWgsl } from './gpu.ts';
 import { allowedError, arrayStats, compareArrays, toleranceFor } from './numerics.ts';
@@ -15,6 +15,8 @@ const FLAGS = {
   dims: { type: 'string', multiple: true },
   opt: { type: 'string', multiple: true },
   in: { type: 'string', multiple: true },
+  random: { type: 'string', multiple: true },
+  'random-rest': { type: 'boolean' },
   out: { type: 'string', multiple: true },
   seed: { type: 'string' },
   interp: { type: 'boolean' },
@@ -104,7 +106,7 @@ export async function runCommand(argv: string[]): Promise<number> {
 
   const inSpecs = parseAssignments(list(f.in), '--in');
   const files = new Map(inSpecs);
-  const inputs = await loadInputs(graph, sizes, inSpecs, seed, compiled);
+  const inputs = await loadInputs(graph, sizes, inSpecs, list(f.random), f['random-rest'] === true, seed, compiled);
 
   if (f.explain) console.log(compiled!.explain());
   if (f.wgsl !== undefined) {
@@ -195,24 +197,29 @@ export async function runCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * The run's inputs: the --in files, and pseudo-random values for the rest when no --in is given
+ * or when asked for (--random NAME, --random-rest). The files are read first, so a bad file is
+ * reported before an input left without a value.
+ */
 async function loadInputs(
   graph: Graph,
   sizes: Record<string, number>,
   given: [string, string][],
+  random: string[],
+  rest: boolean,
   seed: number,
   compiled: Compiled | undefined,
 ): Promise<CliInput[]> {
-  const names = graph.inputs.map((i) => i.name);
-  for (const [name, path] of given)
-    if (!names.includes(name)) usage(`--in ${name}=${path}: the graph has no input '${name}' (inputs: ${names.join(', ') || 'none'})`);
+  const { sources, missing } = inputSources(graph.inputs.map((i) => i.name), given, random, rest);
   const ranges = indexRanges(graph, sizes, compiled?.plan);
-  const files = new Map(given);
-  const out: CliInput[] = [];
+  const read = new Map<string, CliInput>();
   for (const decl of graph.inputs) {
-    const path = files.get(decl.name);
-    out.push(path !== undefined ? await npyInput(path, decl, sizes) : randomInput(decl, sizes, seed, ranges));
+    const source = sources.get(decl.name);
+    if (source?.kind === 'file') read.set(decl.name, await npyInput(source.path, decl, sizes));
   }
-  return out;
+  if (missing.length) missingInputs(missing, given.map(([name]) => name));
+  return graph.inputs.map((decl) => read.get(decl.name) ?? randomInput(decl, sizes, seed, ranges));
 }
 
 /** The compile options of --compute, --storage and --f16-fallback, and how to describe them. */
