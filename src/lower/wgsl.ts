@@ -102,8 +102,10 @@ export interface KernelContext {
   read(b: BufferRef): void;
   /** marks a helper function as used */
   helper(name: keyof typeof HELPERS): void;
-  /** an internal variable name `_word`, never equal to an axis variable `_axis` */
+  /** an internal variable name `_word`, never equal to an axis variable `_axis`; the same word gives the same name */
   internal(word: string): string;
+  /** a new name for a `let`, `_word` unless another name of the kernel already is that */
+  fresh(word: string): string;
 }
 
 /**
@@ -186,7 +188,7 @@ export class Scope {
   }
 
   private bind(key: string, expr: string, hint: string): string {
-    const name = this.ctx.internal(`${hint}${this.counter.n++}`);
+    const name = this.ctx.fresh(`${hint}${this.counter.n++}`);
     this.lines.push(`let ${name} = ${expr};`);
     this.locals.add(name);
     this.cache.set(key, name);

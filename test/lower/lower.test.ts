@@ -62,6 +62,17 @@ describe('names', () => {
     expect(w).toContain('var _acc00_: f32');
   });
 
+  test('tile rows of an axis never share a name with the values of the kernel', () => {
+    // axis 'v' has tile rows _v0.._v3, and the lets of values are _v<counter> too
+    const x = input('x', 'b s e');
+    const logits = einsum('b s e, e v -> b s v', x.mul(x.mul(x).sum('e').rsqrt()), input('w', 'e v'));
+    for (const k of lower(graph('vocab', { logits })).kernels) {
+      const names = [...k.wgsl.matchAll(/\b(?:let|var) (\w+)/g)].map((m) => m[1]);
+      expect(names.length).toBeGreaterThan(4);
+      expect(new Set(names).size, k.wgsl).toBe(names.length);
+    }
+  });
+
   test('a tensor named like a WGSL built-in gets another WGSL variable, keeping its plan name', () => {
     const g = graph('shadow', { max: input('exp', 'i').exp().max('i') });
     const plan = lower(g);

@@ -33,8 +33,26 @@ export class KernelBuilder implements KernelContext {
     return product(terms, this.compute);
   }
 
+  // Fixed words (tile rows `v0`, accumulators `acc00`) and `let`s (`<tensor><counter>`) can spell
+  // the same name, e.g. a tile row of an axis 'v' and the third value: every name is claimed once.
+  private readonly claimed = new Map<string, string>();
+  private readonly taken = new Set<string>();
+
   internal(word: string): string {
-    return internalName(this.axes, word);
+    let name = this.claimed.get(word);
+    if (name !== undefined) return name;
+    name = internalName(this.axes, word);
+    while (this.taken.has(name)) name += '_';
+    this.claimed.set(word, name);
+    this.taken.add(name);
+    return name;
+  }
+
+  fresh(word: string): string {
+    let name = internalName(this.axes, word);
+    while (this.taken.has(name)) name += '_';
+    this.taken.add(name);
+    return name;
   }
 
   size(name: string): string {
