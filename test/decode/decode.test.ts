@@ -3,6 +3,8 @@
  * the device cache, one submission per step, the host-array path, and the last step
  * against the interpreter; the CLI's JSON and its one-line errors.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { decodeDims, decodeLayout, runDecode } from '../../src/decode/index.ts';
 import { EinattnError } from '../../src/index.ts';
@@ -85,4 +87,11 @@ describe('einattn decode', () => {
     expectOneLineError(await cli(['decode', 'gqa', '--dims', 'b=1,h=4,g=2,t=0,d=8,dv=8']), 2, /t=0/);
     expectOneLineError(await cli(['decode', 'gqa', '--steps', '0']), 2, /--steps must be an integer ≥ 1/);
   });
+});
+
+test('examples/decode-loop.ts generates tokens on the GPU and every step matches the interpreter', async () => {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'examples/decode-loop.ts', '6'], { timeout: 120_000 });
+  expect(stdout).toMatch(/12 steps \(6 prompt \+ 6 generated\) in [\d.]+ s: [\d.]+ tokens\/s/);
+  const err = Number(/max \|difference\| = (\S+)/.exec(stdout)![1]);
+  expect(err).toBeLessThan(1e-4);
 });
