@@ -53,7 +53,7 @@ describe('hostile names', () => {
         const got = (await compile(g).run(ins, dims)).outputs[out]!;
         for (let i = 0; i < want.data.length; i++) expect(got.data[i]).toBeCloseTo(want.data[i]!, 5);
         const file = project.createSourceFile('gen.ts', renderAll([{ graph: g, source: 'test' }]).files.get(`${gname}.ts`)!.replace(/from "einattn\/runtime"/, 'from "./rt"'), { overwrite: true });
-        project.createSourceFile('rt.ts', 'export declare function runPlan(...a: any[]): Promise<any>; export type ExecPlan = any; export type HostArray = any; export type Runtime = any; export type RunOptions = any; export type RunOutput = any;', { overwrite: true });
+        project.createSourceFile('rt.ts', 'export declare function runPlan(...a: any[]): Promise<any>; export type ExecPlan = any; export type HostArray = any; export type Runtime = any; export type RunOptions = any; export type RunOutput = any; export type DeviceTensor = any; export type Session = any;', { overwrite: true });
         const syntax = file.getPreEmitDiagnostics().filter((d) => d.getCategory() === 1);
         expect(syntax.map((d) => d.getMessageText().toString())).toEqual([]);
       }),
