@@ -60,7 +60,7 @@ export function emitModule(plan: ExecPlan, source: string, opts: EmitOptions = {
   ];
   f.addImportDeclaration({
     moduleSpecifier: opts.runtimeImport ?? 'einattn/runtime',
-    namedImports: ['runPlan', 'type DeviceTensor', 'type ExecPlan', 'type HostArray', 'type Runtime', 'type RunOptions', 'type RunOutput', 'type Session'],
+    namedImports: ['runPlan', 'type DeviceTensor', 'type ExecPlan', 'type HostArray', 'type Runtime', 'type RunOutput', 'type Session'],
   });
   for (const k of plan.kernels) {
     f.addVariableStatement({
@@ -126,7 +126,7 @@ export function emitModule(plan: ExecPlan, source: string, opts: EmitOptions = {
       { name: 'runtime', type: 'Runtime' },
       { name: 'inputs', type: 'Inputs' },
       { name: 'sizes', type: 'Sizes' },
-      { name: 'opts', type: "Pick<RunOptions, 'timing'>", initializer: '{}' },
+      { name: 'opts', type: '{ timing?: boolean }', initializer: '{}' },
     ],
     returnType: 'Promise<{ outputs: Outputs; kernelMs?: number[]; totalMs: number }>',
     statements: [

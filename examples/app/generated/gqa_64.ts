@@ -2,7 +2,7 @@
 // 3 kernels: gqa_64_0_flash_blocks, gqa_64_0_flash, gqa_64_1_map
 // sizes: dynamic: b h s g t; static: d=64 dv=64; derived: r
 
-import { runPlan, type DeviceTensor, type ExecPlan, type HostArray, type Runtime, type RunOptions, type RunOutput, type Session } from "einattn/runtime";
+import { runPlan, type DeviceTensor, type ExecPlan, type HostArray, type Runtime, type RunOutput, type Session } from "einattn/runtime";
 
 /** WGSL of kernel `gqa_64_0_flash_blocks` (also in gqa_64.gqa_64_0_flash_blocks.wgsl). */
 export const gqa_64_0_flash_blocks_wgsl = `// einattn kernel gqa_64_0_flash (graph 'gqa_64', kernel 1)
@@ -539,7 +539,7 @@ export interface Tensors {
  * Runs `gqa_64` on `runtime`: checks sizes, inputs and device limits, uploads host arrays, dispatches, reads the outputs back.
  * @example const { outputs } = await run(await getRuntime(), { q, k, v }, { b: 1, h: 1, s: 1, g: 1, t: 1 })
  */
-export async function run(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: Pick<RunOptions, 'timing'> = {}): Promise<{ outputs: Outputs; kernelMs?: number[]; totalMs: number }> {
+export async function run(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: { timing?: boolean } = {}): Promise<{ outputs: Outputs; kernelMs?: number[]; totalMs: number }> {
   const r = await runPlan(plan, inputs as unknown as Record<string, HostArray | DeviceTensor>, sizes as unknown as Record<string, number>, { ...opts, outputs: 'host', runtime });
   return { outputs: r.outputs as unknown as Outputs, kernelMs: r.kernelMs, totalMs: r.totalMs };
 }

@@ -2,7 +2,7 @@
 // 2 kernels: mha_causal_64_0_flash_blocks, mha_causal_64_0_flash
 // sizes: dynamic: b h s t; static: d=64 dv=64; derived: -
 
-import { runPlan, type DeviceTensor, type ExecPlan, type HostArray, type Runtime, type RunOptions, type RunOutput, type Session } from "einattn/runtime";
+import { runPlan, type DeviceTensor, type ExecPlan, type HostArray, type Runtime, type RunOutput, type Session } from "einattn/runtime";
 
 /** WGSL of kernel `mha_causal_64_0_flash_blocks` (also in mha_causal_64.mha_causal_64_0_flash_blocks.wgsl). */
 export const mha_causal_64_0_flash_blocks_wgsl = `// einattn kernel mha_causal_64_0_flash (graph 'mha_causal_64', kernel 1)
@@ -485,7 +485,7 @@ export interface Tensors {
  * Runs `mha_causal_64` on `runtime`: checks sizes, inputs and device limits, uploads host arrays, dispatches, reads the outputs back.
  * @example const { outputs } = await run(await getRuntime(), { q, k, v }, { b: 1, h: 1, s: 1, t: 1 })
  */
-export async function run(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: Pick<RunOptions, 'timing'> = {}): Promise<{ outputs: Outputs; kernelMs?: number[]; totalMs: number }> {
+export async function run(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: { timing?: boolean } = {}): Promise<{ outputs: Outputs; kernelMs?: number[]; totalMs: number }> {
   const r = await runPlan(plan, inputs as unknown as Record<string, HostArray | DeviceTensor>, sizes as unknown as Record<string, number>, { ...opts, outputs: 'host', runtime });
   return { outputs: r.outputs as unknown as Outputs, kernelMs: r.kernelMs, totalMs: r.totalMs };
 }

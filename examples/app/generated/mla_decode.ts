@@ -2,7 +2,7 @@
 // 4 kernels: mla_decode_0_einsum, mla_decode_1_flash_blocks, mla_decode_1_flash, mla_decode_2_einsum
 // sizes: dynamic: b h s t; static: dn=128 dr=64 dc=512 dv=128; derived: -
 
-import { runPlan, type DeviceTensor, type ExecPlan, type HostArray, type Runtime, type RunOptions, type RunOutput, type Session } from "einattn/runtime";
+import { runPlan, type DeviceTensor, type ExecPlan, type HostArray, type Runtime, type RunOutput, type Session } from "einattn/runtime";
 
 /** WGSL of kernel `mla_decode_0_einsum` (also in mla_decode.mla_decode_0_einsum.wgsl). */
 export const mla_decode_0_einsum_wgsl = `// einattn kernel mla_decode_0_einsum (graph 'mla_decode', kernel 1)
@@ -914,7 +914,7 @@ export interface Tensors {
  * Runs `mla_decode` on `runtime`: checks sizes, inputs and device limits, uploads host arrays, dispatches, reads the outputs back.
  * @example const { outputs } = await run(await getRuntime(), { q_nope, q_rope, c_kv, k_rope, w_uk, w_uv, kv_len }, { b: 1, h: 1, s: 1, t: 1 })
  */
-export async function run(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: Pick<RunOptions, 'timing'> = {}): Promise<{ outputs: Outputs; kernelMs?: number[]; totalMs: number }> {
+export async function run(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: { timing?: boolean } = {}): Promise<{ outputs: Outputs; kernelMs?: number[]; totalMs: number }> {
   const r = await runPlan(plan, inputs as unknown as Record<string, HostArray | DeviceTensor>, sizes as unknown as Record<string, number>, { ...opts, outputs: 'host', runtime });
   return { outputs: r.outputs as unknown as Outputs, kernelMs: r.kernelMs, totalMs: r.totalMs };
 }

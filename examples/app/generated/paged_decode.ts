@@ -2,7 +2,7 @@
 // 3 kernels: paged_decode_0_flash_blocks, paged_decode_0_flash, paged_decode_1_map
 // sizes: dynamic: b h s g n m; static: blk=16 d=64 dv=64; derived: r t
 
-import { runPlan, type DeviceTensor, type ExecPlan, type HostArray, type Runtime, type RunOptions, type RunOutput, type Session } from "einattn/runtime";
+import { runPlan, type DeviceTensor, type ExecPlan, type HostArray, type Runtime, type RunOutput, type Session } from "einattn/runtime";
 
 /** WGSL of kernel `paged_decode_0_flash_blocks` (also in paged_decode.paged_decode_0_flash_blocks.wgsl). */
 export const paged_decode_0_flash_blocks_wgsl = `// einattn kernel paged_decode_0_flash (graph 'paged_decode', kernel 1)
@@ -589,7 +589,7 @@ export interface Tensors {
  * Runs `paged_decode` on `runtime`: checks sizes, inputs and device limits, uploads host arrays, dispatches, reads the outputs back.
  * @example const { outputs } = await run(await getRuntime(), { q, k_cache, v_cache, block_table, kv_len }, { b: 1, h: 1, s: 1, g: 1, n: 1, m: 1 })
  */
-export async function run(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: Pick<RunOptions, 'timing'> = {}): Promise<{ outputs: Outputs; kernelMs?: number[]; totalMs: number }> {
+export async function run(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: { timing?: boolean } = {}): Promise<{ outputs: Outputs; kernelMs?: number[]; totalMs: number }> {
   const r = await runPlan(plan, inputs as unknown as Record<string, HostArray | DeviceTensor>, sizes as unknown as Record<string, number>, { ...opts, outputs: 'host', runtime });
   return { outputs: r.outputs as unknown as Outputs, kernelMs: r.kernelMs, totalMs: r.totalMs };
 }

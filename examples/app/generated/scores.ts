@@ -2,7 +2,7 @@
 // 1 kernel: scores_0_einsum
 // sizes: dynamic: b h s t; static: d=64; derived: -
 
-import { runPlan, type DeviceTensor, type ExecPlan, type HostArray, type Runtime, type RunOptions, type RunOutput, type Session } from "einattn/runtime";
+import { runPlan, type DeviceTensor, type ExecPlan, type HostArray, type Runtime, type RunOutput, type Session } from "einattn/runtime";
 
 /** WGSL of kernel `scores_0_einsum` (also in scores.scores_0_einsum.wgsl). */
 export const scores_0_einsum_wgsl = `// einattn kernel scores_0_einsum (graph 'scores', kernel 1)
@@ -180,7 +180,7 @@ export interface Tensors {
  * Runs `scores` on `runtime`: checks sizes, inputs and device limits, uploads host arrays, dispatches, reads the outputs back.
  * @example const { outputs } = await run(await getRuntime(), { q, k }, { b: 1, h: 1, s: 1, t: 1 })
  */
-export async function run(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: Pick<RunOptions, 'timing'> = {}): Promise<{ outputs: Outputs; kernelMs?: number[]; totalMs: number }> {
+export async function run(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: { timing?: boolean } = {}): Promise<{ outputs: Outputs; kernelMs?: number[]; totalMs: number }> {
   const r = await runPlan(plan, inputs as unknown as Record<string, HostArray | DeviceTensor>, sizes as unknown as Record<string, number>, { ...opts, outputs: 'host', runtime });
   return { outputs: r.outputs as unknown as Outputs, kernelMs: r.kernelMs, totalMs: r.totalMs };
 }
