@@ -27,15 +27,26 @@ export async function lostOrNull(rt: Runtime): Promise<boolean> {
  * @example await mapAfterSubmit(rt, staging, 'mha|1,8,128', 'read outputs of mha')
  */
 export async function mapAfterSubmit(rt: Runtime, staging: GPUBuffer, estimateKey: string | null, what: string): Promise<void> {
+  await waitAfterSubmit(rt, estimateKey, async () => {
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      if (await lostOrNull(rt)) throw retireLostRuntime(rt);
+      throw new EinattnError('GPU', `${what}: mapping the read-back buffer failed: ${(e as Error).message || (e as Error).name}`);
+    }
+  });
+}
+
+/**
+ * Waits for the work just submitted with `wait` (a map, or the queue's completion), sleeping
+ * first for most of the time the same work (`estimateKey`) took last time.
+ * @example await waitAfterSubmit(rt, 'decode|gqa', () => rt.device.queue.onSubmittedWorkDone())
+ */
+export async function waitAfterSubmit(rt: Runtime, estimateKey: string | null, wait: () => Promise<void>): Promise<void> {
   const t0 = performance.now();
   const estimate = estimateKey === null ? 0 : (rt.estimates.get(estimateKey) ?? 0);
   if (estimate >= MIN_SLEEP_MS) await sleep(estimate * SLEEP_FRACTION);
-  try {
-    await staging.mapAsync(GPUMapMode.READ);
-  } catch (e) {
-    if (await lostOrNull(rt)) throw retireLostRuntime(rt);
-    throw new EinattnError('GPU', `${what}: mapping the read-back buffer failed: ${(e as Error).message || (e as Error).name}`);
-  }
+  await wait();
   if (estimateKey === null) return;
   // Sizes that change every call (a growing KV length) would grow this map without bound.
   if (rt.estimates.size >= MAX_ESTIMATES) rt.estimates.clear();

@@ -5,7 +5,7 @@
  */
 import { EinattnError, fail } from '../errors.ts';
 import { assertAlive, retireLostRuntime, type Runtime } from './device.ts';
-import { lostOrNull, mapAfterSubmit } from './readback.ts';
+import { lostOrNull, mapAfterSubmit, waitAfterSubmit } from './readback.ts';
 
 /** Options of {@link Session}. */
 export interface SessionOptions {
@@ -194,7 +194,7 @@ export class Session {
     await this.throwErrors();
     const t0 = performance.now();
     if (!staging) {
-      if (opts.wait) await device.queue.onSubmittedWorkDone();
+      if (opts.wait) await waitAfterSubmit(rt, opts.estimateKey ?? null, () => device.queue.onSubmittedWorkDone());
       return { passes: [...this.labels], ...(kernelMs ? { kernelMs } : {}), reads: [], waitMs: opts.wait ? performance.now() - t0 : 0 };
     }
     try {
