@@ -27,8 +27,8 @@ export function blockMaskKernel(ctx: FlashContext, blocks: BufferRef, maskBatch:
   const env: Env = { ...Object.fromEntries(maskBatch.map((a) => [a, axisVar(a)])), ...Object.fromEntries(m.rows.map((a) => [a, axisVar(a)])), [t]: axisVar(t) };
   const mv = inner.value(m.softmax.mask!, env);
   // keys at or past the declared length are masked (the mask says so), and nothing there is read
-  const end = I('tend');
-  const endLine = m.length ? keyEnd(main, m.length, env, T, end) : undefined;
+  const end = m.length ? I('tend') : undefined;
+  const endLine = m.length && end ? keyEnd(main, m.length, env, T, end) : undefined;
   body.push(
     ...main.lines,
     ...(endLine ? [endLine] : []),
