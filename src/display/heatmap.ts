@@ -2,8 +2,8 @@
  * Heatmaps of 2-D arrays (attention weights of one head, masks, score matrices) as SVG,
  * and `pick`, which takes a 2-D slice of an n-D result by fixing the other axes.
  */
-import { deflateSync } from 'node:zlib';
 import { fail } from '../errors.ts';
+import { platform } from '../platform/index.ts';
 import { formatNumber } from './format.ts';
 import { escapeXml, View } from './view.ts';
 
@@ -118,28 +118,45 @@ function crc32(bytes: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-function pngChunk(type: string, body: Uint8Array): Buffer {
-  const out = Buffer.alloc(12 + body.length);
-  out.writeUInt32BE(body.length, 0);
-  out.write(type, 4, 'ascii');
-  Buffer.from(body).copy(out, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + body.length)), 8 + body.length);
+/** One PNG chunk: length, type, body and the CRC of type and body. */
+function pngChunk(type: string, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + body.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, body.length);
+  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
+  out.set(body, 8);
+  view.setUint32(8 + body.length, crc32(out.subarray(4, 8 + body.length)));
   return out;
 }
 
 /** An RGB PNG of `rows`×`cols` pixels, `color(i, j)` each. */
-export function encodePng(rows: number, cols: number, color: (i: number, j: number) => RGB): Buffer {
-  const raw = Buffer.alloc(rows * (1 + 3 * cols));
+export function encodePng(rows: number, cols: number, color: (i: number, j: number) => RGB): Uint8Array {
+  const raw = new Uint8Array(rows * (1 + 3 * cols));
   for (let i = 0; i < rows; i++) {
     const o = i * (1 + 3 * cols);
     raw[o] = 0; // filter: none
     for (let j = 0; j < cols; j++) raw.set(color(i, j), o + 1 + 3 * j);
   }
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(cols, 0);
-  ihdr.writeUInt32BE(rows, 4);
+  const ihdr = new Uint8Array(13);
+  new DataView(ihdr.buffer).setUint32(0, cols);
+  new DataView(ihdr.buffer).setUint32(4, rows);
   ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(raw)), pngChunk('IEND', new Uint8Array(0))]);
+  const parts = [Uint8Array.from([137, 80, 78, 71, 13, 10, 26, 10]), pngChunk('IHDR', ihdr), pngChunk('IDAT', platform.deflate(raw)), pngChunk('IEND', new Uint8Array(0))];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Base64 of bytes with the `btoa` that Node 16+ and browsers share (no Buffer in a browser). */
+function base64(bytes: Uint8Array): string {
+  let text = '';
+  const CHUNK = 0x8000; // below the argument-count limit of String.fromCharCode
+  for (let i = 0; i < bytes.length; i += CHUNK) text += String.fromCharCode(...bytes.subarray(i, i + CHUNK));
+  return btoa(text);
 }
 
 const SHADES = ' .:-=+*#%@';
@@ -206,7 +223,7 @@ export function heatmap(m: Matrix, opts: HeatmapOptions = {}): View {
         }
       }
   } else {
-    const png = encodePng(rows, cols, (i, j) => color(at(i, j))).toString('base64');
+    const png = base64(encodePng(rows, cols, (i, j) => color(at(i, j))));
     parts.push(`<image x="${ml}" y="${mt}" width="${pw}" height="${ph}" preserveAspectRatio="none" style="image-rendering:pixelated" href="data:image/png;base64,${png}"/>`);
   }
   parts.push(`<rect x="${ml}" y="${mt}" width="${pw}" height="${ph}" fill="none" stroke="#888"/>`);

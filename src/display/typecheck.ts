@@ -3,8 +3,8 @@
  * compiler's diagnostics as text: the way to show, in a notebook that must run to the end,
  * the compile error a wrong axis gives (a cell with the error would fail to run).
  */
-import { dirname, join, resolve } from 'node:path';
 import { fail } from '../errors.ts';
+import { nodeHost } from '../platform/index.ts';
 import { escapeXml, View } from './view.ts';
 
 /** One compiler diagnostic of the snippet, with a 1-based position. */
@@ -71,17 +71,19 @@ type TS = typeof import('typescript');
  * @example (await typecheck(`import { input, einsum } from 'einattn';\nconst q = input('q', 'b h s d');\neinsum('b h s d, b h t d -> b h s t', q, q);`)).show()
  */
 export async function typecheck(source: string, opts: TypecheckOptions = {}): Promise<TypecheckResult> {
+  // the compiler reads the snippet's imports from disk: Node only
+  const node = nodeHost('typecheck()');
+  const { dirname, join, resolve } = node.path;
   let ts: TS;
   try {
-    const mod = (await import('typescript')) as TS & { default?: TS };
-    ts = mod.default ?? mod;
+    ts = await node.importTypeScript();
   } catch (e) {
     fail('USAGE', `typecheck() needs the 'typescript' package (npm install --save-dev typescript): ${(e as Error).message}`);
   }
-  const dir = resolve(opts.dir ?? process.cwd());
+  const dir = resolve(opts.dir ?? node.cwd());
   const shownName = opts.fileName ?? 'snippet.ts';
   // a name no real file has, so that the snippet never shadows one
-  const file = join(dir, `__einattn_typecheck_${process.pid}__.ts`).replace(/\\/g, '/');
+  const file = join(dir, `__einattn_typecheck_${node.pid}__.ts`).replace(/\\/g, '/');
   let options: import('typescript').CompilerOptions = {
     strict: true,
     target: ts.ScriptTarget.ES2022,

@@ -1,12 +1,14 @@
 /**
  * A displayable result: HTML (and SVG for plots) for Jupyter, plain text for a terminal,
  * and a file on disk. `show()` renders in a tslab notebook and prints the text elsewhere;
- * nothing here imports tslab, so the module works in any Node program.
+ * nothing here imports tslab, so the module works in any Node program, and in a browser
+ * (where a page inserts `.html`; only `save` needs Node).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, extname, resolve } from 'node:path';
-import { inspect } from 'node:util';
 import { fail } from '../errors.ts';
+import { nodeHost } from '../platform/index.ts';
+
+// util.inspect.custom is this registered symbol; naming it so keeps node:util out of browser bundles.
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -102,7 +104,7 @@ export class View {
    * standalone page) or `.txt`. Creates the folder; returns the absolute path.
    */
   save(path: string): string {
-    const ext = extname(path).toLowerCase();
+    const ext = /\.[^./\\]+$/.exec(path)?.[0].toLowerCase() ?? '';
     let content: string;
     if (ext === '.svg') {
       if (this.svg === undefined) fail('USAGE', `cannot save ${this.describe()} as SVG: it is HTML; save it as .html or .txt`);
@@ -114,10 +116,7 @@ export class View {
     } else {
       fail('USAGE', `cannot save to '${path}': use a .svg, .html or .txt file name`);
     }
-    const abs = resolve(path);
-    mkdirSync(dirname(abs), { recursive: true });
-    writeFileSync(abs, content);
-    return abs;
+    return nodeHost('View.save()').saveFile(path, content);
   }
 
   toString(): string {
@@ -125,7 +124,7 @@ export class View {
   }
 
   /** tslab prints a cell's last value with util.inspect: show the text rendering, not the fields. */
-  [inspect.custom](): string {
+  [INSPECT](): string {
     return this.text;
   }
 

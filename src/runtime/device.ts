@@ -4,8 +4,9 @@
  * singleton that runs reuse; a lost device is reported once and then replaced.
  */
 import { EinattnError } from '../errors.ts';
-import { chooseAdapter, isSoftwareAdapter, parseAdapterChoice, type AdapterChoice, type AdapterKind } from './adapter.ts';
+import { isSoftwareAdapter, parseAdapterChoice, type AdapterChoice, type AdapterKind } from '../platform/adapter.ts';
 import type { PlanKernel } from './plan.ts';
+import { chooseAdapter, platform } from '../platform/index.ts';
 
 /** The device limits einattn requests explicitly and checks plans against. */
 export const LIMIT_NAMES = [
@@ -171,7 +172,7 @@ export interface Runtime {
   readonly kind: AdapterKind;
   /** why this adapter, e.g. "no hardware adapter found; using software Vulkan (lavapipe)" */
   readonly reason: string;
-  /** 'vulkan', 'metal', 'd3d12' or 'opengles' */
+  /** 'vulkan', 'metal', 'd3d12' or 'opengles' under Dawn; 'browser' for `navigator.gpu`; 'user' for a device handed in */
   readonly backend: string;
   readonly info: GPUAdapterInfo;
   /** the limits plans are checked against: the device's, lowered by `limitsOverride` */
@@ -205,7 +206,7 @@ const entries: Entry[] = [];
 
 function choiceOf(opts: RuntimeOptions): { choice: AdapterChoice; source: string } {
   if (opts.adapter !== undefined) return { choice: parseAdapterChoice(opts.adapter, 'adapter option'), source: 'adapter option' };
-  return { choice: parseAdapterChoice(process.env.EINATTN_ADAPTER, 'EINATTN_ADAPTER'), source: 'EINATTN_ADAPTER' };
+  return { choice: parseAdapterChoice(platform.env('EINATTN_ADAPTER'), 'EINATTN_ADAPTER'), source: 'EINATTN_ADAPTER' };
 }
 
 function withoutKey(opts: RuntimeOptions): string {

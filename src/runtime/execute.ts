@@ -319,7 +319,8 @@ export async function runPlan(plan: ExecPlan, inputs: Record<string, RunValue>, 
       const entries: GPUBindGroupEntry[] = kernel.bindings.map((bd, j) => ({ binding: j, resource: { buffer: gpuBuf.get(bd.buffer)! } }));
       if (launch.uniforms) {
         const ub = s.scratch(launch.uniforms.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, `${kernel.name}.uniforms`);
-        rt.device.queue.writeBuffer(ub, 0, launch.uniforms);
+        // the DOM library types writeBuffer's data as ArrayBuffer-backed, which these (new Uint32Array) are
+        rt.device.queue.writeBuffer(ub, 0, launch.uniforms as Uint32Array<ArrayBuffer>);
         rt.transfers.uniformBytes += launch.uniforms.byteLength;
         entries.push({ binding: kernel.bindings.length, resource: { buffer: ub } });
       }

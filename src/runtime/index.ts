@@ -17,7 +17,8 @@ export {
 export { f16ArrayToF32, f16BitsToF32, f16BitsToF32Bits, f32ArrayToF16, f32BitsToF16Bits, f32ToF16Bits } from './f16.ts';
 export { encodeNpy, parseNpy, readNpy, readNpySync, writeNpy, writeNpySync, type NpyArray } from './npy.ts';
 export { bindSizes, evalSize, formatSizeExpr, type SizeMap } from './sizes.ts';
-export { chooseAdapter, isSoftwareAdapter, parseAdapterChoice, type AdapterChoice, type AdapterKind, type ChosenAdapter } from './adapter.ts';
+export { adapterLabel, isSoftwareAdapter, parseAdapterChoice, softwareName, type AdapterChoice, type AdapterKind, type ChosenAdapter } from '../platform/adapter.ts';
+export { chooseAdapter } from '../platform/index.ts';
 export {
   closeRuntime,
   getPipeline,

@@ -2,11 +2,11 @@
  * `.npy` files (NumPy format 1.0/2.0/3.0, little-endian f4/f2/i4 and i1, C order), the way
  * arrays travel between einattn and Python tools.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
 import { EinattnError } from '../errors.ts';
 import type { StorageDType } from './plan.ts';
 import { describeValue, type HostArray, type HostArrayOf } from './dtypes.ts';
+// Files only under Node; parseNpy and encodeNpy work on bytes anywhere, a browser included.
+import { nodeHost } from '../platform/index.ts';
 
 /** An array read from or written to `.npy`; f16 data is a Uint16Array of bits. */
 export interface NpyArray<D extends StorageDType = StorageDType> {
@@ -158,6 +158,7 @@ function swapBytes(b: Uint8Array, width: number): void {
  * @example const q = await readNpy('q.npy') // { dtype: 'f32', shape: [2, 8, 64], data: Float32Array }
  */
 export async function readNpy(path: string): Promise<NpyArray> {
+  const { readFile } = nodeHost('readNpy()');
   return parseNpy(await readBytes(path, () => readFile(path)), path);
 }
 
@@ -166,6 +167,7 @@ export async function readNpy(path: string): Promise<NpyArray> {
  * @example const k = readNpySync('k.npy')
  */
 export function readNpySync(path: string): NpyArray {
+  const { readFileSync } = nodeHost('readNpySync()');
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);
@@ -180,7 +182,7 @@ export function readNpySync(path: string): NpyArray {
  * @example await writeNpy('o.npy', { dtype: 'f32', shape: [2, 8, 64], data: out })
  */
 export async function writeNpy(path: string, arr: NpyArray): Promise<void> {
-  await writeFile(path, encodeNpy(arr, path));
+  await nodeHost('writeNpy()').writeFile(path, encodeNpy(arr, path));
 }
 
 /**
@@ -188,7 +190,7 @@ export async function writeNpy(path: string, arr: NpyArray): Promise<void> {
  * @example writeNpySync('o.npy', { dtype: 'i32', shape: [4], data: new Int32Array([1, 2, 3, 4]) })
  */
 export function writeNpySync(path: string, arr: NpyArray): void {
-  writeFileSync(path, encodeNpy(arr, path));
+  nodeHost('writeNpySync()').writeFileSync(path, encodeNpy(arr, path));
 }
 
 async function readBytes(path: string, read: () => Promise<Uint8Array>): Promise<Uint8Array> {

@@ -140,7 +140,9 @@ export function writeWords(rt: Runtime, buffer: GPUBuffer, data: HostArray, offs
     padded.set(bytes);
     bytes = padded;
   }
-  if (bytes.byteLength) rt.device.queue.writeBuffer(buffer, offsetBytes, bytes);
+  // The DOM library types writeBuffer's data as ArrayBuffer-backed; WebGPU also takes
+  // SharedArrayBuffer views, so the cast only satisfies the browser's types.
+  if (bytes.byteLength) rt.device.queue.writeBuffer(buffer, offsetBytes, bytes as Uint8Array<ArrayBuffer>);
   rt.transfers.bytesUploaded += data.byteLength;
   rt.transfers.uploads++;
 }

@@ -1,31 +1,11 @@
-/// <reference types="@webgpu/types" preserve="true" />
 /**
- * Adapter choice: a hardware adapter, else software Vulkan (Mesa lavapipe), else
- * OpenGL ES in compatibility mode. The choice and the reason for it are kept so that
- * `einattn info`, benchmarks and error messages can say what ran where.
+ * Adapter choice under Node, with Dawn (the `webgpu` package): a hardware adapter, else
+ * software Vulkan (Mesa lavapipe), else OpenGL ES in compatibility mode. Only `node.ts`
+ * imports this, so a browser bundle never sees Dawn.
  */
 import type { create as CreateGpu } from 'webgpu';
 import { EinattnError } from '../errors.ts';
-
-/** What kind of adapter a runtime runs on. */
-export type AdapterKind = 'hardware' | 'software' | 'opengles';
-
-/** An adapter request: `auto` walks hardware → software → opengles. */
-export type AdapterChoice = 'auto' | AdapterKind;
-
-/** The adapter that was chosen, with the `GPU` object that must outlive its device. */
-export interface ChosenAdapter {
-  /** the object returned by `create()`; dropping it while its device lives crashes Dawn */
-  gpu: GPU;
-  adapter: GPUAdapter;
-  kind: AdapterKind;
-  /** e.g. "no hardware adapter found; using software Vulkan (lavapipe)" */
-  reason: string;
-  /** the Dawn backend: 'vulkan', 'metal', 'd3d12' or 'opengles' */
-  backend: string;
-}
-
-const CHOICES: readonly AdapterChoice[] = ['auto', 'hardware', 'software', 'opengles'];
+import { adapterLabel, isSoftwareAdapter, softwareName, type AdapterChoice, type ChosenAdapter } from './adapter.ts';
 
 const INSTALL_HINT =
   'On Debian/Ubuntu without a GPU run `bash scripts/setup-system.sh` (it installs Mesa lavapipe, ' +
@@ -35,42 +15,6 @@ const INSTALL_HINT =
 // Dawn timestamps are quantised to ~100 µs by default to blunt timing attacks, which
 // would make per-kernel times of small kernels read as zero.
 const BASE_FLAGS = ['disable-dawn-features=timestamp_quantization'];
-
-/**
- * Parses an adapter choice (from `EINATTN_ADAPTER` or an option); `source` names it in errors.
- * @example parseAdapterChoice(process.env.EINATTN_ADAPTER, 'EINATTN_ADAPTER') // 'auto' when unset
- */
-export function parseAdapterChoice(value: string | undefined, source = 'adapter'): AdapterChoice {
-  if (value === undefined || value === '') return 'auto';
-  const v = value.trim().toLowerCase();
-  if ((CHOICES as readonly string[]).includes(v)) return v as AdapterChoice;
-  throw new EinattnError('NO_ADAPTER', `${source}='${value}' is not one of ${CHOICES.join(' | ')}`);
-}
-
-/**
- * Whether an adapter is a CPU rasteriser (lavapipe/llvmpipe, SwiftShader) rather than a GPU.
- * @example isSoftwareAdapter(adapter.info) // true under lavapipe
- */
-export function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
-  if (info.isFallbackAdapter) return true;
-  const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
-  return /llvmpipe|lavapipe|swiftshader|softpipe|software/.test(text);
-}
-
-/**
- * A short name for a software rasteriser, for reason strings.
- * @example softwareName(adapter.info) // 'lavapipe'
- */
-export function softwareName(info: GPUAdapterInfo): string {
-  const text = `${info.device} ${info.description}`.toLowerCase();
-  if (text.includes('swiftshader')) return 'SwiftShader';
-  if (text.includes('llvmpipe') || text.includes('lavapipe')) return 'lavapipe';
-  return info.description || info.device || 'unknown software adapter';
-}
-
-function adapterLabel(info: GPUAdapterInfo): string {
-  return info.description || info.device || info.vendor || 'unnamed adapter';
-}
 
 function nativeBackend(): string {
   if (process.platform === 'darwin') return 'metal';
@@ -95,9 +39,9 @@ async function request(gpu: GPU, options: GPURequestAdapterOptions): Promise<GPU
 
 /**
  * Finds an adapter for `choice`, or throws NO_ADAPTER naming what was tried and what to install.
- * @example const { gpu, adapter, kind, reason } = await chooseAdapter('auto')
+ * @example const { gpu, adapter, kind, reason } = await chooseDawnAdapter('auto')
  */
-export async function chooseAdapter(choice: AdapterChoice, source = 'adapter'): Promise<ChosenAdapter> {
+export async function chooseDawnAdapter(choice: AdapterChoice, source = 'adapter'): Promise<ChosenAdapter> {
   const create = await loadCreate();
   const tried: string[] = [];
   const forced = choice === 'auto' ? '' : `${source}=${choice}: `;
