@@ -12,6 +12,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import * as esbuild from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -200,6 +201,19 @@ describe('installed into an empty ESM project', () => {
     const tsx = join(app, 'node_modules/tsx/dist/loader.mjs');
     const r = ok(await run(process.execPath, ['--import', `file://${tsx}`, 'app.ts'], app), 'app.ts');
     expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ shape: [1, 2, 3, 8], finite: true });
+  });
+
+  it('bundles for the browser through its conditions: navigator.gpu, no Node built-in, no Dawn', async () => {
+    // what a web app does: einattn, einattn/runtime and generated modules (previous test), bundled
+    writeFileSync(join(app, 'web.ts'), `import { compile, mha } from 'einattn';\nimport { getRuntime, PagedKvCache } from 'einattn/runtime';\nimport { mha_causal_8 } from './generated/index.ts';\nconsole.log(compile, mha, getRuntime, PagedKvCache, mha_causal_8);\n`);
+    const bundle = (platform: 'browser' | 'node') =>
+      esbuild.build({ entryPoints: ['web.ts'], absWorkingDir: app, bundle: true, platform, format: 'esm', write: false, metafile: true, logLevel: 'silent', external: platform === 'node' ? ['webgpu', 'typescript'] : [] });
+    const web = Object.keys((await bundle('browser')).metafile.inputs);
+    expect(web).toContain('node_modules/einattn/dist/src/platform/browser.js');
+    expect(web.filter((f) => f.startsWith('node_modules/') && !f.startsWith('node_modules/einattn/dist/src/')), 'nothing but einattn').toEqual([]);
+    expect(web.filter((f) => /platform\/(node|dawn)\.js$/.test(f))).toEqual([]);
+    // the same entry for Node gets Dawn's platform
+    expect(Object.keys((await bundle('node')).metafile.inputs)).toContain('node_modules/einattn/dist/src/platform/node.js');
   });
 
   it.each(['nodenext', 'bundler'])('type-checks under moduleResolution %s, and a wrong axis is an error there', async (mode) => {
