@@ -10,7 +10,8 @@
 #    compatibility adapter.
 # 2. Chromium and a font, because the test suite (test/report/browser.test.ts) opens the
 #    tour's HTML report in a headless browser, driven by playwright-core, to check that it
-#    loads without console errors and that its charts render. We use the distribution's
+#    loads without console errors and that its charts render, and test/browser runs the web
+#    pages on its WebGPU (SwiftShader without a GPU). We use the distribution's
 #    chromium instead of Playwright's downloaded browsers; fonts-dejavu-core gives the
 #    charts' labels glyphs to draw. Set EINATTN_CHROMIUM to use another Chromium or Chrome.
 # 3. Jupyter's headless notebook runner (jupyter-nbconvert jupyter-client python3-nbclient
