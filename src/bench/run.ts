@@ -106,8 +106,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const report = adapterReport(runtime);
   progress(`measuring this adapter's roofline (FMA and copy microkernels)…`);
   const roofline = await measureRoofline(runtime);
-  progress(`roofline: ${roofline.gflops.toPrecision(3)} GFLOP/s, ${roofline.gbps.toPrecision(3)} GB/s`);
-  const device = { name: roofline.adapter, flops: { f32: roofline.gflops * 1e9, f16: roofline.gflops * 1e9 }, bandwidth: roofline.gbps * 1e9, source: 'measured' };
+  progress(`roofline: ${roofline.gflops.toPrecision(3)} GFLOP/s, ${roofline.readGbps.toPrecision(3)} GB/s read, ${roofline.gbps.toPrecision(3)} GB/s copy`);
+  const device = { name: roofline.adapter, flops: { f32: roofline.gflops * 1e9, f16: roofline.gflops * 1e9 }, bandwidth: roofline.gbps * 1e9, readBandwidth: roofline.readGbps * 1e9, source: 'measured' };
   const rows: BenchRow[] = [];
   const total = opts.cases.length * systems.length;
 

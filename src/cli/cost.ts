@@ -12,7 +12,7 @@ async function device(name: string | undefined): Promise<Device | undefined> {
   if (name === 'local') {
     // measured on first use (a few seconds) and cached per adapter in .einattn/roofline.json
     const d = await localDevice(await openRuntime(adapterFlag(undefined)));
-    console.log(`local roofline: ${d.measured.gflops.toPrecision(3)} GFLOP/s, ${d.measured.gbps.toPrecision(3)} GB/s (${d.source})`);
+    console.log(`local roofline: ${d.measured.gflops.toPrecision(3)} GFLOP/s, ${d.measured.readGbps.toPrecision(3)} GB/s read, ${d.measured.gbps.toPrecision(3)} GB/s copy (${d.source})`);
     return d;
   }
   const d = DEVICES[name];

@@ -7,6 +7,11 @@ export interface Device {
   flops: { f32: number; f16: number };
   /** bytes per second of main memory */
   bandwidth: number;
+  /**
+   * bytes read per second by a streaming read, where measured: then reads are bounded by it and
+   * writes by `bandwidth` (a measured copy), instead of both by `bandwidth`
+   */
+  readBandwidth?: number;
   source: string;
 }
 

@@ -1,6 +1,7 @@
 /**
- * This adapter's roofline, measured: an FMA-throughput microkernel (GFLOP/s) and a
- * copy-bandwidth microkernel (GB/s), cached per adapter so `--device local` is quick.
+ * This adapter's roofline, measured: an FMA-throughput microkernel (GFLOP/s), a
+ * copy-bandwidth microkernel (GB/s, read + written) and a read-bandwidth microkernel
+ * (a streaming reduction: what decoding does), cached per adapter so `--device local` is quick.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -12,6 +13,9 @@ const ITERS = 2048;
 const FMA_INVOCATIONS = 64 * 512;
 /** Elements copied by the bandwidth kernel (32 MiB each way). */
 const COPY_ELEMS = 8 * 2 ** 20;
+/** Elements summed by the read kernels (64 MiB, a multiple of a workgroup's share), and vec4s each invocation reads. */
+const READ_ELEMS = 16 * 2 ** 20;
+const READ_PER_INVOCATION = 32;
 
 /** A one-kernel plan over `x` → `y` of n f32 elements, for the microkernels below. */
 function microPlan(name: string, workgroups: ExecPlan['kernels'][number]['workgroups'], wgsl: string): ExecPlan {
@@ -57,11 +61,40 @@ fn roofline_copy(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
 }
 `);
 
+/**
+ * A streaming sum of `n` f32 (one f32 written per invocation). Two layouts, since the fast
+ * one differs by adapter: `coalesced` (in each step a workgroup's invocations read adjacent
+ * vec4s: a GPU's memory transactions) and `contiguous` (each invocation reads its own run of
+ * vec4s: a CPU rasteriser's cache lines). The bound is the faster of the two.
+ */
+function readPlan(layout: 'coalesced' | 'contiguous'): ExecPlan {
+  const per = READ_PER_INVOCATION;
+  const index = layout === 'coalesced' ? `wg * ${64 * per}u + k * 64u + lid` : `(wg * 64u + lid) * ${per}u + k`;
+  return microPlan(`roofline_read_${layout}`, ['cdiv', 'n', 4 * 64 * per], `// roofline: streaming read (${layout}), ${per} vec4 per invocation summed, one f32 written per invocation
+struct S { n: u32 }
+@group(0) @binding(0) var<storage, read> x: array<vec4f>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> sz: S;
+@compute @workgroup_size(64)
+fn roofline_read_${layout}(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + (wid.y + wid.z * nwg.y) * nwg.x;
+  var acc = vec4f(0.0);
+  for (var k = 0u; k < ${per}u; k++) {
+    acc += x[${index}];
+  }
+  y[wg * 64u + lid] = dot(acc, vec4f(1.0));
+}
+`);
+}
+
 /** A measured roofline, with where and how it was measured. */
 export interface MeasuredRoofline {
   adapter: string;
   gflops: number;
+  /** copy: bytes read plus bytes written per second */
   gbps: number;
+  /** streaming read: bytes read per second (the bound of decoding, which reads a cache and writes little) */
+  readGbps: number;
   measuredAt: string;
   method: string;
 }
@@ -81,12 +114,14 @@ async function medianMs(rt: Runtime, plan: ExecPlan, n: number, runs: number): P
 export async function measureRoofline(rt: Runtime, runs = 5): Promise<MeasuredRoofline> {
   const fmaMs = await medianMs(rt, fmaPlan, FMA_INVOCATIONS, runs);
   const copyMs = await medianMs(rt, copyPlan, COPY_ELEMS, runs);
+  const readMs = Math.min(await medianMs(rt, readPlan('coalesced'), READ_ELEMS, runs), await medianMs(rt, readPlan('contiguous'), READ_ELEMS, runs));
   return {
     adapter: adapterId(rt),
     gflops: (FMA_INVOCATIONS * ITERS * 32) / (fmaMs * 1e6),
     gbps: (2 * 4 * COPY_ELEMS) / (copyMs * 1e6),
+    readGbps: (4 * READ_ELEMS) / (readMs * 1e6),
     measuredAt: new Date().toISOString(),
-    method: `median of ${runs} timed runs: ${FMA_INVOCATIONS} invocations × ${ITERS} × 4 vec4 FMA; copy of ${COPY_ELEMS * 4} bytes`,
+    method: `median of ${runs} timed runs: ${FMA_INVOCATIONS} invocations × ${ITERS} × 4 vec4 FMA; copy of ${COPY_ELEMS * 4} bytes; streaming sum of ${READ_ELEMS * 4} bytes, the faster of a coalesced and a contiguous layout`,
   };
 }
 
@@ -105,12 +140,13 @@ export async function localDevice(rt: Runtime, cacheFile = '.einattn/roofline.js
     }
   }
   let m = cached[id];
-  if (!m) {
+  // entries from before the read microkernel lack its bound: measure again
+  if (!m || typeof m.readGbps !== 'number') {
     m = await measureRoofline(rt);
     cached[id] = m;
     mkdirSync(dirname(cacheFile), { recursive: true });
     writeFileSync(cacheFile, JSON.stringify(cached, null, 2) + '\n');
   }
   const flops = m.gflops * 1e9;
-  return { name: `this adapter: ${id}`, flops: { f32: flops, f16: flops }, bandwidth: m.gbps * 1e9, source: `measured ${m.measuredAt} (${m.method}); cached in ${cacheFile}`, measured: m };
+  return { name: `this adapter: ${id}`, flops: { f32: flops, f16: flops }, bandwidth: m.gbps * 1e9, readBandwidth: m.readGbps * 1e9, source: `measured ${m.measuredAt} (${m.method}); cached in ${cacheFile}`, measured: m };
 }

@@ -47,8 +47,8 @@ export function costOf(g: Graph, dims: Record<string, number>, opts: { dtype?: '
   if (opts.device) {
     const peak = opts.device.flops[dtype];
     const computeS = flops.total / peak;
-    const memoryS = moved / opts.device.bandwidth;
-    const unfusedS = Math.max(computeS, (unfused.read + unfused.written) / opts.device.bandwidth);
+    const memoryS = memorySeconds(fused, opts.device);
+    const unfusedS = Math.max(computeS, memorySeconds(unfused, opts.device));
     report.device = {
       ...opts.device,
       bound: computeS >= memoryS ? 'compute' : 'memory',
@@ -58,4 +58,14 @@ export function costOf(g: Graph, dims: Record<string, number>, opts: { dtype?: '
     };
   }
   return report;
+}
+
+/**
+ * The least time a plan's traffic takes on a device: reads at the streaming-read rate and
+ * writes at the copy rate where the read rate was measured, else everything at `bandwidth`.
+ * @example memorySeconds({ read: 64e6, written: 0 }, { ...DEVICES.h100 }) // 1.9e-5
+ */
+export function memorySeconds(t: Pick<Traffic, 'read' | 'written'>, device: Device): number {
+  if (device.readBandwidth) return t.read / device.readBandwidth + t.written / device.bandwidth;
+  return (t.read + t.written) / device.bandwidth;
 }

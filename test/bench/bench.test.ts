@@ -84,7 +84,7 @@ test('targets compare wall-time ratios and roofline fractions, and say when they
   const result: BenchResult = {
     date: 'x', machine: { cpus: 2, cpuModel: 'cpu', memoryGiB: 1, platform: 'linux', node: 'v20' },
     adapter: { id: 'a', kind: 'software', description: 'lavapipe', backend: 'vulkan' },
-    roofline: { adapter: 'a', gflops: 10, gbps: 10, measuredAt: 'x', method: 'm' }, repeat: 1,
+    roofline: { adapter: 'a', gflops: 10, gbps: 10, readGbps: 10, measuredAt: 'x', method: 'm' }, repeat: 1,
     rows: [row('einattn', 10, { gbps: 7, gflops: 1 }), row('ort-webgpu', 15)],
   };
   const [prefill, gqa, , decode] = targets(result);
