@@ -23,7 +23,7 @@ export function isVariant(x: unknown): x is Variant {
 /**
  * Imports `file` and returns every exported graph and variant (variants built with their
  * default options). Errors name the file and the export.
- * @example await collectModule('examples/app/kernels.ts') // [{ graph, source: 'examples/app/kernels.ts#mha' }, …]
+ * @example (await collectModule('examples/app/kernels.ts')).map((e) => e.source) // ['examples/app/kernels.ts#gqa64', …]
  */
 export async function collectModule(file: string, cwd = process.cwd()): Promise<GraphEntry[]> {
   const path = resolve(cwd, file);

@@ -79,7 +79,7 @@ export function writeAll(result: GenerateResult, dir: string): void {
 
 /**
  * Compares what would be generated with `dir`: the stale, missing and extra files.
- * @example checkAll(renderAll(entries), 'src/kernels') // { stale: [], missing: [], extra: [] }
+ * @example checkAll(renderAll(await collectModule('examples/app/kernels.ts')), 'examples/app/generated') // { stale: [], missing: [], extra: [] }
  */
 export function checkAll(result: GenerateResult, dir: string): { stale: string[]; missing: string[]; extra: string[] } {
   const stale: string[] = [];

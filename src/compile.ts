@@ -185,7 +185,7 @@ function integers<T extends Int8Array | Int32Array>(name: string, dtype: string,
 /**
  * What the flash schedule may use on `rt`: its smallest subgroup size when subgroups are
  * usable there (the feature, and a layout along local_invocation_index, probed once).
- * @example await flashDevice(await getRuntime()) // { subgroupSize: 8 } on lavapipe
+ * @example const device = await flashDevice(await getRuntime()) // { subgroupSize: 8 } on lavapipe
  */
 export async function flashDevice(rt: Runtime): Promise<FlashDevice> {
   if (!rt.features.has('subgroups')) return {};

@@ -24,13 +24,13 @@ export type Flags = Record<string, string | boolean | string[] | undefined>;
 
 /**
  * A string flag's value (undefined when absent).
- * @example flagString(values.out) // 'dir'
+ * @example flagString('dir') // 'dir'
  */
 export const flagString = (v: Flags[string]): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /**
  * A repeatable flag's values ([] when absent).
- * @example flagList(values.dims) // ['b=1,h=8']
+ * @example flagList(['b=1,h=8']) // ['b=1,h=8']
  */
 export const flagList = (v: Flags[string]): string[] => (Array.isArray(v) ? v : []);
 
@@ -134,7 +134,7 @@ function parseNumber(text: string): number | undefined {
 /**
  * Converts raw `--opt` strings to a variant's typed options and validates them with
  * resolveOptions (defaults filled in); mistakes become one-line USAGE errors.
- * @example variantOptions(mhaVariant, { causal: 'true' }) // { causal: true }
+ * @example variantOptions(findVariant('mha')!, { causal: 'true' }) // { causal: true, … }
  */
 export function variantOptions(variant: Variant, raw: Record<string, string>): Record<string, boolean | number> {
   const typed: Record<string, boolean | number> = {};

@@ -81,7 +81,7 @@ export function missingInputs(missing: readonly string[], fromFiles: readonly st
 
 /**
  * A small, fast, seedable generator (mulberry32) returning uniform numbers in [0, 1).
- * @example const rnd = seededRandom(42); rnd() // 0.6011…
+ * @example seededRandom(42)() // 0.6011037519201636
  */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
@@ -112,7 +112,7 @@ function stripViews(n: Node): Node {
 /**
  * The valid value range [0, size) of i32 inputs used as gather indices, from the plan's
  * index checks when there is a plan and from the graph's gathers otherwise.
- * @example indexRanges(g, sizes, plan) // { block_table: 64 }
+ * @example indexRanges(paged(), { b: 1, h: 2, g: 1, s: 1, n: 64, blk: 4, m: 8, d: 8, dv: 8 }) // { block_table: 64 }
  */
 export function indexRanges(graph: Graph, sizes: Record<string, number>, plan?: ExecPlan): Record<string, number> {
   const ranges: Record<string, number> = {};

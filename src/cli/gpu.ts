@@ -30,7 +30,8 @@ export async function openRuntime(adapter: AdapterChoice | undefined): Promise<R
 
 /**
  * A short description of the adapter, for summaries.
- * @example adapterLine(rt) // 'software (llvmpipe: Mesa 25.0.7 …)'
+ * @example const line = adapterLine(rt) // 'software (llvmpipe: Mesa 25.0.7…, vulkan)' on lavapipe
+ * @example adapterLine(rt).startsWith(`${rt.kind} (`) // true
  */
 export function adapterLine(rt: Runtime): string {
   return `${rt.kind} (${rt.info.description || rt.info.device || rt.info.vendor || 'unnamed'}, ${rt.backend})`;
@@ -87,7 +88,7 @@ export async function timeRuns(
 
 /**
  * Writes each kernel's WGSL to `dir/<kernel>.wgsl` and returns the paths.
- * @example writeWgsl(compile(mha()), 'out/wgsl') // ['out/wgsl/mha_0_einsum.wgsl', …]
+ * @example writeWgsl(compile(mha()), 'out/wgsl') // ['out/wgsl/mha_0_flash.wgsl']
  */
 export function writeWgsl(compiled: Pick<Compiled, 'plan'>, dir: string): string[] {
   mkdirSync(dir, { recursive: true });

@@ -35,7 +35,7 @@ export function longestReduction(graph: Graph, sizes: Record<string, number>): n
 
 /**
  * Roughly how many multiply-adds one run costs: each node's full iteration space.
- * @example workEstimate(mha(), { b: 1, h: 8, s: 256, t: 256, d: 64 }) // ~6.8e7
+ * @example workEstimate(mha(), { b: 1, h: 8, s: 256, t: 256, d: 64 }) // 36175874
  */
 export function workEstimate(graph: Graph, sizes: Record<string, number>): number {
   let total = 0;
@@ -81,7 +81,7 @@ export function toleranceFor(graph: Graph, sizes: Record<string, number>, reduce
 
 /**
  * The allowed max abs error of one output under a tolerance rule.
- * @example allowedError(tol, 0.9, 'f32') // 1e-5 * 3 * 1 + 1e-6
+ * @example allowedError(toleranceFor(mha(), { b: 1, h: 2, s: 7, t: 9, d: 8, dv: 8 }), 0.9, 'f32') // 1e-5 * 3 * 1 + 1e-6
  */
 export function allowedError(tol: Tolerance, refAbsMax: number, dtype: string): number {
   if (dtype === 'i32') return 0;
@@ -171,7 +171,7 @@ export function median(xs: readonly number[]): number {
  * Shrinks dims until a run costs at most `budget` multiply-adds, halving the largest
  * given size whose halving still satisfies the graph's size rules (so a shape made for
  * a GPU still times in seconds on a CPU rasteriser). Returns the dims unchanged when cheap enough.
- * @example capDims(g, { b: 1, h: 8, s: 4096, t: 4096, d: 64 }, 2 ** 27) // s and t halved until it fits
+ * @example capDims(mha(), { b: 1, h: 8, s: 4096, t: 4096, d: 64, dv: 64 }, 2 ** 27) // { b: 1, h: 8, s: 256, t: 256, d: 64, dv: 64 }
  */
 export function capDims(graph: Graph, dims: Record<string, number>, budget: number): Record<string, number> {
   let cur = { ...dims };

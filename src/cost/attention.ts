@@ -18,7 +18,7 @@ export interface Attention {
 
 /**
  * The attentions of `g`, with their KV-cache inputs.
- * @example findAttentions(mha())[0].kv // Map { k => {'t'}, v => {'t'} }
+ * @example [...findAttentions(mha())[0].kv].map(([k, axes]) => `${k.name}: ${[...axes]}`) // ['k: t', 'v: t']
  */
 export function findAttentions(g: Graph, batchAxes: readonly string[] = ['b']): Attention[] {
   const consumers = new Map<number, Node[]>();

@@ -16,7 +16,7 @@ export interface KvCost {
 /**
  * Elements per token of every input the attention's KV axis comes from: the input's
  * size divided by its token axes (those that map to the KV axis) and batch axes.
- * @example kvPerToken(mha(), { h: 8, d: 64, dv: 64 }, 4).elements // 2·h·d = 1024
+ * @example kvPerToken(mha(), { h: 8, d: 64, dv: 64 }, 4).elements // 1024 (h·d + h·dv)
  */
 export function kvPerToken(
   g: Graph, sizes: Record<string, number>, bytesPerElement: number, batchAxes: readonly string[] = ['b'],

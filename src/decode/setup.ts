@@ -68,7 +68,7 @@ export function decodeLayout(name: string, opts: Record<string, boolean | number
 /**
  * The attention's sizes for a decode step: the user's, with s = 1, the paged capacity
  * t = m·blk, and a pool of n = b·m blocks unless given. USAGE names what is missing.
- * @example decodeDims(decodeLayout('gqa'), { b: 1, h: 32, g: 8, t: 8192, d: 128, dv: 128 }).s // 1
+ * @example decodeDims(decodeLayout('gqa'), { b: 1, h: 32, g: 8, t: 8192, d: 128, dv: 128 }).dims.s // 1
  */
 export function decodeDims(layout: DecodeLayout, given: Record<string, number>): { dims: Record<string, number>; capacity: number } {
   const dims: Record<string, number> = { ...given, s: 1 };

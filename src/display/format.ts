@@ -3,7 +3,7 @@
 /**
  * A number for a table or a label: integers in full, others to `digits` significant digits,
  * very small or large magnitudes in exponent form; NaN and ±Infinity as words.
- * @example formatNumber(0.000012345) // '1.235e-5'
+ * @example formatNumber(0.000012345) // '1.234e-5'
  */
 export function formatNumber(v: number, digits = 4): string {
   if (Number.isNaN(v)) return 'NaN';

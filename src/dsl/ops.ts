@@ -160,11 +160,11 @@ export const neg = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('neg', x
 export const exp = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('exp', x);
 /** Natural log. */
 export const log = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('log', x);
-/** Hyperbolic tangent. @example mul(tanh(div(x, 30)), 30) // softcap */
+/** Hyperbolic tangent; a softcap at 30 is `mul(tanh(div(x, 30)), 30)`. @example mul(tanh(div(x, 30)), 30) */
 export const tanh = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('tanh', x);
 /** Square root. */
 export const sqrt = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('sqrt', x);
-/** `1 / sqrt(x)`. @example rsqrt(size('d')) // the default attention scale */
+/** `1 / sqrt(x)`; the default attention scale is `rsqrt(size('d'))`. @example rsqrt(size('d')) */
 export const rsqrt = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('rsqrt', x);
 /** `|x|`. */
 export const abs = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('abs', x);

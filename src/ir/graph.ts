@@ -137,7 +137,7 @@ export function specialize(g: Graph, sizes: Record<string, number>, name: string
 /**
  * Ids of the nodes on some path from `root` down to `target` (both included when
  * connected): in a kernel, the epilogue nodes that depend on its core.
- * @example nodesBetween(root, core).has(scale.id) // true when root = scale(core)
+ * @example const core = input('x', 'i').exp(); nodesBetween(core.mul(2).node, core.node).size // 2 (the scale and the core)
  */
 export function nodesBetween(root: Node, target: Node): Set<number> {
   const memo = new Map<number, boolean>();

@@ -5,7 +5,7 @@ import { checkSize, type Graph } from './graph.ts';
  * Binds every size of `graph` to a number: static sizes, then the given ones, then
  * those that the split/merge/rename equations determine. Throws BAD_SIZE for a size
  * left unbound or not a positive integer, SIZE_CONFLICT when two rules disagree.
- * @example resolveSizes(g, { b: 1, h: 8, g: 2, s: 16, t: 16, d: 64 }) // also gives r = 4
+ * @example resolveSizes(gqa(), { b: 1, h: 8, g: 2, s: 16, t: 16, d: 64, dv: 64 }).r // 4
  */
 export function resolveSizes(graph: Graph, given: Record<string, number>): Record<string, number> {
   const known: Record<string, number> = {};

@@ -7,7 +7,7 @@ const INFIX: Record<string, string> = {
 
 /**
  * Describes `n` as an expression; nodes in `names` (buffers) appear by name.
- * @example describe(root, names) // "einsum('b h s d, b h t d -> b h s t', q, k) * rsqrt(f32(|d|))"
+ * @example describe(input('x', 'i').exp().mul(2).node, new Map()) // '(exp(x) * 2)'
  */
 export function describe(n: Node, names: ReadonlyMap<number, string>, depth = 0): string {
   const named = names.get(n.id);

@@ -18,7 +18,7 @@ type UsedBy = NonNullable<IndexCheck['usedBy']>;
 
 /**
  * The index checks of `graph` lowered with the flash `matches`.
- * @example indexChecks(paged(), findFlash(paged()).matches)[1].usedBy // { length: 'kv_len', axis: 'm', per: 'blk' }
+ * @example const g = paged(); indexChecks(g, findFlash(g).matches)[1].usedBy // { length: 'kv_len', axis: 'm', per: 'blk' }
  */
 export function indexChecks(graph: Graph, matches: readonly FlashMatch[]): IndexCheck[] {
   const out: IndexCheck[] = [];

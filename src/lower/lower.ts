@@ -69,7 +69,7 @@ function checkTile(t: unknown): Tile {
 
 /**
  * Lowers a graph to an executable plan of fused WGSL kernels.
- * @example const plan = lower(mha({ causal: true })); plan.kernels.length // 3
+ * @example const plan = lower(mha({ causal: true })); plan.kernels.length // 2 (block map, flash)
  */
 export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
   const tile = checkTile(opts.tile ?? [4, 4]);

@@ -10,7 +10,7 @@ type SizeRules = Pick<ExecPlan, 'dynamicSizes' | 'staticSizes' | 'derivedSizes' 
 /**
  * Sizes on input tensors are given by the caller; the rest are derived where an
  * equation determines them, and asked for otherwise.
- * @example planSizes(gqa) // dynamic b h g s t d, derived r = h / g, constraint g * r == h
+ * @example planSizes(gqa()).derivedSizes // [{ name: 'r', expr: ['div', 'h', ['*', 1, 'g']] }]
  */
 export function planSizes(g: Graph): SizeRules {
   const staticSizes = { ...g.staticSizes };

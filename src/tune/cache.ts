@@ -45,7 +45,7 @@ export function shapeBucket(dims: Record<string, number>): string {
 
 /**
  * A graph's cache key: its name and a short hash of its printed form.
- * @example graphKey(mha()) // 'mha#3f2a9c1d'
+ * @example graphKey(mha()) // 'mha#…'
  */
 export function graphKey(g: Graph): string {
   return `${g.name}#${createHash('sha256').update(`${SCHEDULE_FORMAT}\n${printGraph(g)}`).digest('hex').slice(0, 8)}`;

@@ -26,7 +26,8 @@ export interface TuneOptions {
 
 /**
  * The schedule a default compile uses on this runtime.
- * @example defaultConfig(rt) // { flash: {}, shared: false } on lavapipe
+ * @example const config = defaultConfig(rt) // { flash: {}, shared: false } on lavapipe
+ * @example defaultConfig(rt).shared === (rt.kind === 'hardware') // true
  */
 export const defaultConfig = (rt: Runtime): TunedConfig => ({ flash: {}, shared: rt.kind === 'hardware' });
 

@@ -11,7 +11,7 @@ import { resolveSizes, type Graph } from '../ir/index.ts';
  * Throws BAD_INPUT when a bounded length input of `graph` (kv_len, prefix_len: declared
  * with `{ max: 't' }`) is negative or exceeds the capacity t of the keys. The runtime and
  * the interpreter check the same bound (INDEX_RANGE); this names the capacity's origin.
- * @example checkLengths(paged(), inputs, dims) // "input 'kv_len' has 12 at [b=1], outside 0..9 (capacity t = 9)"
+ * @example checkLengths(paged(), { kv_len: [3, 12] }, { b: 2, h: 4, g: 2, s: 1, n: 8, blk: 3, m: 3, d: 8, dv: 8 }) // throws: input 'kv_len' has 12 at [b=1], outside 0..9 (the capacity t = m·blk = 9)
  */
 export function checkLengths(graph: Graph, inputs: Record<string, ArrayLike<number>>, dims: Record<string, number>): void {
   const sizes = resolveSizes(graph, dims);
@@ -38,7 +38,7 @@ export function checkLengths(graph: Graph, inputs: Record<string, ArrayLike<numb
 /**
  * Throws BAD_INPUT when an append of `rows` new tokens at kv_len would run past the cache
  * capacity t (the append step itself drops such rows: a graph cannot raise an error).
- * @example checkAppendRoom(kvLen, { s: 1, t: 4096 }) // "input 'kv_len' has 4096 at [b=0]: appending s = 1 rows needs kv_len <= t - s = 4095"
+ * @example checkAppendRoom([4096], { s: 1, t: 4096 }) // throws: input 'kv_len' has 4096 at [b=0]: appending s = 1 row needs 0 <= kv_len <= t - s = 4095
  */
 export function checkAppendRoom(kvLen: ArrayLike<number>, dims: { s: number; t: number }): void {
   const { s, t } = dims;

@@ -24,7 +24,7 @@ export interface Variant {
 
 /**
  * Fills in defaults and checks option names and types.
- * @example resolveOptions(mhaVariant, { causal: true }) // { causal: true, ... }
+ * @example resolveOptions(findVariant('mha')!, { causal: true }) // { causal: true, ... }
  */
 export function resolveOptions(v: Variant, given: Record<string, boolean | number> = {}): Record<string, boolean | number> {
   const out: Record<string, boolean | number> = {};

@@ -80,6 +80,7 @@
 import { resolveSizes, staticSize, type Graph } from '../../ir/index.ts';
 import type { LowerOptions } from '../lower.ts';
 import { autoSplit } from './kernel.ts';
+import { sharedMergeBytes } from './lanes.ts';
 import { findFlash } from './match.ts';
 import type { FlashMatch } from './match.ts';
 import { flashSchedule, type FlashSchedule } from './schedule.ts';
@@ -101,7 +102,7 @@ export interface FlashDevice {
  * The lowering options that specialise `graph` for a run at `dims` on `device`: its flash head
  * dims as static sizes, the split decision, and the decode schedule; `key` names the resulting plan.
  * Undefined when nothing depends on the dims (no flash match, or dims that do not resolve).
- * @example specialiseFor(mha(), {}, { b: 1, h: 8, s: 128, t: 128, d: 64, dv: 64 })?.key // 'd=64,dv=64|split=0|rows=8,lanes=1,wg=8,dvc=64,sg=0'
+ * @example specialiseFor(mha(), {}, { b: 1, h: 8, s: 128, t: 128, d: 64, dv: 64 })?.key // 'd=64,dv=64|split=1|rows=8,lanes=1,wg=8,dvc=64,sg=0'
  */
 export function specialiseFor(graph: Graph, opts: LowerOptions, dims: Record<string, number>, headDims: boolean | 'auto' = true, device: FlashDevice = {}): { key: string; opts: LowerOptions } | undefined {
   if (opts.flash === false) return undefined;
@@ -176,7 +177,7 @@ export function decodeSchedule(matches: readonly FlashMatch[], sizes: Record<str
     const wg = given.workgroup ?? out.workgroup ?? 8;
     // a workgroup-memory lane merge: (dvc + 2) floats per (invocation, row), plus a max per (row tile, row)
     const shuffles = given.subgroups ?? shufflesFit(lanes, device);
-    while (rows > 1 && lanes > 1 && !shuffles && 4 * (wg * rows * (dvc + 2) + (wg / lanes) * rows) > DECODE_SHARED_BYTES) rows /= 2;
+    while (rows > 1 && lanes > 1 && !shuffles && sharedMergeBytes(rows, wg, lanes, dvc) > DECODE_SHARED_BYTES) rows /= 2;
     out.rows = rows;
   }
   return out;

@@ -43,7 +43,7 @@ export function flashGeometry(m: FlashMatch, sch: FlashSchedule, staticSizes: Re
 
 /**
  * The split count the auto rule picks for these sizes (1 = one pass).
- * @example autoSplit(match, { b: 1, h: 8, s: 1, t: 4096, d: 64, dv: 64 }, flashSchedule()) // 8
+ * @example autoSplit(findFlash(mha()).matches[0], { b: 1, h: 8, s: 1, t: 4096, d: 64, dv: 64 }, flashSchedule()) // 4
  */
 export function autoSplit(m: FlashMatch, sizes: Record<string, number>, sch: FlashSchedule, staticSizes: Readonly<Record<string, number>> = {}): number {
   return evalSize(flashGeometry(m, sch, staticSizes).autoSplits, sizes);

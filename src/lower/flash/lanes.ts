@@ -37,9 +37,15 @@ export interface LaneMerge {
 }
 
 /**
- * The merge statements for the chosen mechanism.
- * @example laneMerge({ kb, R: 4, WG: 8, KL: 8, DVC: 128, lane, rinv, m, l, acc, subgroups: false }).bytes // 16400
+ * Bytes of workgroup memory the workgroup-memory merge needs: a max, a sum and DVC accumulator
+ * columns per (invocation, row), plus the merged max per (row tile, row).
+ * @example sharedMergeBytes(4, 8, 8, 128) // 16656
  */
+export function sharedMergeBytes(R: number, WG: number, KL: number, DVC: number): number {
+  return 4 * (WG * R * (DVC + 2) + (WG / KL) * R);
+}
+
+/** The merge statements for the chosen mechanism (subgroup shuffles, or workgroup memory and one barrier). */
 export function laneMerge(a: LaneMergeArgs): LaneMerge {
   const merged = a.subgroups ? subgroupMerge(a) : sharedMerge(a);
   if (!a.debugLoaded) return merged;
@@ -99,7 +105,7 @@ function sharedMerge(a: LaneMergeArgs): LaneMerge {
     `var<workgroup> ${wmax}: array<f32, ${(WG / KL) * R}>;`,
     `var<workgroup> ${wacc}: array<f32, ${slots * DVC}>;`,
   ];
-  const bytes = 4 * (slots * (DVC + 2) + (WG / KL) * R);
+  const bytes = sharedMergeBytes(R, WG, KL, DVC);
   const slot = (ln: string, r: string) => `((${rinv} * ${KL}u + ${ln}) * ${R}u + ${r})`;
   const lines: string[] = [];
   for (let r = 0; r < R; r++)

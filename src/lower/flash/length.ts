@@ -23,7 +23,7 @@ type Binary = Extract<Node, { op: 'binary' }>;
  * The length bound found in the top-level AND-tree of `mask`, where `t` is the key axis and
  * `batch` the axes a bound may vary over (one key range per workgroup). The first bound in
  * the tree wins; the mask itself is still evaluated, so a second one stays exact.
- * @example kvLength(index('t').lt(kvLen).and(causal).node, 't', ['b', 'h']) // { end: kv_len, inclusive: false }
+ * @example kvLength(index('t').lt(input('kv_len', 'b', 'i32')).and(index('t').le(index('s'))).node, 't', ['b'])?.inclusive // false
  */
 export function kvLength(mask: Node | undefined, t: string, batch: readonly string[]): KvLength | undefined {
   if (!mask) return undefined;
@@ -47,8 +47,9 @@ function boundOf(c: Binary, t: string, batch: readonly string[]): KvLength | und
 
 /**
  * The WGSL `let` of the key range's end `min(T, L)` (as a u32, clamped into 0..T so a bad
- * length never widens the range), with `L` evaluated in `scope` at the batch indices `env`.
- * @example keyEnd(main, len, { b: '_b' }, '_sz.t', '_tend') // 'let _tend = u32(clamp(_kv_len3, 0i, i32(_sz.t)));'
+ * length never widens the range), with `L` evaluated in `scope` at the batch indices `env`:
+ * for `t < kv_len[b]` and a dynamic T, `let _tend = u32(clamp(_kv_len3, 0i, i32(_sz.t)));`.
+ * @example const line = keyEnd(main, len, { b: '_b' }, '_sz.t', '_tend')
  */
 export function keyEnd(scope: Scope, len: KvLength, env: Env, T: string, name: string): string {
   const x = scope.value(len.end, env);

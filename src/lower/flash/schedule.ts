@@ -81,7 +81,7 @@ const RANGES: Record<string, [number, number]> = {
 
 /**
  * Fills in defaults and checks ranges (USAGE error naming the knob).
- * @example flashSchedule({ rows: 2, kvTile: 32 }).workgroup // 16
+ * @example flashSchedule({ rows: 2, kvTile: 32 }).workgroup // 8
  */
 export function flashSchedule(given: Partial<FlashSchedule> = {}): FlashSchedule {
   const s = { ...DEFAULT_FLASH_SCHEDULE, ...given };
