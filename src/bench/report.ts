@@ -13,8 +13,13 @@ const pct = (x: number | undefined) => (x === undefined ? '–' : `${(100 * x).t
  */
 export function speedup(rows: readonly BenchRow[], row: BenchRow, peer: SystemName): number | undefined {
   const p = rows.find((r) => r.case === row.case && r.system === peer && r.status === 'ok');
-  return p?.wall && row.wall ? p.wall.median / row.wall.median : undefined;
+  if (!p?.wall || !row.wall) return undefined;
+  // interleaved calls: the median of the paired ratios, which drift of the machine does not bias
+  return row.paired?.[peer] ?? p.wall.median / row.wall.median;
 }
+
+/** Whether a row's timings spread too much to trust: IQR above 20% of the median. */
+export const noisy = (r: BenchRow): boolean => !!r.wall && (r.wall.p75 - r.wall.p25) / r.wall.median > 0.2;
 
 /** One of issue 7's targets, evaluated on a result. */
 export interface Target {
@@ -67,6 +72,8 @@ export function benchMarkdown(result: BenchResult, command: string): string {
     `- each row: one warm-up, then ${result.repeat} timed calls (the interpreter at most 3); median and interquartile range`,
     '',
     '"wall ms" is the time of one call as a user sees it (upload, kernels, readback) and is what the speed-ups compare;',
+    'within a row the systems\' timed calls are interleaved (A B C A B C …, the order rotating), and each "×" speed-up is the median of the',
+    'ratios of paired calls, so drift of a shared machine hits every system alike; "⚠ noisy" marks an IQR above 20% of the median.',
     '"kernel ms" is einattn\'s GPU time from timestamp queries. GFLOP/s, GB/s and "roofline" use kernel time for einattn and wall',
     'time for the others; GB/s counts the bytes a fused kernel must move (inputs and outputs once). "×ort" columns: peer wall time / row wall time.',
     '"GPU MiB" is what einattn\'s plan allocates at these sizes (inputs, outputs and temporaries), with its largest temporary buffer in brackets.',
@@ -85,7 +92,7 @@ export function benchMarkdown(result: BenchResult, command: string): string {
       const w = r.wall!;
       const ratios = PEERS.map((p) => (r.system.startsWith('einattn') ? fmt(speedup(result.rows, r, p), 2) : ''));
       lines.push(
-        `| ${label} | ${r.system}${r.note ? ' ¹' : ''} | ${fmt(w.median)} (${fmt(w.p25)}–${fmt(w.p75)}) | ${fmt(r.kernel?.median)} | ${fmt(r.gflops)} | ${fmt(r.gbps)} | ${pct(r.rooflineFraction)}${(r.rooflineFraction ?? 0) > 1.05 ? ' ⚠' : ''} | ${ratios.join(' | ')} | ${r.gpu ? `${fmt(r.gpu.bytes / 2 ** 20)} (${fmt(r.gpu.largestTemp / 2 ** 20)})` : ''} | ${r.maxAbsDiff === undefined ? 'reference' : r.maxAbsDiff.toExponential(1)} |`,
+        `| ${label} | ${r.system}${r.note ? ' ¹' : ''} | ${fmt(w.median)} (${fmt(w.p25)}–${fmt(w.p75)})${noisy(r) ? ' ⚠ noisy' : ''} | ${fmt(r.kernel?.median)} | ${fmt(r.gflops)} | ${fmt(r.gbps)} | ${pct(r.rooflineFraction)}${(r.rooflineFraction ?? 0) > 1.05 ? ' ⚠' : ''} | ${ratios.join(' | ')} | ${r.gpu ? `${fmt(r.gpu.bytes / 2 ** 20)} (${fmt(r.gpu.largestTemp / 2 ** 20)})` : ''} | ${r.maxAbsDiff === undefined ? 'reference' : r.maxAbsDiff.toExponential(1)} |`,
       );
     }
   }

@@ -5,11 +5,12 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { benchMarkdown, benchRooflineSvg, customCase, DEFAULT_CASES, DEFAULT_DECODE_STEPS, QUICK_CASES, QUICK_DECODE_STEPS, runBench, selectCases, SYSTEMS, timesSvg, variantOf, type BenchCase, type BenchResult, type SystemName } from '../bench/index.ts';
+import { benchMarkdown, benchRooflineSvg, noisy, speedup, customCase, DEFAULT_CASES, DEFAULT_DECODE_STEPS, QUICK_CASES, QUICK_DECODE_STEPS, runBench, selectCases, SYSTEMS, timesSvg, variantOf, type BenchCase, type BenchResult, type SystemName } from '../bench/index.ts';
 import { adapterId, type Runtime } from '../runtime/index.ts';
 import { tune, tunedOptions } from '../tune/index.ts';
 import { checkDims, parseDims, parseFlags, parseOptFlags, positiveInt, usage, variantOptions, flagList as list, flagString as str } from './args.ts';
 import { adapterFlag, openRuntime } from './gpu.ts';
+import { repeatability } from './repeatability.ts';
 
 const FLAGS = {
   only: { type: 'string' },
@@ -23,6 +24,7 @@ const FLAGS = {
   tune: { type: 'string' },
   'no-tuned': { type: 'boolean' },
   adapter: { type: 'string' },
+  repeatability: { type: 'boolean' },
 } as const;
 
 /**
@@ -40,7 +42,8 @@ function jsonRows(result: BenchResult): object[] {
     ...(r.reason ? { reason: r.reason } : {}),
     median_ms: r.wall?.median ?? null, p25_ms: r.wall?.p25 ?? null, p75_ms: r.wall?.p75 ?? null,
     kernel_ms: r.kernel?.median ?? null, gflops: r.gflops ?? null, gbps: r.gbps ?? null,
-    roofline_fraction: r.rooflineFraction ?? null, max_abs_diff: r.maxAbsDiff ?? null,
+    roofline_fraction: r.rooflineFraction ?? null, max_abs_diff: r.maxAbsDiff ?? null, noisy: noisy(r),
+    speedup_ort_webgpu: r.system.startsWith('einattn') ? (speedup(result.rows, r, 'ort-webgpu') ?? null) : null,
     gpu_bytes: r.gpu?.bytes ?? null, largest_temp_bytes: r.gpu?.largestTemp ?? null,
     adapter: result.adapter.id,
   }));
@@ -54,6 +57,11 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const { values: f, positionals } = parseFlags(argv, FLAGS, 'bench');
   if (positionals.length) usage(`bench takes no positional arguments, got '${positionals.join(' ')}' (did you mean --only ${positionals[0]}?)`);
   const only = str(f.only);
+  if (f.repeatability) {
+    const passOn = argv.filter((a, i) => a !== '--repeatability' && a !== '--only' && argv[i - 1] !== '--only');
+    console.log(await repeatability(only ?? 'gqa-decode-4096', passOn, 3, (line) => console.error(line)));
+    return 0;
+  }
   const dimsGiven = list(f.dims).length ? parseDims(list(f.dims)) : undefined;
   const optsGiven = list(f.opt).length ? parseOptFlags(list(f.opt)) : undefined;
   if ((dimsGiven || optsGiven) && only === undefined) usage(`--dims and --opt describe one row: give the variant with --only <variant>`);

@@ -103,7 +103,9 @@ this adapter, measured by FMA and copy microkernels (cached in .einattn/roofline
  */
 const BENCH_HELP = `usage: einattn bench [--quick] [--only ROW|VARIANT] [--dims …] [--opt k=v] [--systems a,b] [--repeat N] [--json] [--out DIR] [--tune SECONDS] [--no-tuned]
 
-In one process on one adapter: each row (MHA prefill s=t=256/1024 causal and not; GQA decode
+Within a row the systems' timed calls are interleaved (the order rotating every round) and
+speed-ups are medians of paired-call ratios; a row whose IQR exceeds 20% of its median is
+flagged. In one process on one adapter: each row (MHA prefill s=t=256/1024 causal and not; GQA decode
 t=1024..8192 h=32 g=8 d=128; MQA decode; MLA decode at DeepSeek-V2 shapes) on each system:
 einattn (fused), einattn-unfused, interpreter (small rows), ort-webgpu, ort-cpu (onnxruntime-node).
 First measures the adapter's FMA (GFLOP/s) and copy (GB/s) microkernels.
@@ -119,6 +121,8 @@ First measures the adapter's FMA (GFLOP/s) and copy (GB/s) microkernels.
   --out DIR           where results go (default bench/results): <adapter>.json, .md, .times.svg, .roofline.svg
   --tune SECONDS      tune each row first (budget per row), then bench with the tuned schedule
   --no-tuned          ignore cached tuned schedules (default: use them when present)
+  --repeatability     run one row (--only, default gqa-decode-4096) in 3 fresh processes and print
+                      each system's median per process, their spread and the paired speed-ups
   --adapter KIND      auto | hardware | software | opengles`;
 
 const TUNE_HELP = `usage: einattn tune <variant> [--dims b=1,…] [--opt k=v] [--budget SECONDS] [--runs N] [--json]

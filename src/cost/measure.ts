@@ -13,9 +13,8 @@ const ITERS = 2048;
 const FMA_INVOCATIONS = 64 * 512;
 /** Elements copied by the bandwidth kernel (32 MiB each way). */
 const COPY_ELEMS = 8 * 2 ** 20;
-/** Elements summed by the read kernels (64 MiB, a multiple of a workgroup's share), and vec4s each invocation reads. */
+/** Elements summed by the read kernels (64 MiB, a multiple of every layout's share per workgroup). */
 const READ_ELEMS = 16 * 2 ** 20;
-const READ_PER_INVOCATION = 32;
 
 /** A one-kernel plan over `x` → `y` of n f32 elements, for the microkernels below. */
 function microPlan(name: string, workgroups: ExecPlan['kernels'][number]['workgroups'], wgsl: string): ExecPlan {
@@ -62,30 +61,34 @@ fn roofline_copy(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
 `);
 
 /**
- * A streaming sum of `n` f32 (one f32 written per invocation). Two layouts, since the fast
- * one differs by adapter: `coalesced` (in each step a workgroup's invocations read adjacent
- * vec4s: a GPU's memory transactions) and `contiguous` (each invocation reads its own run of
- * vec4s: a CPU rasteriser's cache lines). The bound is the faster of the two.
+ * A streaming sum of `n` f32, one f32 written per invocation: in each of its `per` steps a
+ * workgroup of `wg` invocations reads `wg` adjacent vec4s (coalesced on a GPU). The fastest
+ * workgroup size differs by adapter (64 on a GPU; on a CPU rasteriser one SIMD row, 8 on
+ * lavapipe), so the bound is the fastest of a few.
  */
-function readPlan(layout: 'coalesced' | 'contiguous'): ExecPlan {
-  const per = READ_PER_INVOCATION;
-  const index = layout === 'coalesced' ? `wg * ${64 * per}u + k * 64u + lid` : `(wg * 64u + lid) * ${per}u + k`;
-  return microPlan(`roofline_read_${layout}`, ['cdiv', 'n', 4 * 64 * per], `// roofline: streaming read (${layout}), ${per} vec4 per invocation summed, one f32 written per invocation
+function readPlan(wg: number, per: number): ExecPlan {
+  const name = `roofline_read_${wg}`;
+  const plan = microPlan(name, ['cdiv', 'n', 4 * wg * per], `// roofline: streaming read, workgroups of ${wg} reading ${wg} adjacent vec4 per step for ${per} steps, one f32 written per invocation
 struct S { n: u32 }
 @group(0) @binding(0) var<storage, read> x: array<vec4f>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> sz: S;
-@compute @workgroup_size(64)
-fn roofline_read_${layout}(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+@compute @workgroup_size(${wg})
+fn ${name}(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + (wid.y + wid.z * nwg.y) * nwg.x;
   var acc = vec4f(0.0);
   for (var k = 0u; k < ${per}u; k++) {
-    acc += x[${index}];
+    acc += x[wg * ${wg * per}u + k * ${wg}u + lid];
   }
-  y[wg * 64u + lid] = dot(acc, vec4f(1.0));
+  y[wg * ${wg}u + lid] = dot(acc, vec4f(1.0));
 }
 `);
+  plan.kernels[0]!.workgroupSize = [wg, 1, 1];
+  return plan;
 }
+
+/** The layouts tried for the read bound: [workgroup size, steps]; each reads READ_ELEMS exactly. */
+const READ_LAYOUTS: [number, number][] = [[64, 32], [32, 64], [8, 128]];
 
 /** A measured roofline, with where and how it was measured. */
 export interface MeasuredRoofline {
@@ -114,14 +117,15 @@ async function medianMs(rt: Runtime, plan: ExecPlan, n: number, runs: number): P
 export async function measureRoofline(rt: Runtime, runs = 5): Promise<MeasuredRoofline> {
   const fmaMs = await medianMs(rt, fmaPlan, FMA_INVOCATIONS, runs);
   const copyMs = await medianMs(rt, copyPlan, COPY_ELEMS, runs);
-  const readMs = Math.min(await medianMs(rt, readPlan('coalesced'), READ_ELEMS, runs), await medianMs(rt, readPlan('contiguous'), READ_ELEMS, runs));
+  let readMs = Infinity;
+  for (const [wg, per] of READ_LAYOUTS) readMs = Math.min(readMs, await medianMs(rt, readPlan(wg, per), READ_ELEMS, runs));
   return {
     adapter: adapterId(rt),
     gflops: (FMA_INVOCATIONS * ITERS * 32) / (fmaMs * 1e6),
     gbps: (2 * 4 * COPY_ELEMS) / (copyMs * 1e6),
     readGbps: (4 * READ_ELEMS) / (readMs * 1e6),
     measuredAt: new Date().toISOString(),
-    method: `median of ${runs} timed runs: ${FMA_INVOCATIONS} invocations × ${ITERS} × 4 vec4 FMA; copy of ${COPY_ELEMS * 4} bytes; streaming sum of ${READ_ELEMS * 4} bytes, the faster of a coalesced and a contiguous layout`,
+    method: `median of ${runs} timed runs: ${FMA_INVOCATIONS} invocations × ${ITERS} × 4 vec4 FMA; copy of ${COPY_ELEMS * 4} bytes; streaming sum of ${READ_ELEMS * 4} bytes, the fastest of workgroups of ${READ_LAYOUTS.map(([w]) => w).join(', ')}`,
   };
 }
 

@@ -5,7 +5,7 @@
  * system.
  */
 import { describe, expect, test } from 'vitest';
-import { customCase, loadOrt, onnxModel, ortProblem, ortRunner, targets, timeStats, benchMarkdown, type BenchResult, type BenchRow } from '../../src/bench/index.ts';
+import { customCase, loadOrt, noisy, pairedRatio, speedup, onnxModel, ortProblem, ortRunner, targets, timeStats, benchMarkdown, type BenchResult, type BenchRow } from '../../src/bench/index.ts';
 import { interpret } from '../../src/interp/index.ts';
 import { findVariant } from '../../src/variants/index.ts';
 import { sampleInputs } from '../../src/tune/index.ts';
@@ -137,4 +137,22 @@ describe('einattn bench', () => {
       expect(r.errLines.join('\n')).toMatch(msg);
     }
   });
+});
+
+test('paired ratios: the median of per-round ratios, which a drifting machine does not bias', () => {
+  // the machine slows down 3× halfway: both systems feel it in the same rounds
+  const row = [10, 10, 30, 30, 30];
+  const peer = [20, 20, 60, 60, 60];
+  expect(pairedRatio(row, peer)).toBe(2);
+  expect(pairedRatio([], [])).toBeUndefined();
+  const r = (system: BenchRow['system'], wall: number[], extra: Partial<BenchRow> = {}): BenchRow => ({
+    case: 'x', variant: 'gqa', opts: {}, dims: {}, kind: 'decode', system, status: 'ok', flops: 1, bytes: 1, wall: timeStats(wall), rooflineMs: 1, bound: 'memory', ...extra,
+  });
+  // a peer measured in calmer rounds: its median says 1, the paired calls say 2
+  const einattn = r('einattn', row, { paired: { 'ort-webgpu': 2 } });
+  const rows = [einattn, r('ort-webgpu', [30, 30, 30, 30, 30])];
+  expect(speedup(rows, einattn, 'ort-webgpu')).toBe(2);
+  expect(speedup(rows, r('einattn', row), 'ort-webgpu')).toBe(1); // without pairs: the ratio of medians
+  expect(noisy(r('einattn', [10, 10, 30, 30, 30]))).toBe(true);
+  expect(noisy(r('einattn', [10, 10.5, 10.2, 9.9, 10.1]))).toBe(false);
 });
