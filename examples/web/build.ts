@@ -14,6 +14,8 @@ import * as esbuild from 'esbuild';
 export const WEB_DIR = dirname(fileURLToPath(import.meta.url));
 export const REPO = resolve(WEB_DIR, '../..');
 export const PAGE_DIR = join(WEB_DIR, 'page');
+/** ONNX Runtime Web's files, served at `ort/` beside the pages for the bench page. */
+export const ORT_DIR = join(REPO, 'node_modules/onnxruntime-web/dist');
 
 /** Imports that must never reach a browser bundle: Node built-ins, Dawn, the TypeScript compiler. */
 export const NODE_ONLY = /^(node:.*|webgpu|typescript|fs|path|url|os|zlib|util|module|child_process|worker_threads|crypto)(\/.*)?$/;
@@ -27,6 +29,10 @@ export function browserSources(): esbuild.Plugin {
     name: 'einattn-browser-sources',
     setup(build) {
       build.onResolve({ filter: /^#platform$/ }, () => ({ path: join(REPO, 'src/platform/browser.ts') }));
+      // src/bench/ort.ts loads onnxruntime-node lazily, for the Node bench; the bench page reuses
+      // its ONNX problems and runs onnxruntime-web instead, so that loader is never called there
+      build.onResolve({ filter: /^onnxruntime-node$/ }, () => ({ path: 'onnxruntime-node', namespace: 'einattn-node-only' }));
+      build.onLoad({ filter: /.*/, namespace: 'einattn-node-only' }, () => ({ contents: 'throw new Error("onnxruntime-node runs under Node only");', loader: 'js' }));
       build.onResolve({ filter: NODE_ONLY }, (args) => ({
         errors: [{ text: `'${args.path}' (imported by ${args.importer.replace(REPO + '/', '')}) must not reach a browser bundle` }],
       }));

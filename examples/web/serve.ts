@@ -1,5 +1,6 @@
 /**
- * `npm run web`: builds the web examples (the playground and the minimal consumer page) with
+ * `npm run web`: builds the web examples (the playground, the minimal consumer page and the
+ * benchmark page, which loads ONNX Runtime Web from node_modules at `ort/`) with
  * esbuild and serves them on http://127.0.0.1 until stopped. Open the printed URL in a browser
  * with WebGPU (Chrome or Edge 113+, Safari 26+, Firefox 141+ on Windows).
  *
@@ -9,7 +10,7 @@
  *   npm run web -- --build-only      build, print what was built, and exit
  */
 import { join, resolve } from 'node:path';
-import { buildWeb, REPO } from './build.ts';
+import { buildWeb, ORT_DIR, REPO } from './build.ts';
 import { serveStatic } from './server.ts';
 
 interface Args {
@@ -50,12 +51,13 @@ async function main(): Promise<void> {
   const sizes = pages.map((p) => `${p}.js ${(bundle.outputs[`${p}.js`]! / 1024).toFixed(0)} KiB`).join(', ');
   console.log(`built ${pages.length} pages into ${outdir} in ${(performance.now() - t0).toFixed(0)} ms (${sizes})`);
   if (args.buildOnly) return;
-  const server = await serveStatic(outdir, args.port).catch((e: NodeJS.ErrnoException) => {
+  const server = await serveStatic(outdir, args.port, { '/ort/': ORT_DIR }).catch((e: NodeJS.ErrnoException) => {
     console.error(`npm run web: cannot listen on 127.0.0.1:${args.port} (${e.code ?? e.message}); try --port 0 for any free port`);
     process.exit(1);
   });
   console.log(`playground:   ${server.url}playground.html`);
   console.log(`minimal page: ${server.url}minimal.html`);
+  console.log(`benchmark:    ${server.url}bench.html?quick=1 (einattn vs ONNX Runtime Web; npm run bench:web runs it headless)`);
   console.log('open one in a browser with WebGPU; Ctrl-C stops the server');
   process.on('SIGINT', () => void server.close().then(() => process.exit(0)));
   process.on('SIGTERM', () => void server.close().then(() => process.exit(0)));

@@ -3,6 +3,7 @@
 // opens them. The minimal consumer page runs MHA causal, GQA, paged decode on a PagedKvCache in
 // Sessions, and a kernel module generated at build time; the playground runs variants picked in
 // its form or given in its URL. Each result is checked against the interpreter in the same page.
+// The benchmark page times a row on einattn and on ONNX Runtime Web sharing one GPUDevice.
 // A browser without a WebGPU adapter fails these tests with the page's reason; nothing skips.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,10 +13,11 @@ import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../examples/web/chromium.ts';
+import type { WebBench } from '../../examples/web/page/bench-types.ts';
 import type { PageResults } from '../../examples/web/page/report-types.ts';
 
 /** What these tests read in a page (the project's TypeScript has no DOM library). */
-type PageGlobals = { einattnResults?: PageResults; document: { getElementById(id: string): { textContent: string | null } | null } };
+type PageGlobals = { einattnResults?: PageResults; einattnBench?: WebBench; document: { getElementById(id: string): { textContent: string | null } | null } };
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const tmp = mkdtempSync(join(tmpdir(), 'einattn-web-'));
@@ -133,6 +135,28 @@ describe('the playground on WebGPU', () => {
       const r = await results(page, problems, `playground?${query}`);
       expect(r.cases.map((c) => c.name)).toEqual([caseName]);
       expect(await page.locator('#heatmap svg').count()).toBe(1);
+    } finally {
+      await page.close();
+    }
+  });
+});
+
+describe('the benchmark page (npm run bench:web)', () => {
+  it('times a row on einattn and on ONNX Runtime Web on the same device, and their outputs agree', async () => {
+    const { page, problems } = await open(browser, 'bench.html?quick=1&only=mqa-decode-512&reps=1');
+    try {
+      await page.waitForFunction(() => (globalThis as unknown as PageGlobals).einattnBench?.done === true, null, { timeout: 90_000, polling: 250 });
+      const b = (await page.evaluate(() => (globalThis as unknown as PageGlobals).einattnBench))!;
+      expect(b.error).toBeNull();
+      expect(b.ortVersion).toMatch(/^\d+\.\d+/);
+      expect(b.rows.map((r) => r.id)).toEqual(['mqa-decode-512']);
+      const r = b.rows[0]!;
+      expect(r.einattn).toMatchObject({ median_ms: expect.any(Number), kernel_ms: expect.any(Number) });
+      expect(r.ort).toMatchObject({ median_ms: expect.any(Number) });
+      expect(r.ratio).toBeGreaterThan(0);
+      expect(r.maxDiffInterp).toBeLessThan(1e-5);
+      expect(r.maxDiffOrt).toBeLessThan(1e-4);
+      expect(problems).toEqual([]);
     } finally {
       await page.close();
     }
