@@ -69,7 +69,7 @@ class Mirror {
   readonly data: Float32Array;
   private readonly heads: number;
   private readonly row: number;
-  constructor(axes: readonly string[], private readonly dims: Record<string, number>, private readonly capacity: number) {
+  constructor(axes: readonly string[], dims: Record<string, number>, private readonly capacity: number) {
     const at = axes.indexOf('t');
     this.heads = count(axes.slice(1, at), dims);
     this.row = count(axes.slice(at + 1), dims);

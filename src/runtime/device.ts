@@ -232,20 +232,19 @@ async function createRuntime(choice: AdapterChoice, source: string, without: str
   } catch (e) {
     throw new EinattnError('GPU', `requestDevice failed on ${adapter.info.description || adapter.info.device} (${reason}): ${(e as Error).message}`);
   }
+  return runtimeAround(device, { gpu, adapter, kind, reason, backend, info: adapter.info, deviceLimits });
+}
+
+/** The parts of a runtime every device gets: loss watch, features, caches, pool, counters. */
+function runtimeAround(device: GPUDevice, about: Pick<Runtime, 'gpu' | 'adapter' | 'kind' | 'reason' | 'backend' | 'info' | 'deviceLimits'>): Runtime {
   const health: { lost: LostInfo | null } = { lost: null };
   void device.lost.then((info) => {
     health.lost ??= { reason: String(info.reason), message: info.message || 'no message' };
   });
   return {
-    gpu,
-    adapter,
+    ...about,
     device,
-    kind,
-    reason,
-    backend,
-    info: adapter.info,
-    limits: deviceLimits,
-    deviceLimits,
+    limits: about.deviceLimits,
     features: new Set([...device.features].filter((f) => (OPTIONAL_FEATURES as readonly string[]).includes(f))),
     pipelines: new Map(),
     pool: new BufferPool(device),
@@ -269,25 +268,13 @@ function userRuntime(device: GPUDevice): Runtime {
   const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo ?? ({ vendor: '', architecture: '', device: '', description: 'user device' } as GPUAdapterInfo);
   const limits = {} as RuntimeLimits;
   for (const name of LIMIT_NAMES) limits[name] = device.limits[name];
-  const health: { lost: LostInfo | null } = { lost: null };
-  void device.lost.then((lost) => {
-    health.lost ??= { reason: String(lost.reason), message: lost.message || 'no message' };
-  });
-  const rt: Runtime = {
-    device,
+  const rt = runtimeAround(device, {
     kind: isSoftwareAdapter(info) ? 'software' : 'hardware',
     reason: 'a device handed in by the caller (getRuntime({ device }))',
     backend: 'user',
     info,
-    limits,
     deviceLimits: limits,
-    features: new Set([...device.features].filter((f) => (OPTIONAL_FEATURES as readonly string[]).includes(f))),
-    pipelines: new Map(),
-    pool: new BufferPool(device),
-    health,
-    estimates: new Map(),
-    transfers: newTransfers(),
-  };
+  });
   userRuntimes.set(device, rt);
   return rt;
 }

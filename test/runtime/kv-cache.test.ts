@@ -5,9 +5,10 @@
  * into one session matches the interpreter on the same cache.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { compile, EinattnError, gqa, interpret, kvAppendInt8, paged } from '../../src/index.ts';
+import { compile, gqa, interpret, kvAppendInt8, paged } from '../../src/index.ts';
 import { closeRuntime, FreeListAllocator, getRuntime, KvCache, PagedKvCache, runtimeStats, Session, upload, type Runtime } from '../../src/runtime/index.ts';
 import { maxDiff, randn, rng } from '../variants/reference.ts';
+import { rejects } from '../rejects.ts';
 
 let rt: Runtime;
 beforeAll(async () => {
@@ -15,15 +16,6 @@ beforeAll(async () => {
 });
 afterAll(closeRuntime);
 
-async function rejects(p: Promise<unknown> | (() => unknown)): Promise<EinattnError> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    expect(e).toBeInstanceOf(EinattnError);
-    return e as EinattnError;
-  }
-  throw new Error('expected an error');
-}
 
 /** rows [b g s d] written into a host cache [b g t d] at lengths, `counts[b]` rows each */
 function hostAppend(cache: Float32Array, rows: Float32Array, lens: Int32Array, counts: number[], g: number, t: number, s: number, d: number) {

@@ -4,7 +4,7 @@
  * into the caller's tensors, user buffers and user devices work, bad tensors are refused.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { compile, EinattnError, interpret, mha } from '../../src/index.ts';
+import { compile, interpret, mha } from '../../src/index.ts';
 import {
   closeRuntime,
   DeviceTensor,
@@ -18,6 +18,7 @@ import {
   type Runtime,
 } from '../../src/runtime/index.ts';
 import { randn, rng } from '../variants/reference.ts';
+import { rejects } from '../rejects.ts';
 
 let rt: Runtime;
 beforeAll(async () => {
@@ -36,15 +37,6 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return m;
 };
 
-async function rejects(p: Promise<unknown> | (() => unknown)): Promise<EinattnError> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    expect(e).toBeInstanceOf(EinattnError);
-    return e as EinattnError;
-  }
-  throw new Error('expected an error');
-}
 
 describe('device tensors', () => {
   test('upload, read and write round-trip every dtype, counted by the byte counters', async () => {

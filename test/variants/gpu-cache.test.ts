@@ -1,12 +1,13 @@
 /** MLA (naive, absorbed), KV-cache decoding and the paged cache on the GPU; bad inputs rejected before dispatch. */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { compile, EinattnError, interpret, type Graph } from '../../src/index.ts';
+import { compile, interpret, type Graph } from '../../src/index.ts';
 import { closeRuntime, getRuntime } from '../../src/runtime/index.ts';
 import { checkLengths, gqa, mha, mla, paged, reorderContractions } from '../../src/variants/index.ts';
 import { count } from './arbitraries.ts';
 import { expectGpuMatch } from './gpu.ts';
 import { modInputs, randInt, randn, rng } from './reference.ts';
+import { rejects } from '../rejects.ts';
 
 beforeAll(async () => {
   await getRuntime(); // no adapter → the suite fails here with the reason
@@ -19,15 +20,6 @@ function inputsFor(g: Graph, dims: Record<string, number>, seed: number, fixed: 
   return Object.fromEntries(g.inputs.map((i) => [i.name, fixed[i.name] ?? mods[i.name] ?? randn(r, count(i.axes, dims))]));
 }
 
-async function rejects(p: Promise<unknown> | (() => unknown)): Promise<EinattnError> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    expect(e).toBeInstanceOf(EinattnError);
-    return e as EinattnError;
-  }
-  throw new Error('expected an error');
-}
 
 describe('MLA on the GPU', () => {
   test('naive and absorbed at DeepSeek-V2 head shapes (dc = 512, dr = 64, dn = dv = 128), prefill and decode', async () => {
