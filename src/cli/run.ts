@@ -1,8 +1,8 @@
 /** `einattn run`: one graph on the GPU and/or the interpreter, with .npy in and out. */
-import { compile, type Compiled, type CompiledOutput } from '../compile.ts';
+import { compile, type Compiled, type CompiledOutput, type RunInput } from '../compile.ts';
 import { EinattnError } from '../errors.ts';
 import { interpret, resolveSizes, type Graph } from '../index.ts';
-import { writeNpy } from '../runtime/index.ts';
+import { writeNpy, type Runtime } from '../runtime/index.ts';
 import { checkDims, nonNegativeInt, parseAssignments, parseDims, parseFlags, parseOptFlags, positiveInt, usage, flagList as list, flagString as str } from './args.ts';
 import { indexRanges, inputSources, missingInputs, npyInput, randomInput, toNpy, type CliInput } from './data.ts';
 import { axesText, dimsText, fmtMs, fmtNum } from './format.ts';
@@ -79,16 +79,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   // a problem with user-given dims is a usage error that says so
   const sizes = dimsGiven ? checkDims(graph, dims) : resolveSizes(graph, dims);
 
-  const outSpecs = parseAssignments(list(f.out), '--out', true);
   const outNames = graph.outputs.map((o) => o.name);
-  const outFiles: [string, string][] = outSpecs.map(([name, path]) => {
-    if (name === '') {
-      if (outNames.length !== 1) usage(`--out ${path}: the graph has ${outNames.length} outputs (${outNames.join(', ')}); write --out name=${path}`);
-      return [outNames[0]!, path];
-    }
-    if (!outNames.includes(name)) usage(`--out ${name}=${path}: the graph has no output '${name}' (outputs: ${outNames.join(', ')})`);
-    return [name, path];
-  });
+  const outFiles = outputFiles(outNames, parseAssignments(list(f.out), '--out', true));
 
   const useGpu = !f.interp;
   const needPlan = useGpu || f.explain || f.wgsl !== undefined;
@@ -124,24 +116,7 @@ export async function runCommand(argv: string[]): Promise<number> {
 
   if (rt) {
     where = `${adapterLine(rt)} adapter`;
-    try {
-      if (repeat > 0) {
-        const t = await timeRuns(compiled!, gpuInputs, dims, rt, repeat);
-        gpuResult = t.outputs;
-        const names = compiled!.plan.kernels.map((k) => k.name);
-        timingText = [
-          `timing: 1 warm-up + ${repeat} run${repeat === 1 ? '' : 's'}, kernel time (sum of ${names.length} kernel${names.length === 1 ? '' : 's'}, ${t.method}): median ${fmtMs(t.medianMs)} (min ${fmtMs(t.minMs)}, max ${fmtMs(t.maxMs)})`,
-          ...names.map((n, i) => `  ${n}: ${fmtMs(t.perKernelMs[i]!)} median`),
-        ];
-      } else {
-        gpuResult = (await compiled!.run(gpuInputs, dims, { runtime: rt })).outputs;
-      }
-    } catch (e) {
-      // the library's hint names the compile() option; on the command line it is a flag
-      if (e instanceof EinattnError && e.code === 'DTYPE' && /f16Fallback/.test(e.message))
-        throw new EinattnError('DTYPE', e.message.replace(/compile\(graph, \{ f16Fallback: 'f32' \}\)/, 'einattn run --f16-fallback'));
-      throw e;
-    }
+    ({ outputs: gpuResult, timingText } = await runOnGpu(compiled!, gpuInputs, dims, rt, repeat));
   }
   if (!useGpu || f.check) {
     const r = interpret(graph, interpInputs, dims);
@@ -161,40 +136,77 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (!f.quiet) {
     console.log(`${src.label} on ${where}; sizes ${dimsText(dims)}${precision.text}`);
     if (rt && precision.f16 && !rt.features.has('shader-f16')) console.log("f16 ran as f32 (--f16-fallback): the adapter has no shader-f16");
-    const random = inputs.filter((i) => !files.has(i.name)).map((i) => i.name);
-    const described = inputs.map((i) => `${i.name} ${i.dtype}${axesText(i.axes, sizes)}${files.has(i.name) ? ` from ${i.source}` : ''}`);
-    console.log(`inputs: ${described.join(', ')}${random.length ? `; ${random.join(', ')} pseudo-random (seed ${seed})` : ''}`);
-    for (const [name, o] of Object.entries(shown)) {
-      const s = arrayStats(o.data);
-      const bad = s.nonFinite ? `  ${s.nonFinite} non-finite` : '';
-      console.log(`${name}: ${o.dtype}${axesText(o.axes, sizes)}  mean ${fmtNum(s.mean, 4)}  abs-max ${fmtNum(s.absMax, 4)}${bad}  first: ${firstValues(o.data)}`);
-    }
+    printSummary(inputs, files, shown, sizes, seed);
     for (const [name, path] of outFiles) console.log(`wrote ${name} to ${path}`);
   }
   if (tuned && !f.quiet) console.log(`schedule: ${tuned.source}`);
   for (const line of timingText) console.log(line);
 
-  if (f.check) {
-    const tol = toleranceFor(graph, sizes, precision.f16);
-    console.log(`check against the interpreter: ${tol.rule}`);
-    let ok = true;
-    for (const name of outNames) {
-      const got = gpuResult![name]!;
-      const ref = refResult![name]!;
-      const c = compareArrays(got.data, ref.data);
-      const allowed = allowedError(tol, c.refAbsMax, ref.dtype);
-      const pass = c.maxAbs <= allowed;
-      ok &&= pass;
-      console.log(
-        `  ${name}: max abs err ${fmtNum(c.maxAbs)}, max rel err ${fmtNum(c.maxRel)} (to |ref|max ${fmtNum(c.refAbsMax)}), allowed ${fmtNum(allowed)}: ${pass ? 'ok' : 'FAIL'}`,
-      );
-    }
-    if (!ok) {
-      console.error('einattn: check failed: the GPU result differs from the interpreter by more than the tolerance');
-      return 1;
-    }
+  if (f.check && !checkResults(graph, sizes, precision.f16, gpuResult!, refResult!)) {
+    console.error('einattn: check failed: the GPU result differs from the interpreter by more than the tolerance');
+    return 1;
   }
   return 0;
+}
+
+/** Runs the plan on the GPU, once or `repeat` times after a warm-up (then with the timing lines to print). */
+async function runOnGpu(compiled: Compiled, inputs: Record<string, RunInput>, dims: Record<string, number>, rt: Runtime, repeat: number) {
+  try {
+    if (repeat === 0) return { outputs: (await compiled.run(inputs, dims, { runtime: rt })).outputs, timingText: [] };
+    const t = await timeRuns(compiled, inputs, dims, rt, repeat);
+    const names = compiled.plan.kernels.map((k) => k.name);
+    const timingText = [
+      `timing: 1 warm-up + ${repeat} run${repeat === 1 ? '' : 's'}, kernel time (sum of ${names.length} kernel${names.length === 1 ? '' : 's'}, ${t.method}): median ${fmtMs(t.medianMs)} (min ${fmtMs(t.minMs)}, max ${fmtMs(t.maxMs)})`,
+      ...names.map((n, i) => `  ${n}: ${fmtMs(t.perKernelMs[i]!)} median`),
+    ];
+    return { outputs: t.outputs, timingText };
+  } catch (e) {
+    // the library's hint names the compile() option; on the command line it is a flag
+    if (e instanceof EinattnError && e.code === 'DTYPE' && /f16Fallback/.test(e.message))
+      throw new EinattnError('DTYPE', e.message.replace(/compile\(graph, \{ f16Fallback: 'f32' \}\)/, 'einattn run --f16-fallback'));
+    throw e;
+  }
+}
+
+/** The --out files as (output, path) pairs; a bare path names the only output. */
+function outputFiles(outNames: string[], specs: [string, string][]): [string, string][] {
+  return specs.map(([name, path]) => {
+    if (name === '') {
+      if (outNames.length !== 1) usage(`--out ${path}: the graph has ${outNames.length} outputs (${outNames.join(', ')}); write --out name=${path}`);
+      return [outNames[0]!, path];
+    }
+    if (!outNames.includes(name)) usage(`--out ${name}=${path}: the graph has no output '${name}' (outputs: ${outNames.join(', ')})`);
+    return [name, path];
+  });
+}
+
+/** Prints where the inputs came from and a line of statistics per output. */
+function printSummary(inputs: CliInput[], files: Map<string, string>, shown: Record<string, Result>, sizes: Record<string, number>, seed: number): void {
+  const random = inputs.filter((i) => !files.has(i.name)).map((i) => i.name);
+  const described = inputs.map((i) => `${i.name} ${i.dtype}${axesText(i.axes, sizes)}${files.has(i.name) ? ` from ${i.source}` : ''}`);
+  console.log(`inputs: ${described.join(', ')}${random.length ? `; ${random.join(', ')} pseudo-random (seed ${seed})` : ''}`);
+  for (const [name, o] of Object.entries(shown)) {
+    const s = arrayStats(o.data);
+    const bad = s.nonFinite ? `  ${s.nonFinite} non-finite` : '';
+    console.log(`${name}: ${o.dtype}${axesText(o.axes, sizes)}  mean ${fmtNum(s.mean, 4)}  abs-max ${fmtNum(s.absMax, 4)}${bad}  first: ${firstValues(o.data)}`);
+  }
+}
+
+/** --check: prints each output's error against the interpreter and its tolerance; whether all are within it. */
+function checkResults(graph: Graph, sizes: Record<string, number>, f16: boolean, gpu: Record<string, CompiledOutput>, ref: Record<string, Result>): boolean {
+  const tol = toleranceFor(graph, sizes, f16);
+  console.log(`check against the interpreter: ${tol.rule}`);
+  let ok = true;
+  for (const o of graph.outputs) {
+    const c = compareArrays(gpu[o.name]!.data, ref[o.name]!.data);
+    const allowed = allowedError(tol, c.refAbsMax, ref[o.name]!.dtype);
+    const pass = c.maxAbs <= allowed;
+    ok &&= pass;
+    console.log(
+      `  ${o.name}: max abs err ${fmtNum(c.maxAbs)}, max rel err ${fmtNum(c.maxRel)} (to |ref|max ${fmtNum(c.refAbsMax)}), allowed ${fmtNum(allowed)}: ${pass ? 'ok' : 'FAIL'}`,
+    );
+  }
+  return ok;
 }
 
 /**

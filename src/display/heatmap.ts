@@ -247,7 +247,15 @@ export function heatmap(m: Matrix, opts: HeatmapOptions = {}): View {
     '</svg>',
   );
 
-  // text: at most 64 columns, each a block of cells averaged
+  const text = [
+    `${title ? `${title} ` : ''}(${rows}×${cols}${yLabel || xLabel ? `, rows ${yLabel || '?'} × cols ${xLabel || '?'}` : ''}; '${SHADES[0]}' = ${formatNumber(vmin, 3)} … '${SHADES[SHADES.length - 1]}' = ${formatNumber(vmax, 3)})`,
+    ...shadedLines(rows, cols, at, vmin, span).map((l) => `|${l}|`),
+  ].join('\n');
+  return new View({ kind: 'svg', svg: parts.join('\n'), text, title });
+}
+
+/** The text fallback's rows: at most 64 columns, each a block of cells averaged and shaded from ` ` (vmin) to `@`. */
+function shadedLines(rows: number, cols: number, at: (i: number, j: number) => number, vmin: number, span: number): string[] {
   const sx = Math.max(1, Math.ceil(cols / 64));
   const sy = Math.max(1, Math.ceil(rows / 64));
   const lines: string[] = [];
@@ -266,9 +274,5 @@ export function heatmap(m: Matrix, opts: HeatmapOptions = {}): View {
     }
     lines.push(line);
   }
-  const text = [
-    `${title ? `${title} ` : ''}(${rows}×${cols}${yLabel || xLabel ? `, rows ${yLabel || '?'} × cols ${xLabel || '?'}` : ''}; '${SHADES[0]}' = ${formatNumber(vmin, 3)} … '${SHADES[SHADES.length - 1]}' = ${formatNumber(vmax, 3)})`,
-    ...lines.map((l) => `|${l}|`),
-  ].join('\n');
-  return new View({ kind: 'svg', svg: parts.join('\n'), text, title });
+  return lines;
 }

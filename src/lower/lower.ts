@@ -15,7 +15,7 @@ import { autoSplit, emitFlash } from './flash/kernel.ts';
 import { findFlash, type FlashMatch } from './flash/match.ts';
 import { flashSchedule, type FlashSchedule } from './flash/schedule.ts';
 import { indexChecks } from './index-checks.ts';
-import { groupKernels } from './schedule.ts';
+import { groupKernels, type KernelGroup } from './schedule.ts';
 import { planSizes } from './sizes.ts';
 import { internalName, type BufferRef, type ComputeType } from './wgsl.ts';
 
@@ -67,6 +67,28 @@ function checkTile(t: unknown): Tile {
   return t as unknown as Tile;
 }
 
+/** What lowering one graph accumulates: its buffers and their names, the plan's buffers, kernels and derived sizes. */
+interface Lowering {
+  graph: Graph;
+  opts: LowerOptions;
+  tile: Tile;
+  compute: ComputeType;
+  sched: FlashSchedule;
+  axes: Set<string>;
+  flashOf: Map<number, FlashMatch>;
+  /** an internal name (`_word`) no axis variable has, and a tensor's WGSL identifier */
+  internal: (word: string) => string;
+  ident: (name: string) => string;
+  /** the buffer dtype of a float input or output: f16 when declared so or when storage is f16, unless widened */
+  f16Buf: (d: string) => BufferRef['dtype'];
+  userNames: Set<string>;
+  buffers: Map<number, BufferRef>;
+  names: Map<number, string>;
+  planBuffers: PlanBuffer[];
+  kernels: PlanKernel[];
+  derived: ExecPlan['derivedSizes'];
+}
+
 /**
  * Lowers a graph to an executable plan of fused WGSL kernels.
  * @example const plan = lower(mha({ causal: true })); plan.kernels.length // 2 (block map, flash)
@@ -78,8 +100,6 @@ export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
   const widen = opts.widenF16 === true;
   const compute: ComputeType = widen ? 'f32' : opts.compute ?? 'f32';
   if (opts.storage !== undefined && opts.storage !== 'f16') fail('USAGE', `lower: storage must be 'f16' (or unset), got ${JSON.stringify(opts.storage)}`);
-  // the buffer of a float input or output: f16 when declared so, or when storage is f16
-  const f16Buf = (d: string): BufferRef['dtype'] => ((d === 'f16' || (d === 'f32' && opts.storage === 'f16')) && !widen ? 'f16' : 'f32');
   const graph = opts.specialize && Object.keys(opts.specialize).length ? specialize(graph0, opts.specialize) : graph0;
   const sched = flashSchedule(opts.flashSchedule);
   const found = opts.flash === false ? { matches: [], misses: [] } : findFlash(graph);
@@ -87,92 +107,107 @@ export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
     const why = found.misses.map((m) => `  ${describe(m.node, new Map())}: ${m.reason}`);
     fail('LOWERING', `graph '${graph.name}': flash attention was required but no softmax · V contraction matches the attention pattern${why.length ? `:\n${why.join('\n')}` : ' (the graph has no contraction of a softmax)'}`);
   }
-  const flashOf = new Map<number, FlashMatch>(found.matches.map((m) => [m.out.id, m]));
-  const inner = new Set(found.matches.flatMap((m) => [...m.inner]));
-  const derived: ExecPlan['derivedSizes'] = [];
   const axes = new Set(graph.sizes);
   const internal = (word: string) => internalName(axes, word);
-  const ident = (name: string) => (isWgslBuiltin(name) ? internal(`${name}_buf`) : name);
-  const buffers = new Map<number, BufferRef>();
-  const names = new Map<number, string>();
-  const planBuffers: PlanBuffer[] = [];
-  const userNames = new Set([...graph.inputs.map((i) => i.name), ...graph.outputs.map((o) => o.name)]);
+  const L: Lowering = {
+    graph, opts, tile, compute, sched, axes, internal,
+    flashOf: new Map<number, FlashMatch>(found.matches.map((m) => [m.out.id, m])),
+    ident: (name) => (isWgslBuiltin(name) ? internal(`${name}_buf`) : name),
+    f16Buf: (d) => ((d === 'f16' || (d === 'f32' && opts.storage === 'f16')) && !widen ? 'f16' : 'f32'),
+    userNames: new Set([...graph.inputs.map((i) => i.name), ...graph.outputs.map((o) => o.name)]),
+    buffers: new Map(), names: new Map(), planBuffers: [], kernels: [], derived: [],
+  };
   for (const i of graph.inputs) {
-    const b: BufferRef = { name: i.name, ident: ident(i.name), axes: i.axes, dtype: i.dtype === 'f16' || i.dtype === 'f32' ? f16Buf(i.dtype) : (i.dtype as BufferRef['dtype']) };
-    buffers.set(i.id, b);
-    names.set(i.id, i.name);
-    planBuffers.push({ name: i.name, dtype: b.dtype, shape: [...i.axes], role: 'input', axes: [...i.axes] });
+    const b: BufferRef = { name: i.name, ident: L.ident(i.name), axes: i.axes, dtype: i.dtype === 'f16' || i.dtype === 'f32' ? L.f16Buf(i.dtype) : (i.dtype as BufferRef['dtype']) };
+    L.buffers.set(i.id, b);
+    L.names.set(i.id, i.name);
+    L.planBuffers.push({ name: i.name, dtype: b.dtype, shape: [...i.axes], role: 'input', axes: [...i.axes] });
   }
-  const kernels: PlanKernel[] = [];
-  groupKernels(graph, { inner, flash: new Set(flashOf.keys()) }).forEach((gr, k) => {
-    const { root, core } = gr;
-    const kind = gr.flash ? 'flash' : core?.op ?? 'map';
-    const outName = gr.output ?? internal(`${kind}${k}`);
-    const dtype: BufferRef['dtype'] =
-      root.dtype === 'i32' ? 'i32'
-      : root.dtype === 'i8' ? (gr.output ? 'i8' : 'i32')
-      : gr.output ? f16Buf(root.dtype) : 'f32';
-    const out: BufferRef = { name: outName, ident: ident(outName), axes: root.axes, dtype };
-    let name = `${graph.name}_${k}_${kind}`;
-    while (userNames.has(name)) name += '_';
-    const header = [
-      `einattn kernel ${name} (graph '${graph.name}', kernel ${k + 1})`,
-      `${outName}[${root.axes.join(' ')}] = ${describe(root, names)}`,
-    ];
-    if (gr.flash) {
-      const m = flashOf.get(core!.id)!;
-      const lse = m.lse.map((l) => {
-        const o = graph.outputs.find((x) => x.node === l)!;
-        const b: BufferRef = { name: o.name, ident: ident(o.name), axes: l.axes, dtype: f16Buf(l.dtype) };
-        planBuffers.push({ name: o.name, dtype: b.dtype, shape: [...l.axes], role: 'output', axes: [...l.axes] });
-        buffers.set(l.id, b);
-        names.set(l.id, o.name);
-        return b;
-      });
-      const em = emitFlash({
-        name, header, staticSizes: graph.staticSizes, buffers, axes, match: m, root, out, lse, schedule: sched,
-        split: chooseSplit(graph, m, sched, opts.dims),
-        compute,
-        debugTiles: opts.debugTiles === true,
-        describe: {
-          scores: describe(m.softmax.x, names),
-          contractions: m.scores.map((c) => describe(c.einsum, names)),
-          mask: m.softmax.mask && describe(m.softmax.mask, names),
-          sink: m.softmax.sink && describe(m.softmax.sink, names),
-          length: m.length && `${describe(m.length.end, names)}${m.length.inclusive ? ' + 1' : ''}`,
-          out: describe(root, names),
-        },
-        internal: (w) => internal(w),
-      });
-      kernels.push(...em.kernels);
-      planBuffers.push(...em.buffers.filter((b) => b.role === 'temp'));
-      planBuffers.push({ name: outName, dtype, shape: [...root.axes], role: gr.output ? 'output' : 'temp', axes: [...root.axes] });
-      planBuffers.push(...em.buffers.filter((b) => b.role !== 'temp'));
-      derived.push(...em.derivedSizes);
-      buffers.set(root.id, out);
-      names.set(root.id, outName);
-      return;
-    }
-    const kb = new KernelBuilder(graph.staticSizes, buffers, axes, compute);
-    const { wgsl, workgroups, workgroupStorageBytes = 0 }: { wgsl: string; workgroups: SizeExpr; workgroupStorageBytes?: number } =
-      core?.op === 'softmax' ? softmaxKernel(kb, name, header, root, core, out)
-      : core && opts.shared && sharedApplies(root, core) ? sharedContractKernel(kb, name, header, root, core, out, tile)
-      : core ? contractKernel(kb, name, header, root, core, out, tile)
-      : pointwiseKernel(kb, name, header, root, out);
-    kernels.push({
-      name, wgsl, workgroupSize: [64, 1, 1], workgroups,
-      bindings: [...kb.reads.map((b) => ({ buffer: b.name, access: 'read' as const })), { buffer: out.name, access: 'read_write' as const }],
-      uniforms: [...kb.uniforms],
-      workgroupStorageBytes,
-      ...(kb.f16 ? { features: ['shader-f16'] } : {}),
-    });
-    planBuffers.push({ name: outName, dtype, shape: [...root.axes], role: gr.output ? 'output' : 'temp', axes: [...root.axes] });
-    buffers.set(root.id, out);
-    names.set(root.id, outName);
-  });
+  const inner = new Set(found.matches.flatMap((m) => [...m.inner]));
+  groupKernels(graph, { inner, flash: new Set(L.flashOf.keys()) }).forEach((gr, k) => lowerGroup(L, gr, k));
   checkGathers(graph);
   const rules = planSizes(graph);
-  return { name: graph.name, ...rules, derivedSizes: [...rules.derivedSizes, ...derived], buffers: planBuffers, kernels, indexChecks: indexChecks(graph, found.matches) };
+  return {
+    name: graph.name, ...rules, derivedSizes: [...rules.derivedSizes, ...L.derived], buffers: L.planBuffers, kernels: L.kernels,
+    indexChecks: indexChecks(graph, found.matches),
+  };
+}
+
+/** Emits the kernel(s) of one group and records its output buffer. */
+function lowerGroup(L: Lowering, gr: KernelGroup, k: number): void {
+  const { graph } = L;
+  const { root, core } = gr;
+  const kind = gr.flash ? 'flash' : core?.op ?? 'map';
+  const outName = gr.output ?? L.internal(`${kind}${k}`);
+  const dtype: BufferRef['dtype'] =
+    root.dtype === 'i32' ? 'i32'
+    : root.dtype === 'i8' ? (gr.output ? 'i8' : 'i32')
+    : gr.output ? L.f16Buf(root.dtype) : 'f32';
+  const out: BufferRef = { name: outName, ident: L.ident(outName), axes: root.axes, dtype };
+  let name = `${graph.name}_${k}_${kind}`;
+  while (L.userNames.has(name)) name += '_';
+  const header = [
+    `einattn kernel ${name} (graph '${graph.name}', kernel ${k + 1})`,
+    `${outName}[${root.axes.join(' ')}] = ${describe(root, L.names)}`,
+  ];
+  const planOut: PlanBuffer = { name: outName, dtype, shape: [...root.axes], role: gr.output ? 'output' : 'temp', axes: [...root.axes] };
+  if (gr.flash) flashGroup(L, gr, name, header, out, planOut);
+  else {
+    L.kernels.push(genericKernel(L, gr, name, header, out));
+    L.planBuffers.push(planOut);
+  }
+  L.buffers.set(root.id, out);
+  L.names.set(root.id, outName);
+}
+
+/** The fused attention kernels of a matched group (flash/kernel.ts); its lse outputs become buffers of the plan. */
+function flashGroup(L: Lowering, gr: KernelGroup, name: string, header: string[], out: BufferRef, planOut: PlanBuffer): void {
+  const { graph, names } = L;
+  const m = L.flashOf.get(gr.core!.id)!;
+  const lse = m.lse.map((l) => {
+    const o = graph.outputs.find((x) => x.node === l)!;
+    const b: BufferRef = { name: o.name, ident: L.ident(o.name), axes: l.axes, dtype: L.f16Buf(l.dtype) };
+    L.planBuffers.push({ name: o.name, dtype: b.dtype, shape: [...l.axes], role: 'output', axes: [...l.axes] });
+    L.buffers.set(l.id, b);
+    names.set(l.id, o.name);
+    return b;
+  });
+  const em = emitFlash({
+    name, header, staticSizes: graph.staticSizes, buffers: L.buffers, axes: L.axes, match: m, root: gr.root, out, lse, schedule: L.sched,
+    split: chooseSplit(graph, m, L.sched, L.opts.dims),
+    compute: L.compute,
+    debugTiles: L.opts.debugTiles === true,
+    describe: {
+      scores: describe(m.softmax.x, names),
+      contractions: m.scores.map((c) => describe(c.einsum, names)),
+      mask: m.softmax.mask && describe(m.softmax.mask, names),
+      sink: m.softmax.sink && describe(m.softmax.sink, names),
+      length: m.length && `${describe(m.length.end, names)}${m.length.inclusive ? ' + 1' : ''}`,
+      out: describe(gr.root, names),
+    },
+    internal: (w) => L.internal(w),
+  });
+  L.kernels.push(...em.kernels);
+  L.planBuffers.push(...em.buffers.filter((b) => b.role === 'temp'), planOut, ...em.buffers.filter((b) => b.role !== 'temp'));
+  L.derived.push(...em.derivedSizes);
+}
+
+/** The one kernel of a group without attention: softmax, contraction (register or workgroup-memory tiles) or elementwise. */
+function genericKernel(L: Lowering, gr: KernelGroup, name: string, header: string[], out: BufferRef): PlanKernel {
+  const { root, core } = gr;
+  const kb = new KernelBuilder(L.graph.staticSizes, L.buffers, L.axes, L.compute);
+  const { wgsl, workgroups, workgroupStorageBytes = 0 }: { wgsl: string; workgroups: SizeExpr; workgroupStorageBytes?: number } =
+    core?.op === 'softmax' ? softmaxKernel(kb, name, header, root, core, out)
+    : core && L.opts.shared && sharedApplies(root, core) ? sharedContractKernel(kb, name, header, root, core, out, L.tile)
+    : core ? contractKernel(kb, name, header, root, core, out, L.tile)
+    : pointwiseKernel(kb, name, header, root, out);
+  return {
+    name, wgsl, workgroupSize: [64, 1, 1], workgroups,
+    bindings: [...kb.reads.map((b) => ({ buffer: b.name, access: 'read' as const })), { buffer: out.name, access: 'read_write' as const }],
+    uniforms: [...kb.uniforms],
+    workgroupStorageBytes,
+    ...(kb.f16 ? { features: ['shader-f16'] } : {}),
+  };
 }
 
 /** 1 (one pass), n splits, or 'dynamic' (the auto split count, evaluated at dispatch). */

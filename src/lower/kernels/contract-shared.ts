@@ -56,37 +56,8 @@ export function sharedContractKernel(kb: KernelBuilder, name: string, header: st
   const k0 = kb.internal('k0');
   const f16 = kb.compute === 'f16';
 
-  // the cooperative loads: element e of a tile is (kk = e / width, row = e % width)
-  const load = (side: Node[], ax: string, base: string, width: number, arr: string): string[] => {
-    const lines: string[] = [];
-    for (let r = 0; r < (KC * width) / WORKGROUP; r++) {
-      const side_ = arr === tileA ? 'a' : 'b';
-      const e = kb.internal(`slot_${side_}${r}`);
-      const k = kb.internal(`k_${side_}${r}`);
-      const pos = kb.internal(`pos_${side_}${r}`);
-      lines.push(
-        `let ${e} = ${kb.internal('lid')} + ${r * WORKGROUP}u;`,
-        `let ${k} = ${k0} + ${e} / ${width}u;`,
-        `let ${pos} = ${base} * ${width}u + ${e} % ${width}u;`,
-      );
-      // contracted indices of this k (clamped), outermost first
-      const env: Record<string, string> = Object.fromEntries(outer.map((a) => [a, axisVar(a)]));
-      env[ax] = `min(${pos}, ${kb.size(ax)} - 1u)`;
-      let stride = '';
-      for (let c = contracted.length - 1; c >= 0; c--) {
-        const a = contracted[c]!;
-        const q = stride ? `min(${k}, ${K} - 1u) / (${stride})` : `min(${k}, ${K} - 1u)`;
-        env[a] = c === 0 ? q : `(${q}) % ${kb.size(a)}`;
-        stride = stride ? `${stride} * ${kb.size(a)}` : kb.size(a);
-      }
-      const s = new Scope(kb, kb.counter);
-      const vals = side.map((o) => s.value(o, env as Env));
-      // f16 compute: the tile holds each side's operand (product) rounded to f16
-      const v = f16 ? `f16(${kb.product(vals)})` : vals.join(' * ');
-      lines.push(...s.lines, `${arr}[${e}] = select(${f16 ? '0.0h' : '0.0'}, ${v}, ${k} < ${K} && ${pos} < ${kb.size(ax)});`);
-    }
-    return lines;
-  };
+  const load = (side: Node[], ax: string, base: string, width: number, arr: string) =>
+    cooperativeLoad(kb, { side, ax, base, width, arr, side_: arr === tileA ? 'a' : 'b', outer, contracted, K, k0 });
 
   const acc = Array.from({ length: TM }, (_, i) => Array.from({ length: TN }, (_, j) => kb.internal(`acc${i}${j}`)));
   for (const r of acc) for (const a of r) body.push(`var ${a}: f32 = 0.0;`);
@@ -107,7 +78,69 @@ export function sharedContractKernel(kb: KernelBuilder, name: string, header: st
     '}',
   );
 
-  // the epilogue, as in the register-tile kernel: the core stands for the accumulator
+  body.push(...sharedEpilogue(kb, { root, core, out, outer, m, n, TM, TN, BM, BN, mBlock, nBlock, ty, tx, acc }));
+
+  const el = f16 ? 'f16' : 'f32';
+  const shared = [`var<workgroup> ${tileA}: array<${el}, ${KC * BM}>;`, `var<workgroup> ${tileB}: array<${el}, ${KC * BN}>;`];
+  const total = [...outer.map((x) => kb.size(x)), blocks(m, BM), blocks(n, BN)].join(' * ');
+  const schedule =
+    `schedule: workgroup memory, ${WM}x${WN} invocations × ${TM}x${TN} register tile = ${BM}x${BN} block over (${m}, ${n}), ` +
+    `loop over (${contracted.join(', ')}) in chunks of ${KC}`;
+  const wgsl = kb.module({ name, header: [...header, schedule], out, total, body, perWorkgroup: true, shared });
+  const workgroups: SizeExpr = ['*', 1, ...outer, ['cdiv', m, BM], ['cdiv', n, BN]];
+  return { wgsl, workgroups, workgroupStorageBytes: (f16 ? 2 : 4) * KC * (BM + BN) };
+}
+
+/**
+ * The cooperative load of one chunk of a tile: element e of the tile is (kk = e / width,
+ * row = e % width); every invocation loads KC·width / WORKGROUP of them, the product of the
+ * operands of its side, zero past the edges.
+ */
+function cooperativeLoad(
+  kb: KernelBuilder,
+  p: { side: Node[]; ax: string; base: string; width: number; arr: string; side_: string; outer: string[]; contracted: string[]; K: string; k0: string },
+): string[] {
+  const { side, ax, base, width, arr, side_, outer, contracted, K, k0 } = p;
+  const f16 = kb.compute === 'f16';
+  const lines: string[] = [];
+  for (let r = 0; r < (KC * width) / WORKGROUP; r++) {
+    const e = kb.internal(`slot_${side_}${r}`);
+    const k = kb.internal(`k_${side_}${r}`);
+    const pos = kb.internal(`pos_${side_}${r}`);
+    lines.push(
+      `let ${e} = ${kb.internal('lid')} + ${r * WORKGROUP}u;`,
+      `let ${k} = ${k0} + ${e} / ${width}u;`,
+      `let ${pos} = ${base} * ${width}u + ${e} % ${width}u;`,
+    );
+    // contracted indices of this k (clamped), outermost first
+    const env: Record<string, string> = Object.fromEntries(outer.map((a) => [a, axisVar(a)]));
+    env[ax] = `min(${pos}, ${kb.size(ax)} - 1u)`;
+    let stride = '';
+    for (let c = contracted.length - 1; c >= 0; c--) {
+      const a = contracted[c]!;
+      const q = stride ? `min(${k}, ${K} - 1u) / (${stride})` : `min(${k}, ${K} - 1u)`;
+      env[a] = c === 0 ? q : `(${q}) % ${kb.size(a)}`;
+      stride = stride ? `${stride} * ${kb.size(a)}` : kb.size(a);
+    }
+    const s = new Scope(kb, kb.counter);
+    const vals = side.map((o) => s.value(o, env as Env));
+    // f16 compute: the tile holds each side's operand (product) rounded to f16
+    const v = f16 ? `f16(${kb.product(vals)})` : vals.join(' * ');
+    lines.push(...s.lines, `${arr}[${e}] = select(${f16 ? '0.0h' : '0.0'}, ${v}, ${k} < ${K} && ${pos} < ${kb.size(ax)});`);
+  }
+  return lines;
+}
+
+/** The epilogue, as in the register-tile kernel: the core stands for the accumulator; stores guarded at the edges. */
+function sharedEpilogue(
+  kb: KernelBuilder,
+  p: {
+    root: Node; core: Einsum; out: BufferRef; outer: string[]; m: string; n: string; TM: number; TN: number; BM: number; BN: number;
+    mBlock: string; nBlock: string; ty: string; tx: string; acc: string[][];
+  },
+): string[] {
+  const { root, core, out, outer, m, n, TM, TN, BM, BN, mBlock, nBlock, ty, tx, acc } = p;
+  const body: string[] = [];
   const rows = Array.from({ length: TM }, (_, i) => ({ raw: `${mBlock} * ${BM}u + ${ty} * ${TM}u + ${i}u`, v: kb.internal(`${m}${i}`) }));
   const cols = Array.from({ length: TN }, (_, j) => ({ raw: `${nBlock} * ${BN}u + ${tx} * ${TN}u + ${j}u`, v: kb.internal(`${n}${j}`) }));
   for (const r of rows) body.push(`let ${r.v} = min(${r.raw}, ${kb.size(m)} - 1u);`);
@@ -121,14 +154,5 @@ export function sharedContractKernel(kb: KernelBuilder, name: string, header: st
       const v = epi.value(root, env);
       body.push(`if (${rows[i]!.raw} < ${kb.size(m)} && ${cols[j]!.raw} < ${kb.size(n)}) {`, ...indent([...epi.lines, kb.store(out, env, v)], 1), '}');
     }
-
-  const el = f16 ? 'f16' : 'f32';
-  const shared = [`var<workgroup> ${tileA}: array<${el}, ${KC * BM}>;`, `var<workgroup> ${tileB}: array<${el}, ${KC * BN}>;`];
-  const total = [...outer.map((x) => kb.size(x)), blocks(m, BM), blocks(n, BN)].join(' * ');
-  const schedule =
-    `schedule: workgroup memory, ${WM}x${WN} invocations × ${TM}x${TN} register tile = ${BM}x${BN} block over (${m}, ${n}), ` +
-    `loop over (${contracted.join(', ')}) in chunks of ${KC}`;
-  const wgsl = kb.module({ name, header: [...header, schedule], out, total, body, perWorkgroup: true, shared });
-  const workgroups: SizeExpr = ['*', 1, ...outer, ['cdiv', m, BM], ['cdiv', n, BN]];
-  return { wgsl, workgroups, workgroupStorageBytes: (f16 ? 2 : 4) * KC * (BM + BN) };
+  return body;
 }

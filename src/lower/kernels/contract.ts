@@ -15,8 +15,48 @@ type Core = Extract<Node, { op: 'einsum' | 'reduce' }>;
 /** Register tile of a contraction: rows × columns per invocation. */
 export type Tile = readonly [number, number];
 
+/** What the parts of a contraction kernel share: its axes, tile, accumulators and the statements so far. */
+interface ContractFrame {
+  kb: KernelBuilder;
+  core: Core;
+  /** the tile's row and column axes (the last two output axes; absent for fewer), the other output axes, the contracted axes */
+  m?: string;
+  n?: string;
+  TM: number;
+  TN: number;
+  outer: string[];
+  contracted: string[];
+  isInt: boolean;
+  /** how the core combines its terms: a sum, a max, or the running (max, sum of exp) of logsumexp */
+  combine: 'sum' | 'max' | 'logsumexp';
+  /** per tile row and column: the clamped index variable and the unclamped index */
+  rows: { v: string; raw: string }[];
+  cols: { v: string; raw: string }[];
+  /** accumulators, and logsumexp's running sums beside them */
+  acc: string[][];
+  lsum: string[][];
+  body: string[];
+}
+
 /** The WGSL and dispatch size of a contraction kernel computing `root` (around `core`) into `out`. */
 export function contractKernel(kb: KernelBuilder, name: string, header: string[], root: Node, core: Core, out: BufferRef, tile: Tile) {
+  const f = contractFrame(kb, root, core, tile);
+  f.body.push(...contractionLoop(f));
+  f.body.push(...epilogue(f, root, out));
+  const { m, n, TM, TN, outer, contracted } = f;
+  const tiles = (ax: string | undefined, t: number) => (ax ? (t === 1 ? kb.size(ax) : `((${kb.size(ax)} + ${t - 1}u) / ${t}u)`) : '1u');
+  const total = [...outer.map((a) => kb.size(a)), ...(m ? [tiles(m, TM)] : []), ...(n ? [tiles(n, TN)] : [])].join(' * ') || '1u';
+  const schedule =
+    `schedule: register tile ${TM}x${TN} over (${[m, n].filter(Boolean).join(', ') || 'scalar'})` +
+    `, ${contracted.length ? `loop over (${contracted.join(', ')})` : 'no contraction'}, one tile per invocation, ${WORKGROUP} per workgroup`;
+  const wgsl = kb.module({ name, header: [...header, schedule], out, total, body: f.body });
+  const cdivs: SizeExpr[] = [...outer, ...(m ? [['cdiv', m, TM] as SizeExpr] : []), ...(n ? [['cdiv', n, TN] as SizeExpr] : [])];
+  const workgroups: SizeExpr = ['cdiv', ['*', 1, ...cdivs], WORKGROUP];
+  return { wgsl, workgroups };
+}
+
+/** The tile this invocation owns, its clamped row and column indices and its accumulators. */
+function contractFrame(kb: KernelBuilder, root: Node, core: Core, tile: Tile): ContractFrame {
   const O = root.axes;
   const m = O.length >= 2 ? O[O.length - 2] : undefined;
   const n = O.length >= 1 ? O[O.length - 1] : undefined;
@@ -57,21 +97,26 @@ export function contractKernel(kb: KernelBuilder, name: string, header: string[]
   // logsumexp keeps a running max in acc and the sum of exp(x - max) beside it (online, one pass)
   const lsum = acc.map((r) => r.map((a) => `${a}_s`));
   if (combine === 'logsumexp') for (const r of lsum) for (const a of r) body.push(`var ${a}: f32 = 0.0;`);
+  return { kb, core, m, n, TM, TN, outer, contracted, isInt, combine, rows, cols, acc, lsum, body };
+}
 
-  const envAt = (i: number, j: number): Env => {
-    const e: Record<string, string> = Object.fromEntries([...outer, ...contracted].map((a) => [a, axisVar(a)]));
-    if (m) e[m] = rows[i]!.v;
-    if (n) e[n] = cols[j]!.v;
-    return e;
-  };
+/** The indices of tile element (i, j): the outer and contracted axes' variables, the clamped row and column. */
+function envAt(f: ContractFrame, i: number, j: number): Env {
+  const e: Record<string, string> = Object.fromEntries([...f.outer, ...f.contracted].map((a) => [a, axisVar(a)]));
+  if (f.m) e[f.m] = f.rows[i]!.v;
+  if (f.n) e[f.n] = f.cols[j]!.v;
+  return e;
+}
 
-  // the contraction loop
+/** The loops over the contracted axes, accumulating every element of the tile. */
+function contractionLoop(f: ContractFrame): string[] {
+  const { kb, core, contracted, combine, isInt, acc, lsum } = f;
   const main = new Scope(kb, kb.counter);
   const loop = main.child({ hoist: (x) => !x.axes.some((a) => contracted.includes(a)), loopVars: contracted.map(axisVar) });
   const accumulate: string[] = [];
-  for (let i = 0; i < rows.length; i++)
-    for (let j = 0; j < cols.length; j++) {
-      const env = envAt(i, j);
+  for (let i = 0; i < f.rows.length; i++)
+    for (let j = 0; j < f.cols.length; j++) {
+      const env = envAt(f, i, j);
       const term = core.op === 'einsum' ? kb.product(core.operands.map((o) => loop.value(o, env))) : loop.value(core.x, env);
       const a = acc[i]![j]!;
       if (combine === 'logsumexp') {
@@ -91,43 +136,40 @@ export function contractKernel(kb: KernelBuilder, name: string, header: string[]
       }
     }
   const opens = contracted.map((a) => `for (var ${axisVar(a)}: u32 = 0u; ${axisVar(a)} < ${kb.size(a)}; ${axisVar(a)}++) {`);
-  body.push(
+  return [
     ...main.lines,
     ...opens.map((o, d) => '  '.repeat(d) + o),
     ...indent([...loop.lines, ...accumulate], opens.length),
     ...opens.map((_, d) => '  '.repeat(opens.length - 1 - d) + '}'),
-  );
+  ];
+}
 
-  // the epilogue, with the core standing for the accumulator; what does not vary
-  // over the tile (a scale, a per-head slope) is computed once before the stores
+/**
+ * The epilogue, with the core standing for the accumulator, and the guarded stores; what does
+ * not vary over the tile (a scale, a per-head slope) is computed once before the stores.
+ */
+function epilogue(f: ContractFrame, root: Node, out: BufferRef): string[] {
+  const { kb, core, m, n, TM, TN, acc, lsum, combine } = f;
   const pre = new Scope(kb, kb.counter);
   const onPath = nodesBetween(root, core);
   const stores: string[] = [];
-  for (let i = 0; i < rows.length; i++)
-    for (let j = 0; j < cols.length; j++) {
-      const env = envAt(i, j);
+  for (let i = 0; i < f.rows.length; i++)
+    for (let j = 0; j < f.cols.length; j++) {
+      const env = envAt(f, i, j);
+      const a = acc[i]![j]!;
+      const ls = lsum[i]![j]!;
       const epi = pre.child({
-        override: (x) => (x === core ? (combine === 'logsumexp' ? `select(${acc[i]![j]!} + log(${lsum[i]![j]!}), ${acc[i]![j]!}, ${acc[i]![j]!} == ${NEG_INF} || ${lsum[i]![j]!} == 0.0)` : acc[i]![j]!) : undefined),
-        hoist: (x) => !onPath.has(x.id) && !x.axes.some((a) => a === m || a === n),
+        override: (x) => (x === core ? (combine === 'logsumexp' ? `select(${a} + log(${ls}), ${a}, ${a} == ${NEG_INF} || ${ls} == 0.0)` : a) : undefined),
+        hoist: (x) => !onPath.has(x.id) && !x.axes.some((ax) => ax === m || ax === n),
       });
       const v = epi.value(root, env);
       const inside = [...epi.lines, kb.store(out, env, v)];
       const guard = [
-        ...(m && TM > 1 ? [`${rows[i]!.raw} < ${kb.size(m)}`] : []),
-        ...(n && TN > 1 ? [`${cols[j]!.raw} < ${kb.size(n)}`] : []),
+        ...(m && TM > 1 ? [`${f.rows[i]!.raw} < ${kb.size(m)}`] : []),
+        ...(n && TN > 1 ? [`${f.cols[j]!.raw} < ${kb.size(n)}`] : []),
       ];
       if (guard.length) stores.push(`if (${guard.join(' && ')}) {`, ...indent(inside, 1), '}');
       else stores.push(...inside);
     }
-  body.push(...pre.lines, ...stores);
-
-  const total = [...outer.map((a) => kb.size(a)), ...(m ? [tiles(m, TM)] : []), ...(n ? [tiles(n, TN)] : [])].join(' * ') || '1u';
-  const schedule =
-    `schedule: register tile ${TM}x${TN} over (${[m, n].filter(Boolean).join(', ') || 'scalar'})` +
-    `, ${contracted.length ? `loop over (${contracted.join(', ')})` : 'no contraction'}, one tile per invocation, ${WORKGROUP} per workgroup`;
-  const wgsl = kb.module({ name, header: [...header, schedule], out, total, body });
-  const cdivs: SizeExpr[] = [...outer, ...(m ? [['cdiv', m, TM] as SizeExpr] : []), ...(n ? [['cdiv', n, TN] as SizeExpr] : [])];
-  const workgroups: SizeExpr = ['cdiv', ['*', 1, ...cdivs], WORKGROUP];
-  return { wgsl, workgroups };
+  return [...pre.lines, ...stores];
 }
-

@@ -1,0 +1,217 @@
+/**
+ * The frame of one flash kernel: what its emission steps (scores, score mod, online softmax,
+ * P·V, finish; see kernel.ts) share. It holds the geometry, the WGSL of the sizes and counts,
+ * the names of the kernel's variables, the index environments of the register rows and the
+ * kernel's outermost expression scope. Building it claims names and sizes in the order the
+ * kernel uses them, so the WGSL is the same however the steps are arranged.
+ */
+import { staticSize } from '../../ir/index.ts';
+import type { SizeExpr } from '../../runtime/plan.ts';
+import { KernelBuilder } from '../kernels/frame.ts';
+import { axisVar, NEG_INF, Scope, type BufferRef, type Env } from '../wgsl.ts';
+import { named, type FlashContext } from './context.ts';
+import type { FlashMatch, FlashScore } from './match.ts';
+import { qkBlockOf, type FlashSchedule } from './schedule.ts';
+
+const prod = (xs: readonly SizeExpr[]): SizeExpr => (xs.length === 0 ? 1 : xs.length === 1 ? xs[0]! : ['*', ...xs]);
+
+/** The tiling of one match under one schedule, as numbers and size expressions. */
+export function flashGeometry(m: FlashMatch, sch: FlashSchedule, staticSizes: Readonly<Record<string, number>>) {
+  const R = m.rows.length ? sch.rows : 1; // without query rows every row would be the same one
+  const TK = sch.kvTile;
+  const WG = sch.workgroup;
+  const KL = sch.kvLanes;
+  const BR = R * (WG / KL);
+  const dvStatic = m.vDims.every((a) => staticSize(staticSizes, a) !== undefined) ? m.vDims.reduce((p, a) => p * staticSizes[a]!, 1) : undefined;
+  // a static value head dim is taken whole, or in equal chunks of at most maxDvChunk
+  const DVC = dvStatic !== undefined ? Math.ceil(dvStatic / Math.ceil(dvStatic / sch.maxDvChunk)) : sch.dvChunk;
+  const qRows: SizeExpr = prod(m.rows);
+  const dvCount: SizeExpr = prod(m.vDims);
+  const nRowBlocks: SizeExpr = ['cdiv', qRows, BR];
+  const nChunks: SizeExpr = dvStatic !== undefined ? Math.ceil(dvStatic / DVC) : ['cdiv', dvCount, DVC];
+  const nTiles: SizeExpr = ['cdiv', m.kv, TK];
+  const batchCount: SizeExpr = prod(m.batch);
+  // enough splits to reach the target workgroup count, never fewer tiles per split than asked
+  const unsplit: SizeExpr = ['*', batchCount, nChunks, nRowBlocks];
+  const autoSplits: SizeExpr = ['max', 1, ['min', ['cdiv', sch.targetWorkgroups, unsplit], ['cdiv', nTiles, sch.minTilesPerSplit]]];
+  return { R, TK, WG, KL, BR, dvStatic, DVC, qRows, dvCount, nRowBlocks, nChunks, nTiles, batchCount, autoSplits };
+}
+
+export type FlashGeometry = ReturnType<typeof flashGeometry>;
+
+/** How the KV axis is split (flash-decoding): `size` splits, 1 = one pass; `name` is the derived size of an auto split. */
+export interface FlashSplit {
+  on: boolean;
+  size: SizeExpr;
+  name: string;
+}
+
+/** The WGSL names of one contraction's registers: its score tile, cached query side, dot products and K value. */
+export interface ScoreRegs {
+  tile: (r: number) => string;
+  q: (r: number) => string;
+  dot: (r: number) => string;
+  kv: string;
+  /** with qkBlock > 1: the dot product of row r and key b of the block, key b's index and K value */
+  blockDot: (r: number, b: number) => string;
+  blockKey: (b: number) => string;
+  blockKv: (b: number) => string;
+}
+
+/** What every step of the flash kernel reads. */
+export interface FlashFrame {
+  ctx: FlashContext;
+  m: FlashMatch;
+  sch: FlashSchedule;
+  geo: FlashGeometry;
+  split: FlashSplit;
+  kb: KernelBuilder;
+  /** a name of the kernel (see `named`) */
+  I: (word: string) => string;
+  f16: boolean;
+  /** the block-code buffer when the block mask is on */
+  blocks?: BufferRef;
+  /** the batch axes the mask uses (the block map's batch axes) */
+  maskBatch: string[];
+  /** WGSL u32 expressions: the KV length, query rows, value columns, and the counts of row blocks, KV tiles, chunks, splits */
+  T: string;
+  Q: string;
+  DVn: string;
+  nRB: string;
+  nT: string;
+  nCh: string;
+  nSp: string;
+  /** the end of the key range: the declared length `_tend` when the mask has one, else T; and its tile count */
+  end: string;
+  nTe: string;
+  /** variables of the workgroup: its index, the invocation, row block, value chunk, split, flat batch index, first column */
+  wg: string;
+  lid: string;
+  rblk: string;
+  chunk: string;
+  sp: string;
+  bflat: string;
+  c0: string;
+  /** with lanes: the invocation's lane within its row tile and its row tile */
+  lane: string;
+  rinv: string;
+  /** variables of the tile loop: tile, its range, first key, key counter, key index, value column; the debug tile counters */
+  tile: string;
+  lo: string;
+  hi: string;
+  t0: string;
+  j: string;
+  tv: string;
+  cc: string;
+  partial: string;
+  loaded: string;
+  loadedAll: string;
+  /** batch axes → their variables; per register row: batch and query-row variables */
+  batchEnv: Env;
+  envR: Env[];
+  /** the kernel's outermost scope: values that vary with neither the key nor a loop are hoisted into it */
+  main: Scope;
+  /** per register row r: its flat row index, running max, sum, accumulator and score tile */
+  row: (r: number) => string;
+  mv: (r: number) => string;
+  lv: (r: number) => string;
+  acc: (r: number) => string;
+  sc: (r: number) => string;
+  /** per contraction: its registers, its static cached qk extent (undefined: not cached) and keys per register block */
+  scoreRegs: ScoreRegs[];
+  qCached: (number | undefined)[];
+  qkBlocks: number[];
+  /** the statements that locate the workgroup's rows, and the declarations of the running state */
+  indices: string[];
+  state: string[];
+}
+
+/** The static QK extent of a contraction whose query side is cached in registers (undefined: not cached). */
+function cachedQk(c: FlashScore, staticSizes: Readonly<Record<string, number>>, maxQCache: number): number | undefined {
+  if (!c.qkDims.every((a) => staticSize(staticSizes, a) !== undefined)) return undefined;
+  const dk = c.qkDims.reduce((p, a) => p * staticSizes[a]!, 1);
+  return dk <= maxQCache ? dk : undefined;
+}
+
+/** Per contraction: the static QK extent when its Q side is cached in registers, and the keys per register block of its product. */
+export function scoreBlocking(m: FlashMatch, sch: FlashSchedule, staticSizes: Readonly<Record<string, number>>) {
+  const qCached = m.scores.map((c) => cachedQk(c, staticSizes, sch.maxQCache));
+  return { qCached, qkBlocks: qCached.map((dk) => (dk === undefined ? 1 : qkBlockOf(sch, dk))) };
+}
+
+/** The score registers of contraction c: contraction 0's tile is `sc` (logits, then probabilities); c > 0 names start with c<c>. */
+function scoreRegsOf(I: (w: string) => string, c: number): ScoreRegs {
+  const reg = (word: string) => I(c === 0 ? word : `c${c}${word}`);
+  return {
+    tile: (r) => reg(`s${r}`), q: (r) => reg(`q${r}`), dot: (r) => reg(`dot${r}`), kv: reg('kv'),
+    blockDot: (r, b) => reg(`dot${r}k${b}`), blockKey: (b) => reg(`tk${b}`), blockKv: (b) => reg(`kv${b}`),
+  };
+}
+
+/** The frame of the flash kernel of `ctx`: claims its sizes and names, locates its rows and declares its state. */
+export function flashFrame(ctx: FlashContext, geo: FlashGeometry, split: FlashSplit, blocks: BufferRef | undefined, maskBatch: string[]): FlashFrame {
+  const { match: m, schedule: sch, staticSizes } = ctx;
+  const { R, TK, KL, BR, dvStatic, DVC } = geo;
+  const kb = new KernelBuilder(staticSizes, ctx.buffers, ctx.axes, ctx.compute);
+  const I = (w: string) => named(kb, w);
+  const { qCached, qkBlocks } = scoreBlocking(m, sch, staticSizes);
+  const T = kb.size(m.kv);
+  const Q = kb.count(m.rows);
+  const DVn = kb.count(m.vDims);
+  const nT = `((${T} + ${TK - 1}u) / ${TK}u)`;
+  const sizes = {
+    T, Q, DVn, nT,
+    nRB: `((${Q} + ${BR - 1}u) / ${BR}u)`,
+    nCh: dvStatic !== undefined ? `${Math.ceil(dvStatic / DVC)}u` : `((${DVn} + ${DVC - 1}u) / ${DVC}u)`,
+    nSp: split.on ? (typeof split.size === 'number' ? `${split.size}u` : kb.size(split.name)) : '1u',
+  };
+  const [wg, lid] = [I('wg'), I('lid')];
+  const [rblk, chunk, sp, bflat, c0] = [I('rblk'), I('chunk'), I('split'), I('bflat'), I('c0')];
+  const indices = workgroupIndices(kb, I, m, sizes, { wg, rblk, chunk, sp, bflat, c0 }, split.on, DVC);
+  // with kvLanes > 1, invocation lid = (row tile, lane): lanes of one row tile split its KV tiles
+  const [lane, rinv] = [I('lane'), I('rinv')];
+  if (KL > 1) indices.push(`let ${lane} = ${lid} % ${KL}u;`, `let ${rinv} = ${lid} / ${KL}u;`);
+  const batchEnv: Record<string, string> = Object.fromEntries(m.batch.map((a) => [a, axisVar(a)]));
+  const row = (r: number) => I(`row${r}`);
+  const envR: Env[] = [];
+  for (let r = 0; r < R; r++) {
+    const rv = row(r);
+    indices.push(`let ${rv} = ${rblk} * ${BR}u + ${KL > 1 ? rinv : lid} * ${R}u + ${r}u;`);
+    const vars = m.rows.map((a) => I(`${a}_${r}`));
+    indices.push(...kb.decompose(m.rows.map((a, i) => [vars[i]!, kb.size(a)]), `min(${rv}, ${Q} - 1u)`, I(`rrest${r}`)));
+    envR.push({ ...batchEnv, ...Object.fromEntries(m.rows.map((a, i) => [a, vars[i]!])) });
+  }
+  const main = new Scope(kb, kb.counter);
+  const [mv, lv, acc, sc] = [(r: number) => I(`m${r}`), (r: number) => I(`l${r}`), (r: number) => I(`acc${r}`), (r: number) => I(`s${r}`)];
+  const state: string[] = [];
+  for (let r = 0; r < R; r++)
+    state.push(`var ${mv(r)}: f32 = ${NEG_INF};`, `var ${lv(r)}: f32 = 0.0;`, `var ${acc(r)}: array<f32, ${DVC}>;`, `var ${sc(r)}: array<f32, ${TK}>;`);
+  const scoreRegs = m.scores.map((_, c) => scoreRegsOf(I, c));
+  for (const regs of scoreRegs.slice(1)) for (let r = 0; r < R; r++) state.push(`var ${regs.tile(r)}: array<f32, ${TK}>;`);
+  const [tile, lo, hi, t0, j, tv, cc] = [I('tile'), I('lo'), I('hi'), I('t0'), I('j'), axisVar(m.kv), I('c')];
+  const end = m.length ? I('tend') : T;
+  return {
+    ctx, m, sch, geo, split, kb, I, f16: ctx.compute === 'f16', blocks, maskBatch, ...sizes,
+    end, nTe: m.length ? `((${end} + ${TK - 1}u) / ${TK}u)` : nT,
+    wg, lid, rblk, chunk, sp, bflat, c0, lane, rinv, tile, lo, hi, t0, j, tv, cc,
+    loaded: I('loaded'), loadedAll: I('loaded_all'), partial: I('partial'),
+    batchEnv, envR, main, row, mv, lv, acc, sc, scoreRegs, qCached, qkBlocks, indices, state,
+  };
+}
+
+/** The workgroup's row block, value chunk, split and batch indices from its linear index. */
+function workgroupIndices(
+  kb: KernelBuilder, I: (w: string) => string, m: FlashMatch, s: { nRB: string; nCh: string; nSp: string },
+  v: { wg: string; rblk: string; chunk: string; sp: string; bflat: string; c0: string }, split: boolean, DVC: number,
+): string[] {
+  const rest = I('rest');
+  return [
+    `var ${rest} = ${v.wg};`,
+    `let ${v.rblk} = ${rest} % ${s.nRB}; ${rest} = ${rest} / ${s.nRB};`,
+    `let ${v.chunk} = ${rest} % ${s.nCh}; ${rest} = ${rest} / ${s.nCh};`,
+    ...(split ? [`let ${v.sp} = ${rest} % ${s.nSp}; ${rest} = ${rest} / ${s.nSp};`] : []),
+    `let ${v.bflat} = ${rest};`,
+    ...kb.decompose(m.batch.map((a) => [axisVar(a), kb.size(a)]), v.bflat, I('brest')),
+    `let ${v.c0} = ${v.chunk} * ${DVC}u;`,
+  ];
+}
