@@ -1,6 +1,8 @@
 /** The lowering: graph → kernel plan → WGSL text. */
 export { lower, type LowerOptions } from './lower.ts';
 export { explain } from './explain.ts';
+export * as kir from './kir/ir.ts';
+export { renderExpr, renderStmts } from './kir/render.ts';
 export { groupKernels, type KernelGroup } from './schedule.ts';
 export { planSizes } from './sizes.ts';
 export {

@@ -7,8 +7,9 @@
  */
 import { staticSize } from '../../ir/index.ts';
 import type { SizeExpr } from '../../runtime/plan.ts';
+import { add, cdiv, div, flt, let_, line, min, mod, mul, set, sub as minus, u, v, var_, type Expr, type Stmt } from '../kir/ir.ts';
 import { KernelBuilder } from '../kernels/frame.ts';
-import { axisVar, NEG_INF, Scope, type BufferRef, type Env } from '../wgsl.ts';
+import { axisEnv, axisVar, NEG_INF, Scope, type BufferRef, type Env } from '../wgsl.ts';
 import { named, type FlashContext } from './context.ts';
 import type { FlashMatch, FlashScore } from './match.ts';
 import { qkBlockOf, type FlashSchedule } from './schedule.ts';
@@ -73,17 +74,17 @@ export interface FlashFrame {
   blocks?: BufferRef;
   /** the batch axes the mask uses (the block map's batch axes) */
   maskBatch: string[];
-  /** WGSL u32 expressions: the KV length, query rows, value columns, and the counts of row blocks, KV tiles, chunks, splits */
-  T: string;
-  Q: string;
-  DVn: string;
-  nRB: string;
-  nT: string;
-  nCh: string;
-  nSp: string;
+  /** u32 expressions: the KV length, query rows, value columns, and the counts of row blocks, KV tiles, chunks, splits */
+  T: Expr;
+  Q: Expr;
+  DVn: Expr;
+  nRB: Expr;
+  nT: Expr;
+  nCh: Expr;
+  nSp: Expr;
   /** the end of the key range: the declared length `_tend` when the mask has one, else T; and its tile count */
-  end: string;
-  nTe: string;
+  end: Expr;
+  nTe: Expr;
   /** variables of the workgroup: its index, the invocation, row block, value chunk, split, flat batch index, first column */
   wg: string;
   lid: string;
@@ -122,8 +123,8 @@ export interface FlashFrame {
   qCached: (number | undefined)[];
   qkBlocks: number[];
   /** the statements that locate the workgroup's rows, and the declarations of the running state */
-  indices: string[];
-  state: string[];
+  indices: Stmt[];
+  state: Stmt[];
 }
 
 /** The static QK extent of a contraction whose query side is cached in registers (undefined: not cached). */
@@ -158,41 +159,41 @@ export function flashFrame(ctx: FlashContext, geo: FlashGeometry, split: FlashSp
   const T = kb.size(m.kv);
   const Q = kb.count(m.rows);
   const DVn = kb.count(m.vDims);
-  const nT = `((${T} + ${TK - 1}u) / ${TK}u)`;
+  const nT = cdiv(T, TK);
   const sizes = {
     T, Q, DVn, nT,
-    nRB: `((${Q} + ${BR - 1}u) / ${BR}u)`,
-    nCh: dvStatic !== undefined ? `${Math.ceil(dvStatic / DVC)}u` : `((${DVn} + ${DVC - 1}u) / ${DVC}u)`,
-    nSp: split.on ? (typeof split.size === 'number' ? `${split.size}u` : kb.size(split.name)) : '1u',
+    nRB: cdiv(Q, BR),
+    nCh: dvStatic !== undefined ? u(Math.ceil(dvStatic / DVC)) : cdiv(DVn, DVC),
+    nSp: split.on ? (typeof split.size === 'number' ? u(split.size) : kb.size(split.name)) : u(1),
   };
   const [wg, lid] = [I('wg'), I('lid')];
   const [rblk, chunk, sp, bflat, c0] = [I('rblk'), I('chunk'), I('split'), I('bflat'), I('c0')];
   const indices = workgroupIndices(kb, I, m, sizes, { wg, rblk, chunk, sp, bflat, c0 }, split.on, DVC);
   // with kvLanes > 1, invocation lid = (row tile, lane): lanes of one row tile split its KV tiles
   const [lane, rinv] = [I('lane'), I('rinv')];
-  if (KL > 1) indices.push(`let ${lane} = ${lid} % ${KL}u;`, `let ${rinv} = ${lid} / ${KL}u;`);
-  const batchEnv: Record<string, string> = Object.fromEntries(m.batch.map((a) => [a, axisVar(a)]));
+  if (KL > 1) indices.push(let_(lane, mod(v(lid), u(KL))), let_(rinv, div(v(lid), u(KL))));
+  const batchEnv = axisEnv(m.batch);
   const row = (r: number) => I(`row${r}`);
   const envR: Env[] = [];
   for (let r = 0; r < R; r++) {
     const rv = row(r);
-    indices.push(`let ${rv} = ${rblk} * ${BR}u + ${KL > 1 ? rinv : lid} * ${R}u + ${r}u;`);
+    indices.push(let_(rv, add(add(mul(v(rblk), u(BR)), mul(v(KL > 1 ? rinv : lid), u(R))), u(r))));
     const vars = m.rows.map((a) => I(`${a}_${r}`));
-    indices.push(...kb.decompose(m.rows.map((a, i) => [vars[i]!, kb.size(a)]), `min(${rv}, ${Q} - 1u)`, I(`rrest${r}`)));
-    envR.push({ ...batchEnv, ...Object.fromEntries(m.rows.map((a, i) => [a, vars[i]!])) });
+    indices.push(...kb.decompose(m.rows.map((a, i) => [vars[i]!, kb.size(a)]), min(v(rv), minus(Q, u(1))), I(`rrest${r}`)));
+    envR.push({ ...batchEnv, ...Object.fromEntries(m.rows.map((a, i) => [a, v(vars[i]!)])) });
   }
   const main = new Scope(kb, kb.counter);
   const [mv, lv, acc, sc] = [(r: number) => I(`m${r}`), (r: number) => I(`l${r}`), (r: number) => I(`acc${r}`), (r: number) => I(`s${r}`)];
-  const state: string[] = [];
+  const state: Stmt[] = [];
   for (let r = 0; r < R; r++)
-    state.push(`var ${mv(r)}: f32 = ${NEG_INF};`, `var ${lv(r)}: f32 = 0.0;`, `var ${acc(r)}: array<f32, ${DVC}>;`, `var ${sc(r)}: array<f32, ${TK}>;`);
+    state.push(var_(mv(r), 'f32', NEG_INF), var_(lv(r), 'f32', flt(0)), var_(acc(r), `array<f32, ${DVC}>`), var_(sc(r), `array<f32, ${TK}>`));
   const scoreRegs = m.scores.map((_, c) => scoreRegsOf(I, c));
-  for (const regs of scoreRegs.slice(1)) for (let r = 0; r < R; r++) state.push(`var ${regs.tile(r)}: array<f32, ${TK}>;`);
+  for (const regs of scoreRegs.slice(1)) for (let r = 0; r < R; r++) state.push(var_(regs.tile(r), `array<f32, ${TK}>`));
   const [tile, lo, hi, t0, j, tv, cc] = [I('tile'), I('lo'), I('hi'), I('t0'), I('j'), axisVar(m.kv), I('c')];
-  const end = m.length ? I('tend') : T;
+  const end = m.length ? v(I('tend')) : T;
   return {
     ctx, m, sch, geo, split, kb, I, f16: ctx.compute === 'f16', blocks, maskBatch, ...sizes,
-    end, nTe: m.length ? `((${end} + ${TK - 1}u) / ${TK}u)` : nT,
+    end, nTe: m.length ? cdiv(end, TK) : nT,
     wg, lid, rblk, chunk, sp, bflat, c0, lane, rinv, tile, lo, hi, t0, j, tv, cc,
     loaded: I('loaded'), loadedAll: I('loaded_all'), partial: I('partial'),
     batchEnv, envR, main, row, mv, lv, acc, sc, scoreRegs, qCached, qkBlocks, indices, state,
@@ -201,17 +202,19 @@ export function flashFrame(ctx: FlashContext, geo: FlashGeometry, split: FlashSp
 
 /** The workgroup's row block, value chunk, split and batch indices from its linear index. */
 function workgroupIndices(
-  kb: KernelBuilder, I: (w: string) => string, m: FlashMatch, s: { nRB: string; nCh: string; nSp: string },
-  v: { wg: string; rblk: string; chunk: string; sp: string; bflat: string; c0: string }, split: boolean, DVC: number,
-): string[] {
+  kb: KernelBuilder, I: (w: string) => string, m: FlashMatch, s: { nRB: Expr; nCh: Expr; nSp: Expr },
+  n: { wg: string; rblk: string; chunk: string; sp: string; bflat: string; c0: string }, split: boolean, DVC: number,
+): Stmt[] {
   const rest = I('rest');
+  const r = v(rest);
+  const part = (name: string, extent: Expr) => line(let_(name, mod(r, extent)), set(r, div(r, extent)));
   return [
-    `var ${rest} = ${v.wg};`,
-    `let ${v.rblk} = ${rest} % ${s.nRB}; ${rest} = ${rest} / ${s.nRB};`,
-    `let ${v.chunk} = ${rest} % ${s.nCh}; ${rest} = ${rest} / ${s.nCh};`,
-    ...(split ? [`let ${v.sp} = ${rest} % ${s.nSp}; ${rest} = ${rest} / ${s.nSp};`] : []),
-    `let ${v.bflat} = ${rest};`,
-    ...kb.decompose(m.batch.map((a) => [axisVar(a), kb.size(a)]), v.bflat, I('brest')),
-    `let ${v.c0} = ${v.chunk} * ${DVC}u;`,
+    var_(rest, undefined, v(n.wg)),
+    part(n.rblk, s.nRB),
+    part(n.chunk, s.nCh),
+    ...(split ? [part(n.sp, s.nSp)] : []),
+    let_(n.bflat, r),
+    ...kb.decompose(m.batch.map((a) => [axisVar(a), kb.size(a)]), v(n.bflat), I('brest')),
+    let_(n.c0, mul(v(n.chunk), u(DVC))),
   ];
 }

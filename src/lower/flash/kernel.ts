@@ -5,7 +5,7 @@
  */
 import type { PlanBuffer, PlanKernel, SizeExpr } from '../../runtime/plan.ts';
 import { evalSize } from '../../runtime/sizes.ts';
-import { indent } from '../kernels/frame.ts';
+import { addr, call, eq, if_, index, inline, set, u, umul, v, type Stmt } from '../kir/ir.ts';
 import type { BufferRef } from '../wgsl.ts';
 import { blockMaskKernel } from './blocks.ts';
 import { planKernel, type FlashContext, type FlashEmit } from './context.ts';
@@ -70,9 +70,9 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   const debug = debugTiles(f, totalWg, fin.outs, buffers);
   // only lane 0 of each row tile holds the merged state
   const done = [...fin.lines, ...debug];
-  const finished = geo.KL > 1 ? [`if (${f.lane} == 0u) {`, ...indent(done, 1), '}'] : done;
+  const finished = geo.KL > 1 ? [if_(eq(v(f.lane), u(0)), done)] : done;
   const body = [...f.indices, ...f.main.lines, ...f.state, ...score.prologue, ...loop, ...(lanes?.lines ?? []), ...finished];
-  const total = `${f.kb.count(m.batch)} * ${f.nCh} * ${f.nRB} * ${f.nSp}`;
+  const total = umul(umul(umul(f.kb.count(m.batch), f.nCh), f.nRB), f.nSp);
   const flashName = split.on ? `${ctx.name}_partial` : ctx.name;
   const subgroups = geo.KL > 1 && sch.subgroups;
   const wgsl = f.kb.module({
@@ -104,13 +104,14 @@ function laneStep(f: FlashFrame) {
 }
 
 /** With `debugTiles`: the output `_flash_tiles`, the KV tiles each workgroup loaded, written by its first invocation. */
-function debugTiles(f: FlashFrame, totalWg: SizeExpr, outs: BufferRef[], buffers: PlanBuffer[]): string[] {
+function debugTiles(f: FlashFrame, totalWg: SizeExpr, outs: BufferRef[], buffers: PlanBuffer[]): Stmt[] {
   if (!f.ctx.debugTiles) return [];
   const name = '_flash_tiles';
   const buf: BufferRef = { name, ident: f.ctx.internal('flash_tiles'), axes: ['_wg'], dtype: 'i32' };
   buffers.push({ name, dtype: 'i32', shape: [totalWg], role: 'output', axes: ['_wg'] });
   outs.push(buf);
-  return [`if (${f.lid} == 0u) { ${buf.ident}[${f.wg}] = i32(${f.geo.KL > 1 ? `atomicLoad(&${f.loadedAll})` : f.loaded}); }`];
+  const count = f.geo.KL > 1 ? call('atomicLoad', addr(v(f.loadedAll))) : v(f.loaded);
+  return [inline(if_(eq(v(f.lid), u(0)), [set(index(v(buf.ident), v(f.wg)), call('i32', count))]))];
 }
 
 /** The header lines every kernel of the match shares: the expression, its parts and its axes. */

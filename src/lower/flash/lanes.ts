@@ -4,6 +4,10 @@
  * their running max, sum and accumulator are combined once at the end, like two
  * splits of split-KV but inside one workgroup.
  */
+import {
+  add, addr, barrier, block, call, eq, flt, if_, inc, index, inline, let_, loop, max, mul, par, select, set, sub, u, uadd, umul, v, var_,
+  type Expr, type Stmt,
+} from '../kir/ir.ts';
 import type { KernelBuilder } from '../kernels/frame.ts';
 import { NEG_INF } from '../wgsl.ts';
 import { named } from './context.ts';
@@ -31,7 +35,7 @@ export interface LaneMergeArgs {
 
 /** The merge's statements, its workgroup-memory declarations and their size in bytes. */
 export interface LaneMerge {
-  lines: string[];
+  lines: Stmt[];
   shared: string[];
   bytes: number;
 }
@@ -51,9 +55,12 @@ export function laneMerge(a: LaneMergeArgs): LaneMerge {
   if (!a.debugLoaded) return merged;
   // the lanes of one row tile (any one: every row tile of a workgroup streams the same tiles) share its count
   const { loaded, total } = a.debugLoaded;
-  const count = [`if (${a.rinv} == 0u) { atomicAdd(&${total}, ${loaded}); }`, ...(a.subgroups ? ['workgroupBarrier();'] : [])];
+  const count = [inline(if_(eq(v(a.rinv), u(0)), [{ k: 'call', fn: 'atomicAdd', args: [addr(v(total)), v(loaded)] }])), ...(a.subgroups ? [barrier] : [])];
   return { lines: [...count, ...merged.lines], shared: [...merged.shared, `var<workgroup> ${total}: atomic<u32>;`], bytes: merged.bytes + 4 };
 }
+
+/** `select(exp(m - mm), 0.0, m == -inf)`: the weight exp(m - mm) of a running max m, 0 where nothing was live. */
+const weight = (m: Expr, mm: Expr): Expr => select(call('exp', sub(m, mm)), flt(0), eq(m, NEG_INF));
 
 /**
  * Subgroup merge: the KL lanes of a row tile are KL consecutive invocations of one
@@ -65,26 +72,25 @@ export function laneMerge(a: LaneMergeArgs): LaneMerge {
 function subgroupMerge(a: LaneMergeArgs): LaneMerge {
   const { kb, R, KL, DVC } = a;
   const I = (w: string) => named(kb, w);
-  const masks = Array.from({ length: Math.log2(KL) }, (_, i) => `${1 << i}u`);
-  const [mm, f, v, cc] = [I('mm'), I('fl'), I('v'), I('c')];
-  const lines: string[] = [];
+  const masks = Array.from({ length: Math.log2(KL) }, (_, i) => u(1 << i));
+  const [mm, fl, x, cc] = [I('mm'), I('fl'), I('v'), I('c')];
+  const shuffle = (e: Expr, k: Expr) => call('subgroupShuffleXor', e, k);
+  const lines: Stmt[] = [];
   for (let r = 0; r < R; r++) {
-    const [m, l, acc] = [a.m(r), a.l(r), a.acc(r)];
-    lines.push(
-      '{',
-      `  var ${mm} = ${m};`,
-      ...masks.map((k) => `  ${mm} = max(${mm}, subgroupShuffleXor(${mm}, ${k}));`),
-      `  let ${f} = select(exp(${m} - ${mm}), 0.0, ${m} == ${NEG_INF});`,
-      `  ${l} = ${l} * ${f};`,
-      ...masks.map((k) => `  ${l} += subgroupShuffleXor(${l}, ${k});`),
-      `  for (var ${cc} = 0u; ${cc} < ${DVC}u; ${cc}++) {`,
-      `    var ${v} = ${acc}[${cc}] * ${f};`,
-      ...masks.map((k) => `    ${v} += subgroupShuffleXor(${v}, ${k});`),
-      `    ${acc}[${cc}] = ${v};`,
-      '  }',
-      `  ${m} = ${mm};`,
-      '}',
-    );
+    const [m, l, acc] = [v(a.m(r)), v(a.l(r)), v(a.acc(r))];
+    lines.push(block(
+      var_(mm, undefined, m),
+      ...masks.map((k) => set(v(mm), max(v(mm), shuffle(v(mm), k)))),
+      let_(fl, weight(m, v(mm))),
+      set(l, mul(l, v(fl))),
+      ...masks.map((k) => inc(l, shuffle(l, k))),
+      loop(cc, u(0), u(DVC), [
+        var_(x, undefined, mul(index(acc, v(cc)), v(fl))),
+        ...masks.map((k) => inc(v(x), shuffle(v(x), k))),
+        set(index(acc, v(cc)), v(x)),
+      ]),
+      set(m, v(mm)),
+    ));
   }
   return { lines, shared: [], bytes: 0 };
 }
@@ -94,7 +100,7 @@ function subgroupMerge(a: LaneMergeArgs): LaneMerge {
  * of each row tile folds the lanes and reloads the result into its registers.
  */
 function sharedMerge(a: LaneMergeArgs): LaneMerge {
-  const { kb, R, WG, KL, DVC, lane, rinv } = a;
+  const { kb, R, WG, KL, DVC } = a;
   const I = (w: string) => named(kb, w);
   // the rows are folded by a run-time loop: unrolled per row, the merge made lavapipe's compile ~10x slower
   const [wm, wl, wacc, wmax, q, rr, mm, ll, ov, fq, sl, cc] = ['wm', 'wl', 'wacc', 'wmax', 'q', 'rr', 'mm', 'll', 'ov', 'fq', 'sl', 'c'].map(I) as [string, string, string, string, string, string, string, string, string, string, string, string];
@@ -106,41 +112,41 @@ function sharedMerge(a: LaneMergeArgs): LaneMerge {
     `var<workgroup> ${wacc}: array<f32, ${slots * DVC}>;`,
   ];
   const bytes = sharedMergeBytes(R, WG, KL, DVC);
-  const slot = (ln: string, r: string) => `((${rinv} * ${KL}u + ${ln}) * ${R}u + ${r})`;
-  const lines: string[] = [];
+  const [lane, rinv] = [v(a.lane), v(a.rinv)];
+  /** the slot of (lane ln, row r) of this invocation's row tile */
+  const slot = (ln: Expr, r: Expr) => par(add(umul(par(add(mul(rinv, u(KL)), ln)), u(R)), r));
+  /** the accumulator column c of a slot */
+  const accAt = (s: Expr) => index(v(wacc), add(mul(s, u(DVC)), v(cc)));
+  const lines: Stmt[] = [];
   for (let r = 0; r < R; r++)
     lines.push(
-      `${wm}[${slot(lane, `${r}u`)}] = ${a.m(r)};`,
-      `${wl}[${slot(lane, `${r}u`)}] = ${a.l(r)};`,
-      `for (var ${cc} = 0u; ${cc} < ${DVC}u; ${cc}++) { ${wacc}[${slot(lane, `${r}u`)} * ${DVC}u + ${cc}] = ${a.acc(r)}[${cc}]; }`,
+      set(index(v(wm), slot(lane, u(r))), v(a.m(r))),
+      set(index(v(wl), slot(lane, u(r))), v(a.l(r))),
+      loop(cc, u(0), u(DVC), [set(accAt(slot(lane, u(r))), index(v(a.acc(r)), v(cc)))], { inline: true }),
     );
-  lines.push(
-    'workgroupBarrier();',
-    `if (${lane} == 0u) {`,
-    `  for (var ${rr} = 0u; ${rr} < ${R}u; ${rr}++) {`,
-    `    var ${mm} = ${NEG_INF};`,
-    `    for (var ${q} = 0u; ${q} < ${KL}u; ${q}++) { ${mm} = max(${mm}, ${wm}[${slot(q, rr)}]); }`,
-    `    var ${ll} = 0.0;`,
-    `    for (var ${q} = 0u; ${q} < ${KL}u; ${q}++) {`,
-    `      let ${sl} = ${slot(q, rr)};`,
-    `      let ${fq} = select(exp(${wm}[${sl}] - ${mm}), 0.0, ${wm}[${sl}] == ${NEG_INF});`,
-    `      ${ll} += ${wl}[${sl}] * ${fq};`,
-    `      ${wm}[${sl}] = ${fq}; // from here on: the lane's weight`,
-    '    }',
-    `    for (var ${cc} = 0u; ${cc} < ${DVC}u; ${cc}++) {`,
-    `      var ${ov} = 0.0;`,
-    `      for (var ${q} = 0u; ${q} < ${KL}u; ${q}++) { ${ov} += ${wacc}[${slot(q, rr)} * ${DVC}u + ${cc}] * ${wm}[${slot(q, rr)}]; }`,
-    `      ${wacc}[${slot('0u', rr)} * ${DVC}u + ${cc}] = ${ov};`,
-    '    }',
-    `    ${wl}[${slot('0u', rr)}] = ${ll};`,
-    `    ${wmax}[${rinv} * ${R}u + ${rr}] = ${mm};`,
-    '  }',
-    ...Array.from({ length: R }, (_, r) => [
-      `  ${a.m(r)} = ${wmax}[${rinv} * ${R}u + ${r}u];`,
-      `  ${a.l(r)} = ${wl}[${slot('0u', `${r}u`)}];`,
-      `  for (var ${cc} = 0u; ${cc} < ${DVC}u; ${cc}++) { ${a.acc(r)}[${cc}] = ${wacc}[${slot('0u', `${r}u`)} * ${DVC}u + ${cc}]; }`,
-    ]).flat(),
-    '}',
-  );
+  const fold = loop(rr, u(0), u(R), [
+    var_(mm, undefined, NEG_INF),
+    loop(q, u(0), u(KL), [set(v(mm), max(v(mm), index(v(wm), slot(v(q), v(rr)))))], { inline: true }),
+    var_(ll, undefined, flt(0)),
+    loop(q, u(0), u(KL), [
+      let_(sl, slot(v(q), v(rr))),
+      let_(fq, weight(index(v(wm), v(sl)), v(mm))),
+      inc(v(ll), mul(index(v(wl), v(sl)), v(fq))),
+      { k: 'line', body: [set(index(v(wm), v(sl)), v(fq)), { k: 'comment', text: "from here on: the lane's weight" }] },
+    ]),
+    loop(cc, u(0), u(DVC), [
+      var_(ov, undefined, flt(0)),
+      loop(q, u(0), u(KL), [inc(v(ov), mul(accAt(slot(v(q), v(rr))), index(v(wm), slot(v(q), v(rr)))))], { inline: true }),
+      set(accAt(slot(u(0), v(rr))), v(ov)),
+    ]),
+    set(index(v(wl), slot(u(0), v(rr))), v(ll)),
+    set(index(v(wmax), uadd(umul(rinv, u(R)), v(rr))), v(mm)),
+  ]);
+  const reload = Array.from({ length: R }, (_, r) => [
+    set(v(a.m(r)), index(v(wmax), uadd(umul(rinv, u(R)), u(r)))),
+    set(v(a.l(r)), index(v(wl), slot(u(0), u(r)))),
+    loop(cc, u(0), u(DVC), [set(index(v(a.acc(r)), v(cc)), accAt(slot(u(0), u(r))))], { inline: true }),
+  ]).flat();
+  lines.push(barrier, if_(eq(lane, u(0)), [fold, ...reload]));
   return { lines, shared, bytes };
 }

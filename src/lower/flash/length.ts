@@ -7,6 +7,7 @@
  * output. A masked multiply by zero would not do: 0 · NaN is NaN.
  */
 import type { Node } from '../../ir/index.ts';
+import { add, call, int, let_, sub, type Expr, type Stmt } from '../kir/ir.ts';
 import type { Env, Scope } from '../wgsl.ts';
 
 /** The end of the key range a mask declares: keys `t < end` (or `t <= end` when inclusive) may be live. */
@@ -46,14 +47,14 @@ function boundOf(c: Binary, t: string, batch: readonly string[]): KvLength | und
 }
 
 /**
- * The WGSL `let` of the key range's end `min(T, L)` (as a u32, clamped into 0..T so a bad
+ * The `let` of the key range's end `min(T, L)` (as a u32, clamped into 0..T so a bad
  * length never widens the range), with `L` evaluated in `scope` at the batch indices `env`:
  * for `t < kv_len[b]` and a dynamic T, `let _tend = u32(clamp(_kv_len3, 0i, i32(_sz.t)));`.
- * @example const line = keyEnd(main, len, { b: '_b' }, '_sz.t', '_tend')
+ * @example const stmt = keyEnd(main, len, { b: kir.v('_b') }, kir.field(kir.v('_sz'), 't'), '_tend')
  */
-export function keyEnd(scope: Scope, len: KvLength, env: Env, T: string, name: string): string {
+export function keyEnd(scope: Scope, len: KvLength, env: Env, T: Expr, name: string): Stmt {
   const x = scope.value(len.end, env);
   // t <= x: the range ends at x + 1, clamped before the + 1 so that x = i32 max cannot overflow
-  const end = len.inclusive ? `clamp(${x}, -1i, i32(${T}) - 1i) + 1i` : `clamp(${x}, 0i, i32(${T}))`;
-  return `let ${name} = u32(${end});`;
+  const end = len.inclusive ? add(call('clamp', x, int(-1), sub(call('i32', T), int(1))), int(1)) : call('clamp', x, int(0), call('i32', T));
+  return let_(name, call('u32', end));
 }

@@ -3,8 +3,12 @@
  * partial outputs by their log-sum-exp weights, then the sink and the epilogue.
  */
 import type { PlanKernel, SizeExpr } from '../../runtime/plan.ts';
+import {
+  add, div, eq, exp, flt, gt, if_, inc, index, inline, let_, log, loop, max, mul, ne, par, select, set, sub, u, uadd, umul, v, var_,
+  type Expr, type Stmt,
+} from '../kir/ir.ts';
 import { KernelBuilder } from '../kernels/frame.ts';
-import { axisVar, NEG_INF, Scope, type BufferRef, type Env } from '../wgsl.ts';
+import { axisEnv, axisVar, NEG_INF, rowMajor, Scope, type BufferRef } from '../wgsl.ts';
 import { named, planKernel, type FlashContext } from './context.ts';
 
 /** The split-KV merge: one invocation per output element, combining the splits' (o, lse) by their weights. */
@@ -17,46 +21,49 @@ export function mergeKernel(ctx: FlashContext, opart: BufferRef, lpart: BufferRe
   const Q = kb.count(m.rows);
   const B = kb.count(m.batch);
   const DVn = kb.count(m.vDims);
-  const nSp = typeof splitSize === 'number' ? `${splitSize}u` : kb.size(splitName);
+  const nSp = typeof splitSize === 'number' ? u(splitSize) : kb.size(splitName);
   const [dv, row, bflat, sp, mx, den, acc, w, l] = [I('dv'), I('row'), I('bflat'), I('sp'), I('mx'), I('den'), I('acc'), I('w'), I('lse')];
   const body = kb.decompose([[bflat, B], [row, Q], [dv, DVn]], kb.gid, I('rest'));
-  body.push(...kb.decompose(m.batch.map((a) => [axisVar(a), kb.size(a)]), bflat, I('brest')));
-  body.push(...kb.decompose(m.rows.map((a) => [axisVar(a), kb.size(a)]), row, I('rrest')));
-  body.push(...kb.decompose(m.vDims.map((a) => [axisVar(a), kb.size(a)]), dv, I('dvrest')));
-  const env: Env = Object.fromEntries([...m.batch, ...m.rows, ...m.vDims].map((a) => [a, axisVar(a)]));
-  const rowLin = `(${sp} * ${B} + ${bflat}) * ${Q} + ${row}`;
+  body.push(...kb.decompose(m.batch.map((a) => [axisVar(a), kb.size(a)]), v(bflat), I('brest')));
+  body.push(...kb.decompose(m.rows.map((a) => [axisVar(a), kb.size(a)]), v(row), I('rrest')));
+  body.push(...kb.decompose(m.vDims.map((a) => [axisVar(a), kb.size(a)]), v(dv), I('dvrest')));
+  const env = axisEnv([...m.batch, ...m.rows, ...m.vDims]);
+  const rowLin = uadd(umul(par(uadd(umul(v(sp), B), v(bflat))), Q), v(row));
   const main = new Scope(kb, kb.counter);
-  const lines = [
-    `var ${mx}: f32 = ${NEG_INF};`,
-    `for (var ${sp} = 0u; ${sp} < ${nSp}; ${sp}++) { ${mx} = max(${mx}, ${lpart.ident}[${rowLin}]); }`,
-    `var ${den} = 0.0;`,
-    `var ${acc} = 0.0;`,
-    `for (var ${sp} = 0u; ${sp} < ${nSp}; ${sp}++) {`,
-    `  let ${l} = ${lpart.ident}[${rowLin}];`,
-    `  if (${l} != ${NEG_INF}) { let ${w} = exp(${l} - ${mx}); ${den} += ${w}; ${acc} += ${w} * ${opart.ident}[(${rowLin}) * ${DVn} + ${dv}]; }`,
-    '}',
+  const lines: Stmt[] = [
+    var_(mx, 'f32', NEG_INF),
+    loop(sp, u(0), nSp, [set(v(mx), max(v(mx), index(v(lpart.ident), rowLin)))], { inline: true }),
+    var_(den, undefined, flt(0)),
+    var_(acc, undefined, flt(0)),
+    loop(sp, u(0), nSp, [
+      let_(l, index(v(lpart.ident), rowLin)),
+      inline(if_(ne(v(l), NEG_INF), [
+        let_(w, exp(sub(v(l), v(mx)))),
+        inc(v(den), v(w)),
+        inc(v(acc), mul(v(w), index(v(opart.ident), rowMajor(rowLin, DVn, v(dv))))),
+      ])),
+    ]),
   ];
-  let scale = '1.0';
-  let denom = den;
+  let scale: Expr = flt(1);
+  let denom: Expr = v(den);
   if (m.softmax.sink) {
     const sk = main.value(m.softmax.sink, env);
-    const [m2, f, ln] = [I('msink'), I('fsink'), I('lsink')];
+    const [m2, fs, ls] = [I('msink'), I('fsink'), I('lsink')];
     lines.push(
-      `let ${m2} = max(${mx}, ${sk});`,
-      `let ${f} = select(exp(${mx} - ${m2}), 0.0, ${mx} == ${NEG_INF});`,
-      `let ${ln} = ${den} * ${f} + select(exp(${sk} - ${m2}), 0.0, ${sk} == ${NEG_INF});`,
+      let_(m2, max(v(mx), sk)),
+      let_(fs, select(exp(sub(v(mx), v(m2))), flt(0), eq(v(mx), NEG_INF))),
+      let_(ls, add(mul(v(den), v(fs)), select(exp(sub(sk, v(m2))), flt(0), eq(sk, NEG_INF)))),
     );
-    scale = f;
-    denom = ln;
+    [scale, denom] = [v(fs), v(ls)];
   }
   const o = I('o');
-  lines.push(`let ${o} = select(0.0, ${acc} * ${scale} / ${denom}, ${denom} > 0.0);`);
-  const store = main.child({ override: (n) => (n === m.out ? o : undefined) });
-  const v = store.value(ctx.root, env);
-  lines.push(...store.lines, kb.store(ctx.out, env, v));
-  for (const lb of ctx.lse) lines.push(`if (${dv} == 0u) { ${kb.store(lb, env, `select(${NEG_INF}, ${mx} + log(${den}), ${den} > 0.0)`)} }`);
+  lines.push(let_(o, select(flt(0), div(mul(v(acc), scale), denom), gt(denom, flt(0)))));
+  const store = main.child({ override: (n) => (n === m.out ? v(o) : undefined) });
+  const value = store.value(ctx.root, env);
+  lines.push(...store.lines, kb.store(ctx.out, env, value));
+  for (const lb of ctx.lse) lines.push(inline(if_(eq(v(dv), u(0)), [kb.store(lb, env, select(NEG_INF, add(v(mx), log(v(den))), gt(v(den), flt(0))))])));
   body.push(...main.lines, ...lines);
-  const total = `${B} * ${Q} * ${DVn}`;
+  const total = umul(umul(B, Q), DVn);
   const name = `${ctx.name}_merge`;
   const header = [...headerBase, `split-KV merge over ${typeof splitSize === 'number' ? splitSize : `'${splitName}'`} splits: o = sum_i exp(lse_i - max) o_i / sum_i exp(lse_i - max), then the epilogue`];
   const outs = [ctx.out, ...ctx.lse];

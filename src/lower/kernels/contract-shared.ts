@@ -8,8 +8,12 @@
  */
 import type { Node } from '../../ir/index.ts';
 import type { SizeExpr } from '../../runtime/plan.ts';
+import {
+  add, and, barrier, call, cdiv, chain, div, flt, half, if_, inc, index, let_, loop, lt, min, mod, mul, par, select, set, sub, u, v, var_,
+  type Expr, type Stmt,
+} from '../kir/ir.ts';
 import { axisVar, Scope, type BufferRef, type Env } from '../wgsl.ts';
-import { indent, WORKGROUP, type KernelBuilder } from './frame.ts';
+import { WORKGROUP, type KernelBuilder } from './frame.ts';
 import type { Tile } from './contract.ts';
 
 type Einsum = Extract<Node, { op: 'einsum' }>;
@@ -44,14 +48,14 @@ export function sharedContractKernel(kb: KernelBuilder, name: string, header: st
   const tileB = kb.internal('tile_b');
   const mBlock = kb.internal(`${m}_block`);
   const nBlock = kb.internal(`${n}_block`);
-  const blocks = (ax: string, b: number) => `((${kb.size(ax)} + ${b - 1}u) / ${b}u)`;
+  const blocks = (ax: string, b: number) => cdiv(kb.size(ax), b);
   const body = kb.decompose(
     [...outer.map((a) => [axisVar(a), kb.size(a)] as const), [mBlock, blocks(m, BM)], [nBlock, blocks(n, BN)]],
-    kb.internal('wg'),
+    v(kb.internal('wg')),
   );
   const ty = kb.internal('ty');
   const tx = kb.internal('tx');
-  body.push(`let ${ty} = ${kb.internal('lid')} / ${WN}u;`, `let ${tx} = ${kb.internal('lid')} % ${WN}u;`);
+  body.push(let_(ty, div(v(kb.internal('lid')), u(WN))), let_(tx, mod(v(kb.internal('lid')), u(WN))));
   const K = kb.count(contracted);
   const k0 = kb.internal('k0');
   const f16 = kb.compute === 'f16';
@@ -60,29 +64,29 @@ export function sharedContractKernel(kb: KernelBuilder, name: string, header: st
     cooperativeLoad(kb, { side, ax, base, width, arr, side_: arr === tileA ? 'a' : 'b', outer, contracted, K, k0 });
 
   const acc = Array.from({ length: TM }, (_, i) => Array.from({ length: TN }, (_, j) => kb.internal(`acc${i}${j}`)));
-  for (const r of acc) for (const a of r) body.push(`var ${a}: f32 = 0.0;`);
+  for (const r of acc) for (const a of r) body.push(var_(a, 'f32', flt(0)));
   const a = Array.from({ length: TM }, (_, i) => kb.internal(`a${i}`));
   const b = Array.from({ length: TN }, (_, j) => kb.internal(`b${j}`));
   const kk = kb.internal('kk');
-  body.push(
-    `for (var ${k0}: u32 = 0u; ${k0} < ${K}; ${k0} += ${KC}u) {`,
-    ...indent(load(aSide, m, mBlock, BM, tileA), 1),
-    ...indent(load(bSide, n, nBlock, BN, tileB), 1),
-    '  workgroupBarrier();',
-    `  for (var ${kk}: u32 = 0u; ${kk} < ${KC}u; ${kk}++) {`,
-    ...a.map((x, i) => `    let ${x} = ${tileA}[${kk} * ${BM}u + ${ty} * ${TM}u + ${i}u];`),
-    ...b.map((x, j) => `    let ${x} = ${tileB}[${kk} * ${BN}u + ${tx} * ${TN}u + ${j}u];`),
-    ...acc.flatMap((r, i) => r.map((x, j) => `    ${x} += ${f16 ? `f32(${a[i]} * ${b[j]})` : `${a[i]} * ${b[j]}`};`)),
-    '  }',
-    '  workgroupBarrier();',
-    '}',
-  );
+  const fma = (i: number, j: number) => (f16 ? call('f32', mul(v(a[i]!), v(b[j]!))) : mul(v(a[i]!), v(b[j]!)));
+  const chunk = [
+    ...a.map((x, i) => let_(x, index(v(tileA), add(add(mul(v(kk), u(BM)), mul(v(ty), u(TM))), u(i))))),
+    ...b.map((x, j) => let_(x, index(v(tileB), add(add(mul(v(kk), u(BN)), mul(v(tx), u(TN))), u(j))))),
+    ...acc.flatMap((r, i) => r.map((x, j) => inc(v(x), fma(i, j)))),
+  ];
+  body.push(loop(k0, u(0), K, [
+    ...load(aSide, m, mBlock, BM, tileA),
+    ...load(bSide, n, nBlock, BN, tileB),
+    barrier,
+    loop(kk, u(0), u(KC), chunk, { typed: true }),
+    barrier,
+  ], { typed: true, step: KC }));
 
   body.push(...sharedEpilogue(kb, { root, core, out, outer, m, n, TM, TN, BM, BN, mBlock, nBlock, ty, tx, acc }));
 
   const el = f16 ? 'f16' : 'f32';
   const shared = [`var<workgroup> ${tileA}: array<${el}, ${KC * BM}>;`, `var<workgroup> ${tileB}: array<${el}, ${KC * BN}>;`];
-  const total = [...outer.map((x) => kb.size(x)), blocks(m, BM), blocks(n, BN)].join(' * ');
+  const total = chain('*', [...outer.map((x) => kb.size(x)), blocks(m, BM), blocks(n, BN)], u(1));
   const schedule =
     `schedule: workgroup memory, ${WM}x${WN} invocations × ${TM}x${TN} register tile = ${BM}x${BN} block over (${m}, ${n}), ` +
     `loop over (${contracted.join(', ')}) in chunks of ${KC}`;
@@ -98,35 +102,36 @@ export function sharedContractKernel(kb: KernelBuilder, name: string, header: st
  */
 function cooperativeLoad(
   kb: KernelBuilder,
-  p: { side: Node[]; ax: string; base: string; width: number; arr: string; side_: string; outer: string[]; contracted: string[]; K: string; k0: string },
-): string[] {
+  p: { side: Node[]; ax: string; base: string; width: number; arr: string; side_: string; outer: string[]; contracted: string[]; K: Expr; k0: string },
+): Stmt[] {
   const { side, ax, base, width, arr, side_, outer, contracted, K, k0 } = p;
   const f16 = kb.compute === 'f16';
-  const lines: string[] = [];
+  const lines: Stmt[] = [];
   for (let r = 0; r < (KC * width) / WORKGROUP; r++) {
     const e = kb.internal(`slot_${side_}${r}`);
     const k = kb.internal(`k_${side_}${r}`);
     const pos = kb.internal(`pos_${side_}${r}`);
     lines.push(
-      `let ${e} = ${kb.internal('lid')} + ${r * WORKGROUP}u;`,
-      `let ${k} = ${k0} + ${e} / ${width}u;`,
-      `let ${pos} = ${base} * ${width}u + ${e} % ${width}u;`,
+      let_(e, add(v(kb.internal('lid')), u(r * WORKGROUP))),
+      let_(k, add(v(k0), div(v(e), u(width)))),
+      let_(pos, add(mul(v(base), u(width)), mod(v(e), u(width)))),
     );
     // contracted indices of this k (clamped), outermost first
-    const env: Record<string, string> = Object.fromEntries(outer.map((a) => [a, axisVar(a)]));
-    env[ax] = `min(${pos}, ${kb.size(ax)} - 1u)`;
-    let stride = '';
+    const env: Record<string, Expr> = Object.fromEntries(outer.map((a) => [a, v(axisVar(a))]));
+    env[ax] = min(v(pos), sub(kb.size(ax), u(1)));
+    let stride: Expr | undefined;
     for (let c = contracted.length - 1; c >= 0; c--) {
       const a = contracted[c]!;
-      const q = stride ? `min(${k}, ${K} - 1u) / (${stride})` : `min(${k}, ${K} - 1u)`;
-      env[a] = c === 0 ? q : `(${q}) % ${kb.size(a)}`;
-      stride = stride ? `${stride} * ${kb.size(a)}` : kb.size(a);
+      const clamped = min(v(k), sub(K, u(1)));
+      const q = stride ? div(clamped, par(stride)) : clamped;
+      env[a] = c === 0 ? q : mod(par(q), kb.size(a));
+      stride = stride ? mul(stride, kb.size(a)) : kb.size(a);
     }
     const s = new Scope(kb, kb.counter);
     const vals = side.map((o) => s.value(o, env as Env));
     // f16 compute: the tile holds each side's operand (product) rounded to f16
-    const v = f16 ? `f16(${kb.product(vals)})` : vals.join(' * ');
-    lines.push(...s.lines, `${arr}[${e}] = select(${f16 ? '0.0h' : '0.0'}, ${v}, ${k} < ${K} && ${pos} < ${kb.size(ax)});`);
+    const x = f16 ? call('f16', kb.product(vals)) : chain('*', vals, flt(1));
+    lines.push(...s.lines, set(index(v(arr), v(e)), select(f16 ? half(0) : flt(0), x, and(lt(v(k), K), lt(v(pos), kb.size(ax))))));
   }
   return lines;
 }
@@ -138,21 +143,21 @@ function sharedEpilogue(
     root: Node; core: Einsum; out: BufferRef; outer: string[]; m: string; n: string; TM: number; TN: number; BM: number; BN: number;
     mBlock: string; nBlock: string; ty: string; tx: string; acc: string[][];
   },
-): string[] {
+): Stmt[] {
   const { root, core, out, outer, m, n, TM, TN, BM, BN, mBlock, nBlock, ty, tx, acc } = p;
-  const body: string[] = [];
-  const rows = Array.from({ length: TM }, (_, i) => ({ raw: `${mBlock} * ${BM}u + ${ty} * ${TM}u + ${i}u`, v: kb.internal(`${m}${i}`) }));
-  const cols = Array.from({ length: TN }, (_, j) => ({ raw: `${nBlock} * ${BN}u + ${tx} * ${TN}u + ${j}u`, v: kb.internal(`${n}${j}`) }));
-  for (const r of rows) body.push(`let ${r.v} = min(${r.raw}, ${kb.size(m)} - 1u);`);
-  for (const c of cols) body.push(`let ${c.v} = min(${c.raw}, ${kb.size(n)} - 1u);`);
+  const body: Stmt[] = [];
+  const rows = Array.from({ length: TM }, (_, i) => ({ raw: add(add(mul(v(mBlock), u(BM)), mul(v(ty), u(TM))), u(i)), v: kb.internal(`${m}${i}`) }));
+  const cols = Array.from({ length: TN }, (_, j) => ({ raw: add(add(mul(v(nBlock), u(BN)), mul(v(tx), u(TN))), u(j)), v: kb.internal(`${n}${j}`) }));
+  for (const r of rows) body.push(let_(r.v, min(r.raw, sub(kb.size(m), u(1)))));
+  for (const c of cols) body.push(let_(c.v, min(c.raw, sub(kb.size(n), u(1)))));
   for (let i = 0; i < TM; i++)
     for (let j = 0; j < TN; j++) {
-      const env: Record<string, string> = Object.fromEntries(outer.map((x) => [x, axisVar(x)]));
-      env[m] = rows[i]!.v;
-      env[n] = cols[j]!.v;
-      const epi = new Scope(kb, kb.counter, undefined, (x) => (x === core ? acc[i]![j]! : undefined));
-      const v = epi.value(root, env);
-      body.push(`if (${rows[i]!.raw} < ${kb.size(m)} && ${cols[j]!.raw} < ${kb.size(n)}) {`, ...indent([...epi.lines, kb.store(out, env, v)], 1), '}');
+      const env: Record<string, Expr> = Object.fromEntries(outer.map((x) => [x, v(axisVar(x))]));
+      env[m] = v(rows[i]!.v);
+      env[n] = v(cols[j]!.v);
+      const epi = new Scope(kb, kb.counter, undefined, (x) => (x === core ? v(acc[i]![j]!) : undefined));
+      const value = epi.value(root, env);
+      body.push(if_(and(lt(rows[i]!.raw, kb.size(m)), lt(cols[j]!.raw, kb.size(n))), [...epi.lines, kb.store(out, env, value)]));
     }
   return body;
 }

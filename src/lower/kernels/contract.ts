@@ -7,8 +7,12 @@
  */
 import { nodesBetween, type Node } from '../../ir/index.ts';
 import type { SizeExpr } from '../../runtime/plan.ts';
+import {
+  add, and, call, cdiv, chain, eq, exp, flt, gt, if_, inc, inline, let_, log, loop, lt, max, min, mul, ne, or, select, set, sub, u, v, var_,
+  type Expr, type Stmt,
+} from '../kir/ir.ts';
 import { axisVar, literal, NEG_INF, Scope, type BufferRef, type Env } from '../wgsl.ts';
-import { indent, WORKGROUP, type KernelBuilder } from './frame.ts';
+import { WORKGROUP, type KernelBuilder } from './frame.ts';
 
 type Core = Extract<Node, { op: 'einsum' | 'reduce' }>;
 
@@ -30,13 +34,16 @@ interface ContractFrame {
   /** how the core combines its terms: a sum, a max, or the running (max, sum of exp) of logsumexp */
   combine: 'sum' | 'max' | 'logsumexp';
   /** per tile row and column: the clamped index variable and the unclamped index */
-  rows: { v: string; raw: string }[];
-  cols: { v: string; raw: string }[];
+  rows: { v: string; raw: Expr }[];
+  cols: { v: string; raw: Expr }[];
   /** accumulators, and logsumexp's running sums beside them */
   acc: string[][];
   lsum: string[][];
-  body: string[];
+  body: Stmt[];
 }
+
+/** The number of tiles of `t` along axis `ax` (1 without the axis). */
+const tilesOf = (kb: KernelBuilder, ax: string | undefined, t: number): Expr => (ax ? (t === 1 ? kb.size(ax) : cdiv(kb.size(ax), t)) : u(1));
 
 /** The WGSL and dispatch size of a contraction kernel computing `root` (around `core`) into `out`. */
 export function contractKernel(kb: KernelBuilder, name: string, header: string[], root: Node, core: Core, out: BufferRef, tile: Tile) {
@@ -44,8 +51,7 @@ export function contractKernel(kb: KernelBuilder, name: string, header: string[]
   f.body.push(...contractionLoop(f));
   f.body.push(...epilogue(f, root, out));
   const { m, n, TM, TN, outer, contracted } = f;
-  const tiles = (ax: string | undefined, t: number) => (ax ? (t === 1 ? kb.size(ax) : `((${kb.size(ax)} + ${t - 1}u) / ${t}u)`) : '1u');
-  const total = [...outer.map((a) => kb.size(a)), ...(m ? [tiles(m, TM)] : []), ...(n ? [tiles(n, TN)] : [])].join(' * ') || '1u';
+  const total = chain('*', [...outer.map((a) => kb.size(a)), ...(m ? [tilesOf(kb, m, TM)] : []), ...(n ? [tilesOf(kb, n, TN)] : [])], u(1));
   const schedule =
     `schedule: register tile ${TM}x${TN} over (${[m, n].filter(Boolean).join(', ') || 'scalar'})` +
     `, ${contracted.length ? `loop over (${contracted.join(', ')})` : 'no contraction'}, one tile per invocation, ${WORKGROUP} per workgroup`;
@@ -68,107 +74,105 @@ function contractFrame(kb: KernelBuilder, root: Node, core: Core, tile: Tile): C
     : [...core.over];
   const isInt = core.dtype === 'i32';
   const combine = core.op === 'reduce' && core.fn !== 'sum' ? core.fn : 'sum';
-  const init = combine === 'sum' ? (isInt ? '0i' : '0.0') : isInt ? literal(-2147483648, 'i32') : NEG_INF;
+  const init = combine === 'sum' ? (isInt ? literal(0, 'i32') : flt(0)) : isInt ? literal(-2147483648, 'i32') : NEG_INF;
 
   // which tile this invocation owns
-  const tiles = (ax: string | undefined, t: number) => (ax ? (t === 1 ? kb.size(ax) : `((${kb.size(ax)} + ${t - 1}u) / ${t}u)`) : '1u');
   const mTile = kb.internal(`${m ?? 'm'}_tile`);
   const nTile = kb.internal(`${n ?? 'n'}_tile`);
-  const parts: [string, string][] = outer.map((a) => [axisVar(a), kb.size(a)]);
-  if (m) parts.push([mTile, tiles(m, TM)]);
-  if (n) parts.push([nTile, tiles(n, TN)]);
+  const parts: [string, Expr][] = outer.map((a) => [axisVar(a), kb.size(a)]);
+  if (m) parts.push([mTile, tilesOf(kb, m, TM)]);
+  if (n) parts.push([nTile, tilesOf(kb, n, TN)]);
   const body = kb.decompose(parts, kb.gid);
 
   // clamped row/column indices, so loads past the edge stay in bounds
-  const edge = (ax: string | undefined, tileVar: string, t: number): { v: string; raw: string }[] => {
-    if (!ax) return [{ v: '', raw: '' }];
+  const edge = (ax: string | undefined, tileVar: string, t: number): { v: string; raw: Expr }[] => {
+    if (!ax) return [{ v: '', raw: u(0) }];
     return Array.from({ length: t }, (_, i) => {
-      const raw = t === 1 ? tileVar : `${tileVar} * ${t}u + ${i}u`;
-      const v = kb.internal(`${ax}${i}`);
-      body.push(t === 1 ? `let ${v} = ${raw};` : `let ${v} = min(${raw}, ${kb.size(ax)} - 1u);`);
-      return { v, raw };
+      const raw = t === 1 ? v(tileVar) : add(mul(v(tileVar), u(t)), u(i));
+      const name = kb.internal(`${ax}${i}`);
+      body.push(let_(name, t === 1 ? raw : min(raw, sub(kb.size(ax), u(1)))));
+      return { v: name, raw };
     });
   };
   const rows = edge(m, mTile, TM);
   const cols = edge(n, nTile, TN);
   const accType = isInt ? 'i32' : 'f32';
   const acc = rows.map((_, i) => cols.map((_, j) => kb.internal(`acc${i}${j}`)));
-  for (const r of acc) for (const a of r) body.push(`var ${a}: ${accType} = ${init};`);
+  for (const r of acc) for (const a of r) body.push(var_(a, accType, init));
   // logsumexp keeps a running max in acc and the sum of exp(x - max) beside it (online, one pass)
   const lsum = acc.map((r) => r.map((a) => `${a}_s`));
-  if (combine === 'logsumexp') for (const r of lsum) for (const a of r) body.push(`var ${a}: f32 = 0.0;`);
+  if (combine === 'logsumexp') for (const r of lsum) for (const a of r) body.push(var_(a, 'f32', flt(0)));
   return { kb, core, m, n, TM, TN, outer, contracted, isInt, combine, rows, cols, acc, lsum, body };
 }
 
 /** The indices of tile element (i, j): the outer and contracted axes' variables, the clamped row and column. */
 function envAt(f: ContractFrame, i: number, j: number): Env {
-  const e: Record<string, string> = Object.fromEntries([...f.outer, ...f.contracted].map((a) => [a, axisVar(a)]));
-  if (f.m) e[f.m] = f.rows[i]!.v;
-  if (f.n) e[f.n] = f.cols[j]!.v;
+  const e: Record<string, Expr> = Object.fromEntries([...f.outer, ...f.contracted].map((a) => [a, v(axisVar(a))]));
+  if (f.m) e[f.m] = v(f.rows[i]!.v);
+  if (f.n) e[f.n] = v(f.cols[j]!.v);
   return e;
 }
 
+/** One term folded into accumulator `a`: a sum, an online logsumexp, or a max (f32's propagating NaN as the interpreter does). */
+function accumulate(f: ContractFrame, i: number, j: number, term: Expr): Stmt[] {
+  const { kb, combine, isInt } = f;
+  const a = v(f.acc[i]![j]!);
+  if (combine === 'sum') return [inc(a, term)];
+  if (combine === 'max' && isInt) return [set(a, max(a, term))];
+  const x = v(kb.internal(`x${i}${j}`));
+  const first = let_(kb.internal(`x${i}${j}`), term);
+  if (combine === 'logsumexp') {
+    const ls = v(f.lsum[i]![j]!);
+    const rescale = [set(ls, add(mul(ls, exp(sub(a, x))), flt(1))), set(a, x)];
+    return [first, inline(if_(gt(x, a), rescale, [inline(if_(ne(x, NEG_INF), [inc(ls, exp(sub(x, a)))]))]))];
+  }
+  // WGSL's max may drop a NaN operand; the interpreter's max propagates it, and so does this
+  return [first, set(a, select(max(a, x), call('_f32_bits', { k: 'lit', v: 0x7fc00000, ty: 'u32', hex: true }), or(call('_is_nan', a), call('_is_nan', x))))];
+}
+
 /** The loops over the contracted axes, accumulating every element of the tile. */
-function contractionLoop(f: ContractFrame): string[] {
-  const { kb, core, contracted, combine, isInt, acc, lsum } = f;
+function contractionLoop(f: ContractFrame): Stmt[] {
+  const { kb, core, contracted } = f;
   const main = new Scope(kb, kb.counter);
-  const loop = main.child({ hoist: (x) => !x.axes.some((a) => contracted.includes(a)), loopVars: contracted.map(axisVar) });
-  const accumulate: string[] = [];
+  const inner = main.child({ hoist: (x) => !x.axes.some((a) => contracted.includes(a)), loopVars: contracted.map(axisVar) });
+  const steps: Stmt[] = [];
   for (let i = 0; i < f.rows.length; i++)
     for (let j = 0; j < f.cols.length; j++) {
       const env = envAt(f, i, j);
-      const term = core.op === 'einsum' ? kb.product(core.operands.map((o) => loop.value(o, env))) : loop.value(core.x, env);
-      const a = acc[i]![j]!;
-      if (combine === 'logsumexp') {
-        const [x, ls] = [kb.internal(`x${i}${j}`), lsum[i]![j]!];
-        accumulate.push(
-          `let ${x} = ${term};`,
-          `if (${x} > ${a}) { ${ls} = ${ls} * exp(${a} - ${x}) + 1.0; ${a} = ${x}; } else if (${x} != ${NEG_INF}) { ${ls} += exp(${x} - ${a}); }`,
-        );
-      } else if (combine === 'sum') accumulate.push(`${a} += ${term};`);
-      else if (isInt) accumulate.push(`${a} = max(${a}, ${term});`);
-      else {
-        // WGSL's max may drop a NaN operand; the interpreter's max propagates it, and so does this
-        const x = kb.internal(`x${i}${j}`);
-        kb.helper('_is_nan');
-        kb.helper('_f32_bits');
-        accumulate.push(`let ${x} = ${term};`, `${a} = select(max(${a}, ${x}), _f32_bits(0x7fc00000u), _is_nan(${a}) || _is_nan(${x}));`);
-      }
+      const term = core.op === 'einsum' ? kb.product(core.operands.map((o) => inner.value(o, env))) : inner.value(core.x, env);
+      steps.push(...accumulate(f, i, j, term));
     }
-  const opens = contracted.map((a) => `for (var ${axisVar(a)}: u32 = 0u; ${axisVar(a)} < ${kb.size(a)}; ${axisVar(a)}++) {`);
-  return [
-    ...main.lines,
-    ...opens.map((o, d) => '  '.repeat(d) + o),
-    ...indent([...loop.lines, ...accumulate], opens.length),
-    ...opens.map((_, d) => '  '.repeat(opens.length - 1 - d) + '}'),
-  ];
+  let nest: Stmt[] = [...inner.lines, ...steps];
+  for (let d = contracted.length - 1; d >= 0; d--) nest = [loop(axisVar(contracted[d]!), u(0), kb.size(contracted[d]!), nest, { typed: true })];
+  return [...main.lines, ...nest];
 }
 
 /**
  * The epilogue, with the core standing for the accumulator, and the guarded stores; what does
  * not vary over the tile (a scale, a per-head slope) is computed once before the stores.
  */
-function epilogue(f: ContractFrame, root: Node, out: BufferRef): string[] {
+function epilogue(f: ContractFrame, root: Node, out: BufferRef): Stmt[] {
   const { kb, core, m, n, TM, TN, acc, lsum, combine } = f;
   const pre = new Scope(kb, kb.counter);
   const onPath = nodesBetween(root, core);
-  const stores: string[] = [];
+  const stores: Stmt[] = [];
   for (let i = 0; i < f.rows.length; i++)
     for (let j = 0; j < f.cols.length; j++) {
       const env = envAt(f, i, j);
-      const a = acc[i]![j]!;
-      const ls = lsum[i]![j]!;
+      const a = v(acc[i]![j]!);
+      const ls = v(lsum[i]![j]!);
+      const lse = select(add(a, log(ls)), a, or(eq(a, NEG_INF), eq(ls, flt(0))));
       const epi = pre.child({
-        override: (x) => (x === core ? (combine === 'logsumexp' ? `select(${a} + log(${ls}), ${a}, ${a} == ${NEG_INF} || ${ls} == 0.0)` : a) : undefined),
+        override: (x) => (x === core ? (combine === 'logsumexp' ? lse : a) : undefined),
         hoist: (x) => !onPath.has(x.id) && !x.axes.some((ax) => ax === m || ax === n),
       });
-      const v = epi.value(root, env);
-      const inside = [...epi.lines, kb.store(out, env, v)];
+      const value = epi.value(root, env);
+      const inside = [...epi.lines, kb.store(out, env, value)];
       const guard = [
-        ...(m && TM > 1 ? [`${f.rows[i]!.raw} < ${kb.size(m)}`] : []),
-        ...(n && TN > 1 ? [`${f.cols[j]!.raw} < ${kb.size(n)}`] : []),
+        ...(m && TM > 1 ? [lt(f.rows[i]!.raw, kb.size(m))] : []),
+        ...(n && TN > 1 ? [lt(f.cols[j]!.raw, kb.size(n))] : []),
       ];
-      if (guard.length) stores.push(`if (${guard.join(' && ')}) {`, ...indent(inside, 1), '}');
+      if (guard.length) stores.push(if_(guard.slice(1).reduce((x, y) => and(x, y), guard[0]!), inside));
       else stores.push(...inside);
     }
   return [...pre.lines, ...stores];

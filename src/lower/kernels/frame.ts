@@ -1,7 +1,12 @@
 /** The parts every generated kernel shares: header, bindings, uniforms, entry point. */
 import { fail } from '../../errors.ts';
 import { staticSize } from '../../ir/index.ts';
-import { axisVar, HELPERS, internalName, offset, product, type BufferRef, type ComputeType, type Env, type KernelContext } from '../wgsl.ts';
+import {
+  add, callsIn, chain, div, eachExpr, field, ge, if_, index, inline, let_, mod, mul, par, set, u, v, var_,
+  type Expr, type Stmt,
+} from '../kir/ir.ts';
+import { renderStmts } from '../kir/render.ts';
+import { axisVar, HELPER_CALLS, HELPERS, internalName, offset, product, type BufferRef, type ComputeType, type Env, type Helper, type KernelContext } from '../wgsl.ts';
 
 /** Invocations per workgroup of the generic kernels (a multiple of every subgroup size seen). */
 export const WORKGROUP = 64;
@@ -10,12 +15,11 @@ export const WORKGROUP = 64;
 export class KernelBuilder implements KernelContext {
   readonly reads: BufferRef[] = [];
   readonly uniforms: string[] = [];
-  readonly helpers = new Set<string>();
   readonly counter = { n: 0 };
   f16 = false;
   /** the linear invocation index, declared by the entry point */
-  get gid(): string {
-    return this.internal('gid');
+  get gid(): Expr {
+    return v(this.internal('gid'));
   }
 
   constructor(
@@ -28,7 +32,7 @@ export class KernelBuilder implements KernelContext {
   ) {}
 
   /** The product of einsum operand values in this kernel's compute type, as an f32 expression. */
-  product(terms: readonly string[]): string {
+  product(terms: readonly Expr[]): Expr {
     if (this.compute === 'f16') this.f16 = true;
     return product(terms, this.compute);
   }
@@ -55,11 +59,11 @@ export class KernelBuilder implements KernelContext {
     return name;
   }
 
-  size(name: string): string {
-    const v = staticSize(this.staticSizes, name);
-    if (v !== undefined) return `${v}u`;
+  size(name: string): Expr {
+    const s = staticSize(this.staticSizes, name);
+    if (s !== undefined) return u(s);
     if (!this.uniforms.includes(name)) this.uniforms.push(name);
-    return `${this.internal('sz')}.${name}`;
+    return field(v(this.internal('sz')), name);
   }
 
   buffer(n: { id: number }): BufferRef | undefined {
@@ -71,48 +75,44 @@ export class KernelBuilder implements KernelContext {
     if (b.dtype === 'f16') this.f16 = true;
   }
 
-  helper(name: keyof typeof HELPERS): void {
-    this.helpers.add(name);
-  }
-
   /** `out[offset] = value;` with the f16 narrowing when needed (i8 outputs are packed by the pointwise kernel). */
-  store(out: BufferRef, env: Env, value: string): string {
+  store(out: BufferRef, env: Env, value: Expr): Stmt {
     if (out.dtype === 'i8') fail('LOWERING', `internal: i8 output '${out.name}' must be written whole words at a time by an elementwise kernel`);
     if (out.dtype === 'f16') this.f16 = true;
-    return `${out.ident}[${offset(out, env, this)}] = ${out.dtype === 'f16' ? `f16(${value})` : value};`;
+    return set(index(v(out.ident), offset(out, env, this)), out.dtype === 'f16' ? { k: 'call', fn: 'f16', args: [value] } : value);
   }
 
   /** The product of the sizes of `axes` as a u32 expression. */
-  count(axes: readonly string[]): string {
-    return axes.length ? axes.map((a) => this.size(a)).join(' * ') : '1u';
+  count(axes: readonly string[]): Expr {
+    return chain('*', axes.map((a) => this.size(a)), u(1));
   }
 
   /**
-   * Lines that split the linear index `from` into one variable per part (the last
+   * Statements that split the linear index `from` into one variable per part (the last
    * part varies fastest): `parts` are [variable, extent] pairs; `rest` names the
    * running quotient (distinct names let decompositions nest).
    */
-  decompose(parts: readonly (readonly [string, string])[], from: string, rest: string = this.internal('rest')): string[] {
+  decompose(parts: readonly (readonly [string, Expr])[], from: Expr, rest: string = this.internal('rest')): Stmt[] {
     if (parts.length === 0) return [];
-    if (parts.length === 1) return [`let ${parts[0]![0]} = ${from};`];
-    const lines = [`var ${rest} = ${from};`];
+    if (parts.length === 1) return [let_(parts[0]![0], from)];
+    const r = v(rest);
+    const out: Stmt[] = [var_(rest, undefined, from)];
     for (let i = parts.length - 1; i > 0; i--) {
-      const v = parts[i]![0];
-      const n = grouped(parts[i]![1]); // an extent `a * b` must divide as a whole
-      lines.push(`let ${v} = ${rest} % ${n};`, `${rest} = ${rest} / ${n};`);
+      const [name, n] = parts[i]!;
+      out.push(let_(name, mod(r, n)), set(r, div(r, n)));
     }
-    lines.push(`let ${parts[0]![0]} = ${rest};`);
-    return lines;
+    out.push(let_(parts[0]![0], r));
+    return out;
   }
 
   /** `decompose` over axes, declaring the axis variables `_<axis>`. */
-  decomposeAxes(axes: readonly string[], from: string): string[] {
+  decomposeAxes(axes: readonly string[], from: Expr): Stmt[] {
     return this.decompose(axes.map((a) => [axisVar(a), this.size(a)] as const), from);
   }
 
   /** The whole WGSL module. */
   module(p: {
-    name: string; header: string[]; out: BufferRef | readonly BufferRef[]; total: string; body: string[];
+    name: string; header: string[]; out: BufferRef | readonly BufferRef[]; total: Expr; body: readonly Stmt[];
     /** invocations per workgroup; default {@link WORKGROUP} */
     workgroupSize?: number;
     /** `total` counts workgroups, not invocations: the body sees `internal('wg')` and `internal('lid')` */
@@ -135,24 +135,22 @@ export class KernelBuilder implements KernelContext {
     for (const e of p.enables ?? []) lines.push(`enable ${e};`);
     lines.push('');
     if (this.uniforms.length) {
-      lines.push(`struct _Sizes { ${this.uniforms.map((u) => `${u}: u32`).join(', ')} }`);
+      lines.push(`struct _Sizes { ${this.uniforms.map((x) => `${x}: u32`).join(', ')} }`);
       decls.push(`@group(0) @binding(${decls.length}) var<uniform> ${this.internal('sz')}: _Sizes;`);
     }
     lines.push(...decls, '', ...(p.shared?.length ? [...p.shared, ''] : []));
-    const text = [...p.body, p.total].join('\n') + [...this.helpers].map((h) => HELPERS[h]).join('\n');
-    for (const h of Object.keys(HELPERS)) if (text.includes(`${h}(`)) this.helpers.add(h);
-    for (const h of [...this.helpers].sort()) lines.push(HELPERS[h]!, '');
+    for (const h of helpersCalled(p.body, [p.total])) lines.push(HELPERS[h], '');
     const wg = this.internal('wg');
+    // the workgroup's linear index: the runtime spreads large 1-D counts over x, y and z
+    const [w, n] = [v(wid), v(nwg)];
+    const linear = add(field(w, 'x'), mul(par(add(field(w, 'y'), mul(field(w, 'z'), field(n, 'y')))), field(n, 'x')));
+    const entry: Stmt[] = p.perWorkgroup
+      ? [let_(wg, linear), inline(if_(ge(v(wg), p.total), [{ k: 'return' }]))]
+      : [let_(this.internal('gid'), add(mul(par(linear), u(size)), v(lid))), inline(if_(ge(this.gid, p.total), [{ k: 'return' }]))];
     lines.push(
       `@compute @workgroup_size(${size})`,
       `fn ${p.name}(@builtin(workgroup_id) ${wid}: vec3u, @builtin(num_workgroups) ${nwg}: vec3u, @builtin(local_invocation_index) ${lid}: u32) {`,
-      ...(p.perWorkgroup
-        ? [`  let ${wg} = ${wid}.x + (${wid}.y + ${wid}.z * ${nwg}.y) * ${nwg}.x;`, `  if (${wg} >= ${p.total}) { return; }`]
-        : [
-            `  let ${this.gid} = (${wid}.x + (${wid}.y + ${wid}.z * ${nwg}.y) * ${nwg}.x) * ${size}u + ${lid};`,
-            `  if (${this.gid} >= ${p.total}) { return; }`,
-          ]),
-      ...indent(p.body, 1),
+      ...renderStmts([...entry, ...p.body]).map((l) => (l ? `  ${l}` : l)),
       '}',
       '',
     );
@@ -160,21 +158,17 @@ export class KernelBuilder implements KernelContext {
   }
 }
 
-/** `e` as one operand: unchanged when it is a name, a number or one parenthesised group. */
-function grouped(e: string): string {
-  if (/^[\w.]+$/.test(e)) return e;
-  if (e.startsWith('(')) {
-    let depth = 0;
-    for (let i = 0; i < e.length; i++) {
-      depth += e[i] === '(' ? 1 : e[i] === ')' ? -1 : 0;
-      if (depth === 0) return i === e.length - 1 ? e : `(${e})`;
-    }
-  }
-  return `(${e})`;
-}
-
-/** Indents lines by two spaces per level. */
-export function indent(lines: readonly string[], level: number): string[] {
-  const pad = '  '.repeat(level);
-  return lines.map((l) => (l ? pad + l : l));
+/** The helpers `stmts` (and `exprs`) call, with the helpers those call, in name order. */
+export function helpersCalled(stmts: readonly Stmt[], exprs: readonly Expr[] = []): Helper[] {
+  const calls = new Set<string>();
+  eachExpr(stmts, (e) => callsIn(e, calls));
+  for (const e of exprs) callsIn(e, calls);
+  const found = new Set<Helper>();
+  const visit = (h: Helper) => {
+    if (found.has(h)) return;
+    found.add(h);
+    for (const d of HELPER_CALLS[h]) visit(d);
+  };
+  for (const c of calls) if (c in HELPERS) visit(c as Helper);
+  return [...found].sort();
 }

@@ -6,46 +6,48 @@
  */
 import type { Node } from '../../ir/index.ts';
 import type { SizeExpr } from '../../runtime/plan.ts';
-import { axisVar, NEG_INF, Scope, type BufferRef } from '../wgsl.ts';
-import { indent, WORKGROUP, type KernelBuilder } from './frame.ts';
+import { and, div, exp, flt, if_, inc, inline, let_, loop, max, ne, select, set, sub, u, v, var_, type Expr, type Stmt } from '../kir/ir.ts';
+import { axisEnv, axisVar, NEG_INF, Scope, type BufferRef } from '../wgsl.ts';
+import { WORKGROUP, type KernelBuilder } from './frame.ts';
 
 type Core = Extract<Node, { op: 'softmax' }>;
 
 /** The WGSL and dispatch size of a softmax kernel computing `root` (around `core`) into `out`. */
 export function softmaxKernel(kb: KernelBuilder, name: string, header: string[], root: Node, core: Core, out: BufferRef) {
   const rowAxes = root.axes.filter((a) => a !== core.axis);
-  const env = Object.fromEntries(root.axes.map((a) => [a, axisVar(a)]));
+  const env = axisEnv(root.axes);
   const body = kb.decomposeAxes(rowAxes, kb.gid);
   const main = new Scope(kb, kb.counter);
-  const mx = kb.internal('row_max');
-  const sum = kb.internal('row_sum');
+  const [mxName, sumName] = [kb.internal('row_max'), kb.internal('row_sum')];
+  const [mx, sum] = [v(mxName), v(sumName)];
   const sink = core.sink ? main.value(core.sink, env) : undefined;
   const t = axisVar(core.axis);
-  const loop = `for (var ${t}: u32 = 0u; ${t} < ${kb.size(core.axis)}; ${t}++) {`;
-  const pass = (use: (x: string, live: string, s: Scope) => string[]): string[] => {
+  const T = kb.size(core.axis);
+  const pass = (use: (x: Expr, live: Expr, s: Scope) => Stmt[]): Stmt => {
     const s = main.child({ hoist: (n) => !n.axes.includes(core.axis), loopVars: [t] });
     const x = s.value(core.x, env);
-    const liveExpr = core.mask ? `${s.value(core.mask, env)} && ${x} != ${NEG_INF}` : `${x} != ${NEG_INF}`;
+    const liveExpr = core.mask ? and(s.value(core.mask, env), ne(x, NEG_INF)) : ne(x, NEG_INF);
     const live = kb.internal(`live${kb.counter.n++}`);
-    s.lines.push(`let ${live} = ${liveExpr};`);
-    const tail = use(x, live, s);
-    return [loop, ...indent([...s.lines, ...tail], 1), '}'];
+    s.lines.push(let_(live, liveExpr));
+    const tail = use(x, v(live), s);
+    return loop(t, u(0), T, [...s.lines, ...tail], { typed: true });
   };
-  const maxPass = pass((x, live) => [`if (${live}) { ${mx} = max(${mx}, ${x}); }`]);
-  const sumPass = pass((x, live) => [`if (${live}) { ${sum} += exp(${x} - ${mx}); }`]);
+  const when = (c: Expr, s: Stmt) => inline(if_(c, [s]));
+  const maxPass = pass((x, live) => [when(live, set(mx, max(mx, x)))]);
+  const sumPass = pass((x, live) => [when(live, inc(sum, exp(sub(x, mx))))]);
   const writePass = pass((x, live, s) => {
-      const p = kb.internal(`p${kb.counter.n++}`);
-      const lines = [`let ${p} = select(0.0, exp(${x} - ${mx}) / ${sum}, ${live});`];
-      const epi = s.child({ override: (n) => (n === core ? p : undefined) });
-      const v = epi.value(root, env);
-      return [...lines, ...epi.lines, kb.store(out, env, v)];
+    const p = kb.internal(`p${kb.counter.n++}`);
+    const lines = [let_(p, select(flt(0), div(exp(sub(x, mx)), sum), live))];
+    const epi = s.child({ override: (n) => (n === core ? v(p) : undefined) });
+    const value = epi.value(root, env);
+    return [...lines, ...epi.lines, kb.store(out, env, value)];
   });
   // main.lines last: the passes hoisted their row-invariant values into it
   body.push(
     ...main.lines,
-    `var ${mx}: f32 = ${sink ?? NEG_INF};`, ...maxPass,
-    `var ${sum}: f32 = ${sink ? `exp(${sink} - ${mx})` : '0.0'};`, ...sumPass,
-    ...writePass,
+    var_(mxName, 'f32', sink ?? NEG_INF), maxPass,
+    var_(sumName, 'f32', sink ? exp(sub(sink, mx)) : flt(0)), sumPass,
+    writePass,
   );
   const total = kb.count(rowAxes);
   const schedule = `schedule: one invocation per row of '${core.axis}', three passes (max, sum, write), ${WORKGROUP} per workgroup`;
