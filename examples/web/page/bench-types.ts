@@ -18,7 +18,7 @@ export interface WebBenchRow {
   opts: Record<string, boolean | number>;
   einattn: Timing | { error: string };
   ort: Timing | { skipped: string } | { error: string };
-  /** ORT wall / einattn wall: above 1 means einattn is faster */
+  /** the median over rounds of the paired ratio ORT wall / einattn wall: above 1 means einattn is faster */
   ratio: number | null;
   /** max |einattn − ORT| and max |einattn − interpreter| (when the interpreter ran) */
   maxDiffOrt: number | null;

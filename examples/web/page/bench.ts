@@ -38,76 +38,108 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return m;
 };
 
-/** einattn on one row: a warm-up call (compiles the pipelines), then `reps` timed calls with host arrays. */
-async function einattnRow(c: BenchCase, reps: number): Promise<{ timing: Timing; out: Float32Array; inputs: Record<string, Float32Array | Int32Array | Int8Array>; f32Fallback: boolean }> {
-  const g = variantOf(c.variant).build(c.opts);
-  const inputs = Object.fromEntries(Object.entries(sampleInputs(g, c.dims)).map(([k, v]) => [k, v.data]));
-  const compiled = compile(g, c.compute ? { compute: c.compute, f16Fallback: 'f32' } : {});
-  const first = await compiled.run(inputs, c.dims);
-  let out = first.outputs.o!.data as Float32Array;
-  const wall: number[] = [];
-  const kernel: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t = performance.now();
-    const r = await compiled.run(inputs, c.dims, { timing: true });
-    wall.push(performance.now() - t);
-    if (r.kernelMs) kernel.push(r.kernelMs.reduce((a, b) => a + b, 0));
-    out = r.outputs.o!.data as Float32Array;
-  }
-  return { timing: timing(wall, kernel), out, inputs, f32Fallback: first.f32Fallback === true };
+/** One system ready to call on one row: each call returns its wall time and output. */
+interface Runner {
+  call(): Promise<{ ms: number; kernelMs?: number; out: Float32Array }>;
+  release(): Promise<void>;
 }
 
-/** ONNX Runtime Web's WebGPU provider on the same problem, or why it cannot run it. */
-async function ortRow(ort: typeof OrtWeb, c: BenchCase, reps: number): Promise<{ timing: Timing; out: Float32Array; note?: string } | { skipped: string }> {
+/** einattn on one row, after a warm-up call that compiles the pipelines. */
+async function einattnRunner(c: BenchCase, inputs: Record<string, Float32Array | Int32Array | Int8Array>): Promise<{ runner: Runner; f32Fallback: boolean }> {
+  const compiled = compile(variantOf(c.variant).build(c.opts), c.compute ? { compute: c.compute, f16Fallback: 'f32' } : {});
+  const first = await compiled.run(inputs, c.dims);
+  const call = async () => {
+    const t = performance.now();
+    const r = await compiled.run(inputs, c.dims, { timing: true });
+    const ms = performance.now() - t;
+    return { ms, out: r.outputs.o!.data as Float32Array, ...(r.kernelMs ? { kernelMs: r.kernelMs.reduce((a, b) => a + b, 0) } : {}) };
+  };
+  return { runner: { call, release: async () => {} }, f32Fallback: first.f32Fallback === true };
+}
+
+/** ONNX Runtime Web's WebGPU provider on the same problem after a warm-up call, or why it cannot run it. */
+async function ortRunner(ort: typeof OrtWeb, c: BenchCase): Promise<{ runner: Runner; note?: string } | { skipped: string }> {
   if (c.compute) return { skipped: "ONNX Runtime's contrib ops have no f16 arithmetic on f32 inputs; compare with the f32 row" };
-  const g = variantOf(c.variant).build(c.opts);
-  const problem = ortProblem(c, sampleInputs(g, c.dims));
+  const problem = ortProblem(c, sampleInputs(variantOf(c.variant).build(c.opts), c.dims));
   if (typeof problem === 'string') return { skipped: problem };
   const session = await ort.InferenceSession.create(problem.model, { executionProviders: ['webgpu'], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
-  try {
-    const feeds = Object.fromEntries(Object.entries(problem.feeds).map(([k, f]) => [k, new ort.Tensor(f.type, f.data, f.dims)]));
-    const call = async () => problem.toEinattn((await session.run(feeds))[problem.output]!.data as Float32Array);
-    let out = await call();
-    const wall: number[] = [];
-    for (let i = 0; i < reps; i++) {
-      const t = performance.now();
-      out = await call();
-      wall.push(performance.now() - t);
+  const feeds = Object.fromEntries(Object.entries(problem.feeds).map(([k, f]) => [k, new ort.Tensor(f.type, f.data, f.dims)]));
+  const call = async () => {
+    const t = performance.now();
+    const out = (await session.run(feeds))[problem.output]!.data as Float32Array;
+    const ms = performance.now() - t;
+    return { ms, out: problem.toEinattn(out) };
+  };
+  await call();
+  return { runner: { call, release: () => session.release() }, ...(problem.note ? { note: problem.note } : {}) };
+}
+
+/**
+ * `reps` rounds of one call per system, the order alternating, so that a machine that drifts
+ * (another process, a CPU adapter's load) affects both alike; ×ORT is the median of the rounds'
+ * paired ratios, as in the Node bench.
+ */
+async function rounds(e: Runner, o: Runner | null, reps: number): Promise<{ e: Timing; o: Timing | null; ratio: number | null; eOut: Float32Array; oOut: Float32Array | null }> {
+  const wall: number[] = [], kernel: number[] = [], peer: number[] = [];
+  let eOut: Float32Array = new Float32Array(0);
+  let oOut: Float32Array | null = null;
+  for (let i = 0; i < reps; i++) {
+    const order = o && i % 2 ? [o, e] : o ? [e, o] : [e];
+    for (const r of order) {
+      const c = await r.call();
+      if (r === e) {
+        wall.push(c.ms);
+        if (c.kernelMs !== undefined) kernel.push(c.kernelMs);
+        eOut = c.out;
+      } else {
+        peer.push(c.ms);
+        oOut = c.out;
+      }
     }
-    return { timing: timing(wall), out, ...(problem.note ? { note: problem.note } : {}) };
-  } finally {
-    await session.release();
   }
+  const ratio = o ? timing(peer.map((p, i) => p / wall[i]!)).median_ms : null;
+  return { e: timing(wall, kernel), o: o ? timing(peer) : null, ratio, eOut, oOut };
 }
 
 async function row(ort: typeof OrtWeb, c: BenchCase, reps: number): Promise<WebBenchRow> {
   const base = { id: c.id, variant: c.variant, dims: c.dims, opts: c.opts };
-  let e: Awaited<ReturnType<typeof einattnRow>>;
+  const g = variantOf(c.variant).build(c.opts);
+  const inputs = Object.fromEntries(Object.entries(sampleInputs(g, c.dims)).map(([k, v]) => [k, v.data]));
+  let e: Awaited<ReturnType<typeof einattnRunner>>;
   try {
-    e = await einattnRow(c, reps);
+    e = await einattnRunner(c, inputs);
   } catch (err) {
     return { ...base, einattn: { error: (err as Error).message }, ort: { skipped: 'einattn failed' }, ratio: null, maxDiffOrt: null, maxDiffInterp: null };
   }
-  // multiply-adds of the attention: every (b, h, s, t) position times the head dims it sums
-  const heads = ['d', 'dv', 'dn', 'dr', 'dc'];
-  const work = Object.entries(c.dims).reduce((p, [k, x]) => (heads.includes(k) ? p : p * x), 1) * heads.reduce((sum, k) => sum + (c.dims[k] ?? 0), 0);
-  const maxDiffInterp = work <= INTERP_LIMIT ? maxDiff(e.out, interpret(variantOf(c.variant).build(c.opts), e.inputs, c.dims).o!.data) : null;
-  let o: Awaited<ReturnType<typeof ortRow>> | { error: string };
+  let o: Awaited<ReturnType<typeof ortRunner>> | { error: string };
   try {
-    o = await ortRow(ort, c, reps);
+    o = await ortRunner(ort, c);
   } catch (err) {
     o = { error: (err as Error).message };
   }
-  const ortTiming = 'timing' in o ? o.timing : null;
-  return {
-    ...base,
-    einattn: e.timing,
-    ort: 'timing' in o ? o.timing : o,
-    ratio: ortTiming ? ortTiming.median_ms / e.timing.median_ms : null,
-    maxDiffOrt: 'out' in o ? maxDiff(e.out, o.out) : null,
-    maxDiffInterp,
-    ...(e.f32Fallback ? { note: 'no shader-f16 on this adapter: einattn ran the f16 row in f32 (f16Fallback)' } : 'note' in o && o.note ? { note: o.note } : {}),
-  };
+  const peer = 'runner' in o ? o.runner : null;
+  try {
+    const r = await rounds(e.runner, peer, reps);
+    // multiply-adds of the attention: every (b, h, s, t) position times the head dims it sums
+    const heads = ['d', 'dv', 'dn', 'dr', 'dc'];
+    const work = Object.entries(c.dims).reduce((p, [k, x]) => (heads.includes(k) ? p : p * x), 1) * heads.reduce((sum, k) => sum + (c.dims[k] ?? 0), 0);
+    const note = e.f32Fallback ? 'no shader-f16 on this adapter: einattn ran the f16 row in f32 (f16Fallback)' : 'note' in o ? o.note : undefined;
+    return {
+      ...base,
+      einattn: r.e,
+      ort: r.o ?? ('runner' in o ? { error: 'no timing' } : o),
+      ratio: r.ratio,
+      maxDiffOrt: r.oOut ? maxDiff(r.eOut, r.oOut) : null,
+      maxDiffInterp: work <= INTERP_LIMIT ? maxDiff(r.eOut, interpret(g, inputs, c.dims).o!.data) : null,
+      ...(note ? { note } : {}),
+    };
+  } catch (err) {
+    // a call that fails mid-row ends this row only; the next rows still run
+    const error = { error: (err as Error).message };
+    return { ...base, einattn: error, ort: error, ratio: null, maxDiffOrt: null, maxDiffInterp: null };
+  } finally {
+    await peer?.release();
+  }
 }
 
 function render(b: WebBench): string {
