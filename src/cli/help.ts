@@ -139,7 +139,9 @@ const DECODE_HELP = `usage: einattn decode <variant> [--dims b=1,…] [--steps N
 The decode loop as an application runs it: the variant's KV cache is made on the device at
 capacity t (paged: m·blk), filled by a prefill of t − N tokens (later sequences of a batch get
 fewer: a ragged batch), then N steps run, each one submission that appends one token per
-sequence in place and attends over the cache. Prints the median per-step wall time and kernel
+sequence in place and attends over the cache. The first half of the steps runs one at a time
+(latency), the rest as a loop with one step in flight while the next is recorded (the step
+wall time an application sees). Prints the median per-step wall time, latency and kernel
 time (with IQRs), the per-step wall time of the host-array path (the same step with the whole
 cache uploaded and the output read back) measured in the same run, and the last step's max
 abs error against the interpreter. Variants: gqa, mqa, mha, mla_decode, paged, gqa_int8 (any
@@ -152,7 +154,7 @@ variant with a cache option).
   --host-repeat N     host-array calls to time (default 3; 0 skips)
   --no-check          skip the interpreter check (slow at large sizes)
   --seed N            seed of the random cache, queries and weights (default 1)
-  --json              one JSON object: variant, dims, steps, step_wall_ms, step_kernel_ms,
+  --json              one JSON object: variant, dims, steps, step_wall_ms, step_latency_ms, step_kernel_ms,
                       host_step_wall_ms (each {median, p25, p75}), max_abs_err, passes, prefill
   --adapter KIND      auto | hardware | software | opengles`;
 

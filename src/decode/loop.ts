@@ -8,7 +8,7 @@
 import { compile } from '../compile.ts';
 import { fail } from '../errors.ts';
 import { interpret } from '../interp/index.ts';
-import { getRuntime, PagedKvCache, Session, upload, zeros, type DeviceTensor, type HostArray, type KvCache, type Runtime } from '../runtime/index.ts';
+import { getRuntime, PagedKvCache, Session, upload, zeros, type DeviceTensor, type HostArray, type KvCache, type Runtime, type SessionResult } from '../runtime/index.ts';
 import { timeStats, type TimeStats } from '../tune/stats.ts';
 import { attentionOptions, gqa } from '../variants/index.ts';
 import { decodeDims, decodeLayout, makeCache, type DecodeLayout } from './setup.ts';
@@ -41,7 +41,13 @@ export interface DecodeReport {
   prefill: number[];
   /** the passes of one step, in order */
   passes: string[];
+  /**
+   * wall time per step of the loop as an application runs it: step i+1 is recorded and
+   * submitted while step i runs, then step i's timings are awaited (one step in flight)
+   */
   step_wall_ms: TimeStats;
+  /** wall time of one step alone: record, submit, wait for its timings (the first half of the steps) */
+  step_latency_ms: TimeStats;
   step_kernel_ms: TimeStats;
   /** one call through host arrays (upload the cache, run, read back); null when not timed */
   host_step_wall_ms: TimeStats | null;
@@ -141,21 +147,17 @@ export async function runDecode(o: DecodeOptions): Promise<DecodeReport> {
     // compile the attention's pipelines outside the timed loop
     await attention.run({ ...steps[0]!.q, ...constants, ...cache.inputs }, dims, { into: { o: out }, runtime: rt });
 
-    const wall: number[] = [];
-    const kernel: number[] = [];
-    let passes: string[] = [];
-    for (const [i, step] of steps.entries()) {
-      const t0 = performance.now();
+    const key = `decode|${layout.graph.name}`;
+    const record = async (step: (typeof steps)[number]) => {
       const session = new Session(rt, { timing: true, label: `${layout.graph.name} step` });
       await cache.append(step.rowTensors, { session });
       await attention.run({ ...step.q, ...constants, ...cache.inputs }, dims, { session, into: { o: out } });
-      const r = await session.submit(i > 0 ? { estimateKey: `decode|${layout.graph.name}` } : {});
-      wall.push(performance.now() - t0);
-      kernel.push(r.kernelMs!.reduce((a, b) => a + b, 0));
-      passes = r.passes;
+      // the host's copy of the cache follows the device's (the interpreter checks against it)
       for (const c of layout.cached) mirrors.get(c.name)!.append(step.rows[c.name]!, 1, lens, new Int32Array(B).fill(1));
       for (let b = 0; b < B; b++) lens[b]!++;
-    }
+      return session;
+    };
+    const timed = await timeSteps(steps, record, key);
 
     const last = steps[steps.length - 1]!;
     const host = o.hostRepeats === 0 && o.check === false ? undefined : await hostInputs(layout, cache, mirrors, { ...last.q, ...constants });
@@ -173,9 +175,10 @@ export async function runDecode(o: DecodeOptions): Promise<DecodeReport> {
       dims,
       steps: o.steps,
       prefill,
-      passes,
-      step_wall_ms: timeStats(wall),
-      step_kernel_ms: timeStats(kernel),
+      passes: timed.passes,
+      step_wall_ms: timeStats(timed.loop),
+      step_latency_ms: timeStats(timed.latency),
+      step_kernel_ms: timeStats(timed.kernel),
       host_step_wall_ms: hostWall.length ? timeStats(hostWall) : null,
       max_abs_err: maxErr,
     };
@@ -183,6 +186,44 @@ export async function runDecode(o: DecodeOptions): Promise<DecodeReport> {
     cache.destroy();
     for (const t of made) t.destroy();
   }
+}
+
+/**
+ * Times the steps: the first half one at a time (latency: record, submit, wait), the rest as a
+ * loop with one step in flight (the interval between completions). Kernel time from timestamps.
+ */
+async function timeSteps<S>(steps: readonly S[], record: (step: S) => Promise<Session>, estimateKey: string) {
+  const latency: number[] = [];
+  const loop: number[] = [];
+  const kernel: number[] = [];
+  let passes: string[] = [];
+  const done = (r: SessionResult) => {
+    kernel.push(r.kernelMs!.reduce((a, b) => a + b, 0));
+    passes = r.passes;
+  };
+  const alone = Math.max(1, Math.ceil(steps.length / 2));
+  for (const [i, step] of steps.slice(0, alone).entries()) {
+    const t0 = performance.now();
+    done(await (await record(step)).submit(i > 0 ? { estimateKey } : {}));
+    latency.push(performance.now() - t0);
+  }
+  // completion times; a step's wall is the mean interval over a window of two steps, since
+  // one await often returns late and the next at once (its step finished meanwhile)
+  const completed = [performance.now()];
+  let inFlight: Promise<SessionResult> | undefined;
+  const finish = async () => {
+    if (!inFlight) return;
+    done(await inFlight);
+    completed.push(performance.now());
+  };
+  for (const step of steps.slice(alone)) {
+    const next = (await record(step)).submit({ estimateKey });
+    await finish();
+    inFlight = next;
+  }
+  await finish();
+  for (let i = 1; i < completed.length; i++) loop.push((completed[i]! - completed[Math.max(0, i - 2)]!) / Math.min(i, 2));
+  return { latency, loop: loop.length ? loop : latency, kernel, passes };
 }
 
 /** The interpreter's output for the last step; a paged cache is checked as the contiguous GQA cache it stands for. */
