@@ -183,7 +183,6 @@ function flashGroup(L: Lowering, gr: KernelGroup, name: string, header: string[]
       mask: m.softmax.mask && describe(m.softmax.mask, names),
       sink: m.softmax.sink && describe(m.softmax.sink, names),
       length: m.length && `${describe(m.length.end, names)}${m.length.inclusive ? ' + 1' : ''}`,
-      out: describe(gr.root, names),
     },
     internal: (w) => L.internal(w),
   });

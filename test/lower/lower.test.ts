@@ -110,26 +110,25 @@ test('the generated WGSL is readable: header with the einsum and schedule, DSL n
       var _rest = _gid;
       let _j_tile = _rest % ((_sz.j + 1u) / 2u);
       _rest = _rest / ((_sz.j + 1u) / 2u);
-      let _i_tile = _rest;
-      let _i0 = _i_tile;
-      let _j0 = min(_j_tile * 2u + 0u, _sz.j - 1u);
+      let _i0 = _rest;
+      let _j0 = min(_j_tile * 2u, _sz.j - 1u);
       let _j1 = min(_j_tile * 2u + 1u, _sz.j - 1u);
       var _acc00: f32 = 0.0;
       var _acc01: f32 = 0.0;
       for (var _k: u32 = 0u; _k < 3u; _k++) {
-        let _a0 = a[(_i0) * 3u + _k];
-        let _b1 = b[(_k) * _sz.j + _j0];
-        let _b2 = b[(_k) * _sz.j + _j1];
+        let _a0 = a[_i0 * 3u + _k];
+        let _b1 = b[_k * _sz.j + _j0];
+        let _b2 = b[_k * _sz.j + _j1];
         _acc00 += _a0 * _b1;
         _acc01 += _a0 * _b2;
       }
-      if (_j_tile * 2u + 0u < _sz.j) {
+      if (_j_tile * 2u < _sz.j) {
         let _v3 = (_acc00 * 0.5);
-        c[(_i0) * _sz.j + _j0] = _v3;
+        c[_i0 * _sz.j + _j0] = _v3;
       }
       if (_j_tile * 2u + 1u < _sz.j) {
         let _v4 = (_acc01 * 0.5);
-        c[(_i0) * _sz.j + _j1] = _v4;
+        c[_i0 * _sz.j + _j1] = _v4;
       }
     }
     "

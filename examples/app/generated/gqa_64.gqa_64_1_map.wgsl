@@ -20,6 +20,6 @@ fn gqa_64_1_map(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroups) _nw
   let _h = _rest % _sz.h;
   _rest = _rest / _sz.h;
   let _b = _rest;
-  let _flash00 = _flash0[((((_b) * _sz.g + (_h) / (_sz.r)) * _sz.r + (_h) % _sz.r) * _sz.s + _s) * 64u + _dv];
-  o[(((_b) * _sz.h + _h) * _sz.s + _s) * 64u + _dv] = _flash00;
+  let _flash00 = _flash0[(((_b * _sz.g + _h / _sz.r) * _sz.r + _h % _sz.r) * _sz.s + _s) * 64u + _dv];
+  o[((_b * _sz.h + _h) * _sz.s + _s) * 64u + _dv] = _flash00;
 }

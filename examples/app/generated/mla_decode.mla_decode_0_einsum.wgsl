@@ -12,23 +12,23 @@ struct _Sizes { b: u32, h: u32, s: u32 }
 @compute @workgroup_size(64)
 fn mla_decode_0_einsum(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroups) _nwg: vec3u, @builtin(local_invocation_index) _lid: u32) {
   let _gid = (_wid.x + (_wid.y + _wid.z * _nwg.y) * _nwg.x) * 64u + _lid;
-  if (_gid >= _sz.b * _sz.h * ((_sz.s + 3u) / 4u) * ((512u + 3u) / 4u)) { return; }
+  if (_gid >= _sz.b * _sz.h * ((_sz.s + 3u) / 4u) * 128u) { return; }
   var _rest = _gid;
-  let _dc_tile = _rest % ((512u + 3u) / 4u);
-  _rest = _rest / ((512u + 3u) / 4u);
+  let _dc_tile = _rest % 128u;
+  _rest = _rest / 128u;
   let _s_tile = _rest % ((_sz.s + 3u) / 4u);
   _rest = _rest / ((_sz.s + 3u) / 4u);
   let _h = _rest % _sz.h;
   _rest = _rest / _sz.h;
   let _b = _rest;
-  let _s0 = min(_s_tile * 4u + 0u, _sz.s - 1u);
+  let _s0 = min(_s_tile * 4u, _sz.s - 1u);
   let _s1 = min(_s_tile * 4u + 1u, _sz.s - 1u);
   let _s2 = min(_s_tile * 4u + 2u, _sz.s - 1u);
   let _s3 = min(_s_tile * 4u + 3u, _sz.s - 1u);
-  let _dc0 = min(_dc_tile * 4u + 0u, 512u - 1u);
-  let _dc1 = min(_dc_tile * 4u + 1u, 512u - 1u);
-  let _dc2 = min(_dc_tile * 4u + 2u, 512u - 1u);
-  let _dc3 = min(_dc_tile * 4u + 3u, 512u - 1u);
+  let _dc0 = min(_dc_tile * 4u, 511u);
+  let _dc1 = min(_dc_tile * 4u + 1u, 511u);
+  let _dc2 = min(_dc_tile * 4u + 2u, 511u);
+  let _dc3 = min(_dc_tile * 4u + 3u, 511u);
   var _acc00: f32 = 0.0;
   var _acc01: f32 = 0.0;
   var _acc02: f32 = 0.0;
@@ -46,14 +46,14 @@ fn mla_decode_0_einsum(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgrou
   var _acc32: f32 = 0.0;
   var _acc33: f32 = 0.0;
   for (var _dn: u32 = 0u; _dn < 128u; _dn++) {
-    let _q_nope0 = q_nope[(((_b) * _sz.h + _h) * _sz.s + _s0) * 128u + _dn];
-    let _w_uk1 = w_uk[((_dc0) * _sz.h + _h) * 128u + _dn];
-    let _w_uk2 = w_uk[((_dc1) * _sz.h + _h) * 128u + _dn];
-    let _w_uk3 = w_uk[((_dc2) * _sz.h + _h) * 128u + _dn];
-    let _w_uk4 = w_uk[((_dc3) * _sz.h + _h) * 128u + _dn];
-    let _q_nope5 = q_nope[(((_b) * _sz.h + _h) * _sz.s + _s1) * 128u + _dn];
-    let _q_nope6 = q_nope[(((_b) * _sz.h + _h) * _sz.s + _s2) * 128u + _dn];
-    let _q_nope7 = q_nope[(((_b) * _sz.h + _h) * _sz.s + _s3) * 128u + _dn];
+    let _q_nope0 = q_nope[((_b * _sz.h + _h) * _sz.s + _s0) * 128u + _dn];
+    let _w_uk1 = w_uk[(_dc0 * _sz.h + _h) * 128u + _dn];
+    let _w_uk2 = w_uk[(_dc1 * _sz.h + _h) * 128u + _dn];
+    let _w_uk3 = w_uk[(_dc2 * _sz.h + _h) * 128u + _dn];
+    let _w_uk4 = w_uk[(_dc3 * _sz.h + _h) * 128u + _dn];
+    let _q_nope5 = q_nope[((_b * _sz.h + _h) * _sz.s + _s1) * 128u + _dn];
+    let _q_nope6 = q_nope[((_b * _sz.h + _h) * _sz.s + _s2) * 128u + _dn];
+    let _q_nope7 = q_nope[((_b * _sz.h + _h) * _sz.s + _s3) * 128u + _dn];
     _acc00 += _q_nope0 * _w_uk1;
     _acc01 += _q_nope0 * _w_uk2;
     _acc02 += _q_nope0 * _w_uk3;
@@ -71,52 +71,52 @@ fn mla_decode_0_einsum(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgrou
     _acc32 += _q_nope7 * _w_uk3;
     _acc33 += _q_nope7 * _w_uk4;
   }
-  if (_s_tile * 4u + 0u < _sz.s && _dc_tile * 4u + 0u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s0) * 512u + _dc0] = _acc00;
+  if (_s_tile * 4u < _sz.s && _dc_tile * 4u < 512u) {
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s0) * 512u + _dc0] = _acc00;
   }
-  if (_s_tile * 4u + 0u < _sz.s && _dc_tile * 4u + 1u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s0) * 512u + _dc1] = _acc01;
+  if (_s_tile * 4u < _sz.s && _dc_tile * 4u + 1u < 512u) {
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s0) * 512u + _dc1] = _acc01;
   }
-  if (_s_tile * 4u + 0u < _sz.s && _dc_tile * 4u + 2u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s0) * 512u + _dc2] = _acc02;
+  if (_s_tile * 4u < _sz.s && _dc_tile * 4u + 2u < 512u) {
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s0) * 512u + _dc2] = _acc02;
   }
-  if (_s_tile * 4u + 0u < _sz.s && _dc_tile * 4u + 3u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s0) * 512u + _dc3] = _acc03;
+  if (_s_tile * 4u < _sz.s && _dc_tile * 4u + 3u < 512u) {
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s0) * 512u + _dc3] = _acc03;
   }
-  if (_s_tile * 4u + 1u < _sz.s && _dc_tile * 4u + 0u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s1) * 512u + _dc0] = _acc10;
+  if (_s_tile * 4u + 1u < _sz.s && _dc_tile * 4u < 512u) {
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s1) * 512u + _dc0] = _acc10;
   }
   if (_s_tile * 4u + 1u < _sz.s && _dc_tile * 4u + 1u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s1) * 512u + _dc1] = _acc11;
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s1) * 512u + _dc1] = _acc11;
   }
   if (_s_tile * 4u + 1u < _sz.s && _dc_tile * 4u + 2u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s1) * 512u + _dc2] = _acc12;
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s1) * 512u + _dc2] = _acc12;
   }
   if (_s_tile * 4u + 1u < _sz.s && _dc_tile * 4u + 3u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s1) * 512u + _dc3] = _acc13;
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s1) * 512u + _dc3] = _acc13;
   }
-  if (_s_tile * 4u + 2u < _sz.s && _dc_tile * 4u + 0u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s2) * 512u + _dc0] = _acc20;
+  if (_s_tile * 4u + 2u < _sz.s && _dc_tile * 4u < 512u) {
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s2) * 512u + _dc0] = _acc20;
   }
   if (_s_tile * 4u + 2u < _sz.s && _dc_tile * 4u + 1u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s2) * 512u + _dc1] = _acc21;
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s2) * 512u + _dc1] = _acc21;
   }
   if (_s_tile * 4u + 2u < _sz.s && _dc_tile * 4u + 2u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s2) * 512u + _dc2] = _acc22;
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s2) * 512u + _dc2] = _acc22;
   }
   if (_s_tile * 4u + 2u < _sz.s && _dc_tile * 4u + 3u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s2) * 512u + _dc3] = _acc23;
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s2) * 512u + _dc3] = _acc23;
   }
-  if (_s_tile * 4u + 3u < _sz.s && _dc_tile * 4u + 0u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s3) * 512u + _dc0] = _acc30;
+  if (_s_tile * 4u + 3u < _sz.s && _dc_tile * 4u < 512u) {
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s3) * 512u + _dc0] = _acc30;
   }
   if (_s_tile * 4u + 3u < _sz.s && _dc_tile * 4u + 1u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s3) * 512u + _dc1] = _acc31;
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s3) * 512u + _dc1] = _acc31;
   }
   if (_s_tile * 4u + 3u < _sz.s && _dc_tile * 4u + 2u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s3) * 512u + _dc2] = _acc32;
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s3) * 512u + _dc2] = _acc32;
   }
   if (_s_tile * 4u + 3u < _sz.s && _dc_tile * 4u + 3u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s3) * 512u + _dc3] = _acc33;
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s3) * 512u + _dc3] = _acc33;
   }
 }

@@ -12,23 +12,23 @@ struct _Sizes { b: u32, h: u32, s: u32 }
 @compute @workgroup_size(64)
 fn mla_decode_2_einsum(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroups) _nwg: vec3u, @builtin(local_invocation_index) _lid: u32) {
   let _gid = (_wid.x + (_wid.y + _wid.z * _nwg.y) * _nwg.x) * 64u + _lid;
-  if (_gid >= _sz.b * _sz.h * ((_sz.s + 3u) / 4u) * ((128u + 3u) / 4u)) { return; }
+  if (_gid >= _sz.b * _sz.h * ((_sz.s + 3u) / 4u) * 32u) { return; }
   var _rest = _gid;
-  let _dv_tile = _rest % ((128u + 3u) / 4u);
-  _rest = _rest / ((128u + 3u) / 4u);
+  let _dv_tile = _rest % 32u;
+  _rest = _rest / 32u;
   let _s_tile = _rest % ((_sz.s + 3u) / 4u);
   _rest = _rest / ((_sz.s + 3u) / 4u);
   let _h = _rest % _sz.h;
   _rest = _rest / _sz.h;
   let _b = _rest;
-  let _s0 = min(_s_tile * 4u + 0u, _sz.s - 1u);
+  let _s0 = min(_s_tile * 4u, _sz.s - 1u);
   let _s1 = min(_s_tile * 4u + 1u, _sz.s - 1u);
   let _s2 = min(_s_tile * 4u + 2u, _sz.s - 1u);
   let _s3 = min(_s_tile * 4u + 3u, _sz.s - 1u);
-  let _dv0 = min(_dv_tile * 4u + 0u, 128u - 1u);
-  let _dv1 = min(_dv_tile * 4u + 1u, 128u - 1u);
-  let _dv2 = min(_dv_tile * 4u + 2u, 128u - 1u);
-  let _dv3 = min(_dv_tile * 4u + 3u, 128u - 1u);
+  let _dv0 = min(_dv_tile * 4u, 127u);
+  let _dv1 = min(_dv_tile * 4u + 1u, 127u);
+  let _dv2 = min(_dv_tile * 4u + 2u, 127u);
+  let _dv3 = min(_dv_tile * 4u + 3u, 127u);
   var _acc00: f32 = 0.0;
   var _acc01: f32 = 0.0;
   var _acc02: f32 = 0.0;
@@ -46,14 +46,14 @@ fn mla_decode_2_einsum(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgrou
   var _acc32: f32 = 0.0;
   var _acc33: f32 = 0.0;
   for (var _dc: u32 = 0u; _dc < 512u; _dc++) {
-    let _flash10 = _flash1[(((_b) * _sz.h + _h) * _sz.s + _s0) * 512u + _dc];
-    let _w_uv1 = w_uv[((_dc) * _sz.h + _h) * 128u + _dv0];
-    let _w_uv2 = w_uv[((_dc) * _sz.h + _h) * 128u + _dv1];
-    let _w_uv3 = w_uv[((_dc) * _sz.h + _h) * 128u + _dv2];
-    let _w_uv4 = w_uv[((_dc) * _sz.h + _h) * 128u + _dv3];
-    let _flash15 = _flash1[(((_b) * _sz.h + _h) * _sz.s + _s1) * 512u + _dc];
-    let _flash16 = _flash1[(((_b) * _sz.h + _h) * _sz.s + _s2) * 512u + _dc];
-    let _flash17 = _flash1[(((_b) * _sz.h + _h) * _sz.s + _s3) * 512u + _dc];
+    let _flash10 = _flash1[((_b * _sz.h + _h) * _sz.s + _s0) * 512u + _dc];
+    let _w_uv1 = w_uv[(_dc * _sz.h + _h) * 128u + _dv0];
+    let _w_uv2 = w_uv[(_dc * _sz.h + _h) * 128u + _dv1];
+    let _w_uv3 = w_uv[(_dc * _sz.h + _h) * 128u + _dv2];
+    let _w_uv4 = w_uv[(_dc * _sz.h + _h) * 128u + _dv3];
+    let _flash15 = _flash1[((_b * _sz.h + _h) * _sz.s + _s1) * 512u + _dc];
+    let _flash16 = _flash1[((_b * _sz.h + _h) * _sz.s + _s2) * 512u + _dc];
+    let _flash17 = _flash1[((_b * _sz.h + _h) * _sz.s + _s3) * 512u + _dc];
     _acc00 += _flash10 * _w_uv1;
     _acc01 += _flash10 * _w_uv2;
     _acc02 += _flash10 * _w_uv3;
@@ -71,52 +71,52 @@ fn mla_decode_2_einsum(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgrou
     _acc32 += _flash17 * _w_uv3;
     _acc33 += _flash17 * _w_uv4;
   }
-  if (_s_tile * 4u + 0u < _sz.s && _dv_tile * 4u + 0u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s0) * 128u + _dv0] = _acc00;
+  if (_s_tile * 4u < _sz.s && _dv_tile * 4u < 128u) {
+    o[((_b * _sz.h + _h) * _sz.s + _s0) * 128u + _dv0] = _acc00;
   }
-  if (_s_tile * 4u + 0u < _sz.s && _dv_tile * 4u + 1u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s0) * 128u + _dv1] = _acc01;
+  if (_s_tile * 4u < _sz.s && _dv_tile * 4u + 1u < 128u) {
+    o[((_b * _sz.h + _h) * _sz.s + _s0) * 128u + _dv1] = _acc01;
   }
-  if (_s_tile * 4u + 0u < _sz.s && _dv_tile * 4u + 2u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s0) * 128u + _dv2] = _acc02;
+  if (_s_tile * 4u < _sz.s && _dv_tile * 4u + 2u < 128u) {
+    o[((_b * _sz.h + _h) * _sz.s + _s0) * 128u + _dv2] = _acc02;
   }
-  if (_s_tile * 4u + 0u < _sz.s && _dv_tile * 4u + 3u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s0) * 128u + _dv3] = _acc03;
+  if (_s_tile * 4u < _sz.s && _dv_tile * 4u + 3u < 128u) {
+    o[((_b * _sz.h + _h) * _sz.s + _s0) * 128u + _dv3] = _acc03;
   }
-  if (_s_tile * 4u + 1u < _sz.s && _dv_tile * 4u + 0u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s1) * 128u + _dv0] = _acc10;
+  if (_s_tile * 4u + 1u < _sz.s && _dv_tile * 4u < 128u) {
+    o[((_b * _sz.h + _h) * _sz.s + _s1) * 128u + _dv0] = _acc10;
   }
   if (_s_tile * 4u + 1u < _sz.s && _dv_tile * 4u + 1u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s1) * 128u + _dv1] = _acc11;
+    o[((_b * _sz.h + _h) * _sz.s + _s1) * 128u + _dv1] = _acc11;
   }
   if (_s_tile * 4u + 1u < _sz.s && _dv_tile * 4u + 2u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s1) * 128u + _dv2] = _acc12;
+    o[((_b * _sz.h + _h) * _sz.s + _s1) * 128u + _dv2] = _acc12;
   }
   if (_s_tile * 4u + 1u < _sz.s && _dv_tile * 4u + 3u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s1) * 128u + _dv3] = _acc13;
+    o[((_b * _sz.h + _h) * _sz.s + _s1) * 128u + _dv3] = _acc13;
   }
-  if (_s_tile * 4u + 2u < _sz.s && _dv_tile * 4u + 0u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s2) * 128u + _dv0] = _acc20;
+  if (_s_tile * 4u + 2u < _sz.s && _dv_tile * 4u < 128u) {
+    o[((_b * _sz.h + _h) * _sz.s + _s2) * 128u + _dv0] = _acc20;
   }
   if (_s_tile * 4u + 2u < _sz.s && _dv_tile * 4u + 1u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s2) * 128u + _dv1] = _acc21;
+    o[((_b * _sz.h + _h) * _sz.s + _s2) * 128u + _dv1] = _acc21;
   }
   if (_s_tile * 4u + 2u < _sz.s && _dv_tile * 4u + 2u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s2) * 128u + _dv2] = _acc22;
+    o[((_b * _sz.h + _h) * _sz.s + _s2) * 128u + _dv2] = _acc22;
   }
   if (_s_tile * 4u + 2u < _sz.s && _dv_tile * 4u + 3u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s2) * 128u + _dv3] = _acc23;
+    o[((_b * _sz.h + _h) * _sz.s + _s2) * 128u + _dv3] = _acc23;
   }
-  if (_s_tile * 4u + 3u < _sz.s && _dv_tile * 4u + 0u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s3) * 128u + _dv0] = _acc30;
+  if (_s_tile * 4u + 3u < _sz.s && _dv_tile * 4u < 128u) {
+    o[((_b * _sz.h + _h) * _sz.s + _s3) * 128u + _dv0] = _acc30;
   }
   if (_s_tile * 4u + 3u < _sz.s && _dv_tile * 4u + 1u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s3) * 128u + _dv1] = _acc31;
+    o[((_b * _sz.h + _h) * _sz.s + _s3) * 128u + _dv1] = _acc31;
   }
   if (_s_tile * 4u + 3u < _sz.s && _dv_tile * 4u + 2u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s3) * 128u + _dv2] = _acc32;
+    o[((_b * _sz.h + _h) * _sz.s + _s3) * 128u + _dv2] = _acc32;
   }
   if (_s_tile * 4u + 3u < _sz.s && _dv_tile * 4u + 3u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s3) * 128u + _dv3] = _acc33;
+    o[((_b * _sz.h + _h) * _sz.s + _s3) * 128u + _dv3] = _acc33;
   }
 }

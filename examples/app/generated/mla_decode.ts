@@ -18,23 +18,23 @@ struct _Sizes { b: u32, h: u32, s: u32 }
 @compute @workgroup_size(64)
 fn mla_decode_0_einsum(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroups) _nwg: vec3u, @builtin(local_invocation_index) _lid: u32) {
   let _gid = (_wid.x + (_wid.y + _wid.z * _nwg.y) * _nwg.x) * 64u + _lid;
-  if (_gid >= _sz.b * _sz.h * ((_sz.s + 3u) / 4u) * ((512u + 3u) / 4u)) { return; }
+  if (_gid >= _sz.b * _sz.h * ((_sz.s + 3u) / 4u) * 128u) { return; }
   var _rest = _gid;
-  let _dc_tile = _rest % ((512u + 3u) / 4u);
-  _rest = _rest / ((512u + 3u) / 4u);
+  let _dc_tile = _rest % 128u;
+  _rest = _rest / 128u;
   let _s_tile = _rest % ((_sz.s + 3u) / 4u);
   _rest = _rest / ((_sz.s + 3u) / 4u);
   let _h = _rest % _sz.h;
   _rest = _rest / _sz.h;
   let _b = _rest;
-  let _s0 = min(_s_tile * 4u + 0u, _sz.s - 1u);
+  let _s0 = min(_s_tile * 4u, _sz.s - 1u);
   let _s1 = min(_s_tile * 4u + 1u, _sz.s - 1u);
   let _s2 = min(_s_tile * 4u + 2u, _sz.s - 1u);
   let _s3 = min(_s_tile * 4u + 3u, _sz.s - 1u);
-  let _dc0 = min(_dc_tile * 4u + 0u, 512u - 1u);
-  let _dc1 = min(_dc_tile * 4u + 1u, 512u - 1u);
-  let _dc2 = min(_dc_tile * 4u + 2u, 512u - 1u);
-  let _dc3 = min(_dc_tile * 4u + 3u, 512u - 1u);
+  let _dc0 = min(_dc_tile * 4u, 511u);
+  let _dc1 = min(_dc_tile * 4u + 1u, 511u);
+  let _dc2 = min(_dc_tile * 4u + 2u, 511u);
+  let _dc3 = min(_dc_tile * 4u + 3u, 511u);
   var _acc00: f32 = 0.0;
   var _acc01: f32 = 0.0;
   var _acc02: f32 = 0.0;
@@ -52,14 +52,14 @@ fn mla_decode_0_einsum(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgrou
   var _acc32: f32 = 0.0;
   var _acc33: f32 = 0.0;
   for (var _dn: u32 = 0u; _dn < 128u; _dn++) {
-    let _q_nope0 = q_nope[(((_b) * _sz.h + _h) * _sz.s + _s0) * 128u + _dn];
-    let _w_uk1 = w_uk[((_dc0) * _sz.h + _h) * 128u + _dn];
-    let _w_uk2 = w_uk[((_dc1) * _sz.h + _h) * 128u + _dn];
-    let _w_uk3 = w_uk[((_dc2) * _sz.h + _h) * 128u + _dn];
-    let _w_uk4 = w_uk[((_dc3) * _sz.h + _h) * 128u + _dn];
-    let _q_nope5 = q_nope[(((_b) * _sz.h + _h) * _sz.s + _s1) * 128u + _dn];
-    let _q_nope6 = q_nope[(((_b) * _sz.h + _h) * _sz.s + _s2) * 128u + _dn];
-    let _q_nope7 = q_nope[(((_b) * _sz.h + _h) * _sz.s + _s3) * 128u + _dn];
+    let _q_nope0 = q_nope[((_b * _sz.h + _h) * _sz.s + _s0) * 128u + _dn];
+    let _w_uk1 = w_uk[(_dc0 * _sz.h + _h) * 128u + _dn];
+    let _w_uk2 = w_uk[(_dc1 * _sz.h + _h) * 128u + _dn];
+    let _w_uk3 = w_uk[(_dc2 * _sz.h + _h) * 128u + _dn];
+    let _w_uk4 = w_uk[(_dc3 * _sz.h + _h) * 128u + _dn];
+    let _q_nope5 = q_nope[((_b * _sz.h + _h) * _sz.s + _s1) * 128u + _dn];
+    let _q_nope6 = q_nope[((_b * _sz.h + _h) * _sz.s + _s2) * 128u + _dn];
+    let _q_nope7 = q_nope[((_b * _sz.h + _h) * _sz.s + _s3) * 128u + _dn];
     _acc00 += _q_nope0 * _w_uk1;
     _acc01 += _q_nope0 * _w_uk2;
     _acc02 += _q_nope0 * _w_uk3;
@@ -77,66 +77,67 @@ fn mla_decode_0_einsum(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgrou
     _acc32 += _q_nope7 * _w_uk3;
     _acc33 += _q_nope7 * _w_uk4;
   }
-  if (_s_tile * 4u + 0u < _sz.s && _dc_tile * 4u + 0u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s0) * 512u + _dc0] = _acc00;
+  if (_s_tile * 4u < _sz.s && _dc_tile * 4u < 512u) {
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s0) * 512u + _dc0] = _acc00;
   }
-  if (_s_tile * 4u + 0u < _sz.s && _dc_tile * 4u + 1u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s0) * 512u + _dc1] = _acc01;
+  if (_s_tile * 4u < _sz.s && _dc_tile * 4u + 1u < 512u) {
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s0) * 512u + _dc1] = _acc01;
   }
-  if (_s_tile * 4u + 0u < _sz.s && _dc_tile * 4u + 2u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s0) * 512u + _dc2] = _acc02;
+  if (_s_tile * 4u < _sz.s && _dc_tile * 4u + 2u < 512u) {
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s0) * 512u + _dc2] = _acc02;
   }
-  if (_s_tile * 4u + 0u < _sz.s && _dc_tile * 4u + 3u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s0) * 512u + _dc3] = _acc03;
+  if (_s_tile * 4u < _sz.s && _dc_tile * 4u + 3u < 512u) {
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s0) * 512u + _dc3] = _acc03;
   }
-  if (_s_tile * 4u + 1u < _sz.s && _dc_tile * 4u + 0u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s1) * 512u + _dc0] = _acc10;
+  if (_s_tile * 4u + 1u < _sz.s && _dc_tile * 4u < 512u) {
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s1) * 512u + _dc0] = _acc10;
   }
   if (_s_tile * 4u + 1u < _sz.s && _dc_tile * 4u + 1u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s1) * 512u + _dc1] = _acc11;
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s1) * 512u + _dc1] = _acc11;
   }
   if (_s_tile * 4u + 1u < _sz.s && _dc_tile * 4u + 2u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s1) * 512u + _dc2] = _acc12;
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s1) * 512u + _dc2] = _acc12;
   }
   if (_s_tile * 4u + 1u < _sz.s && _dc_tile * 4u + 3u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s1) * 512u + _dc3] = _acc13;
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s1) * 512u + _dc3] = _acc13;
   }
-  if (_s_tile * 4u + 2u < _sz.s && _dc_tile * 4u + 0u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s2) * 512u + _dc0] = _acc20;
+  if (_s_tile * 4u + 2u < _sz.s && _dc_tile * 4u < 512u) {
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s2) * 512u + _dc0] = _acc20;
   }
   if (_s_tile * 4u + 2u < _sz.s && _dc_tile * 4u + 1u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s2) * 512u + _dc1] = _acc21;
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s2) * 512u + _dc1] = _acc21;
   }
   if (_s_tile * 4u + 2u < _sz.s && _dc_tile * 4u + 2u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s2) * 512u + _dc2] = _acc22;
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s2) * 512u + _dc2] = _acc22;
   }
   if (_s_tile * 4u + 2u < _sz.s && _dc_tile * 4u + 3u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s2) * 512u + _dc3] = _acc23;
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s2) * 512u + _dc3] = _acc23;
   }
-  if (_s_tile * 4u + 3u < _sz.s && _dc_tile * 4u + 0u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s3) * 512u + _dc0] = _acc30;
+  if (_s_tile * 4u + 3u < _sz.s && _dc_tile * 4u < 512u) {
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s3) * 512u + _dc0] = _acc30;
   }
   if (_s_tile * 4u + 3u < _sz.s && _dc_tile * 4u + 1u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s3) * 512u + _dc1] = _acc31;
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s3) * 512u + _dc1] = _acc31;
   }
   if (_s_tile * 4u + 3u < _sz.s && _dc_tile * 4u + 2u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s3) * 512u + _dc2] = _acc32;
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s3) * 512u + _dc2] = _acc32;
   }
   if (_s_tile * 4u + 3u < _sz.s && _dc_tile * 4u + 3u < 512u) {
-    _einsum0[(((_b) * _sz.h + _h) * _sz.s + _s3) * 512u + _dc3] = _acc33;
+    _einsum0[((_b * _sz.h + _h) * _sz.s + _s3) * 512u + _dc3] = _acc33;
   }
 }
 `;
 /** WGSL of kernel `mla_decode_1_flash_blocks` (also in mla_decode.mla_decode_1_flash_blocks.wgsl). */
 export const mla_decode_1_flash_blocks_wgsl = `// einattn kernel mla_decode_1_flash (graph 'mla_decode', kernel 2)
-// _flash1[b h s dc] = einsum('b h s t, b t dc -> b h s dc', softmax(((einsum('b h s dc, b t dc -> b h s t', _einsum0, c_kv) + einsum('b h s dr, b t dr -> b h s t', q_rope, k_rope)) * rsqrt(f32((|dn| + |dr|)))), 't', mask=((t <= (s + (kv_len - |s|))) && (t < kv_len))), c_kv)
+// _flash1[b h s dc] = einsum('b h s t, b t dc -> b h s dc', softmax(((einsum('b h s dc, b t dc -> b h s t', _einsum0, c_kv) + einsum('b h s dr,
+//   b t dr -> b h s t', q_rope, k_rope)) * rsqrt(f32((|dn| + |dr|)))), 't', mask=((t <= (s + (kv_len - |s|))) && (t < kv_len))), c_kv)
 // scores = ((einsum('b h s dc, b t dc -> b h s t', _einsum0, c_kv) + einsum('b h s dr, b t dr -> b h s t', q_rope, k_rope)) * rsqrt(f32((|dn| + |dr|))))
 //   contraction 0 over [dc]: einsum('b h s dc, b t dc -> b h s t', _einsum0, c_kv)
 //   contraction 1 over [dr]: einsum('b h s dr, b t dr -> b h s t', q_rope, k_rope)
 // mask = ((t <= (s + (kv_len - |s|))) && (t < kv_len))
-// _flash1 = einsum('b h s t, b t dc -> b h s dc', softmax(((einsum('b h s dc, b t dc -> b h s t', _einsum0, c_kv) + einsum('b h s dr, b t dr -> b h s t', q_rope, k_rope)) * rsqrt(f32((|dn| + |dr|)))), 't', mask=((t <= (s + (kv_len - |s|))) && (t < kv_len))), c_kv)
 // axes: batch [b], rows [h s], kv 't', qk dims [dc], [dr], v dims [dc]
-// block mask: code per (b, 64 rows, 16 keys of 't'): 0 empty, 1 partial, 2 full; the mask is evaluated exactly per element, so its meaning never depends on the tiling
+// block mask: code per (b, 64 rows, 16 keys of 't'): 0 empty, 1 partial, 2 full; the mask is evaluated exactly per element,
+//   so its meaning never depends on the tiling
 
 struct _Sizes { h: u32, s: u32, t: u32, b: u32 }
 @group(0) @binding(0) var<storage, read> kv_len: array<i32>;
@@ -161,10 +162,7 @@ fn mla_decode_1_flash_blocks(@builtin(workgroup_id) _wid: vec3u, @builtin(num_wo
   for (var _i = 0u; _i < 64u; _i++) {
     let _row = _rblk * 64u + _i;
     if (_row >= _sz.h * _sz.s) { break; }
-    var _rrest = _row;
-    let _s = _rrest % _sz.s;
-    _rrest = _rrest / _sz.s;
-    let _h = _rrest;
+    let _s = _row % _sz.s;
     for (var _j = 0u; _j < 16u; _j++) {
       let _t = _tile * 16u + _j;
       if (_t >= _sz.t) { break; }
@@ -183,14 +181,16 @@ fn mla_decode_1_flash_blocks(@builtin(workgroup_id) _wid: vec3u, @builtin(num_wo
 `;
 /** WGSL of kernel `mla_decode_1_flash` (also in mla_decode.mla_decode_1_flash.wgsl). */
 export const mla_decode_1_flash_wgsl = `// einattn kernel mla_decode_1_flash (graph 'mla_decode', kernel 2)
-// _flash1[b h s dc] = einsum('b h s t, b t dc -> b h s dc', softmax(((einsum('b h s dc, b t dc -> b h s t', _einsum0, c_kv) + einsum('b h s dr, b t dr -> b h s t', q_rope, k_rope)) * rsqrt(f32((|dn| + |dr|)))), 't', mask=((t <= (s + (kv_len - |s|))) && (t < kv_len))), c_kv)
+// _flash1[b h s dc] = einsum('b h s t, b t dc -> b h s dc', softmax(((einsum('b h s dc, b t dc -> b h s t', _einsum0, c_kv) + einsum('b h s dr,
+//   b t dr -> b h s t', q_rope, k_rope)) * rsqrt(f32((|dn| + |dr|)))), 't', mask=((t <= (s + (kv_len - |s|))) && (t < kv_len))), c_kv)
 // scores = ((einsum('b h s dc, b t dc -> b h s t', _einsum0, c_kv) + einsum('b h s dr, b t dr -> b h s t', q_rope, k_rope)) * rsqrt(f32((|dn| + |dr|))))
 //   contraction 0 over [dc]: einsum('b h s dc, b t dc -> b h s t', _einsum0, c_kv)
 //   contraction 1 over [dr]: einsum('b h s dr, b t dr -> b h s t', q_rope, k_rope)
 // mask = ((t <= (s + (kv_len - |s|))) && (t < kv_len))
-// _flash1 = einsum('b h s t, b t dc -> b h s dc', softmax(((einsum('b h s dc, b t dc -> b h s t', _einsum0, c_kv) + einsum('b h s dr, b t dr -> b h s t', q_rope, k_rope)) * rsqrt(f32((|dn| + |dr|)))), 't', mask=((t <= (s + (kv_len - |s|))) && (t < kv_len))), c_kv)
 // axes: batch [b], rows [h s], kv 't', qk dims [dc], [dr], v dims [dc]
-// schedule: 8 rows x 8 invocations per workgroup (64 query rows of [h s]), KV tile 16 of 't' streamed through registers with an online softmax, value columns 512 per invocation, scores in register blocks of 16 / 16 keys per contraction, block mask (empty tiles skipped, full tiles unmasked), keys end at the declared length kv_len (nothing past it is read), no workgroup memory
+// schedule: 8 rows x 8 invocations per workgroup (64 query rows of [h s]), KV tile 16 of 't' streamed through registers with an online softmax,
+//   value columns 512 per invocation, scores in register blocks of 16 / 16 keys per contraction, block mask (empty tiles skipped, full tiles unmasked),
+//   keys end at the declared length kv_len (nothing past it is read), no workgroup memory
 
 struct _Sizes { t: u32, h: u32, s: u32, b: u32 }
 @group(0) @binding(0) var<storage, read> kv_len: array<i32>;
@@ -207,14 +207,12 @@ fn _f32_bits(b: u32) -> f32 { return bitcast<f32>(b); }
 @compute @workgroup_size(8)
 fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroups) _nwg: vec3u, @builtin(local_invocation_index) _lid: u32) {
   let _wg = _wid.x + (_wid.y + _wid.z * _nwg.y) * _nwg.x;
-  if (_wg >= _sz.b * 1u * ((_sz.h * _sz.s + 63u) / 64u) * 1u) { return; }
+  if (_wg >= _sz.b * ((_sz.h * _sz.s + 63u) / 64u)) { return; }
   var _rest = _wg;
-  let _rblk = _rest % ((_sz.h * _sz.s + 63u) / 64u); _rest = _rest / ((_sz.h * _sz.s + 63u) / 64u);
-  let _chunk = _rest % 1u; _rest = _rest / 1u;
-  let _bflat = _rest;
-  let _b = _bflat;
-  let _c0_ = _chunk * 512u;
-  let _row0_ = _rblk * 64u + _lid * 8u + 0u;
+  let _rblk = _rest % ((_sz.h * _sz.s + 63u) / 64u);
+  _rest = _rest / ((_sz.h * _sz.s + 63u) / 64u);
+  let _b = _rest;
+  let _row0_ = _rblk * 64u + _lid * 8u;
   var _rrest0_ = min(_row0_, _sz.h * _sz.s - 1u);
   let _s_0_ = _rrest0_ % _sz.s;
   _rrest0_ = _rrest0_ / _sz.s;
@@ -316,14 +314,14 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
   var _q6_: array<f32, 512>;
   var _q7_: array<f32, 512>;
   for (var _dc: u32 = 0u; _dc < 512u; _dc++) {
-    let _einsum01 = _einsum0[(((_b) * _sz.h + _h_0_) * _sz.s + _s_0_) * 512u + _dc];
-    let _einsum02 = _einsum0[(((_b) * _sz.h + _h_1_) * _sz.s + _s_1_) * 512u + _dc];
-    let _einsum03 = _einsum0[(((_b) * _sz.h + _h_2_) * _sz.s + _s_2_) * 512u + _dc];
-    let _einsum04 = _einsum0[(((_b) * _sz.h + _h_3_) * _sz.s + _s_3_) * 512u + _dc];
-    let _einsum05 = _einsum0[(((_b) * _sz.h + _h_4_) * _sz.s + _s_4_) * 512u + _dc];
-    let _einsum06 = _einsum0[(((_b) * _sz.h + _h_5_) * _sz.s + _s_5_) * 512u + _dc];
-    let _einsum07 = _einsum0[(((_b) * _sz.h + _h_6_) * _sz.s + _s_6_) * 512u + _dc];
-    let _einsum08 = _einsum0[(((_b) * _sz.h + _h_7_) * _sz.s + _s_7_) * 512u + _dc];
+    let _einsum01 = _einsum0[((_b * _sz.h + _h_0_) * _sz.s + _s_0_) * 512u + _dc];
+    let _einsum02 = _einsum0[((_b * _sz.h + _h_1_) * _sz.s + _s_1_) * 512u + _dc];
+    let _einsum03 = _einsum0[((_b * _sz.h + _h_2_) * _sz.s + _s_2_) * 512u + _dc];
+    let _einsum04 = _einsum0[((_b * _sz.h + _h_3_) * _sz.s + _s_3_) * 512u + _dc];
+    let _einsum05 = _einsum0[((_b * _sz.h + _h_4_) * _sz.s + _s_4_) * 512u + _dc];
+    let _einsum06 = _einsum0[((_b * _sz.h + _h_5_) * _sz.s + _s_5_) * 512u + _dc];
+    let _einsum07 = _einsum0[((_b * _sz.h + _h_6_) * _sz.s + _s_6_) * 512u + _dc];
+    let _einsum08 = _einsum0[((_b * _sz.h + _h_7_) * _sz.s + _s_7_) * 512u + _dc];
     _q0_[_dc] = _einsum01;
     _q1_[_dc] = _einsum02;
     _q2_[_dc] = _einsum03;
@@ -342,14 +340,14 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
   var _c1q6_: array<f32, 64>;
   var _c1q7_: array<f32, 64>;
   for (var _dr: u32 = 0u; _dr < 64u; _dr++) {
-    let _q_rope25 = q_rope[(((_b) * _sz.h + _h_0_) * _sz.s + _s_0_) * 64u + _dr];
-    let _q_rope26 = q_rope[(((_b) * _sz.h + _h_1_) * _sz.s + _s_1_) * 64u + _dr];
-    let _q_rope27 = q_rope[(((_b) * _sz.h + _h_2_) * _sz.s + _s_2_) * 64u + _dr];
-    let _q_rope28 = q_rope[(((_b) * _sz.h + _h_3_) * _sz.s + _s_3_) * 64u + _dr];
-    let _q_rope29 = q_rope[(((_b) * _sz.h + _h_4_) * _sz.s + _s_4_) * 64u + _dr];
-    let _q_rope30 = q_rope[(((_b) * _sz.h + _h_5_) * _sz.s + _s_5_) * 64u + _dr];
-    let _q_rope31 = q_rope[(((_b) * _sz.h + _h_6_) * _sz.s + _s_6_) * 64u + _dr];
-    let _q_rope32 = q_rope[(((_b) * _sz.h + _h_7_) * _sz.s + _s_7_) * 64u + _dr];
+    let _q_rope25 = q_rope[((_b * _sz.h + _h_0_) * _sz.s + _s_0_) * 64u + _dr];
+    let _q_rope26 = q_rope[((_b * _sz.h + _h_1_) * _sz.s + _s_1_) * 64u + _dr];
+    let _q_rope27 = q_rope[((_b * _sz.h + _h_2_) * _sz.s + _s_2_) * 64u + _dr];
+    let _q_rope28 = q_rope[((_b * _sz.h + _h_3_) * _sz.s + _s_3_) * 64u + _dr];
+    let _q_rope29 = q_rope[((_b * _sz.h + _h_4_) * _sz.s + _s_4_) * 64u + _dr];
+    let _q_rope30 = q_rope[((_b * _sz.h + _h_5_) * _sz.s + _s_5_) * 64u + _dr];
+    let _q_rope31 = q_rope[((_b * _sz.h + _h_6_) * _sz.s + _s_6_) * 64u + _dr];
+    let _q_rope32 = q_rope[((_b * _sz.h + _h_7_) * _sz.s + _s_7_) * 64u + _dr];
     _c1q0_[_dr] = _q_rope25;
     _c1q1_[_dr] = _q_rope26;
     _c1q2_[_dr] = _q_rope27;
@@ -360,15 +358,14 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
     _c1q7_[_dr] = _q_rope32;
   }
   let _tend = u32(clamp(_kv_len0, 0i, i32(_sz.t)));
-  let _lo = 0u;
-  let _hi = ((_tend + 15u) / 16u);
-  for (var _tile = _lo; _tile < _hi; _tile++) {
+  let _hi = (_tend + 15u) / 16u;
+  for (var _tile = 0u; _tile < _hi; _tile++) {
     let _code = _blocks[(_b * ((_sz.h * _sz.s + 63u) / 64u) + _rblk) * ((_sz.t + 15u) / 16u) + _tile];
     if (_code == 0i) { continue; } // fully masked: K and V of this tile are never read
     let _partial = _code == 1i;
     let _t0_ = _tile * 16u;
     for (var _j = 0u; _j < 16u; _j += 16u) {
-      let _tk0_ = min(_t0_ + _j + 0u, _tend - 1u);
+      let _tk0_ = min(_t0_ + _j, _tend - 1u);
       let _tk1_ = min(_t0_ + _j + 1u, _tend - 1u);
       let _tk2_ = min(_t0_ + _j + 2u, _tend - 1u);
       let _tk3_ = min(_t0_ + _j + 3u, _tend - 1u);
@@ -384,67 +381,411 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
       let _tk13_ = min(_t0_ + _j + 13u, _tend - 1u);
       let _tk14_ = min(_t0_ + _j + 14u, _tend - 1u);
       let _tk15_ = min(_t0_ + _j + 15u, _tend - 1u);
-      var _dot0k0_ = 0.0; var _dot0k1_ = 0.0; var _dot0k2_ = 0.0; var _dot0k3_ = 0.0; var _dot0k4_ = 0.0; var _dot0k5_ = 0.0; var _dot0k6_ = 0.0; var _dot0k7_ = 0.0; var _dot0k8_ = 0.0; var _dot0k9_ = 0.0; var _dot0k10_ = 0.0; var _dot0k11_ = 0.0; var _dot0k12_ = 0.0; var _dot0k13_ = 0.0; var _dot0k14_ = 0.0; var _dot0k15_ = 0.0;
-      var _dot1k0_ = 0.0; var _dot1k1_ = 0.0; var _dot1k2_ = 0.0; var _dot1k3_ = 0.0; var _dot1k4_ = 0.0; var _dot1k5_ = 0.0; var _dot1k6_ = 0.0; var _dot1k7_ = 0.0; var _dot1k8_ = 0.0; var _dot1k9_ = 0.0; var _dot1k10_ = 0.0; var _dot1k11_ = 0.0; var _dot1k12_ = 0.0; var _dot1k13_ = 0.0; var _dot1k14_ = 0.0; var _dot1k15_ = 0.0;
-      var _dot2k0_ = 0.0; var _dot2k1_ = 0.0; var _dot2k2_ = 0.0; var _dot2k3_ = 0.0; var _dot2k4_ = 0.0; var _dot2k5_ = 0.0; var _dot2k6_ = 0.0; var _dot2k7_ = 0.0; var _dot2k8_ = 0.0; var _dot2k9_ = 0.0; var _dot2k10_ = 0.0; var _dot2k11_ = 0.0; var _dot2k12_ = 0.0; var _dot2k13_ = 0.0; var _dot2k14_ = 0.0; var _dot2k15_ = 0.0;
-      var _dot3k0_ = 0.0; var _dot3k1_ = 0.0; var _dot3k2_ = 0.0; var _dot3k3_ = 0.0; var _dot3k4_ = 0.0; var _dot3k5_ = 0.0; var _dot3k6_ = 0.0; var _dot3k7_ = 0.0; var _dot3k8_ = 0.0; var _dot3k9_ = 0.0; var _dot3k10_ = 0.0; var _dot3k11_ = 0.0; var _dot3k12_ = 0.0; var _dot3k13_ = 0.0; var _dot3k14_ = 0.0; var _dot3k15_ = 0.0;
-      var _dot4k0_ = 0.0; var _dot4k1_ = 0.0; var _dot4k2_ = 0.0; var _dot4k3_ = 0.0; var _dot4k4_ = 0.0; var _dot4k5_ = 0.0; var _dot4k6_ = 0.0; var _dot4k7_ = 0.0; var _dot4k8_ = 0.0; var _dot4k9_ = 0.0; var _dot4k10_ = 0.0; var _dot4k11_ = 0.0; var _dot4k12_ = 0.0; var _dot4k13_ = 0.0; var _dot4k14_ = 0.0; var _dot4k15_ = 0.0;
-      var _dot5k0_ = 0.0; var _dot5k1_ = 0.0; var _dot5k2_ = 0.0; var _dot5k3_ = 0.0; var _dot5k4_ = 0.0; var _dot5k5_ = 0.0; var _dot5k6_ = 0.0; var _dot5k7_ = 0.0; var _dot5k8_ = 0.0; var _dot5k9_ = 0.0; var _dot5k10_ = 0.0; var _dot5k11_ = 0.0; var _dot5k12_ = 0.0; var _dot5k13_ = 0.0; var _dot5k14_ = 0.0; var _dot5k15_ = 0.0;
-      var _dot6k0_ = 0.0; var _dot6k1_ = 0.0; var _dot6k2_ = 0.0; var _dot6k3_ = 0.0; var _dot6k4_ = 0.0; var _dot6k5_ = 0.0; var _dot6k6_ = 0.0; var _dot6k7_ = 0.0; var _dot6k8_ = 0.0; var _dot6k9_ = 0.0; var _dot6k10_ = 0.0; var _dot6k11_ = 0.0; var _dot6k12_ = 0.0; var _dot6k13_ = 0.0; var _dot6k14_ = 0.0; var _dot6k15_ = 0.0;
-      var _dot7k0_ = 0.0; var _dot7k1_ = 0.0; var _dot7k2_ = 0.0; var _dot7k3_ = 0.0; var _dot7k4_ = 0.0; var _dot7k5_ = 0.0; var _dot7k6_ = 0.0; var _dot7k7_ = 0.0; var _dot7k8_ = 0.0; var _dot7k9_ = 0.0; var _dot7k10_ = 0.0; var _dot7k11_ = 0.0; var _dot7k12_ = 0.0; var _dot7k13_ = 0.0; var _dot7k14_ = 0.0; var _dot7k15_ = 0.0;
+      var _dot0k0_ = 0.0;
+      var _dot0k1_ = 0.0;
+      var _dot0k2_ = 0.0;
+      var _dot0k3_ = 0.0;
+      var _dot0k4_ = 0.0;
+      var _dot0k5_ = 0.0;
+      var _dot0k6_ = 0.0;
+      var _dot0k7_ = 0.0;
+      var _dot0k8_ = 0.0;
+      var _dot0k9_ = 0.0;
+      var _dot0k10_ = 0.0;
+      var _dot0k11_ = 0.0;
+      var _dot0k12_ = 0.0;
+      var _dot0k13_ = 0.0;
+      var _dot0k14_ = 0.0;
+      var _dot0k15_ = 0.0;
+      var _dot1k0_ = 0.0;
+      var _dot1k1_ = 0.0;
+      var _dot1k2_ = 0.0;
+      var _dot1k3_ = 0.0;
+      var _dot1k4_ = 0.0;
+      var _dot1k5_ = 0.0;
+      var _dot1k6_ = 0.0;
+      var _dot1k7_ = 0.0;
+      var _dot1k8_ = 0.0;
+      var _dot1k9_ = 0.0;
+      var _dot1k10_ = 0.0;
+      var _dot1k11_ = 0.0;
+      var _dot1k12_ = 0.0;
+      var _dot1k13_ = 0.0;
+      var _dot1k14_ = 0.0;
+      var _dot1k15_ = 0.0;
+      var _dot2k0_ = 0.0;
+      var _dot2k1_ = 0.0;
+      var _dot2k2_ = 0.0;
+      var _dot2k3_ = 0.0;
+      var _dot2k4_ = 0.0;
+      var _dot2k5_ = 0.0;
+      var _dot2k6_ = 0.0;
+      var _dot2k7_ = 0.0;
+      var _dot2k8_ = 0.0;
+      var _dot2k9_ = 0.0;
+      var _dot2k10_ = 0.0;
+      var _dot2k11_ = 0.0;
+      var _dot2k12_ = 0.0;
+      var _dot2k13_ = 0.0;
+      var _dot2k14_ = 0.0;
+      var _dot2k15_ = 0.0;
+      var _dot3k0_ = 0.0;
+      var _dot3k1_ = 0.0;
+      var _dot3k2_ = 0.0;
+      var _dot3k3_ = 0.0;
+      var _dot3k4_ = 0.0;
+      var _dot3k5_ = 0.0;
+      var _dot3k6_ = 0.0;
+      var _dot3k7_ = 0.0;
+      var _dot3k8_ = 0.0;
+      var _dot3k9_ = 0.0;
+      var _dot3k10_ = 0.0;
+      var _dot3k11_ = 0.0;
+      var _dot3k12_ = 0.0;
+      var _dot3k13_ = 0.0;
+      var _dot3k14_ = 0.0;
+      var _dot3k15_ = 0.0;
+      var _dot4k0_ = 0.0;
+      var _dot4k1_ = 0.0;
+      var _dot4k2_ = 0.0;
+      var _dot4k3_ = 0.0;
+      var _dot4k4_ = 0.0;
+      var _dot4k5_ = 0.0;
+      var _dot4k6_ = 0.0;
+      var _dot4k7_ = 0.0;
+      var _dot4k8_ = 0.0;
+      var _dot4k9_ = 0.0;
+      var _dot4k10_ = 0.0;
+      var _dot4k11_ = 0.0;
+      var _dot4k12_ = 0.0;
+      var _dot4k13_ = 0.0;
+      var _dot4k14_ = 0.0;
+      var _dot4k15_ = 0.0;
+      var _dot5k0_ = 0.0;
+      var _dot5k1_ = 0.0;
+      var _dot5k2_ = 0.0;
+      var _dot5k3_ = 0.0;
+      var _dot5k4_ = 0.0;
+      var _dot5k5_ = 0.0;
+      var _dot5k6_ = 0.0;
+      var _dot5k7_ = 0.0;
+      var _dot5k8_ = 0.0;
+      var _dot5k9_ = 0.0;
+      var _dot5k10_ = 0.0;
+      var _dot5k11_ = 0.0;
+      var _dot5k12_ = 0.0;
+      var _dot5k13_ = 0.0;
+      var _dot5k14_ = 0.0;
+      var _dot5k15_ = 0.0;
+      var _dot6k0_ = 0.0;
+      var _dot6k1_ = 0.0;
+      var _dot6k2_ = 0.0;
+      var _dot6k3_ = 0.0;
+      var _dot6k4_ = 0.0;
+      var _dot6k5_ = 0.0;
+      var _dot6k6_ = 0.0;
+      var _dot6k7_ = 0.0;
+      var _dot6k8_ = 0.0;
+      var _dot6k9_ = 0.0;
+      var _dot6k10_ = 0.0;
+      var _dot6k11_ = 0.0;
+      var _dot6k12_ = 0.0;
+      var _dot6k13_ = 0.0;
+      var _dot6k14_ = 0.0;
+      var _dot6k15_ = 0.0;
+      var _dot7k0_ = 0.0;
+      var _dot7k1_ = 0.0;
+      var _dot7k2_ = 0.0;
+      var _dot7k3_ = 0.0;
+      var _dot7k4_ = 0.0;
+      var _dot7k5_ = 0.0;
+      var _dot7k6_ = 0.0;
+      var _dot7k7_ = 0.0;
+      var _dot7k8_ = 0.0;
+      var _dot7k9_ = 0.0;
+      var _dot7k10_ = 0.0;
+      var _dot7k11_ = 0.0;
+      var _dot7k12_ = 0.0;
+      var _dot7k13_ = 0.0;
+      var _dot7k14_ = 0.0;
+      var _dot7k15_ = 0.0;
       for (var _dc: u32 = 0u; _dc < 512u; _dc++) {
-        let _c_kv9 = c_kv[((_b) * _sz.t + _tk0_) * 512u + _dc];
-        let _c_kv10 = c_kv[((_b) * _sz.t + _tk1_) * 512u + _dc];
-        let _c_kv11 = c_kv[((_b) * _sz.t + _tk2_) * 512u + _dc];
-        let _c_kv12 = c_kv[((_b) * _sz.t + _tk3_) * 512u + _dc];
-        let _c_kv13 = c_kv[((_b) * _sz.t + _tk4_) * 512u + _dc];
-        let _c_kv14 = c_kv[((_b) * _sz.t + _tk5_) * 512u + _dc];
-        let _c_kv15 = c_kv[((_b) * _sz.t + _tk6_) * 512u + _dc];
-        let _c_kv16 = c_kv[((_b) * _sz.t + _tk7_) * 512u + _dc];
-        let _c_kv17 = c_kv[((_b) * _sz.t + _tk8_) * 512u + _dc];
-        let _c_kv18 = c_kv[((_b) * _sz.t + _tk9_) * 512u + _dc];
-        let _c_kv19 = c_kv[((_b) * _sz.t + _tk10_) * 512u + _dc];
-        let _c_kv20 = c_kv[((_b) * _sz.t + _tk11_) * 512u + _dc];
-        let _c_kv21 = c_kv[((_b) * _sz.t + _tk12_) * 512u + _dc];
-        let _c_kv22 = c_kv[((_b) * _sz.t + _tk13_) * 512u + _dc];
-        let _c_kv23 = c_kv[((_b) * _sz.t + _tk14_) * 512u + _dc];
-        let _c_kv24 = c_kv[((_b) * _sz.t + _tk15_) * 512u + _dc];
-        let _kv0_ = _c_kv9;
-        let _kv1_ = _c_kv10;
-        let _kv2_ = _c_kv11;
-        let _kv3_ = _c_kv12;
-        let _kv4_ = _c_kv13;
-        let _kv5_ = _c_kv14;
-        let _kv6_ = _c_kv15;
-        let _kv7_ = _c_kv16;
-        let _kv8_ = _c_kv17;
-        let _kv9_ = _c_kv18;
-        let _kv10_ = _c_kv19;
-        let _kv11_ = _c_kv20;
-        let _kv12_ = _c_kv21;
-        let _kv13_ = _c_kv22;
-        let _kv14_ = _c_kv23;
-        let _kv15_ = _c_kv24;
-        _dot0k0_ += _q0_[_dc] * _kv0_; _dot0k1_ += _q0_[_dc] * _kv1_; _dot0k2_ += _q0_[_dc] * _kv2_; _dot0k3_ += _q0_[_dc] * _kv3_; _dot0k4_ += _q0_[_dc] * _kv4_; _dot0k5_ += _q0_[_dc] * _kv5_; _dot0k6_ += _q0_[_dc] * _kv6_; _dot0k7_ += _q0_[_dc] * _kv7_; _dot0k8_ += _q0_[_dc] * _kv8_; _dot0k9_ += _q0_[_dc] * _kv9_; _dot0k10_ += _q0_[_dc] * _kv10_; _dot0k11_ += _q0_[_dc] * _kv11_; _dot0k12_ += _q0_[_dc] * _kv12_; _dot0k13_ += _q0_[_dc] * _kv13_; _dot0k14_ += _q0_[_dc] * _kv14_; _dot0k15_ += _q0_[_dc] * _kv15_;
-        _dot1k0_ += _q1_[_dc] * _kv0_; _dot1k1_ += _q1_[_dc] * _kv1_; _dot1k2_ += _q1_[_dc] * _kv2_; _dot1k3_ += _q1_[_dc] * _kv3_; _dot1k4_ += _q1_[_dc] * _kv4_; _dot1k5_ += _q1_[_dc] * _kv5_; _dot1k6_ += _q1_[_dc] * _kv6_; _dot1k7_ += _q1_[_dc] * _kv7_; _dot1k8_ += _q1_[_dc] * _kv8_; _dot1k9_ += _q1_[_dc] * _kv9_; _dot1k10_ += _q1_[_dc] * _kv10_; _dot1k11_ += _q1_[_dc] * _kv11_; _dot1k12_ += _q1_[_dc] * _kv12_; _dot1k13_ += _q1_[_dc] * _kv13_; _dot1k14_ += _q1_[_dc] * _kv14_; _dot1k15_ += _q1_[_dc] * _kv15_;
-        _dot2k0_ += _q2_[_dc] * _kv0_; _dot2k1_ += _q2_[_dc] * _kv1_; _dot2k2_ += _q2_[_dc] * _kv2_; _dot2k3_ += _q2_[_dc] * _kv3_; _dot2k4_ += _q2_[_dc] * _kv4_; _dot2k5_ += _q2_[_dc] * _kv5_; _dot2k6_ += _q2_[_dc] * _kv6_; _dot2k7_ += _q2_[_dc] * _kv7_; _dot2k8_ += _q2_[_dc] * _kv8_; _dot2k9_ += _q2_[_dc] * _kv9_; _dot2k10_ += _q2_[_dc] * _kv10_; _dot2k11_ += _q2_[_dc] * _kv11_; _dot2k12_ += _q2_[_dc] * _kv12_; _dot2k13_ += _q2_[_dc] * _kv13_; _dot2k14_ += _q2_[_dc] * _kv14_; _dot2k15_ += _q2_[_dc] * _kv15_;
-        _dot3k0_ += _q3_[_dc] * _kv0_; _dot3k1_ += _q3_[_dc] * _kv1_; _dot3k2_ += _q3_[_dc] * _kv2_; _dot3k3_ += _q3_[_dc] * _kv3_; _dot3k4_ += _q3_[_dc] * _kv4_; _dot3k5_ += _q3_[_dc] * _kv5_; _dot3k6_ += _q3_[_dc] * _kv6_; _dot3k7_ += _q3_[_dc] * _kv7_; _dot3k8_ += _q3_[_dc] * _kv8_; _dot3k9_ += _q3_[_dc] * _kv9_; _dot3k10_ += _q3_[_dc] * _kv10_; _dot3k11_ += _q3_[_dc] * _kv11_; _dot3k12_ += _q3_[_dc] * _kv12_; _dot3k13_ += _q3_[_dc] * _kv13_; _dot3k14_ += _q3_[_dc] * _kv14_; _dot3k15_ += _q3_[_dc] * _kv15_;
-        _dot4k0_ += _q4_[_dc] * _kv0_; _dot4k1_ += _q4_[_dc] * _kv1_; _dot4k2_ += _q4_[_dc] * _kv2_; _dot4k3_ += _q4_[_dc] * _kv3_; _dot4k4_ += _q4_[_dc] * _kv4_; _dot4k5_ += _q4_[_dc] * _kv5_; _dot4k6_ += _q4_[_dc] * _kv6_; _dot4k7_ += _q4_[_dc] * _kv7_; _dot4k8_ += _q4_[_dc] * _kv8_; _dot4k9_ += _q4_[_dc] * _kv9_; _dot4k10_ += _q4_[_dc] * _kv10_; _dot4k11_ += _q4_[_dc] * _kv11_; _dot4k12_ += _q4_[_dc] * _kv12_; _dot4k13_ += _q4_[_dc] * _kv13_; _dot4k14_ += _q4_[_dc] * _kv14_; _dot4k15_ += _q4_[_dc] * _kv15_;
-        _dot5k0_ += _q5_[_dc] * _kv0_; _dot5k1_ += _q5_[_dc] * _kv1_; _dot5k2_ += _q5_[_dc] * _kv2_; _dot5k3_ += _q5_[_dc] * _kv3_; _dot5k4_ += _q5_[_dc] * _kv4_; _dot5k5_ += _q5_[_dc] * _kv5_; _dot5k6_ += _q5_[_dc] * _kv6_; _dot5k7_ += _q5_[_dc] * _kv7_; _dot5k8_ += _q5_[_dc] * _kv8_; _dot5k9_ += _q5_[_dc] * _kv9_; _dot5k10_ += _q5_[_dc] * _kv10_; _dot5k11_ += _q5_[_dc] * _kv11_; _dot5k12_ += _q5_[_dc] * _kv12_; _dot5k13_ += _q5_[_dc] * _kv13_; _dot5k14_ += _q5_[_dc] * _kv14_; _dot5k15_ += _q5_[_dc] * _kv15_;
-        _dot6k0_ += _q6_[_dc] * _kv0_; _dot6k1_ += _q6_[_dc] * _kv1_; _dot6k2_ += _q6_[_dc] * _kv2_; _dot6k3_ += _q6_[_dc] * _kv3_; _dot6k4_ += _q6_[_dc] * _kv4_; _dot6k5_ += _q6_[_dc] * _kv5_; _dot6k6_ += _q6_[_dc] * _kv6_; _dot6k7_ += _q6_[_dc] * _kv7_; _dot6k8_ += _q6_[_dc] * _kv8_; _dot6k9_ += _q6_[_dc] * _kv9_; _dot6k10_ += _q6_[_dc] * _kv10_; _dot6k11_ += _q6_[_dc] * _kv11_; _dot6k12_ += _q6_[_dc] * _kv12_; _dot6k13_ += _q6_[_dc] * _kv13_; _dot6k14_ += _q6_[_dc] * _kv14_; _dot6k15_ += _q6_[_dc] * _kv15_;
-        _dot7k0_ += _q7_[_dc] * _kv0_; _dot7k1_ += _q7_[_dc] * _kv1_; _dot7k2_ += _q7_[_dc] * _kv2_; _dot7k3_ += _q7_[_dc] * _kv3_; _dot7k4_ += _q7_[_dc] * _kv4_; _dot7k5_ += _q7_[_dc] * _kv5_; _dot7k6_ += _q7_[_dc] * _kv6_; _dot7k7_ += _q7_[_dc] * _kv7_; _dot7k8_ += _q7_[_dc] * _kv8_; _dot7k9_ += _q7_[_dc] * _kv9_; _dot7k10_ += _q7_[_dc] * _kv10_; _dot7k11_ += _q7_[_dc] * _kv11_; _dot7k12_ += _q7_[_dc] * _kv12_; _dot7k13_ += _q7_[_dc] * _kv13_; _dot7k14_ += _q7_[_dc] * _kv14_; _dot7k15_ += _q7_[_dc] * _kv15_;
+        let _kv0_ = c_kv[(_b * _sz.t + _tk0_) * 512u + _dc];
+        let _kv1_ = c_kv[(_b * _sz.t + _tk1_) * 512u + _dc];
+        let _kv2_ = c_kv[(_b * _sz.t + _tk2_) * 512u + _dc];
+        let _kv3_ = c_kv[(_b * _sz.t + _tk3_) * 512u + _dc];
+        let _kv4_ = c_kv[(_b * _sz.t + _tk4_) * 512u + _dc];
+        let _kv5_ = c_kv[(_b * _sz.t + _tk5_) * 512u + _dc];
+        let _kv6_ = c_kv[(_b * _sz.t + _tk6_) * 512u + _dc];
+        let _kv7_ = c_kv[(_b * _sz.t + _tk7_) * 512u + _dc];
+        let _kv8_ = c_kv[(_b * _sz.t + _tk8_) * 512u + _dc];
+        let _kv9_ = c_kv[(_b * _sz.t + _tk9_) * 512u + _dc];
+        let _kv10_ = c_kv[(_b * _sz.t + _tk10_) * 512u + _dc];
+        let _kv11_ = c_kv[(_b * _sz.t + _tk11_) * 512u + _dc];
+        let _kv12_ = c_kv[(_b * _sz.t + _tk12_) * 512u + _dc];
+        let _kv13_ = c_kv[(_b * _sz.t + _tk13_) * 512u + _dc];
+        let _kv14_ = c_kv[(_b * _sz.t + _tk14_) * 512u + _dc];
+        let _kv15_ = c_kv[(_b * _sz.t + _tk15_) * 512u + _dc];
+        _dot0k0_ += _q0_[_dc] * _kv0_;
+        _dot0k1_ += _q0_[_dc] * _kv1_;
+        _dot0k2_ += _q0_[_dc] * _kv2_;
+        _dot0k3_ += _q0_[_dc] * _kv3_;
+        _dot0k4_ += _q0_[_dc] * _kv4_;
+        _dot0k5_ += _q0_[_dc] * _kv5_;
+        _dot0k6_ += _q0_[_dc] * _kv6_;
+        _dot0k7_ += _q0_[_dc] * _kv7_;
+        _dot0k8_ += _q0_[_dc] * _kv8_;
+        _dot0k9_ += _q0_[_dc] * _kv9_;
+        _dot0k10_ += _q0_[_dc] * _kv10_;
+        _dot0k11_ += _q0_[_dc] * _kv11_;
+        _dot0k12_ += _q0_[_dc] * _kv12_;
+        _dot0k13_ += _q0_[_dc] * _kv13_;
+        _dot0k14_ += _q0_[_dc] * _kv14_;
+        _dot0k15_ += _q0_[_dc] * _kv15_;
+        _dot1k0_ += _q1_[_dc] * _kv0_;
+        _dot1k1_ += _q1_[_dc] * _kv1_;
+        _dot1k2_ += _q1_[_dc] * _kv2_;
+        _dot1k3_ += _q1_[_dc] * _kv3_;
+        _dot1k4_ += _q1_[_dc] * _kv4_;
+        _dot1k5_ += _q1_[_dc] * _kv5_;
+        _dot1k6_ += _q1_[_dc] * _kv6_;
+        _dot1k7_ += _q1_[_dc] * _kv7_;
+        _dot1k8_ += _q1_[_dc] * _kv8_;
+        _dot1k9_ += _q1_[_dc] * _kv9_;
+        _dot1k10_ += _q1_[_dc] * _kv10_;
+        _dot1k11_ += _q1_[_dc] * _kv11_;
+        _dot1k12_ += _q1_[_dc] * _kv12_;
+        _dot1k13_ += _q1_[_dc] * _kv13_;
+        _dot1k14_ += _q1_[_dc] * _kv14_;
+        _dot1k15_ += _q1_[_dc] * _kv15_;
+        _dot2k0_ += _q2_[_dc] * _kv0_;
+        _dot2k1_ += _q2_[_dc] * _kv1_;
+        _dot2k2_ += _q2_[_dc] * _kv2_;
+        _dot2k3_ += _q2_[_dc] * _kv3_;
+        _dot2k4_ += _q2_[_dc] * _kv4_;
+        _dot2k5_ += _q2_[_dc] * _kv5_;
+        _dot2k6_ += _q2_[_dc] * _kv6_;
+        _dot2k7_ += _q2_[_dc] * _kv7_;
+        _dot2k8_ += _q2_[_dc] * _kv8_;
+        _dot2k9_ += _q2_[_dc] * _kv9_;
+        _dot2k10_ += _q2_[_dc] * _kv10_;
+        _dot2k11_ += _q2_[_dc] * _kv11_;
+        _dot2k12_ += _q2_[_dc] * _kv12_;
+        _dot2k13_ += _q2_[_dc] * _kv13_;
+        _dot2k14_ += _q2_[_dc] * _kv14_;
+        _dot2k15_ += _q2_[_dc] * _kv15_;
+        _dot3k0_ += _q3_[_dc] * _kv0_;
+        _dot3k1_ += _q3_[_dc] * _kv1_;
+        _dot3k2_ += _q3_[_dc] * _kv2_;
+        _dot3k3_ += _q3_[_dc] * _kv3_;
+        _dot3k4_ += _q3_[_dc] * _kv4_;
+        _dot3k5_ += _q3_[_dc] * _kv5_;
+        _dot3k6_ += _q3_[_dc] * _kv6_;
+        _dot3k7_ += _q3_[_dc] * _kv7_;
+        _dot3k8_ += _q3_[_dc] * _kv8_;
+        _dot3k9_ += _q3_[_dc] * _kv9_;
+        _dot3k10_ += _q3_[_dc] * _kv10_;
+        _dot3k11_ += _q3_[_dc] * _kv11_;
+        _dot3k12_ += _q3_[_dc] * _kv12_;
+        _dot3k13_ += _q3_[_dc] * _kv13_;
+        _dot3k14_ += _q3_[_dc] * _kv14_;
+        _dot3k15_ += _q3_[_dc] * _kv15_;
+        _dot4k0_ += _q4_[_dc] * _kv0_;
+        _dot4k1_ += _q4_[_dc] * _kv1_;
+        _dot4k2_ += _q4_[_dc] * _kv2_;
+        _dot4k3_ += _q4_[_dc] * _kv3_;
+        _dot4k4_ += _q4_[_dc] * _kv4_;
+        _dot4k5_ += _q4_[_dc] * _kv5_;
+        _dot4k6_ += _q4_[_dc] * _kv6_;
+        _dot4k7_ += _q4_[_dc] * _kv7_;
+        _dot4k8_ += _q4_[_dc] * _kv8_;
+        _dot4k9_ += _q4_[_dc] * _kv9_;
+        _dot4k10_ += _q4_[_dc] * _kv10_;
+        _dot4k11_ += _q4_[_dc] * _kv11_;
+        _dot4k12_ += _q4_[_dc] * _kv12_;
+        _dot4k13_ += _q4_[_dc] * _kv13_;
+        _dot4k14_ += _q4_[_dc] * _kv14_;
+        _dot4k15_ += _q4_[_dc] * _kv15_;
+        _dot5k0_ += _q5_[_dc] * _kv0_;
+        _dot5k1_ += _q5_[_dc] * _kv1_;
+        _dot5k2_ += _q5_[_dc] * _kv2_;
+        _dot5k3_ += _q5_[_dc] * _kv3_;
+        _dot5k4_ += _q5_[_dc] * _kv4_;
+        _dot5k5_ += _q5_[_dc] * _kv5_;
+        _dot5k6_ += _q5_[_dc] * _kv6_;
+        _dot5k7_ += _q5_[_dc] * _kv7_;
+        _dot5k8_ += _q5_[_dc] * _kv8_;
+        _dot5k9_ += _q5_[_dc] * _kv9_;
+        _dot5k10_ += _q5_[_dc] * _kv10_;
+        _dot5k11_ += _q5_[_dc] * _kv11_;
+        _dot5k12_ += _q5_[_dc] * _kv12_;
+        _dot5k13_ += _q5_[_dc] * _kv13_;
+        _dot5k14_ += _q5_[_dc] * _kv14_;
+        _dot5k15_ += _q5_[_dc] * _kv15_;
+        _dot6k0_ += _q6_[_dc] * _kv0_;
+        _dot6k1_ += _q6_[_dc] * _kv1_;
+        _dot6k2_ += _q6_[_dc] * _kv2_;
+        _dot6k3_ += _q6_[_dc] * _kv3_;
+        _dot6k4_ += _q6_[_dc] * _kv4_;
+        _dot6k5_ += _q6_[_dc] * _kv5_;
+        _dot6k6_ += _q6_[_dc] * _kv6_;
+        _dot6k7_ += _q6_[_dc] * _kv7_;
+        _dot6k8_ += _q6_[_dc] * _kv8_;
+        _dot6k9_ += _q6_[_dc] * _kv9_;
+        _dot6k10_ += _q6_[_dc] * _kv10_;
+        _dot6k11_ += _q6_[_dc] * _kv11_;
+        _dot6k12_ += _q6_[_dc] * _kv12_;
+        _dot6k13_ += _q6_[_dc] * _kv13_;
+        _dot6k14_ += _q6_[_dc] * _kv14_;
+        _dot6k15_ += _q6_[_dc] * _kv15_;
+        _dot7k0_ += _q7_[_dc] * _kv0_;
+        _dot7k1_ += _q7_[_dc] * _kv1_;
+        _dot7k2_ += _q7_[_dc] * _kv2_;
+        _dot7k3_ += _q7_[_dc] * _kv3_;
+        _dot7k4_ += _q7_[_dc] * _kv4_;
+        _dot7k5_ += _q7_[_dc] * _kv5_;
+        _dot7k6_ += _q7_[_dc] * _kv6_;
+        _dot7k7_ += _q7_[_dc] * _kv7_;
+        _dot7k8_ += _q7_[_dc] * _kv8_;
+        _dot7k9_ += _q7_[_dc] * _kv9_;
+        _dot7k10_ += _q7_[_dc] * _kv10_;
+        _dot7k11_ += _q7_[_dc] * _kv11_;
+        _dot7k12_ += _q7_[_dc] * _kv12_;
+        _dot7k13_ += _q7_[_dc] * _kv13_;
+        _dot7k14_ += _q7_[_dc] * _kv14_;
+        _dot7k15_ += _q7_[_dc] * _kv15_;
       }
-      _s0_[_j + 0u] = _dot0k0_; _s0_[_j + 1u] = _dot0k1_; _s0_[_j + 2u] = _dot0k2_; _s0_[_j + 3u] = _dot0k3_; _s0_[_j + 4u] = _dot0k4_; _s0_[_j + 5u] = _dot0k5_; _s0_[_j + 6u] = _dot0k6_; _s0_[_j + 7u] = _dot0k7_; _s0_[_j + 8u] = _dot0k8_; _s0_[_j + 9u] = _dot0k9_; _s0_[_j + 10u] = _dot0k10_; _s0_[_j + 11u] = _dot0k11_; _s0_[_j + 12u] = _dot0k12_; _s0_[_j + 13u] = _dot0k13_; _s0_[_j + 14u] = _dot0k14_; _s0_[_j + 15u] = _dot0k15_;
-      _s1_[_j + 0u] = _dot1k0_; _s1_[_j + 1u] = _dot1k1_; _s1_[_j + 2u] = _dot1k2_; _s1_[_j + 3u] = _dot1k3_; _s1_[_j + 4u] = _dot1k4_; _s1_[_j + 5u] = _dot1k5_; _s1_[_j + 6u] = _dot1k6_; _s1_[_j + 7u] = _dot1k7_; _s1_[_j + 8u] = _dot1k8_; _s1_[_j + 9u] = _dot1k9_; _s1_[_j + 10u] = _dot1k10_; _s1_[_j + 11u] = _dot1k11_; _s1_[_j + 12u] = _dot1k12_; _s1_[_j + 13u] = _dot1k13_; _s1_[_j + 14u] = _dot1k14_; _s1_[_j + 15u] = _dot1k15_;
-      _s2_[_j + 0u] = _dot2k0_; _s2_[_j + 1u] = _dot2k1_; _s2_[_j + 2u] = _dot2k2_; _s2_[_j + 3u] = _dot2k3_; _s2_[_j + 4u] = _dot2k4_; _s2_[_j + 5u] = _dot2k5_; _s2_[_j + 6u] = _dot2k6_; _s2_[_j + 7u] = _dot2k7_; _s2_[_j + 8u] = _dot2k8_; _s2_[_j + 9u] = _dot2k9_; _s2_[_j + 10u] = _dot2k10_; _s2_[_j + 11u] = _dot2k11_; _s2_[_j + 12u] = _dot2k12_; _s2_[_j + 13u] = _dot2k13_; _s2_[_j + 14u] = _dot2k14_; _s2_[_j + 15u] = _dot2k15_;
-      _s3_[_j + 0u] = _dot3k0_; _s3_[_j + 1u] = _dot3k1_; _s3_[_j + 2u] = _dot3k2_; _s3_[_j + 3u] = _dot3k3_; _s3_[_j + 4u] = _dot3k4_; _s3_[_j + 5u] = _dot3k5_; _s3_[_j + 6u] = _dot3k6_; _s3_[_j + 7u] = _dot3k7_; _s3_[_j + 8u] = _dot3k8_; _s3_[_j + 9u] = _dot3k9_; _s3_[_j + 10u] = _dot3k10_; _s3_[_j + 11u] = _dot3k11_; _s3_[_j + 12u] = _dot3k12_; _s3_[_j + 13u] = _dot3k13_; _s3_[_j + 14u] = _dot3k14_; _s3_[_j + 15u] = _dot3k15_;
-      _s4_[_j + 0u] = _dot4k0_; _s4_[_j + 1u] = _dot4k1_; _s4_[_j + 2u] = _dot4k2_; _s4_[_j + 3u] = _dot4k3_; _s4_[_j + 4u] = _dot4k4_; _s4_[_j + 5u] = _dot4k5_; _s4_[_j + 6u] = _dot4k6_; _s4_[_j + 7u] = _dot4k7_; _s4_[_j + 8u] = _dot4k8_; _s4_[_j + 9u] = _dot4k9_; _s4_[_j + 10u] = _dot4k10_; _s4_[_j + 11u] = _dot4k11_; _s4_[_j + 12u] = _dot4k12_; _s4_[_j + 13u] = _dot4k13_; _s4_[_j + 14u] = _dot4k14_; _s4_[_j + 15u] = _dot4k15_;
-      _s5_[_j + 0u] = _dot5k0_; _s5_[_j + 1u] = _dot5k1_; _s5_[_j + 2u] = _dot5k2_; _s5_[_j + 3u] = _dot5k3_; _s5_[_j + 4u] = _dot5k4_; _s5_[_j + 5u] = _dot5k5_; _s5_[_j + 6u] = _dot5k6_; _s5_[_j + 7u] = _dot5k7_; _s5_[_j + 8u] = _dot5k8_; _s5_[_j + 9u] = _dot5k9_; _s5_[_j + 10u] = _dot5k10_; _s5_[_j + 11u] = _dot5k11_; _s5_[_j + 12u] = _dot5k12_; _s5_[_j + 13u] = _dot5k13_; _s5_[_j + 14u] = _dot5k14_; _s5_[_j + 15u] = _dot5k15_;
-      _s6_[_j + 0u] = _dot6k0_; _s6_[_j + 1u] = _dot6k1_; _s6_[_j + 2u] = _dot6k2_; _s6_[_j + 3u] = _dot6k3_; _s6_[_j + 4u] = _dot6k4_; _s6_[_j + 5u] = _dot6k5_; _s6_[_j + 6u] = _dot6k6_; _s6_[_j + 7u] = _dot6k7_; _s6_[_j + 8u] = _dot6k8_; _s6_[_j + 9u] = _dot6k9_; _s6_[_j + 10u] = _dot6k10_; _s6_[_j + 11u] = _dot6k11_; _s6_[_j + 12u] = _dot6k12_; _s6_[_j + 13u] = _dot6k13_; _s6_[_j + 14u] = _dot6k14_; _s6_[_j + 15u] = _dot6k15_;
-      _s7_[_j + 0u] = _dot7k0_; _s7_[_j + 1u] = _dot7k1_; _s7_[_j + 2u] = _dot7k2_; _s7_[_j + 3u] = _dot7k3_; _s7_[_j + 4u] = _dot7k4_; _s7_[_j + 5u] = _dot7k5_; _s7_[_j + 6u] = _dot7k6_; _s7_[_j + 7u] = _dot7k7_; _s7_[_j + 8u] = _dot7k8_; _s7_[_j + 9u] = _dot7k9_; _s7_[_j + 10u] = _dot7k10_; _s7_[_j + 11u] = _dot7k11_; _s7_[_j + 12u] = _dot7k12_; _s7_[_j + 13u] = _dot7k13_; _s7_[_j + 14u] = _dot7k14_; _s7_[_j + 15u] = _dot7k15_;
+      _s0_[_j] = _dot0k0_;
+      _s0_[_j + 1u] = _dot0k1_;
+      _s0_[_j + 2u] = _dot0k2_;
+      _s0_[_j + 3u] = _dot0k3_;
+      _s0_[_j + 4u] = _dot0k4_;
+      _s0_[_j + 5u] = _dot0k5_;
+      _s0_[_j + 6u] = _dot0k6_;
+      _s0_[_j + 7u] = _dot0k7_;
+      _s0_[_j + 8u] = _dot0k8_;
+      _s0_[_j + 9u] = _dot0k9_;
+      _s0_[_j + 10u] = _dot0k10_;
+      _s0_[_j + 11u] = _dot0k11_;
+      _s0_[_j + 12u] = _dot0k12_;
+      _s0_[_j + 13u] = _dot0k13_;
+      _s0_[_j + 14u] = _dot0k14_;
+      _s0_[_j + 15u] = _dot0k15_;
+      _s1_[_j] = _dot1k0_;
+      _s1_[_j + 1u] = _dot1k1_;
+      _s1_[_j + 2u] = _dot1k2_;
+      _s1_[_j + 3u] = _dot1k3_;
+      _s1_[_j + 4u] = _dot1k4_;
+      _s1_[_j + 5u] = _dot1k5_;
+      _s1_[_j + 6u] = _dot1k6_;
+      _s1_[_j + 7u] = _dot1k7_;
+      _s1_[_j + 8u] = _dot1k8_;
+      _s1_[_j + 9u] = _dot1k9_;
+      _s1_[_j + 10u] = _dot1k10_;
+      _s1_[_j + 11u] = _dot1k11_;
+      _s1_[_j + 12u] = _dot1k12_;
+      _s1_[_j + 13u] = _dot1k13_;
+      _s1_[_j + 14u] = _dot1k14_;
+      _s1_[_j + 15u] = _dot1k15_;
+      _s2_[_j] = _dot2k0_;
+      _s2_[_j + 1u] = _dot2k1_;
+      _s2_[_j + 2u] = _dot2k2_;
+      _s2_[_j + 3u] = _dot2k3_;
+      _s2_[_j + 4u] = _dot2k4_;
+      _s2_[_j + 5u] = _dot2k5_;
+      _s2_[_j + 6u] = _dot2k6_;
+      _s2_[_j + 7u] = _dot2k7_;
+      _s2_[_j + 8u] = _dot2k8_;
+      _s2_[_j + 9u] = _dot2k9_;
+      _s2_[_j + 10u] = _dot2k10_;
+      _s2_[_j + 11u] = _dot2k11_;
+      _s2_[_j + 12u] = _dot2k12_;
+      _s2_[_j + 13u] = _dot2k13_;
+      _s2_[_j + 14u] = _dot2k14_;
+      _s2_[_j + 15u] = _dot2k15_;
+      _s3_[_j] = _dot3k0_;
+      _s3_[_j + 1u] = _dot3k1_;
+      _s3_[_j + 2u] = _dot3k2_;
+      _s3_[_j + 3u] = _dot3k3_;
+      _s3_[_j + 4u] = _dot3k4_;
+      _s3_[_j + 5u] = _dot3k5_;
+      _s3_[_j + 6u] = _dot3k6_;
+      _s3_[_j + 7u] = _dot3k7_;
+      _s3_[_j + 8u] = _dot3k8_;
+      _s3_[_j + 9u] = _dot3k9_;
+      _s3_[_j + 10u] = _dot3k10_;
+      _s3_[_j + 11u] = _dot3k11_;
+      _s3_[_j + 12u] = _dot3k12_;
+      _s3_[_j + 13u] = _dot3k13_;
+      _s3_[_j + 14u] = _dot3k14_;
+      _s3_[_j + 15u] = _dot3k15_;
+      _s4_[_j] = _dot4k0_;
+      _s4_[_j + 1u] = _dot4k1_;
+      _s4_[_j + 2u] = _dot4k2_;
+      _s4_[_j + 3u] = _dot4k3_;
+      _s4_[_j + 4u] = _dot4k4_;
+      _s4_[_j + 5u] = _dot4k5_;
+      _s4_[_j + 6u] = _dot4k6_;
+      _s4_[_j + 7u] = _dot4k7_;
+      _s4_[_j + 8u] = _dot4k8_;
+      _s4_[_j + 9u] = _dot4k9_;
+      _s4_[_j + 10u] = _dot4k10_;
+      _s4_[_j + 11u] = _dot4k11_;
+      _s4_[_j + 12u] = _dot4k12_;
+      _s4_[_j + 13u] = _dot4k13_;
+      _s4_[_j + 14u] = _dot4k14_;
+      _s4_[_j + 15u] = _dot4k15_;
+      _s5_[_j] = _dot5k0_;
+      _s5_[_j + 1u] = _dot5k1_;
+      _s5_[_j + 2u] = _dot5k2_;
+      _s5_[_j + 3u] = _dot5k3_;
+      _s5_[_j + 4u] = _dot5k4_;
+      _s5_[_j + 5u] = _dot5k5_;
+      _s5_[_j + 6u] = _dot5k6_;
+      _s5_[_j + 7u] = _dot5k7_;
+      _s5_[_j + 8u] = _dot5k8_;
+      _s5_[_j + 9u] = _dot5k9_;
+      _s5_[_j + 10u] = _dot5k10_;
+      _s5_[_j + 11u] = _dot5k11_;
+      _s5_[_j + 12u] = _dot5k12_;
+      _s5_[_j + 13u] = _dot5k13_;
+      _s5_[_j + 14u] = _dot5k14_;
+      _s5_[_j + 15u] = _dot5k15_;
+      _s6_[_j] = _dot6k0_;
+      _s6_[_j + 1u] = _dot6k1_;
+      _s6_[_j + 2u] = _dot6k2_;
+      _s6_[_j + 3u] = _dot6k3_;
+      _s6_[_j + 4u] = _dot6k4_;
+      _s6_[_j + 5u] = _dot6k5_;
+      _s6_[_j + 6u] = _dot6k6_;
+      _s6_[_j + 7u] = _dot6k7_;
+      _s6_[_j + 8u] = _dot6k8_;
+      _s6_[_j + 9u] = _dot6k9_;
+      _s6_[_j + 10u] = _dot6k10_;
+      _s6_[_j + 11u] = _dot6k11_;
+      _s6_[_j + 12u] = _dot6k12_;
+      _s6_[_j + 13u] = _dot6k13_;
+      _s6_[_j + 14u] = _dot6k14_;
+      _s6_[_j + 15u] = _dot6k15_;
+      _s7_[_j] = _dot7k0_;
+      _s7_[_j + 1u] = _dot7k1_;
+      _s7_[_j + 2u] = _dot7k2_;
+      _s7_[_j + 3u] = _dot7k3_;
+      _s7_[_j + 4u] = _dot7k4_;
+      _s7_[_j + 5u] = _dot7k5_;
+      _s7_[_j + 6u] = _dot7k6_;
+      _s7_[_j + 7u] = _dot7k7_;
+      _s7_[_j + 8u] = _dot7k8_;
+      _s7_[_j + 9u] = _dot7k9_;
+      _s7_[_j + 10u] = _dot7k10_;
+      _s7_[_j + 11u] = _dot7k11_;
+      _s7_[_j + 12u] = _dot7k12_;
+      _s7_[_j + 13u] = _dot7k13_;
+      _s7_[_j + 14u] = _dot7k14_;
+      _s7_[_j + 15u] = _dot7k15_;
     }
     for (var _j = 0u; _j < 16u; _j += 16u) {
-      let _c1tk0_ = min(_t0_ + _j + 0u, _tend - 1u);
+      let _c1tk0_ = min(_t0_ + _j, _tend - 1u);
       let _c1tk1_ = min(_t0_ + _j + 1u, _tend - 1u);
       let _c1tk2_ = min(_t0_ + _j + 2u, _tend - 1u);
       let _c1tk3_ = min(_t0_ + _j + 3u, _tend - 1u);
@@ -460,64 +801,408 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
       let _c1tk13_ = min(_t0_ + _j + 13u, _tend - 1u);
       let _c1tk14_ = min(_t0_ + _j + 14u, _tend - 1u);
       let _c1tk15_ = min(_t0_ + _j + 15u, _tend - 1u);
-      var _c1dot0k0_ = 0.0; var _c1dot0k1_ = 0.0; var _c1dot0k2_ = 0.0; var _c1dot0k3_ = 0.0; var _c1dot0k4_ = 0.0; var _c1dot0k5_ = 0.0; var _c1dot0k6_ = 0.0; var _c1dot0k7_ = 0.0; var _c1dot0k8_ = 0.0; var _c1dot0k9_ = 0.0; var _c1dot0k10_ = 0.0; var _c1dot0k11_ = 0.0; var _c1dot0k12_ = 0.0; var _c1dot0k13_ = 0.0; var _c1dot0k14_ = 0.0; var _c1dot0k15_ = 0.0;
-      var _c1dot1k0_ = 0.0; var _c1dot1k1_ = 0.0; var _c1dot1k2_ = 0.0; var _c1dot1k3_ = 0.0; var _c1dot1k4_ = 0.0; var _c1dot1k5_ = 0.0; var _c1dot1k6_ = 0.0; var _c1dot1k7_ = 0.0; var _c1dot1k8_ = 0.0; var _c1dot1k9_ = 0.0; var _c1dot1k10_ = 0.0; var _c1dot1k11_ = 0.0; var _c1dot1k12_ = 0.0; var _c1dot1k13_ = 0.0; var _c1dot1k14_ = 0.0; var _c1dot1k15_ = 0.0;
-      var _c1dot2k0_ = 0.0; var _c1dot2k1_ = 0.0; var _c1dot2k2_ = 0.0; var _c1dot2k3_ = 0.0; var _c1dot2k4_ = 0.0; var _c1dot2k5_ = 0.0; var _c1dot2k6_ = 0.0; var _c1dot2k7_ = 0.0; var _c1dot2k8_ = 0.0; var _c1dot2k9_ = 0.0; var _c1dot2k10_ = 0.0; var _c1dot2k11_ = 0.0; var _c1dot2k12_ = 0.0; var _c1dot2k13_ = 0.0; var _c1dot2k14_ = 0.0; var _c1dot2k15_ = 0.0;
-      var _c1dot3k0_ = 0.0; var _c1dot3k1_ = 0.0; var _c1dot3k2_ = 0.0; var _c1dot3k3_ = 0.0; var _c1dot3k4_ = 0.0; var _c1dot3k5_ = 0.0; var _c1dot3k6_ = 0.0; var _c1dot3k7_ = 0.0; var _c1dot3k8_ = 0.0; var _c1dot3k9_ = 0.0; var _c1dot3k10_ = 0.0; var _c1dot3k11_ = 0.0; var _c1dot3k12_ = 0.0; var _c1dot3k13_ = 0.0; var _c1dot3k14_ = 0.0; var _c1dot3k15_ = 0.0;
-      var _c1dot4k0_ = 0.0; var _c1dot4k1_ = 0.0; var _c1dot4k2_ = 0.0; var _c1dot4k3_ = 0.0; var _c1dot4k4_ = 0.0; var _c1dot4k5_ = 0.0; var _c1dot4k6_ = 0.0; var _c1dot4k7_ = 0.0; var _c1dot4k8_ = 0.0; var _c1dot4k9_ = 0.0; var _c1dot4k10_ = 0.0; var _c1dot4k11_ = 0.0; var _c1dot4k12_ = 0.0; var _c1dot4k13_ = 0.0; var _c1dot4k14_ = 0.0; var _c1dot4k15_ = 0.0;
-      var _c1dot5k0_ = 0.0; var _c1dot5k1_ = 0.0; var _c1dot5k2_ = 0.0; var _c1dot5k3_ = 0.0; var _c1dot5k4_ = 0.0; var _c1dot5k5_ = 0.0; var _c1dot5k6_ = 0.0; var _c1dot5k7_ = 0.0; var _c1dot5k8_ = 0.0; var _c1dot5k9_ = 0.0; var _c1dot5k10_ = 0.0; var _c1dot5k11_ = 0.0; var _c1dot5k12_ = 0.0; var _c1dot5k13_ = 0.0; var _c1dot5k14_ = 0.0; var _c1dot5k15_ = 0.0;
-      var _c1dot6k0_ = 0.0; var _c1dot6k1_ = 0.0; var _c1dot6k2_ = 0.0; var _c1dot6k3_ = 0.0; var _c1dot6k4_ = 0.0; var _c1dot6k5_ = 0.0; var _c1dot6k6_ = 0.0; var _c1dot6k7_ = 0.0; var _c1dot6k8_ = 0.0; var _c1dot6k9_ = 0.0; var _c1dot6k10_ = 0.0; var _c1dot6k11_ = 0.0; var _c1dot6k12_ = 0.0; var _c1dot6k13_ = 0.0; var _c1dot6k14_ = 0.0; var _c1dot6k15_ = 0.0;
-      var _c1dot7k0_ = 0.0; var _c1dot7k1_ = 0.0; var _c1dot7k2_ = 0.0; var _c1dot7k3_ = 0.0; var _c1dot7k4_ = 0.0; var _c1dot7k5_ = 0.0; var _c1dot7k6_ = 0.0; var _c1dot7k7_ = 0.0; var _c1dot7k8_ = 0.0; var _c1dot7k9_ = 0.0; var _c1dot7k10_ = 0.0; var _c1dot7k11_ = 0.0; var _c1dot7k12_ = 0.0; var _c1dot7k13_ = 0.0; var _c1dot7k14_ = 0.0; var _c1dot7k15_ = 0.0;
+      var _c1dot0k0_ = 0.0;
+      var _c1dot0k1_ = 0.0;
+      var _c1dot0k2_ = 0.0;
+      var _c1dot0k3_ = 0.0;
+      var _c1dot0k4_ = 0.0;
+      var _c1dot0k5_ = 0.0;
+      var _c1dot0k6_ = 0.0;
+      var _c1dot0k7_ = 0.0;
+      var _c1dot0k8_ = 0.0;
+      var _c1dot0k9_ = 0.0;
+      var _c1dot0k10_ = 0.0;
+      var _c1dot0k11_ = 0.0;
+      var _c1dot0k12_ = 0.0;
+      var _c1dot0k13_ = 0.0;
+      var _c1dot0k14_ = 0.0;
+      var _c1dot0k15_ = 0.0;
+      var _c1dot1k0_ = 0.0;
+      var _c1dot1k1_ = 0.0;
+      var _c1dot1k2_ = 0.0;
+      var _c1dot1k3_ = 0.0;
+      var _c1dot1k4_ = 0.0;
+      var _c1dot1k5_ = 0.0;
+      var _c1dot1k6_ = 0.0;
+      var _c1dot1k7_ = 0.0;
+      var _c1dot1k8_ = 0.0;
+      var _c1dot1k9_ = 0.0;
+      var _c1dot1k10_ = 0.0;
+      var _c1dot1k11_ = 0.0;
+      var _c1dot1k12_ = 0.0;
+      var _c1dot1k13_ = 0.0;
+      var _c1dot1k14_ = 0.0;
+      var _c1dot1k15_ = 0.0;
+      var _c1dot2k0_ = 0.0;
+      var _c1dot2k1_ = 0.0;
+      var _c1dot2k2_ = 0.0;
+      var _c1dot2k3_ = 0.0;
+      var _c1dot2k4_ = 0.0;
+      var _c1dot2k5_ = 0.0;
+      var _c1dot2k6_ = 0.0;
+      var _c1dot2k7_ = 0.0;
+      var _c1dot2k8_ = 0.0;
+      var _c1dot2k9_ = 0.0;
+      var _c1dot2k10_ = 0.0;
+      var _c1dot2k11_ = 0.0;
+      var _c1dot2k12_ = 0.0;
+      var _c1dot2k13_ = 0.0;
+      var _c1dot2k14_ = 0.0;
+      var _c1dot2k15_ = 0.0;
+      var _c1dot3k0_ = 0.0;
+      var _c1dot3k1_ = 0.0;
+      var _c1dot3k2_ = 0.0;
+      var _c1dot3k3_ = 0.0;
+      var _c1dot3k4_ = 0.0;
+      var _c1dot3k5_ = 0.0;
+      var _c1dot3k6_ = 0.0;
+      var _c1dot3k7_ = 0.0;
+      var _c1dot3k8_ = 0.0;
+      var _c1dot3k9_ = 0.0;
+      var _c1dot3k10_ = 0.0;
+      var _c1dot3k11_ = 0.0;
+      var _c1dot3k12_ = 0.0;
+      var _c1dot3k13_ = 0.0;
+      var _c1dot3k14_ = 0.0;
+      var _c1dot3k15_ = 0.0;
+      var _c1dot4k0_ = 0.0;
+      var _c1dot4k1_ = 0.0;
+      var _c1dot4k2_ = 0.0;
+      var _c1dot4k3_ = 0.0;
+      var _c1dot4k4_ = 0.0;
+      var _c1dot4k5_ = 0.0;
+      var _c1dot4k6_ = 0.0;
+      var _c1dot4k7_ = 0.0;
+      var _c1dot4k8_ = 0.0;
+      var _c1dot4k9_ = 0.0;
+      var _c1dot4k10_ = 0.0;
+      var _c1dot4k11_ = 0.0;
+      var _c1dot4k12_ = 0.0;
+      var _c1dot4k13_ = 0.0;
+      var _c1dot4k14_ = 0.0;
+      var _c1dot4k15_ = 0.0;
+      var _c1dot5k0_ = 0.0;
+      var _c1dot5k1_ = 0.0;
+      var _c1dot5k2_ = 0.0;
+      var _c1dot5k3_ = 0.0;
+      var _c1dot5k4_ = 0.0;
+      var _c1dot5k5_ = 0.0;
+      var _c1dot5k6_ = 0.0;
+      var _c1dot5k7_ = 0.0;
+      var _c1dot5k8_ = 0.0;
+      var _c1dot5k9_ = 0.0;
+      var _c1dot5k10_ = 0.0;
+      var _c1dot5k11_ = 0.0;
+      var _c1dot5k12_ = 0.0;
+      var _c1dot5k13_ = 0.0;
+      var _c1dot5k14_ = 0.0;
+      var _c1dot5k15_ = 0.0;
+      var _c1dot6k0_ = 0.0;
+      var _c1dot6k1_ = 0.0;
+      var _c1dot6k2_ = 0.0;
+      var _c1dot6k3_ = 0.0;
+      var _c1dot6k4_ = 0.0;
+      var _c1dot6k5_ = 0.0;
+      var _c1dot6k6_ = 0.0;
+      var _c1dot6k7_ = 0.0;
+      var _c1dot6k8_ = 0.0;
+      var _c1dot6k9_ = 0.0;
+      var _c1dot6k10_ = 0.0;
+      var _c1dot6k11_ = 0.0;
+      var _c1dot6k12_ = 0.0;
+      var _c1dot6k13_ = 0.0;
+      var _c1dot6k14_ = 0.0;
+      var _c1dot6k15_ = 0.0;
+      var _c1dot7k0_ = 0.0;
+      var _c1dot7k1_ = 0.0;
+      var _c1dot7k2_ = 0.0;
+      var _c1dot7k3_ = 0.0;
+      var _c1dot7k4_ = 0.0;
+      var _c1dot7k5_ = 0.0;
+      var _c1dot7k6_ = 0.0;
+      var _c1dot7k7_ = 0.0;
+      var _c1dot7k8_ = 0.0;
+      var _c1dot7k9_ = 0.0;
+      var _c1dot7k10_ = 0.0;
+      var _c1dot7k11_ = 0.0;
+      var _c1dot7k12_ = 0.0;
+      var _c1dot7k13_ = 0.0;
+      var _c1dot7k14_ = 0.0;
+      var _c1dot7k15_ = 0.0;
       for (var _dr: u32 = 0u; _dr < 64u; _dr++) {
-        let _k_rope33 = k_rope[((_b) * _sz.t + _c1tk0_) * 64u + _dr];
-        let _k_rope34 = k_rope[((_b) * _sz.t + _c1tk1_) * 64u + _dr];
-        let _k_rope35 = k_rope[((_b) * _sz.t + _c1tk2_) * 64u + _dr];
-        let _k_rope36 = k_rope[((_b) * _sz.t + _c1tk3_) * 64u + _dr];
-        let _k_rope37 = k_rope[((_b) * _sz.t + _c1tk4_) * 64u + _dr];
-        let _k_rope38 = k_rope[((_b) * _sz.t + _c1tk5_) * 64u + _dr];
-        let _k_rope39 = k_rope[((_b) * _sz.t + _c1tk6_) * 64u + _dr];
-        let _k_rope40 = k_rope[((_b) * _sz.t + _c1tk7_) * 64u + _dr];
-        let _k_rope41 = k_rope[((_b) * _sz.t + _c1tk8_) * 64u + _dr];
-        let _k_rope42 = k_rope[((_b) * _sz.t + _c1tk9_) * 64u + _dr];
-        let _k_rope43 = k_rope[((_b) * _sz.t + _c1tk10_) * 64u + _dr];
-        let _k_rope44 = k_rope[((_b) * _sz.t + _c1tk11_) * 64u + _dr];
-        let _k_rope45 = k_rope[((_b) * _sz.t + _c1tk12_) * 64u + _dr];
-        let _k_rope46 = k_rope[((_b) * _sz.t + _c1tk13_) * 64u + _dr];
-        let _k_rope47 = k_rope[((_b) * _sz.t + _c1tk14_) * 64u + _dr];
-        let _k_rope48 = k_rope[((_b) * _sz.t + _c1tk15_) * 64u + _dr];
-        let _c1kv0_ = _k_rope33;
-        let _c1kv1_ = _k_rope34;
-        let _c1kv2_ = _k_rope35;
-        let _c1kv3_ = _k_rope36;
-        let _c1kv4_ = _k_rope37;
-        let _c1kv5_ = _k_rope38;
-        let _c1kv6_ = _k_rope39;
-        let _c1kv7_ = _k_rope40;
-        let _c1kv8_ = _k_rope41;
-        let _c1kv9_ = _k_rope42;
-        let _c1kv10_ = _k_rope43;
-        let _c1kv11_ = _k_rope44;
-        let _c1kv12_ = _k_rope45;
-        let _c1kv13_ = _k_rope46;
-        let _c1kv14_ = _k_rope47;
-        let _c1kv15_ = _k_rope48;
-        _c1dot0k0_ += _c1q0_[_dr] * _c1kv0_; _c1dot0k1_ += _c1q0_[_dr] * _c1kv1_; _c1dot0k2_ += _c1q0_[_dr] * _c1kv2_; _c1dot0k3_ += _c1q0_[_dr] * _c1kv3_; _c1dot0k4_ += _c1q0_[_dr] * _c1kv4_; _c1dot0k5_ += _c1q0_[_dr] * _c1kv5_; _c1dot0k6_ += _c1q0_[_dr] * _c1kv6_; _c1dot0k7_ += _c1q0_[_dr] * _c1kv7_; _c1dot0k8_ += _c1q0_[_dr] * _c1kv8_; _c1dot0k9_ += _c1q0_[_dr] * _c1kv9_; _c1dot0k10_ += _c1q0_[_dr] * _c1kv10_; _c1dot0k11_ += _c1q0_[_dr] * _c1kv11_; _c1dot0k12_ += _c1q0_[_dr] * _c1kv12_; _c1dot0k13_ += _c1q0_[_dr] * _c1kv13_; _c1dot0k14_ += _c1q0_[_dr] * _c1kv14_; _c1dot0k15_ += _c1q0_[_dr] * _c1kv15_;
-        _c1dot1k0_ += _c1q1_[_dr] * _c1kv0_; _c1dot1k1_ += _c1q1_[_dr] * _c1kv1_; _c1dot1k2_ += _c1q1_[_dr] * _c1kv2_; _c1dot1k3_ += _c1q1_[_dr] * _c1kv3_; _c1dot1k4_ += _c1q1_[_dr] * _c1kv4_; _c1dot1k5_ += _c1q1_[_dr] * _c1kv5_; _c1dot1k6_ += _c1q1_[_dr] * _c1kv6_; _c1dot1k7_ += _c1q1_[_dr] * _c1kv7_; _c1dot1k8_ += _c1q1_[_dr] * _c1kv8_; _c1dot1k9_ += _c1q1_[_dr] * _c1kv9_; _c1dot1k10_ += _c1q1_[_dr] * _c1kv10_; _c1dot1k11_ += _c1q1_[_dr] * _c1kv11_; _c1dot1k12_ += _c1q1_[_dr] * _c1kv12_; _c1dot1k13_ += _c1q1_[_dr] * _c1kv13_; _c1dot1k14_ += _c1q1_[_dr] * _c1kv14_; _c1dot1k15_ += _c1q1_[_dr] * _c1kv15_;
-        _c1dot2k0_ += _c1q2_[_dr] * _c1kv0_; _c1dot2k1_ += _c1q2_[_dr] * _c1kv1_; _c1dot2k2_ += _c1q2_[_dr] * _c1kv2_; _c1dot2k3_ += _c1q2_[_dr] * _c1kv3_; _c1dot2k4_ += _c1q2_[_dr] * _c1kv4_; _c1dot2k5_ += _c1q2_[_dr] * _c1kv5_; _c1dot2k6_ += _c1q2_[_dr] * _c1kv6_; _c1dot2k7_ += _c1q2_[_dr] * _c1kv7_; _c1dot2k8_ += _c1q2_[_dr] * _c1kv8_; _c1dot2k9_ += _c1q2_[_dr] * _c1kv9_; _c1dot2k10_ += _c1q2_[_dr] * _c1kv10_; _c1dot2k11_ += _c1q2_[_dr] * _c1kv11_; _c1dot2k12_ += _c1q2_[_dr] * _c1kv12_; _c1dot2k13_ += _c1q2_[_dr] * _c1kv13_; _c1dot2k14_ += _c1q2_[_dr] * _c1kv14_; _c1dot2k15_ += _c1q2_[_dr] * _c1kv15_;
-        _c1dot3k0_ += _c1q3_[_dr] * _c1kv0_; _c1dot3k1_ += _c1q3_[_dr] * _c1kv1_; _c1dot3k2_ += _c1q3_[_dr] * _c1kv2_; _c1dot3k3_ += _c1q3_[_dr] * _c1kv3_; _c1dot3k4_ += _c1q3_[_dr] * _c1kv4_; _c1dot3k5_ += _c1q3_[_dr] * _c1kv5_; _c1dot3k6_ += _c1q3_[_dr] * _c1kv6_; _c1dot3k7_ += _c1q3_[_dr] * _c1kv7_; _c1dot3k8_ += _c1q3_[_dr] * _c1kv8_; _c1dot3k9_ += _c1q3_[_dr] * _c1kv9_; _c1dot3k10_ += _c1q3_[_dr] * _c1kv10_; _c1dot3k11_ += _c1q3_[_dr] * _c1kv11_; _c1dot3k12_ += _c1q3_[_dr] * _c1kv12_; _c1dot3k13_ += _c1q3_[_dr] * _c1kv13_; _c1dot3k14_ += _c1q3_[_dr] * _c1kv14_; _c1dot3k15_ += _c1q3_[_dr] * _c1kv15_;
-        _c1dot4k0_ += _c1q4_[_dr] * _c1kv0_; _c1dot4k1_ += _c1q4_[_dr] * _c1kv1_; _c1dot4k2_ += _c1q4_[_dr] * _c1kv2_; _c1dot4k3_ += _c1q4_[_dr] * _c1kv3_; _c1dot4k4_ += _c1q4_[_dr] * _c1kv4_; _c1dot4k5_ += _c1q4_[_dr] * _c1kv5_; _c1dot4k6_ += _c1q4_[_dr] * _c1kv6_; _c1dot4k7_ += _c1q4_[_dr] * _c1kv7_; _c1dot4k8_ += _c1q4_[_dr] * _c1kv8_; _c1dot4k9_ += _c1q4_[_dr] * _c1kv9_; _c1dot4k10_ += _c1q4_[_dr] * _c1kv10_; _c1dot4k11_ += _c1q4_[_dr] * _c1kv11_; _c1dot4k12_ += _c1q4_[_dr] * _c1kv12_; _c1dot4k13_ += _c1q4_[_dr] * _c1kv13_; _c1dot4k14_ += _c1q4_[_dr] * _c1kv14_; _c1dot4k15_ += _c1q4_[_dr] * _c1kv15_;
-        _c1dot5k0_ += _c1q5_[_dr] * _c1kv0_; _c1dot5k1_ += _c1q5_[_dr] * _c1kv1_; _c1dot5k2_ += _c1q5_[_dr] * _c1kv2_; _c1dot5k3_ += _c1q5_[_dr] * _c1kv3_; _c1dot5k4_ += _c1q5_[_dr] * _c1kv4_; _c1dot5k5_ += _c1q5_[_dr] * _c1kv5_; _c1dot5k6_ += _c1q5_[_dr] * _c1kv6_; _c1dot5k7_ += _c1q5_[_dr] * _c1kv7_; _c1dot5k8_ += _c1q5_[_dr] * _c1kv8_; _c1dot5k9_ += _c1q5_[_dr] * _c1kv9_; _c1dot5k10_ += _c1q5_[_dr] * _c1kv10_; _c1dot5k11_ += _c1q5_[_dr] * _c1kv11_; _c1dot5k12_ += _c1q5_[_dr] * _c1kv12_; _c1dot5k13_ += _c1q5_[_dr] * _c1kv13_; _c1dot5k14_ += _c1q5_[_dr] * _c1kv14_; _c1dot5k15_ += _c1q5_[_dr] * _c1kv15_;
-        _c1dot6k0_ += _c1q6_[_dr] * _c1kv0_; _c1dot6k1_ += _c1q6_[_dr] * _c1kv1_; _c1dot6k2_ += _c1q6_[_dr] * _c1kv2_; _c1dot6k3_ += _c1q6_[_dr] * _c1kv3_; _c1dot6k4_ += _c1q6_[_dr] * _c1kv4_; _c1dot6k5_ += _c1q6_[_dr] * _c1kv5_; _c1dot6k6_ += _c1q6_[_dr] * _c1kv6_; _c1dot6k7_ += _c1q6_[_dr] * _c1kv7_; _c1dot6k8_ += _c1q6_[_dr] * _c1kv8_; _c1dot6k9_ += _c1q6_[_dr] * _c1kv9_; _c1dot6k10_ += _c1q6_[_dr] * _c1kv10_; _c1dot6k11_ += _c1q6_[_dr] * _c1kv11_; _c1dot6k12_ += _c1q6_[_dr] * _c1kv12_; _c1dot6k13_ += _c1q6_[_dr] * _c1kv13_; _c1dot6k14_ += _c1q6_[_dr] * _c1kv14_; _c1dot6k15_ += _c1q6_[_dr] * _c1kv15_;
-        _c1dot7k0_ += _c1q7_[_dr] * _c1kv0_; _c1dot7k1_ += _c1q7_[_dr] * _c1kv1_; _c1dot7k2_ += _c1q7_[_dr] * _c1kv2_; _c1dot7k3_ += _c1q7_[_dr] * _c1kv3_; _c1dot7k4_ += _c1q7_[_dr] * _c1kv4_; _c1dot7k5_ += _c1q7_[_dr] * _c1kv5_; _c1dot7k6_ += _c1q7_[_dr] * _c1kv6_; _c1dot7k7_ += _c1q7_[_dr] * _c1kv7_; _c1dot7k8_ += _c1q7_[_dr] * _c1kv8_; _c1dot7k9_ += _c1q7_[_dr] * _c1kv9_; _c1dot7k10_ += _c1q7_[_dr] * _c1kv10_; _c1dot7k11_ += _c1q7_[_dr] * _c1kv11_; _c1dot7k12_ += _c1q7_[_dr] * _c1kv12_; _c1dot7k13_ += _c1q7_[_dr] * _c1kv13_; _c1dot7k14_ += _c1q7_[_dr] * _c1kv14_; _c1dot7k15_ += _c1q7_[_dr] * _c1kv15_;
+        let _c1kv0_ = k_rope[(_b * _sz.t + _c1tk0_) * 64u + _dr];
+        let _c1kv1_ = k_rope[(_b * _sz.t + _c1tk1_) * 64u + _dr];
+        let _c1kv2_ = k_rope[(_b * _sz.t + _c1tk2_) * 64u + _dr];
+        let _c1kv3_ = k_rope[(_b * _sz.t + _c1tk3_) * 64u + _dr];
+        let _c1kv4_ = k_rope[(_b * _sz.t + _c1tk4_) * 64u + _dr];
+        let _c1kv5_ = k_rope[(_b * _sz.t + _c1tk5_) * 64u + _dr];
+        let _c1kv6_ = k_rope[(_b * _sz.t + _c1tk6_) * 64u + _dr];
+        let _c1kv7_ = k_rope[(_b * _sz.t + _c1tk7_) * 64u + _dr];
+        let _c1kv8_ = k_rope[(_b * _sz.t + _c1tk8_) * 64u + _dr];
+        let _c1kv9_ = k_rope[(_b * _sz.t + _c1tk9_) * 64u + _dr];
+        let _c1kv10_ = k_rope[(_b * _sz.t + _c1tk10_) * 64u + _dr];
+        let _c1kv11_ = k_rope[(_b * _sz.t + _c1tk11_) * 64u + _dr];
+        let _c1kv12_ = k_rope[(_b * _sz.t + _c1tk12_) * 64u + _dr];
+        let _c1kv13_ = k_rope[(_b * _sz.t + _c1tk13_) * 64u + _dr];
+        let _c1kv14_ = k_rope[(_b * _sz.t + _c1tk14_) * 64u + _dr];
+        let _c1kv15_ = k_rope[(_b * _sz.t + _c1tk15_) * 64u + _dr];
+        _c1dot0k0_ += _c1q0_[_dr] * _c1kv0_;
+        _c1dot0k1_ += _c1q0_[_dr] * _c1kv1_;
+        _c1dot0k2_ += _c1q0_[_dr] * _c1kv2_;
+        _c1dot0k3_ += _c1q0_[_dr] * _c1kv3_;
+        _c1dot0k4_ += _c1q0_[_dr] * _c1kv4_;
+        _c1dot0k5_ += _c1q0_[_dr] * _c1kv5_;
+        _c1dot0k6_ += _c1q0_[_dr] * _c1kv6_;
+        _c1dot0k7_ += _c1q0_[_dr] * _c1kv7_;
+        _c1dot0k8_ += _c1q0_[_dr] * _c1kv8_;
+        _c1dot0k9_ += _c1q0_[_dr] * _c1kv9_;
+        _c1dot0k10_ += _c1q0_[_dr] * _c1kv10_;
+        _c1dot0k11_ += _c1q0_[_dr] * _c1kv11_;
+        _c1dot0k12_ += _c1q0_[_dr] * _c1kv12_;
+        _c1dot0k13_ += _c1q0_[_dr] * _c1kv13_;
+        _c1dot0k14_ += _c1q0_[_dr] * _c1kv14_;
+        _c1dot0k15_ += _c1q0_[_dr] * _c1kv15_;
+        _c1dot1k0_ += _c1q1_[_dr] * _c1kv0_;
+        _c1dot1k1_ += _c1q1_[_dr] * _c1kv1_;
+        _c1dot1k2_ += _c1q1_[_dr] * _c1kv2_;
+        _c1dot1k3_ += _c1q1_[_dr] * _c1kv3_;
+        _c1dot1k4_ += _c1q1_[_dr] * _c1kv4_;
+        _c1dot1k5_ += _c1q1_[_dr] * _c1kv5_;
+        _c1dot1k6_ += _c1q1_[_dr] * _c1kv6_;
+        _c1dot1k7_ += _c1q1_[_dr] * _c1kv7_;
+        _c1dot1k8_ += _c1q1_[_dr] * _c1kv8_;
+        _c1dot1k9_ += _c1q1_[_dr] * _c1kv9_;
+        _c1dot1k10_ += _c1q1_[_dr] * _c1kv10_;
+        _c1dot1k11_ += _c1q1_[_dr] * _c1kv11_;
+        _c1dot1k12_ += _c1q1_[_dr] * _c1kv12_;
+        _c1dot1k13_ += _c1q1_[_dr] * _c1kv13_;
+        _c1dot1k14_ += _c1q1_[_dr] * _c1kv14_;
+        _c1dot1k15_ += _c1q1_[_dr] * _c1kv15_;
+        _c1dot2k0_ += _c1q2_[_dr] * _c1kv0_;
+        _c1dot2k1_ += _c1q2_[_dr] * _c1kv1_;
+        _c1dot2k2_ += _c1q2_[_dr] * _c1kv2_;
+        _c1dot2k3_ += _c1q2_[_dr] * _c1kv3_;
+        _c1dot2k4_ += _c1q2_[_dr] * _c1kv4_;
+        _c1dot2k5_ += _c1q2_[_dr] * _c1kv5_;
+        _c1dot2k6_ += _c1q2_[_dr] * _c1kv6_;
+        _c1dot2k7_ += _c1q2_[_dr] * _c1kv7_;
+        _c1dot2k8_ += _c1q2_[_dr] * _c1kv8_;
+        _c1dot2k9_ += _c1q2_[_dr] * _c1kv9_;
+        _c1dot2k10_ += _c1q2_[_dr] * _c1kv10_;
+        _c1dot2k11_ += _c1q2_[_dr] * _c1kv11_;
+        _c1dot2k12_ += _c1q2_[_dr] * _c1kv12_;
+        _c1dot2k13_ += _c1q2_[_dr] * _c1kv13_;
+        _c1dot2k14_ += _c1q2_[_dr] * _c1kv14_;
+        _c1dot2k15_ += _c1q2_[_dr] * _c1kv15_;
+        _c1dot3k0_ += _c1q3_[_dr] * _c1kv0_;
+        _c1dot3k1_ += _c1q3_[_dr] * _c1kv1_;
+        _c1dot3k2_ += _c1q3_[_dr] * _c1kv2_;
+        _c1dot3k3_ += _c1q3_[_dr] * _c1kv3_;
+        _c1dot3k4_ += _c1q3_[_dr] * _c1kv4_;
+        _c1dot3k5_ += _c1q3_[_dr] * _c1kv5_;
+        _c1dot3k6_ += _c1q3_[_dr] * _c1kv6_;
+        _c1dot3k7_ += _c1q3_[_dr] * _c1kv7_;
+        _c1dot3k8_ += _c1q3_[_dr] * _c1kv8_;
+        _c1dot3k9_ += _c1q3_[_dr] * _c1kv9_;
+        _c1dot3k10_ += _c1q3_[_dr] * _c1kv10_;
+        _c1dot3k11_ += _c1q3_[_dr] * _c1kv11_;
+        _c1dot3k12_ += _c1q3_[_dr] * _c1kv12_;
+        _c1dot3k13_ += _c1q3_[_dr] * _c1kv13_;
+        _c1dot3k14_ += _c1q3_[_dr] * _c1kv14_;
+        _c1dot3k15_ += _c1q3_[_dr] * _c1kv15_;
+        _c1dot4k0_ += _c1q4_[_dr] * _c1kv0_;
+        _c1dot4k1_ += _c1q4_[_dr] * _c1kv1_;
+        _c1dot4k2_ += _c1q4_[_dr] * _c1kv2_;
+        _c1dot4k3_ += _c1q4_[_dr] * _c1kv3_;
+        _c1dot4k4_ += _c1q4_[_dr] * _c1kv4_;
+        _c1dot4k5_ += _c1q4_[_dr] * _c1kv5_;
+        _c1dot4k6_ += _c1q4_[_dr] * _c1kv6_;
+        _c1dot4k7_ += _c1q4_[_dr] * _c1kv7_;
+        _c1dot4k8_ += _c1q4_[_dr] * _c1kv8_;
+        _c1dot4k9_ += _c1q4_[_dr] * _c1kv9_;
+        _c1dot4k10_ += _c1q4_[_dr] * _c1kv10_;
+        _c1dot4k11_ += _c1q4_[_dr] * _c1kv11_;
+        _c1dot4k12_ += _c1q4_[_dr] * _c1kv12_;
+        _c1dot4k13_ += _c1q4_[_dr] * _c1kv13_;
+        _c1dot4k14_ += _c1q4_[_dr] * _c1kv14_;
+        _c1dot4k15_ += _c1q4_[_dr] * _c1kv15_;
+        _c1dot5k0_ += _c1q5_[_dr] * _c1kv0_;
+        _c1dot5k1_ += _c1q5_[_dr] * _c1kv1_;
+        _c1dot5k2_ += _c1q5_[_dr] * _c1kv2_;
+        _c1dot5k3_ += _c1q5_[_dr] * _c1kv3_;
+        _c1dot5k4_ += _c1q5_[_dr] * _c1kv4_;
+        _c1dot5k5_ += _c1q5_[_dr] * _c1kv5_;
+        _c1dot5k6_ += _c1q5_[_dr] * _c1kv6_;
+        _c1dot5k7_ += _c1q5_[_dr] * _c1kv7_;
+        _c1dot5k8_ += _c1q5_[_dr] * _c1kv8_;
+        _c1dot5k9_ += _c1q5_[_dr] * _c1kv9_;
+        _c1dot5k10_ += _c1q5_[_dr] * _c1kv10_;
+        _c1dot5k11_ += _c1q5_[_dr] * _c1kv11_;
+        _c1dot5k12_ += _c1q5_[_dr] * _c1kv12_;
+        _c1dot5k13_ += _c1q5_[_dr] * _c1kv13_;
+        _c1dot5k14_ += _c1q5_[_dr] * _c1kv14_;
+        _c1dot5k15_ += _c1q5_[_dr] * _c1kv15_;
+        _c1dot6k0_ += _c1q6_[_dr] * _c1kv0_;
+        _c1dot6k1_ += _c1q6_[_dr] * _c1kv1_;
+        _c1dot6k2_ += _c1q6_[_dr] * _c1kv2_;
+        _c1dot6k3_ += _c1q6_[_dr] * _c1kv3_;
+        _c1dot6k4_ += _c1q6_[_dr] * _c1kv4_;
+        _c1dot6k5_ += _c1q6_[_dr] * _c1kv5_;
+        _c1dot6k6_ += _c1q6_[_dr] * _c1kv6_;
+        _c1dot6k7_ += _c1q6_[_dr] * _c1kv7_;
+        _c1dot6k8_ += _c1q6_[_dr] * _c1kv8_;
+        _c1dot6k9_ += _c1q6_[_dr] * _c1kv9_;
+        _c1dot6k10_ += _c1q6_[_dr] * _c1kv10_;
+        _c1dot6k11_ += _c1q6_[_dr] * _c1kv11_;
+        _c1dot6k12_ += _c1q6_[_dr] * _c1kv12_;
+        _c1dot6k13_ += _c1q6_[_dr] * _c1kv13_;
+        _c1dot6k14_ += _c1q6_[_dr] * _c1kv14_;
+        _c1dot6k15_ += _c1q6_[_dr] * _c1kv15_;
+        _c1dot7k0_ += _c1q7_[_dr] * _c1kv0_;
+        _c1dot7k1_ += _c1q7_[_dr] * _c1kv1_;
+        _c1dot7k2_ += _c1q7_[_dr] * _c1kv2_;
+        _c1dot7k3_ += _c1q7_[_dr] * _c1kv3_;
+        _c1dot7k4_ += _c1q7_[_dr] * _c1kv4_;
+        _c1dot7k5_ += _c1q7_[_dr] * _c1kv5_;
+        _c1dot7k6_ += _c1q7_[_dr] * _c1kv6_;
+        _c1dot7k7_ += _c1q7_[_dr] * _c1kv7_;
+        _c1dot7k8_ += _c1q7_[_dr] * _c1kv8_;
+        _c1dot7k9_ += _c1q7_[_dr] * _c1kv9_;
+        _c1dot7k10_ += _c1q7_[_dr] * _c1kv10_;
+        _c1dot7k11_ += _c1q7_[_dr] * _c1kv11_;
+        _c1dot7k12_ += _c1q7_[_dr] * _c1kv12_;
+        _c1dot7k13_ += _c1q7_[_dr] * _c1kv13_;
+        _c1dot7k14_ += _c1q7_[_dr] * _c1kv14_;
+        _c1dot7k15_ += _c1q7_[_dr] * _c1kv15_;
       }
-      _c1s0_[_j + 0u] = _c1dot0k0_; _c1s0_[_j + 1u] = _c1dot0k1_; _c1s0_[_j + 2u] = _c1dot0k2_; _c1s0_[_j + 3u] = _c1dot0k3_; _c1s0_[_j + 4u] = _c1dot0k4_; _c1s0_[_j + 5u] = _c1dot0k5_; _c1s0_[_j + 6u] = _c1dot0k6_; _c1s0_[_j + 7u] = _c1dot0k7_; _c1s0_[_j + 8u] = _c1dot0k8_; _c1s0_[_j + 9u] = _c1dot0k9_; _c1s0_[_j + 10u] = _c1dot0k10_; _c1s0_[_j + 11u] = _c1dot0k11_; _c1s0_[_j + 12u] = _c1dot0k12_; _c1s0_[_j + 13u] = _c1dot0k13_; _c1s0_[_j + 14u] = _c1dot0k14_; _c1s0_[_j + 15u] = _c1dot0k15_;
-      _c1s1_[_j + 0u] = _c1dot1k0_; _c1s1_[_j + 1u] = _c1dot1k1_; _c1s1_[_j + 2u] = _c1dot1k2_; _c1s1_[_j + 3u] = _c1dot1k3_; _c1s1_[_j + 4u] = _c1dot1k4_; _c1s1_[_j + 5u] = _c1dot1k5_; _c1s1_[_j + 6u] = _c1dot1k6_; _c1s1_[_j + 7u] = _c1dot1k7_; _c1s1_[_j + 8u] = _c1dot1k8_; _c1s1_[_j + 9u] = _c1dot1k9_; _c1s1_[_j + 10u] = _c1dot1k10_; _c1s1_[_j + 11u] = _c1dot1k11_; _c1s1_[_j + 12u] = _c1dot1k12_; _c1s1_[_j + 13u] = _c1dot1k13_; _c1s1_[_j + 14u] = _c1dot1k14_; _c1s1_[_j + 15u] = _c1dot1k15_;
-      _c1s2_[_j + 0u] = _c1dot2k0_; _c1s2_[_j + 1u] = _c1dot2k1_; _c1s2_[_j + 2u] = _c1dot2k2_; _c1s2_[_j + 3u] = _c1dot2k3_; _c1s2_[_j + 4u] = _c1dot2k4_; _c1s2_[_j + 5u] = _c1dot2k5_; _c1s2_[_j + 6u] = _c1dot2k6_; _c1s2_[_j + 7u] = _c1dot2k7_; _c1s2_[_j + 8u] = _c1dot2k8_; _c1s2_[_j + 9u] = _c1dot2k9_; _c1s2_[_j + 10u] = _c1dot2k10_; _c1s2_[_j + 11u] = _c1dot2k11_; _c1s2_[_j + 12u] = _c1dot2k12_; _c1s2_[_j + 13u] = _c1dot2k13_; _c1s2_[_j + 14u] = _c1dot2k14_; _c1s2_[_j + 15u] = _c1dot2k15_;
-      _c1s3_[_j + 0u] = _c1dot3k0_; _c1s3_[_j + 1u] = _c1dot3k1_; _c1s3_[_j + 2u] = _c1dot3k2_; _c1s3_[_j + 3u] = _c1dot3k3_; _c1s3_[_j + 4u] = _c1dot3k4_; _c1s3_[_j + 5u] = _c1dot3k5_; _c1s3_[_j + 6u] = _c1dot3k6_; _c1s3_[_j + 7u] = _c1dot3k7_; _c1s3_[_j + 8u] = _c1dot3k8_; _c1s3_[_j + 9u] = _c1dot3k9_; _c1s3_[_j + 10u] = _c1dot3k10_; _c1s3_[_j + 11u] = _c1dot3k11_; _c1s3_[_j + 12u] = _c1dot3k12_; _c1s3_[_j + 13u] = _c1dot3k13_; _c1s3_[_j + 14u] = _c1dot3k14_; _c1s3_[_j + 15u] = _c1dot3k15_;
-      _c1s4_[_j + 0u] = _c1dot4k0_; _c1s4_[_j + 1u] = _c1dot4k1_; _c1s4_[_j + 2u] = _c1dot4k2_; _c1s4_[_j + 3u] = _c1dot4k3_; _c1s4_[_j + 4u] = _c1dot4k4_; _c1s4_[_j + 5u] = _c1dot4k5_; _c1s4_[_j + 6u] = _c1dot4k6_; _c1s4_[_j + 7u] = _c1dot4k7_; _c1s4_[_j + 8u] = _c1dot4k8_; _c1s4_[_j + 9u] = _c1dot4k9_; _c1s4_[_j + 10u] = _c1dot4k10_; _c1s4_[_j + 11u] = _c1dot4k11_; _c1s4_[_j + 12u] = _c1dot4k12_; _c1s4_[_j + 13u] = _c1dot4k13_; _c1s4_[_j + 14u] = _c1dot4k14_; _c1s4_[_j + 15u] = _c1dot4k15_;
-      _c1s5_[_j + 0u] = _c1dot5k0_; _c1s5_[_j + 1u] = _c1dot5k1_; _c1s5_[_j + 2u] = _c1dot5k2_; _c1s5_[_j + 3u] = _c1dot5k3_; _c1s5_[_j + 4u] = _c1dot5k4_; _c1s5_[_j + 5u] = _c1dot5k5_; _c1s5_[_j + 6u] = _c1dot5k6_; _c1s5_[_j + 7u] = _c1dot5k7_; _c1s5_[_j + 8u] = _c1dot5k8_; _c1s5_[_j + 9u] = _c1dot5k9_; _c1s5_[_j + 10u] = _c1dot5k10_; _c1s5_[_j + 11u] = _c1dot5k11_; _c1s5_[_j + 12u] = _c1dot5k12_; _c1s5_[_j + 13u] = _c1dot5k13_; _c1s5_[_j + 14u] = _c1dot5k14_; _c1s5_[_j + 15u] = _c1dot5k15_;
-      _c1s6_[_j + 0u] = _c1dot6k0_; _c1s6_[_j + 1u] = _c1dot6k1_; _c1s6_[_j + 2u] = _c1dot6k2_; _c1s6_[_j + 3u] = _c1dot6k3_; _c1s6_[_j + 4u] = _c1dot6k4_; _c1s6_[_j + 5u] = _c1dot6k5_; _c1s6_[_j + 6u] = _c1dot6k6_; _c1s6_[_j + 7u] = _c1dot6k7_; _c1s6_[_j + 8u] = _c1dot6k8_; _c1s6_[_j + 9u] = _c1dot6k9_; _c1s6_[_j + 10u] = _c1dot6k10_; _c1s6_[_j + 11u] = _c1dot6k11_; _c1s6_[_j + 12u] = _c1dot6k12_; _c1s6_[_j + 13u] = _c1dot6k13_; _c1s6_[_j + 14u] = _c1dot6k14_; _c1s6_[_j + 15u] = _c1dot6k15_;
-      _c1s7_[_j + 0u] = _c1dot7k0_; _c1s7_[_j + 1u] = _c1dot7k1_; _c1s7_[_j + 2u] = _c1dot7k2_; _c1s7_[_j + 3u] = _c1dot7k3_; _c1s7_[_j + 4u] = _c1dot7k4_; _c1s7_[_j + 5u] = _c1dot7k5_; _c1s7_[_j + 6u] = _c1dot7k6_; _c1s7_[_j + 7u] = _c1dot7k7_; _c1s7_[_j + 8u] = _c1dot7k8_; _c1s7_[_j + 9u] = _c1dot7k9_; _c1s7_[_j + 10u] = _c1dot7k10_; _c1s7_[_j + 11u] = _c1dot7k11_; _c1s7_[_j + 12u] = _c1dot7k12_; _c1s7_[_j + 13u] = _c1dot7k13_; _c1s7_[_j + 14u] = _c1dot7k14_; _c1s7_[_j + 15u] = _c1dot7k15_;
+      _c1s0_[_j] = _c1dot0k0_;
+      _c1s0_[_j + 1u] = _c1dot0k1_;
+      _c1s0_[_j + 2u] = _c1dot0k2_;
+      _c1s0_[_j + 3u] = _c1dot0k3_;
+      _c1s0_[_j + 4u] = _c1dot0k4_;
+      _c1s0_[_j + 5u] = _c1dot0k5_;
+      _c1s0_[_j + 6u] = _c1dot0k6_;
+      _c1s0_[_j + 7u] = _c1dot0k7_;
+      _c1s0_[_j + 8u] = _c1dot0k8_;
+      _c1s0_[_j + 9u] = _c1dot0k9_;
+      _c1s0_[_j + 10u] = _c1dot0k10_;
+      _c1s0_[_j + 11u] = _c1dot0k11_;
+      _c1s0_[_j + 12u] = _c1dot0k12_;
+      _c1s0_[_j + 13u] = _c1dot0k13_;
+      _c1s0_[_j + 14u] = _c1dot0k14_;
+      _c1s0_[_j + 15u] = _c1dot0k15_;
+      _c1s1_[_j] = _c1dot1k0_;
+      _c1s1_[_j + 1u] = _c1dot1k1_;
+      _c1s1_[_j + 2u] = _c1dot1k2_;
+      _c1s1_[_j + 3u] = _c1dot1k3_;
+      _c1s1_[_j + 4u] = _c1dot1k4_;
+      _c1s1_[_j + 5u] = _c1dot1k5_;
+      _c1s1_[_j + 6u] = _c1dot1k6_;
+      _c1s1_[_j + 7u] = _c1dot1k7_;
+      _c1s1_[_j + 8u] = _c1dot1k8_;
+      _c1s1_[_j + 9u] = _c1dot1k9_;
+      _c1s1_[_j + 10u] = _c1dot1k10_;
+      _c1s1_[_j + 11u] = _c1dot1k11_;
+      _c1s1_[_j + 12u] = _c1dot1k12_;
+      _c1s1_[_j + 13u] = _c1dot1k13_;
+      _c1s1_[_j + 14u] = _c1dot1k14_;
+      _c1s1_[_j + 15u] = _c1dot1k15_;
+      _c1s2_[_j] = _c1dot2k0_;
+      _c1s2_[_j + 1u] = _c1dot2k1_;
+      _c1s2_[_j + 2u] = _c1dot2k2_;
+      _c1s2_[_j + 3u] = _c1dot2k3_;
+      _c1s2_[_j + 4u] = _c1dot2k4_;
+      _c1s2_[_j + 5u] = _c1dot2k5_;
+      _c1s2_[_j + 6u] = _c1dot2k6_;
+      _c1s2_[_j + 7u] = _c1dot2k7_;
+      _c1s2_[_j + 8u] = _c1dot2k8_;
+      _c1s2_[_j + 9u] = _c1dot2k9_;
+      _c1s2_[_j + 10u] = _c1dot2k10_;
+      _c1s2_[_j + 11u] = _c1dot2k11_;
+      _c1s2_[_j + 12u] = _c1dot2k12_;
+      _c1s2_[_j + 13u] = _c1dot2k13_;
+      _c1s2_[_j + 14u] = _c1dot2k14_;
+      _c1s2_[_j + 15u] = _c1dot2k15_;
+      _c1s3_[_j] = _c1dot3k0_;
+      _c1s3_[_j + 1u] = _c1dot3k1_;
+      _c1s3_[_j + 2u] = _c1dot3k2_;
+      _c1s3_[_j + 3u] = _c1dot3k3_;
+      _c1s3_[_j + 4u] = _c1dot3k4_;
+      _c1s3_[_j + 5u] = _c1dot3k5_;
+      _c1s3_[_j + 6u] = _c1dot3k6_;
+      _c1s3_[_j + 7u] = _c1dot3k7_;
+      _c1s3_[_j + 8u] = _c1dot3k8_;
+      _c1s3_[_j + 9u] = _c1dot3k9_;
+      _c1s3_[_j + 10u] = _c1dot3k10_;
+      _c1s3_[_j + 11u] = _c1dot3k11_;
+      _c1s3_[_j + 12u] = _c1dot3k12_;
+      _c1s3_[_j + 13u] = _c1dot3k13_;
+      _c1s3_[_j + 14u] = _c1dot3k14_;
+      _c1s3_[_j + 15u] = _c1dot3k15_;
+      _c1s4_[_j] = _c1dot4k0_;
+      _c1s4_[_j + 1u] = _c1dot4k1_;
+      _c1s4_[_j + 2u] = _c1dot4k2_;
+      _c1s4_[_j + 3u] = _c1dot4k3_;
+      _c1s4_[_j + 4u] = _c1dot4k4_;
+      _c1s4_[_j + 5u] = _c1dot4k5_;
+      _c1s4_[_j + 6u] = _c1dot4k6_;
+      _c1s4_[_j + 7u] = _c1dot4k7_;
+      _c1s4_[_j + 8u] = _c1dot4k8_;
+      _c1s4_[_j + 9u] = _c1dot4k9_;
+      _c1s4_[_j + 10u] = _c1dot4k10_;
+      _c1s4_[_j + 11u] = _c1dot4k11_;
+      _c1s4_[_j + 12u] = _c1dot4k12_;
+      _c1s4_[_j + 13u] = _c1dot4k13_;
+      _c1s4_[_j + 14u] = _c1dot4k14_;
+      _c1s4_[_j + 15u] = _c1dot4k15_;
+      _c1s5_[_j] = _c1dot5k0_;
+      _c1s5_[_j + 1u] = _c1dot5k1_;
+      _c1s5_[_j + 2u] = _c1dot5k2_;
+      _c1s5_[_j + 3u] = _c1dot5k3_;
+      _c1s5_[_j + 4u] = _c1dot5k4_;
+      _c1s5_[_j + 5u] = _c1dot5k5_;
+      _c1s5_[_j + 6u] = _c1dot5k6_;
+      _c1s5_[_j + 7u] = _c1dot5k7_;
+      _c1s5_[_j + 8u] = _c1dot5k8_;
+      _c1s5_[_j + 9u] = _c1dot5k9_;
+      _c1s5_[_j + 10u] = _c1dot5k10_;
+      _c1s5_[_j + 11u] = _c1dot5k11_;
+      _c1s5_[_j + 12u] = _c1dot5k12_;
+      _c1s5_[_j + 13u] = _c1dot5k13_;
+      _c1s5_[_j + 14u] = _c1dot5k14_;
+      _c1s5_[_j + 15u] = _c1dot5k15_;
+      _c1s6_[_j] = _c1dot6k0_;
+      _c1s6_[_j + 1u] = _c1dot6k1_;
+      _c1s6_[_j + 2u] = _c1dot6k2_;
+      _c1s6_[_j + 3u] = _c1dot6k3_;
+      _c1s6_[_j + 4u] = _c1dot6k4_;
+      _c1s6_[_j + 5u] = _c1dot6k5_;
+      _c1s6_[_j + 6u] = _c1dot6k6_;
+      _c1s6_[_j + 7u] = _c1dot6k7_;
+      _c1s6_[_j + 8u] = _c1dot6k8_;
+      _c1s6_[_j + 9u] = _c1dot6k9_;
+      _c1s6_[_j + 10u] = _c1dot6k10_;
+      _c1s6_[_j + 11u] = _c1dot6k11_;
+      _c1s6_[_j + 12u] = _c1dot6k12_;
+      _c1s6_[_j + 13u] = _c1dot6k13_;
+      _c1s6_[_j + 14u] = _c1dot6k14_;
+      _c1s6_[_j + 15u] = _c1dot6k15_;
+      _c1s7_[_j] = _c1dot7k0_;
+      _c1s7_[_j + 1u] = _c1dot7k1_;
+      _c1s7_[_j + 2u] = _c1dot7k2_;
+      _c1s7_[_j + 3u] = _c1dot7k3_;
+      _c1s7_[_j + 4u] = _c1dot7k4_;
+      _c1s7_[_j + 5u] = _c1dot7k5_;
+      _c1s7_[_j + 6u] = _c1dot7k6_;
+      _c1s7_[_j + 7u] = _c1dot7k7_;
+      _c1s7_[_j + 8u] = _c1dot7k8_;
+      _c1s7_[_j + 9u] = _c1dot7k9_;
+      _c1s7_[_j + 10u] = _c1dot7k10_;
+      _c1s7_[_j + 11u] = _c1dot7k11_;
+      _c1s7_[_j + 12u] = _c1dot7k12_;
+      _c1s7_[_j + 13u] = _c1dot7k13_;
+      _c1s7_[_j + 14u] = _c1dot7k14_;
+      _c1s7_[_j + 15u] = _c1dot7k15_;
     }
     for (var _j = 0u; _j < 16u; _j++) {
       let _t = min(_t0_ + _j, _tend - 1u);
@@ -593,61 +1278,92 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
     for (var _j = 0u; _j < 16u; _j++) { _mt0_ = max(_mt0_, _s0_[_j]); }
     let _alpha0_ = select(exp(_m0_ - _mt0_), 1.0, _mt0_ == _f32_bits(0xff800000u));
     var _ps0_ = 0.0;
-    for (var _j = 0u; _j < 16u; _j++) { let _p0_ = select(exp(_s0_[_j] - _mt0_), 0.0, _s0_[_j] == _f32_bits(0xff800000u)); _s0_[_j] = _p0_; _ps0_ += _p0_; }
+    for (var _j = 0u; _j < 16u; _j++) {
+      let _p0_ = select(exp(_s0_[_j] - _mt0_), 0.0, _s0_[_j] == _f32_bits(0xff800000u));
+      _s0_[_j] = _p0_;
+      _ps0_ += _p0_;
+    }
     _l0_ = _l0_ * _alpha0_ + _ps0_;
     _m0_ = _mt0_;
     var _mt1_ = _m1_;
     for (var _j = 0u; _j < 16u; _j++) { _mt1_ = max(_mt1_, _s1_[_j]); }
     let _alpha1_ = select(exp(_m1_ - _mt1_), 1.0, _mt1_ == _f32_bits(0xff800000u));
     var _ps1_ = 0.0;
-    for (var _j = 0u; _j < 16u; _j++) { let _p1_ = select(exp(_s1_[_j] - _mt1_), 0.0, _s1_[_j] == _f32_bits(0xff800000u)); _s1_[_j] = _p1_; _ps1_ += _p1_; }
+    for (var _j = 0u; _j < 16u; _j++) {
+      let _p1_ = select(exp(_s1_[_j] - _mt1_), 0.0, _s1_[_j] == _f32_bits(0xff800000u));
+      _s1_[_j] = _p1_;
+      _ps1_ += _p1_;
+    }
     _l1_ = _l1_ * _alpha1_ + _ps1_;
     _m1_ = _mt1_;
     var _mt2_ = _m2_;
     for (var _j = 0u; _j < 16u; _j++) { _mt2_ = max(_mt2_, _s2_[_j]); }
     let _alpha2_ = select(exp(_m2_ - _mt2_), 1.0, _mt2_ == _f32_bits(0xff800000u));
     var _ps2_ = 0.0;
-    for (var _j = 0u; _j < 16u; _j++) { let _p2_ = select(exp(_s2_[_j] - _mt2_), 0.0, _s2_[_j] == _f32_bits(0xff800000u)); _s2_[_j] = _p2_; _ps2_ += _p2_; }
+    for (var _j = 0u; _j < 16u; _j++) {
+      let _p2_ = select(exp(_s2_[_j] - _mt2_), 0.0, _s2_[_j] == _f32_bits(0xff800000u));
+      _s2_[_j] = _p2_;
+      _ps2_ += _p2_;
+    }
     _l2_ = _l2_ * _alpha2_ + _ps2_;
     _m2_ = _mt2_;
     var _mt3_ = _m3_;
     for (var _j = 0u; _j < 16u; _j++) { _mt3_ = max(_mt3_, _s3_[_j]); }
     let _alpha3_ = select(exp(_m3_ - _mt3_), 1.0, _mt3_ == _f32_bits(0xff800000u));
     var _ps3_ = 0.0;
-    for (var _j = 0u; _j < 16u; _j++) { let _p3_ = select(exp(_s3_[_j] - _mt3_), 0.0, _s3_[_j] == _f32_bits(0xff800000u)); _s3_[_j] = _p3_; _ps3_ += _p3_; }
+    for (var _j = 0u; _j < 16u; _j++) {
+      let _p3_ = select(exp(_s3_[_j] - _mt3_), 0.0, _s3_[_j] == _f32_bits(0xff800000u));
+      _s3_[_j] = _p3_;
+      _ps3_ += _p3_;
+    }
     _l3_ = _l3_ * _alpha3_ + _ps3_;
     _m3_ = _mt3_;
     var _mt4_ = _m4_;
     for (var _j = 0u; _j < 16u; _j++) { _mt4_ = max(_mt4_, _s4_[_j]); }
     let _alpha4_ = select(exp(_m4_ - _mt4_), 1.0, _mt4_ == _f32_bits(0xff800000u));
     var _ps4_ = 0.0;
-    for (var _j = 0u; _j < 16u; _j++) { let _p4_ = select(exp(_s4_[_j] - _mt4_), 0.0, _s4_[_j] == _f32_bits(0xff800000u)); _s4_[_j] = _p4_; _ps4_ += _p4_; }
+    for (var _j = 0u; _j < 16u; _j++) {
+      let _p4_ = select(exp(_s4_[_j] - _mt4_), 0.0, _s4_[_j] == _f32_bits(0xff800000u));
+      _s4_[_j] = _p4_;
+      _ps4_ += _p4_;
+    }
     _l4_ = _l4_ * _alpha4_ + _ps4_;
     _m4_ = _mt4_;
     var _mt5_ = _m5_;
     for (var _j = 0u; _j < 16u; _j++) { _mt5_ = max(_mt5_, _s5_[_j]); }
     let _alpha5_ = select(exp(_m5_ - _mt5_), 1.0, _mt5_ == _f32_bits(0xff800000u));
     var _ps5_ = 0.0;
-    for (var _j = 0u; _j < 16u; _j++) { let _p5_ = select(exp(_s5_[_j] - _mt5_), 0.0, _s5_[_j] == _f32_bits(0xff800000u)); _s5_[_j] = _p5_; _ps5_ += _p5_; }
+    for (var _j = 0u; _j < 16u; _j++) {
+      let _p5_ = select(exp(_s5_[_j] - _mt5_), 0.0, _s5_[_j] == _f32_bits(0xff800000u));
+      _s5_[_j] = _p5_;
+      _ps5_ += _p5_;
+    }
     _l5_ = _l5_ * _alpha5_ + _ps5_;
     _m5_ = _mt5_;
     var _mt6_ = _m6_;
     for (var _j = 0u; _j < 16u; _j++) { _mt6_ = max(_mt6_, _s6_[_j]); }
     let _alpha6_ = select(exp(_m6_ - _mt6_), 1.0, _mt6_ == _f32_bits(0xff800000u));
     var _ps6_ = 0.0;
-    for (var _j = 0u; _j < 16u; _j++) { let _p6_ = select(exp(_s6_[_j] - _mt6_), 0.0, _s6_[_j] == _f32_bits(0xff800000u)); _s6_[_j] = _p6_; _ps6_ += _p6_; }
+    for (var _j = 0u; _j < 16u; _j++) {
+      let _p6_ = select(exp(_s6_[_j] - _mt6_), 0.0, _s6_[_j] == _f32_bits(0xff800000u));
+      _s6_[_j] = _p6_;
+      _ps6_ += _p6_;
+    }
     _l6_ = _l6_ * _alpha6_ + _ps6_;
     _m6_ = _mt6_;
     var _mt7_ = _m7_;
     for (var _j = 0u; _j < 16u; _j++) { _mt7_ = max(_mt7_, _s7_[_j]); }
     let _alpha7_ = select(exp(_m7_ - _mt7_), 1.0, _mt7_ == _f32_bits(0xff800000u));
     var _ps7_ = 0.0;
-    for (var _j = 0u; _j < 16u; _j++) { let _p7_ = select(exp(_s7_[_j] - _mt7_), 0.0, _s7_[_j] == _f32_bits(0xff800000u)); _s7_[_j] = _p7_; _ps7_ += _p7_; }
+    for (var _j = 0u; _j < 16u; _j++) {
+      let _p7_ = select(exp(_s7_[_j] - _mt7_), 0.0, _s7_[_j] == _f32_bits(0xff800000u));
+      _s7_[_j] = _p7_;
+      _ps7_ += _p7_;
+    }
     _l7_ = _l7_ * _alpha7_ + _ps7_;
     _m7_ = _mt7_;
     for (var _c = 0u; _c < 512u; _c++) {
-      let _dv_ = _c0_ + _c;
-      let _dc = _dv_;
+      let _dc = _c;
       var _o0_ = _acc0_[_c] * _alpha0_;
       var _o1_ = _acc1_[_c] * _alpha1_;
       var _o2_ = _acc2_[_c] * _alpha2_;
@@ -658,7 +1374,7 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
       var _o7_ = _acc7_[_c] * _alpha7_;
       for (var _j = 0u; _j < 16u; _j++) {
         let _t = min(_t0_ + _j, _tend - 1u);
-        let _c_kv101 = c_kv[((_b) * _sz.t + _t) * 512u + _dc];
+        let _c_kv101 = c_kv[(_b * _sz.t + _t) * 512u + _dc];
         _o0_ += _s0_[_j] * _c_kv101;
         _o1_ += _s1_[_j] * _c_kv101;
         _o2_ += _s2_[_j] * _c_kv101;
@@ -681,65 +1397,57 @@ fn mla_decode_1_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
   if (_row0_ < _sz.h * _sz.s) {
     let _inv0_ = select(0.0, 1.0 / _l0_, _l0_ > 0.0);
     for (var _c = 0u; _c < 512u; _c++) {
-      let _dv_ = _c0_ + _c;
-      let _dc = _dv_;
-      _flash1[(((_b) * _sz.h + _h_0_) * _sz.s + _s_0_) * 512u + _dc] = (_acc0_[_c] * _inv0_);
+      let _dc = _c;
+      _flash1[((_b * _sz.h + _h_0_) * _sz.s + _s_0_) * 512u + _dc] = (_acc0_[_c] * _inv0_);
     }
   }
   if (_row1_ < _sz.h * _sz.s) {
     let _inv1_ = select(0.0, 1.0 / _l1_, _l1_ > 0.0);
     for (var _c = 0u; _c < 512u; _c++) {
-      let _dv_ = _c0_ + _c;
-      let _dc = _dv_;
-      _flash1[(((_b) * _sz.h + _h_1_) * _sz.s + _s_1_) * 512u + _dc] = (_acc1_[_c] * _inv1_);
+      let _dc = _c;
+      _flash1[((_b * _sz.h + _h_1_) * _sz.s + _s_1_) * 512u + _dc] = (_acc1_[_c] * _inv1_);
     }
   }
   if (_row2_ < _sz.h * _sz.s) {
     let _inv2_ = select(0.0, 1.0 / _l2_, _l2_ > 0.0);
     for (var _c = 0u; _c < 512u; _c++) {
-      let _dv_ = _c0_ + _c;
-      let _dc = _dv_;
-      _flash1[(((_b) * _sz.h + _h_2_) * _sz.s + _s_2_) * 512u + _dc] = (_acc2_[_c] * _inv2_);
+      let _dc = _c;
+      _flash1[((_b * _sz.h + _h_2_) * _sz.s + _s_2_) * 512u + _dc] = (_acc2_[_c] * _inv2_);
     }
   }
   if (_row3_ < _sz.h * _sz.s) {
     let _inv3_ = select(0.0, 1.0 / _l3_, _l3_ > 0.0);
     for (var _c = 0u; _c < 512u; _c++) {
-      let _dv_ = _c0_ + _c;
-      let _dc = _dv_;
-      _flash1[(((_b) * _sz.h + _h_3_) * _sz.s + _s_3_) * 512u + _dc] = (_acc3_[_c] * _inv3_);
+      let _dc = _c;
+      _flash1[((_b * _sz.h + _h_3_) * _sz.s + _s_3_) * 512u + _dc] = (_acc3_[_c] * _inv3_);
     }
   }
   if (_row4_ < _sz.h * _sz.s) {
     let _inv4_ = select(0.0, 1.0 / _l4_, _l4_ > 0.0);
     for (var _c = 0u; _c < 512u; _c++) {
-      let _dv_ = _c0_ + _c;
-      let _dc = _dv_;
-      _flash1[(((_b) * _sz.h + _h_4_) * _sz.s + _s_4_) * 512u + _dc] = (_acc4_[_c] * _inv4_);
+      let _dc = _c;
+      _flash1[((_b * _sz.h + _h_4_) * _sz.s + _s_4_) * 512u + _dc] = (_acc4_[_c] * _inv4_);
     }
   }
   if (_row5_ < _sz.h * _sz.s) {
     let _inv5_ = select(0.0, 1.0 / _l5_, _l5_ > 0.0);
     for (var _c = 0u; _c < 512u; _c++) {
-      let _dv_ = _c0_ + _c;
-      let _dc = _dv_;
-      _flash1[(((_b) * _sz.h + _h_5_) * _sz.s + _s_5_) * 512u + _dc] = (_acc5_[_c] * _inv5_);
+      let _dc = _c;
+      _flash1[((_b * _sz.h + _h_5_) * _sz.s + _s_5_) * 512u + _dc] = (_acc5_[_c] * _inv5_);
     }
   }
   if (_row6_ < _sz.h * _sz.s) {
     let _inv6_ = select(0.0, 1.0 / _l6_, _l6_ > 0.0);
     for (var _c = 0u; _c < 512u; _c++) {
-      let _dv_ = _c0_ + _c;
-      let _dc = _dv_;
-      _flash1[(((_b) * _sz.h + _h_6_) * _sz.s + _s_6_) * 512u + _dc] = (_acc6_[_c] * _inv6_);
+      let _dc = _c;
+      _flash1[((_b * _sz.h + _h_6_) * _sz.s + _s_6_) * 512u + _dc] = (_acc6_[_c] * _inv6_);
     }
   }
   if (_row7_ < _sz.h * _sz.s) {
     let _inv7_ = select(0.0, 1.0 / _l7_, _l7_ > 0.0);
     for (var _c = 0u; _c < 512u; _c++) {
-      let _dv_ = _c0_ + _c;
-      let _dc = _dv_;
-      _flash1[(((_b) * _sz.h + _h_7_) * _sz.s + _s_7_) * 512u + _dc] = (_acc7_[_c] * _inv7_);
+      let _dc = _c;
+      _flash1[((_b * _sz.h + _h_7_) * _sz.s + _s_7_) * 512u + _dc] = (_acc7_[_c] * _inv7_);
     }
   }
 }
@@ -758,23 +1466,23 @@ struct _Sizes { b: u32, h: u32, s: u32 }
 @compute @workgroup_size(64)
 fn mla_decode_2_einsum(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroups) _nwg: vec3u, @builtin(local_invocation_index) _lid: u32) {
   let _gid = (_wid.x + (_wid.y + _wid.z * _nwg.y) * _nwg.x) * 64u + _lid;
-  if (_gid >= _sz.b * _sz.h * ((_sz.s + 3u) / 4u) * ((128u + 3u) / 4u)) { return; }
+  if (_gid >= _sz.b * _sz.h * ((_sz.s + 3u) / 4u) * 32u) { return; }
   var _rest = _gid;
-  let _dv_tile = _rest % ((128u + 3u) / 4u);
-  _rest = _rest / ((128u + 3u) / 4u);
+  let _dv_tile = _rest % 32u;
+  _rest = _rest / 32u;
   let _s_tile = _rest % ((_sz.s + 3u) / 4u);
   _rest = _rest / ((_sz.s + 3u) / 4u);
   let _h = _rest % _sz.h;
   _rest = _rest / _sz.h;
   let _b = _rest;
-  let _s0 = min(_s_tile * 4u + 0u, _sz.s - 1u);
+  let _s0 = min(_s_tile * 4u, _sz.s - 1u);
   let _s1 = min(_s_tile * 4u + 1u, _sz.s - 1u);
   let _s2 = min(_s_tile * 4u + 2u, _sz.s - 1u);
   let _s3 = min(_s_tile * 4u + 3u, _sz.s - 1u);
-  let _dv0 = min(_dv_tile * 4u + 0u, 128u - 1u);
-  let _dv1 = min(_dv_tile * 4u + 1u, 128u - 1u);
-  let _dv2 = min(_dv_tile * 4u + 2u, 128u - 1u);
-  let _dv3 = min(_dv_tile * 4u + 3u, 128u - 1u);
+  let _dv0 = min(_dv_tile * 4u, 127u);
+  let _dv1 = min(_dv_tile * 4u + 1u, 127u);
+  let _dv2 = min(_dv_tile * 4u + 2u, 127u);
+  let _dv3 = min(_dv_tile * 4u + 3u, 127u);
   var _acc00: f32 = 0.0;
   var _acc01: f32 = 0.0;
   var _acc02: f32 = 0.0;
@@ -792,14 +1500,14 @@ fn mla_decode_2_einsum(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgrou
   var _acc32: f32 = 0.0;
   var _acc33: f32 = 0.0;
   for (var _dc: u32 = 0u; _dc < 512u; _dc++) {
-    let _flash10 = _flash1[(((_b) * _sz.h + _h) * _sz.s + _s0) * 512u + _dc];
-    let _w_uv1 = w_uv[((_dc) * _sz.h + _h) * 128u + _dv0];
-    let _w_uv2 = w_uv[((_dc) * _sz.h + _h) * 128u + _dv1];
-    let _w_uv3 = w_uv[((_dc) * _sz.h + _h) * 128u + _dv2];
-    let _w_uv4 = w_uv[((_dc) * _sz.h + _h) * 128u + _dv3];
-    let _flash15 = _flash1[(((_b) * _sz.h + _h) * _sz.s + _s1) * 512u + _dc];
-    let _flash16 = _flash1[(((_b) * _sz.h + _h) * _sz.s + _s2) * 512u + _dc];
-    let _flash17 = _flash1[(((_b) * _sz.h + _h) * _sz.s + _s3) * 512u + _dc];
+    let _flash10 = _flash1[((_b * _sz.h + _h) * _sz.s + _s0) * 512u + _dc];
+    let _w_uv1 = w_uv[(_dc * _sz.h + _h) * 128u + _dv0];
+    let _w_uv2 = w_uv[(_dc * _sz.h + _h) * 128u + _dv1];
+    let _w_uv3 = w_uv[(_dc * _sz.h + _h) * 128u + _dv2];
+    let _w_uv4 = w_uv[(_dc * _sz.h + _h) * 128u + _dv3];
+    let _flash15 = _flash1[((_b * _sz.h + _h) * _sz.s + _s1) * 512u + _dc];
+    let _flash16 = _flash1[((_b * _sz.h + _h) * _sz.s + _s2) * 512u + _dc];
+    let _flash17 = _flash1[((_b * _sz.h + _h) * _sz.s + _s3) * 512u + _dc];
     _acc00 += _flash10 * _w_uv1;
     _acc01 += _flash10 * _w_uv2;
     _acc02 += _flash10 * _w_uv3;
@@ -817,53 +1525,53 @@ fn mla_decode_2_einsum(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgrou
     _acc32 += _flash17 * _w_uv3;
     _acc33 += _flash17 * _w_uv4;
   }
-  if (_s_tile * 4u + 0u < _sz.s && _dv_tile * 4u + 0u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s0) * 128u + _dv0] = _acc00;
+  if (_s_tile * 4u < _sz.s && _dv_tile * 4u < 128u) {
+    o[((_b * _sz.h + _h) * _sz.s + _s0) * 128u + _dv0] = _acc00;
   }
-  if (_s_tile * 4u + 0u < _sz.s && _dv_tile * 4u + 1u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s0) * 128u + _dv1] = _acc01;
+  if (_s_tile * 4u < _sz.s && _dv_tile * 4u + 1u < 128u) {
+    o[((_b * _sz.h + _h) * _sz.s + _s0) * 128u + _dv1] = _acc01;
   }
-  if (_s_tile * 4u + 0u < _sz.s && _dv_tile * 4u + 2u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s0) * 128u + _dv2] = _acc02;
+  if (_s_tile * 4u < _sz.s && _dv_tile * 4u + 2u < 128u) {
+    o[((_b * _sz.h + _h) * _sz.s + _s0) * 128u + _dv2] = _acc02;
   }
-  if (_s_tile * 4u + 0u < _sz.s && _dv_tile * 4u + 3u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s0) * 128u + _dv3] = _acc03;
+  if (_s_tile * 4u < _sz.s && _dv_tile * 4u + 3u < 128u) {
+    o[((_b * _sz.h + _h) * _sz.s + _s0) * 128u + _dv3] = _acc03;
   }
-  if (_s_tile * 4u + 1u < _sz.s && _dv_tile * 4u + 0u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s1) * 128u + _dv0] = _acc10;
+  if (_s_tile * 4u + 1u < _sz.s && _dv_tile * 4u < 128u) {
+    o[((_b * _sz.h + _h) * _sz.s + _s1) * 128u + _dv0] = _acc10;
   }
   if (_s_tile * 4u + 1u < _sz.s && _dv_tile * 4u + 1u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s1) * 128u + _dv1] = _acc11;
+    o[((_b * _sz.h + _h) * _sz.s + _s1) * 128u + _dv1] = _acc11;
   }
   if (_s_tile * 4u + 1u < _sz.s && _dv_tile * 4u + 2u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s1) * 128u + _dv2] = _acc12;
+    o[((_b * _sz.h + _h) * _sz.s + _s1) * 128u + _dv2] = _acc12;
   }
   if (_s_tile * 4u + 1u < _sz.s && _dv_tile * 4u + 3u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s1) * 128u + _dv3] = _acc13;
+    o[((_b * _sz.h + _h) * _sz.s + _s1) * 128u + _dv3] = _acc13;
   }
-  if (_s_tile * 4u + 2u < _sz.s && _dv_tile * 4u + 0u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s2) * 128u + _dv0] = _acc20;
+  if (_s_tile * 4u + 2u < _sz.s && _dv_tile * 4u < 128u) {
+    o[((_b * _sz.h + _h) * _sz.s + _s2) * 128u + _dv0] = _acc20;
   }
   if (_s_tile * 4u + 2u < _sz.s && _dv_tile * 4u + 1u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s2) * 128u + _dv1] = _acc21;
+    o[((_b * _sz.h + _h) * _sz.s + _s2) * 128u + _dv1] = _acc21;
   }
   if (_s_tile * 4u + 2u < _sz.s && _dv_tile * 4u + 2u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s2) * 128u + _dv2] = _acc22;
+    o[((_b * _sz.h + _h) * _sz.s + _s2) * 128u + _dv2] = _acc22;
   }
   if (_s_tile * 4u + 2u < _sz.s && _dv_tile * 4u + 3u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s2) * 128u + _dv3] = _acc23;
+    o[((_b * _sz.h + _h) * _sz.s + _s2) * 128u + _dv3] = _acc23;
   }
-  if (_s_tile * 4u + 3u < _sz.s && _dv_tile * 4u + 0u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s3) * 128u + _dv0] = _acc30;
+  if (_s_tile * 4u + 3u < _sz.s && _dv_tile * 4u < 128u) {
+    o[((_b * _sz.h + _h) * _sz.s + _s3) * 128u + _dv0] = _acc30;
   }
   if (_s_tile * 4u + 3u < _sz.s && _dv_tile * 4u + 1u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s3) * 128u + _dv1] = _acc31;
+    o[((_b * _sz.h + _h) * _sz.s + _s3) * 128u + _dv1] = _acc31;
   }
   if (_s_tile * 4u + 3u < _sz.s && _dv_tile * 4u + 2u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s3) * 128u + _dv2] = _acc32;
+    o[((_b * _sz.h + _h) * _sz.s + _s3) * 128u + _dv2] = _acc32;
   }
   if (_s_tile * 4u + 3u < _sz.s && _dv_tile * 4u + 3u < 128u) {
-    o[(((_b) * _sz.h + _h) * _sz.s + _s3) * 128u + _dv3] = _acc33;
+    o[((_b * _sz.h + _h) * _sz.s + _s3) * 128u + _dv3] = _acc33;
   }
 }
 `;

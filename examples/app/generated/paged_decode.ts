@@ -6,12 +6,15 @@ import { runPlan, type DeviceTensor, type ExecPlan, type HostArray, type Runtime
 
 /** WGSL of kernel `paged_decode_0_flash_blocks` (also in paged_decode.paged_decode_0_flash_blocks.wgsl). */
 export const paged_decode_0_flash_blocks_wgsl = `// einattn kernel paged_decode_0_flash (graph 'paged_decode', kernel 1)
-// _flash0[b g r s dv] = einsum('b g r s t, b g t dv -> b g r s dv', softmax((einsum('b g r s d, b g t d -> b g r s t', q.split('h', 'g r'), k_cache.gather('n', block_table).merge('m blk', 't').transpose('b g t d')) * rsqrt(f32(|d|))), 't', mask=((t <= (s + (kv_len - |s|))) && (t < kv_len))), v_cache.gather('n', block_table).merge('m blk', 't').transpose('b g t dv'))
-// scores = (einsum('b g r s d, b g t d -> b g r s t', q.split('h', 'g r'), k_cache.gather('n', block_table).merge('m blk', 't').transpose('b g t d')) * rsqrt(f32(|d|)))
+// _flash0[b g r s dv] = einsum('b g r s t, b g t dv -> b g r s dv', softmax((einsum('b g r s d, b g t d -> b g r s t', q.split('h', 'g r'), k_cache.gather('n',
+//   block_table).merge('m blk', 't').transpose('b g t d')) * rsqrt(f32(|d|))), 't', mask=((t <= (s + (kv_len - |s|))) && (t < kv_len))), v_cache.gather('n',
+//   block_table).merge('m blk', 't').transpose('b g t dv'))
+// scores = (einsum('b g r s d, b g t d -> b g r s t', q.split('h', 'g r'), k_cache.gather('n', block_table).merge('m blk',
+//   't').transpose('b g t d')) * rsqrt(f32(|d|)))
 // mask = ((t <= (s + (kv_len - |s|))) && (t < kv_len))
-// _flash0 = einsum('b g r s t, b g t dv -> b g r s dv', softmax((einsum('b g r s d, b g t d -> b g r s t', q.split('h', 'g r'), k_cache.gather('n', block_table).merge('m blk', 't').transpose('b g t d')) * rsqrt(f32(|d|))), 't', mask=((t <= (s + (kv_len - |s|))) && (t < kv_len))), v_cache.gather('n', block_table).merge('m blk', 't').transpose('b g t dv'))
 // axes: batch [b g], rows [r s], kv 't', qk dims [d], v dims [dv]
-// block mask: code per (b, 64 rows, 16 keys of 't'): 0 empty, 1 partial, 2 full; the mask is evaluated exactly per element, so its meaning never depends on the tiling
+// block mask: code per (b, 64 rows, 16 keys of 't'): 0 empty, 1 partial, 2 full; the mask is evaluated exactly per element,
+//   so its meaning never depends on the tiling
 
 struct _Sizes { r: u32, s: u32, t: u32, b: u32 }
 @group(0) @binding(0) var<storage, read> kv_len: array<i32>;
@@ -36,10 +39,7 @@ fn paged_decode_0_flash_blocks(@builtin(workgroup_id) _wid: vec3u, @builtin(num_
   for (var _i = 0u; _i < 64u; _i++) {
     let _row = _rblk * 64u + _i;
     if (_row >= _sz.r * _sz.s) { break; }
-    var _rrest = _row;
-    let _s = _rrest % _sz.s;
-    _rrest = _rrest / _sz.s;
-    let _r = _rrest;
+    let _s = _row % _sz.s;
     for (var _j = 0u; _j < 16u; _j++) {
       let _t = _tile * 16u + _j;
       if (_t >= _sz.t) { break; }
@@ -58,12 +58,16 @@ fn paged_decode_0_flash_blocks(@builtin(workgroup_id) _wid: vec3u, @builtin(num_
 `;
 /** WGSL of kernel `paged_decode_0_flash` (also in paged_decode.paged_decode_0_flash.wgsl). */
 export const paged_decode_0_flash_wgsl = `// einattn kernel paged_decode_0_flash (graph 'paged_decode', kernel 1)
-// _flash0[b g r s dv] = einsum('b g r s t, b g t dv -> b g r s dv', softmax((einsum('b g r s d, b g t d -> b g r s t', q.split('h', 'g r'), k_cache.gather('n', block_table).merge('m blk', 't').transpose('b g t d')) * rsqrt(f32(|d|))), 't', mask=((t <= (s + (kv_len - |s|))) && (t < kv_len))), v_cache.gather('n', block_table).merge('m blk', 't').transpose('b g t dv'))
-// scores = (einsum('b g r s d, b g t d -> b g r s t', q.split('h', 'g r'), k_cache.gather('n', block_table).merge('m blk', 't').transpose('b g t d')) * rsqrt(f32(|d|)))
+// _flash0[b g r s dv] = einsum('b g r s t, b g t dv -> b g r s dv', softmax((einsum('b g r s d, b g t d -> b g r s t', q.split('h', 'g r'), k_cache.gather('n',
+//   block_table).merge('m blk', 't').transpose('b g t d')) * rsqrt(f32(|d|))), 't', mask=((t <= (s + (kv_len - |s|))) && (t < kv_len))), v_cache.gather('n',
+//   block_table).merge('m blk', 't').transpose('b g t dv'))
+// scores = (einsum('b g r s d, b g t d -> b g r s t', q.split('h', 'g r'), k_cache.gather('n', block_table).merge('m blk',
+//   't').transpose('b g t d')) * rsqrt(f32(|d|)))
 // mask = ((t <= (s + (kv_len - |s|))) && (t < kv_len))
-// _flash0 = einsum('b g r s t, b g t dv -> b g r s dv', softmax((einsum('b g r s d, b g t d -> b g r s t', q.split('h', 'g r'), k_cache.gather('n', block_table).merge('m blk', 't').transpose('b g t d')) * rsqrt(f32(|d|))), 't', mask=((t <= (s + (kv_len - |s|))) && (t < kv_len))), v_cache.gather('n', block_table).merge('m blk', 't').transpose('b g t dv'))
 // axes: batch [b g], rows [r s], kv 't', qk dims [d], v dims [dv]
-// schedule: 8 rows x 8 invocations per workgroup (64 query rows of [r s]), KV tile 16 of 't' streamed through registers with an online softmax, value columns 64 per invocation, scores in register blocks of 16 keys, block mask (empty tiles skipped, full tiles unmasked), keys end at the declared length kv_len (nothing past it is read), no workgroup memory
+// schedule: 8 rows x 8 invocations per workgroup (64 query rows of [r s]), KV tile 16 of 't' streamed through registers with an online softmax,
+//   value columns 64 per invocation, scores in register blocks of 16 keys, block mask (empty tiles skipped, full tiles unmasked),
+//   keys end at the declared length kv_len (nothing past it is read), no workgroup memory
 
 struct _Sizes { t: u32, r: u32, s: u32, b: u32, g: u32, h: u32, m: u32, n: u32 }
 @group(0) @binding(0) var<storage, read> kv_len: array<i32>;
@@ -80,17 +84,16 @@ fn _f32_bits(b: u32) -> f32 { return bitcast<f32>(b); }
 @compute @workgroup_size(8)
 fn paged_decode_0_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroups) _nwg: vec3u, @builtin(local_invocation_index) _lid: u32) {
   let _wg = _wid.x + (_wid.y + _wid.z * _nwg.y) * _nwg.x;
-  if (_wg >= _sz.b * _sz.g * 1u * ((_sz.r * _sz.s + 63u) / 64u) * 1u) { return; }
+  if (_wg >= _sz.b * _sz.g * ((_sz.r * _sz.s + 63u) / 64u)) { return; }
   var _rest = _wg;
-  let _rblk = _rest % ((_sz.r * _sz.s + 63u) / 64u); _rest = _rest / ((_sz.r * _sz.s + 63u) / 64u);
-  let _chunk = _rest % 1u; _rest = _rest / 1u;
+  let _rblk = _rest % ((_sz.r * _sz.s + 63u) / 64u);
+  _rest = _rest / ((_sz.r * _sz.s + 63u) / 64u);
   let _bflat = _rest;
   var _brest = _bflat;
   let _g = _brest % _sz.g;
   _brest = _brest / _sz.g;
   let _b = _brest;
-  let _c0_ = _chunk * 64u;
-  let _row0_ = _rblk * 64u + _lid * 8u + 0u;
+  let _row0_ = _rblk * 64u + _lid * 8u;
   var _rrest0_ = min(_row0_, _sz.r * _sz.s - 1u);
   let _s_0_ = _rrest0_ % _sz.s;
   _rrest0_ = _rrest0_ / _sz.s;
@@ -183,14 +186,14 @@ fn paged_decode_0_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgro
   var _q6_: array<f32, 64>;
   var _q7_: array<f32, 64>;
   for (var _d: u32 = 0u; _d < 64u; _d++) {
-    let _q1 = q[(((_b) * _sz.h + (_g) * _sz.r + _r_0_) * _sz.s + _s_0_) * 64u + _d];
-    let _q2 = q[(((_b) * _sz.h + (_g) * _sz.r + _r_1_) * _sz.s + _s_1_) * 64u + _d];
-    let _q3 = q[(((_b) * _sz.h + (_g) * _sz.r + _r_2_) * _sz.s + _s_2_) * 64u + _d];
-    let _q4 = q[(((_b) * _sz.h + (_g) * _sz.r + _r_3_) * _sz.s + _s_3_) * 64u + _d];
-    let _q5 = q[(((_b) * _sz.h + (_g) * _sz.r + _r_4_) * _sz.s + _s_4_) * 64u + _d];
-    let _q6 = q[(((_b) * _sz.h + (_g) * _sz.r + _r_5_) * _sz.s + _s_5_) * 64u + _d];
-    let _q7 = q[(((_b) * _sz.h + (_g) * _sz.r + _r_6_) * _sz.s + _s_6_) * 64u + _d];
-    let _q8 = q[(((_b) * _sz.h + (_g) * _sz.r + _r_7_) * _sz.s + _s_7_) * 64u + _d];
+    let _q1 = q[((_b * _sz.h + _g * _sz.r + _r_0_) * _sz.s + _s_0_) * 64u + _d];
+    let _q2 = q[((_b * _sz.h + _g * _sz.r + _r_1_) * _sz.s + _s_1_) * 64u + _d];
+    let _q3 = q[((_b * _sz.h + _g * _sz.r + _r_2_) * _sz.s + _s_2_) * 64u + _d];
+    let _q4 = q[((_b * _sz.h + _g * _sz.r + _r_3_) * _sz.s + _s_3_) * 64u + _d];
+    let _q5 = q[((_b * _sz.h + _g * _sz.r + _r_4_) * _sz.s + _s_4_) * 64u + _d];
+    let _q6 = q[((_b * _sz.h + _g * _sz.r + _r_5_) * _sz.s + _s_5_) * 64u + _d];
+    let _q7 = q[((_b * _sz.h + _g * _sz.r + _r_6_) * _sz.s + _s_6_) * 64u + _d];
+    let _q8 = q[((_b * _sz.h + _g * _sz.r + _r_7_) * _sz.s + _s_7_) * 64u + _d];
     _q0_[_d] = _q1;
     _q1_[_d] = _q2;
     _q2_[_d] = _q3;
@@ -201,15 +204,14 @@ fn paged_decode_0_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgro
     _q7_[_d] = _q8;
   }
   let _tend = u32(clamp(_kv_len0, 0i, i32(_sz.t)));
-  let _lo = 0u;
-  let _hi = ((_tend + 15u) / 16u);
-  for (var _tile = _lo; _tile < _hi; _tile++) {
+  let _hi = (_tend + 15u) / 16u;
+  for (var _tile = 0u; _tile < _hi; _tile++) {
     let _code = _blocks[(_b * ((_sz.r * _sz.s + 63u) / 64u) + _rblk) * ((_sz.t + 15u) / 16u) + _tile];
     if (_code == 0i) { continue; } // fully masked: K and V of this tile are never read
     let _partial = _code == 1i;
     let _t0_ = _tile * 16u;
     for (var _j = 0u; _j < 16u; _j += 16u) {
-      let _tk0_ = min(_t0_ + _j + 0u, _tend - 1u);
+      let _tk0_ = min(_t0_ + _j, _tend - 1u);
       let _tk1_ = min(_t0_ + _j + 1u, _tend - 1u);
       let _tk2_ = min(_t0_ + _j + 2u, _tend - 1u);
       let _tk3_ = min(_t0_ + _j + 3u, _tend - 1u);
@@ -225,80 +227,424 @@ fn paged_decode_0_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgro
       let _tk13_ = min(_t0_ + _j + 13u, _tend - 1u);
       let _tk14_ = min(_t0_ + _j + 14u, _tend - 1u);
       let _tk15_ = min(_t0_ + _j + 15u, _tend - 1u);
-      let _block_table9 = block_table[(_b) * _sz.m + (_tk0_) / (16u)];
-      let _block_table11 = block_table[(_b) * _sz.m + (_tk1_) / (16u)];
-      let _block_table13 = block_table[(_b) * _sz.m + (_tk2_) / (16u)];
-      let _block_table15 = block_table[(_b) * _sz.m + (_tk3_) / (16u)];
-      let _block_table17 = block_table[(_b) * _sz.m + (_tk4_) / (16u)];
-      let _block_table19 = block_table[(_b) * _sz.m + (_tk5_) / (16u)];
-      let _block_table21 = block_table[(_b) * _sz.m + (_tk6_) / (16u)];
-      let _block_table23 = block_table[(_b) * _sz.m + (_tk7_) / (16u)];
-      let _block_table25 = block_table[(_b) * _sz.m + (_tk8_) / (16u)];
-      let _block_table27 = block_table[(_b) * _sz.m + (_tk9_) / (16u)];
-      let _block_table29 = block_table[(_b) * _sz.m + (_tk10_) / (16u)];
-      let _block_table31 = block_table[(_b) * _sz.m + (_tk11_) / (16u)];
-      let _block_table33 = block_table[(_b) * _sz.m + (_tk12_) / (16u)];
-      let _block_table35 = block_table[(_b) * _sz.m + (_tk13_) / (16u)];
-      let _block_table37 = block_table[(_b) * _sz.m + (_tk14_) / (16u)];
-      let _block_table39 = block_table[(_b) * _sz.m + (_tk15_) / (16u)];
-      var _dot0k0_ = 0.0; var _dot0k1_ = 0.0; var _dot0k2_ = 0.0; var _dot0k3_ = 0.0; var _dot0k4_ = 0.0; var _dot0k5_ = 0.0; var _dot0k6_ = 0.0; var _dot0k7_ = 0.0; var _dot0k8_ = 0.0; var _dot0k9_ = 0.0; var _dot0k10_ = 0.0; var _dot0k11_ = 0.0; var _dot0k12_ = 0.0; var _dot0k13_ = 0.0; var _dot0k14_ = 0.0; var _dot0k15_ = 0.0;
-      var _dot1k0_ = 0.0; var _dot1k1_ = 0.0; var _dot1k2_ = 0.0; var _dot1k3_ = 0.0; var _dot1k4_ = 0.0; var _dot1k5_ = 0.0; var _dot1k6_ = 0.0; var _dot1k7_ = 0.0; var _dot1k8_ = 0.0; var _dot1k9_ = 0.0; var _dot1k10_ = 0.0; var _dot1k11_ = 0.0; var _dot1k12_ = 0.0; var _dot1k13_ = 0.0; var _dot1k14_ = 0.0; var _dot1k15_ = 0.0;
-      var _dot2k0_ = 0.0; var _dot2k1_ = 0.0; var _dot2k2_ = 0.0; var _dot2k3_ = 0.0; var _dot2k4_ = 0.0; var _dot2k5_ = 0.0; var _dot2k6_ = 0.0; var _dot2k7_ = 0.0; var _dot2k8_ = 0.0; var _dot2k9_ = 0.0; var _dot2k10_ = 0.0; var _dot2k11_ = 0.0; var _dot2k12_ = 0.0; var _dot2k13_ = 0.0; var _dot2k14_ = 0.0; var _dot2k15_ = 0.0;
-      var _dot3k0_ = 0.0; var _dot3k1_ = 0.0; var _dot3k2_ = 0.0; var _dot3k3_ = 0.0; var _dot3k4_ = 0.0; var _dot3k5_ = 0.0; var _dot3k6_ = 0.0; var _dot3k7_ = 0.0; var _dot3k8_ = 0.0; var _dot3k9_ = 0.0; var _dot3k10_ = 0.0; var _dot3k11_ = 0.0; var _dot3k12_ = 0.0; var _dot3k13_ = 0.0; var _dot3k14_ = 0.0; var _dot3k15_ = 0.0;
-      var _dot4k0_ = 0.0; var _dot4k1_ = 0.0; var _dot4k2_ = 0.0; var _dot4k3_ = 0.0; var _dot4k4_ = 0.0; var _dot4k5_ = 0.0; var _dot4k6_ = 0.0; var _dot4k7_ = 0.0; var _dot4k8_ = 0.0; var _dot4k9_ = 0.0; var _dot4k10_ = 0.0; var _dot4k11_ = 0.0; var _dot4k12_ = 0.0; var _dot4k13_ = 0.0; var _dot4k14_ = 0.0; var _dot4k15_ = 0.0;
-      var _dot5k0_ = 0.0; var _dot5k1_ = 0.0; var _dot5k2_ = 0.0; var _dot5k3_ = 0.0; var _dot5k4_ = 0.0; var _dot5k5_ = 0.0; var _dot5k6_ = 0.0; var _dot5k7_ = 0.0; var _dot5k8_ = 0.0; var _dot5k9_ = 0.0; var _dot5k10_ = 0.0; var _dot5k11_ = 0.0; var _dot5k12_ = 0.0; var _dot5k13_ = 0.0; var _dot5k14_ = 0.0; var _dot5k15_ = 0.0;
-      var _dot6k0_ = 0.0; var _dot6k1_ = 0.0; var _dot6k2_ = 0.0; var _dot6k3_ = 0.0; var _dot6k4_ = 0.0; var _dot6k5_ = 0.0; var _dot6k6_ = 0.0; var _dot6k7_ = 0.0; var _dot6k8_ = 0.0; var _dot6k9_ = 0.0; var _dot6k10_ = 0.0; var _dot6k11_ = 0.0; var _dot6k12_ = 0.0; var _dot6k13_ = 0.0; var _dot6k14_ = 0.0; var _dot6k15_ = 0.0;
-      var _dot7k0_ = 0.0; var _dot7k1_ = 0.0; var _dot7k2_ = 0.0; var _dot7k3_ = 0.0; var _dot7k4_ = 0.0; var _dot7k5_ = 0.0; var _dot7k6_ = 0.0; var _dot7k7_ = 0.0; var _dot7k8_ = 0.0; var _dot7k9_ = 0.0; var _dot7k10_ = 0.0; var _dot7k11_ = 0.0; var _dot7k12_ = 0.0; var _dot7k13_ = 0.0; var _dot7k14_ = 0.0; var _dot7k15_ = 0.0;
+      let _block_table9 = block_table[_b * _sz.m + _tk0_ / 16u];
+      let _block_table11 = block_table[_b * _sz.m + _tk1_ / 16u];
+      let _block_table13 = block_table[_b * _sz.m + _tk2_ / 16u];
+      let _block_table15 = block_table[_b * _sz.m + _tk3_ / 16u];
+      let _block_table17 = block_table[_b * _sz.m + _tk4_ / 16u];
+      let _block_table19 = block_table[_b * _sz.m + _tk5_ / 16u];
+      let _block_table21 = block_table[_b * _sz.m + _tk6_ / 16u];
+      let _block_table23 = block_table[_b * _sz.m + _tk7_ / 16u];
+      let _block_table25 = block_table[_b * _sz.m + _tk8_ / 16u];
+      let _block_table27 = block_table[_b * _sz.m + _tk9_ / 16u];
+      let _block_table29 = block_table[_b * _sz.m + _tk10_ / 16u];
+      let _block_table31 = block_table[_b * _sz.m + _tk11_ / 16u];
+      let _block_table33 = block_table[_b * _sz.m + _tk12_ / 16u];
+      let _block_table35 = block_table[_b * _sz.m + _tk13_ / 16u];
+      let _block_table37 = block_table[_b * _sz.m + _tk14_ / 16u];
+      let _block_table39 = block_table[_b * _sz.m + _tk15_ / 16u];
+      var _dot0k0_ = 0.0;
+      var _dot0k1_ = 0.0;
+      var _dot0k2_ = 0.0;
+      var _dot0k3_ = 0.0;
+      var _dot0k4_ = 0.0;
+      var _dot0k5_ = 0.0;
+      var _dot0k6_ = 0.0;
+      var _dot0k7_ = 0.0;
+      var _dot0k8_ = 0.0;
+      var _dot0k9_ = 0.0;
+      var _dot0k10_ = 0.0;
+      var _dot0k11_ = 0.0;
+      var _dot0k12_ = 0.0;
+      var _dot0k13_ = 0.0;
+      var _dot0k14_ = 0.0;
+      var _dot0k15_ = 0.0;
+      var _dot1k0_ = 0.0;
+      var _dot1k1_ = 0.0;
+      var _dot1k2_ = 0.0;
+      var _dot1k3_ = 0.0;
+      var _dot1k4_ = 0.0;
+      var _dot1k5_ = 0.0;
+      var _dot1k6_ = 0.0;
+      var _dot1k7_ = 0.0;
+      var _dot1k8_ = 0.0;
+      var _dot1k9_ = 0.0;
+      var _dot1k10_ = 0.0;
+      var _dot1k11_ = 0.0;
+      var _dot1k12_ = 0.0;
+      var _dot1k13_ = 0.0;
+      var _dot1k14_ = 0.0;
+      var _dot1k15_ = 0.0;
+      var _dot2k0_ = 0.0;
+      var _dot2k1_ = 0.0;
+      var _dot2k2_ = 0.0;
+      var _dot2k3_ = 0.0;
+      var _dot2k4_ = 0.0;
+      var _dot2k5_ = 0.0;
+      var _dot2k6_ = 0.0;
+      var _dot2k7_ = 0.0;
+      var _dot2k8_ = 0.0;
+      var _dot2k9_ = 0.0;
+      var _dot2k10_ = 0.0;
+      var _dot2k11_ = 0.0;
+      var _dot2k12_ = 0.0;
+      var _dot2k13_ = 0.0;
+      var _dot2k14_ = 0.0;
+      var _dot2k15_ = 0.0;
+      var _dot3k0_ = 0.0;
+      var _dot3k1_ = 0.0;
+      var _dot3k2_ = 0.0;
+      var _dot3k3_ = 0.0;
+      var _dot3k4_ = 0.0;
+      var _dot3k5_ = 0.0;
+      var _dot3k6_ = 0.0;
+      var _dot3k7_ = 0.0;
+      var _dot3k8_ = 0.0;
+      var _dot3k9_ = 0.0;
+      var _dot3k10_ = 0.0;
+      var _dot3k11_ = 0.0;
+      var _dot3k12_ = 0.0;
+      var _dot3k13_ = 0.0;
+      var _dot3k14_ = 0.0;
+      var _dot3k15_ = 0.0;
+      var _dot4k0_ = 0.0;
+      var _dot4k1_ = 0.0;
+      var _dot4k2_ = 0.0;
+      var _dot4k3_ = 0.0;
+      var _dot4k4_ = 0.0;
+      var _dot4k5_ = 0.0;
+      var _dot4k6_ = 0.0;
+      var _dot4k7_ = 0.0;
+      var _dot4k8_ = 0.0;
+      var _dot4k9_ = 0.0;
+      var _dot4k10_ = 0.0;
+      var _dot4k11_ = 0.0;
+      var _dot4k12_ = 0.0;
+      var _dot4k13_ = 0.0;
+      var _dot4k14_ = 0.0;
+      var _dot4k15_ = 0.0;
+      var _dot5k0_ = 0.0;
+      var _dot5k1_ = 0.0;
+      var _dot5k2_ = 0.0;
+      var _dot5k3_ = 0.0;
+      var _dot5k4_ = 0.0;
+      var _dot5k5_ = 0.0;
+      var _dot5k6_ = 0.0;
+      var _dot5k7_ = 0.0;
+      var _dot5k8_ = 0.0;
+      var _dot5k9_ = 0.0;
+      var _dot5k10_ = 0.0;
+      var _dot5k11_ = 0.0;
+      var _dot5k12_ = 0.0;
+      var _dot5k13_ = 0.0;
+      var _dot5k14_ = 0.0;
+      var _dot5k15_ = 0.0;
+      var _dot6k0_ = 0.0;
+      var _dot6k1_ = 0.0;
+      var _dot6k2_ = 0.0;
+      var _dot6k3_ = 0.0;
+      var _dot6k4_ = 0.0;
+      var _dot6k5_ = 0.0;
+      var _dot6k6_ = 0.0;
+      var _dot6k7_ = 0.0;
+      var _dot6k8_ = 0.0;
+      var _dot6k9_ = 0.0;
+      var _dot6k10_ = 0.0;
+      var _dot6k11_ = 0.0;
+      var _dot6k12_ = 0.0;
+      var _dot6k13_ = 0.0;
+      var _dot6k14_ = 0.0;
+      var _dot6k15_ = 0.0;
+      var _dot7k0_ = 0.0;
+      var _dot7k1_ = 0.0;
+      var _dot7k2_ = 0.0;
+      var _dot7k3_ = 0.0;
+      var _dot7k4_ = 0.0;
+      var _dot7k5_ = 0.0;
+      var _dot7k6_ = 0.0;
+      var _dot7k7_ = 0.0;
+      var _dot7k8_ = 0.0;
+      var _dot7k9_ = 0.0;
+      var _dot7k10_ = 0.0;
+      var _dot7k11_ = 0.0;
+      var _dot7k12_ = 0.0;
+      var _dot7k13_ = 0.0;
+      var _dot7k14_ = 0.0;
+      var _dot7k15_ = 0.0;
       for (var _d: u32 = 0u; _d < 64u; _d++) {
-        let _k_cache10 = k_cache[(((u32(clamp(_block_table9, 0i, i32(_sz.n) - 1i))) * _sz.g + _g) * 16u + (_tk0_) % 16u) * 64u + _d];
-        let _k_cache12 = k_cache[(((u32(clamp(_block_table11, 0i, i32(_sz.n) - 1i))) * _sz.g + _g) * 16u + (_tk1_) % 16u) * 64u + _d];
-        let _k_cache14 = k_cache[(((u32(clamp(_block_table13, 0i, i32(_sz.n) - 1i))) * _sz.g + _g) * 16u + (_tk2_) % 16u) * 64u + _d];
-        let _k_cache16 = k_cache[(((u32(clamp(_block_table15, 0i, i32(_sz.n) - 1i))) * _sz.g + _g) * 16u + (_tk3_) % 16u) * 64u + _d];
-        let _k_cache18 = k_cache[(((u32(clamp(_block_table17, 0i, i32(_sz.n) - 1i))) * _sz.g + _g) * 16u + (_tk4_) % 16u) * 64u + _d];
-        let _k_cache20 = k_cache[(((u32(clamp(_block_table19, 0i, i32(_sz.n) - 1i))) * _sz.g + _g) * 16u + (_tk5_) % 16u) * 64u + _d];
-        let _k_cache22 = k_cache[(((u32(clamp(_block_table21, 0i, i32(_sz.n) - 1i))) * _sz.g + _g) * 16u + (_tk6_) % 16u) * 64u + _d];
-        let _k_cache24 = k_cache[(((u32(clamp(_block_table23, 0i, i32(_sz.n) - 1i))) * _sz.g + _g) * 16u + (_tk7_) % 16u) * 64u + _d];
-        let _k_cache26 = k_cache[(((u32(clamp(_block_table25, 0i, i32(_sz.n) - 1i))) * _sz.g + _g) * 16u + (_tk8_) % 16u) * 64u + _d];
-        let _k_cache28 = k_cache[(((u32(clamp(_block_table27, 0i, i32(_sz.n) - 1i))) * _sz.g + _g) * 16u + (_tk9_) % 16u) * 64u + _d];
-        let _k_cache30 = k_cache[(((u32(clamp(_block_table29, 0i, i32(_sz.n) - 1i))) * _sz.g + _g) * 16u + (_tk10_) % 16u) * 64u + _d];
-        let _k_cache32 = k_cache[(((u32(clamp(_block_table31, 0i, i32(_sz.n) - 1i))) * _sz.g + _g) * 16u + (_tk11_) % 16u) * 64u + _d];
-        let _k_cache34 = k_cache[(((u32(clamp(_block_table33, 0i, i32(_sz.n) - 1i))) * _sz.g + _g) * 16u + (_tk12_) % 16u) * 64u + _d];
-        let _k_cache36 = k_cache[(((u32(clamp(_block_table35, 0i, i32(_sz.n) - 1i))) * _sz.g + _g) * 16u + (_tk13_) % 16u) * 64u + _d];
-        let _k_cache38 = k_cache[(((u32(clamp(_block_table37, 0i, i32(_sz.n) - 1i))) * _sz.g + _g) * 16u + (_tk14_) % 16u) * 64u + _d];
-        let _k_cache40 = k_cache[(((u32(clamp(_block_table39, 0i, i32(_sz.n) - 1i))) * _sz.g + _g) * 16u + (_tk15_) % 16u) * 64u + _d];
-        let _kv0_ = _k_cache10;
-        let _kv1_ = _k_cache12;
-        let _kv2_ = _k_cache14;
-        let _kv3_ = _k_cache16;
-        let _kv4_ = _k_cache18;
-        let _kv5_ = _k_cache20;
-        let _kv6_ = _k_cache22;
-        let _kv7_ = _k_cache24;
-        let _kv8_ = _k_cache26;
-        let _kv9_ = _k_cache28;
-        let _kv10_ = _k_cache30;
-        let _kv11_ = _k_cache32;
-        let _kv12_ = _k_cache34;
-        let _kv13_ = _k_cache36;
-        let _kv14_ = _k_cache38;
-        let _kv15_ = _k_cache40;
-        _dot0k0_ += _q0_[_d] * _kv0_; _dot0k1_ += _q0_[_d] * _kv1_; _dot0k2_ += _q0_[_d] * _kv2_; _dot0k3_ += _q0_[_d] * _kv3_; _dot0k4_ += _q0_[_d] * _kv4_; _dot0k5_ += _q0_[_d] * _kv5_; _dot0k6_ += _q0_[_d] * _kv6_; _dot0k7_ += _q0_[_d] * _kv7_; _dot0k8_ += _q0_[_d] * _kv8_; _dot0k9_ += _q0_[_d] * _kv9_; _dot0k10_ += _q0_[_d] * _kv10_; _dot0k11_ += _q0_[_d] * _kv11_; _dot0k12_ += _q0_[_d] * _kv12_; _dot0k13_ += _q0_[_d] * _kv13_; _dot0k14_ += _q0_[_d] * _kv14_; _dot0k15_ += _q0_[_d] * _kv15_;
-        _dot1k0_ += _q1_[_d] * _kv0_; _dot1k1_ += _q1_[_d] * _kv1_; _dot1k2_ += _q1_[_d] * _kv2_; _dot1k3_ += _q1_[_d] * _kv3_; _dot1k4_ += _q1_[_d] * _kv4_; _dot1k5_ += _q1_[_d] * _kv5_; _dot1k6_ += _q1_[_d] * _kv6_; _dot1k7_ += _q1_[_d] * _kv7_; _dot1k8_ += _q1_[_d] * _kv8_; _dot1k9_ += _q1_[_d] * _kv9_; _dot1k10_ += _q1_[_d] * _kv10_; _dot1k11_ += _q1_[_d] * _kv11_; _dot1k12_ += _q1_[_d] * _kv12_; _dot1k13_ += _q1_[_d] * _kv13_; _dot1k14_ += _q1_[_d] * _kv14_; _dot1k15_ += _q1_[_d] * _kv15_;
-        _dot2k0_ += _q2_[_d] * _kv0_; _dot2k1_ += _q2_[_d] * _kv1_; _dot2k2_ += _q2_[_d] * _kv2_; _dot2k3_ += _q2_[_d] * _kv3_; _dot2k4_ += _q2_[_d] * _kv4_; _dot2k5_ += _q2_[_d] * _kv5_; _dot2k6_ += _q2_[_d] * _kv6_; _dot2k7_ += _q2_[_d] * _kv7_; _dot2k8_ += _q2_[_d] * _kv8_; _dot2k9_ += _q2_[_d] * _kv9_; _dot2k10_ += _q2_[_d] * _kv10_; _dot2k11_ += _q2_[_d] * _kv11_; _dot2k12_ += _q2_[_d] * _kv12_; _dot2k13_ += _q2_[_d] * _kv13_; _dot2k14_ += _q2_[_d] * _kv14_; _dot2k15_ += _q2_[_d] * _kv15_;
-        _dot3k0_ += _q3_[_d] * _kv0_; _dot3k1_ += _q3_[_d] * _kv1_; _dot3k2_ += _q3_[_d] * _kv2_; _dot3k3_ += _q3_[_d] * _kv3_; _dot3k4_ += _q3_[_d] * _kv4_; _dot3k5_ += _q3_[_d] * _kv5_; _dot3k6_ += _q3_[_d] * _kv6_; _dot3k7_ += _q3_[_d] * _kv7_; _dot3k8_ += _q3_[_d] * _kv8_; _dot3k9_ += _q3_[_d] * _kv9_; _dot3k10_ += _q3_[_d] * _kv10_; _dot3k11_ += _q3_[_d] * _kv11_; _dot3k12_ += _q3_[_d] * _kv12_; _dot3k13_ += _q3_[_d] * _kv13_; _dot3k14_ += _q3_[_d] * _kv14_; _dot3k15_ += _q3_[_d] * _kv15_;
-        _dot4k0_ += _q4_[_d] * _kv0_; _dot4k1_ += _q4_[_d] * _kv1_; _dot4k2_ += _q4_[_d] * _kv2_; _dot4k3_ += _q4_[_d] * _kv3_; _dot4k4_ += _q4_[_d] * _kv4_; _dot4k5_ += _q4_[_d] * _kv5_; _dot4k6_ += _q4_[_d] * _kv6_; _dot4k7_ += _q4_[_d] * _kv7_; _dot4k8_ += _q4_[_d] * _kv8_; _dot4k9_ += _q4_[_d] * _kv9_; _dot4k10_ += _q4_[_d] * _kv10_; _dot4k11_ += _q4_[_d] * _kv11_; _dot4k12_ += _q4_[_d] * _kv12_; _dot4k13_ += _q4_[_d] * _kv13_; _dot4k14_ += _q4_[_d] * _kv14_; _dot4k15_ += _q4_[_d] * _kv15_;
-        _dot5k0_ += _q5_[_d] * _kv0_; _dot5k1_ += _q5_[_d] * _kv1_; _dot5k2_ += _q5_[_d] * _kv2_; _dot5k3_ += _q5_[_d] * _kv3_; _dot5k4_ += _q5_[_d] * _kv4_; _dot5k5_ += _q5_[_d] * _kv5_; _dot5k6_ += _q5_[_d] * _kv6_; _dot5k7_ += _q5_[_d] * _kv7_; _dot5k8_ += _q5_[_d] * _kv8_; _dot5k9_ += _q5_[_d] * _kv9_; _dot5k10_ += _q5_[_d] * _kv10_; _dot5k11_ += _q5_[_d] * _kv11_; _dot5k12_ += _q5_[_d] * _kv12_; _dot5k13_ += _q5_[_d] * _kv13_; _dot5k14_ += _q5_[_d] * _kv14_; _dot5k15_ += _q5_[_d] * _kv15_;
-        _dot6k0_ += _q6_[_d] * _kv0_; _dot6k1_ += _q6_[_d] * _kv1_; _dot6k2_ += _q6_[_d] * _kv2_; _dot6k3_ += _q6_[_d] * _kv3_; _dot6k4_ += _q6_[_d] * _kv4_; _dot6k5_ += _q6_[_d] * _kv5_; _dot6k6_ += _q6_[_d] * _kv6_; _dot6k7_ += _q6_[_d] * _kv7_; _dot6k8_ += _q6_[_d] * _kv8_; _dot6k9_ += _q6_[_d] * _kv9_; _dot6k10_ += _q6_[_d] * _kv10_; _dot6k11_ += _q6_[_d] * _kv11_; _dot6k12_ += _q6_[_d] * _kv12_; _dot6k13_ += _q6_[_d] * _kv13_; _dot6k14_ += _q6_[_d] * _kv14_; _dot6k15_ += _q6_[_d] * _kv15_;
-        _dot7k0_ += _q7_[_d] * _kv0_; _dot7k1_ += _q7_[_d] * _kv1_; _dot7k2_ += _q7_[_d] * _kv2_; _dot7k3_ += _q7_[_d] * _kv3_; _dot7k4_ += _q7_[_d] * _kv4_; _dot7k5_ += _q7_[_d] * _kv5_; _dot7k6_ += _q7_[_d] * _kv6_; _dot7k7_ += _q7_[_d] * _kv7_; _dot7k8_ += _q7_[_d] * _kv8_; _dot7k9_ += _q7_[_d] * _kv9_; _dot7k10_ += _q7_[_d] * _kv10_; _dot7k11_ += _q7_[_d] * _kv11_; _dot7k12_ += _q7_[_d] * _kv12_; _dot7k13_ += _q7_[_d] * _kv13_; _dot7k14_ += _q7_[_d] * _kv14_; _dot7k15_ += _q7_[_d] * _kv15_;
+        let _kv0_ = k_cache[((u32(clamp(_block_table9, 0i, i32(_sz.n) - 1i)) * _sz.g + _g) * 16u + _tk0_ % 16u) * 64u + _d];
+        let _kv1_ = k_cache[((u32(clamp(_block_table11, 0i, i32(_sz.n) - 1i)) * _sz.g + _g) * 16u + _tk1_ % 16u) * 64u + _d];
+        let _kv2_ = k_cache[((u32(clamp(_block_table13, 0i, i32(_sz.n) - 1i)) * _sz.g + _g) * 16u + _tk2_ % 16u) * 64u + _d];
+        let _kv3_ = k_cache[((u32(clamp(_block_table15, 0i, i32(_sz.n) - 1i)) * _sz.g + _g) * 16u + _tk3_ % 16u) * 64u + _d];
+        let _kv4_ = k_cache[((u32(clamp(_block_table17, 0i, i32(_sz.n) - 1i)) * _sz.g + _g) * 16u + _tk4_ % 16u) * 64u + _d];
+        let _kv5_ = k_cache[((u32(clamp(_block_table19, 0i, i32(_sz.n) - 1i)) * _sz.g + _g) * 16u + _tk5_ % 16u) * 64u + _d];
+        let _kv6_ = k_cache[((u32(clamp(_block_table21, 0i, i32(_sz.n) - 1i)) * _sz.g + _g) * 16u + _tk6_ % 16u) * 64u + _d];
+        let _kv7_ = k_cache[((u32(clamp(_block_table23, 0i, i32(_sz.n) - 1i)) * _sz.g + _g) * 16u + _tk7_ % 16u) * 64u + _d];
+        let _kv8_ = k_cache[((u32(clamp(_block_table25, 0i, i32(_sz.n) - 1i)) * _sz.g + _g) * 16u + _tk8_ % 16u) * 64u + _d];
+        let _kv9_ = k_cache[((u32(clamp(_block_table27, 0i, i32(_sz.n) - 1i)) * _sz.g + _g) * 16u + _tk9_ % 16u) * 64u + _d];
+        let _kv10_ = k_cache[((u32(clamp(_block_table29, 0i, i32(_sz.n) - 1i)) * _sz.g + _g) * 16u + _tk10_ % 16u) * 64u + _d];
+        let _kv11_ = k_cache[((u32(clamp(_block_table31, 0i, i32(_sz.n) - 1i)) * _sz.g + _g) * 16u + _tk11_ % 16u) * 64u + _d];
+        let _kv12_ = k_cache[((u32(clamp(_block_table33, 0i, i32(_sz.n) - 1i)) * _sz.g + _g) * 16u + _tk12_ % 16u) * 64u + _d];
+        let _kv13_ = k_cache[((u32(clamp(_block_table35, 0i, i32(_sz.n) - 1i)) * _sz.g + _g) * 16u + _tk13_ % 16u) * 64u + _d];
+        let _kv14_ = k_cache[((u32(clamp(_block_table37, 0i, i32(_sz.n) - 1i)) * _sz.g + _g) * 16u + _tk14_ % 16u) * 64u + _d];
+        let _kv15_ = k_cache[((u32(clamp(_block_table39, 0i, i32(_sz.n) - 1i)) * _sz.g + _g) * 16u + _tk15_ % 16u) * 64u + _d];
+        _dot0k0_ += _q0_[_d] * _kv0_;
+        _dot0k1_ += _q0_[_d] * _kv1_;
+        _dot0k2_ += _q0_[_d] * _kv2_;
+        _dot0k3_ += _q0_[_d] * _kv3_;
+        _dot0k4_ += _q0_[_d] * _kv4_;
+        _dot0k5_ += _q0_[_d] * _kv5_;
+        _dot0k6_ += _q0_[_d] * _kv6_;
+        _dot0k7_ += _q0_[_d] * _kv7_;
+        _dot0k8_ += _q0_[_d] * _kv8_;
+        _dot0k9_ += _q0_[_d] * _kv9_;
+        _dot0k10_ += _q0_[_d] * _kv10_;
+        _dot0k11_ += _q0_[_d] * _kv11_;
+        _dot0k12_ += _q0_[_d] * _kv12_;
+        _dot0k13_ += _q0_[_d] * _kv13_;
+        _dot0k14_ += _q0_[_d] * _kv14_;
+        _dot0k15_ += _q0_[_d] * _kv15_;
+        _dot1k0_ += _q1_[_d] * _kv0_;
+        _dot1k1_ += _q1_[_d] * _kv1_;
+        _dot1k2_ += _q1_[_d] * _kv2_;
+        _dot1k3_ += _q1_[_d] * _kv3_;
+        _dot1k4_ += _q1_[_d] * _kv4_;
+        _dot1k5_ += _q1_[_d] * _kv5_;
+        _dot1k6_ += _q1_[_d] * _kv6_;
+        _dot1k7_ += _q1_[_d] * _kv7_;
+        _dot1k8_ += _q1_[_d] * _kv8_;
+        _dot1k9_ += _q1_[_d] * _kv9_;
+        _dot1k10_ += _q1_[_d] * _kv10_;
+        _dot1k11_ += _q1_[_d] * _kv11_;
+        _dot1k12_ += _q1_[_d] * _kv12_;
+        _dot1k13_ += _q1_[_d] * _kv13_;
+        _dot1k14_ += _q1_[_d] * _kv14_;
+        _dot1k15_ += _q1_[_d] * _kv15_;
+        _dot2k0_ += _q2_[_d] * _kv0_;
+        _dot2k1_ += _q2_[_d] * _kv1_;
+        _dot2k2_ += _q2_[_d] * _kv2_;
+        _dot2k3_ += _q2_[_d] * _kv3_;
+        _dot2k4_ += _q2_[_d] * _kv4_;
+        _dot2k5_ += _q2_[_d] * _kv5_;
+        _dot2k6_ += _q2_[_d] * _kv6_;
+        _dot2k7_ += _q2_[_d] * _kv7_;
+        _dot2k8_ += _q2_[_d] * _kv8_;
+        _dot2k9_ += _q2_[_d] * _kv9_;
+        _dot2k10_ += _q2_[_d] * _kv10_;
+        _dot2k11_ += _q2_[_d] * _kv11_;
+        _dot2k12_ += _q2_[_d] * _kv12_;
+        _dot2k13_ += _q2_[_d] * _kv13_;
+        _dot2k14_ += _q2_[_d] * _kv14_;
+        _dot2k15_ += _q2_[_d] * _kv15_;
+        _dot3k0_ += _q3_[_d] * _kv0_;
+        _dot3k1_ += _q3_[_d] * _kv1_;
+        _dot3k2_ += _q3_[_d] * _kv2_;
+        _dot3k3_ += _q3_[_d] * _kv3_;
+        _dot3k4_ += _q3_[_d] * _kv4_;
+        _dot3k5_ += _q3_[_d] * _kv5_;
+        _dot3k6_ += _q3_[_d] * _kv6_;
+        _dot3k7_ += _q3_[_d] * _kv7_;
+        _dot3k8_ += _q3_[_d] * _kv8_;
+        _dot3k9_ += _q3_[_d] * _kv9_;
+        _dot3k10_ += _q3_[_d] * _kv10_;
+        _dot3k11_ += _q3_[_d] * _kv11_;
+        _dot3k12_ += _q3_[_d] * _kv12_;
+        _dot3k13_ += _q3_[_d] * _kv13_;
+        _dot3k14_ += _q3_[_d] * _kv14_;
+        _dot3k15_ += _q3_[_d] * _kv15_;
+        _dot4k0_ += _q4_[_d] * _kv0_;
+        _dot4k1_ += _q4_[_d] * _kv1_;
+        _dot4k2_ += _q4_[_d] * _kv2_;
+        _dot4k3_ += _q4_[_d] * _kv3_;
+        _dot4k4_ += _q4_[_d] * _kv4_;
+        _dot4k5_ += _q4_[_d] * _kv5_;
+        _dot4k6_ += _q4_[_d] * _kv6_;
+        _dot4k7_ += _q4_[_d] * _kv7_;
+        _dot4k8_ += _q4_[_d] * _kv8_;
+        _dot4k9_ += _q4_[_d] * _kv9_;
+        _dot4k10_ += _q4_[_d] * _kv10_;
+        _dot4k11_ += _q4_[_d] * _kv11_;
+        _dot4k12_ += _q4_[_d] * _kv12_;
+        _dot4k13_ += _q4_[_d] * _kv13_;
+        _dot4k14_ += _q4_[_d] * _kv14_;
+        _dot4k15_ += _q4_[_d] * _kv15_;
+        _dot5k0_ += _q5_[_d] * _kv0_;
+        _dot5k1_ += _q5_[_d] * _kv1_;
+        _dot5k2_ += _q5_[_d] * _kv2_;
+        _dot5k3_ += _q5_[_d] * _kv3_;
+        _dot5k4_ += _q5_[_d] * _kv4_;
+        _dot5k5_ += _q5_[_d] * _kv5_;
+        _dot5k6_ += _q5_[_d] * _kv6_;
+        _dot5k7_ += _q5_[_d] * _kv7_;
+        _dot5k8_ += _q5_[_d] * _kv8_;
+        _dot5k9_ += _q5_[_d] * _kv9_;
+        _dot5k10_ += _q5_[_d] * _kv10_;
+        _dot5k11_ += _q5_[_d] * _kv11_;
+        _dot5k12_ += _q5_[_d] * _kv12_;
+        _dot5k13_ += _q5_[_d] * _kv13_;
+        _dot5k14_ += _q5_[_d] * _kv14_;
+        _dot5k15_ += _q5_[_d] * _kv15_;
+        _dot6k0_ += _q6_[_d] * _kv0_;
+        _dot6k1_ += _q6_[_d] * _kv1_;
+        _dot6k2_ += _q6_[_d] * _kv2_;
+        _dot6k3_ += _q6_[_d] * _kv3_;
+        _dot6k4_ += _q6_[_d] * _kv4_;
+        _dot6k5_ += _q6_[_d] * _kv5_;
+        _dot6k6_ += _q6_[_d] * _kv6_;
+        _dot6k7_ += _q6_[_d] * _kv7_;
+        _dot6k8_ += _q6_[_d] * _kv8_;
+        _dot6k9_ += _q6_[_d] * _kv9_;
+        _dot6k10_ += _q6_[_d] * _kv10_;
+        _dot6k11_ += _q6_[_d] * _kv11_;
+        _dot6k12_ += _q6_[_d] * _kv12_;
+        _dot6k13_ += _q6_[_d] * _kv13_;
+        _dot6k14_ += _q6_[_d] * _kv14_;
+        _dot6k15_ += _q6_[_d] * _kv15_;
+        _dot7k0_ += _q7_[_d] * _kv0_;
+        _dot7k1_ += _q7_[_d] * _kv1_;
+        _dot7k2_ += _q7_[_d] * _kv2_;
+        _dot7k3_ += _q7_[_d] * _kv3_;
+        _dot7k4_ += _q7_[_d] * _kv4_;
+        _dot7k5_ += _q7_[_d] * _kv5_;
+        _dot7k6_ += _q7_[_d] * _kv6_;
+        _dot7k7_ += _q7_[_d] * _kv7_;
+        _dot7k8_ += _q7_[_d] * _kv8_;
+        _dot7k9_ += _q7_[_d] * _kv9_;
+        _dot7k10_ += _q7_[_d] * _kv10_;
+        _dot7k11_ += _q7_[_d] * _kv11_;
+        _dot7k12_ += _q7_[_d] * _kv12_;
+        _dot7k13_ += _q7_[_d] * _kv13_;
+        _dot7k14_ += _q7_[_d] * _kv14_;
+        _dot7k15_ += _q7_[_d] * _kv15_;
       }
-      _s0_[_j + 0u] = _dot0k0_; _s0_[_j + 1u] = _dot0k1_; _s0_[_j + 2u] = _dot0k2_; _s0_[_j + 3u] = _dot0k3_; _s0_[_j + 4u] = _dot0k4_; _s0_[_j + 5u] = _dot0k5_; _s0_[_j + 6u] = _dot0k6_; _s0_[_j + 7u] = _dot0k7_; _s0_[_j + 8u] = _dot0k8_; _s0_[_j + 9u] = _dot0k9_; _s0_[_j + 10u] = _dot0k10_; _s0_[_j + 11u] = _dot0k11_; _s0_[_j + 12u] = _dot0k12_; _s0_[_j + 13u] = _dot0k13_; _s0_[_j + 14u] = _dot0k14_; _s0_[_j + 15u] = _dot0k15_;
-      _s1_[_j + 0u] = _dot1k0_; _s1_[_j + 1u] = _dot1k1_; _s1_[_j + 2u] = _dot1k2_; _s1_[_j + 3u] = _dot1k3_; _s1_[_j + 4u] = _dot1k4_; _s1_[_j + 5u] = _dot1k5_; _s1_[_j + 6u] = _dot1k6_; _s1_[_j + 7u] = _dot1k7_; _s1_[_j + 8u] = _dot1k8_; _s1_[_j + 9u] = _dot1k9_; _s1_[_j + 10u] = _dot1k10_; _s1_[_j + 11u] = _dot1k11_; _s1_[_j + 12u] = _dot1k12_; _s1_[_j + 13u] = _dot1k13_; _s1_[_j + 14u] = _dot1k14_; _s1_[_j + 15u] = _dot1k15_;
-      _s2_[_j + 0u] = _dot2k0_; _s2_[_j + 1u] = _dot2k1_; _s2_[_j + 2u] = _dot2k2_; _s2_[_j + 3u] = _dot2k3_; _s2_[_j + 4u] = _dot2k4_; _s2_[_j + 5u] = _dot2k5_; _s2_[_j + 6u] = _dot2k6_; _s2_[_j + 7u] = _dot2k7_; _s2_[_j + 8u] = _dot2k8_; _s2_[_j + 9u] = _dot2k9_; _s2_[_j + 10u] = _dot2k10_; _s2_[_j + 11u] = _dot2k11_; _s2_[_j + 12u] = _dot2k12_; _s2_[_j + 13u] = _dot2k13_; _s2_[_j + 14u] = _dot2k14_; _s2_[_j + 15u] = _dot2k15_;
-      _s3_[_j + 0u] = _dot3k0_; _s3_[_j + 1u] = _dot3k1_; _s3_[_j + 2u] = _dot3k2_; _s3_[_j + 3u] = _dot3k3_; _s3_[_j + 4u] = _dot3k4_; _s3_[_j + 5u] = _dot3k5_; _s3_[_j + 6u] = _dot3k6_; _s3_[_j + 7u] = _dot3k7_; _s3_[_j + 8u] = _dot3k8_; _s3_[_j + 9u] = _dot3k9_; _s3_[_j + 10u] = _dot3k10_; _s3_[_j + 11u] = _dot3k11_; _s3_[_j + 12u] = _dot3k12_; _s3_[_j + 13u] = _dot3k13_; _s3_[_j + 14u] = _dot3k14_; _s3_[_j + 15u] = _dot3k15_;
-      _s4_[_j + 0u] = _dot4k0_; _s4_[_j + 1u] = _dot4k1_; _s4_[_j + 2u] = _dot4k2_; _s4_[_j + 3u] = _dot4k3_; _s4_[_j + 4u] = _dot4k4_; _s4_[_j + 5u] = _dot4k5_; _s4_[_j + 6u] = _dot4k6_; _s4_[_j + 7u] = _dot4k7_; _s4_[_j + 8u] = _dot4k8_; _s4_[_j + 9u] = _dot4k9_; _s4_[_j + 10u] = _dot4k10_; _s4_[_j + 11u] = _dot4k11_; _s4_[_j + 12u] = _dot4k12_; _s4_[_j + 13u] = _dot4k13_; _s4_[_j + 14u] = _dot4k14_; _s4_[_j + 15u] = _dot4k15_;
-      _s5_[_j + 0u] = _dot5k0_; _s5_[_j + 1u] = _dot5k1_; _s5_[_j + 2u] = _dot5k2_; _s5_[_j + 3u] = _dot5k3_; _s5_[_j + 4u] = _dot5k4_; _s5_[_j + 5u] = _dot5k5_; _s5_[_j + 6u] = _dot5k6_; _s5_[_j + 7u] = _dot5k7_; _s5_[_j + 8u] = _dot5k8_; _s5_[_j + 9u] = _dot5k9_; _s5_[_j + 10u] = _dot5k10_; _s5_[_j + 11u] = _dot5k11_; _s5_[_j + 12u] = _dot5k12_; _s5_[_j + 13u] = _dot5k13_; _s5_[_j + 14u] = _dot5k14_; _s5_[_j + 15u] = _dot5k15_;
-      _s6_[_j + 0u] = _dot6k0_; _s6_[_j + 1u] = _dot6k1_; _s6_[_j + 2u] = _dot6k2_; _s6_[_j + 3u] = _dot6k3_; _s6_[_j + 4u] = _dot6k4_; _s6_[_j + 5u] = _dot6k5_; _s6_[_j + 6u] = _dot6k6_; _s6_[_j + 7u] = _dot6k7_; _s6_[_j + 8u] = _dot6k8_; _s6_[_j + 9u] = _dot6k9_; _s6_[_j + 10u] = _dot6k10_; _s6_[_j + 11u] = _dot6k11_; _s6_[_j + 12u] = _dot6k12_; _s6_[_j + 13u] = _dot6k13_; _s6_[_j + 14u] = _dot6k14_; _s6_[_j + 15u] = _dot6k15_;
-      _s7_[_j + 0u] = _dot7k0_; _s7_[_j + 1u] = _dot7k1_; _s7_[_j + 2u] = _dot7k2_; _s7_[_j + 3u] = _dot7k3_; _s7_[_j + 4u] = _dot7k4_; _s7_[_j + 5u] = _dot7k5_; _s7_[_j + 6u] = _dot7k6_; _s7_[_j + 7u] = _dot7k7_; _s7_[_j + 8u] = _dot7k8_; _s7_[_j + 9u] = _dot7k9_; _s7_[_j + 10u] = _dot7k10_; _s7_[_j + 11u] = _dot7k11_; _s7_[_j + 12u] = _dot7k12_; _s7_[_j + 13u] = _dot7k13_; _s7_[_j + 14u] = _dot7k14_; _s7_[_j + 15u] = _dot7k15_;
+      _s0_[_j] = _dot0k0_;
+      _s0_[_j + 1u] = _dot0k1_;
+      _s0_[_j + 2u] = _dot0k2_;
+      _s0_[_j + 3u] = _dot0k3_;
+      _s0_[_j + 4u] = _dot0k4_;
+      _s0_[_j + 5u] = _dot0k5_;
+      _s0_[_j + 6u] = _dot0k6_;
+      _s0_[_j + 7u] = _dot0k7_;
+      _s0_[_j + 8u] = _dot0k8_;
+      _s0_[_j + 9u] = _dot0k9_;
+      _s0_[_j + 10u] = _dot0k10_;
+      _s0_[_j + 11u] = _dot0k11_;
+      _s0_[_j + 12u] = _dot0k12_;
+      _s0_[_j + 13u] = _dot0k13_;
+      _s0_[_j + 14u] = _dot0k14_;
+      _s0_[_j + 15u] = _dot0k15_;
+      _s1_[_j] = _dot1k0_;
+      _s1_[_j + 1u] = _dot1k1_;
+      _s1_[_j + 2u] = _dot1k2_;
+      _s1_[_j + 3u] = _dot1k3_;
+      _s1_[_j + 4u] = _dot1k4_;
+      _s1_[_j + 5u] = _dot1k5_;
+      _s1_[_j + 6u] = _dot1k6_;
+      _s1_[_j + 7u] = _dot1k7_;
+      _s1_[_j + 8u] = _dot1k8_;
+      _s1_[_j + 9u] = _dot1k9_;
+      _s1_[_j + 10u] = _dot1k10_;
+      _s1_[_j + 11u] = _dot1k11_;
+      _s1_[_j + 12u] = _dot1k12_;
+      _s1_[_j + 13u] = _dot1k13_;
+      _s1_[_j + 14u] = _dot1k14_;
+      _s1_[_j + 15u] = _dot1k15_;
+      _s2_[_j] = _dot2k0_;
+      _s2_[_j + 1u] = _dot2k1_;
+      _s2_[_j + 2u] = _dot2k2_;
+      _s2_[_j + 3u] = _dot2k3_;
+      _s2_[_j + 4u] = _dot2k4_;
+      _s2_[_j + 5u] = _dot2k5_;
+      _s2_[_j + 6u] = _dot2k6_;
+      _s2_[_j + 7u] = _dot2k7_;
+      _s2_[_j + 8u] = _dot2k8_;
+      _s2_[_j + 9u] = _dot2k9_;
+      _s2_[_j + 10u] = _dot2k10_;
+      _s2_[_j + 11u] = _dot2k11_;
+      _s2_[_j + 12u] = _dot2k12_;
+      _s2_[_j + 13u] = _dot2k13_;
+      _s2_[_j + 14u] = _dot2k14_;
+      _s2_[_j + 15u] = _dot2k15_;
+      _s3_[_j] = _dot3k0_;
+      _s3_[_j + 1u] = _dot3k1_;
+      _s3_[_j + 2u] = _dot3k2_;
+      _s3_[_j + 3u] = _dot3k3_;
+      _s3_[_j + 4u] = _dot3k4_;
+      _s3_[_j + 5u] = _dot3k5_;
+      _s3_[_j + 6u] = _dot3k6_;
+      _s3_[_j + 7u] = _dot3k7_;
+      _s3_[_j + 8u] = _dot3k8_;
+      _s3_[_j + 9u] = _dot3k9_;
+      _s3_[_j + 10u] = _dot3k10_;
+      _s3_[_j + 11u] = _dot3k11_;
+      _s3_[_j + 12u] = _dot3k12_;
+      _s3_[_j + 13u] = _dot3k13_;
+      _s3_[_j + 14u] = _dot3k14_;
+      _s3_[_j + 15u] = _dot3k15_;
+      _s4_[_j] = _dot4k0_;
+      _s4_[_j + 1u] = _dot4k1_;
+      _s4_[_j + 2u] = _dot4k2_;
+      _s4_[_j + 3u] = _dot4k3_;
+      _s4_[_j + 4u] = _dot4k4_;
+      _s4_[_j + 5u] = _dot4k5_;
+      _s4_[_j + 6u] = _dot4k6_;
+      _s4_[_j + 7u] = _dot4k7_;
+      _s4_[_j + 8u] = _dot4k8_;
+      _s4_[_j + 9u] = _dot4k9_;
+      _s4_[_j + 10u] = _dot4k10_;
+      _s4_[_j + 11u] = _dot4k11_;
+      _s4_[_j + 12u] = _dot4k12_;
+      _s4_[_j + 13u] = _dot4k13_;
+      _s4_[_j + 14u] = _dot4k14_;
+      _s4_[_j + 15u] = _dot4k15_;
+      _s5_[_j] = _dot5k0_;
+      _s5_[_j + 1u] = _dot5k1_;
+      _s5_[_j + 2u] = _dot5k2_;
+      _s5_[_j + 3u] = _dot5k3_;
+      _s5_[_j + 4u] = _dot5k4_;
+      _s5_[_j + 5u] = _dot5k5_;
+      _s5_[_j + 6u] = _dot5k6_;
+      _s5_[_j + 7u] = _dot5k7_;
+      _s5_[_j + 8u] = _dot5k8_;
+      _s5_[_j + 9u] = _dot5k9_;
+      _s5_[_j + 10u] = _dot5k10_;
+      _s5_[_j + 11u] = _dot5k11_;
+      _s5_[_j + 12u] = _dot5k12_;
+      _s5_[_j + 13u] = _dot5k13_;
+      _s5_[_j + 14u] = _dot5k14_;
+      _s5_[_j + 15u] = _dot5k15_;
+      _s6_[_j] = _dot6k0_;
+      _s6_[_j + 1u] = _dot6k1_;
+      _s6_[_j + 2u] = _dot6k2_;
+      _s6_[_j + 3u] = _dot6k3_;
+      _s6_[_j + 4u] = _dot6k4_;
+      _s6_[_j + 5u] = _dot6k5_;
+      _s6_[_j + 6u] = _dot6k6_;
+      _s6_[_j + 7u] = _dot6k7_;
+      _s6_[_j + 8u] = _dot6k8_;
+      _s6_[_j + 9u] = _dot6k9_;
+      _s6_[_j + 10u] = _dot6k10_;
+      _s6_[_j + 11u] = _dot6k11_;
+      _s6_[_j + 12u] = _dot6k12_;
+      _s6_[_j + 13u] = _dot6k13_;
+      _s6_[_j + 14u] = _dot6k14_;
+      _s6_[_j + 15u] = _dot6k15_;
+      _s7_[_j] = _dot7k0_;
+      _s7_[_j + 1u] = _dot7k1_;
+      _s7_[_j + 2u] = _dot7k2_;
+      _s7_[_j + 3u] = _dot7k3_;
+      _s7_[_j + 4u] = _dot7k4_;
+      _s7_[_j + 5u] = _dot7k5_;
+      _s7_[_j + 6u] = _dot7k6_;
+      _s7_[_j + 7u] = _dot7k7_;
+      _s7_[_j + 8u] = _dot7k8_;
+      _s7_[_j + 9u] = _dot7k9_;
+      _s7_[_j + 10u] = _dot7k10_;
+      _s7_[_j + 11u] = _dot7k11_;
+      _s7_[_j + 12u] = _dot7k12_;
+      _s7_[_j + 13u] = _dot7k13_;
+      _s7_[_j + 14u] = _dot7k14_;
+      _s7_[_j + 15u] = _dot7k15_;
     }
     for (var _j = 0u; _j < 16u; _j++) {
       let _t = min(_t0_ + _j, _tend - 1u);
@@ -366,61 +712,92 @@ fn paged_decode_0_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgro
     for (var _j = 0u; _j < 16u; _j++) { _mt0_ = max(_mt0_, _s0_[_j]); }
     let _alpha0_ = select(exp(_m0_ - _mt0_), 1.0, _mt0_ == _f32_bits(0xff800000u));
     var _ps0_ = 0.0;
-    for (var _j = 0u; _j < 16u; _j++) { let _p0_ = select(exp(_s0_[_j] - _mt0_), 0.0, _s0_[_j] == _f32_bits(0xff800000u)); _s0_[_j] = _p0_; _ps0_ += _p0_; }
+    for (var _j = 0u; _j < 16u; _j++) {
+      let _p0_ = select(exp(_s0_[_j] - _mt0_), 0.0, _s0_[_j] == _f32_bits(0xff800000u));
+      _s0_[_j] = _p0_;
+      _ps0_ += _p0_;
+    }
     _l0_ = _l0_ * _alpha0_ + _ps0_;
     _m0_ = _mt0_;
     var _mt1_ = _m1_;
     for (var _j = 0u; _j < 16u; _j++) { _mt1_ = max(_mt1_, _s1_[_j]); }
     let _alpha1_ = select(exp(_m1_ - _mt1_), 1.0, _mt1_ == _f32_bits(0xff800000u));
     var _ps1_ = 0.0;
-    for (var _j = 0u; _j < 16u; _j++) { let _p1_ = select(exp(_s1_[_j] - _mt1_), 0.0, _s1_[_j] == _f32_bits(0xff800000u)); _s1_[_j] = _p1_; _ps1_ += _p1_; }
+    for (var _j = 0u; _j < 16u; _j++) {
+      let _p1_ = select(exp(_s1_[_j] - _mt1_), 0.0, _s1_[_j] == _f32_bits(0xff800000u));
+      _s1_[_j] = _p1_;
+      _ps1_ += _p1_;
+    }
     _l1_ = _l1_ * _alpha1_ + _ps1_;
     _m1_ = _mt1_;
     var _mt2_ = _m2_;
     for (var _j = 0u; _j < 16u; _j++) { _mt2_ = max(_mt2_, _s2_[_j]); }
     let _alpha2_ = select(exp(_m2_ - _mt2_), 1.0, _mt2_ == _f32_bits(0xff800000u));
     var _ps2_ = 0.0;
-    for (var _j = 0u; _j < 16u; _j++) { let _p2_ = select(exp(_s2_[_j] - _mt2_), 0.0, _s2_[_j] == _f32_bits(0xff800000u)); _s2_[_j] = _p2_; _ps2_ += _p2_; }
+    for (var _j = 0u; _j < 16u; _j++) {
+      let _p2_ = select(exp(_s2_[_j] - _mt2_), 0.0, _s2_[_j] == _f32_bits(0xff800000u));
+      _s2_[_j] = _p2_;
+      _ps2_ += _p2_;
+    }
     _l2_ = _l2_ * _alpha2_ + _ps2_;
     _m2_ = _mt2_;
     var _mt3_ = _m3_;
     for (var _j = 0u; _j < 16u; _j++) { _mt3_ = max(_mt3_, _s3_[_j]); }
     let _alpha3_ = select(exp(_m3_ - _mt3_), 1.0, _mt3_ == _f32_bits(0xff800000u));
     var _ps3_ = 0.0;
-    for (var _j = 0u; _j < 16u; _j++) { let _p3_ = select(exp(_s3_[_j] - _mt3_), 0.0, _s3_[_j] == _f32_bits(0xff800000u)); _s3_[_j] = _p3_; _ps3_ += _p3_; }
+    for (var _j = 0u; _j < 16u; _j++) {
+      let _p3_ = select(exp(_s3_[_j] - _mt3_), 0.0, _s3_[_j] == _f32_bits(0xff800000u));
+      _s3_[_j] = _p3_;
+      _ps3_ += _p3_;
+    }
     _l3_ = _l3_ * _alpha3_ + _ps3_;
     _m3_ = _mt3_;
     var _mt4_ = _m4_;
     for (var _j = 0u; _j < 16u; _j++) { _mt4_ = max(_mt4_, _s4_[_j]); }
     let _alpha4_ = select(exp(_m4_ - _mt4_), 1.0, _mt4_ == _f32_bits(0xff800000u));
     var _ps4_ = 0.0;
-    for (var _j = 0u; _j < 16u; _j++) { let _p4_ = select(exp(_s4_[_j] - _mt4_), 0.0, _s4_[_j] == _f32_bits(0xff800000u)); _s4_[_j] = _p4_; _ps4_ += _p4_; }
+    for (var _j = 0u; _j < 16u; _j++) {
+      let _p4_ = select(exp(_s4_[_j] - _mt4_), 0.0, _s4_[_j] == _f32_bits(0xff800000u));
+      _s4_[_j] = _p4_;
+      _ps4_ += _p4_;
+    }
     _l4_ = _l4_ * _alpha4_ + _ps4_;
     _m4_ = _mt4_;
     var _mt5_ = _m5_;
     for (var _j = 0u; _j < 16u; _j++) { _mt5_ = max(_mt5_, _s5_[_j]); }
     let _alpha5_ = select(exp(_m5_ - _mt5_), 1.0, _mt5_ == _f32_bits(0xff800000u));
     var _ps5_ = 0.0;
-    for (var _j = 0u; _j < 16u; _j++) { let _p5_ = select(exp(_s5_[_j] - _mt5_), 0.0, _s5_[_j] == _f32_bits(0xff800000u)); _s5_[_j] = _p5_; _ps5_ += _p5_; }
+    for (var _j = 0u; _j < 16u; _j++) {
+      let _p5_ = select(exp(_s5_[_j] - _mt5_), 0.0, _s5_[_j] == _f32_bits(0xff800000u));
+      _s5_[_j] = _p5_;
+      _ps5_ += _p5_;
+    }
     _l5_ = _l5_ * _alpha5_ + _ps5_;
     _m5_ = _mt5_;
     var _mt6_ = _m6_;
     for (var _j = 0u; _j < 16u; _j++) { _mt6_ = max(_mt6_, _s6_[_j]); }
     let _alpha6_ = select(exp(_m6_ - _mt6_), 1.0, _mt6_ == _f32_bits(0xff800000u));
     var _ps6_ = 0.0;
-    for (var _j = 0u; _j < 16u; _j++) { let _p6_ = select(exp(_s6_[_j] - _mt6_), 0.0, _s6_[_j] == _f32_bits(0xff800000u)); _s6_[_j] = _p6_; _ps6_ += _p6_; }
+    for (var _j = 0u; _j < 16u; _j++) {
+      let _p6_ = select(exp(_s6_[_j] - _mt6_), 0.0, _s6_[_j] == _f32_bits(0xff800000u));
+      _s6_[_j] = _p6_;
+      _ps6_ += _p6_;
+    }
     _l6_ = _l6_ * _alpha6_ + _ps6_;
     _m6_ = _mt6_;
     var _mt7_ = _m7_;
     for (var _j = 0u; _j < 16u; _j++) { _mt7_ = max(_mt7_, _s7_[_j]); }
     let _alpha7_ = select(exp(_m7_ - _mt7_), 1.0, _mt7_ == _f32_bits(0xff800000u));
     var _ps7_ = 0.0;
-    for (var _j = 0u; _j < 16u; _j++) { let _p7_ = select(exp(_s7_[_j] - _mt7_), 0.0, _s7_[_j] == _f32_bits(0xff800000u)); _s7_[_j] = _p7_; _ps7_ += _p7_; }
+    for (var _j = 0u; _j < 16u; _j++) {
+      let _p7_ = select(exp(_s7_[_j] - _mt7_), 0.0, _s7_[_j] == _f32_bits(0xff800000u));
+      _s7_[_j] = _p7_;
+      _ps7_ += _p7_;
+    }
     _l7_ = _l7_ * _alpha7_ + _ps7_;
     _m7_ = _mt7_;
     for (var _c = 0u; _c < 64u; _c++) {
-      let _dv_ = _c0_ + _c;
-      let _dv = _dv_;
+      let _dv = _c;
       var _o0_ = _acc0_[_c] * _alpha0_;
       var _o1_ = _acc1_[_c] * _alpha1_;
       var _o2_ = _acc2_[_c] * _alpha2_;
@@ -431,8 +808,8 @@ fn paged_decode_0_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgro
       var _o7_ = _acc7_[_c] * _alpha7_;
       for (var _j = 0u; _j < 16u; _j++) {
         let _t = min(_t0_ + _j, _tend - 1u);
-        let _block_table84 = block_table[(_b) * _sz.m + (_t) / (16u)];
-        let _v_cache85 = v_cache[(((u32(clamp(_block_table84, 0i, i32(_sz.n) - 1i))) * _sz.g + _g) * 16u + (_t) % 16u) * 64u + _dv];
+        let _block_table84 = block_table[_b * _sz.m + _t / 16u];
+        let _v_cache85 = v_cache[((u32(clamp(_block_table84, 0i, i32(_sz.n) - 1i)) * _sz.g + _g) * 16u + _t % 16u) * 64u + _dv];
         _o0_ += _s0_[_j] * _v_cache85;
         _o1_ += _s1_[_j] * _v_cache85;
         _o2_ += _s2_[_j] * _v_cache85;
@@ -455,65 +832,57 @@ fn paged_decode_0_flash(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgro
   if (_row0_ < _sz.r * _sz.s) {
     let _inv0_ = select(0.0, 1.0 / _l0_, _l0_ > 0.0);
     for (var _c = 0u; _c < 64u; _c++) {
-      let _dv_ = _c0_ + _c;
-      let _dv = _dv_;
-      _flash0[((((_b) * _sz.g + _g) * _sz.r + _r_0_) * _sz.s + _s_0_) * 64u + _dv] = (_acc0_[_c] * _inv0_);
+      let _dv = _c;
+      _flash0[(((_b * _sz.g + _g) * _sz.r + _r_0_) * _sz.s + _s_0_) * 64u + _dv] = (_acc0_[_c] * _inv0_);
     }
   }
   if (_row1_ < _sz.r * _sz.s) {
     let _inv1_ = select(0.0, 1.0 / _l1_, _l1_ > 0.0);
     for (var _c = 0u; _c < 64u; _c++) {
-      let _dv_ = _c0_ + _c;
-      let _dv = _dv_;
-      _flash0[((((_b) * _sz.g + _g) * _sz.r + _r_1_) * _sz.s + _s_1_) * 64u + _dv] = (_acc1_[_c] * _inv1_);
+      let _dv = _c;
+      _flash0[(((_b * _sz.g + _g) * _sz.r + _r_1_) * _sz.s + _s_1_) * 64u + _dv] = (_acc1_[_c] * _inv1_);
     }
   }
   if (_row2_ < _sz.r * _sz.s) {
     let _inv2_ = select(0.0, 1.0 / _l2_, _l2_ > 0.0);
     for (var _c = 0u; _c < 64u; _c++) {
-      let _dv_ = _c0_ + _c;
-      let _dv = _dv_;
-      _flash0[((((_b) * _sz.g + _g) * _sz.r + _r_2_) * _sz.s + _s_2_) * 64u + _dv] = (_acc2_[_c] * _inv2_);
+      let _dv = _c;
+      _flash0[(((_b * _sz.g + _g) * _sz.r + _r_2_) * _sz.s + _s_2_) * 64u + _dv] = (_acc2_[_c] * _inv2_);
     }
   }
   if (_row3_ < _sz.r * _sz.s) {
     let _inv3_ = select(0.0, 1.0 / _l3_, _l3_ > 0.0);
     for (var _c = 0u; _c < 64u; _c++) {
-      let _dv_ = _c0_ + _c;
-      let _dv = _dv_;
-      _flash0[((((_b) * _sz.g + _g) * _sz.r + _r_3_) * _sz.s + _s_3_) * 64u + _dv] = (_acc3_[_c] * _inv3_);
+      let _dv = _c;
+      _flash0[(((_b * _sz.g + _g) * _sz.r + _r_3_) * _sz.s + _s_3_) * 64u + _dv] = (_acc3_[_c] * _inv3_);
     }
   }
   if (_row4_ < _sz.r * _sz.s) {
     let _inv4_ = select(0.0, 1.0 / _l4_, _l4_ > 0.0);
     for (var _c = 0u; _c < 64u; _c++) {
-      let _dv_ = _c0_ + _c;
-      let _dv = _dv_;
-      _flash0[((((_b) * _sz.g + _g) * _sz.r + _r_4_) * _sz.s + _s_4_) * 64u + _dv] = (_acc4_[_c] * _inv4_);
+      let _dv = _c;
+      _flash0[(((_b * _sz.g + _g) * _sz.r + _r_4_) * _sz.s + _s_4_) * 64u + _dv] = (_acc4_[_c] * _inv4_);
     }
   }
   if (_row5_ < _sz.r * _sz.s) {
     let _inv5_ = select(0.0, 1.0 / _l5_, _l5_ > 0.0);
     for (var _c = 0u; _c < 64u; _c++) {
-      let _dv_ = _c0_ + _c;
-      let _dv = _dv_;
-      _flash0[((((_b) * _sz.g + _g) * _sz.r + _r_5_) * _sz.s + _s_5_) * 64u + _dv] = (_acc5_[_c] * _inv5_);
+      let _dv = _c;
+      _flash0[(((_b * _sz.g + _g) * _sz.r + _r_5_) * _sz.s + _s_5_) * 64u + _dv] = (_acc5_[_c] * _inv5_);
     }
   }
   if (_row6_ < _sz.r * _sz.s) {
     let _inv6_ = select(0.0, 1.0 / _l6_, _l6_ > 0.0);
     for (var _c = 0u; _c < 64u; _c++) {
-      let _dv_ = _c0_ + _c;
-      let _dv = _dv_;
-      _flash0[((((_b) * _sz.g + _g) * _sz.r + _r_6_) * _sz.s + _s_6_) * 64u + _dv] = (_acc6_[_c] * _inv6_);
+      let _dv = _c;
+      _flash0[(((_b * _sz.g + _g) * _sz.r + _r_6_) * _sz.s + _s_6_) * 64u + _dv] = (_acc6_[_c] * _inv6_);
     }
   }
   if (_row7_ < _sz.r * _sz.s) {
     let _inv7_ = select(0.0, 1.0 / _l7_, _l7_ > 0.0);
     for (var _c = 0u; _c < 64u; _c++) {
-      let _dv_ = _c0_ + _c;
-      let _dv = _dv_;
-      _flash0[((((_b) * _sz.g + _g) * _sz.r + _r_7_) * _sz.s + _s_7_) * 64u + _dv] = (_acc7_[_c] * _inv7_);
+      let _dv = _c;
+      _flash0[(((_b * _sz.g + _g) * _sz.r + _r_7_) * _sz.s + _s_7_) * 64u + _dv] = (_acc7_[_c] * _inv7_);
     }
   }
 }
@@ -540,8 +909,8 @@ fn paged_decode_1_map(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroup
   let _h = _rest % _sz.h;
   _rest = _rest / _sz.h;
   let _b = _rest;
-  let _flash00 = _flash0[((((_b) * _sz.g + (_h) / (_sz.r)) * _sz.r + (_h) % _sz.r) * _sz.s + _s) * 64u + _dv];
-  o[(((_b) * _sz.h + _h) * _sz.s + _s) * 64u + _dv] = _flash00;
+  let _flash00 = _flash0[(((_b * _sz.g + _h / _sz.r) * _sz.r + _h % _sz.r) * _sz.s + _s) * 64u + _dv];
+  o[((_b * _sz.h + _h) * _sz.s + _s) * 64u + _dv] = _flash00;
 }
 `;
 /** The executable plan: buffers, size rules, and kernels with their bind-group layouts and workgroup sizes. */

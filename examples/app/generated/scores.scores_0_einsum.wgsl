@@ -21,11 +21,11 @@ fn scores_0_einsum(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroups) 
   let _h = _rest % _sz.h;
   _rest = _rest / _sz.h;
   let _b = _rest;
-  let _s0 = min(_s_tile * 4u + 0u, _sz.s - 1u);
+  let _s0 = min(_s_tile * 4u, _sz.s - 1u);
   let _s1 = min(_s_tile * 4u + 1u, _sz.s - 1u);
   let _s2 = min(_s_tile * 4u + 2u, _sz.s - 1u);
   let _s3 = min(_s_tile * 4u + 3u, _sz.s - 1u);
-  let _t0 = min(_t_tile * 4u + 0u, _sz.t - 1u);
+  let _t0 = min(_t_tile * 4u, _sz.t - 1u);
   let _t1 = min(_t_tile * 4u + 1u, _sz.t - 1u);
   let _t2 = min(_t_tile * 4u + 2u, _sz.t - 1u);
   let _t3 = min(_t_tile * 4u + 3u, _sz.t - 1u);
@@ -46,14 +46,14 @@ fn scores_0_einsum(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroups) 
   var _acc32: f32 = 0.0;
   var _acc33: f32 = 0.0;
   for (var _d: u32 = 0u; _d < 64u; _d++) {
-    let _q0 = q[(((_b) * _sz.h + _h) * _sz.s + _s0) * 64u + _d];
-    let _k1 = k[(((_b) * _sz.h + _h) * _sz.t + _t0) * 64u + _d];
-    let _k2 = k[(((_b) * _sz.h + _h) * _sz.t + _t1) * 64u + _d];
-    let _k3 = k[(((_b) * _sz.h + _h) * _sz.t + _t2) * 64u + _d];
-    let _k4 = k[(((_b) * _sz.h + _h) * _sz.t + _t3) * 64u + _d];
-    let _q5 = q[(((_b) * _sz.h + _h) * _sz.s + _s1) * 64u + _d];
-    let _q6 = q[(((_b) * _sz.h + _h) * _sz.s + _s2) * 64u + _d];
-    let _q7 = q[(((_b) * _sz.h + _h) * _sz.s + _s3) * 64u + _d];
+    let _q0 = q[((_b * _sz.h + _h) * _sz.s + _s0) * 64u + _d];
+    let _k1 = k[((_b * _sz.h + _h) * _sz.t + _t0) * 64u + _d];
+    let _k2 = k[((_b * _sz.h + _h) * _sz.t + _t1) * 64u + _d];
+    let _k3 = k[((_b * _sz.h + _h) * _sz.t + _t2) * 64u + _d];
+    let _k4 = k[((_b * _sz.h + _h) * _sz.t + _t3) * 64u + _d];
+    let _q5 = q[((_b * _sz.h + _h) * _sz.s + _s1) * 64u + _d];
+    let _q6 = q[((_b * _sz.h + _h) * _sz.s + _s2) * 64u + _d];
+    let _q7 = q[((_b * _sz.h + _h) * _sz.s + _s3) * 64u + _d];
     _acc00 += _q0 * _k1;
     _acc01 += _q0 * _k2;
     _acc02 += _q0 * _k3;
@@ -71,68 +71,68 @@ fn scores_0_einsum(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroups) 
     _acc32 += _q7 * _k3;
     _acc33 += _q7 * _k4;
   }
-  if (_s_tile * 4u + 0u < _sz.s && _t_tile * 4u + 0u < _sz.t) {
+  if (_s_tile * 4u < _sz.s && _t_tile * 4u < _sz.t) {
     let _v8 = (_acc00 * 0.125);
-    s[(((_b) * _sz.h + _h) * _sz.s + _s0) * _sz.t + _t0] = _v8;
+    s[((_b * _sz.h + _h) * _sz.s + _s0) * _sz.t + _t0] = _v8;
   }
-  if (_s_tile * 4u + 0u < _sz.s && _t_tile * 4u + 1u < _sz.t) {
+  if (_s_tile * 4u < _sz.s && _t_tile * 4u + 1u < _sz.t) {
     let _v9 = (_acc01 * 0.125);
-    s[(((_b) * _sz.h + _h) * _sz.s + _s0) * _sz.t + _t1] = _v9;
+    s[((_b * _sz.h + _h) * _sz.s + _s0) * _sz.t + _t1] = _v9;
   }
-  if (_s_tile * 4u + 0u < _sz.s && _t_tile * 4u + 2u < _sz.t) {
+  if (_s_tile * 4u < _sz.s && _t_tile * 4u + 2u < _sz.t) {
     let _v10 = (_acc02 * 0.125);
-    s[(((_b) * _sz.h + _h) * _sz.s + _s0) * _sz.t + _t2] = _v10;
+    s[((_b * _sz.h + _h) * _sz.s + _s0) * _sz.t + _t2] = _v10;
   }
-  if (_s_tile * 4u + 0u < _sz.s && _t_tile * 4u + 3u < _sz.t) {
+  if (_s_tile * 4u < _sz.s && _t_tile * 4u + 3u < _sz.t) {
     let _v11 = (_acc03 * 0.125);
-    s[(((_b) * _sz.h + _h) * _sz.s + _s0) * _sz.t + _t3] = _v11;
+    s[((_b * _sz.h + _h) * _sz.s + _s0) * _sz.t + _t3] = _v11;
   }
-  if (_s_tile * 4u + 1u < _sz.s && _t_tile * 4u + 0u < _sz.t) {
+  if (_s_tile * 4u + 1u < _sz.s && _t_tile * 4u < _sz.t) {
     let _v12 = (_acc10 * 0.125);
-    s[(((_b) * _sz.h + _h) * _sz.s + _s1) * _sz.t + _t0] = _v12;
+    s[((_b * _sz.h + _h) * _sz.s + _s1) * _sz.t + _t0] = _v12;
   }
   if (_s_tile * 4u + 1u < _sz.s && _t_tile * 4u + 1u < _sz.t) {
     let _v13 = (_acc11 * 0.125);
-    s[(((_b) * _sz.h + _h) * _sz.s + _s1) * _sz.t + _t1] = _v13;
+    s[((_b * _sz.h + _h) * _sz.s + _s1) * _sz.t + _t1] = _v13;
   }
   if (_s_tile * 4u + 1u < _sz.s && _t_tile * 4u + 2u < _sz.t) {
     let _v14 = (_acc12 * 0.125);
-    s[(((_b) * _sz.h + _h) * _sz.s + _s1) * _sz.t + _t2] = _v14;
+    s[((_b * _sz.h + _h) * _sz.s + _s1) * _sz.t + _t2] = _v14;
   }
   if (_s_tile * 4u + 1u < _sz.s && _t_tile * 4u + 3u < _sz.t) {
     let _v15 = (_acc13 * 0.125);
-    s[(((_b) * _sz.h + _h) * _sz.s + _s1) * _sz.t + _t3] = _v15;
+    s[((_b * _sz.h + _h) * _sz.s + _s1) * _sz.t + _t3] = _v15;
   }
-  if (_s_tile * 4u + 2u < _sz.s && _t_tile * 4u + 0u < _sz.t) {
+  if (_s_tile * 4u + 2u < _sz.s && _t_tile * 4u < _sz.t) {
     let _v16 = (_acc20 * 0.125);
-    s[(((_b) * _sz.h + _h) * _sz.s + _s2) * _sz.t + _t0] = _v16;
+    s[((_b * _sz.h + _h) * _sz.s + _s2) * _sz.t + _t0] = _v16;
   }
   if (_s_tile * 4u + 2u < _sz.s && _t_tile * 4u + 1u < _sz.t) {
     let _v17 = (_acc21 * 0.125);
-    s[(((_b) * _sz.h + _h) * _sz.s + _s2) * _sz.t + _t1] = _v17;
+    s[((_b * _sz.h + _h) * _sz.s + _s2) * _sz.t + _t1] = _v17;
   }
   if (_s_tile * 4u + 2u < _sz.s && _t_tile * 4u + 2u < _sz.t) {
     let _v18 = (_acc22 * 0.125);
-    s[(((_b) * _sz.h + _h) * _sz.s + _s2) * _sz.t + _t2] = _v18;
+    s[((_b * _sz.h + _h) * _sz.s + _s2) * _sz.t + _t2] = _v18;
   }
   if (_s_tile * 4u + 2u < _sz.s && _t_tile * 4u + 3u < _sz.t) {
     let _v19 = (_acc23 * 0.125);
-    s[(((_b) * _sz.h + _h) * _sz.s + _s2) * _sz.t + _t3] = _v19;
+    s[((_b * _sz.h + _h) * _sz.s + _s2) * _sz.t + _t3] = _v19;
   }
-  if (_s_tile * 4u + 3u < _sz.s && _t_tile * 4u + 0u < _sz.t) {
+  if (_s_tile * 4u + 3u < _sz.s && _t_tile * 4u < _sz.t) {
     let _v20 = (_acc30 * 0.125);
-    s[(((_b) * _sz.h + _h) * _sz.s + _s3) * _sz.t + _t0] = _v20;
+    s[((_b * _sz.h + _h) * _sz.s + _s3) * _sz.t + _t0] = _v20;
   }
   if (_s_tile * 4u + 3u < _sz.s && _t_tile * 4u + 1u < _sz.t) {
     let _v21 = (_acc31 * 0.125);
-    s[(((_b) * _sz.h + _h) * _sz.s + _s3) * _sz.t + _t1] = _v21;
+    s[((_b * _sz.h + _h) * _sz.s + _s3) * _sz.t + _t1] = _v21;
   }
   if (_s_tile * 4u + 3u < _sz.s && _t_tile * 4u + 2u < _sz.t) {
     let _v22 = (_acc32 * 0.125);
-    s[(((_b) * _sz.h + _h) * _sz.s + _s3) * _sz.t + _t2] = _v22;
+    s[((_b * _sz.h + _h) * _sz.s + _s3) * _sz.t + _t2] = _v22;
   }
   if (_s_tile * 4u + 3u < _sz.s && _t_tile * 4u + 3u < _sz.t) {
     let _v23 = (_acc33 * 0.125);
-    s[(((_b) * _sz.h + _h) * _sz.s + _s3) * _sz.t + _t3] = _v23;
+    s[((_b * _sz.h + _h) * _sz.s + _s3) * _sz.t + _t3] = _v23;
   }
 }

@@ -37,7 +37,7 @@ export interface FlashContext {
   /** the arithmetic of the Q·K and P·V products ('f16': operands and products in f16, sums, max, exp in f32) */
   compute: ComputeType;
   /** readable descriptions for the header; `contractions` describes each of `match.scores` */
-  describe: { scores: string; contractions: string[]; mask?: string; sink?: string; out: string; length?: string };
+  describe: { scores: string; contractions: string[]; mask?: string; sink?: string; length?: string };
   /** a fresh internal name that no axis and no other buffer uses */
   internal(word: string): string;
 }

@@ -124,7 +124,6 @@ function headerLines(ctx: FlashContext): string[] {
     ...(m.scores.length > 1 ? m.scores.map((c, i) => `  contraction ${i} over [${c.qkDims.join(' ')}]: ${ctx.describe.contractions[i]}`) : []),
     ...(ctx.describe.mask ? [`mask = ${ctx.describe.mask}`] : []),
     ...(ctx.describe.sink ? [`sink = ${ctx.describe.sink}`] : []),
-    `${ctx.out.name} = ${ctx.describe.out}`,
     `axes: batch [${m.batch.join(' ')}], rows [${m.rows.join(' ')}], kv '${m.kv}', qk dims ${m.scores.map((c) => `[${c.qkDims.join(' ')}]`).join(', ')}, v dims [${m.vDims.join(' ')}]`,
   ];
 }

@@ -5,7 +5,8 @@ import {
   add, callsIn, chain, div, eachExpr, field, ge, if_, index, inline, let_, mod, mul, par, set, u, v, var_,
   type Expr, type Stmt,
 } from '../kir/ir.ts';
-import { renderStmts } from '../kir/render.ts';
+import { cleanup } from '../kir/passes.ts';
+import { MAX_LINE, renderStmts } from '../kir/render.ts';
 import { axisVar, HELPER_CALLS, HELPERS, internalName, offset, product, type BufferRef, type ComputeType, type Env, type Helper, type KernelContext } from '../wgsl.ts';
 
 /** Invocations per workgroup of the generic kernels (a multiple of every subgroup size seen). */
@@ -130,7 +131,7 @@ export class KernelBuilder implements KernelContext {
     const decls = [...this.reads, ...outs].map(
       (b, i) => `@group(0) @binding(${i}) var<storage, ${i >= this.reads.length ? 'read_write' : 'read'}> ${b.ident}: array<${ty(b)}>;`,
     );
-    const lines = [...p.header.map((h) => `// ${h}`)];
+    const lines = p.header.flatMap(headerLines);
     if (this.f16) lines.push('enable f16;');
     for (const e of p.enables ?? []) lines.push(`enable ${e};`);
     lines.push('');
@@ -147,15 +148,41 @@ export class KernelBuilder implements KernelContext {
     const entry: Stmt[] = p.perWorkgroup
       ? [let_(wg, linear), inline(if_(ge(v(wg), p.total), [{ k: 'return' }]))]
       : [let_(this.internal('gid'), add(mul(par(linear), u(size)), v(lid))), inline(if_(ge(this.gid, p.total), [{ k: 'return' }]))];
+    const params = [`@builtin(workgroup_id) ${wid}: vec3u`, `@builtin(num_workgroups) ${nwg}: vec3u`, `@builtin(local_invocation_index) ${lid}: u32`];
+    const signature = `fn ${p.name}(${params.join(', ')}) {`;
     lines.push(
       `@compute @workgroup_size(${size})`,
-      `fn ${p.name}(@builtin(workgroup_id) ${wid}: vec3u, @builtin(num_workgroups) ${nwg}: vec3u, @builtin(local_invocation_index) ${lid}: u32) {`,
-      ...renderStmts([...entry, ...p.body]).map((l) => (l ? `  ${l}` : l)),
+      ...(signature.length <= MAX_LINE ? [signature] : [`fn ${p.name}(`, ...params.map((x) => `  ${x},`), ') {']),
+      ...renderStmts(cleanup([...entry, ...p.body]), 1),
       '}',
       '',
     );
     return lines.join('\n');
   }
+}
+
+/**
+ * A header line as `// ` comments of at most {@link MAX_LINE} characters: a long one (a schedule,
+ * a long expression) continues on lines indented by two more spaces, broken after a comma or a space.
+ * @example headerLines('schedule: 1 row') // ['// schedule: 1 row']
+ */
+export function headerLines(text: string): string[] {
+  const out: string[] = [];
+  const lead = /^ */.exec(text)![0];
+  let rest = text;
+  let prefix = '// ';
+  while (prefix.length + rest.length > MAX_LINE) {
+    const room = MAX_LINE - prefix.length;
+    let cut = rest.lastIndexOf(', ', room - 1);
+    if (cut > room / 3) cut += 1;
+    else cut = rest.lastIndexOf(' ', room);
+    if (cut <= lead.length) break;
+    out.push(prefix + rest.slice(0, cut).trimEnd());
+    rest = rest.slice(cut).trimStart();
+    prefix = `// ${lead}  `;
+  }
+  out.push(prefix + rest);
+  return out;
 }
 
 /** The helpers `stmts` (and `exprs`) call, with the helpers those call, in name order. */

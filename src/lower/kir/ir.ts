@@ -123,7 +123,7 @@ export function umul(a: Expr, b: Expr): Expr {
 /** The left-associated chain `x0 op x1 op …` (u32 index arithmetic), or `empty` for none. */
 export const chain = (op: BinOp, xs: readonly Expr[], empty: Expr): Expr => (xs.length ? xs.slice(1).reduce((a, b) => bin(op, a, b), xs[0]!) : empty);
 /** `ceil(a / n)` of u32 values as `((a + (n-1)u) / nu)`. */
-export const cdiv = (a: Expr, n: number): Expr => par(div(par(add(a, u(n - 1))), u(n)));
+export const cdiv = (a: Expr, n: number): Expr => div(par(add(a, u(n - 1))), u(n));
 
 // ---- statement builders --------------------------------------------------------------
 
@@ -220,34 +220,64 @@ export function eachExpr(stmts: readonly Stmt[], visit: (e: Expr) => void): void
   }
 }
 
-/** Rebuilds `e` bottom-up through `f` (which sees each node with its operands already mapped). */
+/** Rebuilds `e` bottom-up through `f` (which sees each node with its operands already mapped); unchanged subtrees are shared. */
 export function mapExpr(e: Expr, f: (e: Expr) => Expr): Expr {
-  let out: Expr;
+  let out: Expr = e;
   switch (e.k) {
-    case 'lit': case 'name': out = e; break;
-    case 'field': out = { ...e, x: mapExpr(e.x, f) }; break;
-    case 'un': out = { ...e, x: mapExpr(e.x, f) }; break;
-    case 'paren': out = { ...e, x: mapExpr(e.x, f) }; break;
-    case 'bin': out = { ...e, a: mapExpr(e.a, f), b: mapExpr(e.b, f) }; break;
-    case 'call': out = { ...e, args: e.args.map((a) => mapExpr(a, f)) }; break;
-    case 'index': out = { ...e, x: mapExpr(e.x, f), i: mapExpr(e.i, f) }; break;
+    case 'lit': case 'name': break;
+    case 'field': case 'un': case 'paren': {
+      const x = mapExpr(e.x, f);
+      if (x !== e.x) out = { ...e, x };
+      break;
+    }
+    case 'bin': {
+      const [a, b] = [mapExpr(e.a, f), mapExpr(e.b, f)];
+      if (a !== e.a || b !== e.b) out = { ...e, a, b };
+      break;
+    }
+    case 'call': {
+      const args = e.args.map((x) => mapExpr(x, f));
+      if (args.some((x, i) => x !== e.args[i])) out = { ...e, args };
+      break;
+    }
+    case 'index': {
+      const [x, i] = [mapExpr(e.x, f), mapExpr(e.i, f)];
+      if (x !== e.x || i !== e.i) out = { ...e, x, i };
+      break;
+    }
   }
   return f(out);
 }
 
-/** Rebuilds statements with every expression mapped by `f` (bottom-up, see {@link mapExpr}). */
+/** Rebuilds statements with every expression mapped by `f` (bottom-up, see {@link mapExpr}); unchanged statements are shared. */
 export function mapStmts(stmts: readonly Stmt[], f: (e: Expr) => Expr): Stmt[] {
   const m = (e: Expr) => mapExpr(e, f);
+  const list = (ss: readonly Stmt[]) => {
+    const out = mapStmts(ss, f);
+    return out.every((x, i) => x === ss[i]) ? ss : out;
+  };
   return stmts.map((s): Stmt => {
     switch (s.k) {
-      case 'let': return { ...s, value: m(s.value) };
-      case 'var': return s.value ? { ...s, value: m(s.value) } : s;
-      case 'assign': return { ...s, target: m(s.target), value: m(s.value) };
-      case 'incr': return { ...s, target: m(s.target) };
-      case 'for': return { ...s, init: mapStmts([s.init], f)[0]!, cond: m(s.cond), step: mapStmts([s.step], f)[0]!, body: mapStmts(s.body, f) };
-      case 'if': return { ...s, cond: m(s.cond), then: mapStmts(s.then, f), ...(s.orElse ? { orElse: mapStmts(s.orElse, f) } : {}) };
-      case 'block': case 'line': return { ...s, body: mapStmts(s.body, f) };
-      case 'call': return { ...s, args: s.args.map(m) };
+      case 'let': { const value = m(s.value); return value === s.value ? s : { ...s, value }; }
+      case 'var': { if (!s.value) return s; const value = m(s.value); return value === s.value ? s : { ...s, value }; }
+      case 'assign': {
+        const [target, value] = [m(s.target), m(s.value)];
+        return target === s.target && value === s.value ? s : { ...s, target, value };
+      }
+      case 'incr': { const target = m(s.target); return target === s.target ? s : { ...s, target }; }
+      case 'for': {
+        const [init, cond, step, body] = [mapStmts([s.init], f)[0]!, m(s.cond), mapStmts([s.step], f)[0]!, list(s.body)];
+        return init === s.init && cond === s.cond && step === s.step && body === s.body ? s : { ...s, init, cond, step, body };
+      }
+      case 'if': {
+        const [cond, then, orElse] = [m(s.cond), list(s.then), s.orElse && list(s.orElse)];
+        return cond === s.cond && then === s.then && orElse === s.orElse ? s : { ...s, cond, then, ...(orElse ? { orElse } : {}) };
+      }
+      case 'block': case 'line': { const body = list(s.body); return body === s.body ? s : { ...s, body }; }
+      case 'call': {
+        const args = s.args.map(m);
+        return args.every((x, i) => x === s.args[i]) ? s : { ...s, args };
+      }
       default: return s;
     }
   });

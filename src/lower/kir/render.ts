@@ -23,7 +23,7 @@ const LEVEL: Record<BinOp, { level: number; left: boolean; unaryOperands?: boole
 };
 
 /** Whether `child` needs parentheses as the `side` operand of `parent`. */
-function needsParens(parent: BinOp, child: Expr, side: 'a' | 'b'): boolean {
+export function needsParens(parent: BinOp, child: Expr, side: 'a' | 'b'): boolean {
   if (child.k !== 'bin') return false;
   const p = LEVEL[parent];
   const c = LEVEL[child.op];
@@ -74,37 +74,93 @@ export function renderExpr(e: Expr): string {
   }
 }
 
-/** One statement without its indentation or trailing newline (compound statements span lines). */
-function stmtLines(s: Stmt): string[] {
+/** The longest line the renderer writes where it has a choice (one-line loops and `if`s, long expressions). */
+export const MAX_LINE = 160;
+
+/** One statement at nesting depth `depth`, as indented lines (compound statements span lines). */
+function stmtLines(s: Stmt, depth: number): string[] {
+  const pad = '  '.repeat(depth);
+  const one = (text: string) => [pad + text];
   switch (s.k) {
-    case 'let': return [`let ${s.name} = ${renderExpr(s.value)};`];
-    case 'var': return [`var ${s.name}${s.ty !== undefined ? `: ${s.ty}` : ''}${s.value ? ` = ${renderExpr(s.value)}` : ''};`];
-    case 'assign': return [`${renderExpr(s.target)} ${s.op} ${renderExpr(s.value)};`];
-    case 'incr': return [`${renderExpr(s.target)}++;`];
-    case 'call': return [`${s.fn}(${s.args.map(renderExpr).join(', ')});`];
-    case 'continue': return ['continue;'];
-    case 'break': return ['break;'];
-    case 'return': return ['return;'];
-    case 'comment': return [`// ${s.text}`];
-    case 'line': return [s.body.map((x) => inlineText(x)).join(' ')];
-    case 'block': return ['{', ...indentLines(s.body), '}'];
+    case 'let': return wrapped(pad, `let ${s.name} = `, s.value, ';');
+    case 'var': return s.value ? wrapped(pad, `var ${s.name}${s.ty !== undefined ? `: ${s.ty}` : ''} = `, s.value, ';') : one(`var ${s.name}${s.ty !== undefined ? `: ${s.ty}` : ''};`);
+    case 'assign': return wrapped(pad, `${renderExpr(s.target)} ${s.op} `, s.value, ';');
+    case 'incr': return one(`${renderExpr(s.target)}++;`);
+    case 'call': return one(`${s.fn}(${s.args.map(renderExpr).join(', ')});`);
+    case 'continue': return one('continue;');
+    case 'break': return one('break;');
+    case 'return': return one('return;');
+    case 'comment': return one(`// ${s.text}`);
+    case 'line': return one(s.body.map(inlineText).join(' '));
+    case 'block': return [pad + '{', ...renderStmts(s.body, depth + 1), pad + '}'];
     case 'for': {
       const head = `for (${inlineText(s.init)} ${renderExpr(s.cond)}; ${inlineText(s.step).replace(/;$/, '')})`;
-      return s.inline ? [`${head} { ${s.body.map(inlineText).join(' ')} }`] : [`${head} {`, ...indentLines(s.body), '}'];
+      if (s.inline) {
+        const text = pad + `${head} { ${s.body.map(inlineText).join(' ')} }`;
+        if (text.length <= MAX_LINE) return [text];
+      }
+      return [`${pad}${head} {`, ...renderStmts(s.body, depth + 1), pad + '}'];
     }
     case 'if': {
-      if (s.inline) return [inlineIf(s) + (s.note ? ` // ${s.note}` : '')];
-      const out = [`if (${renderExpr(s.cond)}) {`, ...indentLines(s.then)];
+      const note = s.note ? ` // ${s.note}` : '';
+      if (s.inline) {
+        const text = pad + inlineIf(s) + note;
+        if (text.length <= MAX_LINE) return [text];
+      }
+      const out = [`${pad}if (${renderExpr(s.cond)}) {`, ...renderStmts(s.then, depth + 1)];
       if (s.orElse?.length === 1 && s.orElse[0]!.k === 'if') {
-        const rest = stmtLines(s.orElse[0]!);
-        out.push(`} else ${rest[0]}`, ...rest.slice(1));
+        const rest = stmtLines({ ...s.orElse[0]!, inline: false }, depth);
+        out.push(`${pad}} else ${rest[0]!.trimStart()}`, ...rest.slice(1));
         return out;
       }
-      if (s.orElse) out.push('} else {', ...indentLines(s.orElse));
-      out.push(`}${s.note ? ` // ${s.note}` : ''}`);
+      if (s.orElse) out.push(`${pad}} else {`, ...renderStmts(s.orElse, depth + 1));
+      out.push(`${pad}}${note}`);
       return out;
     }
   }
+}
+
+/**
+ * `head value tail` on one line, or, when that is longer than {@link MAX_LINE}, with the value
+ * broken at its outermost operators and call arguments, continuation lines indented two more.
+ */
+function wrapped(pad: string, head: string, value: Expr, tail: string): string[] {
+  const text = `${pad}${head}${renderExpr(value)}${tail}`;
+  if (text.length <= MAX_LINE) return [text];
+  const lines = breakExpr(value, pad.length + head.length, pad + '  ');
+  lines[0] = pad + head + lines[0]!;
+  lines[lines.length - 1] += tail;
+  return lines;
+}
+
+/** `e` over several lines: a binary operation breaks before its operator, a call after each argument. */
+function breakExpr(e: Expr, first: number, pad: string): string[] {
+  const text = renderExpr(e);
+  if (first + text.length <= MAX_LINE) return [text];
+  if (e.k === 'bin') {
+    const side = (x: Expr, w: 'a' | 'b') => (needsParens(e.op, x, w) ? { k: 'paren' as const, x } : x);
+    const left = breakExpr(side(e.a, 'a'), first, pad);
+    const right = breakExpr(side(e.b, 'b'), pad.length + e.op.length + 1, pad);
+    return [...left, `${pad}${e.op} ${right[0]}`, ...right.slice(1)];
+  }
+  if (e.k === 'paren') {
+    const inner = breakExpr(e.x, first + 1, pad + '  ');
+    return [`(${inner[0]}`, ...inner.slice(1), `${pad})`];
+  }
+  if (e.k === 'index') {
+    const base = renderExpr(e.x);
+    const inner = breakExpr(e.i, pad.length + 2, pad + '  ');
+    return [`${base}[`, `${pad}  ${inner[0]}`, ...inner.slice(1), `${pad}]`];
+  }
+  if (e.k === 'call' && e.args.length) {
+    const args = e.args.map((a, i) => {
+      const lines = breakExpr(a, pad.length + 2, pad + '  ');
+      lines[lines.length - 1] += i < e.args.length - 1 ? ',' : '';
+      return lines.map((l, j) => (j === 0 ? `${pad}  ${l}` : l));
+    });
+    return [`${e.fn}(`, ...args.flat(), `${pad})`];
+  }
+  return [text];
 }
 
 /** An `if` on one line: `if (c) { a; b; } else if (d) { e; }`. */
@@ -118,18 +174,17 @@ function inlineIf(s: Stmt & { k: 'if' }): string {
 /** A statement written on one line. */
 function inlineText(s: Stmt): string {
   if (s.k === 'if') return inlineIf(s);
-  if (s.k === 'for') return stmtLines({ ...s, inline: true })[0]!;
-  return stmtLines(s).join(' ');
-}
-
-function indentLines(stmts: readonly Stmt[]): string[] {
-  return renderStmts(stmts).map((l) => (l ? `  ${l}` : l));
+  if (s.k === 'for') return `for (${inlineText(s.init)} ${renderExpr(s.cond)}; ${inlineText(s.step).replace(/;$/, '')}) { ${s.body.map(inlineText).join(' ')} }`;
+  if (s.k === 'let') return `let ${s.name} = ${renderExpr(s.value)};`;
+  if (s.k === 'var') return `var ${s.name}${s.ty !== undefined ? `: ${s.ty}` : ''}${s.value ? ` = ${renderExpr(s.value)}` : ''};`;
+  if (s.k === 'assign') return `${renderExpr(s.target)} ${s.op} ${renderExpr(s.value)};`;
+  return stmtLines(s, 0).map((l) => l.trim()).join(' ');
 }
 
 /**
- * The lines of a statement list, nested statements indented by two spaces per level.
+ * The lines of a statement list at nesting depth `depth` (two spaces per level).
  * @example renderStmts([kir.loop('_j', kir.u(0), kir.u(4), [kir.inc(kir.v('_s'), kir.v('_j'))])]) // ['for (var _j = 0u; _j < 4u; _j++) {', '  _s += _j;', '}']
  */
-export function renderStmts(stmts: readonly Stmt[]): string[] {
-  return stmts.flatMap(stmtLines);
+export function renderStmts(stmts: readonly Stmt[], depth = 0): string[] {
+  return stmts.flatMap((s) => stmtLines(s, depth));
 }
