@@ -4,9 +4,9 @@
  * module imports only `einattn/runtime`.
  */
 import { Project, VariableDeclarationKind, type SourceFile } from 'ts-morph';
+import { STORAGE } from '../src/runtime/dtypes.ts';
 import type { ExecPlan, PlanKernel } from '../src/runtime/plan.ts';
 
-const ARRAY_OF: Record<string, string> = { f32: 'Float32Array', i32: 'Int32Array', f16: 'Uint16Array', i8: 'Int8Array' };
 
 /** Options of the emitted modules. */
 export interface EmitOptions {
@@ -105,7 +105,7 @@ function addInterfaces(f: SourceFile, plan: ExecPlan): void {
     name: 'Inputs',
     isExported: true,
     docs: [`Inputs of \`${plan.name}\`, row-major in the axis order shown (f16 as a Uint16Array of bits), or device tensors of that dtype and shape.`],
-    properties: inputs.map((b) => ({ name: b.name, type: `${ARRAY_OF[b.dtype]!} | DeviceTensor`, docs: [`${b.dtype} [${b.axes.join(' ')}]`] })),
+    properties: inputs.map((b) => ({ name: b.name, type: `${STORAGE[b.dtype].hostName} | DeviceTensor`, docs: [`${b.dtype} [${b.axes.join(' ')}]`] })),
   });
   f.addInterface({
     name: 'Sizes',

@@ -4,7 +4,7 @@
  */
 import { fail } from './errors.ts';
 import type { Graph } from './ir/index.ts';
-import { explain, lower, specialiseFor, type FlashDevice, type LowerOptions } from './lower/index.ts';
+import { explain, lower, loweringKey, specialiseFor, type FlashDevice, type LowerOptions } from './lower/index.ts';
 import { f16ArrayToF32, f32ArrayToF16 } from './runtime/f16.ts';
 import { runPlan, type RunOptions } from './runtime/execute.ts';
 import { DeviceTensor } from './runtime/tensor.ts';
@@ -89,10 +89,12 @@ export function compile(graph: Graph, opts: CompileOptions = {}): Compiled {
   const planWith = (dims: Record<string, number>, extra: Partial<LowerOptions>, device: FlashDevice = {}): ExecPlan => {
     const base = { ...lowerOpts, ...extra };
     const spec = dims && typeof dims === 'object' ? specialiseFor(graph, base, dims, specializeHeadDims, device) : undefined;
-    const key = `${JSON.stringify(extra)}|${spec?.key ?? ''}`;
     if (!spec && !Object.keys(extra).length) return generic;
+    const o = spec ? spec.opts : base;
+    // one key over every lowering option and schedule knob: equal keys, equal plans
+    const key = spec?.key ?? loweringKey(graph, o);
     let p = plans.get(key);
-    if (!p) plans.set(key, (p = lower(graph, spec ? spec.opts : base)));
+    if (!p) plans.set(key, (p = lower(graph, o)));
     return p;
   };
   const planFor = (dims: Record<string, number>): ExecPlan => planWith(dims, {});

@@ -7,7 +7,7 @@
  */
 import { interpret } from '../interp/index.ts';
 import {
-  binaryNode as binary, buildGraph, castNode, constNode, indexNode as index, selectNode, unaryNode as unary, type Graph, type Node,
+  BINARY, binaryNode as binary, buildGraph, REDUCE, UNARY, castNode, constNode, indexNode as index, selectNode, unaryNode as unary, type Graph, type Node,
 } from '../ir/index.ts';
 import { findAttentions } from './attention.ts';
 
@@ -55,8 +55,10 @@ export function graphFlops(g: Graph, sizes: Record<string, number>): FlopCount {
       const all = [...new Set(n.operands.flatMap((o) => o.axes).concat(n.axes))];
       contraction += f * size(all) * Math.max(1, n.operands.length);
     } else if (n.op === 'softmax') softmax += f * 5 * size(n.axes);
-    else if (n.op === 'reduce') elementwise += size(n.x.axes);
-    else if (n.op === 'unary' || n.op === 'binary' || n.op === 'select') elementwise += size(n.axes);
+    else if (n.op === 'reduce') elementwise += REDUCE[n.fn].flops * size(n.x.axes);
+    else if (n.op === 'unary') elementwise += UNARY[n.fn].flops * size(n.axes);
+    else if (n.op === 'binary') elementwise += BINARY[n.fn].flops * size(n.axes);
+    else if (n.op === 'select') elementwise += size(n.axes);
   }
   return { total: contraction + softmax + elementwise, contraction, softmax, elementwise, maskDensity };
 }

@@ -3,7 +3,8 @@
  * once (compulsory traffic; caches can only do better, re-reads only worse).
  */
 import { bindSizes, evalSize } from '../runtime/sizes.ts';
-import type { ExecPlan } from '../runtime/plan.ts';
+import { STORAGE } from '../runtime/dtypes.ts';
+import type { ExecPlan, StorageDType } from '../runtime/plan.ts';
 
 /** Bytes read and written by a plan, and the largest temporary it allocates. */
 export interface Traffic {
@@ -19,7 +20,10 @@ export interface Traffic {
  * @example elementBytes('i8', 4) // 1
  */
 export function elementBytes(dtype: string, floatBytes: number): number {
-  return dtype === 'i8' ? 1 : dtype === 'i32' ? 4 : dtype === 'f16' ? Math.min(2, floatBytes) : floatBytes;
+  const s = STORAGE[dtype as StorageDType];
+  if (!s) return floatBytes;
+  // integers cost their own size; floats the modelled storage, a narrower dtype (f16) at most its own
+  return s.compute === 'i32' ? s.bytes : s.bytes < 4 ? Math.min(s.bytes, floatBytes) : floatBytes;
 }
 
 /**

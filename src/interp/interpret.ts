@@ -4,7 +4,7 @@
  * shares no code with the lowering (only the IR types and the size solver).
  */
 import { fail } from '../errors.ts';
-import { resolveSizes, type Graph, type Node } from '../ir/index.ts';
+import { BINARY, REDUCE, resolveSizes, UNARY, type Graph, type Node } from '../ir/index.ts';
 
 /** A dense row-major array over named axes. */
 export interface InterpArray {
@@ -101,7 +101,6 @@ function forEachIndex(shape: readonly number[], strides: readonly number[][], f:
   }
 }
 
-const wrap = (x: number): number => x | 0;
 
 function toI32(x: number): number {
   if (Number.isNaN(x)) return 0;
@@ -111,53 +110,6 @@ function toI32(x: number): number {
 /** A cast to i8: as to i32, then saturated to -128..127. */
 function toI8(x: number): number {
   return Math.min(127, Math.max(-128, toI32(x)));
-}
-
-/** Round half to even (WGSL's `round`); JavaScript's Math.round rounds half up. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-function unaryFn(fn: string, isInt: boolean): (x: number) => number {
-  switch (fn) {
-    case 'neg': return isInt ? (x) => wrap(-x) : (x) => -x;
-    case 'abs': return isInt ? (x) => wrap(Math.abs(x)) : Math.abs;
-    case 'exp': return Math.exp;
-    case 'log': return Math.log;
-    case 'tanh': return Math.tanh;
-    case 'sqrt': return Math.sqrt;
-    case 'rsqrt': return (x) => 1 / Math.sqrt(x);
-    case 'sin': return Math.sin;
-    case 'cos': return Math.cos;
-    case 'round': return roundHalfEven;
-    case 'not': return (x) => (x ? 0 : 1);
-  }
-  throw new Error(`interpreter: unknown unary ${fn}`);
-}
-
-function binaryFn(fn: string, isInt: boolean): (a: number, b: number) => number {
-  switch (fn) {
-    case 'add': return isInt ? (a, b) => wrap(a + b) : (a, b) => a + b;
-    case 'sub': return isInt ? (a, b) => wrap(a - b) : (a, b) => a - b;
-    case 'mul': return isInt ? Math.imul : (a, b) => a * b;
-    // WGSL: integer division by zero, and INT_MIN / -1, give the dividend
-    case 'div': return isInt ? (a, b) => (b === 0 || (a === I32_MIN && b === -1) ? a : wrap(Math.trunc(a / b))) : (a, b) => a / b;
-    // WGSL: the remainder has the sign of the dividend; by zero it is 0
-    case 'mod': return (a, b) => (b === 0 || (a === I32_MIN && b === -1) ? 0 : wrap(a % b));
-    case 'pow': return Math.pow;
-    case 'max': return Math.max;
-    case 'min': return Math.min;
-    case 'lt': return (a, b) => +(a < b);
-    case 'le': return (a, b) => +(a <= b);
-    case 'gt': return (a, b) => +(a > b);
-    case 'ge': return (a, b) => +(a >= b);
-    case 'eq': return (a, b) => +(a === b);
-    case 'ne': return (a, b) => +(a !== b);
-    case 'and': return (a, b) => +(a !== 0 && b !== 0);
-    case 'or': return (a, b) => +(a !== 0 || b !== 0);
-  }
-  throw new Error(`interpreter: unknown binary ${fn}`);
 }
 
 /** Evaluates `f` elementwise over `out` axes, broadcasting each argument by name. */
@@ -194,12 +146,13 @@ function evalNode(
     case 'index':
       return { axes, shape, data: Float64Array.from({ length: total }, (_, i) => i) };
     case 'unary': {
-      const f = unaryFn(n.fn, isInt);
-      return elementwise(axes, sizes, [get(n.x)], (v) => f(v[0]!));
+      const op = UNARY[n.fn];
+      return elementwise(axes, sizes, [get(n.x)], (v) => op.interp(v[0]!, isInt));
     }
     case 'binary': {
-      const f = binaryFn(n.fn, n.a.dtype === 'i32' && n.b.dtype === 'i32');
-      return elementwise(axes, sizes, [get(n.a), get(n.b)], (v) => f(v[0]!, v[1]!));
+      const op = BINARY[n.fn];
+      const int = n.a.dtype === 'i32' && n.b.dtype === 'i32';
+      return elementwise(axes, sizes, [get(n.a), get(n.b)], (v) => op.interp(v[0]!, v[1]!, int));
     }
     case 'select':
       return elementwise(axes, sizes, [get(n.cond), get(n.a), get(n.b)], (v) => (v[0] ? v[1]! : v[2]!));
@@ -225,33 +178,16 @@ function evalNode(
       return { axes, shape, data };
     }
     case 'reduce': {
+      // each output element's values in index order, then the op's rule over them
       const x = get(n.x);
       const all = [...axes, ...n.over];
       const per = shapeOf(n.over, sizes).reduce((p, v) => p * v, 1);
-      const data = new Float64Array(total).fill(n.fn === 'sum' ? 0 : -Infinity);
+      const rows: number[][] = Array.from({ length: total }, () => []);
       let i = 0;
-      if (n.fn === 'logsumexp') {
-        // two plain passes: the max, then log Σ exp(x - max) + max
-        const mx = new Float64Array(total).fill(-Infinity);
-        forEachIndex(shapeOf(all, sizes), [stridesIn(x, all)], (offs) => {
-          const j = Math.floor(i++ / per);
-          mx[j] = Math.max(mx[j]!, x.data[offs[0]!]!);
-        });
-        const sum = new Float64Array(total);
-        i = 0;
-        forEachIndex(shapeOf(all, sizes), [stridesIn(x, all)], (offs) => {
-          const j = Math.floor(i++ / per);
-          if (mx[j] !== -Infinity) sum[j]! += Math.exp(x.data[offs[0]!]! - mx[j]!);
-        });
-        for (let j = 0; j < total; j++) data[j] = mx[j] === -Infinity ? -Infinity : mx[j] === Infinity ? Infinity : mx[j]! + Math.log(sum[j]!);
-        return { axes, shape, data };
-      }
       forEachIndex(shapeOf(all, sizes), [stridesIn(x, all)], (offs) => {
-        const j = Math.floor(i++ / per);
-        const v = x.data[offs[0]!]!;
-        data[j] = n.fn === 'sum' ? data[j]! + v : Number.isNaN(v) || Number.isNaN(data[j]!) ? NaN : Math.max(data[j]!, v);
+        rows[Math.floor(i++ / per)]!.push(x.data[offs[0]!]!);
       });
-      return { axes, shape, data };
+      return { axes, shape, data: Float64Array.from(rows, REDUCE[n.fn].interp) };
     }
     case 'softmax':
       return softmax(n.axis, axes, sizes, get(n.x), n.mask && get(n.mask), n.sink && get(n.sink));

@@ -4,13 +4,12 @@
  */
 import { fail } from '../errors.ts';
 import { checkName } from './names.ts';
+import { BINARY, UNARY } from './ops.ts';
 import {
   mk, type BinaryFn, type DType, type Node, type ReduceFn, type UnaryFn, type ViewKind,
 } from './node.ts';
 
 const FLOAT = new Set<DType>(['f32', 'f16']);
-const COMPARE = new Set<BinaryFn>(['lt', 'le', 'gt', 'ge', 'eq', 'ne']);
-const LOGIC = new Set<BinaryFn>(['and', 'or']);
 const DTYPES: readonly DType[] = ['f32', 'f16', 'i32', 'i8'];
 
 /** Formats axes for messages: `[b h s d]`. */
@@ -82,26 +81,27 @@ function arithType(fn: string, a: Node, b: Node): DType {
 export function binaryNode(fn: BinaryFn, a0: Node, b0: Node): Node {
   const [a, b] = [widen(a0), widen(b0)];
   const axes = broadcastAxes(a.axes, b.axes);
-  if (LOGIC.has(fn)) {
+  const types = BINARY[fn].types;
+  if (types === 'logic') {
     if (a.dtype !== 'bool' || b.dtype !== 'bool') fail('DTYPE', `${fn}: both operands must be bool (comparisons), got ${a.dtype} and ${b.dtype}`);
     return mk({ op: 'binary', fn, a, b, axes, dtype: 'bool' });
   }
   let t = arithType(fn, a, b);
-  if (fn === 'mod' && t !== 'i32') fail('DTYPE', `mod: operands must be i32, got ${a.dtype} and ${b.dtype}`);
-  if (fn === 'pow' && t === 'i32') t = 'f32'; // WGSL has no integer pow
+  if (types === 'int' && t !== 'i32') fail('DTYPE', `${fn}: operands must be i32, got ${a.dtype} and ${b.dtype}`);
+  if (types === 'float' && t === 'i32') t = 'f32'; // WGSL has no integer pow
   // operands share one dtype in the IR, so every later stage sees no mixed arithmetic
-  return mk({ op: 'binary', fn, a: castNode(a, t), b: castNode(b, t), axes, dtype: COMPARE.has(fn) ? 'bool' : t });
+  return mk({ op: 'binary', fn, a: castNode(a, t), b: castNode(b, t), axes, dtype: types === 'compare' ? 'bool' : t });
 }
 
 /** Elementwise unary op. Float functions of an i32 operand compute in f32. */
 export function unaryNode(fn: UnaryFn, x0: Node): Node {
   const x = widen(x0);
-  if (fn === 'not') {
+  if (UNARY[fn].types === 'bool') {
     if (x.dtype !== 'bool') fail('DTYPE', `not: operand must be bool, got ${x.dtype}`);
     return mk({ op: 'unary', fn, x, axes: x.axes, dtype: 'bool' });
   }
   if (x.dtype === 'bool') fail('DTYPE', `${fn}: cannot apply to a bool (mask) operand`);
-  const keepsInt = fn === 'neg' || fn === 'abs' || fn === 'round';
+  const keepsInt = UNARY[fn].types === 'keeps-int';
   const dtype: DType = x.dtype === 'i32' && !keepsInt ? 'f32' : x.dtype;
   return mk({ op: 'unary', fn, x: dtype !== x.dtype ? castNode(x, dtype) : x, axes: x.axes, dtype });
 }

@@ -1,9 +1,6 @@
 import { staticSize, type Graph } from './graph.ts';
 import type { Node } from './node.ts';
-
-const INFIX: Record<string, string> = {
-  add: '+', sub: '-', mul: '*', div: '/', mod: '%', lt: '<', le: '<=', gt: '>', ge: '>=', eq: '==', ne: '!=', and: '&&', or: '||',
-};
+import { BINARY, REDUCE } from './ops.ts';
 
 function ty(n: Node): string {
   return `${n.dtype}[${n.axes.join(' ')}]`;
@@ -30,11 +27,13 @@ export function printGraph(g: Graph): string {
       case 'input': case 'const': case 'index': case 'size': return null;
       case 'unary': return `${n.fn}(${ref(n.x)})`;
       case 'cast': return `${n.dtype}(${ref(n.x)})`;
-      case 'binary':
-        return INFIX[n.fn] ? `${ref(n.a)} ${INFIX[n.fn]} ${ref(n.b)}` : `${n.fn}(${ref(n.a)}, ${ref(n.b)})`;
+      case 'binary': {
+        const infix = BINARY[n.fn].print.infix;
+        return infix !== undefined ? `${ref(n.a)} ${infix} ${ref(n.b)}` : `${n.fn}(${ref(n.a)}, ${ref(n.b)})`;
+      }
       case 'select': return `where(${ref(n.cond)}, ${ref(n.a)}, ${ref(n.b)})`;
       case 'einsum': return `einsum('${n.operands.map((o) => o.axes.join(' ')).join(', ')} -> ${n.axes.join(' ')}', ${n.operands.map(ref).join(', ')})`;
-      case 'reduce': return `${n.fn}(${ref(n.x)}, '${n.over.join(' ')}')`;
+      case 'reduce': return `${REDUCE[n.fn].print.name}(${ref(n.x)}, '${n.over.join(' ')}')`;
       case 'softmax': {
         const extra = [n.mask ? `mask=${ref(n.mask)}` : '', n.sink ? `sink=${ref(n.sink)}` : ''].filter(Boolean);
         return `softmax(${ref(n.x)}, '${n.axis}'${extra.length ? ', ' + extra.join(', ') : ''})`;

@@ -1,9 +1,5 @@
 /** One-line descriptions of fused expressions, for kernel headers and `explain`. */
-import type { Node } from '../ir/index.ts';
-
-const INFIX: Record<string, string> = {
-  add: '+', sub: '-', mul: '*', div: '/', mod: '%', lt: '<', le: '<=', gt: '>', ge: '>=', eq: '==', ne: '!=', and: '&&', or: '||',
-};
+import { BINARY, REDUCE, UNARY, type Node } from '../ir/index.ts';
 
 /**
  * Describes `n` as an expression; nodes in `names` (buffers) appear by name.
@@ -19,12 +15,18 @@ export function describe(n: Node, names: ReadonlyMap<number, string>, depth = 0)
     case 'const': return String(n.value);
     case 'index': return n.axis;
     case 'size': return `|${n.size}|`;
-    case 'unary': return n.fn === 'neg' ? `-${d(n.x)}` : `${n.fn}(${d(n.x)})`;
+    case 'unary': {
+      const prefix = UNARY[n.fn].print.prefix;
+      return prefix !== undefined ? `${prefix}${d(n.x)}` : `${n.fn}(${d(n.x)})`;
+    }
     case 'cast': return `${n.dtype}(${d(n.x)})`;
-    case 'binary': return INFIX[n.fn] ? `(${d(n.a)} ${INFIX[n.fn]} ${d(n.b)})` : `${n.fn}(${d(n.a)}, ${d(n.b)})`;
+    case 'binary': {
+      const infix = BINARY[n.fn].print.infix;
+      return infix !== undefined ? `(${d(n.a)} ${infix} ${d(n.b)})` : `${n.fn}(${d(n.a)}, ${d(n.b)})`;
+    }
     case 'select': return `where(${d(n.cond)}, ${d(n.a)}, ${d(n.b)})`;
     case 'einsum': return `einsum('${n.operands.map((o) => o.axes.join(' ')).join(', ')} -> ${n.axes.join(' ')}', ${n.operands.map(d).join(', ')})`;
-    case 'reduce': return `${n.fn}(${d(n.x)}, '${n.over.join(' ')}')`;
+    case 'reduce': return `${REDUCE[n.fn].print.name}(${d(n.x)}, '${n.over.join(' ')}')`;
     case 'softmax': {
       const extra = [n.mask ? `mask=${d(n.mask)}` : '', n.sink ? `sink=${d(n.sink)}` : ''].filter(Boolean);
       return `softmax(${d(n.x)}, '${n.axis}'${extra.map((e) => ', ' + e).join('')})`;

@@ -4,10 +4,12 @@
  * kernels may call, buffer offsets and names.
  */
 import { fail } from '../errors.ts';
-import type { Node } from '../ir/index.ts';
+import { BINARY, UNARY, type Node, type WgslBuilder } from '../ir/index.ts';
+import { STORAGE } from '../runtime/dtypes.ts';
+import type { StorageDType } from '../runtime/plan.ts';
 import {
   bin, call, div, flt, index, int, let_, mod, mul, namesIn, ne, neg, not, par, select, sub, u, uadd, umul, v,
-  type BinOp, type Expr, type Stmt,
+  type Expr, type Stmt,
 } from './kir/ir.ts';
 
 /** Axis name → the u32 expression holding that axis' index. */
@@ -24,7 +26,7 @@ export interface BufferRef {
    * storage dtype; f16 is widened to f32 on load; i8 is packed four to an `array<i32>`
    * word (little-endian bytes) and sign-extended to i32 on load
    */
-  dtype: 'f32' | 'f16' | 'i32' | 'i8';
+  dtype: StorageDType;
 }
 
 /** Compute type of a node's values inside a kernel (f16 is computed in f32, i8 in i32). */
@@ -146,10 +148,6 @@ function need(env: Env, a: string): Expr {
   return e;
 }
 
-const INFIX: Partial<Record<string, BinOp>> = {
-  add: '+', sub: '-', mul: '*', div: '/', lt: '<', le: '<=', gt: '>', ge: '>=', eq: '==', ne: '!=', and: '&&', or: '||',
-};
-
 /** A structural key of an expression (for caching values by index). */
 const keyOf = (e: Expr | undefined): string => (e === undefined ? '' : JSON.stringify(e));
 
@@ -220,8 +218,10 @@ export class Scope {
     if (buf) {
       this.ctx.read(buf);
       const off = offset(buf, env, this.ctx);
-      const load = buf.dtype === 'i8' ? loadI8(buf.ident, off) : index(v(buf.ident), off);
-      return this.bind(key, buf.dtype === 'f16' ? call('f32', load) : load, buf.ident.replace(/^_+/, ''));
+      const s = STORAGE[buf.dtype];
+      const load = s.packing === 4 ? loadI8(buf.ident, off) : index(v(buf.ident), off);
+      // a value stored narrower than it computes is widened on load (f16 → f32)
+      return this.bind(key, s.wgsl !== s.compute ? call(s.compute, load) : load, buf.ident.replace(/^_+/, ''));
     }
     return this.compute(n, env, key);
   }
@@ -239,8 +239,8 @@ export class Scope {
         // out-of-range indices are rejected on the host for input index tensors; clamping keeps others in bounds
         return this.value(n.src, { ...env, [n.axis]: call('u32', call('clamp', i, int(0), last)) });
       }
-      case 'unary': return this.bind(key, unary(n.fn, this.value(n.x, env), computeType(n)), 'v');
-      case 'binary': return this.bind(key, binary(n.fn, this.value(n.a, env), this.value(n.b, env), computeType(n.a)), 'v');
+      case 'unary': return this.bind(key, UNARY[n.fn].wgsl(WGSL, this.value(n.x, env), computeType(n) === 'i32'), 'v');
+      case 'binary': return this.bind(key, BINARY[n.fn].wgsl(WGSL, this.value(n.a, env), this.value(n.b, env), computeType(n.a) === 'i32'), 'v');
       case 'select': return this.bind(key, select(this.value(n.b, env), this.value(n.a, env), this.value(n.cond, env)), 'v');
       case 'cast': {
         const c = cast(this.value(n.x, env), computeType(n.x), computeType(n));
@@ -252,29 +252,13 @@ export class Scope {
   }
 }
 
-function unary(fn: string, x: Expr, t: string): Expr {
-  switch (fn) {
-    case 'neg': return neg(par(x));
-    case 'not': return not(par(x));
-    case 'rsqrt': return call('inverseSqrt', x);
-    // tanh(±20) is ±1 in f32; clamping avoids inf/inf in exp-based implementations
-    case 'tanh': return call('tanh', call('clamp', x, flt(-20), flt(20)));
-    case 'abs': return call('abs', x);
-    case 'round': return t === 'i32' ? x : call('round', x);
-    default:
-      if (t !== 'f32') fail('LOWERING', `internal: ${fn} of ${t}`);
-      return call(fn, x);
-  }
-}
-
-function binary(fn: string, a: Expr, b: Expr, t: string): Expr {
-  if (t === 'i32' && (fn === 'div' || fn === 'mod')) return call(fn === 'div' ? '_idiv' : '_imod', a, b);
-  if (fn === 'pow') return call('_pow', a, b);
-  if (fn === 'max' || fn === 'min') return call(fn, a, b);
-  const op = INFIX[fn];
-  if (!op) fail('LOWERING', `internal: binary ${fn}`);
-  return par(bin(op, a, b));
-}
+/** The op records' WGSL rules (src/ir/ops.ts) build kernel IR through this. */
+const WGSL: WgslBuilder<Expr> = {
+  call: (fn, ...args) => call(fn, ...args),
+  infix: (op, a, b) => par(bin(op, a, b)),
+  prefix: (op, x) => (op === '-' ? neg(par(x)) : not(par(x))),
+  f32: (value) => flt(value),
+};
 
 function cast(x: Expr, from: string, to: string): Expr {
   if (from === to) return x;

@@ -1,4 +1,10 @@
-/** Host-side typed arrays for plan dtypes: which array class carries which dtype. */
+/**
+ * The storage dtypes of plan buffers, described once (`STORAGE`): their WGSL element type, bytes,
+ * packing, the type values compute in, the feature they need and their host array class. The
+ * lowering (buffer declarations, loads and stores), the runtime (buffers, uploads, read-backs)
+ * and codegen (the launchers' input types) read this table; it lives in the runtime, the lowest
+ * layer that needs it.
+ */
 import { EinattnError } from '../errors.ts';
 import type { StorageDType } from './plan.ts';
 
@@ -14,15 +20,44 @@ export type HostArrayOf<D extends StorageDType> = D extends 'f32'
       ? Int8Array
       : Uint16Array;
 
-const BYTES: Record<StorageDType, number> = { f32: 4, i32: 4, f16: 2, i8: 1 };
-const CLASS_NAME: Record<StorageDType, string> = { f32: 'Float32Array', i32: 'Int32Array', f16: 'Uint16Array (f16 bits)', i8: 'Int8Array' };
+/** Everything about one storage dtype. */
+export interface StorageSchema {
+  /** the element type of its WGSL buffer: i8 lives four to an `array<i32>` word */
+  wgsl: 'f32' | 'f16' | 'i32';
+  /** bytes per element, on the host and in the buffer (i8 buffers round up to whole words) */
+  bytes: number;
+  /** elements per element of the WGSL buffer: 4 for i8 (little-endian bytes of a word), else 1 */
+  packing: number;
+  /** the type kernels compute its values in: f16 widens to f32 on load, i8 to i32 */
+  compute: 'f32' | 'i32';
+  /** the WebGPU feature a buffer of it needs */
+  feature?: 'shader-f16';
+  /** the host array class carrying it, its name (also the TypeScript type of generated launchers) and a note for messages */
+  hostArray: Float32ArrayConstructor | Int32ArrayConstructor | Uint16ArrayConstructor | Int8ArrayConstructor;
+  hostName: 'Float32Array' | 'Int32Array' | 'Uint16Array' | 'Int8Array';
+  hostNote?: string;
+}
+
+/**
+ * The storage dtypes; the table is typed `Record<StorageDType, StorageSchema>`, so a new dtype
+ * without every fact does not type-check.
+ * @example STORAGE.i8.packing // 4
+ */
+export const STORAGE: Readonly<Record<StorageDType, StorageSchema>> = {
+  f32: { wgsl: 'f32', bytes: 4, packing: 1, compute: 'f32', hostArray: Float32Array, hostName: 'Float32Array' },
+  f16: { wgsl: 'f16', bytes: 2, packing: 1, compute: 'f32', feature: 'shader-f16', hostArray: Uint16Array, hostName: 'Uint16Array', hostNote: 'f16 bits' },
+  i32: { wgsl: 'i32', bytes: 4, packing: 1, compute: 'i32', hostArray: Int32Array, hostName: 'Int32Array' },
+  i8: { wgsl: 'i32', bytes: 1, packing: 4, compute: 'i32', hostArray: Int8Array, hostName: 'Int8Array' },
+};
+
+const schemaOf = (dtype: StorageDType): StorageSchema | undefined => (Object.hasOwn(STORAGE, dtype) ? STORAGE[dtype] : undefined);
 
 /**
  * Bytes per element of a storage dtype.
  * @example bytesPerElement('f16') // 2
  */
 export function bytesPerElement(dtype: StorageDType): number {
-  const n = BYTES[dtype];
+  const n = schemaOf(dtype)?.bytes;
   if (n === undefined) throw new EinattnError('DTYPE', `unsupported storage dtype '${String(dtype)}' (supported: f32, f16, i32, i8)`);
   return n;
 }
@@ -32,7 +67,8 @@ export function bytesPerElement(dtype: StorageDType): number {
  * @example hostArrayName('f16') // 'Uint16Array (f16 bits)'
  */
 export function hostArrayName(dtype: StorageDType): string {
-  return CLASS_NAME[dtype] ?? String(dtype);
+  const s = schemaOf(dtype);
+  return s ? `${s.hostName}${s.hostNote ? ` (${s.hostNote})` : ''}` : String(dtype);
 }
 
 /**
@@ -40,11 +76,8 @@ export function hostArrayName(dtype: StorageDType): string {
  * @example isHostArrayOf(new Float32Array(4), 'f32') // true
  */
 export function isHostArrayOf(arr: unknown, dtype: StorageDType): arr is HostArray {
-  if (dtype === 'f32') return arr instanceof Float32Array;
-  if (dtype === 'i32') return arr instanceof Int32Array;
-  if (dtype === 'f16') return arr instanceof Uint16Array;
-  if (dtype === 'i8') return arr instanceof Int8Array;
-  return false;
+  const s = schemaOf(dtype);
+  return s !== undefined && arr instanceof s.hostArray;
 }
 
 /**
@@ -53,10 +86,8 @@ export function isHostArrayOf(arr: unknown, dtype: StorageDType): arr is HostArr
  */
 export function allocHostArray<D extends StorageDType>(dtype: D, count: number): HostArrayOf<D>;
 export function allocHostArray(dtype: StorageDType, count: number): HostArray {
-  if (dtype === 'f32') return new Float32Array(count);
-  if (dtype === 'i32') return new Int32Array(count);
-  if (dtype === 'f16') return new Uint16Array(count);
-  if (dtype === 'i8') return new Int8Array(count);
+  const s = schemaOf(dtype);
+  if (s) return new s.hostArray(count);
   throw new EinattnError('DTYPE', `unsupported storage dtype '${String(dtype)}' (supported: f32, f16, i32, i8)`);
 }
 

@@ -11,8 +11,10 @@ export {
   hostArrayFromBytes,
   hostArrayName,
   isHostArrayOf,
+  STORAGE,
   type HostArray,
   type HostArrayOf,
+  type StorageSchema,
 } from './dtypes.ts';
 export { f16ArrayToF32, f16BitsToF32, f16BitsToF32Bits, f32ArrayToF16, f32BitsToF16Bits, f32ToF16Bits } from './f16.ts';
 export { encodeNpy, parseNpy, readNpy, readNpySync, writeNpy, writeNpySync, type NpyArray } from './npy.ts';

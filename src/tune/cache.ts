@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { printGraph, type Graph } from '../ir/index.ts';
+import { DEFAULT_FLASH_SCHEDULE, scheduleKey } from '../lower/index.ts';
 import type { TunedConfig } from './space.ts';
 
 /** The default cache file, relative to the working directory (override with EINATTN_TUNE_CACHE). */
@@ -44,16 +45,18 @@ export function shapeBucket(dims: Record<string, number>): string {
 }
 
 /**
- * A graph's cache key: its name and a short hash of its printed form.
+ * A graph's cache key: its name and a short hash of its printed form and of the schedule's knobs
+ * and defaults (`scheduleKey` of the default schedule: a new knob or default misses by itself).
  * @example graphKey(mha()) // 'mha#…'
  */
 export function graphKey(g: Graph): string {
-  return `${g.name}#${createHash('sha256').update(`${SCHEDULE_FORMAT}\n${printGraph(g)}`).digest('hex').slice(0, 8)}`;
+  const schedule = scheduleKey(DEFAULT_FLASH_SCHEDULE);
+  return `${g.name}#${createHash('sha256').update(`${SCHEDULE_FORMAT}\n${schedule}\n${printGraph(g)}`).digest('hex').slice(0, 8)}`;
 }
 
 /**
- * Bumped when the meaning of a schedule changes (new knobs, new defaults), so entries tuned
- * by an older einattn miss instead of replaying a schedule that is no longer what won.
+ * Bumped when the meaning of a schedule changes in a way its knobs and defaults do not show, so
+ * entries tuned by an older einattn miss instead of replaying a schedule that is no longer what won.
  */
 export const SCHEDULE_FORMAT = 3;
 

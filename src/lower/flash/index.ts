@@ -79,14 +79,14 @@
  */
 import { resolveSizes, staticSize, type Graph } from '../../ir/index.ts';
 import type { LowerOptions } from '../lower.ts';
-import { autoSplit } from './kernel.ts';
+import { loweringKey } from '../key.ts';
 import { sharedMergeBytes } from './lanes.ts';
 import { findFlash } from './match.ts';
 import type { FlashMatch } from './match.ts';
 import { flashSchedule, type FlashSchedule } from './schedule.ts';
 
 export { findFlash, type FlashMatch, type FlashMiss, type FlashScore } from './match.ts';
-export { DEFAULT_FLASH_SCHEDULE, flashSchedule, type FlashSchedule } from './schedule.ts';
+export { DEFAULT_FLASH_SCHEDULE, flashSchedule, scheduleKey, type FlashSchedule } from './schedule.ts';
 export { autoSplit, BLOCK_EMPTY, BLOCK_FULL, BLOCK_PARTIAL, flashGeometry } from './kernel.ts';
 
 /** What a schedule may use on the device a plan will run on (nothing, when unknown). */
@@ -100,9 +100,10 @@ export interface FlashDevice {
 
 /**
  * The lowering options that specialise `graph` for a run at `dims` on `device`: its flash head
- * dims as static sizes, the split decision, and the decode schedule; `key` names the resulting plan.
+ * dims as static sizes, the split decision, and the decode schedule; `key` names the resulting
+ * plan (`loweringKey`: every option and every schedule knob, the dims as the split decision).
  * Undefined when nothing depends on the dims (no flash match, or dims that do not resolve).
- * @example specialiseFor(mha(), {}, { b: 1, h: 8, s: 128, t: 128, d: 64, dv: 64 })?.key // 'd=64,dv=64|split=1|rows=8,lanes=1,wg=8,dvc=64,sg=0'
+ * @example specialiseFor(mha(), {}, { b: 1, h: 8, s: 128, t: 128, d: 64, dv: 64 })?.opts.specialize // { d: 64, dv: 64 }
  */
 export function specialiseFor(graph: Graph, opts: LowerOptions, dims: Record<string, number>, headDims: boolean | 'auto' = true, device: FlashDevice = {}): { key: string; opts: LowerOptions } | undefined {
   if (opts.flash === false) return undefined;
@@ -127,12 +128,8 @@ export function specialiseFor(graph: Graph, opts: LowerOptions, dims: Record<str
   const lanes = flashOpts.kvLanes ?? 1;
   // lanes that fit in one subgroup merge by shuffles unless the caller said otherwise
   if (user.subgroups === undefined && lanes > 1 && shufflesFit(lanes, device)) flashOpts.subgroups = true;
-  const sched = flashSchedule(flashOpts);
-  const staticSizes = { ...graph.staticSizes, ...spec };
-  const split = sched.split === 'auto' ? matches.map((m) => (autoSplit(m, sizes, sched, staticSizes) > 1 ? 1 : 0)).join('') : String(sched.split);
-  const shape = `rows=${sched.rows},lanes=${sched.kvLanes},wg=${sched.workgroup},dvc=${sched.dvChunk},sg=${sched.subgroups ? 1 : 0}`;
-  const key = `${Object.entries(spec).map(([k, v]) => `${k}=${v}`).join(',')}|split=${split}|${shape}`;
-  return { key, opts: { ...opts, flashSchedule: flashOpts, specialize: spec, dims } };
+  const out: LowerOptions = { ...opts, flashSchedule: flashOpts, specialize: spec, dims };
+  return { key: loweringKey(graph, out), opts: out };
 }
 
 /** Whether `lanes` can merge by subgroup shuffles on `device`: a power of two within its smallest subgroup. */

@@ -100,6 +100,16 @@ export function flashSchedule(given: Partial<FlashSchedule> = {}): FlashSchedule
   return s;
 }
 
+/**
+ * A key naming every knob of a schedule, in the order of {@link DEFAULT_FLASH_SCHEDULE}: the
+ * default must name every field of `FlashSchedule` (TypeScript requires it), so a new knob is
+ * in the key without anyone remembering to add it.
+ * @example scheduleKey(flashSchedule({ rows: 4 })).split(',').slice(0, 3).join(',') // 'rows=4,kvTile=16,workgroup=8'
+ */
+export function scheduleKey(s: FlashSchedule): string {
+  return (Object.keys(DEFAULT_FLASH_SCHEDULE) as (keyof FlashSchedule)[]).map((k) => `${k}=${s[k]}`).join(',');
+}
+
 /** The smallest cached QK head dim that 'auto' blocks: below it lavapipe unrolls the qk loop and compiles for seconds. */
 export const QK_BLOCK_MIN_DIM = 64;
 

@@ -5,7 +5,7 @@
  * costs no extra pass. Rows and columns past the edge are clamped for loads and
  * skipped for stores, so sizes need not be multiples of the tile.
  */
-import { nodesBetween, type Node } from '../../ir/index.ts';
+import { nodesBetween, REDUCE, type Node } from '../../ir/index.ts';
 import type { SizeExpr } from '../../runtime/plan.ts';
 import {
   add, and, call, cdiv, chain, eq, exp, flt, gt, if_, inc, inline, let_, log, loop, lt, max, min, mul, ne, or, select, set, sub, u, v, var_,
@@ -73,7 +73,8 @@ function contractFrame(kb: KernelBuilder, root: Node, core: Core, tile: Tile): C
     ? [...new Set(core.operands.flatMap((o) => o.axes))].filter((a) => !core.axes.includes(a))
     : [...core.over];
   const isInt = core.dtype === 'i32';
-  const combine = core.op === 'reduce' && core.fn !== 'sum' ? core.fn : 'sum';
+  // an einsum sums its products; a reduction accumulates as its op record says
+  const combine = core.op === 'reduce' ? REDUCE[core.fn].wgsl : 'sum';
   const init = combine === 'sum' ? (isInt ? literal(0, 'i32') : flt(0)) : isInt ? literal(-2147483648, 'i32') : NEG_INF;
 
   // which tile this invocation owns

@@ -1,6 +1,7 @@
 /** The parts every generated kernel shares: header, bindings, uniforms, entry point. */
 import { fail } from '../../errors.ts';
 import { staticSize } from '../../ir/index.ts';
+import { STORAGE } from '../../runtime/dtypes.ts';
 import {
   add, callsIn, chain, div, eachExpr, field, ge, if_, index, inline, let_, mod, mul, par, set, u, v, var_,
   type Expr, type Stmt,
@@ -73,14 +74,16 @@ export class KernelBuilder implements KernelContext {
 
   read(b: BufferRef): void {
     if (!this.reads.includes(b)) this.reads.push(b);
-    if (b.dtype === 'f16') this.f16 = true;
+    if (STORAGE[b.dtype].feature === 'shader-f16') this.f16 = true;
   }
 
   /** `out[offset] = value;` with the f16 narrowing when needed (i8 outputs are packed by the pointwise kernel). */
   store(out: BufferRef, env: Env, value: Expr): Stmt {
-    if (out.dtype === 'i8') fail('LOWERING', `internal: i8 output '${out.name}' must be written whole words at a time by an elementwise kernel`);
-    if (out.dtype === 'f16') this.f16 = true;
-    return set(index(v(out.ident), offset(out, env, this)), out.dtype === 'f16' ? { k: 'call', fn: 'f16', args: [value] } : value);
+    const s = STORAGE[out.dtype];
+    if (s.packing > 1) fail('LOWERING', `internal: ${out.dtype} output '${out.name}' must be written whole words at a time by an elementwise kernel`);
+    if (s.feature === 'shader-f16') this.f16 = true;
+    // a value computed in a wider type is narrowed to the buffer's (f32 → f16)
+    return set(index(v(out.ident), offset(out, env, this)), s.wgsl !== s.compute ? { k: 'call', fn: s.wgsl, args: [value] } : value);
   }
 
   /** The product of the sizes of `axes` as a u32 expression. */
@@ -126,8 +129,8 @@ export class KernelBuilder implements KernelContext {
     const outs: readonly BufferRef[] = Array.isArray(p.out) ? p.out : [p.out as BufferRef];
     const size = p.workgroupSize ?? WORKGROUP;
     const [wid, nwg, lid] = [this.internal('wid'), this.internal('nwg'), this.internal('lid')];
-    // i8 lives four to an i32 word
-    const ty = (b: BufferRef) => (b.dtype === 'i32' || b.dtype === 'i8' ? 'i32' : b.dtype);
+    // the buffer's WGSL element type (i8 lives four to an i32 word)
+    const ty = (b: BufferRef) => STORAGE[b.dtype].wgsl;
     const decls = [...this.reads, ...outs].map(
       (b, i) => `@group(0) @binding(${i}) var<storage, ${i >= this.reads.length ? 'read_write' : 'read'}> ${b.ident}: array<${ty(b)}>;`,
     );
