@@ -8,7 +8,7 @@ import type { ExecPlan, PlanBuffer, PlanKernel, SizeExpr } from '../runtime/plan
 import { describe } from './describe.ts';
 import { contractKernel, type Tile } from './kernels/contract.ts';
 import { sharedApplies, sharedContractKernel } from './kernels/contract-shared.ts';
-import { KernelBuilder } from './kernels/frame.ts';
+import { KernelBuilder, planKernel, WORKGROUP } from './kernels/frame.ts';
 import { pointwiseKernel } from './kernels/pointwise.ts';
 import { softmaxKernel } from './kernels/softmax.ts';
 import { autoSplit, emitFlash } from './flash/kernel.ts';
@@ -200,13 +200,7 @@ function genericKernel(L: Lowering, gr: KernelGroup, name: string, header: strin
     : core && L.opts.shared && sharedApplies(root, core) ? sharedContractKernel(kb, name, header, root, core, out, L.tile)
     : core ? contractKernel(kb, name, header, root, core, out, L.tile)
     : pointwiseKernel(kb, name, header, root, out);
-  return {
-    name, wgsl, workgroupSize: [64, 1, 1], workgroups,
-    bindings: [...kb.reads.map((b) => ({ buffer: b.name, access: 'read' as const })), { buffer: out.name, access: 'read_write' as const }],
-    uniforms: [...kb.uniforms],
-    workgroupStorageBytes,
-    ...(kb.f16 ? { features: ['shader-f16'] } : {}),
-  };
+  return { ...planKernel(kb, name, wgsl, WORKGROUP, workgroups, [out]), workgroupStorageBytes };
 }
 
 /** 1 (one pass), n splits, or 'dynamic' (the auto split count, evaluated at dispatch). */

@@ -52,16 +52,7 @@ export interface FlashEmit {
   summary: string;
 }
 
-/** A plan kernel from a finished builder: reads, then the outputs, as bindings. */
-export function planKernel(kb: KernelBuilder, name: string, wgsl: string, size: number, workgroups: SizeExpr, outs: BufferRef[]): PlanKernel {
-  return {
-    name, wgsl, workgroupSize: [size, 1, 1], workgroups,
-    bindings: [...kb.reads.map((b) => ({ buffer: b.name, access: 'read' as const })), ...outs.map((b) => ({ buffer: b.name, access: 'read_write' as const }))],
-    uniforms: [...kb.uniforms],
-    workgroupStorageBytes: 0,
-    ...(kb.f16 ? { features: ['shader-f16'] } : {}),
-  };
-}
+export { planKernel } from '../kernels/frame.ts';
 
 /**
  * An internal name for the kernel's own variables. Names ending in a digit get a

@@ -5,12 +5,13 @@
  * splits of split-KV but inside one workgroup.
  */
 import {
-  add, addr, barrier, block, call, eq, flt, if_, inc, index, inline, let_, loop, max, mul, par, select, set, sub, u, uadd, umul, v, var_,
+  add, addr, barrier, block, call, eq, flt, if_, inc, index, inline, let_, loop, max, mul, par, set, u, uadd, umul, v, var_,
   type Expr, type Stmt,
 } from '../kir/ir.ts';
 import type { KernelBuilder } from '../kernels/frame.ts';
 import { NEG_INF } from '../wgsl.ts';
 import { named } from './context.ts';
+import { rescale } from './softmax-math.ts';
 
 /** What the merge needs from the kernel: its geometry and the names of its variables. */
 export interface LaneMergeArgs {
@@ -59,9 +60,6 @@ export function laneMerge(a: LaneMergeArgs): LaneMerge {
   return { lines: [...count, ...merged.lines], shared: [...merged.shared, `var<workgroup> ${total}: atomic<u32>;`], bytes: merged.bytes + 4 };
 }
 
-/** `select(exp(m - mm), 0.0, m == -inf)`: the weight exp(m - mm) of a running max m, 0 where nothing was live. */
-const weight = (m: Expr, mm: Expr): Expr => select(call('exp', sub(m, mm)), flt(0), eq(m, NEG_INF));
-
 /**
  * Subgroup merge: the KL lanes of a row tile are KL consecutive invocations of one
  * subgroup (KL divides the subgroup size and subgroups follow local_invocation_index:
@@ -81,7 +79,7 @@ function subgroupMerge(a: LaneMergeArgs): LaneMerge {
     lines.push(block(
       var_(mm, undefined, m),
       ...masks.map((k) => set(v(mm), max(v(mm), shuffle(v(mm), k)))),
-      let_(fl, weight(m, v(mm))),
+      let_(fl, rescale(m, v(mm))),
       set(l, mul(l, v(fl))),
       ...masks.map((k) => inc(l, shuffle(l, k))),
       loop(cc, u(0), u(DVC), [
@@ -130,7 +128,7 @@ function sharedMerge(a: LaneMergeArgs): LaneMerge {
     var_(ll, undefined, flt(0)),
     loop(q, u(0), u(KL), [
       let_(sl, slot(v(q), v(rr))),
-      let_(fq, weight(index(v(wm), v(sl)), v(mm))),
+      let_(fq, rescale(index(v(wm), v(sl)), v(mm))),
       inc(v(ll), mul(index(v(wl), v(sl)), v(fq))),
       { k: 'line', body: [set(index(v(wm), v(sl)), v(fq)), { k: 'comment', text: "from here on: the lane's weight" }] },
     ]),

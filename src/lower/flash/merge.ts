@@ -4,12 +4,13 @@
  */
 import type { PlanKernel, SizeExpr } from '../../runtime/plan.ts';
 import {
-  add, div, eq, exp, flt, gt, if_, inc, index, inline, let_, log, loop, max, mul, ne, par, select, set, sub, u, uadd, umul, v, var_,
+  div, eq, exp, flt, gt, if_, inc, index, inline, let_, loop, max, mul, ne, par, select, set, sub, u, uadd, umul, v, var_,
   type Expr, type Stmt,
 } from '../kir/ir.ts';
 import { KernelBuilder } from '../kernels/frame.ts';
 import { axisEnv, axisVar, NEG_INF, rowMajor, Scope, type BufferRef } from '../wgsl.ts';
 import { named, planKernel, type FlashContext } from './context.ts';
+import { logSumExp, sinkDenominator } from './softmax-math.ts';
 
 /** The split-KV merge: one invocation per output element, combining the splits' (o, lse) by their weights. */
 export function mergeKernel(ctx: FlashContext, opart: BufferRef, lpart: BufferRef, splitSize: SizeExpr, splitName: string, headerBase: string[]): PlanKernel {
@@ -48,20 +49,16 @@ export function mergeKernel(ctx: FlashContext, opart: BufferRef, lpart: BufferRe
   let denom: Expr = v(den);
   if (m.softmax.sink) {
     const sk = main.value(m.softmax.sink, env);
-    const [m2, fs, ls] = [I('msink'), I('fsink'), I('lsink')];
-    lines.push(
-      let_(m2, max(v(mx), sk)),
-      let_(fs, select(exp(sub(v(mx), v(m2))), flt(0), eq(v(mx), NEG_INF))),
-      let_(ls, add(mul(v(den), v(fs)), select(exp(sub(sk, v(m2))), flt(0), eq(sk, NEG_INF)))),
-    );
-    [scale, denom] = [v(fs), v(ls)];
+    const sink = sinkDenominator({ max: I('msink'), scale: I('fsink'), denom: I('lsink') }, v(mx), v(den), sk);
+    lines.push(...sink.lines);
+    [scale, denom] = [sink.scale, sink.denom];
   }
   const o = I('o');
   lines.push(let_(o, select(flt(0), div(mul(v(acc), scale), denom), gt(denom, flt(0)))));
   const store = main.child({ override: (n) => (n === m.out ? v(o) : undefined) });
   const value = store.value(ctx.root, env);
   lines.push(...store.lines, kb.store(ctx.out, env, value));
-  for (const lb of ctx.lse) lines.push(inline(if_(eq(v(dv), u(0)), [kb.store(lb, env, select(NEG_INF, add(v(mx), log(v(den))), gt(v(den), flt(0))))])));
+  for (const lb of ctx.lse) lines.push(inline(if_(eq(v(dv), u(0)), [kb.store(lb, env, logSumExp(v(mx), v(den)))])));
   body.push(...main.lines, ...lines);
   const total = umul(umul(B, Q), DVn);
   const name = `${ctx.name}_merge`;

@@ -6,7 +6,7 @@
  * loops, so each Q element loads once per tile.
  */
 import type { Node } from '../../ir/index.ts';
-import { add, call, chain, flt, inc, index, let_, line, loop, min, mul, set, sub, u, v, var_, type Expr, type Stmt } from '../kir/ir.ts';
+import { add, call, flt, inc, index, let_, line, loop, loopNest, min, mul, set, sub, u, v, var_, type Expr, type Stmt } from '../kir/ir.ts';
 import { axisEnv, axisVar, offset, type Env, type Scope } from '../wgsl.ts';
 import type { FlashFrame, ScoreRegs } from './frame.ts';
 import type { FlashScore } from './match.ts';
@@ -40,7 +40,7 @@ function scoreTile(f: FlashFrame, score: FlashScore, regs: ScoreRegs, dkStatic: 
   const qkDims = score.qkDims;
   const qkEnv = axisEnv(qkDims);
   const extents = qkDims.map((a) => kb.size(a));
-  const nest: Nest = (inner) => qkDims.reduceRight((body, a, d) => [loop(axisVar(a), u(0), extents[d]!, body, { typed: true })], inner);
+  const nest: Nest = (inner) => loopNest(qkDims.map((a, d) => [axisVar(a), extents[d]!] as const), inner);
   if (dkStatic === undefined) return { prologue: [], inTile: streamedScores(f, score, regs, qkEnv, nest) };
   const dkFlat = offset({ axes: qkDims }, qkEnv, kb);
   const prologue = cachedQuery(f, score, regs, dkStatic, dkFlat, qkEnv, nest);
@@ -62,7 +62,7 @@ function cachedQuery(f: FlashFrame, score: FlashScore, regs: ScoreRegs, dk: numb
   for (let r = 0; r < f.geo.R; r++) {
     prologue.push(var_(regs.q(r), `array<${f16 ? 'f16' : 'f32'}, ${Math.max(1, dk)}>`));
     const terms = qSide.map((o) => qScope.value(o, { ...f.envR[r]!, ...qkEnv }));
-    fill.push(set(index(v(regs.q(r)), dkFlat), f16 ? call('f16', kb.product(terms)) : chain('*', terms, flt(1))));
+    fill.push(set(index(v(regs.q(r)), dkFlat), kb.sideProduct(terms)));
   }
   prologue.push(...nest([...qScope.lines, ...fill]));
   return prologue;
@@ -72,7 +72,7 @@ function cachedQuery(f: FlashFrame, score: FlashScore, regs: ScoreRegs, dk: numb
 function kValue(f: FlashFrame, score: FlashScore, scope: Scope, qkEnv: Env, key: Expr): Expr {
   const kSide = score.einsum.operands.filter((o) => o.axes.includes(f.m.kv));
   const kVals = kSide.map((o) => scope.value(o, { ...f.batchEnv, ...qkEnv, [f.m.kv]: key }));
-  return f.f16 ? call('f16', f.kb.product(kVals)) : chain('*', kVals, flt(1));
+  return f.kb.sideProduct(kVals);
 }
 
 /** `q * k` of a cached query value and a K value: in f16 under f16 compute, widened for the f32 dot product. */

@@ -6,13 +6,14 @@
 import { nodesBetween, type Node } from '../../ir/index.ts';
 import type { PlanBuffer } from '../../runtime/plan.ts';
 import {
-  add, and, div, eq, uadd, umul, exp, flt, gt, if_, inc, incr, index, inline, int, let_, log, loop, lt, max, min, mul, noted, par, select, set, sub, u, v, var_,
+  add, and, div, eq, uadd, umul, exp, flt, gt, if_, inc, incr, index, inline, int, let_, loop, lt, max, min, mul, noted, par, select, set, sub, u, v, var_,
   type Expr, type Stmt,
 } from '../kir/ir.ts';
 import { axisEnv, axisVar, NEG_INF, offset, rowMajor, type BufferRef } from '../wgsl.ts';
 import { BLOCK_EMPTY, BLOCK_PARTIAL } from './context.ts';
 import type { FlashFrame } from './frame.ts';
 import { keyEnd } from './length.ts';
+import { logSumExp, rescale, sinkDenominator } from './softmax-math.ts';
 
 /**
  * The KV tiles this workgroup streams: those of keys below the end of the key range, which is
@@ -106,7 +107,7 @@ export function onlineSoftmax(f: FlashFrame): Stmt[] {
       // with nothing live yet (mt = -inf) the sum and accumulator are 0 and alpha is moot
       let_(alpha, select(exp(sub(v(mv(r)), v(mt))), flt(1), eq(v(mt), NEG_INF))),
       var_(ps, undefined, flt(0)),
-      loop(j, u(0), TK, [let_(p, select(exp(sub(s, v(mt))), flt(0), eq(s, NEG_INF))), set(s, v(p)), inc(v(ps), v(p))], { inline: true }),
+      loop(j, u(0), TK, [let_(p, rescale(s, v(mt))), set(s, v(p)), inc(v(ps), v(p))], { inline: true }),
       set(v(lv(r)), add(mul(v(lv(r)), v(alpha)), v(ps))),
       set(v(mv(r)), v(mt)),
     );
@@ -189,7 +190,7 @@ export function finish(f: FlashFrame): Finish {
 }
 
 /** log Σ exp of row r's scores, -inf for a row with nothing live. */
-const lseOf = (f: FlashFrame, r: number): Expr => select(NEG_INF, add(v(f.mv(r)), log(v(f.lv(r)))), gt(v(f.lv(r)), flt(0)));
+const lseOf = (f: FlashFrame, r: number): Expr => logSumExp(v(f.mv(r)), v(f.lv(r)));
 
 /** A split's normalised partial output and log-sum-exp of row r. */
 function writePartial(f: FlashFrame, r: number, B: Expr, opart: BufferRef, lpart: BufferRef): Stmt[] {
@@ -216,13 +217,9 @@ function writeRow(f: FlashFrame, r: number): Stmt[] {
   let denom = v(lv(r));
   if (m.softmax.sink) {
     const sk = main.value(m.softmax.sink, f.envR[r]!);
-    const [m2, fs, ls] = [f.I(`msink${r}`), f.I(`fsink${r}`), f.I(`lsink${r}`)];
-    lines.push(
-      let_(m2, max(v(mv(r)), sk)),
-      let_(fs, select(exp(sub(v(mv(r)), v(m2))), flt(0), eq(v(mv(r)), NEG_INF))),
-      let_(ls, add(mul(v(lv(r)), v(fs)), select(exp(sub(sk, v(m2))), flt(0), eq(sk, NEG_INF)))),
-    );
-    [scale, denom] = [v(fs), v(ls)];
+    const sink = sinkDenominator({ max: f.I(`msink${r}`), scale: f.I(`fsink${r}`), denom: f.I(`lsink${r}`) }, v(mv(r)), v(lv(r)), sk);
+    lines.push(...sink.lines);
+    [scale, denom] = [sink.scale, sink.denom];
   }
   lines.push(let_(inv, select(flt(0), div(scale, denom), gt(denom, flt(0)))));
   const path = nodesBetween(ctx.root, m.out);

@@ -130,7 +130,7 @@ function cooperativeLoad(
     const s = new Scope(kb, kb.counter);
     const vals = side.map((o) => s.value(o, env as Env));
     // f16 compute: the tile holds each side's operand (product) rounded to f16
-    const x = f16 ? call('f16', kb.product(vals)) : chain('*', vals, flt(1));
+    const x = kb.sideProduct(vals);
     lines.push(...s.lines, set(index(v(arr), v(e)), select(f16 ? half(0) : flt(0), x, and(lt(v(k), K), lt(v(pos), kb.size(ax))))));
   }
   return lines;

@@ -8,7 +8,7 @@
 import { nodesBetween, REDUCE, type Node } from '../../ir/index.ts';
 import type { SizeExpr } from '../../runtime/plan.ts';
 import {
-  add, and, call, cdiv, chain, eq, exp, flt, gt, if_, inc, inline, let_, log, loop, lt, max, min, mul, ne, or, select, set, sub, u, v, var_,
+  add, and, call, cdiv, chain, eq, exp, flt, gt, if_, inc, inline, let_, log, loopNest, lt, max, min, mul, ne, or, select, set, sub, u, v, var_,
   type Expr, type Stmt,
 } from '../kir/ir.ts';
 import { axisVar, literal, NEG_INF, Scope, type BufferRef, type Env } from '../wgsl.ts';
@@ -143,9 +143,8 @@ function contractionLoop(f: ContractFrame): Stmt[] {
       const term = core.op === 'einsum' ? kb.product(core.operands.map((o) => inner.value(o, env))) : inner.value(core.x, env);
       steps.push(...accumulate(f, i, j, term));
     }
-  let nest: Stmt[] = [...inner.lines, ...steps];
-  for (let d = contracted.length - 1; d >= 0; d--) nest = [loop(axisVar(contracted[d]!), u(0), kb.size(contracted[d]!), nest, { typed: true })];
-  return [...main.lines, ...nest];
+  const extents = contracted.map((a) => [axisVar(a), kb.size(a)] as const);
+  return [...main.lines, ...loopNest(extents, [...inner.lines, ...steps])];
 }
 
 /**

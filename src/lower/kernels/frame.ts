@@ -2,8 +2,9 @@
 import { fail } from '../../errors.ts';
 import { staticSize } from '../../ir/index.ts';
 import { STORAGE } from '../../runtime/dtypes.ts';
+import type { PlanKernel, SizeExpr } from '../../runtime/plan.ts';
 import {
-  add, callsIn, chain, div, eachExpr, field, ge, if_, index, inline, let_, mod, mul, par, set, u, v, var_,
+  add, callsIn, chain, div, eachExpr, field, flt, ge, if_, index, inline, let_, mod, mul, par, set, u, v, var_,
   type Expr, type Stmt,
 } from '../kir/ir.ts';
 import { cleanup } from '../kir/passes.ts';
@@ -32,6 +33,14 @@ export class KernelBuilder implements KernelContext {
     /** the arithmetic type of einsum products (accumulation is always f32) */
     readonly compute: ComputeType = 'f32',
   ) {}
+
+  /**
+   * The product of one side's operand values, kept for a later product (a cached query row, a
+   * K value, a workgroup-memory tile): rounded to f16 under f16 compute, else the f32 product.
+   */
+  sideProduct(terms: readonly Expr[]): Expr {
+    return this.compute === 'f16' ? { k: 'call', fn: 'f16', args: [this.product(terms)] } : chain('*', terms, flt(1));
+  }
 
   /** The product of einsum operand values in this kernel's compute type, as an f32 expression. */
   product(terms: readonly Expr[]): Expr {
@@ -162,6 +171,17 @@ export class KernelBuilder implements KernelContext {
     );
     return lines.join('\n');
   }
+}
+
+/** A plan kernel from a finished builder: reads, then the outputs, as bindings. */
+export function planKernel(kb: KernelBuilder, name: string, wgsl: string, size: number, workgroups: SizeExpr, outs: readonly BufferRef[]): PlanKernel {
+  return {
+    name, wgsl, workgroupSize: [size, 1, 1], workgroups,
+    bindings: [...kb.reads.map((b) => ({ buffer: b.name, access: 'read' as const })), ...outs.map((b) => ({ buffer: b.name, access: 'read_write' as const }))],
+    uniforms: [...kb.uniforms],
+    workgroupStorageBytes: 0,
+    ...(kb.f16 ? { features: ['shader-f16'] } : {}),
+  };
 }
 
 /**

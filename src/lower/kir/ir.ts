@@ -149,6 +149,11 @@ export function loop(name: string, from: Expr, to: Expr, body: readonly Stmt[], 
   return { k: 'for', init: var_(name, o.typed ? 'u32' : undefined, from), cond: lt(n, to), step, body, ...(o.inline ? { inline: true } : {}) };
 }
 
+/** Nested counting loops over `vars` (outermost first, each `[name, extent]`, typed `u32`) around `body`. */
+export function loopNest(vars: readonly (readonly [string, Expr])[], body: readonly Stmt[]): Stmt[] {
+  return vars.reduceRight<Stmt[]>((inner, [name, extent]) => [loop(name, u(0), extent, inner, { typed: true })], [...body]);
+}
+
 /** A copy of the `if` or `for` statement `s` written on one line. */
 export function inline(s: Stmt): Stmt {
   if (s.k !== 'if' && s.k !== 'for') throw new Error(`inline: a ${s.k} statement`);
