@@ -136,7 +136,8 @@ function renameAliases(list: readonly Stmt[]): Stmt[] {
     const alias = cur[i]!;
     if (alias.k !== 'let' || alias.value.k !== 'name') continue;
     const b = alias.value.name;
-    const j = cur.findIndex((x, k) => k < i && x.k === 'let' && x.name === b);
+    let j = -1;
+    for (let k = i - 1; k >= 0 && j < 0; k--) if (cur[k]!.k === 'let' && (cur[k] as Stmt & { k: 'let' }).name === b) j = k;
     if (j < 0) continue;
     const after = flat(cur.slice(j + 1));
     const reads = new Map<string, number>();
