@@ -195,12 +195,12 @@ function flashGroup(L: Lowering, gr: KernelGroup, name: string, header: string[]
 function genericKernel(L: Lowering, gr: KernelGroup, name: string, header: string[], out: BufferRef): PlanKernel {
   const { root, core } = gr;
   const kb = new KernelBuilder(L.graph.staticSizes, L.buffers, L.axes, L.compute);
-  const { wgsl, workgroups, workgroupStorageBytes = 0 }: { wgsl: string; workgroups: SizeExpr; workgroupStorageBytes?: number } =
+  const { wgsl, workgroups }: { wgsl: string; workgroups: SizeExpr } =
     core?.op === 'softmax' ? softmaxKernel(kb, name, header, root, core, out)
     : core && L.opts.shared && sharedApplies(root, core) ? sharedContractKernel(kb, name, header, root, core, out, L.tile)
     : core ? contractKernel(kb, name, header, root, core, out, L.tile)
     : pointwiseKernel(kb, name, header, root, out);
-  return { ...planKernel(kb, name, wgsl, WORKGROUP, workgroups, [out]), workgroupStorageBytes };
+  return planKernel(kb, name, wgsl, WORKGROUP, workgroups, [out]);
 }
 
 /** 1 (one pass), n splits, or 'dynamic' (the auto split count, evaluated at dispatch). */

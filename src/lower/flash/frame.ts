@@ -7,7 +7,7 @@
  */
 import { staticSize } from '../../ir/index.ts';
 import type { SizeExpr } from '../../runtime/plan.ts';
-import { add, cdiv, div, flt, let_, line, min, mod, mul, set, sub as minus, u, v, var_, type Expr, type Stmt } from '../kir/ir.ts';
+import { add, arrayOf, cdiv, div, flt, let_, line, min, mod, mul, set, sub as minus, u, v, var_, type Expr, type Stmt } from '../kir/ir.ts';
 import { KernelBuilder } from '../kernels/frame.ts';
 import { axisEnv, axisVar, NEG_INF, Scope, type BufferRef, type Env } from '../wgsl.ts';
 import { named, type FlashContext } from './context.ts';
@@ -186,9 +186,9 @@ export function flashFrame(ctx: FlashContext, geo: FlashGeometry, split: FlashSp
   const [mv, lv, acc, sc] = [(r: number) => I(`m${r}`), (r: number) => I(`l${r}`), (r: number) => I(`acc${r}`), (r: number) => I(`s${r}`)];
   const state: Stmt[] = [];
   for (let r = 0; r < R; r++)
-    state.push(var_(mv(r), 'f32', NEG_INF), var_(lv(r), 'f32', flt(0)), var_(acc(r), `array<f32, ${DVC}>`), var_(sc(r), `array<f32, ${TK}>`));
+    state.push(var_(mv(r), 'f32', NEG_INF), var_(lv(r), 'f32', flt(0)), var_(acc(r), arrayOf('f32', DVC)), var_(sc(r), arrayOf('f32', TK)));
   const scoreRegs = m.scores.map((_, c) => scoreRegsOf(I, c));
-  for (const regs of scoreRegs.slice(1)) for (let r = 0; r < R; r++) state.push(var_(regs.tile(r), `array<f32, ${TK}>`));
+  for (const regs of scoreRegs.slice(1)) for (let r = 0; r < R; r++) state.push(var_(regs.tile(r), arrayOf('f32', TK)));
   const [tile, lo, hi, t0, j, tv, cc] = [I('tile'), I('lo'), I('hi'), I('t0'), I('j'), axisVar(m.kv), I('c')];
   const end = m.length ? v(I('tend')) : T;
   return {

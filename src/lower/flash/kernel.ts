@@ -81,7 +81,7 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   });
   const flashKernel = planKernel(f.kb, flashName, wgsl, geo.WG, totalWg, fin.outs);
   if (subgroups) Object.assign(flashKernel, { features: [...(flashKernel.features ?? []), 'subgroups'], subgroupLanes: geo.KL });
-  kernels.push({ ...flashKernel, workgroupStorageBytes: lanes?.bytes ?? 0 });
+  kernels.push(flashKernel);
   if (split.on) kernels.push(mergeKernel(ctx, fin.opart!, fin.lpart!, split.size, split.name, headerBase));
   return { kernels, buffers, derivedSizes, summary: schedText };
 }

@@ -5,8 +5,8 @@
  * splits of split-KV but inside one workgroup.
  */
 import {
-  add, addr, barrier, block, call, eq, flt, if_, inc, index, inline, let_, loop, max, mul, par, set, u, uadd, umul, v, var_,
-  type Expr, type Stmt,
+  add, addr, arrayOf, barrier, block, call, eq, flt, if_, inc, index, inline, let_, loop, max, mul, par, set, u, uadd, umul, v, var_,
+  type Expr, type Stmt, type Ty,
 } from '../kir/ir.ts';
 import type { KernelBuilder } from '../kernels/frame.ts';
 import { NEG_INF } from '../wgsl.ts';
@@ -34,11 +34,10 @@ export interface LaneMergeArgs {
   subgroups: boolean;
 }
 
-/** The merge's statements, its workgroup-memory declarations and their size in bytes. */
+/** The merge's statements and its workgroup-memory variables (the kernel's byte count is summed from their types). */
 export interface LaneMerge {
   lines: Stmt[];
-  shared: string[];
-  bytes: number;
+  shared: { name: string; ty: Ty }[];
 }
 
 /**
@@ -57,7 +56,7 @@ export function laneMerge(a: LaneMergeArgs): LaneMerge {
   // the lanes of one row tile (any one: every row tile of a workgroup streams the same tiles) share its count
   const { loaded, total } = a.debugLoaded;
   const count = [inline(if_(eq(v(a.rinv), u(0)), [{ k: 'call', fn: 'atomicAdd', args: [addr(v(total)), v(loaded)] }])), ...(a.subgroups ? [barrier] : [])];
-  return { lines: [...count, ...merged.lines], shared: [...merged.shared, `var<workgroup> ${total}: atomic<u32>;`], bytes: merged.bytes + 4 };
+  return { lines: [...count, ...merged.lines], shared: [...merged.shared, { name: total, ty: { atomic: 'u32' } }] };
 }
 
 /**
@@ -90,7 +89,7 @@ function subgroupMerge(a: LaneMergeArgs): LaneMerge {
       set(m, v(mm)),
     ));
   }
-  return { lines, shared: [], bytes: 0 };
+  return { lines, shared: [] };
 }
 
 /**
@@ -104,12 +103,11 @@ function sharedMerge(a: LaneMergeArgs): LaneMerge {
   const [wm, wl, wacc, wmax, q, rr, mm, ll, ov, fq, sl, cc] = ['wm', 'wl', 'wacc', 'wmax', 'q', 'rr', 'mm', 'll', 'ov', 'fq', 'sl', 'c'].map(I) as [string, string, string, string, string, string, string, string, string, string, string, string];
   const slots = WG * R;
   const shared = [
-    `var<workgroup> ${wm}: array<f32, ${slots}>;`,
-    `var<workgroup> ${wl}: array<f32, ${slots}>;`,
-    `var<workgroup> ${wmax}: array<f32, ${(WG / KL) * R}>;`,
-    `var<workgroup> ${wacc}: array<f32, ${slots * DVC}>;`,
+    { name: wm, ty: arrayOf('f32', slots) },
+    { name: wl, ty: arrayOf('f32', slots) },
+    { name: wmax, ty: arrayOf('f32', (WG / KL) * R) },
+    { name: wacc, ty: arrayOf('f32', slots * DVC) },
   ];
-  const bytes = sharedMergeBytes(R, WG, KL, DVC);
   const [lane, rinv] = [v(a.lane), v(a.rinv)];
   /** the slot of (lane ln, row r) of this invocation's row tile */
   const slot = (ln: Expr, r: Expr) => par(add(umul(par(add(mul(rinv, u(KL)), ln)), u(R)), r));
@@ -146,5 +144,5 @@ function sharedMerge(a: LaneMergeArgs): LaneMerge {
     loop(cc, u(0), u(DVC), [set(index(v(a.acc(r)), v(cc)), accAt(slot(u(0), u(r))))], { inline: true }),
   ]).flat();
   lines.push(barrier, if_(eq(lane, u(0)), [fold, ...reload]));
-  return { lines, shared, bytes };
+  return { lines, shared };
 }

@@ -6,7 +6,7 @@
  * loops, so each Q element loads once per tile.
  */
 import type { Node } from '../../ir/index.ts';
-import { add, call, flt, inc, index, let_, line, loop, loopNest, min, mul, set, sub, u, v, var_, type Expr, type Stmt } from '../kir/ir.ts';
+import { add, arrayOf, call, flt, inc, index, let_, line, loop, loopNest, min, mul, set, sub, u, v, var_, type Expr, type Stmt } from '../kir/ir.ts';
 import { axisEnv, axisVar, offset, type Env, type Scope } from '../wgsl.ts';
 import type { FlashFrame, ScoreRegs } from './frame.ts';
 import type { FlashScore } from './match.ts';
@@ -60,7 +60,7 @@ function cachedQuery(f: FlashFrame, score: FlashScore, regs: ScoreRegs, dk: numb
   const prologue: Stmt[] = [];
   const fill: Stmt[] = [];
   for (let r = 0; r < f.geo.R; r++) {
-    prologue.push(var_(regs.q(r), `array<${f16 ? 'f16' : 'f32'}, ${Math.max(1, dk)}>`));
+    prologue.push(var_(regs.q(r), arrayOf(f16 ? 'f16' : 'f32', Math.max(1, dk))));
     const terms = qSide.map((o) => qScope.value(o, { ...f.envR[r]!, ...qkEnv }));
     fill.push(set(index(v(regs.q(r)), dkFlat), kb.sideProduct(terms)));
   }

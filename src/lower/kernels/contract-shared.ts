@@ -9,7 +9,7 @@
 import type { Node } from '../../ir/index.ts';
 import type { SizeExpr } from '../../runtime/plan.ts';
 import {
-  add, and, barrier, call, cdiv, chain, div, flt, half, if_, inc, index, let_, loop, lt, min, mod, mul, par, select, set, sub, u, v, var_,
+  add, and, arrayOf, barrier, call, cdiv, chain, div, flt, half, if_, inc, index, let_, loop, lt, min, mod, mul, par, select, set, sub, u, v, var_,
   type Expr, type Stmt,
 } from '../kir/ir.ts';
 import { axisVar, Scope, type BufferRef, type Env } from '../wgsl.ts';
@@ -85,14 +85,14 @@ export function sharedContractKernel(kb: KernelBuilder, name: string, header: st
   body.push(...sharedEpilogue(kb, { root, core, out, outer, m, n, TM, TN, BM, BN, mBlock, nBlock, ty, tx, acc }));
 
   const el = f16 ? 'f16' : 'f32';
-  const shared = [`var<workgroup> ${tileA}: array<${el}, ${KC * BM}>;`, `var<workgroup> ${tileB}: array<${el}, ${KC * BN}>;`];
+  const shared = [{ name: tileA, ty: arrayOf(el, KC * BM) }, { name: tileB, ty: arrayOf(el, KC * BN) }];
   const total = chain('*', [...outer.map((x) => kb.size(x)), blocks(m, BM), blocks(n, BN)], u(1));
   const schedule =
     `schedule: workgroup memory, ${WM}x${WN} invocations × ${TM}x${TN} register tile = ${BM}x${BN} block over (${m}, ${n}), ` +
     `loop over (${contracted.join(', ')}) in chunks of ${KC}`;
   const wgsl = kb.module({ name, header: [...header, schedule], out, total, body, perWorkgroup: true, shared });
   const workgroups: SizeExpr = ['*', 1, ...outer, ['cdiv', m, BM], ['cdiv', n, BN]];
-  return { wgsl, workgroups, workgroupStorageBytes: (f16 ? 2 : 4) * KC * (BM + BN) };
+  return { wgsl, workgroups };
 }
 
 /**

@@ -4,11 +4,11 @@ import { staticSize } from '../../ir/index.ts';
 import { STORAGE } from '../../runtime/dtypes.ts';
 import type { PlanKernel, SizeExpr } from '../../runtime/plan.ts';
 import {
-  add, callsIn, chain, div, eachExpr, field, flt, ge, if_, index, inline, let_, mod, mul, par, set, u, v, var_,
-  type Expr, type Stmt,
+  add, bytesOf, callsIn, chain, div, eachExpr, field, flt, ge, if_, index, inline, let_, mod, mul, par, set, u, v, var_,
+  type Expr, type Stmt, type Ty,
 } from '../kir/ir.ts';
 import { cleanup } from '../kir/passes.ts';
-import { MAX_LINE, renderStmts } from '../kir/render.ts';
+import { renderModule } from '../kir/render.ts';
 import { axisVar, HELPER_CALLS, HELPERS, internalName, offset, product, type BufferRef, type ComputeType, type Env, type Helper, type KernelContext } from '../wgsl.ts';
 
 /** Invocations per workgroup of the generic kernels (a multiple of every subgroup size seen). */
@@ -123,36 +123,24 @@ export class KernelBuilder implements KernelContext {
     return this.decompose(axes.map((a) => [axisVar(a), this.size(a)] as const), from);
   }
 
-  /** The whole WGSL module. */
+  /** bytes of `var<workgroup>` memory the module declares (set by {@link module}) */
+  workgroupBytes = 0;
+
+  /** The whole WGSL module: the body cleaned up (kir/passes.ts) and rendered with its declarations (kir/render.ts). */
   module(p: {
     name: string; header: string[]; out: BufferRef | readonly BufferRef[]; total: Expr; body: readonly Stmt[];
     /** invocations per workgroup; default {@link WORKGROUP} */
     workgroupSize?: number;
     /** `total` counts workgroups, not invocations: the body sees `internal('wg')` and `internal('lid')` */
     perWorkgroup?: boolean;
-    /** module-scope `var<workgroup>` declarations */
-    shared?: readonly string[];
+    /** module-scope `var<workgroup>` variables */
+    shared?: readonly { name: string; ty: Ty }[];
     /** WGSL extensions besides f16 (which the builder enables itself), e.g. 'subgroups' */
     enables?: readonly string[];
   }): string {
     const outs: readonly BufferRef[] = Array.isArray(p.out) ? p.out : [p.out as BufferRef];
     const size = p.workgroupSize ?? WORKGROUP;
     const [wid, nwg, lid] = [this.internal('wid'), this.internal('nwg'), this.internal('lid')];
-    // the buffer's WGSL element type (i8 lives four to an i32 word)
-    const ty = (b: BufferRef) => STORAGE[b.dtype].wgsl;
-    const decls = [...this.reads, ...outs].map(
-      (b, i) => `@group(0) @binding(${i}) var<storage, ${i >= this.reads.length ? 'read_write' : 'read'}> ${b.ident}: array<${ty(b)}>;`,
-    );
-    const lines = p.header.flatMap(headerLines);
-    if (this.f16) lines.push('enable f16;');
-    for (const e of p.enables ?? []) lines.push(`enable ${e};`);
-    lines.push('');
-    if (this.uniforms.length) {
-      lines.push(`struct _Sizes { ${this.uniforms.map((x) => `${x}: u32`).join(', ')} }`);
-      decls.push(`@group(0) @binding(${decls.length}) var<uniform> ${this.internal('sz')}: _Sizes;`);
-    }
-    lines.push(...decls, '', ...(p.shared?.length ? [...p.shared, ''] : []));
-    for (const h of helpersCalled(p.body, [p.total])) lines.push(HELPERS[h], '');
     const wg = this.internal('wg');
     // the workgroup's linear index: the runtime spreads large 1-D counts over x, y and z
     const [w, n] = [v(wid), v(nwg)];
@@ -160,16 +148,27 @@ export class KernelBuilder implements KernelContext {
     const entry: Stmt[] = p.perWorkgroup
       ? [let_(wg, linear), inline(if_(ge(v(wg), p.total), [{ k: 'return' }]))]
       : [let_(this.internal('gid'), add(mul(par(linear), u(size)), v(lid))), inline(if_(ge(this.gid, p.total), [{ k: 'return' }]))];
-    const params = [`@builtin(workgroup_id) ${wid}: vec3u`, `@builtin(num_workgroups) ${nwg}: vec3u`, `@builtin(local_invocation_index) ${lid}: u32`];
-    const signature = `fn ${p.name}(${params.join(', ')}) {`;
-    lines.push(
-      `@compute @workgroup_size(${size})`,
-      ...(signature.length <= MAX_LINE ? [signature] : [`fn ${p.name}(`, ...params.map((x) => `  ${x},`), ') {']),
-      ...renderStmts(cleanup([...entry, ...p.body]), 1),
-      '}',
-      '',
-    );
-    return lines.join('\n');
+    const shared = p.shared ?? [];
+    this.workgroupBytes = shared.reduce((sum, x) => sum + bytesOf(x.ty), 0);
+    return renderModule({
+      header: p.header,
+      enables: [...(this.f16 ? ['f16'] : []), ...(p.enables ?? [])],
+      // the buffer's WGSL element type (i8 lives four to an i32 word)
+      buffers: [...this.reads, ...outs].map((b, i) => ({ name: b.ident, access: i >= this.reads.length ? 'read_write' : 'read', element: STORAGE[b.dtype].wgsl })),
+      uniforms: { fields: this.uniforms, name: this.internal('sz') },
+      workgroup: shared,
+      helpers: helpersCalled(p.body, [p.total]).map((h) => HELPERS[h]),
+      entry: {
+        name: p.name,
+        workgroupSize: size,
+        params: [
+          { builtin: 'workgroup_id', name: wid, ty: 'vec3u' },
+          { builtin: 'num_workgroups', name: nwg, ty: 'vec3u' },
+          { builtin: 'local_invocation_index', name: lid, ty: 'u32' },
+        ],
+        body: cleanup([...entry, ...p.body]),
+      },
+    });
   }
 }
 
@@ -179,33 +178,9 @@ export function planKernel(kb: KernelBuilder, name: string, wgsl: string, size: 
     name, wgsl, workgroupSize: [size, 1, 1], workgroups,
     bindings: [...kb.reads.map((b) => ({ buffer: b.name, access: 'read' as const })), ...outs.map((b) => ({ buffer: b.name, access: 'read_write' as const }))],
     uniforms: [...kb.uniforms],
-    workgroupStorageBytes: 0,
+    workgroupStorageBytes: kb.workgroupBytes,
     ...(kb.f16 ? { features: ['shader-f16'] } : {}),
   };
-}
-
-/**
- * A header line as `// ` comments of at most {@link MAX_LINE} characters: a long one (a schedule,
- * a long expression) continues on lines indented by two more spaces, broken after a comma or a space.
- * @example headerLines('schedule: 1 row') // ['// schedule: 1 row']
- */
-export function headerLines(text: string): string[] {
-  const out: string[] = [];
-  const lead = /^ */.exec(text)![0];
-  let rest = text;
-  let prefix = '// ';
-  while (prefix.length + rest.length > MAX_LINE) {
-    const room = MAX_LINE - prefix.length;
-    let cut = rest.lastIndexOf(', ', room - 1);
-    if (cut > room / 3) cut += 1;
-    else cut = rest.lastIndexOf(' ', room);
-    if (cut <= lead.length) break;
-    out.push(prefix + rest.slice(0, cut).trimEnd());
-    rest = rest.slice(cut).trimStart();
-    prefix = `// ${lead}  `;
-  }
-  out.push(prefix + rest);
-  return out;
 }
 
 /** The helpers `stmts` (and `exprs`) call, with the helpers those call, in name order. */

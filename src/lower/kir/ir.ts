@@ -30,13 +30,51 @@ export type Expr =
   /** explicit parentheses (the renderer adds the ones WGSL's grammar needs by itself) */
   | { readonly k: 'paren'; readonly x: Expr };
 
+/** WGSL types of variables: scalars, fixed-size arrays, atomics. */
+export type Ty =
+  | 'f32' | 'f16' | 'i32' | 'u32' | 'bool'
+  | { readonly array: Ty; readonly n: number }
+  | { readonly atomic: 'u32' | 'i32' };
+
+/** `array<of, n>`. */
+export const arrayOf = (of: Ty, n: number): Ty => ({ array: of, n });
+
+/** Bytes a value of `t` takes in workgroup memory (f16 elements 2, everything else 4 per scalar). */
+export function bytesOf(t: Ty): number {
+  if (typeof t === 'string') return t === 'f16' ? 2 : 4;
+  return 'array' in t ? t.n * bytesOf(t.array) : 4;
+}
+
+/** A whole kernel module: what the renderer writes around the entry point's body. */
+export interface KernelModule {
+  /** comment lines stating what the kernel computes and its schedule */
+  header: readonly string[];
+  /** extensions: 'f16', 'subgroups' */
+  enables: readonly string[];
+  /** storage buffers in binding order, each an array of `element` */
+  buffers: readonly { name: string; access: 'read' | 'read_write'; element: Ty }[];
+  /** u32 sizes passed as one uniform struct `_Sizes`, bound after the buffers as `sizes` */
+  uniforms: { fields: readonly string[]; name: string };
+  /** module-scope `var<workgroup>` variables */
+  workgroup: readonly { name: string; ty: Ty }[];
+  /** helper functions, as their WGSL (fixed text: wgsl.ts HELPERS) */
+  helpers: readonly string[];
+  entry: {
+    name: string;
+    workgroupSize: number;
+    /** `@builtin(b) name: type` parameters */
+    params: readonly { builtin: string; name: string; ty: string }[];
+    body: readonly Stmt[];
+  };
+}
+
 /** Assignment operators. */
 export type AssignOp = '=' | '+=';
 
 export type Stmt =
   | { readonly k: 'let'; readonly name: string; readonly value: Expr }
   /** `var name: ty = value;` (either part optional) */
-  | { readonly k: 'var'; readonly name: string; readonly ty?: string; readonly value?: Expr }
+  | { readonly k: 'var'; readonly name: string; readonly ty?: Ty; readonly value?: Expr }
   | { readonly k: 'assign'; readonly target: Expr; readonly op: AssignOp; readonly value: Expr }
   | { readonly k: 'incr'; readonly target: Expr }
   /** `for (init cond; step) { body }`; `inline` keeps it on one line */
@@ -128,7 +166,7 @@ export const cdiv = (a: Expr, n: number): Expr => div(par(add(a, u(n - 1))), u(n
 // ---- statement builders --------------------------------------------------------------
 
 export const let_ = (name: string, value: Expr): Stmt => ({ k: 'let', name, value });
-export const var_ = (name: string, ty?: string, value?: Expr): Stmt => ({ k: 'var', name, ...(ty !== undefined ? { ty } : {}), ...(value ? { value } : {}) });
+export const var_ = (name: string, ty?: Ty, value?: Expr): Stmt => ({ k: 'var', name, ...(ty !== undefined ? { ty } : {}), ...(value ? { value } : {}) });
 export const set = (target: Expr, value: Expr): Stmt => ({ k: 'assign', target, op: '=', value });
 export const inc = (target: Expr, value: Expr): Stmt => ({ k: 'assign', target, op: '+=', value });
 export const incr = (target: Expr): Stmt => ({ k: 'incr', target });

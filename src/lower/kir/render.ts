@@ -3,7 +3,7 @@
  * WGSL's grammar accepts without parentheses) and one function per node kind. Parentheses are
  * written where the IR has them (`par`) and wherever the grammar needs them.
  */
-import type { BinOp, Expr, Stmt } from './ir.ts';
+import type { BinOp, Expr, KernelModule, Stmt, Ty } from './ir.ts';
 
 /**
  * WGSL's binary operators by grammar level. An operand of a lower level needs parentheses;
@@ -77,13 +77,25 @@ export function renderExpr(e: Expr): string {
 /** The longest line the renderer writes where it has a choice (one-line loops and `if`s, long expressions). */
 export const MAX_LINE = 160;
 
+/**
+ * A WGSL type.
+ * @example renderType(kir.arrayOf('f32', 16)) // 'array<f32, 16>'
+ */
+export function renderType(t: Ty): string {
+  if (typeof t === 'string') return t;
+  return 'array' in t ? `array<${renderType(t.array)}, ${t.n}>` : `atomic<${t.atomic}>`;
+}
+
+/** `var name[: ty]` */
+const varHead = (s: Stmt & { k: 'var' }) => `var ${s.name}${s.ty !== undefined ? `: ${renderType(s.ty)}` : ''}`;
+
 /** One statement at nesting depth `depth`, as indented lines (compound statements span lines). */
 function stmtLines(s: Stmt, depth: number): string[] {
   const pad = '  '.repeat(depth);
   const one = (text: string) => [pad + text];
   switch (s.k) {
     case 'let': return wrapped(pad, `let ${s.name} = `, s.value, ';');
-    case 'var': return s.value ? wrapped(pad, `var ${s.name}${s.ty !== undefined ? `: ${s.ty}` : ''} = `, s.value, ';') : one(`var ${s.name}${s.ty !== undefined ? `: ${s.ty}` : ''};`);
+    case 'var': return s.value ? wrapped(pad, `${varHead(s)} = `, s.value, ';') : one(`${varHead(s)};`);
     case 'assign': return wrapped(pad, `${renderExpr(s.target)} ${s.op} `, s.value, ';');
     case 'incr': return one(`${renderExpr(s.target)}++;`);
     case 'call': return one(`${s.fn}(${s.args.map(renderExpr).join(', ')});`);
@@ -176,7 +188,7 @@ function inlineText(s: Stmt): string {
   if (s.k === 'if') return inlineIf(s);
   if (s.k === 'for') return `for (${inlineText(s.init)} ${renderExpr(s.cond)}; ${inlineText(s.step).replace(/;$/, '')}) { ${s.body.map(inlineText).join(' ')} }`;
   if (s.k === 'let') return `let ${s.name} = ${renderExpr(s.value)};`;
-  if (s.k === 'var') return `var ${s.name}${s.ty !== undefined ? `: ${s.ty}` : ''}${s.value ? ` = ${renderExpr(s.value)}` : ''};`;
+  if (s.k === 'var') return `${varHead(s)}${s.value ? ` = ${renderExpr(s.value)}` : ''};`;
   if (s.k === 'assign') return `${renderExpr(s.target)} ${s.op} ${renderExpr(s.value)};`;
   return stmtLines(s, 0).map((l) => l.trim()).join(' ');
 }
@@ -187,4 +199,56 @@ function inlineText(s: Stmt): string {
  */
 export function renderStmts(stmts: readonly Stmt[], depth = 0): string[] {
   return stmts.flatMap((s) => stmtLines(s, depth));
+}
+
+/**
+ * A header line as `// ` comments of at most {@link MAX_LINE} characters: a long one (a schedule,
+ * a long expression) continues on lines indented by two more spaces, broken after a comma or a space.
+ * @example headerLines('schedule: 1 row') // ['// schedule: 1 row']
+ */
+export function headerLines(text: string): string[] {
+  const out: string[] = [];
+  const lead = /^ */.exec(text)![0];
+  let rest = text;
+  let prefix = '// ';
+  while (prefix.length + rest.length > MAX_LINE) {
+    const room = MAX_LINE - prefix.length;
+    let cut = rest.lastIndexOf(', ', room - 1);
+    if (cut > room / 3) cut += 1;
+    else cut = rest.lastIndexOf(' ', room);
+    if (cut <= lead.length) break;
+    out.push(prefix + rest.slice(0, cut).trimEnd());
+    rest = rest.slice(cut).trimStart();
+    prefix = `// ${lead}  `;
+  }
+  out.push(prefix + rest);
+  return out;
+}
+
+/**
+ * The WGSL of a whole kernel module: header, extensions, the sizes' struct, bindings (storage
+ * buffers in order, then the uniform), workgroup variables, helpers, and the entry point.
+ */
+export function renderModule(m: KernelModule): string {
+  const lines = m.header.flatMap(headerLines);
+  for (const e of m.enables) lines.push(`enable ${e};`);
+  lines.push('');
+  const decls = m.buffers.map((b, i) => `@group(0) @binding(${i}) var<storage, ${b.access}> ${b.name}: array<${renderType(b.element)}>;`);
+  if (m.uniforms.fields.length) {
+    lines.push(`struct _Sizes { ${m.uniforms.fields.map((x) => `${x}: u32`).join(', ')} }`);
+    decls.push(`@group(0) @binding(${decls.length}) var<uniform> ${m.uniforms.name}: _Sizes;`);
+  }
+  lines.push(...decls, '');
+  if (m.workgroup.length) lines.push(...m.workgroup.map((w) => `var<workgroup> ${w.name}: ${renderType(w.ty)};`), '');
+  for (const h of m.helpers) lines.push(h, '');
+  const params = m.entry.params.map((p) => `@builtin(${p.builtin}) ${p.name}: ${p.ty}`);
+  const signature = `fn ${m.entry.name}(${params.join(', ')}) {`;
+  lines.push(
+    `@compute @workgroup_size(${m.entry.workgroupSize})`,
+    ...(signature.length <= MAX_LINE ? [signature] : [`fn ${m.entry.name}(`, ...params.map((x) => `  ${x},`), ') {']),
+    ...renderStmts(m.entry.body, 1),
+    '}',
+    '',
+  );
+  return lines.join('\n');
 }
