@@ -63,7 +63,7 @@ export function costOf(g: Graph, dims: Record<string, number>, opts: { dtype?: '
 /**
  * The least time a plan's traffic takes on a device: reads at the streaming-read rate and
  * writes at the copy rate where the read rate was measured, else everything at `bandwidth`.
- * @example memorySeconds({ read: 64e6, written: 0 }, { ...DEVICES.h100 }) // 1.9e-5
+ * @example memorySeconds({ read: 3.35e12, written: 0 }, DEVICES.h100) // 1
  */
 export function memorySeconds(t: Pick<Traffic, 'read' | 'written'>, device: Device): number {
   if (device.readBandwidth) return t.read / device.readBandwidth + t.written / device.bandwidth;

@@ -61,7 +61,7 @@ export function checkCounts(what: string, lengths: Int32Array, counts: ArrayLike
 
 /**
  * The rows' `s` from their tensor or array, checking every other axis against the cache.
- * @example rowsCount('k', kNew, ['b', 'g', 't', 'd'], dims, 't') // 1
+ * @example rowsCount('append', 'k', new Float32Array(16), ['b', 'g', 't', 'd'], { b: 1, g: 2, d: 4 }, 't') // 2
  */
 export function rowsCount(what: string, name: string, v: RunValue, axes: readonly string[], dims: Record<string, number>, token: string): number {
   const per = axes.filter((a) => a !== token).reduce((p, a) => p * dims[a]!, 1);
@@ -159,7 +159,7 @@ export class KvCache {
   /**
    * Writes new rows (each [b, …, s, …] as the cached tensor with `t` → `s`; f32 for int8)
    * at each sequence's length, in place, then advances the lengths on the device.
-   * @example await cache.append({ k: kNew, v: vNew }, { session }) // then attention with cache.inputs in the same session
+   * @example await cache.append({ k: kNew, v: vNew }, { session })
    */
   async append(rows: Record<string, RunValue>, opts: AppendOptions = {}): Promise<void> {
     const what = 'KvCache.append';
@@ -188,7 +188,7 @@ export class KvCache {
 
   /**
    * Sets the lengths (default: all 0, an empty cache); the data past them is never read.
-   * @example cache.reset() // start every sequence over
+   * @example cache.reset()
    */
   reset(lengths: ArrayLike<number> = new Int32Array(this.lengths.length)): void {
     const next = checkCounts('KvCache.reset', new Int32Array(this.lengths.length), lengths, this.capacity, () => this.capacity);
