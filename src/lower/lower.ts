@@ -143,21 +143,24 @@ function lowerGroup(L: Lowering, gr: KernelGroup, k: number): void {
     root.dtype === 'i32' ? 'i32'
     : root.dtype === 'i8' ? (gr.output ? 'i8' : 'i32')
     : gr.output ? L.f16Buf(root.dtype) : 'f32';
-  const out: BufferRef = { name: outName, ident: L.ident(outName), axes: root.axes, dtype };
+  // an output that views the kernel's result: the kernel stores through the views
+  const shown = gr.views?.at(-1) ?? root;
+  const plain: BufferRef = { name: outName, ident: L.ident(outName), axes: shown.axes, dtype };
+  const out: BufferRef = gr.views ? { ...plain, views: gr.views } : plain;
   let name = `${graph.name}_${k}_${kind}`;
   while (L.userNames.has(name)) name += '_';
   const header = [
     `einattn kernel ${name} (graph '${graph.name}', kernel ${k + 1})`,
-    `${outName}[${root.axes.join(' ')}] = ${describe(root, L.names)}`,
+    `${outName}[${shown.axes.join(' ')}] = ${describe(shown, L.names)}`,
   ];
-  const planOut: PlanBuffer = { name: outName, dtype, shape: [...root.axes], role: gr.output ? 'output' : 'temp', axes: [...root.axes] };
+  const planOut: PlanBuffer = { name: outName, dtype, shape: [...shown.axes], role: gr.output ? 'output' : 'temp', axes: [...shown.axes] };
   if (gr.flash) flashGroup(L, gr, name, header, out, planOut);
   else {
     L.kernels.push(genericKernel(L, gr, name, header, out));
     L.planBuffers.push(planOut);
   }
-  L.buffers.set(root.id, out);
-  L.names.set(root.id, outName);
+  L.buffers.set(shown.id, plain);
+  L.names.set(shown.id, outName);
 }
 
 /** The fused attention kernels of a matched group (flash/kernel.ts); its lse outputs become buffers of the plan. */

@@ -3,7 +3,9 @@
  * (einsum, reduce, softmax) are kernel cores; an elementwise chain that only
  * consumes a core (its epilogue: scale, mask, score mod) joins the core's kernel;
  * elementwise ops, views and gathers are inlined as index expressions into every
- * consumer; graph outputs are always written to buffers. An i8 (packed) output is never
+ * consumer; graph outputs are always written to buffers. An output that is a chain of
+ * views of a kernel's result (nothing else reading it) is stored by that kernel through the
+ * views' index maps: no temporary, no copy kernel. An i8 (packed) output is never
  * an epilogue: it gets an elementwise kernel that writes whole words.
  */
 import { children, type Graph, type Node } from '../ir/index.ts';
@@ -17,6 +19,11 @@ export interface KernelGroup {
   output?: string;
   /** the core is the P·V contraction of a matched attention pattern: one fused flash kernel */
   flash?: boolean;
+  /**
+   * the output is a chain of views of `root` (innermost first; the last is the output node):
+   * the kernel stores through their index maps, so no temporary and no copy kernel is made
+   */
+  views?: Extract<Node, { op: 'view' }>[];
 }
 
 /** How {@link groupKernels} treats matched attention patterns. */
@@ -32,6 +39,24 @@ const ELEMENTWISE = new Set(['unary', 'binary', 'select', 'cast']);
 
 function sameAxisSet(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x) => b.includes(x));
+}
+
+/**
+ * The views from `root` to a graph output when the output is a chain of views (rename,
+ * transpose, split, merge) of `root` and nothing else reads `root` or a view before the
+ * last; empty otherwise. The views then fold into the kernel's store index.
+ */
+function viewedOutput(root: Node, consumers: Map<number, Node[]>, outputOf: Map<number, string>, inner: ReadonlySet<number>): Extract<Node, { op: 'view' }>[] {
+  if (root.dtype === 'i8') return []; // packed: written whole words by an elementwise kernel
+  const views: Extract<Node, { op: 'view' }>[] = [];
+  for (let x = root; !outputOf.has(x.id);) {
+    const cs = consumers.get(x.id) ?? [];
+    const c = cs[0];
+    if (cs.length !== 1 || !c || c.op !== 'view' || inner.has(c.id)) return [];
+    views.push(c);
+    x = c;
+  }
+  return views;
 }
 
 /**
@@ -71,13 +96,15 @@ export function groupKernels(g: Graph, opts: GroupOptions = {}): KernelGroup[] {
       chain.push(c);
     }
     for (const x of chain) claimed.add(x.id);
-    groups.push({ root, core: n as KernelGroup['core'], output: outputOf.get(root.id), ...(opts.flash?.has(n.id) ? { flash: true } : {}) });
+    const views = outputOf.has(root.id) ? [] : viewedOutput(root, consumers, outputOf, inner);
+    const output = outputOf.get(views.at(-1)?.id ?? root.id);
+    groups.push({ root, core: n as KernelGroup['core'], output, ...(opts.flash?.has(n.id) ? { flash: true } : {}), ...(views.length ? { views } : {}) });
     rooted.add(root.id);
   }
   // outputs that are not the root of a heavy kernel: elementwise kernels (also copies
   // of inputs, views, and a second name for an already written output)
   const written = new Set<number>();
-  for (const gr of groups) if (gr.output) written.add(gr.root.id);
+  for (const gr of groups) if (gr.output) written.add((gr.views?.at(-1) ?? gr.root).id);
   for (const o of g.outputs) {
     if (written.has(o.node.id) && outputOf.get(o.node.id) === o.name) continue;
     if (inner.has(o.node.id)) continue; // an lse the flash kernel writes

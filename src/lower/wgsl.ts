@@ -27,7 +27,16 @@ export interface BufferRef {
    * word (little-endian bytes) and sign-extended to i32 on load
    */
   dtype: StorageDType;
+  /**
+   * the views (innermost first) from the value a kernel computes to this buffer: its stores
+   * go through their index maps (`o = x.merge('g r', 'h')` stores x's [g r] at h = g·R + r),
+   * so a view of a kernel's result needs no copy kernel
+   */
+  views?: readonly ViewNode[];
 }
+
+/** A view node: rename, transpose, split or merge. */
+export type ViewNode = Extract<Node, { op: 'view' }>;
 
 /** Compute type of a node's values inside a kernel (f16 is computed in f32, i8 in i32). */
 export function computeType(n: Node): 'f32' | 'i32' | 'bool' {
@@ -268,26 +277,48 @@ function cast(x: Expr, from: string, to: string): Expr {
 }
 
 /** The indices of a view's source, given the indices of the view. */
-function viewEnv(n: Extract<Node, { op: 'view' }>, env: Env, ctx: Pick<KernelContext, 'size'>): Env {
+function viewEnv(n: ViewNode, env: Env, ctx: Pick<KernelContext, 'size'>): Env {
   const view = n.view;
   switch (view.kind) {
     case 'transpose': return env;
     case 'rename': return { ...env, [view.from]: need(env, view.to) };
-    case 'split': {
-      let e = need(env, view.into[0]!);
-      for (const a of view.into.slice(1)) e = rowMajor(e, ctx.size(a), need(env, a));
-      return { ...env, [view.axis]: e };
-    }
-    case 'merge': {
-      const out: Record<string, Expr> = { ...env };
-      const i = need(env, view.into);
-      let inner: Expr | undefined;
-      for (let k = view.from.length - 1; k >= 0; k--) {
-        const q = inner ? div(par(i), par(inner)) : i;
-        out[view.from[k]!] = k === 0 ? q : mod(par(q), ctx.size(view.from[k]!));
-        inner = inner ? mul(inner, ctx.size(view.from[k]!)) : ctx.size(view.from[k]!);
-      }
-      return out;
+    case 'split': return { ...env, [view.axis]: flatten(env, view.into, ctx) };
+    case 'merge': return { ...env, ...unflatten(need(env, view.into), view.from, ctx) };
+  }
+}
+
+/**
+ * The indices of a view, given the indices of its source (the inverse of viewEnv): where a
+ * kernel whose result is viewed stores. `views` run innermost first.
+ */
+export function storeEnv(views: readonly ViewNode[], env: Env, ctx: Pick<KernelContext, 'size'>): Env {
+  for (const n of views) {
+    const view = n.view;
+    switch (view.kind) {
+      case 'transpose': break;
+      case 'rename': env = { ...env, [view.to]: need(env, view.from) }; break;
+      case 'split': env = { ...env, ...unflatten(need(env, view.axis), view.into, ctx) }; break;
+      case 'merge': env = { ...env, [view.into]: flatten(env, view.from, ctx) }; break;
     }
   }
+  return env;
+}
+
+/** The row-major index of `axes` (the last varies fastest). */
+function flatten(env: Env, axes: readonly string[], ctx: Pick<KernelContext, 'size'>): Expr {
+  let e = need(env, axes[0]!);
+  for (const a of axes.slice(1)) e = rowMajor(e, ctx.size(a), need(env, a));
+  return e;
+}
+
+/** The index of each of `axes` in the row-major index `i`. */
+function unflatten(i: Expr, axes: readonly string[], ctx: Pick<KernelContext, 'size'>): Record<string, Expr> {
+  const out: Record<string, Expr> = {};
+  let inner: Expr | undefined;
+  for (let k = axes.length - 1; k >= 0; k--) {
+    const q = inner ? div(par(i), par(inner)) : i;
+    out[axes[k]!] = k === 0 ? q : mod(par(q), ctx.size(axes[k]!));
+    inner = inner ? mul(inner, ctx.size(axes[k]!)) : ctx.size(axes[k]!);
+  }
+  return out;
 }

@@ -9,7 +9,7 @@ import {
 } from '../kir/ir.ts';
 import { cleanup } from '../kir/passes.ts';
 import { renderModule } from '../kir/render.ts';
-import { axisVar, HELPER_CALLS, HELPERS, internalName, offset, product, type BufferRef, type ComputeType, type Env, type Helper, type KernelContext } from '../wgsl.ts';
+import { axisVar, HELPER_CALLS, HELPERS, internalName, offset, product, storeEnv, type BufferRef, type ComputeType, type Env, type Helper, type KernelContext } from '../wgsl.ts';
 
 /** Invocations per workgroup of the generic kernels (a multiple of every subgroup size seen). */
 export const WORKGROUP = 64;
@@ -92,7 +92,8 @@ export class KernelBuilder implements KernelContext {
     if (s.packing > 1) fail('LOWERING', `internal: ${out.dtype} output '${out.name}' must be written whole words at a time by an elementwise kernel`);
     if (s.feature === 'shader-f16') this.f16 = true;
     // a value computed in a wider type is narrowed to the buffer's (f32 → f16)
-    return set(index(v(out.ident), offset(out, env, this)), s.wgsl !== s.compute ? { k: 'call', fn: s.wgsl, args: [value] } : value);
+    const at = out.views ? storeEnv(out.views, env, this) : env;
+    return set(index(v(out.ident), offset(out, at, this)), s.wgsl !== s.compute ? { k: 'call', fn: s.wgsl, args: [value] } : value);
   }
 
   /** The product of the sizes of `axes` as a u32 expression. */
