@@ -40,7 +40,8 @@ describe('device loss', () => {
 
   it('rejects the run in flight, then recovers', async () => {
     const rt = await getRuntime();
-    const dims = { n: 16384, iters: 2000 };
+    // about 0.3 s of work on lavapipe: the loss at 20 ms lands in the wait even on a loaded 2-core machine
+    const dims = { n: 16384, iters: 20000 };
     // Compile first, so that the loss hits the wait for the GPU rather than compilation.
     await runPlan(busyPlan(), {}, { n: 64, iters: 1 });
     const pending = runPlan(busyPlan(), {}, dims);
