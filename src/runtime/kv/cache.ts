@@ -9,8 +9,9 @@ import type { Runtime } from '../device.ts';
 import { runPlan, type RunValue } from '../execute.ts';
 import type { ExecPlan } from '../plan.ts';
 import type { Session } from '../session.ts';
-import { DeviceTensor, upload, zeros } from '../tensor.ts';
-import { advancePlan, appendInt8Plan, appendWordsPlan, sizesFor, type CacheTensorSpec } from './kernels.ts';
+import { DeviceTensor, zeros } from '../tensor.ts';
+import { appendInt8Plan, appendWordsPlan, sizesFor, type CacheTensorSpec } from './kernels.ts';
+import { SequenceLengths } from './lengths.ts';
 
 /** The cached tensors of the built-in layouts: name, axes (t = the token axis), the row axis an int8 scale covers. */
 export const CACHE_LAYOUTS = {
@@ -46,19 +47,6 @@ export interface AppendOptions {
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Checks a cache's sizes, names and lengths; shared by the contiguous and the paged cache. */
-export function checkCounts(what: string, lengths: Int32Array, counts: ArrayLike<number>, s: number, room: (b: number) => number): Int32Array {
-  if (counts.length !== lengths.length) fail('BAD_INPUT', `${what}: counts has ${counts.length} entries, the batch has ${lengths.length} sequences`);
-  const out = new Int32Array(lengths.length);
-  for (let b = 0; b < lengths.length; b++) {
-    const c = counts[b]!;
-    if (!Number.isInteger(c) || c < 0 || c > s) fail('BAD_INPUT', `${what}: counts[${b}] = ${c}; each sequence appends 0..${s} of the ${s} new rows`);
-    if (lengths[b]! + c > room(b)) fail('BAD_SIZE', `${what}: sequence ${b} holds ${lengths[b]} tokens; appending ${c} more would exceed its capacity of ${room(b)} (t)`);
-    out[b] = c;
-  }
-  return out;
-}
-
 /**
  * The rows' `s` from their tensor or array, checking every other axis against the cache.
  * @example rowsCount('append', 'k', new Float32Array(16), ['b', 'g', 't', 'd'], { b: 1, g: 2, d: 4 }, 't') // 2
@@ -90,14 +78,13 @@ export class KvCache {
   readonly kvLen: DeviceTensor;
   /** the host's mirror of the lengths (advanced by `append`, never read back from the GPU) */
   readonly lengths: Int32Array;
+  private readonly seq: SequenceLengths;
   readonly capacity: number;
   readonly dtype: 'f32' | 'f16' | 'int8';
   readonly dims: Readonly<Record<string, number>>;
   private readonly specs: { name: string; spec: CacheTensorSpec; plan: ExecPlan; dim: string }[];
   private readonly token: string;
   private readonly rowsAxis: string;
-  private readonly counts = new Map<number, DeviceTensor>();
-  private readonly advance = advancePlan('b');
 
   constructor(runtime: Runtime, opts: KvCacheOptions) {
     this.runtime = runtime;
@@ -119,8 +106,9 @@ export class KvCache {
       } else tensors[name] = zeros(runtime, spec.dtype, spec.axes, dims, name);
     }
     this.tensors = tensors;
-    this.kvLen = zeros(runtime, 'i32', ['b'], { b: batch }, 'kv_len');
-    this.lengths = new Int32Array(batch);
+    this.seq = new SequenceLengths(runtime, batch, this.capacity);
+    this.kvLen = this.seq.tensor;
+    this.lengths = this.seq.host;
   }
 
   private specFor(name: string, axesText: string, dims: Record<string, number>): KvCache['specs'][number] {
@@ -149,13 +137,6 @@ export class KvCache {
     return { ...this.tensors, kv_len: this.kvLen };
   }
 
-  /** The tensor of per-sequence counts all equal to `s`, made once per `s`. */
-  private uniformCounts(s: number): DeviceTensor {
-    let t = this.counts.get(s);
-    if (!t) this.counts.set(s, (t = upload(this.runtime, new Int32Array(this.lengths.length).fill(s), ['b'], { b: this.lengths.length }, 'counts')));
-    return t;
-  }
-
   /**
    * Writes new rows (each [b, …, s, …] as the cached tensor with `t` → `s`; f32 for int8)
    * at each sequence's length, in place, then advances the lengths on the device.
@@ -173,17 +154,14 @@ export class KvCache {
       if (s !== undefined && n !== s) fail('BAD_INPUT', `${what}: every tensor appends the same number of rows; '${this.specs[0]!.name}' has ${s}, '${name}' has ${n}`);
       s = n;
     }
-    const counts = checkCounts(what, this.lengths, opts.counts ?? new Int32Array(this.lengths.length).fill(s!), s!, () => this.capacity);
-    const uniform = opts.counts === undefined;
-    const countsValue: RunValue = uniform ? this.uniformCounts(s!) : counts;
+    const { counts, value } = this.seq.counts(what, opts.counts, s!);
     const dims = { ...this.dims, [this.rowsAxis]: s! };
-    const run = { runtime: this.runtime, ...(opts.session ? { session: opts.session } : { outputs: 'device' as const }) };
+    const run = this.seq.runOptions(opts.session);
     for (const { name, plan } of this.specs) {
       const cache: Record<string, DeviceTensor> = this.dtype === 'int8' ? { cache_q: this.tensors[`${name}_q`]!, cache_scale: this.tensors[`${name}_scale`]! } : { cache: this.tensors[name]! };
-      await runPlan(plan, { rows: rows[name]!, ...cache, kv_len: this.kvLen, counts: countsValue }, sizesFor(plan, dims), run);
+      await runPlan(plan, { rows: rows[name]!, ...cache, kv_len: this.kvLen, counts: value }, sizesFor(plan, dims), run);
     }
-    await runPlan(this.advance, { kv_len: this.kvLen, counts: countsValue }, { b: this.lengths.length }, run);
-    for (let b = 0; b < counts.length; b++) this.lengths[b]! += counts[b]!;
+    await this.seq.advanceBy(counts, value, run);
   }
 
   /**
@@ -191,9 +169,7 @@ export class KvCache {
    * @example cache.reset()
    */
   reset(lengths: ArrayLike<number> = new Int32Array(this.lengths.length)): void {
-    const next = checkCounts('KvCache.reset', new Int32Array(this.lengths.length), lengths, this.capacity, () => this.capacity);
-    this.kvLen.write(next);
-    this.lengths.set(next);
+    this.seq.set('KvCache.reset', lengths);
   }
 
   /**
@@ -202,8 +178,7 @@ export class KvCache {
    */
   destroy(): void {
     for (const t of Object.values(this.tensors)) t.destroy();
-    for (const t of this.counts.values()) t.destroy();
-    this.kvLen.destroy();
+    this.seq.destroy();
   }
 }
 

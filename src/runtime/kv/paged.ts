@@ -9,8 +9,9 @@ import type { Runtime } from '../device.ts';
 import { runPlan, type RunValue } from '../execute.ts';
 import type { ExecPlan } from '../plan.ts';
 import { DeviceTensor, upload, writeWords, zeros } from '../tensor.ts';
-import { checkCounts, rowsCount, type AppendOptions } from './cache.ts';
-import { advancePlan, appendPagedPlan, sizesFor } from './kernels.ts';
+import { rowsCount, type AppendOptions } from './cache.ts';
+import { appendPagedPlan, sizesFor } from './kernels.ts';
+import { SequenceLengths } from './lengths.ts';
 
 /** Hands out pool blocks to sequences. Replace it to share a pool across caches, prefer blocks, or evict. */
 export interface BlockAllocator {
@@ -66,12 +67,11 @@ export class PagedKvCache {
   readonly kvLen: DeviceTensor;
   /** host mirrors: lengths, and the block table (-1 where unused) */
   readonly lengths: Int32Array;
+  private readonly seq: SequenceLengths;
   readonly table: Int32Array;
   readonly allocator: BlockAllocator;
   readonly dims: PagedKvCacheOptions['dims'];
   private readonly plans: Record<'k' | 'v', ExecPlan>;
-  private readonly advance = advancePlan('b');
-  private readonly counts = new Map<number, DeviceTensor>();
 
   constructor(runtime: Runtime, opts: PagedKvCacheOptions) {
     this.runtime = runtime;
@@ -93,8 +93,9 @@ export class PagedKvCache {
     };
     this.table = new Int32Array(dims.b * dims.m).fill(-1);
     this.blockTable = upload(runtime, this.table, ['b', 'm'], dims, 'block_table');
-    this.kvLen = zeros(runtime, 'i32', ['b'], dims, 'kv_len');
-    this.lengths = new Int32Array(dims.b);
+    this.seq = new SequenceLengths(runtime, dims.b, dims.m * dims.blk);
+    this.kvLen = this.seq.tensor;
+    this.lengths = this.seq.host;
   }
 
   /** The tensors the `paged` attention reads. */
@@ -141,21 +142,14 @@ export class PagedKvCache {
       if (s !== undefined && n !== s) fail('BAD_INPUT', `${what}: k has ${s} new rows, v has ${n}`);
       s = n;
     }
-    const { m, blk } = this.dims;
-    const counts = checkCounts(what, this.lengths, opts.counts ?? new Int32Array(this.lengths.length).fill(s!), s!, () => m * blk);
+    const { counts, value } = this.seq.counts(what, opts.counts, s!);
     this.reserve(counts);
-    let countsValue: RunValue = counts;
-    if (opts.counts === undefined) {
-      countsValue = this.counts.get(s!) ?? upload(this.runtime, counts, ['b'], this.dims, 'counts');
-      this.counts.set(s!, countsValue);
-    }
-    const run = { runtime: this.runtime, ...(opts.session ? { session: opts.session } : { outputs: 'device' as const }) };
+    const run = this.seq.runOptions(opts.session);
     const sizes = { ...this.dims, s: s! };
     for (const [pool, name] of POOLS) {
-      await runPlan(this.plans[name], { rows: rows[name]!, pool: this.pools[pool], block_table: this.blockTable, kv_len: this.kvLen, counts: countsValue }, sizesFor(this.plans[name], sizes), run);
+      await runPlan(this.plans[name], { rows: rows[name]!, pool: this.pools[pool], block_table: this.blockTable, kv_len: this.kvLen, counts: value }, sizesFor(this.plans[name], sizes), run);
     }
-    await runPlan(this.advance, { kv_len: this.kvLen, counts: countsValue }, { b: this.dims.b }, run);
-    for (let b = 0; b < counts.length; b++) this.lengths[b]! += counts[b]!;
+    await this.seq.advanceBy(counts, value, run);
   }
 
   /**
@@ -169,8 +163,9 @@ export class PagedKvCache {
     this.allocator.release([...row].filter((x) => x >= 0));
     row.fill(-1);
     writeWords(this.runtime, this.blockTable.buffer, row, 4 * b * m);
-    this.lengths[b] = 0;
-    writeWords(this.runtime, this.kvLen.buffer, this.lengths);
+    const next = Int32Array.from(this.lengths);
+    next[b] = 0;
+    this.seq.set('PagedKvCache.release', next);
   }
 
   /**
@@ -178,6 +173,7 @@ export class PagedKvCache {
    * @example cache.destroy()
    */
   destroy(): void {
-    for (const t of [this.pools.k_cache, this.pools.v_cache, this.blockTable, this.kvLen, ...this.counts.values()]) t.destroy();
+    for (const t of [this.pools.k_cache, this.pools.v_cache, this.blockTable]) t.destroy();
+    this.seq.destroy();
   }
 }
