@@ -9,6 +9,9 @@ import { evalSize, f16ArrayToF32, f32ArrayToF16, parseNpy, type HostArray, type 
 import type { ExecPlan } from '../runtime/plan.ts';
 import { usage } from './args.ts';
 import { axesText } from './format.ts';
+import { seededRandom } from '../tune/inputs.ts';
+
+export { seededRandom };
 
 /** One input, in the forms the GPU and the interpreter each take. */
 export interface CliInput {
@@ -77,21 +80,6 @@ export function missingInputs(missing: readonly string[], fromFiles: readonly st
     `${what} (--in gives only ${fromFiles.join(', ')}): give ${missing.length === 1 ? 'it' : 'them'} with ${files}, ` +
       `or ask for pseudo-random values with --random ${missing.join(',')} or --random-rest`,
   );
-}
-
-/**
- * A small, fast, seedable generator (mulberry32) returning uniform numbers in [0, 1).
- * @example seededRandom(42)() // 0.6011037519201636
- */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -9,6 +9,7 @@ import { compile } from '../compile.ts';
 import { fail } from '../errors.ts';
 import { interpret } from '../interp/index.ts';
 import { getRuntime, PagedKvCache, Session, upload, zeros, type DeviceTensor, type HostArray, type KvCache, type Runtime, type SessionResult } from '../runtime/index.ts';
+import { seededRandom } from '../tune/inputs.ts';
 import { timeStats, type TimeStats } from '../tune/stats.ts';
 import { attentionOptions, gqa } from '../variants/index.ts';
 import { decodeDims, decodeLayout, makeCache, type DecodeLayout } from './setup.ts';
@@ -55,16 +56,9 @@ export interface DecodeReport {
   max_abs_err: number | null;
 }
 
-/** mulberry32: deterministic inputs for a given seed */
+/** Uniform f32 values in [-amp, amp) from a seeded generator: the same cache, queries and weights for a seed. */
 function random(seed: number): (n: number, amp?: number) => Float32Array {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   return (n, amp = 1) => Float32Array.from({ length: n }, () => Math.fround((next() * 2 - 1) * amp));
 }
 

@@ -6,7 +6,7 @@ import { lookupTuned, tuneCachePath, type TunedEntry } from './cache.ts';
 import { configOptions } from './space.ts';
 
 export { DEFAULT_TUNE_CACHE, graphKey, lookupTuned, shapeBucket, storeTuned, tuneCachePath, tunedEntries, type TunedEntry } from './cache.ts';
-export { sampleInputs, type SampleInput } from './inputs.ts';
+export { sampleInputs, seededRandom, type SampleInput } from './inputs.ts';
 export { timeStats, type TimeStats } from './stats.ts';
 export { configOptions, searchAxes, type TunedConfig } from './space.ts';
 export { defaultConfig, tune, type TuneOptions } from './tune.ts';
