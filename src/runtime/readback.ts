@@ -52,27 +52,3 @@ export async function waitAfterSubmit(rt: Runtime, estimateKey: string | null, w
   if (rt.estimates.size >= MAX_ESTIMATES) rt.estimates.clear();
   rt.estimates.set(estimateKey, performance.now() - t0);
 }
-
-/**
- * Copies the first `bytes` of a GPU buffer to host memory (after all work queued before it).
- * @example const bytes = await mapRead(rt, tensor.buffer, 64, 'o')
- */
-export async function mapRead(rt: Runtime, buffer: GPUBuffer, bytes: number, label: string): Promise<ArrayBuffer> {
-  const usage = GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST;
-  const staging = rt.pool.acquire(bytes, usage, `${label}.readback`);
-  let ok = false;
-  try {
-    const enc = rt.device.createCommandEncoder({ label: `${label}.read` });
-    enc.copyBufferToBuffer(buffer, 0, staging, 0, bytes);
-    rt.device.queue.submit([enc.finish()]);
-    await mapAfterSubmit(rt, staging, null, `read of '${label}'`);
-    const out = staging.getMappedRange(0, bytes).slice(0);
-    staging.unmap();
-    ok = true;
-    return out;
-  } finally {
-    // a buffer whose map failed is in no state to be handed out again
-    if (ok) rt.pool.release(staging);
-    else if (!rt.health.lost) staging.destroy();
-  }
-}

@@ -7,7 +7,7 @@ import { fail } from '../errors.ts';
 import { allocHostArray, bytesPerElement, describeValue, hostArrayName, type HostArray, type HostArrayOf } from './dtypes.ts';
 import { assertAlive, type Runtime } from './device.ts';
 import type { StorageDType } from './plan.ts';
-import { mapRead } from './readback.ts';
+import { Session } from './session.ts';
 
 /**
  * The usage flags einattn needs on a buffer it did not create ({@link wrapBuffer}): STORAGE
@@ -81,8 +81,10 @@ export class DeviceTensor<D extends StorageDType = StorageDType> {
     this.check('read()');
     if (!(this.buffer.usage & GPUBufferUsage.COPY_SRC)) fail('BAD_INPUT', `read(): tensor ${this.describe()} has a buffer without COPY_SRC usage, so it cannot be read back`);
     const out = allocHostArray(this.dtype, this.count) as HostArrayOf<D>;
-    const bytes = await mapRead(this.runtime, this.buffer, allocBytesFor(this.dtype, this.count), this.label);
-    new Uint8Array(out.buffer).set(new Uint8Array(bytes, 0, this.bytes));
+    const session = new Session(this.runtime, { label: `read of '${this.label}'` });
+    session.readBack(this.buffer, this.bytes);
+    const [bytes] = (await session.submit()).reads;
+    new Uint8Array(out.buffer).set(new Uint8Array(bytes!));
     this.runtime.transfers.bytesReadBack += this.bytes;
     this.runtime.transfers.readbacks++;
     return out;
