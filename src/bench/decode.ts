@@ -5,6 +5,7 @@
  */
 import { runDecode, type DecodeReport } from '../decode/index.ts';
 import type { Runtime } from '../runtime/index.ts';
+import { fmt } from './format.ts';
 import type { BenchRow } from './run.ts';
 
 /** One decode-step row: a variant, its sizes (t = capacity) and the steps timed. */
@@ -66,7 +67,6 @@ export async function runDecodeSteps(cases: readonly DecodeStepCase[], runtime: 
   return out;
 }
 
-const fmt = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x.toPrecision(3));
 
 /**
  * The decode-step section of the markdown report, with issue 18's target per row.

@@ -1,11 +1,10 @@
 /** The bench's results as a markdown report: machine, limits, one table per row, targets. */
 import { dimsLabel } from './cases.ts';
 import { decodeStepMarkdown } from './decode.ts';
+import { fmt, pct } from './format.ts';
 import type { BenchResult, BenchRow, SystemName } from './run.ts';
 
 const PEERS: SystemName[] = ['ort-webgpu', 'ort-cpu'];
-const fmt = (x: number | undefined, digits = 3) => (x === undefined || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x.toPrecision(digits));
-const pct = (x: number | undefined) => (x === undefined ? '–' : `${(100 * x).toFixed(0)}%`);
 
 /**
  * The wall-time ratio peer / row (above 1: the row is faster), or undefined.
