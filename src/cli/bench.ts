@@ -58,6 +58,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
   if (positionals.length) usage(`bench takes no positional arguments, got '${positionals.join(' ')}' (did you mean --only ${positionals[0]}?)`);
   const only = str(f.only);
   if (f.repeatability) {
+    // an unknown row is a usage error here, not a failed child process
+    selectCases(f.quick ? QUICK_CASES : DEFAULT_CASES, only ?? 'gqa-decode-4096');
     const passOn = argv.filter((a, i) => a !== '--repeatability' && a !== '--only' && argv[i - 1] !== '--only');
     console.log(await repeatability(only ?? 'gqa-decode-4096', passOn, 3, (line) => console.error(line)));
     return 0;

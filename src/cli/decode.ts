@@ -1,5 +1,5 @@
 /** `einattn decode`: the decode loop as a user runs it — a device KV cache, N steps, the host-array path beside it. */
-import { runDecode, type DecodeReport } from '../decode/index.ts';
+import { checkDecode, runDecode, type DecodeReport } from '../decode/index.ts';
 import type { TimeStats } from '../tune/stats.ts';
 import { findVariant, variants } from '../variants/index.ts';
 import { parseDims, parseFlags, parseOptFlags, positiveInt, usage, variantOptions, flagList as list, flagString as str, nonNegativeInt } from './args.ts';
@@ -52,6 +52,8 @@ export async function decodeCommand(argv: string[]): Promise<number> {
   const steps = f.steps === undefined ? 16 : positiveInt(str(f.steps)!, '--steps');
   const hostRepeats = f['host-repeat'] === undefined ? 3 : nonNegativeInt(str(f['host-repeat'])!, '--host-repeat');
   const seed = f.seed === undefined ? 1 : nonNegativeInt(str(f.seed)!, '--seed');
+  // a bad request is a usage error before the GPU is opened
+  checkDecode({ variant: v.name, opts, dims, steps });
   const rt = await openRuntime(adapterFlag(str(f.adapter)));
   if (!f.json) console.log(adapterLine(rt));
   const r = await runDecode({ variant: v.name, opts, dims, steps, runtime: rt, check: !f['no-check'], hostRepeats, seed });

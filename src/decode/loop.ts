@@ -95,14 +95,23 @@ async function hostInputs(layout: DecodeLayout, cache: KvCache | PagedKvCache, m
 }
 
 /**
- * Runs a decode loop on the device and the same step through host arrays; see {@link DecodeReport}.
- * @example const r = await runDecode({ variant: 'gqa', dims: { b: 1, h: 32, g: 8, t: 8192, d: 128, dv: 128 }, steps: 32 })
+ * Checks a decode request without touching the GPU: the variant, its sizes, the steps against the capacity.
+ * @example checkDecode({ variant: 'gqa', dims: { b: 1, h: 8, g: 2, t: 64, d: 16, dv: 16 }, steps: 8 }).capacity // 64
  */
-export async function runDecode(o: DecodeOptions): Promise<DecodeReport> {
+export function checkDecode(o: Pick<DecodeOptions, 'variant' | 'opts' | 'dims' | 'steps'>): { layout: DecodeLayout; dims: Record<string, number>; capacity: number } {
   if (!Number.isSafeInteger(o.steps) || o.steps < 1) fail('USAGE', `decode: --steps must be a positive integer, got ${o.steps}`);
   const layout = decodeLayout(o.variant, o.opts);
   const { dims, capacity } = decodeDims(layout, o.dims);
   if (capacity < o.steps) fail('USAGE', `decode: the cache capacity ${layout.kind === 'paged' ? `m·blk = ${capacity}` : `t = ${capacity}`} is smaller than --steps ${o.steps}; each step appends a token`);
+  return { layout, dims, capacity };
+}
+
+/**
+ * Runs a decode loop on the device and the same step through host arrays; see {@link DecodeReport}.
+ * @example const r = await runDecode({ variant: 'gqa', dims: { b: 1, h: 32, g: 8, t: 8192, d: 128, dv: 128 }, steps: 32 })
+ */
+export async function runDecode(o: DecodeOptions): Promise<DecodeReport> {
+  const { layout, dims, capacity } = checkDecode(o);
   const rt = o.runtime ?? (await getRuntime());
   const rand = random(o.seed ?? 1);
   const attention = compile(layout.graph);

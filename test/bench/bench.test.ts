@@ -131,6 +131,7 @@ describe('einattn bench', () => {
       [['--dims', 'b=1'], /give the variant with --only/],
       [['--only', 'nope'], /no row or variant 'nope'/],
       [['--repeat', '0'], /--repeat must be an integer/],
+      [['--repeatability', '--only', 'nope'], /no row or variant 'nope'/],
     ] as const) {
       const r = await cli(['bench', ...args]);
       expect(r.code).toBe(2);

@@ -88,6 +88,10 @@ describe('einattn decode', () => {
     expectOneLineError(await cli(['decode', 'gqa', '--dims', 'b=1,h=4,g=2,t=3,d=8,dv=8', '--steps', '4']), 2, /capacity t = 3 is smaller than --steps 4/);
     expectOneLineError(await cli(['decode', 'gqa', '--dims', 'b=1,h=4,g=2,t=0,d=8,dv=8']), 2, /t=0/);
     expectOneLineError(await cli(['decode', 'gqa', '--steps', '0']), 2, /--steps must be an integer ≥ 1/);
+    // checked before the GPU is opened: nothing but the error is printed
+    const r = await cli(['decode', 'paged', '--dims', 'b=1,h=4,g=2,blk=4,d=8,dv=8']);
+    expectOneLineError(r, 2, /paged needs --dims m=/);
+    expect(r.stdout).toBe('');
   });
 });
 
