@@ -6,7 +6,7 @@ import {
 } from '../ir/index.ts';
 import { implicitOutput, parseAxes, parseSpec } from './spec.ts';
 import { binaryOp, lift, Tensor, unaryOp, type Axes, type AxesOf, type Operand, type SoftmaxOptions } from './tensor.ts';
-import type { CheckAxes, IsDynamic, ParseAxes, SpecInputs, SpecOutput, Union, Without } from './types.ts';
+import type { CheckAxes, IsDynamic, ParseAxes, Rename, SelectAxes, SpecInputs, SpecOutput, Union, Without } from './types.ts';
 
 /**
  * The storage dtypes an input may have. `i8` holds integers in -128..127 packed four to a
@@ -174,6 +174,58 @@ export const sin = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('sin', x
 export const cos = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('cos', x);
 /** Rounds to the nearest integer, half to even (WGSL's `round`). @example round(x.div(scale)) */
 export const round = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('round', x);
+/** Rounds down to an integer; an i32 tensor stays as it is. @example floor(index('t').div(4)) */
+export const floor = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('floor', x);
+/**
+ * The logistic sigmoid `1 / (1 + e^-x)`, computed from e^-|x| so that no x overflows to NaN.
+ * @example Array.from(interpret(graph('g', { y: sigmoid(input('x', 'i')) }), { x: [-100, 0, 100] }, { i: 3 }).y.data) // [3.720075976020836e-44, 0.5, 1]
+ */
+export const sigmoid = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('sigmoid', x);
+/**
+ * ELU with alpha 1: `x` where x > 0, else `e^x - 1`; linear attention's φ(x) is `elu(x).add(1)`.
+ * @example Array.from(interpret(graph('g', { y: elu(input('x', 'i')) }), { x: [-1, 0, 2] }, { i: 3 }).y.data) // [-0.6321205588285577, 0, 2]
+ */
+export const elu = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('elu', x);
+/**
+ * `clamp(x, lo, hi)` = `minimum(maximum(x, lo), hi)`: x clipped into [lo, hi], broadcasting by
+ * axis name; the bounds may be numbers or tensors (a clipped relative distance, a softcap).
+ * @example Array.from(interpret(graph('g', { y: clamp(input('x', 'i'), -1, 1) }), { x: [-3, 0.5, 2] }, { i: 3 }).y.data) // [-1, 0.5, 1]
+ */
+export function clamp<A extends Operand, L extends Operand, H extends Operand>(x: A, lo: L, hi: H): Tensor<Union<Union<AxesOf<A>, AxesOf<L>>, AxesOf<H>>> {
+  return binaryOp('min', binaryOp('max', x, lo), hi) as never;
+}
+/**
+ * The inclusive prefix sum along `axis` (element i = x[0] + … + x[i]), one O(size) pass per row
+ * on the GPU: FoX's cumulative log forget gates are `cumsum(log_f, 't')`.
+ * @example Array.from(interpret(graph('g', { c: cumsum(input('x', 'i'), 'i') }), { x: [1, 2, 3, 4] }, { i: 4 }).c.data) // [1, 3, 6, 10]
+ */
+export function cumsum<A extends Axes, const X extends A[number]>(x: Tensor<A>, axis: X): Tensor<A> {
+  if (!(x instanceof Tensor)) fail('DTYPE', `cumsum: expected a tensor, got ${typeof x}`);
+  return x.cumsum(axis);
+}
+/**
+ * The i32 positions of the `k` largest entries of `x` along `axis`, largest first, in a new axis
+ * `into` of size k that takes `axis`'s place. Equal values rank by position (lower first), NaN
+ * ranks as -inf, and -inf entries are returned when fewer than k are larger. k is an integer in
+ * 1..size(axis) (checked when the graph is built if the size is static, else at dispatch).
+ * The positions feed a gather (`x.gather(axis, topk(x, axis, k, 'j'))`) or a comparison with `index(axis)`.
+ * @example Array.from(interpret(graph('g', { i: topk(input('x', 'm'), 'm', 3, 'j') }), { x: [1, 5, 3, 5, -Infinity] }, { m: 5 }).i.data) // [1, 3, 2]
+ */
+export function topk<A extends Axes, const X extends A[number], const N extends string>(x: Tensor<A>, axis: X, k: number, into: N): Tensor<Rename<A, X, N>> {
+  if (!(x instanceof Tensor)) fail('DTYPE', `topk: expected a tensor, got ${typeof x}`);
+  return x.topk(axis, k, into);
+}
+/**
+ * A bool mask with x's axes: true at the `k` largest entries along `axis` (ranked as
+ * {@link topk}) that are greater than -inf. Candidates set to -inf first never get in, even
+ * when fewer than k are left (then just the finite ones are true); k = 0 gives all false.
+ * MoBA's block choice: `topkMask(where(earlier, gate, -Infinity), 'm', topk - 1).or(own)`.
+ * @example Array.from(interpret(graph('g', { y: where(topkMask(input('x', 'm'), 'm', 3), 1, 0) }), { x: [2, -Infinity, 7, 2] }, { m: 4 }).y.data) // [1, 0, 1, 1]
+ */
+export function topkMask<A extends Axes, const X extends A[number]>(x: Tensor<A>, axis: X, k: number): Tensor<A> {
+  if (!(x instanceof Tensor)) fail('DTYPE', `topkMask: expected a tensor, got ${typeof x}`);
+  return x.topkMask(axis, k);
+}
 /** Elementwise minimum. @example minimum(x, 0) */
 export const minimum = <A extends Operand, B extends Operand>(a: A, b: B): Bin<A, B> => binaryOp('min', a, b);
 /** Elementwise maximum. @example maximum(x, 0) */
@@ -222,12 +274,14 @@ export function softmax<A extends Axes, const X extends A[number]>(x: Tensor<A>,
 }
 
 /**
- * `where(cond, a, b)`: `a` where the mask is true, else `b`, broadcasting by name.
- * @example where(index('t').le(index('s')), scores, -Infinity)
+ * `where(cond, a, b)`: `a` where the mask is true, else `b`, broadcasting by name. The result
+ * has the axes of the value operand with more axes (`a` on a tie), then the other's it lacks,
+ * then the mask's: the values' order, never the mask's, so the result feeds the same einsum.
+ * @example where(index('t').le(index('s')), input('x', 'b s t'), 0).axes // ['b', 's', 't']
  */
 export function where<C extends Tensor<any>, A extends Operand, B extends Operand>(
   cond: C, a: A, b: B,
-): Tensor<Union<Union<AxesOf<C>, AxesOf<A>>, AxesOf<B>>> {
+): Tensor<SelectAxes<AxesOf<C>, AxesOf<A>, AxesOf<B>>> {
   if (!(cond instanceof Tensor)) fail('DTYPE', 'where: the condition must be a mask tensor (a comparison)');
   const other = typeof b === 'number' ? (typeof a === 'number' ? 'f32' : a.dtype) : b.dtype;
   const ta = lift(a, other);

@@ -1,7 +1,7 @@
 /** The typed tensor handle of the DSL: an IR node plus its axes in the type. */
 import { fail } from '../errors.ts';
 import {
-  binaryNode, castNode, constNode, gatherNode, reduceNode, softmaxNode, unaryNode, viewNode,
+  binaryNode, castNode, constNode, gatherNode, indexNode, reduceNode, scanNode, softmaxNode, topkNode, unaryNode, viewNode,
   type BinaryFn, type DType, type Node, type UnaryFn,
 } from '../ir/index.ts';
 import { parseAxes } from './spec.ts';
@@ -73,6 +73,16 @@ export class Tensor<in out A extends Axes = string[]> {
   cos(): Tensor<A> { return un('cos', this); }
   /** Rounds to the nearest integer, half to even (as WGSL's `round`). */
   round(): Tensor<A> { return un('round', this); }
+  /** Rounds down to an integer (an i32 tensor stays as it is). */
+  floor(): Tensor<A> { return un('floor', this); }
+  /** `1 / (1 + e^-x)`, without overflow for any x (sigmoid(-100) is 3.7e-44, not NaN). */
+  sigmoid(): Tensor<A> { return un('sigmoid', this); }
+  /** `x` where x > 0, else `e^x - 1` (ELU with alpha 1); linear attention's feature map is `x.elu().add(1)`. */
+  elu(): Tensor<A> { return un('elu', this); }
+  /** `min(max(this, lo), hi)`: clips into [lo, hi], broadcasting by axis name like `minimum`. */
+  clamp<L extends Operand, H extends Operand>(lo: L, hi: H): Tensor<Union<Union<A, AxesOf<L>>, AxesOf<H>>> {
+    return bin('min', bin('max', this, lo), hi);
+  }
   /** Converts to another dtype; to `i8` it truncates and saturates to -128..127. */
   cast(dtype: DType): Tensor<A> { return new Tensor(castNode(this.node, dtype)); }
 
@@ -92,6 +102,31 @@ export class Tensor<in out A extends Axes = string[]> {
    */
   logsumexp<const O extends string>(over: CheckAxes<A, O>): Tensor<Without<A, ParseAxes<O>[number]>> {
     return new Tensor(reduceNode('logsumexp', this.node, parseAxes(over, 'logsumexp')));
+  }
+  /**
+   * The inclusive prefix sum along `axis`: element i is the sum of elements 0..i. One pass per
+   * row on the GPU (O(size) work, f32 or i32 accumulation), e.g. FoX's cumulative log forget gates.
+   */
+  cumsum<const X extends A[number]>(axis: X): Tensor<A> {
+    return new Tensor(scanNode(this.node, checkAxisName(axis, 'cumsum')));
+  }
+  /**
+   * The i32 positions of the `k` largest entries along `axis`, largest first, as a new axis
+   * `into` of size k that replaces `axis`. Equal values rank by position (the lower first);
+   * NaN ranks as -inf; -inf entries are still returned when fewer than k are larger (see
+   * {@link topkMask} for a mask of the finite ones). k must be at most the size of `axis`.
+   */
+  topk<const X extends A[number], const N extends string>(axis: X, k: number, into: N): Tensor<Rename<A, X, N>> {
+    return new Tensor(topkNode(this.node, checkAxisName(axis, 'topk'), k, into));
+  }
+  /**
+   * A mask with this tensor's axes: true at the `k` largest entries along `axis` (ties to the
+   * lower position, as {@link topk}) that are greater than -inf. Masking candidates out with
+   * -inf first (`where(ok, x, -Infinity)`) keeps them out even when fewer than k remain:
+   * then only the finite ones are true. k = 0 gives all false; k must be at most the size of `axis`.
+   */
+  topkMask<const X extends A[number]>(axis: X, k: number): Tensor<A> {
+    return topkMaskOf(this, checkAxisName(axis, 'topkMask'), k) as Tensor<A>;
   }
   /** Softmax along `axis`; entries where `mask` is false get weight exactly 0. */
   softmax<const X extends A[number]>(axis: X, opts: SoftmaxOptions = {}): Tensor<A> {
@@ -136,6 +171,32 @@ export function lift(x: Operand, like: DType): Tensor<any> {
   if (x instanceof Tensor) return x;
   if (typeof x !== 'number') fail('DTYPE', `expected a tensor or a number, got ${x === null ? 'null' : typeof x}`);
   return new Tensor(constNode(x, like === 'i32' && Number.isInteger(x) ? 'i32' : 'f32'));
+}
+
+function checkAxisName(axis: unknown, what: string): string {
+  if (typeof axis !== 'string') fail('UNKNOWN_AXIS', `${what}: name the axis as a string, got ${axis === null ? 'null' : typeof axis}`);
+  return axis;
+}
+
+/**
+ * The mask of the k largest finite entries of `x` along `axis`, from the k-th position of
+ * `topk` alone: with (v, i) its value and position, an entry (x, j) is among the k when
+ * x > v, or x = v and j ≤ i; when v is -inf (or NaN) every finite entry is.
+ */
+function topkMaskOf(x: Tensor<any>, axis: string, k: number): Tensor<any> {
+  const where = `topkMask over '${axis}'`;
+  if (typeof k !== 'number' || !Number.isInteger(k) || k < 0)
+    fail('BAD_SIZE', `${where}: k must be an integer of at least 0, got ${typeof k === 'number' ? k : JSON.stringify(k)}`);
+  if (!x.axes.includes(axis)) fail('UNKNOWN_AXIS', `${where}: axis '${axis}' is not an axis of the operand [${x.axes.join(' ')}]`);
+  const finite = bin('gt', x, -Infinity);
+  const j = new Tensor(indexNode(axis));
+  if (k === 0) return bin('and', finite, bin('lt', j, -1));
+  let into = `${axis.slice(0, 50)}_top${k}`;
+  while (x.axes.includes(into)) into += 'x';
+  const at = new Tensor(gatherNode(x.topk(axis, k, into).node, into, constNode(k - 1, 'i32')));
+  const kth = new Tensor(gatherNode(x.node, axis, at.node));
+  const ranked = bin('or', bin('gt', x, kth), bin('and', bin('eq', x, kth), bin('le', j, at)));
+  return bin('and', finite, bin('or', un('not', bin('gt', kth, -Infinity)), ranked));
 }
 
 function bin(fn: BinaryFn, a: Operand, b: Operand): Tensor<any> {

@@ -67,6 +67,20 @@ export type Union<A extends readonly string[], B extends readonly string[]> = st
     ? string[]
     : [...A, ...Without<B, A[number]>];
 
+/** True when the tuple `X` has more elements than `Y` (false for lists known only at run time). */
+export type Longer<X extends readonly unknown[], Y extends readonly unknown[]> = X extends readonly [unknown, ...infer XT]
+  ? Y extends readonly [unknown, ...infer YT]
+    ? Longer<XT, YT>
+    : true
+  : false;
+
+/**
+ * The axes of `where(cond, a, b)`: the value operand with more axes (`a` on a tie), then the
+ * other's that it lacks, then the mask's that neither has (as `selectAxes` at run time).
+ */
+export type SelectAxes<C extends readonly string[], A extends readonly string[], B extends readonly string[]> =
+  Longer<B, A> extends true ? Union<Union<B, A>, C> : Union<Union<A, B>, C>;
+
 /** Replaces axis `X` in `A` by the axes `By`. */
 export type Replace<A extends readonly string[], X extends string, By extends readonly string[]> = A extends readonly [
   infer H extends string,

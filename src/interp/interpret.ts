@@ -195,7 +195,45 @@ function evalNode(
       return view(n, get(n.x), sizes);
     case 'gather':
       return gather(n, get(n.src), get(n.index), sizes);
+    case 'scan':
+      return rowwise(get(n.x), n.axis, axes, n.axis, sizes, (row) => cumsum(row, isInt));
+    case 'topk':
+      return rowwise(get(n.x), n.axis, axes, n.into, sizes, (row) => topk(row, n.k, `topk over '${n.axis}'`));
   }
+}
+
+/**
+ * Applies `f` to each row of `x` along `axis` (its values in index order) and writes what it
+ * returns along `outAxis` of a new array with axes `outAxes` (the row axes and `outAxis`).
+ */
+function rowwise(
+  x: InterpArray, axis: string, outAxes: string[], outAxis: string, sizes: Record<string, number>, f: (row: number[]) => number[],
+): InterpArray {
+  const rowAxes = x.axes.filter((a) => a !== axis);
+  const shape = shapeOf(outAxes, sizes);
+  const out: InterpArray = { axes: outAxes, shape, data: new Float64Array(shape.reduce((p, v) => p * v, 1)) };
+  const [xs] = stridesIn(x, [axis]);
+  const [os] = stridesIn(out, [outAxis]);
+  const len = sizes[axis]!;
+  forEachIndex(shapeOf(rowAxes, sizes), [stridesIn(x, rowAxes), stridesIn(out, rowAxes)], (offs) => {
+    const row = Array.from({ length: len }, (_, j) => x.data[offs[0]! + j * xs!]!);
+    f(row).forEach((v, j) => (out.data[offs[1]! + j * os!] = v));
+  });
+  return out;
+}
+
+/** The inclusive prefix sums of a row, in index order (i32: wrapping). */
+function cumsum(row: number[], int: boolean): number[] {
+  let acc = 0;
+  return row.map((v) => (acc = int ? (acc + v) | 0 : acc + v));
+}
+
+/** The positions of the k largest values, largest first, ties to the lower position; NaN ranks as -inf. */
+function topk(row: number[], k: number, what: string): number[] {
+  if (k > row.length) fail('SIZE_CONFLICT', `${what}: k = ${k} is larger than the axis (size ${row.length})`);
+  const key = (v: number) => (Number.isNaN(v) ? -Infinity : v);
+  const order = row.map((_, j) => j).sort((i, j) => key(row[j]!) - key(row[i]!) || i - j);
+  return order.slice(0, k);
 }
 
 /**

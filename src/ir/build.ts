@@ -115,15 +115,23 @@ export function castNode(x: Node, dtype: DType): Node {
   return mk({ op: 'cast', x, axes: x.axes, dtype });
 }
 
-/** `where(cond, a, b)` with broadcasting. */
+/**
+ * The axes of `where(cond, a, b)`: those of the value operand with more axes (`a` on a tie),
+ * then the other's that it lacks, then the mask's that neither has. The values' layout wins
+ * over the mask's, so `where(mask, x, 0)` keeps x's order and feeds the einsum x fed.
+ * @example selectAxes(['t', 's'], ['b', 'h', 's', 't'], []) // ['b', 'h', 's', 't']
+ */
+export function selectAxes(cond: readonly string[], a: readonly string[], b: readonly string[]): string[] {
+  const [major, minor] = b.length > a.length ? [b, a] : [a, b];
+  return broadcastAxes(broadcastAxes(major, minor), cond);
+}
+
+/** `where(cond, a, b)` with broadcasting; the result's axes follow {@link selectAxes}. */
 export function selectNode(cond: Node, a0: Node, b0: Node): Node {
   const [a, b] = [widen(a0), widen(b0)];
   if (cond.dtype !== 'bool') fail('DTYPE', `where: the condition must be bool (a comparison), got ${cond.dtype}`);
   const t = arithType('where', a, b);
-  return mk({
-    op: 'select', cond, a: castNode(a, t), b: castNode(b, t),
-    axes: broadcastAxes(broadcastAxes(cond.axes, a.axes), b.axes), dtype: t,
-  });
+  return mk({ op: 'select', cond, a: castNode(a, t), b: castNode(b, t), axes: selectAxes(cond.axes, a.axes, b.axes), dtype: t });
 }
 
 /**
@@ -240,4 +248,29 @@ export function gatherNode(src: Node, axis: string, index0: Node): Node {
   const fresh = index.axes.filter((a) => !src.axes.includes(a));
   const axes = [...src.axes.slice(0, pos), ...fresh, ...src.axes.slice(pos + 1)];
   return mk({ op: 'gather', src, axis, index, axes, dtype: src.dtype });
+}
+
+/** The inclusive prefix sum of `x` along `axis` (`cumsum`); i8 is summed as i32. */
+export function scanNode(x0: Node, axis: string): Node {
+  const x = widen(x0);
+  checkHas(x, axis, `cumsum over '${axis}'`);
+  if (x.dtype === 'bool') fail('DTYPE', `cumsum over '${axis}': cannot sum a bool (mask); use where(mask, 1, 0)`);
+  return mk({ op: 'scan', fn: 'sum', x, axis, axes: x.axes, dtype: x.dtype });
+}
+
+/**
+ * The i32 positions of the `k` largest entries of `x` along `axis` (largest first, ties to the
+ * lower index, NaN ranked as -inf), with `axis` replaced by the new axis `into` of size k.
+ */
+export function topkNode(x0: Node, axis: string, k: number, into: string): Node {
+  const x = widen(x0);
+  const where = `topk over '${axis}'`;
+  checkHas(x, axis, where);
+  if (typeof k !== 'number' || !Number.isInteger(k) || k < 1)
+    fail('BAD_SIZE', `${where}: k must be a positive integer, got ${typeof k === 'number' ? k : JSON.stringify(k)}`);
+  checkName('axis', into, `${where} into`);
+  if (into !== axis && x.axes.includes(into)) fail('REPEATED_AXIS', `${where}: the tensor already has an axis '${into}' for the k = ${k} positions; name a new one`);
+  if (into === axis) fail('REPEATED_AXIS', `${where}: the new axis of the k = ${k} positions needs a name other than '${axis}'`);
+  if (x.dtype === 'bool') fail('DTYPE', `${where}: cannot rank a bool (mask); use where(mask, x, -Infinity)`);
+  return mk({ op: 'topk', x, axis, k, into, axes: x.axes.map((a) => (a === axis ? into : a)), dtype: 'i32' });
 }

@@ -104,7 +104,31 @@ export function buildGraph(
     if (!sizes.includes(s)) fail('UNKNOWN_AXIS', `graph '${name}': static size '${s}' is not an axis of the graph (axes: ${sizes.join(' ')})`);
     staticSizes[s] = checkSize(`static size '${s}'`, v);
   }
+  topkSizes(name, nodes, staticSizes);
   return { name, inputs, outputs: outs.map(([o, node]) => ({ name: o, node })), nodes, sizes, equations, staticSizes };
+}
+
+/**
+ * Fixes the size of each top-k's new axis to its k (two top-k into one axis must agree, and so
+ * must a size given for it), and refuses a k larger than a static size of the ranked axis.
+ */
+function topkSizes(name: string, nodes: readonly Node[], staticSizes: Record<string, number>): void {
+  const fixedBy = new Map<string, string>();
+  for (const n of nodes) {
+    if (n.op !== 'topk') continue;
+    const what = `topk over '${n.axis}' into '${n.into}' (k = ${n.k})`;
+    const had = staticSize(staticSizes, n.into);
+    if (had !== undefined && had !== n.k)
+      fail('SIZE_CONFLICT', `graph '${name}': ${what} makes size '${n.into}' ${n.k}, but ${fixedBy.get(n.into) ?? 'the graph\'s sizes'} fixed it to ${had}`);
+    staticSizes[n.into] = n.k;
+    fixedBy.set(n.into, what);
+  }
+  for (const n of nodes) {
+    if (n.op !== 'topk') continue;
+    const m = staticSize(staticSizes, n.axis);
+    if (m !== undefined && n.k > m)
+      fail('SIZE_CONFLICT', `graph '${name}': topk over '${n.axis}' asks for k = ${n.k} positions, but '${n.axis}' has only ${m}`);
+  }
 }
 
 /**

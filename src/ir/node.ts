@@ -12,8 +12,13 @@
  */
 export type DType = 'f32' | 'f16' | 'i32' | 'i8' | 'bool';
 
-/** `round` rounds half to even, as WGSL's `round` does. */
-export type UnaryFn = 'neg' | 'exp' | 'log' | 'tanh' | 'sqrt' | 'rsqrt' | 'abs' | 'sin' | 'cos' | 'round' | 'not';
+/**
+ * `round` rounds half to even, as WGSL's `round` does; `sigmoid` is 1 / (1 + e^-x), computed
+ * without overflow for any x; `elu` is x for x > 0, else e^x - 1 (alpha 1); `floor` rounds down.
+ */
+export type UnaryFn =
+  | 'neg' | 'exp' | 'log' | 'tanh' | 'sqrt' | 'rsqrt' | 'abs' | 'sin' | 'cos' | 'round' | 'not'
+  | 'sigmoid' | 'elu' | 'floor';
 export type BinaryFn =
   | 'add' | 'sub' | 'mul' | 'div' | 'mod' | 'max' | 'min' | 'pow'
   | 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne' | 'and' | 'or';
@@ -78,15 +83,27 @@ export interface ViewNode extends Base { readonly op: 'view'; readonly x: Node; 
  */
 export interface GatherNode extends Base { readonly op: 'gather'; readonly src: Node; readonly axis: string; readonly index: Node }
 
+/**
+ * The inclusive prefix sum of `x` along `axis` (`cumsum`): out[.., i, ..] = Σ_{j ≤ i} x[.., j, ..].
+ * Same axes and dtype as `x` (f32, f16 or i32; i32 wraps).
+ */
+export interface ScanNode extends Base { readonly op: 'scan'; readonly fn: 'sum'; readonly x: Node; readonly axis: string }
+/**
+ * The positions of the `k` largest entries of `x` along `axis`, largest first, ties broken by
+ * the lower index; NaN ranks as -inf. An i32 tensor: `x`'s axes with `axis` replaced by `into`,
+ * whose size is `k` (a static size of the graph). Needs k ≤ size(axis).
+ */
+export interface TopkNode extends Base { readonly op: 'topk'; readonly x: Node; readonly axis: string; readonly k: number; readonly into: string }
+
 export type Node =
   | InputNode | ConstNode | IndexNode | SizeNode | UnaryNode | BinaryNode | SelectNode | CastNode
-  | EinsumNode | ReduceNode | SoftmaxNode | ViewNode | GatherNode;
+  | EinsumNode | ReduceNode | SoftmaxNode | ViewNode | GatherNode | ScanNode | TopkNode;
 
 /** The direct inputs of a node, in a fixed order. */
 export function children(n: Node): Node[] {
   switch (n.op) {
     case 'input': case 'const': case 'index': case 'size': return [];
-    case 'unary': case 'cast': case 'reduce': case 'view': return [n.x];
+    case 'unary': case 'cast': case 'reduce': case 'view': case 'scan': case 'topk': return [n.x];
     case 'binary': return [n.a, n.b];
     case 'select': return [n.cond, n.a, n.b];
     case 'einsum': return [...n.operands];

@@ -96,7 +96,23 @@ export const UNARY: Readonly<Record<UnaryFn, UnaryOp>> = {
   rsqrt: { ...fn1('inverseSqrt', (x) => 1 / Math.sqrt(x)) },
   // tanh(±20) is ±1 in f32; clamping avoids inf/inf in exp-based implementations
   tanh: { ...fn1('tanh', Math.tanh), wgsl: (w, x) => w.call('tanh', w.call('clamp', x, w.f32(-20), w.f32(20))) },
+  // exp of -|x| only (never overflows): e / (1 + e) below 0, 1 / (1 + e) above; the helper is the lowering's
+  sigmoid: { interp: sigmoid, wgsl: (w, x) => w.call('_sigmoid', x), print: {}, flops: 3, types: 'float' },
+  // alpha 1; the unused exp of a large x is discarded by the select, NaN propagates through exp
+  elu: {
+    interp: (x) => (x > 0 ? x : Math.expm1(x)),
+    wgsl: (w, x) => w.call('select', w.infix('-', w.call('exp', x), w.f32(1)), x, w.infix('>', x, w.f32(0))),
+    print: {}, flops: 2, types: 'float',
+  },
+  floor: { interp: (x, int) => (int ? x : Math.floor(x)), wgsl: (w, x, int) => (int ? x : w.call('floor', x)), print: {}, flops: 1, types: 'keeps-int' },
 };
+
+/** 1 / (1 + e^-x) with e^-|x| only, so neither side overflows. */
+function sigmoid(x: number): number {
+  if (x >= 0) return 1 / (1 + Math.exp(-x));
+  const e = Math.exp(x);
+  return e / (1 + e);
+}
 
 /** An infix arithmetic op: the same symbol in WGSL and in the printers. */
 const infix = (op: WgslInfix, interp: (a: number, b: number, int: boolean) => number, types: BinaryOp['types'] = 'arith'): BinaryOp => ({

@@ -47,6 +47,8 @@ export function printGraph(g: Graph): string {
         return `transpose(${src}, '${n.axes.join(' ')}')`;
       }
       case 'gather': return `gather(${ref(n.src)}, '${n.axis}', ${ref(n.index)})`;
+      case 'scan': return `cumsum(${ref(n.x)}, '${n.axis}')`;
+      case 'topk': return `topk(${ref(n.x)}, '${n.axis}', ${n.k}, '${n.into}')`;
     }
   }
   const lines = [

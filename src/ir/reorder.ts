@@ -9,7 +9,7 @@
  * A rewrite pass of the IR: it reads and rebuilds graph nodes through the IR constructors.
  */
 import {
-  binaryNode, castNode, einsumNode, gatherNode, reduceNode, selectNode, softmaxNode, unaryNode, viewNode,
+  binaryNode, castNode, einsumNode, gatherNode, reduceNode, scanNode, selectNode, softmaxNode, topkNode, unaryNode, viewNode,
 } from './build.ts';
 import { buildGraph, type Graph } from './graph.ts';
 import { children, type Node } from './node.ts';
@@ -87,6 +87,8 @@ function rebuild(n: Node, get: (n: Node) => Node): Node {
     case 'softmax': return softmaxNode(get(n.x), n.axis, n.mask && get(n.mask), n.sink && get(n.sink));
     case 'view': return viewNode(get(n.x), n.view, n.axes);
     case 'gather': return gatherNode(get(n.src), n.axis, get(n.index));
+    case 'scan': return scanNode(get(n.x), n.axis);
+    case 'topk': return topkNode(get(n.x), n.axis, n.k, n.into);
   }
 }
 

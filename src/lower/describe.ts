@@ -39,5 +39,7 @@ export function describe(n: Node, names: ReadonlyMap<number, string>, depth = 0)
       return `${d(n.x)}.transpose('${n.axes.join(' ')}')`;
     }
     case 'gather': return `${d(n.src)}.gather('${n.axis}', ${d(n.index)})`;
+    case 'scan': return `cumsum(${d(n.x)}, '${n.axis}')`;
+    case 'topk': return `topk(${d(n.x)}, '${n.axis}', ${n.k}, '${n.into}')`;
   }
 }

@@ -10,7 +10,9 @@ import { contractKernel, type Tile } from './kernels/contract.ts';
 import { sharedApplies, sharedContractKernel } from './kernels/contract-shared.ts';
 import { KernelBuilder, planKernel, WORKGROUP } from './kernels/frame.ts';
 import { pointwiseKernel } from './kernels/pointwise.ts';
+import { scanKernel } from './kernels/scan.ts';
 import { softmaxKernel } from './kernels/softmax.ts';
+import { topkKernel } from './kernels/topk.ts';
 import { autoSplit, emitFlash } from './flash/kernel.ts';
 import { findFlash, type FlashMatch } from './flash/match.ts';
 import { flashSchedule, type FlashSchedule } from './flash/schedule.ts';
@@ -129,6 +131,7 @@ export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
   const rules = planSizes(graph);
   return {
     name: graph.name, ...rules, derivedSizes: [...rules.derivedSizes, ...L.derived], buffers: L.planBuffers, kernels: L.kernels,
+    constraints: [...rules.constraints, ...topkConstraints(graph)],
     indexChecks: indexChecks(graph, found.matches),
   };
 }
@@ -200,6 +203,8 @@ function genericKernel(L: Lowering, gr: KernelGroup, name: string, header: strin
   const kb = new KernelBuilder(L.graph.staticSizes, L.buffers, L.axes, L.compute);
   const { wgsl, workgroups }: { wgsl: string; workgroups: SizeExpr } =
     core?.op === 'softmax' ? softmaxKernel(kb, name, header, root, core, out)
+    : core?.op === 'scan' ? scanKernel(kb, name, header, root, core, out)
+    : core?.op === 'topk' ? topkKernel(kb, name, header, root, core, out)
     : core && L.opts.shared && sharedApplies(root, core) ? sharedContractKernel(kb, name, header, root, core, out, L.tile)
     : core ? contractKernel(kb, name, header, root, core, out, L.tile)
     : pointwiseKernel(kb, name, header, root, out);
@@ -217,6 +222,14 @@ function chooseSplit(g: Graph, m: FlashMatch, sched: FlashSchedule, dims: Record
     return 1; // bad dims are reported by the runtime with its own message
   }
   return autoSplit(m, sizes, sched, g.staticSizes) > 1 ? 'dynamic' : 1;
+}
+
+/** Each top-k needs k ≤ the size of its axis, checked at dispatch as min(k, size) = k. */
+function topkConstraints(graph: Graph): ExecPlan['constraints'] {
+  return graph.nodes.flatMap((n) => n.op !== 'topk' ? [] : [{
+    lhs: ['min', n.k, n.axis] as SizeExpr, rhs: n.k,
+    what: `topk over '${n.axis}' into '${n.into}': k = ${n.k} must be at most the size of '${n.axis}'`,
+  }]);
 }
 
 function checkGathers(graph: Graph): void {

@@ -1,6 +1,6 @@
 /**
  * Fusion grouping: which nodes become kernels, which are inlined. Heavy nodes
- * (einsum, reduce, softmax) are kernel cores; an elementwise chain that only
+ * (einsum, reduce, softmax, scan, top-k) are kernel cores; an elementwise chain that only
  * consumes a core (its epilogue: scale, mask, score mod) joins the core's kernel;
  * elementwise ops, views and gathers are inlined as index expressions into every
  * consumer; graph outputs are always written to buffers. An output that is a chain of
@@ -14,7 +14,7 @@ import { children, type Graph, type Node } from '../ir/index.ts';
 export interface KernelGroup {
   root: Node;
   /** the heavy node the kernel is built around; absent for pure elementwise kernels */
-  core?: Extract<Node, { op: 'einsum' | 'reduce' | 'softmax' }>;
+  core?: Extract<Node, { op: 'einsum' | 'reduce' | 'softmax' | 'scan' | 'topk' }>;
   /** the graph output this kernel writes, if any */
   output?: string;
   /** the core is the P·V contraction of a matched attention pattern: one fused flash kernel */
@@ -34,7 +34,7 @@ export interface GroupOptions {
   flash?: ReadonlySet<number>;
 }
 
-const HEAVY = new Set(['einsum', 'reduce', 'softmax']);
+const HEAVY = new Set(['einsum', 'reduce', 'softmax', 'scan', 'topk']);
 const ELEMENTWISE = new Set(['unary', 'binary', 'select', 'cast']);
 
 function sameAxisSet(a: readonly string[], b: readonly string[]): boolean {

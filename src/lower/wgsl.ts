@@ -98,6 +98,11 @@ export const HELPERS = {
   return select(r, -r, fract(y * 0.5) != 0.0);
 }`,
   _f32_bits: `fn _f32_bits(b: u32) -> f32 { return bitcast<f32>(b); }`,
+  // e^-|x| never overflows: 1 / (1 + e) for x >= 0, e / (1 + e) below (no 1 - tiny cancellation)
+  _sigmoid: `fn _sigmoid(x: f32) -> f32 {
+  let e = exp(-abs(x));
+  return select(e, 1.0, x >= 0.0) / (1.0 + e);
+}`,
   // on the bits: compilers may fold x != x to false (WGSL lets them assume no NaN)
   _is_nan: `fn _is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }`,
 } as const satisfies Record<string, string>;
@@ -105,7 +110,7 @@ export const HELPERS = {
 export type Helper = keyof typeof HELPERS;
 
 /** The helpers each helper calls. */
-export const HELPER_CALLS: Readonly<Record<Helper, readonly Helper[]>> = { _idiv: [], _imod: [], _pow: ['_f32_bits'], _f32_bits: [], _is_nan: [] };
+export const HELPER_CALLS: Readonly<Record<Helper, readonly Helper[]>> = { _idiv: [], _imod: [], _pow: ['_f32_bits'], _f32_bits: [], _is_nan: [], _sigmoid: [] };
 
 /** What a kernel body needs from its surroundings. */
 export interface KernelContext {

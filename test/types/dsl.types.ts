@@ -78,8 +78,33 @@ const biased = scores.add(bias);
 export const okBiased: Equal<typeof biased, Tensor<['b', 'h', 's', 't']>> = true;
 const mask = ti.le(si);
 export const okMask: Equal<typeof mask, Tensor<['t', 's']>> = true;
+// where keeps the values' axis order (the operand with more axes first), not the mask's
 const masked = where(mask, scores, -Infinity);
-export const okWhere: Equal<typeof masked, Tensor<['t', 's', 'b', 'h']>> = true;
+export const okWhere: Equal<typeof masked, Tensor<['b', 'h', 's', 't']>> = true;
+const maskedFirst = where(mask, -Infinity, scores);
+export const okWhereSecond: Equal<typeof maskedFirst, Tensor<['b', 'h', 's', 't']>> = true;
+const perHead = where(mask, input('slope2', 'h'), scores);
+export const okWhereLonger: Equal<typeof perHead, Tensor<['b', 'h', 's', 't']>> = true;
+const extra = where(ti.le(input('len', 'b', 'i32')), input('x1', 'h'), 0);
+export const okWhereExtra: Equal<typeof extra, Tensor<['h', 't', 'b']>> = true;
+// so a masked operand feeds the einsum the unmasked one fed
+export const okWhereEinsum = einsum('b h s t, b h t d -> b h s d', where(mask, scores, 0), v);
+
+// ---- sigmoid, elu, floor, clamp, cumsum, topk -----------------------------------------
+export const okSigmoid: Equal<ReturnType<typeof scores.sigmoid>, Tensor<['b', 'h', 's', 't']>> = true;
+const clipped = ti.sub(si).clamp(input('lo', 'h', 'i32'), 3);
+export const okClamp: Equal<typeof clipped, Tensor<['t', 's', 'h']>> = true;
+const prefix = input('log_f', 'b h t').cumsum('t');
+export const okCumsum: Equal<typeof prefix, Tensor<['b', 'h', 't']>> = true;
+const gate = input('gate', 'b h s m');
+const top = gate.topk('m', 2, 'j');
+export const okTopk: Equal<typeof top, Tensor<['b', 'h', 's', 'j']>> = true;
+const topMask = gate.topkMask('m', 2);
+export const okTopkMask: Equal<typeof topMask, Tensor<['b', 'h', 's', 'm']>> = true;
+// @ts-expect-error cumsum over an axis the tensor lacks
+prefix.cumsum('s');
+// @ts-expect-error topk over an axis the tensor lacks
+gate.topk('t', 2, 'j');
 
 // ---- softmax --------------------------------------------------------------------------
 const p = scores.softmax('t', { mask });
