@@ -2,12 +2,17 @@ import { fail } from '../errors.ts';
 import { checkName } from './names.ts';
 import { children, type InputNode, type Node } from './node.ts';
 
-/** `size` equals the product of `factors` (recorded by split, merge and rename views). */
+/**
+ * `size` equals the product of `factors` (recorded by split, merge and rename views), or with
+ * `ceil`, ceil(factors[0] / factors[1]): the number of blocks of a block size along an axis, the
+ * last one partial ({@link blockIndex}).
+ */
 export interface SizeEquation {
   size: string;
   factors: string[];
-  /** the view that made it, for messages */
+  /** the view or index that made it, for messages */
   origin: string;
+  ceil?: true;
 }
 
 /** A whole program: inputs, named outputs, nodes in topological order, sizes. */
@@ -89,6 +94,8 @@ export function buildGraph(
       if (outputs[n.name] !== undefined && outputs[n.name] !== n)
         fail('USAGE', `graph '${name}': output '${n.name}' has the same name as an input`);
     }
+    if (n.op === 'index' && n.blocks)
+      equations.push({ size: n.axis, factors: [n.blocks.of, n.blocks.by], ceil: true, origin: `blocks of '${n.blocks.by}' along '${n.blocks.of}'` });
     if (n.op === 'view') {
       const v = n.view;
       if (v.kind === 'rename') equations.push({ size: v.to, factors: [v.from], origin: `rename '${v.from}' -> '${v.to}'` });

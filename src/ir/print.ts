@@ -55,7 +55,7 @@ export function printGraph(g: Graph): string {
     `graph ${g.name}(${g.inputs.map((i) => `${i.name}: ${ty(i)}`).join(', ')})`,
   ];
   lines.push(`  sizes: ${g.sizes.map((s) => (staticSize(g.staticSizes, s) !== undefined ? `${s}=${g.staticSizes[s]}` : s)).join(' ')}`);
-  for (const e of g.equations) lines.push(`  where ${e.size} = ${e.factors.join(' * ')}`);
+  for (const e of g.equations) lines.push(`  where ${e.size} = ${e.ceil ? `ceil(${e.factors.join(' / ')})` : e.factors.join(' * ')}`);
   for (const n of g.nodes) {
     const r = rhs(n);
     if (r !== null) lines.push(`  ${ref(n)}: ${ty(n)} = ${r}`);

@@ -1,5 +1,5 @@
 import { fail } from '../errors.ts';
-import { checkSize, type Graph } from './graph.ts';
+import { checkSize, type Graph, type SizeEquation } from './graph.ts';
 
 /**
  * Binds every size of `graph` to a number: static sizes, then the given ones, then
@@ -26,6 +26,10 @@ export function resolveSizes(graph: Graph, given: Record<string, number>): Recor
   while (progress) {
     progress = false;
     for (const eq of graph.equations) {
+      if (eq.ceil) {
+        progress = ceilRule(eq, known, source) || progress;
+        continue;
+      }
       const unknown = eq.factors.filter((f) => !(f in known));
       const prod = eq.factors.reduce((p, f) => p * (known[f] ?? 1), 1);
       if (unknown.length === 0 && !(eq.size in known)) {
@@ -48,4 +52,19 @@ export function resolveSizes(graph: Graph, given: Record<string, number>): Recor
   if (missing.length)
     fail('BAD_SIZE', `graph '${graph.name}': size${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')} not bound; pass ${missing.map((m) => `${m}=…`).join(',')} in the dims`);
   return known;
+}
+
+/** `size = ceil(of / by)`: derived forward only (many `of` give one block count); true when it bound `size`. */
+function ceilRule(eq: SizeEquation, known: Record<string, number>, source: Record<string, string>): boolean {
+  const [of, by] = eq.factors as [string, string];
+  if (!(of in known) || !(by in known)) return false;
+  const blocks = Math.ceil(known[of]! / known[by]!);
+  if (!(eq.size in known)) {
+    known[eq.size] = blocks;
+    source[eq.size] = eq.origin;
+    return true;
+  }
+  if (known[eq.size] !== blocks)
+    fail('SIZE_CONFLICT', `${eq.origin}: needs ${eq.size} = ceil(${of} / ${by}) = ${blocks} (${of} = ${known[of]}, ${by} = ${known[by]}), but ${eq.size} = ${known[eq.size]}`);
+  return false;
 }

@@ -28,6 +28,15 @@ export function planSizes(g: Graph): SizeRules {
       g.equations.forEach((eq, i) => {
         if (used.has(i)) return;
         const unknown = eq.factors.filter((f) => !known.has(f));
+        if (eq.ceil) {
+          if (unknown.length) return;
+          const blocks: SizeExpr = ['cdiv', eq.factors[0]!, eq.factors[1]!];
+          if (known.has(eq.size)) constraints.push({ lhs: blocks, rhs: eq.size, what: `${eq.origin}: needs ${eq.size} = ceil(${eq.factors.join(' / ')})` });
+          else (derivedSizes.push({ name: eq.size, expr: blocks }), known.add(eq.size));
+          used.add(i);
+          progress = true;
+          return;
+        }
         if (!known.has(eq.size) && unknown.length === 0) {
           derivedSizes.push({ name: eq.size, expr: ['*', ...eq.factors] });
           known.add(eq.size);

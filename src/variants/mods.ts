@@ -91,28 +91,75 @@ export function graphName(base: string, o: AttentionOptions): string {
 export type HeadMap = (x: Tensor<['h']>) => Tensor<any>;
 
 /**
- * The attention weights: applies the score mods of `o` to the (already scaled)
- * logits `scores`, whose axes include `b`, `s` and `t`, then a masked softmax over `t`.
- * The query position is `s + (L - S)` with L = kv_len[b] (cache) or T, so that causal
- * masks, windows and ALiBi are aligned to the end of the keys.
- * @example const p = attend(einsum('b h s d, b h t d -> b h s t', q, k).mul(rsqrt(size('d'))), { causal: true })
+ * The score mods and masks of {@link AttentionOptions}, for variants that combine them in their
+ * own way (several attention maps sharing one mask, maps with no softmax). Each input an option
+ * adds (`slopes`, `kv_len`, …) is created once, on first use, so two maps share it.
  */
-export function attend<A extends Axes>(scores: Tensor<A>, o: AttentionOptions = {}, heads: HeadMap = (x) => x): Tensor<A> {
+export interface AttentionMods {
+  /** the logits after the score mods (softcap, ALiBi) */
+  logits<A extends Axes>(scores: Tensor<A>): Tensor<A>;
+  /** the conjunction of the masks (causal, window, prefix, stride, segments, cache), if any */
+  readonly mask: Tensor<any> | undefined;
+  /** the sink logit per head, if `sink` */
+  readonly sink: Tensor<any> | undefined;
+  /** the position of query `s` among the keys: `s + (L - S)`, L = kv_len[b] (cache) or T */
+  readonly position: Tensor<any>;
+  /** the number of keys: kv_len[b] (cache) or T */
+  readonly keys: Tensor<any>;
+  /** the masked softmax over `t` of the modded logits, with the sink: {@link attend} */
+  attend<A extends Axes>(scores: Tensor<A>): Tensor<A>;
+}
+
+/**
+ * The score mods and masks of `o` over logits with axes `b`, `s`, `t` (and heads, through `heads`).
+ * @example const m = attentionMods({ causal: true }); const p = m.logits(scores).softmax('t', { mask: m.mask })
+ */
+export function attentionMods(o: AttentionOptions = {}, heads: HeadMap = (x) => x): AttentionMods {
   checkAttentionOptions(o);
-  let x: Tensor<any> = scores;
   const s = index('s');
   const t = index('t');
   const kvLen = o.cache ? input('kv_len', 'b', 'i32', { max: 't' }) : undefined;
   let qpos: Tensor<any> | undefined;
-  // the position of query s among the keys: s + (L - S)
   const pos = (): Tensor<any> => (qpos ??= s.add((kvLen ?? size('t')).sub(size('s'))));
+  let slopes: Tensor<any> | undefined;
+  let mask: Tensor<any> | undefined | null = null;
+  let sink: Tensor<any> | undefined | null = null;
+  const mods: AttentionMods = {
+    logits<A extends Axes>(scores: Tensor<A>): Tensor<A> {
+      let x: Tensor<any> = scores;
+      if (o.softcap) x = x.div(o.softcap).tanh().mul(o.softcap);
+      if (o.alibi) {
+        slopes ??= heads(input('slopes', 'h'));
+        x = x.add(t.sub(pos()).abs().cast('f32').mul(slopes.neg()));
+      }
+      return x as Tensor<A>;
+    },
+    get mask() {
+      if (mask === null) mask = masksOf(o, pos, kvLen);
+      return mask;
+    },
+    get sink() {
+      if (sink === null) sink = o.sink ? heads(input('sinks', 'h')) : undefined;
+      return sink;
+    },
+    get position() {
+      return pos();
+    },
+    get keys() {
+      return kvLen ?? size('t');
+    },
+    attend<A extends Axes>(scores: Tensor<A>): Tensor<A> {
+      const x = mods.logits(scores);
+      const { mask, sink } = mods;
+      return x.softmax('t', { ...(mask ? { mask } : {}), ...(sink ? { sink } : {}) }) as Tensor<A>;
+    },
+  };
+  return mods;
+}
 
-  if (o.softcap) x = x.div(o.softcap).tanh().mul(o.softcap);
-  if (o.alibi) {
-    const slopes = heads(input('slopes', 'h'));
-    x = x.add(t.sub(pos()).abs().cast('f32').mul(slopes.neg()));
-  }
-
+/** The conjunction of the masks `o` selects, over the query position `pos()` and the key index. */
+function masksOf(o: AttentionOptions, pos: () => Tensor<any>, kvLen: Tensor<any> | undefined): Tensor<any> | undefined {
+  const t = index('t');
   const masks: Tensor<any>[] = [];
   if (o.causal || o.prefix) {
     let visible = t.le(pos());
@@ -126,9 +173,18 @@ export function attend<A extends Axes>(scores: Tensor<A>, o: AttentionOptions = 
   }
   if (o.segments) masks.push(input('q_seg', 'b s', 'i32').eq(input('kv_seg', 'b t', 'i32')));
   if (kvLen) masks.push(t.lt(kvLen));
-  const mask = masks.reduce<Tensor<any> | undefined>((m, k) => (m ? m.and(k) : k), undefined);
-  const sink = o.sink ? heads(input('sinks', 'h')) : undefined;
-  return x.softmax('t', { ...(mask ? { mask } : {}), ...(sink ? { sink } : {}) }) as Tensor<A>;
+  return masks.reduce<Tensor<any> | undefined>((m, k) => (m ? m.and(k) : k), undefined);
+}
+
+/**
+ * The attention weights: applies the score mods of `o` to the (already scaled)
+ * logits `scores`, whose axes include `b`, `s` and `t`, then a masked softmax over `t`.
+ * The query position is `s + (L - S)` with L = kv_len[b] (cache) or T, so that causal
+ * masks, windows and ALiBi are aligned to the end of the keys.
+ * @example const p = attend(einsum('b h s d, b h t d -> b h s t', q, k).mul(rsqrt(size('d'))), { causal: true })
+ */
+export function attend<A extends Axes>(scores: Tensor<A>, o: AttentionOptions = {}, heads: HeadMap = (x) => x): Tensor<A> {
+  return attentionMods(o, heads).attend(scores);
 }
 
 /** The default scale 1/sqrt(d_qk) of a head dim named `d`, or the option's scale. */

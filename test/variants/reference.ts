@@ -70,23 +70,7 @@ export function loopAttention(
   for (let b = 0; b < B; b++)
     for (let h = 0; h < H; h++)
       for (let i = 0; i < S; i++) {
-        const L = o.cache ? m.kv_len![b]! : T;
-        const p = i + L - S; // the query's position among the keys
-        const xs: number[] = [];
-        const ok: boolean[] = [];
-        for (let j = 0; j < T; j++) {
-          let x = score(b, h, i, j) * scale;
-          if (o.softcap) x = o.softcap * Math.tanh(x / o.softcap);
-          if (o.alibi) x -= m.slopes![h]! * Math.abs(j - p);
-          let allowed = true;
-          if (o.causal || o.prefix) allowed &&= j <= p || (!!o.prefix && j < m.prefix_len![b]!);
-          if (o.window) allowed &&= Math.abs(j - p) < o.window;
-          if (o.stride) allowed &&= Math.abs(p - j) < o.stride || (p - j) % o.stride === 0;
-          if (o.segments) allowed &&= m.q_seg![b * S + i] === m.kv_seg![b * T + j];
-          if (o.cache) allowed &&= j < L;
-          xs.push(x);
-          ok.push(allowed);
-        }
+        const { xs, ok } = maskedLogits(dims, (j) => score(b, h, i, j) * scale, o, m, b, h, i);
         if (!ok.some(Boolean)) continue; // a fully masked row is zeros
         const sink = o.sink ? m.sinks![h]! : -Infinity;
         let mx = sink;
@@ -100,6 +84,34 @@ export function loopAttention(
         }
       }
   return out;
+}
+
+/**
+ * One query row's logits after the score mods of `o` (softcap, ALiBi), and which keys the masks
+ * keep; `logit(j)` is the scaled score of key j, and `p` the query's position among the keys.
+ */
+export function maskedLogits(
+  dims: { s: number; t: number }, logit: (j: number, p: number) => number, o: AttentionOptions, m: ModInputs, b: number, h: number, i: number,
+): { xs: number[]; ok: boolean[]; p: number } {
+  const { s: S, t: T } = dims;
+  const L = o.cache ? m.kv_len![b]! : T;
+  const p = i + L - S; // the query's position among the keys
+  const xs: number[] = [];
+  const ok: boolean[] = [];
+  for (let j = 0; j < T; j++) {
+    let x = logit(j, p);
+    if (o.softcap) x = o.softcap * Math.tanh(x / o.softcap);
+    if (o.alibi) x -= m.slopes![h]! * Math.abs(j - p);
+    let allowed = true;
+    if (o.causal || o.prefix) allowed &&= j <= p || (!!o.prefix && j < m.prefix_len![b]!);
+    if (o.window) allowed &&= Math.abs(j - p) < o.window;
+    if (o.stride) allowed &&= Math.abs(p - j) < o.stride || (p - j) % o.stride === 0;
+    if (o.segments) allowed &&= m.q_seg![b * S + i] === m.kv_seg![b * T + j];
+    if (o.cache) allowed &&= j < L;
+    xs.push(x);
+    ok.push(allowed);
+  }
+  return { xs, ok, p };
 }
 
 /** Dims of the GQA family; `kvh` K/V heads (h for MHA, g for GQA, 1 for MQA). */

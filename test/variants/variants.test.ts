@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { interpret, type Graph } from '../../src/index.ts';
 import { findVariant, gqa, linformer, mha, mla, mqa, paged, variants } from '../../src/variants/index.ts';
+import { ZOO } from './zoo-reference.ts';
 import { count, groupedDimsArb, mlaDimsArb, optionsArb, pagedDimsArb } from './arbitraries.ts';
 import { expectClose, modInputs, randInt, randn, refGrouped, refLinformer, refMla, refPaged, rng } from './reference.ts';
 
@@ -111,7 +112,7 @@ describe('Linformer against loops', () => {
 
 describe('the registry', () => {
   test('every variant builds with its defaults and runs on its check dims', () => {
-    expect(variants.map((v) => v.name)).toEqual(['mha', 'mqa', 'gqa', 'gqa_int8', 'mla', 'mla_decode', 'paged', 'linformer']);
+    expect(variants.map((v) => v.name)).toEqual(['mha', 'mqa', 'gqa', 'gqa_int8', 'mla', 'mla_decode', 'paged', 'linformer', ...ZOO]);
     for (const v of variants) {
       const g = v.build();
       const dims = { ...v.dims.check };
