@@ -10,7 +10,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { buildWeb, ORT_DIR, REPO } from './build.ts';
+import { buildWeb, REPO, WEB_ROUTES } from './build.ts';
 import { launchChromium } from './chromium.ts';
 import type { WebBench } from './page/bench-types.ts';
 import { benchMarkdown } from './bench-report.ts';
@@ -48,7 +48,7 @@ export function webAdapterSlug(b: WebBench): string {
 /** Runs the page and prints each row as it finishes; resolves with the page's results. */
 async function runPage(args: Args): Promise<{ bench: WebBench; browserVersion: string }> {
   const { outdir } = await buildWeb(join(REPO, 'out/web-bench'));
-  const server = await serveStatic(outdir, 0, { '/ort/': ORT_DIR });
+  const server = await serveStatic(outdir, 0, WEB_ROUTES);
   const browser = await launchChromium({ webgpu: true });
   try {
     const page = await browser.newPage();

@@ -17,6 +17,19 @@ export const PAGE_DIR = join(WEB_DIR, 'page');
 /** ONNX Runtime Web's files, served at `ort/` beside the pages for the bench page. */
 export const ORT_DIR = join(REPO, 'node_modules/onnxruntime-web/dist');
 
+/**
+ * Folders served beside the built pages (URL prefix → folder), loaded by the pages at run time
+ * rather than bundled: ONNX Runtime Web for the bench page; for the playground's snippet editor,
+ * the TypeScript compiler (`typescript.js` and the `lib.*.d.ts` files), einattn's declaration
+ * files (dist/, built by `npm run build`) and the WebGPU types they reference.
+ */
+export const WEB_ROUTES: Record<string, string> = {
+  '/ort/': ORT_DIR,
+  '/typescript/': join(REPO, 'node_modules/typescript/lib'),
+  '/types/einattn/': join(REPO, 'dist'),
+  '/types/webgpu/': join(REPO, 'node_modules/@webgpu/types'),
+};
+
 /** Imports that must never reach a browser bundle: Node built-ins, Dawn, the TypeScript compiler. */
 export const NODE_ONLY = /^(node:.*|webgpu|typescript|fs|path|url|os|zlib|util|module|child_process|worker_threads|crypto)(\/.*)?$/;
 

@@ -1,7 +1,8 @@
 /**
  * `npm run web`: builds the web examples (the playground, the minimal consumer page and the
  * benchmark page, which loads ONNX Runtime Web from node_modules at `ort/`) with
- * esbuild and serves them on http://127.0.0.1 until stopped. Open the printed URL in a browser
+ * esbuild and serves them on http://127.0.0.1 until stopped, with the TypeScript compiler and
+ * einattn's declaration files (dist/) for the playground's snippet editor. Open the printed URL in a browser
  * with WebGPU (Chrome or Edge 113+, Safari 26+, Firefox 141+ on Windows).
  *
  *   npm run web                      build into out/web, serve on port 8080
@@ -9,8 +10,9 @@
  *   npm run web -- --out DIR         build into DIR
  *   npm run web -- --build-only      build, print what was built, and exit
  */
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { buildWeb, ORT_DIR, REPO } from './build.ts';
+import { buildWeb, REPO, WEB_ROUTES } from './build.ts';
 import { serveStatic } from './server.ts';
 
 interface Args {
@@ -51,13 +53,15 @@ async function main(): Promise<void> {
   const sizes = pages.map((p) => `${p}.js ${(bundle.outputs[`${p}.js`]! / 1024).toFixed(0)} KiB`).join(', ');
   console.log(`built ${pages.length} pages into ${outdir} in ${(performance.now() - t0).toFixed(0)} ms (${sizes})`);
   if (args.buildOnly) return;
-  const server = await serveStatic(outdir, args.port, { '/ort/': ORT_DIR }).catch((e: NodeJS.ErrnoException) => {
+  const server = await serveStatic(outdir, args.port, WEB_ROUTES).catch((e: NodeJS.ErrnoException) => {
     console.error(`npm run web: cannot listen on 127.0.0.1:${args.port} (${e.code ?? e.message}); try --port 0 for any free port`);
     process.exit(1);
   });
   console.log(`playground:   ${server.url}playground.html`);
   console.log(`minimal page: ${server.url}minimal.html`);
   console.log(`benchmark:    ${server.url}bench.html?quick=1 (einattn vs ONNX Runtime Web; npm run bench:web runs it headless)`);
+  if (!existsSync(join(WEB_ROUTES['/types/einattn/']!, 'src/index.d.ts')))
+    console.log("note: dist/ has no declaration files, so the playground's snippet editor cannot type-check (run `npm run build`)");
   console.log('open one in a browser with WebGPU; Ctrl-C stops the server');
   process.on('SIGINT', () => void server.close().then(() => process.exit(0)));
   process.on('SIGTERM', () => void server.close().then(() => process.exit(0)));

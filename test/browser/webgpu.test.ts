@@ -2,7 +2,9 @@
 // Chromium (the system's, with --enable-unsafe-webgpu; its adapter is SwiftShader without a GPU)
 // opens them. The minimal consumer page runs MHA causal, GQA, paged decode on a PagedKvCache in
 // Sessions, and a kernel module generated at build time; the playground runs variants picked in
-// its form or given in its URL. Each result is checked against the interpreter in the same page.
+// its form or given in its URL, and DSL snippets typed into its editor (type-checked by the
+// TypeScript compiler in the page, whose typed-axes errors it shows). Each result is checked
+// against the interpreter in the same page.
 // The benchmark page times a row on einattn and on ONNX Runtime Web sharing one GPUDevice.
 // A browser without a WebGPU adapter fails these tests with the page's reason; nothing skips.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -68,14 +70,19 @@ async function open(b: Browser, path: string): Promise<{ page: Page; problems: s
   return { page, problems };
 }
 
-/** Waits for the page's results; fails with the page's own error (NO_ADAPTER and why) if it has one. */
-async function results(page: Page, problems: string[], what: string): Promise<PageResults> {
+/** Waits for the page's results, whatever they are. */
+async function settled(page: Page, problems: string[], what: string): Promise<PageResults> {
   try {
     await page.waitForFunction(() => (globalThis as unknown as PageGlobals).einattnResults?.done === true, null, { timeout: 90_000, polling: 100 });
   } catch (e) {
     throw new Error(`${what}: no results (${(e as Error).message}); problems: ${problems.join('; ') || 'none'}`);
   }
-  const r = (await page.evaluate(() => (globalThis as unknown as PageGlobals).einattnResults))!;
+  return (await page.evaluate(() => (globalThis as unknown as PageGlobals).einattnResults))!;
+}
+
+/** Waits for the page's results; fails with the page's own error (NO_ADAPTER and why) if it has one. */
+async function results(page: Page, problems: string[], what: string): Promise<PageResults> {
+  const r = await settled(page, problems, what);
   expect(r.error, `${what} reported an error`).toBeNull();
   expect(r.adapter?.backend, `${what}: the runtime is on navigator.gpu`).toBe('browser');
   for (const c of r.cases) expect(c.pass, `${what}: ${c.name} at ${JSON.stringify(c.dims)}: max error ${c.maxErr} > ${c.allowed}`).toBe(true);
@@ -99,11 +106,16 @@ describe('a bundled consumer page on WebGPU', () => {
   });
 });
 
+/** Waits until the playground has looked for its adapter (found or not). */
+async function playgroundReady(page: Page): Promise<void> {
+  await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.getElementById('status')?.textContent === 'ready' || (globalThis as unknown as PageGlobals).einattnResults?.done, null, { timeout: 60_000 });
+}
+
 describe('the playground on WebGPU', () => {
   it('runs causal MHA picked in its form and shows kernel times, the plan, the WGSL and a heatmap', async () => {
     const { page, problems } = await open(browser, 'playground.html');
     try {
-      await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.getElementById('status')?.textContent === 'ready' || (globalThis as unknown as PageGlobals).einattnResults?.done, null, { timeout: 60_000 });
+      await playgroundReady(page);
       await page.selectOption('#variant', 'mha');
       await page.check('#opt-causal');
       await page.fill('#dim-s', '12');
@@ -135,6 +147,90 @@ describe('the playground on WebGPU', () => {
       const r = await results(page, problems, `playground?${query}`);
       expect(r.cases.map((c) => c.name)).toEqual([caseName]);
       expect(await page.locator('#heatmap svg').count()).toBe(1);
+    } finally {
+      await page.close();
+    }
+  });
+});
+
+/** A user's own attention: a tanh softcap and a causal mask by where(), exported by name. */
+const SNIPPET = `import { einsum, graph, index, input, where } from 'einattn';
+
+const q = input('q', 'b h s d');
+const k = input('k', 'b h t d');
+const v = input('v', 'b h t dv');
+const s = index('s');
+const t = index('t');
+const scores = einsum('b h s d, b h t d -> b h s t', q, k).mul(0.35);
+const capped = scores.div(5).tanh().mul(5);
+const p = where(t.le(s), capped, -Infinity).softmax('t').transpose('b h s t');
+export const attn = graph('softcap_where', { o: einsum('b h s t, b h t dv -> b h s dv', p, v) });
+`;
+
+/** The same with k's einsum operand swapped for q: axis 3 is 's' where the spec says 't'. */
+const WRONG_AXIS = SNIPPET.replace("einsum('b h s d, b h t d -> b h s t', q, k)", "einsum('b h s d, b h t d -> b h s t', q, q)");
+const WRONG_LINE = WRONG_AXIS.split('\n').findIndex((l) => l.includes(', q, q)')) + 1;
+
+describe("the playground's snippet editor", () => {
+  it('type-checks a DSL snippet typed into it with the TypeScript compiler in the page, runs it on WebGPU and matches the interpreter', async () => {
+    const { page, problems } = await open(browser, 'playground.html');
+    try {
+      await playgroundReady(page);
+      expect(await page.inputValue('#snippet'), 'the editor starts with the example').toContain("from 'einattn'");
+      await page.fill('#snippet', SNIPPET);
+      await page.fill('#snippet-dims', 'b=1 h=2 s=10 t=10 d=8 dv=4');
+      await page.click('#snippet-run');
+      const r = await results(page, problems, 'playground snippet');
+      expect(r.cases.map((c) => c.name)).toEqual(['snippet softcap_where: o']);
+      expect(r.cases[0]!.dims).toEqual({ b: 1, h: 2, s: 10, t: 10, d: 8, dv: 4 });
+      expect(r.cases[0]!.count).toBe(2 * 10 * 4);
+      expect(await page.locator('#snippet-note').textContent()).toMatch(/^type check \(TypeScript \d+\.\d+\.\d+, \d+ ms\): no errors$/);
+      expect(await page.locator('#plan').textContent()).toMatch(/^plan 'softcap_where': \d+ kernels?/);
+      expect(await page.locator('#wgsl pre').first().textContent()).toContain('@compute');
+      expect(await page.locator('#kernel-ms').textContent()).toMatch(/^\d+\.\d{3} ms$/);
+      expect(await page.locator('#heatmap svg rect title').count()).toBe(10 * 10);
+      // the example comes back on request, and runs too
+      await page.click('#snippet-reset');
+      await page.click('#snippet-run');
+      const example = await results(page, problems, 'playground example snippet');
+      expect(example.cases.map((c) => c.name)).toEqual(['snippet alibi_softcap: o']);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("shows an axis error: the compiler's typed-axes error, and einattn's run-time error when run unchecked", async () => {
+    const { page, problems } = await open(browser, 'playground.html');
+    try {
+      await playgroundReady(page);
+      await page.fill('#snippet', WRONG_AXIS);
+      await page.fill('#snippet-dims', 'b=1 h=2 s=10 t=10 d=8 dv=4');
+      await page.click('#snippet-run');
+      const typed = await settled(page, problems, 'snippet with a wrong axis, type-checked');
+      expect(typed.ok).toBe(false);
+      expect(typed.cases).toEqual([]);
+      expect(typed.error).toMatch(/^snippet\.ts: 1 type error, so it was not run/);
+      expect(typed.error).toContain(`snippet.ts:${WRONG_LINE}:`);
+      expect(typed.error).toMatch(/error TS2345: Argument of type 'Tensor<\["b", "h", "s", "d"\]>' is not assignable to parameter of type 'EinsumOperand<"operand 2", \["b", "h", "t", "d"\]>'/);
+      expect(typed.error).toContain(`Type '"s"' is not assignable to type '"t"'`);
+      expect(await page.locator('#results-error').textContent()).toBe(typed.error);
+      expect(await page.locator('#snippet-note').textContent()).toMatch(/: 1 error$/);
+      expect(await page.locator('#report').innerHTML()).toBe('');
+
+      await page.uncheck('#snippet-typecheck');
+      await page.click('#snippet-run');
+      const unchecked = await settled(page, problems, 'snippet with a wrong axis, not type-checked');
+      expect(unchecked.ok).toBe(false);
+      expect(unchecked.error).toBe(
+        `snippet.ts:${WRONG_LINE}: AXIS_MISMATCH: einsum 'b h s d, b h t d -> b h s t': operand 2 ('q') has axes [b h s d] but the spec says [b h t d] (axis 3 is 's', the spec says 't')`,
+      );
+      expect(await page.locator('#results-error').textContent()).toBe(unchecked.error);
+
+      await page.fill('#snippet', "import { input } from 'einattn';\nexport const x = input('x', 'i';\n");
+      await page.click('#snippet-run');
+      const syntax = await settled(page, problems, 'snippet with a syntax error');
+      expect(syntax.error).toMatch(/^snippet\.ts: 1 syntax error, so it was not run[^]*snippet\.ts:2:\d+ - error TS1005: '\)' expected\./);
+      expect(problems).toEqual([]);
     } finally {
       await page.close();
     }

@@ -84,10 +84,12 @@ export function readSettings(): Settings {
     if (!Number.isSafeInteger(v) || v < 1) throw new Error(`size ${input.name} must be a positive integer, got '${input.value}'`);
     dims[input.name] = v;
   }
+  return { variant, options: resolveOptions(variant, given), dims, ...readPrecision() };
+}
+
+/** The precision and check settings, which the snippet editor's runs use too. */
+export function readPrecision(): Pick<Settings, 'storage' | 'compute' | 'check'> {
   return {
-    variant,
-    options: resolveOptions(variant, given),
-    dims,
     storage: el<HTMLSelectElement>('storage').value as 'f32' | 'f16',
     compute: el<HTMLSelectElement>('compute').value as 'f32' | 'f16',
     check: el<HTMLInputElement>('check').checked,

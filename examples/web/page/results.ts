@@ -2,7 +2,7 @@
  * How a page reports what it checked: the adapter, one row per case, and the first error.
  * The test suite and `npm run bench:web` read `window.einattnResults`; people read the table.
  */
-import { adapterReport, type Runtime } from 'einattn/runtime';
+import { adapterReport, type EinattnError, type Runtime } from 'einattn/runtime';
 import type { PageResults } from './report-types.ts';
 
 export type { CaseResult, PageResults } from './report-types.ts';
@@ -25,9 +25,19 @@ export function noteAdapter(r: PageResults, rt: Runtime): void {
   r.adapter = adapterReport(rt);
 }
 
+/**
+ * An error as the pages show it: einattn's with its code first (`AXIS_MISMATCH: einsum …`), a
+ * plain Error's message, any other error with its name (`TypeError: …`).
+ */
+export function errorText(error: unknown): string {
+  if (!(error instanceof Error)) return `thrown: ${String(error)}`;
+  if (error.name === 'EinattnError') return `${(error as EinattnError).code}: ${error.message}`;
+  return error.name === 'Error' ? error.message : `${error.name}: ${error.message}`;
+}
+
 /** Marks the results done: ok when nothing failed. */
 export function finish(r: PageResults, error?: unknown): void {
-  if (error !== undefined) r.error = error instanceof Error ? `${error.name === 'EinattnError' ? '' : `${error.name}: `}${error.message}` : String(error);
+  if (error !== undefined) r.error = errorText(error);
   r.ok = r.error === null && r.cases.length > 0 && r.cases.every((c) => c.pass);
   r.done = true;
 }

@@ -1,7 +1,8 @@
 /**
- * One playground run: the variant's graph compiled and run on the page's GPU (a first run that
- * compiles the pipelines, then a timed one), checked against the interpreter, and the
- * attention weights (the graph's softmax, run on the GPU too) picked into a heatmap.
+ * One playground run: a graph (the variant's, or the one a DSL snippet exports) compiled and
+ * run on the page's GPU (a first run that compiles the pipelines, then a timed one), checked
+ * against the interpreter, and the attention weights (the graph's softmax, run on the GPU too)
+ * picked into a heatmap.
  */
 import { compile, graph, heatmap, interpret, pick, Tensor, type Graph, type View } from 'einattn';
 import type { ExecPlan } from 'einattn/runtime';
@@ -30,7 +31,10 @@ export interface RunReport {
 
 type CompileOptions = NonNullable<Parameters<typeof compile>[1]>;
 
-function compileOptions(s: Settings): CompileOptions {
+/** How to run a graph: its sizes, the precision, and whether to check it against the interpreter. */
+export type RunRequest = Pick<Settings, 'dims' | 'storage' | 'compute' | 'check'>;
+
+function compileOptions(s: RunRequest): CompileOptions {
   // SwiftShader and some GPUs lack shader-f16: run f16 requests in f32 there, and say so
   return { ...(s.storage === 'f16' ? { storage: 'f16' as const } : {}), ...(s.compute === 'f16' ? { compute: 'f16' as const } : {}), f16Fallback: 'f32' };
 }
@@ -64,8 +68,15 @@ async function weightsView(g: Graph, inputs: Inputs, dims: Record<string, number
  * Runs the form's settings; throws what einattn throws (sizes, inputs, limits), with its message.
  * @example const report = await runSettings(readSettings())
  */
-export async function runSettings(s: Settings): Promise<RunReport> {
-  const g = s.variant.build(s.options);
+export function runSettings(s: Settings): Promise<RunReport> {
+  return runGraph(s.variant.build(s.options), s);
+}
+
+/**
+ * Runs any graph as {@link runSettings} runs a variant's: the snippet editor's path.
+ * @example const report = await runGraph(graph('g', { o }), { dims, storage: 'f32', compute: 'f32', check: true })
+ */
+export async function runGraph(g: Graph, s: RunRequest): Promise<RunReport> {
   const compiled = compile(g, compileOptions(s));
   const inputs = makeInputs(g, s.dims, 1);
   let t = performance.now();
