@@ -4,7 +4,7 @@
  */
 import { fail } from './errors.ts';
 import type { Graph } from './ir/index.ts';
-import { explain, lower, loweringKey, specialiseFor, type FlashDevice, type LowerOptions } from './lower/index.ts';
+import { explain, lower, loweringKey, specialiseFor, unfusedReason, type FlashDevice, type LowerOptions } from './lower/index.ts';
 import { f16ArrayToF32, f32ArrayToF16 } from './runtime/f16.ts';
 import { runPlan, type RunOptions } from './runtime/execute.ts';
 import { DeviceTensor } from './runtime/tensor.ts';
@@ -30,6 +30,12 @@ export interface CompileOptions extends LowerOptions {
    * f16 values on the host (the run result says `f32Fallback: true`)
    */
   f16Fallback?: 'error' | 'f32';
+  /**
+   * 'require' throws NOT_FUSED, one line saying why, when the plan keeps a temporary that
+   * holds both a query axis and a key axis (an s×t buffer) or the flash matcher rejected a
+   * softmax · V contraction (`explain()` lists both); default 'auto' takes the plan as it is
+   */
+  fused?: 'auto' | 'require';
 }
 
 /**
@@ -79,11 +85,15 @@ export interface Compiled {
  * @example const half = compile(mha({ causal: true }), { compute: 'f16' }) // f16 products, f32 sums and softmax
  */
 export function compile(graph: Graph, opts: CompileOptions = {}): Compiled {
-  const { specializeHeadDims = 'auto', f16Fallback = 'error', ...lowerOpts } = opts;
+  const { specializeHeadDims = 'auto', f16Fallback = 'error', fused = 'auto', ...lowerOpts } = opts;
   if (f16Fallback !== 'error' && f16Fallback !== 'f32') fail('USAGE', `compile: f16Fallback must be 'error' or 'f32', got ${JSON.stringify(f16Fallback)}`);
+  if (fused !== 'auto' && fused !== 'require') fail('USAGE', `compile: fused must be 'auto' or 'require', got ${JSON.stringify(fused)}`);
   // whether a float input or output of this dtype lives in an f16 buffer (declared f16, or storage: 'f16')
   const storedF16 = (dtype: string) => dtype === 'f16' || (dtype === 'f32' && lowerOpts.storage === 'f16');
   const generic = lower(graph, lowerOpts);
+  // run-time specialisation changes schedules and sizes, never what fuses: the generic plan answers
+  const why = fused === 'require' ? unfusedReason(generic) : undefined;
+  if (why !== undefined) fail('NOT_FUSED', `graph '${graph.name}' is not fully fused (fused: 'require'): ${why}`);
   const plans = new Map<string, ExecPlan>();
   let latest = generic;
   const planWith = (dims: Record<string, number>, extra: Partial<LowerOptions>, device: FlashDevice = {}): ExecPlan => {

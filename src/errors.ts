@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'GPU' // a WebGPU validation or runtime error
   | 'NPY' // a malformed or unsupported .npy file
   | 'LOWERING' // a graph the lowering cannot handle
+  | 'NOT_FUSED' // fused: 'require' (--require-fused), and the plan keeps a query × key temporary or an unfused attention
   | 'USAGE'; // bad command-line usage
 
 /**

@@ -37,7 +37,10 @@ const RUN_HELP = `usage: einattn run <variant> [options]
   --interp              run the float64 reference interpreter instead of the GPU
   --check               run both; print max abs / relative error per output; exit 1 above tolerance
   --repeat N            one warm-up, then N timed runs: median, min, max kernel time
-  --explain             print which kernels the graph became
+  --explain             print which kernels the graph became, and each temporary that holds a
+                        query axis and a key axis (s×t) with why it was not fused
+  --require-fused       fail (NOT_FUSED, one line saying why) if the plan has such a temporary or
+                        the flash matcher rejected a softmax · V contraction
   --wgsl DIR            write each kernel's WGSL to DIR/<kernel>.wgsl
   --dry-run             lower (and --explain, --wgsl) but run nothing
   --adapter KIND        auto | hardware | software | opengles (default: EINATTN_ADAPTER or auto)
@@ -53,7 +56,9 @@ const RUN_HELP = `usage: einattn run <variant> [options]
 const LIST_HELP = `usage: einattn list [--json]
 
 Every built-in variant with its summary, options (type, default, doc), inputs
-(name, axes, dtype) and the sizes used to check and to time it.`;
+(name, axes, dtype), the sizes used to check and to time it, and whether its default
+graph lowers fused at its bench sizes (no temporary holding a query axis and a key axis,
+no softmax · V contraction left unfused; otherwise why not).`;
 
 const INFO_HELP = `usage: einattn info [--json] [--adapter KIND]
 

@@ -1,7 +1,8 @@
 /** `einattn list`: what each built-in variant is, takes and needs. */
+import { lower, unfusedReason } from '../lower/index.ts';
 import { resolveOptions, variants, type Variant } from '../variants/index.ts';
 import { parseFlags, usage } from './args.ts';
-import { dimsText } from './format.ts';
+import { dimsText, oneLine } from './format.ts';
 
 /** A variant as plain data: what `list --json` prints. */
 export interface VariantListing {
@@ -11,6 +12,13 @@ export interface VariantListing {
   inputs: { name: string; axes: string[]; dtype: string }[];
   outputs: { name: string; axes: string[]; dtype: string }[];
   dims: { check: Record<string, number>; bench: Record<string, number> };
+  /**
+   * whether the default graph, lowered at the bench dims, is fused: no temporary holding a
+   * query axis and a key axis, no softmax · V contraction the flash matcher rejected
+   */
+  fused: boolean;
+  /** why not, one line (what `compile(g, { fused: 'require' })` throws) */
+  unfused?: string;
 }
 
 /**
@@ -26,7 +34,22 @@ export function describeVariant(v: Variant): VariantListing {
     inputs: g.inputs.map((i) => ({ name: i.name, axes: [...i.axes], dtype: i.dtype })),
     outputs: g.outputs.map((o) => ({ name: o.name, axes: [...o.node.axes], dtype: o.node.dtype })),
     dims: { check: { ...v.dims.check }, bench: { ...v.dims.bench } },
+    ...fusion(v),
   };
+}
+
+/**
+ * Whether a variant's default graph lowers fused at its bench dims (no GPU needed), and why not.
+ * @example fusion(findVariant('mha')!) // { fused: true }
+ */
+export function fusion(v: Variant): Pick<VariantListing, 'fused' | 'unfused'> {
+  let why: string | undefined;
+  try {
+    why = unfusedReason(lower(v.build(resolveOptions(v)), { dims: v.dims.bench }));
+  } catch (e) {
+    why = `it does not lower: ${oneLine(e instanceof Error ? e.message : String(e))}`;
+  }
+  return why === undefined ? { fused: true } : { fused: false, unfused: why };
 }
 
 /**
@@ -34,7 +57,7 @@ export function describeVariant(v: Variant): VariantListing {
  * @example console.log(formatListing(describeVariant(v)))
  */
 export function formatListing(l: VariantListing): string {
-  const lines = [`${l.name} — ${l.summary}`];
+  const lines = [`${l.name} — ${l.summary}`, `  fused:   ${l.fused ? 'yes' : `no: ${l.unfused}`}`];
   if (l.options.length) {
     lines.push('  options:');
     for (const o of l.options) lines.push(`    --opt ${o.name}=<${o.type}>  default ${o.default}  ${o.doc}`);

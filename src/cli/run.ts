@@ -23,6 +23,7 @@ const FLAGS = {
   check: { type: 'boolean' },
   repeat: { type: 'string' },
   explain: { type: 'boolean' },
+  'require-fused': { type: 'boolean' },
   wgsl: { type: 'string' },
   'dry-run': { type: 'boolean' },
   adapter: { type: 'string' },
@@ -89,11 +90,11 @@ export async function runCommand(argv: string[]): Promise<number> {
   const tuned = rt && !f['no-tuned'] ? tunedOptions(graph, dims, rt) : undefined;
   let compiled: Compiled | undefined;
   try {
-    compiled = compile(graph, { ...(tuned?.options ?? {}), ...precision.options });
+    compiled = compile(graph, { ...(tuned?.options ?? {}), ...precision.options, ...(f['require-fused'] ? { fused: 'require' as const } : {}) });
   } catch (e) {
     // For --interp alone the plan only refines i32 index ranges, so a graph the
     // lowering cannot handle yet still runs on the interpreter.
-    if (needPlan) throw e;
+    if (needPlan || f['require-fused']) throw e;
   }
 
   const inSpecs = parseAssignments(list(f.in), '--in');

@@ -9,8 +9,9 @@ function fmt(e: SizeExpr): string {
 }
 
 /**
- * Describes a plan: its sizes, buffers, and each kernel's header (what it computes
- * and its schedule).
+ * Describes a plan: its sizes, buffers, each kernel's description (what it computes and its
+ * schedule, from the plan's `about`, never from the WGSL text) and what was not fused: every
+ * temporary holding a query axis and a key axis, with why, and the flash matcher's misses.
  * @example console.log(explain(lower(mha())))
  */
 export function explain(plan: ExecPlan): string {
@@ -20,9 +21,24 @@ export function explain(plan: ExecPlan): string {
   for (const d of plan.derivedSizes) lines.push(`  derived: ${d.name} = ${fmt(d.expr)}`);
   for (const b of plan.buffers) lines.push(`  ${b.role.padEnd(6)} ${b.name}: ${b.dtype}[${b.axes.join(' ')}]`);
   plan.kernels.forEach((k, i) => {
-    const header = k.wgsl.split('\n').filter((l) => l.startsWith('// ')).slice(1).map((l) => l.slice(3));
     lines.push(`  kernel ${i + 1} ${k.name}:`);
-    for (const h of header) lines.push(`    ${h}`);
+    for (const h of k.about ? [...k.about.computes, k.about.schedule].filter(Boolean) : []) lines.push(`    ${h}`);
   });
+  lines.push(...unfusedLines(plan));
   return lines.join('\n');
+}
+
+/** The `not fused:` section of {@link explain}: query × key temporaries with their reasons, then misses no temporary names. */
+function unfusedLines(plan: ExecPlan): string[] {
+  const u = plan.unfused;
+  if (!u) return [];
+  const lines = ['  not fused:'];
+  for (const t of u.temps) {
+    const b = plan.buffers.find((x) => x.name === t.buffer);
+    lines.push(`    temporary ${t.buffer}${b ? `: ${b.dtype}[${b.axes.join(' ')}]` : ''} holds query axis ${t.query.join(' ')} and key axis ${t.key}:`);
+    for (const r of t.reasons) lines.push(`      ${r}`);
+  }
+  const told = new Set(u.temps.flatMap((t) => t.reasons));
+  for (const m of u.misses) if (!told.has(`${m.expr}: ${m.reason}`)) lines.push(`    ${m.expr} was not fused: ${m.reason}`);
+  return lines;
 }

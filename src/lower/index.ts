@@ -1,6 +1,7 @@
 /** The lowering: graph → kernel plan → WGSL text. */
 export { lower, type LowerOptions } from './lower.ts';
 export { explain } from './explain.ts';
+export { scoreAxes, unfusedReason, type ScoreAxes } from './unfused.ts';
 export { loweringKey } from './key.ts';
 export * as kir from './kir/ir.ts';
 export { renderExpr, renderStmts } from './kir/render.ts';

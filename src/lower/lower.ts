@@ -19,6 +19,7 @@ import { flashSchedule, type FlashSchedule } from './flash/schedule.ts';
 import { indexChecks } from './index-checks.ts';
 import { groupKernels, type KernelGroup } from './schedule.ts';
 import { planSizes } from './sizes.ts';
+import { unfusedPart } from './unfused.ts';
 import { internalName, type BufferRef, type ComputeType } from './wgsl.ts';
 
 /** Knobs of the generic lowering. */
@@ -133,6 +134,7 @@ export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
     name: graph.name, ...rules, derivedSizes: [...rules.derivedSizes, ...L.derived], buffers: L.planBuffers, kernels: L.kernels,
     constraints: [...rules.constraints, ...topkConstraints(graph)],
     indexChecks: indexChecks(graph, found.matches),
+    ...withUnfused(unfusedPart(graph, L.planBuffers, L.names, found.misses, opts.flash === false)),
   };
 }
 
@@ -230,6 +232,11 @@ function topkConstraints(graph: Graph): ExecPlan['constraints'] {
     lhs: ['min', n.k, n.axis] as SizeExpr, rhs: n.k,
     what: `topk over '${n.axis}' into '${n.into}': k = ${n.k} must be at most the size of '${n.axis}'`,
   }]);
+}
+
+/** `{ unfused }` when the plan has an unfused part, else nothing (plans of fused graphs stay as they were). */
+function withUnfused(u: ExecPlan['unfused']): Pick<ExecPlan, 'unfused'> {
+  return u ? { unfused: u } : {};
 }
 
 function checkGathers(graph: Graph): void {

@@ -81,8 +81,6 @@ export interface Launch {
   uniforms: Uint32Array | null;
 }
 
-const FEATURE_OF_ENABLE: Record<string, string> = { f16: 'shader-f16', subgroups: 'subgroups' };
-
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
 /**
@@ -198,15 +196,6 @@ function limitText(rt: Runtime, name: LimitName): string {
   return `${name} = ${v}${v !== real ? ` (lowered by limitsOverride from ${real})` : ''} on the ${deviceName(rt)}`;
 }
 
-function requiredFeatures(kernel: PlanKernel): string[] {
-  const need = new Set(kernel.features ?? []);
-  // A shader that enables an extension needs the feature even if the plan forgot to say so;
-  // catching it here gives a clearer message than the compiler's.
-  for (const m of kernel.wgsl.matchAll(/^\s*enable\s+([\w\s,]+);/gm)) {
-    for (const ext of m[1].split(',').map((s) => s.trim())) if (FEATURE_OF_ENABLE[ext]) need.add(FEATURE_OF_ENABLE[ext]);
-  }
-  return [...need];
-}
 
 /**
  * Checks buffers and kernels against the runtime's limits and features; returns each kernel's launch.
@@ -224,7 +213,8 @@ export function checkLimits(plan: ExecPlan, buffers: ResolvedBuffer[], sizes: Si
   }
   return plan.kernels.map((kernel) => {
     const k = `kernel '${kernel.name}' of plan '${plan.name}'`;
-    for (const f of requiredFeatures(kernel)) {
+    // the plan lists them (the lowering sets them from the kernel IR); nothing reads the WGSL text
+    for (const f of kernel.features ?? []) {
       if (!rt.features.has(f)) {
         // To the caller a missing shader-f16 means "this dtype does not run here".
         const code = f === 'shader-f16' ? 'DTYPE' : 'LIMIT';

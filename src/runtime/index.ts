@@ -3,7 +3,7 @@
  * nothing from the DSL, IR or lowering (so applications can ship without the compiler).
  */
 export { EinattnError, fail, type ErrorCode } from '../errors.ts';
-export type { ExecPlan, PlanBuffer, PlanKernel, SizeExpr, StorageDType } from './plan.ts';
+export type { ExecPlan, KernelAbout, PlanBuffer, PlanFeature, PlanKernel, PlanUnfused, SizeExpr, StorageDType } from './plan.ts';
 export {
   allocHostArray,
   bytesPerElement,

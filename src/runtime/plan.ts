@@ -35,6 +35,31 @@ export interface PlanBuffer {
   axes: string[];
 }
 
+/** The optional WebGPU features a plan kernel may need. */
+export type PlanFeature = 'shader-f16' | 'subgroups';
+
+/** What a kernel computes, as the lowering describes it (also the header comment of its WGSL). */
+export interface KernelAbout {
+  /** the kernel's title, e.g. `einattn kernel mha_0_flash (graph 'mha', kernel 1)` */
+  title: string;
+  /** the fused expression and its parts, one line each (`o[b h s dv] = einsum(…)`, `mask = …`) */
+  computes: string[];
+  /** the schedule or role: `schedule: …`, `block mask: …`, `split-KV merge …` */
+  schedule: string;
+}
+
+/**
+ * What the lowering could not fuse: temporaries holding both a query axis and a key axis (an
+ * s×t buffer), and the softmax · V contractions the flash matcher rejected. Absent when
+ * there is neither. How query and key axes are found: `src/lower/unfused.ts`.
+ */
+export interface PlanUnfused {
+  /** temporary buffers with a key axis and query axes, and why each one exists (one line each) */
+  temps: { buffer: string; key: string; query: string[]; reasons: string[] }[];
+  /** each rejected softmax · V contraction (described with buffer names) and the matcher's reason */
+  misses: { expr: string; reason: string }[];
+}
+
 /** One compute dispatch. */
 export interface PlanKernel {
   /** readable name, also the WGSL entry point */
@@ -56,8 +81,14 @@ export interface PlanKernel {
   uniforms: string[];
   /** bytes of var<workgroup> memory the shader declares */
   workgroupStorageBytes: number;
-  /** optional features the shader needs (e.g. 'shader-f16', 'subgroups') */
-  features?: string[];
+  /**
+   * optional WebGPU features the shader needs, set by the lowering from the kernel IR (f16
+   * types, subgroup operations); the runtime refuses the kernel before dispatch on a device
+   * without them
+   */
+  features?: PlanFeature[];
+  /** what the kernel computes and how, for explain() and the WGSL header (absent in hand-written plans) */
+  about?: KernelAbout;
   /**
    * the shader shuffles values among groups of this many consecutive invocations
    * (`subgroupShuffleXor`): it needs subgroups of at least this size that follow
@@ -87,6 +118,8 @@ export interface ExecPlan {
    * checked on the host before dispatch, since a shader cannot report an error
    */
   indexChecks?: IndexCheck[];
+  /** what was not fused, and why (absent when everything that looks like attention was) */
+  unfused?: PlanUnfused;
 }
 
 /**

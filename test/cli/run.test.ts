@@ -33,8 +33,11 @@ describe.concurrent('einattn list / info', () => {
     expect(r.stdout).toMatch(/inputs:\s+q: f32\[b h s d\], k: f32\[b h t d\], v: f32\[b h t dv\]/);
     expect(r.stdout).toMatch(/check dims: b=1,h=2,s=7,t=9,d=8,dv=8/);
     expect(r.stdout).toMatch(/bench dims: /);
+    // lowered at the bench dims, no GPU: every built-in of the first table fuses
+    expect(r.stdout).toMatch(/^mha — .*\n {2}fused: {3}yes$/m);
     const json = JSON.parse((await cli(['list', '--json'])).stdout);
     expect(json[0].inputs[0]).toEqual({ name: 'q', axes: ['b', 'h', 's', 'd'], dtype: 'f32' });
+    expect(json[0].fused).toBe(true);
   });
 
   it('info reports the adapter', async () => {
@@ -121,6 +124,26 @@ export function scaled(o: { scale?: number }) {
     const kernels = [...r.stdout.matchAll(/kernel \d+ (\w+):/g)].map((m) => m[1]!);
     expect(kernels.length).toBeGreaterThan(0);
     for (const k of kernels) expect(readFileSync(join(wgsl, `${k}.wgsl`), 'utf8')).toMatch(/@compute/);
+  });
+
+  it('--explain says why a softmax · V contraction was not fused; --require-fused fails with that reason', async () => {
+    const src = JSON.stringify(join(REPO, 'src', 'index.ts'));
+    const path = join(dir, 'probs-graph.ts');
+    writeFileSync(
+      path,
+      `import { einsum, graph, input, softmax } from ${src};
+const p = softmax(einsum('b s d, b t d -> b s t', input('q', 'b s d'), input('k', 'b t d')), 't');
+export default graph('probs_out', { o: einsum('b s t, b t dv -> b s dv', p, input('v', 'b t dv')), p });
+`,
+    );
+    const dims = ['--dims', 'b=1,s=3,t=5,d=4,dv=4'];
+    const r = await cli(['run', '--file', path, ...dims, '--explain', '--dry-run']);
+    expectOk(r);
+    expect(r.stdout).toMatch(/not fused:\n {4}temporary _einsum0: f32\[b s t\] holds query axis s and key axis t:\n {6}einsum\('b s t, b t dv -> b s dv', p, v\): the softmax is also used elsewhere/);
+    const req = await cli(['run', '--file', path, ...dims, '--require-fused', '--dry-run']);
+    expect(req.code).toBe(1);
+    expect(req.errLines).toEqual([expect.stringMatching(/^einattn: graph 'probs_out' is not fully fused \(fused: 'require'\): temporary _einsum0\[b s t\] holds query axis s and key axis t \(.*the softmax is also used elsewhere/)]);
+    expectOk(await cli(['run', 'gqa', '--require-fused', '--dry-run']));
   });
 
   it('--repeat 3 prints a median', async () => {

@@ -12,6 +12,7 @@ import {
   layoutWorkgroups,
   runPlan,
   type ExecPlan,
+  type PlanFeature,
   type Runtime,
 } from '../../src/runtime/index.ts';
 import { caught, fmaPlan, gridPlan, groupPlan, randomF32 } from './plans.ts';
@@ -208,7 +209,8 @@ describe('device limits', () => {
 
   it('a feature the device lacks', async () => {
     const plan = fmaPlan();
-    plan.kernels[0].features = ['chromium-experimental-imaginary'];
+    // a feature no device has (plans are data: a generated module may name one this version does not know)
+    plan.kernels[0].features = ['chromium-experimental-imaginary' as PlanFeature];
     const e = await limitError({}, plan, 10);
     expect(e.code).toBe('LIMIT');
     expect(e.message).toContain("kernel 'fma' of plan 'fma' needs the WebGPU feature 'chromium-experimental-imaginary', which the");

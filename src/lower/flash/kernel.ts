@@ -80,7 +80,8 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
     shared: lanes?.shared ?? [], enables: subgroups ? ['subgroups'] : [],
   });
   const flashKernel = planKernel(f.kb, flashName, wgsl, geo.WG, totalWg, fin.outs);
-  if (subgroups) Object.assign(flashKernel, { features: [...(flashKernel.features ?? []), 'subgroups'], subgroupLanes: geo.KL });
+  // its features (subgroups, shader-f16) come from the builder, which enabled them
+  if (subgroups) Object.assign(flashKernel, { subgroupLanes: geo.KL });
   kernels.push(flashKernel);
   if (split.on) kernels.push(mergeKernel(ctx, fin.opart!, fin.lpart!, split.size, split.name, headerBase));
   return { kernels, buffers, derivedSizes, summary: schedText };

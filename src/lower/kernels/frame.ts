@@ -2,7 +2,7 @@
 import { fail } from '../../errors.ts';
 import { staticSize } from '../../ir/index.ts';
 import { STORAGE } from '../../runtime/dtypes.ts';
-import type { PlanKernel, SizeExpr } from '../../runtime/plan.ts';
+import type { KernelAbout, PlanFeature, PlanKernel, SizeExpr } from '../../runtime/plan.ts';
 import {
   add, bytesOf, callsIn, chain, div, eachExpr, field, flt, ge, if_, index, inline, let_, mod, mul, par, set, u, v, var_,
   type Expr, type Stmt, type Ty,
@@ -10,6 +10,10 @@ import {
 import { cleanup } from '../kir/passes.ts';
 import { renderModule } from '../kir/render.ts';
 import { axisVar, HELPER_CALLS, HELPERS, internalName, offset, product, storeEnv, type BufferRef, type ComputeType, type Env, type Helper, type KernelContext } from '../wgsl.ts';
+
+/** WGSL extensions a kernel may enable besides f16, and the WebGPU feature each needs. */
+type Extension = 'subgroups';
+const FEATURE_OF: Record<Extension, PlanFeature> = { subgroups: 'subgroups' };
 
 /** Invocations per workgroup of the generic kernels (a multiple of every subgroup size seen). */
 export const WORKGROUP = 64;
@@ -126,6 +130,15 @@ export class KernelBuilder implements KernelContext {
 
   /** bytes of `var<workgroup>` memory the module declares (set by {@link module}) */
   workgroupBytes = 0;
+  /** what the module computes, from its header (set by {@link module}): the plan kernel's `about` */
+  about: KernelAbout | undefined;
+  /** WGSL extensions the module enables besides f16 (set by {@link module}) */
+  private enabled: readonly Extension[] = [];
+
+  /** The optional WebGPU features the module needs: its f16 types and the extensions it enables. */
+  get features(): PlanFeature[] {
+    return [...(this.f16 ? ['shader-f16' as const] : []), ...this.enabled.map((e) => FEATURE_OF[e])];
+  }
 
   /** The whole WGSL module: the body cleaned up (kir/passes.ts) and rendered with its declarations (kir/render.ts). */
   module(p: {
@@ -137,8 +150,11 @@ export class KernelBuilder implements KernelContext {
     /** module-scope `var<workgroup>` variables */
     shared?: readonly { name: string; ty: Ty }[];
     /** WGSL extensions besides f16 (which the builder enables itself), e.g. 'subgroups' */
-    enables?: readonly string[];
+    enables?: readonly Extension[];
   }): string {
+    // the header is [title, what it computes…, schedule]: the plan kernel carries it as data for explain()
+    this.about = { title: p.header[0] ?? p.name, computes: p.header.slice(1, -1), schedule: p.header.length > 1 ? p.header.at(-1)! : '' };
+    this.enabled = p.enables ?? [];
     const outs: readonly BufferRef[] = Array.isArray(p.out) ? p.out : [p.out as BufferRef];
     const size = p.workgroupSize ?? WORKGROUP;
     const [wid, nwg, lid] = [this.internal('wid'), this.internal('nwg'), this.internal('lid')];
@@ -180,7 +196,8 @@ export function planKernel(kb: KernelBuilder, name: string, wgsl: string, size: 
     bindings: [...kb.reads.map((b) => ({ buffer: b.name, access: 'read' as const })), ...outs.map((b) => ({ buffer: b.name, access: 'read_write' as const }))],
     uniforms: [...kb.uniforms],
     workgroupStorageBytes: kb.workgroupBytes,
-    ...(kb.f16 ? { features: ['shader-f16'] } : {}),
+    ...(kb.features.length ? { features: kb.features } : {}),
+    ...(kb.about ? { about: kb.about } : {}),
   };
 }
 
