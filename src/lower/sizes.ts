@@ -53,8 +53,10 @@ export function planSizes(g: Graph): SizeRules {
         progress = true;
       });
     }
-    // a size nothing determines (e.g. only on an index expression) must be given
-    const free = g.sizes.find((s) => !known.has(s));
+    // a size nothing determines (e.g. only on an index expression) must be given; a block count
+    // waits for its factors, which may be free sizes themselves (moba's blk)
+    const counted = new Set(g.equations.filter((e) => e.ceil).map((e) => e.size));
+    const free = g.sizes.find((s) => !known.has(s) && !counted.has(s)) ?? g.sizes.find((s) => !known.has(s));
     if (free === undefined) break;
     dynamicSizes.push(free);
     known.add(free);
