@@ -13,6 +13,7 @@ import { pointwiseKernel } from './kernels/pointwise.ts';
 import { scanKernel } from './kernels/scan.ts';
 import { softmaxKernel } from './kernels/softmax.ts';
 import { topkKernel } from './kernels/topk.ts';
+import { describeMatch } from './flash/context.ts';
 import { autoSplit, emitFlash } from './flash/kernel.ts';
 import { findFlash, type FlashMatch } from './flash/match.ts';
 import { flashSchedule, type FlashSchedule } from './flash/schedule.ts';
@@ -79,6 +80,8 @@ interface Lowering {
   sched: FlashSchedule;
   axes: Set<string>;
   flashOf: Map<number, FlashMatch>;
+  /** the flash kernels' block maps, shared by kernels with the same mask and tiles */
+  blockMaps: Map<string, BufferRef>;
   /** an internal name (`_word`) no axis variable has, and a tensor's WGSL identifier */
   internal: (word: string) => string;
   ident: (name: string) => string;
@@ -114,7 +117,7 @@ export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
   const internal = (word: string) => internalName(axes, word);
   const L: Lowering = {
     graph, opts, tile, compute, sched, axes, internal,
-    flashOf: new Map<number, FlashMatch>(found.matches.map((m) => [m.out.id, m])),
+    flashOf: new Map<number, FlashMatch>(found.matches.map((m) => [m.out.id, m])), blockMaps: new Map(),
     ident: (name) => (isWgslBuiltin(name) ? internal(`${name}_buf`) : name),
     f16Buf: (d) => ((d === 'f16' || (d === 'f32' && opts.storage === 'f16')) && !widen ? 'f16' : 'f32'),
     userNames: new Set([...graph.inputs.map((i) => i.name), ...graph.outputs.map((o) => o.name)]),
@@ -185,13 +188,8 @@ function flashGroup(L: Lowering, gr: KernelGroup, name: string, header: string[]
     split: chooseSplit(graph, m, L.sched, L.opts.dims),
     compute: L.compute,
     debugTiles: L.opts.debugTiles === true,
-    describe: {
-      scores: describe(m.softmax.x, names),
-      contractions: m.scores.map((c) => describe(c.einsum, names)),
-      mask: m.softmax.mask && describe(m.softmax.mask, names),
-      sink: m.softmax.sink && describe(m.softmax.sink, names),
-      length: m.length && `${describe(m.length.end, names)}${m.length.inclusive ? ' + 1' : ''}`,
-    },
+    describe: describeMatch(m, (n) => describe(n, names)),
+    blockMaps: L.blockMaps,
     internal: (w) => L.internal(w),
   });
   L.kernels.push(...em.kernels);

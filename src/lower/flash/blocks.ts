@@ -25,7 +25,7 @@ export function blockMaskKernel(ctx: FlashContext, blocks: BufferRef, maskBatch:
   const main = new Scope(kb, kb.counter);
   const inner = main.child({ hoist: (n) => !n.axes.includes(t) && !n.axes.some((a) => m.rows.includes(a)) });
   const env = { ...axisEnv(maskBatch), ...axisEnv(m.rows), [t]: v(axisVar(t)) };
-  const mv = inner.value(m.softmax.mask!, env);
+  const mv = inner.value(m.mask!, env);
   // keys at or past the declared length are masked (the mask says so), and nothing there is read
   const end = m.length ? I('tend') : undefined;
   const endLine = m.length && end ? keyEnd(main, m.length, env, T, end) : undefined;

@@ -36,10 +36,60 @@ export interface FlashContext {
   debugTiles: boolean;
   /** the arithmetic of the Q·K and P·V products ('f16': operands and products in f16, sums, max, exp in f32) */
   compute: ComputeType;
-  /** readable descriptions for the header; `contractions` describes each of `match.scores` */
-  describe: { scores: string; contractions: string[]; mask?: string; sink?: string; length?: string };
+  /** readable descriptions for the header (`describeMatch`) */
+  describe: FlashDescription;
+  /**
+   * the block maps of the flash kernels emitted so far, by mask structure and tile geometry:
+   * kernels with the same mask and tiles share one (shared by every flash group of a lowering)
+   */
+  blockMaps?: Map<string, BufferRef>;
   /** a fresh internal name that no axis and no other buffer uses */
   internal(word: string): string;
+}
+
+/**
+ * Readable descriptions of a match for kernel headers: `scores` (map 0's logits or weights),
+ * `contractions` (each of `match.scores`), the common mask, map 0's sink, the declared
+ * length; with several maps or plain weights, `weights` (P) and each map's expression.
+ */
+export interface FlashDescription {
+  scores: string;
+  contractions: string[];
+  mask?: string;
+  sink?: string;
+  length?: string;
+  weights?: string;
+  maps: { x: string; mask?: string; sink?: string }[];
+}
+
+/**
+ * The descriptions of `m`, each node written by `d` (the lowering's `describe` with buffer names).
+ * @example describeMatch(findFlash(mha()).matches[0], (n) => describe(n, new Map())).mask // undefined
+ */
+export function describeMatch(m: FlashMatch, d: (n: Node) => string): FlashDescription {
+  const map0 = m.maps[0]!;
+  return {
+    scores: d(map0.x),
+    contractions: m.scores.map((c) => d(c.einsum)),
+    ...(m.mask ? { mask: d(m.mask) } : {}),
+    ...(map0.sink ? { sink: d(map0.sink) } : {}),
+    ...(m.length ? { length: `${d(m.length.end)}${m.length.inclusive ? ' + 1' : ''}` } : {}),
+    ...(isClassic(m) ? {} : { weights: d(m.weights) }),
+    maps: m.maps.map((x) => ({ x: d(x.x), ...(x.mask ? { mask: d(x.mask) } : {}), ...(x.sink ? { sink: d(x.sink) } : {}) })),
+  };
+}
+
+/** One softmax map and nothing else: the attention every flash feature serves (split-KV included). */
+export const isClassic = (m: FlashMatch): boolean => m.maps.length === 1 && m.maps[0]!.kind === 'softmax' && m.weights === m.maps[0]!.node;
+
+/**
+ * Why split-KV is not used for `m`, or undefined when it can be: its merge combines partial
+ * softmax outputs by their log-sum-exp, which plain weights and combinations of maps do not have.
+ */
+export function splitRefusal(m: FlashMatch): string | undefined {
+  if (isClassic(m)) return undefined;
+  const what = m.maps.length > 1 ? `a combination of ${m.maps.length} attention maps` : 'plain attention weights (no softmax)';
+  return `split-KV is off for ${what}: its merge combines one softmax's partial outputs by their log-sum-exp`;
 }
 
 /** What the flash lowering adds to the plan. */

@@ -11,7 +11,7 @@ import { add, arrayOf, cdiv, div, flt, let_, line, min, mod, mul, set, sub as mi
 import { KernelBuilder } from '../kernels/frame.ts';
 import { axisEnv, axisVar, NEG_INF, Scope, type BufferRef, type Env } from '../wgsl.ts';
 import { named, type FlashContext } from './context.ts';
-import type { FlashMatch, FlashScore } from './match.ts';
+import type { FlashMap, FlashMatch, FlashScore } from './match.ts';
 import { qkBlockOf, type FlashSchedule } from './schedule.ts';
 
 const prod = (xs: readonly SizeExpr[]): SizeExpr => (xs.length === 0 ? 1 : xs.length === 1 ? xs[0]! : ['*', ...xs]);
@@ -57,6 +57,22 @@ export interface ScoreRegs {
   blockDot: (r: number, b: number) => string;
   blockKey: (b: number) => string;
   blockKv: (b: number) => string;
+}
+
+/**
+ * The registers of one attention map (maps.ts) per register row r: its running max (softmax),
+ * row sum (softmax; plain weights whose row sum the epilogue reads), accumulator and weight
+ * tile. Map 0's are `_m0`, `_l0`, `_acc0` and contraction 0's score tile `_s0` (logits, then
+ * weights); map k > 0 prefixes its names with `p<k>` (`_p1m0`, `_p1acc0`, its own tile `_p1s0`).
+ */
+export interface MapRegs {
+  map: FlashMap;
+  /** '' for map 0, `p<k>` after: the prefix of the map's other names (alpha, sink, inv …) */
+  tag: string;
+  mv?: (r: number) => string;
+  lv?: (r: number) => string;
+  acc: (r: number) => string;
+  w: (r: number) => string;
 }
 
 /** What every step of the flash kernel reads. */
@@ -112,12 +128,10 @@ export interface FlashFrame {
   envR: Env[];
   /** the kernel's outermost scope: values that vary with neither the key nor a loop are hoisted into it */
   main: Scope;
-  /** per register row r: its flat row index, running max, sum, accumulator and score tile */
+  /** per register row r: its flat row index */
   row: (r: number) => string;
-  mv: (r: number) => string;
-  lv: (r: number) => string;
-  acc: (r: number) => string;
-  sc: (r: number) => string;
+  /** per attention map: its registers */
+  maps: MapRegs[];
   /** per contraction: its registers, its static cached qk extent (undefined: not cached) and keys per register block */
   scoreRegs: ScoreRegs[];
   qCached: (number | undefined)[];
@@ -146,6 +160,17 @@ function scoreRegsOf(I: (w: string) => string, c: number): ScoreRegs {
   return {
     tile: (r) => reg(`s${r}`), q: (r) => reg(`q${r}`), dot: (r) => reg(`dot${r}`), kv: reg('kv'),
     blockDot: (r, b) => reg(`dot${r}k${b}`), blockKey: (b) => reg(`tk${b}`), blockKv: (b) => reg(`kv${b}`),
+  };
+}
+
+/** The registers of map k (see {@link MapRegs}). */
+function mapRegsOf(I: (w: string) => string, map: FlashMap, k: number): MapRegs {
+  const tag = k === 0 ? '' : `p${k}`;
+  const reg = (word: string) => (r: number) => I(`${tag}${word}${r}`);
+  return {
+    map, tag, acc: reg('acc'), w: reg('s'),
+    ...(map.kind === 'softmax' ? { mv: reg('m') } : {}),
+    ...(map.kind === 'softmax' || map.sums.length > 0 ? { lv: reg('l') } : {}),
   };
 }
 
@@ -183,12 +208,18 @@ export function flashFrame(ctx: FlashContext, geo: FlashGeometry, split: FlashSp
     envR.push({ ...batchEnv, ...Object.fromEntries(m.rows.map((a, i) => [a, v(vars[i]!)])) });
   }
   const main = new Scope(kb, kb.counter);
-  const [mv, lv, acc, sc] = [(r: number) => I(`m${r}`), (r: number) => I(`l${r}`), (r: number) => I(`acc${r}`), (r: number) => I(`s${r}`)];
+  const maps = m.maps.map((map, k) => mapRegsOf(I, map, k));
   const state: Stmt[] = [];
-  for (let r = 0; r < R; r++)
-    state.push(var_(mv(r), 'f32', NEG_INF), var_(lv(r), 'f32', flt(0)), var_(acc(r), arrayOf('f32', DVC)), var_(sc(r), arrayOf('f32', TK)));
+  const declare = (regs: MapRegs, r: number) => [
+    ...(regs.mv ? [var_(regs.mv(r), 'f32', NEG_INF)] : []),
+    ...(regs.lv ? [var_(regs.lv(r), 'f32', flt(0))] : []),
+    var_(regs.acc(r), arrayOf('f32', DVC)),
+    var_(regs.w(r), arrayOf('f32', TK)),
+  ];
+  for (let r = 0; r < R; r++) state.push(...declare(maps[0]!, r));
   const scoreRegs = m.scores.map((_, c) => scoreRegsOf(I, c));
   for (const regs of scoreRegs.slice(1)) for (let r = 0; r < R; r++) state.push(var_(regs.tile(r), arrayOf('f32', TK)));
+  for (const regs of maps.slice(1)) for (let r = 0; r < R; r++) state.push(...declare(regs, r));
   const [tile, lo, hi, t0, j, tv, cc] = [I('tile'), I('lo'), I('hi'), I('t0'), I('j'), axisVar(m.kv), I('c')];
   const end = m.length ? v(I('tend')) : T;
   return {
@@ -196,7 +227,7 @@ export function flashFrame(ctx: FlashContext, geo: FlashGeometry, split: FlashSp
     end, nTe: m.length ? cdiv(end, TK) : nT,
     wg, lid, rblk, chunk, sp, bflat, c0, lane, rinv, tile, lo, hi, t0, j, tv, cc,
     loaded: I('loaded'), loadedAll: I('loaded_all'), partial: I('partial'),
-    batchEnv, envR, main, row, mv, lv, acc, sc, scoreRegs, qCached, qkBlocks, indices, state,
+    batchEnv, envR, main, row, maps, scoreRegs, qCached, qkBlocks, indices, state,
   };
 }
 

@@ -172,9 +172,10 @@ export function decodeSchedule(matches: readonly FlashMatch[], sizes: Record<str
     // 4 rows at most: the lanes' merge makes lavapipe's compile time grow with the rows
     let rows = Math.min(4, 2 ** Math.ceil(Math.log2(q)));
     const wg = given.workgroup ?? out.workgroup ?? 8;
-    // a workgroup-memory lane merge: (dvc + 2) floats per (invocation, row), plus a max per (row tile, row)
+    // a workgroup-memory lane merge: (dvc + 2) floats per (invocation, row), plus a max per (row tile, row), per attention map
     const shuffles = given.subgroups ?? shufflesFit(lanes, device);
-    while (rows > 1 && lanes > 1 && !shuffles && sharedMergeBytes(rows, wg, lanes, dvc) > DECODE_SHARED_BYTES) rows /= 2;
+    const maps = Math.max(...matches.map((m) => m.maps.length));
+    while (rows > 1 && lanes > 1 && !shuffles && maps * sharedMergeBytes(rows, wg, lanes, dvc) > DECODE_SHARED_BYTES) rows /= 2;
     out.rows = rows;
   }
   return out;

@@ -8,10 +8,11 @@ import { evalSize } from '../../runtime/sizes.ts';
 import { addr, call, eq, if_, index, inline, set, u, umul, v, type Stmt } from '../kir/ir.ts';
 import type { BufferRef } from '../wgsl.ts';
 import { blockMaskKernel } from './blocks.ts';
-import { planKernel, type FlashContext, type FlashEmit } from './context.ts';
+import { planKernel, splitRefusal, type FlashContext, type FlashEmit } from './context.ts';
 import { flashFrame, flashGeometry, scoreBlocking, type FlashFrame, type FlashGeometry, type FlashSplit } from './frame.ts';
 import { laneMerge } from './lanes.ts';
-import type { FlashMatch } from './match.ts';
+import type { FlashMap, FlashMatch } from './match.ts';
+import { structKey } from './maps.ts';
 import { mergeKernel } from './merge.ts';
 import type { FlashSchedule } from './schedule.ts';
 import { scores } from './scores.ts';
@@ -21,10 +22,11 @@ export { BLOCK_EMPTY, BLOCK_FULL, BLOCK_PARTIAL, type FlashContext, type FlashEm
 export { flashGeometry } from './frame.ts';
 
 /**
- * The split count the auto rule picks for these sizes (1 = one pass).
+ * The split count the auto rule picks for these sizes (1 = one pass; always 1 where split-KV is refused, `splitRefusal`).
  * @example autoSplit(findFlash(mha()).matches[0], { b: 1, h: 8, s: 1, t: 4096, d: 64, dv: 64 }, flashSchedule()) // 4
  */
 export function autoSplit(m: FlashMatch, sizes: Record<string, number>, sch: FlashSchedule, staticSizes: Readonly<Record<string, number>> = {}): number {
+  if (splitRefusal(m)) return 1;
   return evalSize(flashGeometry(m, sch, staticSizes).autoSplits, sizes);
 }
 
@@ -36,10 +38,13 @@ export function autoSplit(m: FlashMatch, sizes: Record<string, number>, sch: Fla
  * all reading one frame (frame.ts).
  * @example const { kernels } = emitFlash(ctx) // [block map?, flash or its partial, merge?]
  */
-export function emitFlash(ctx: FlashContext): FlashEmit {
+export function emitFlash(ctx0: FlashContext): FlashEmit {
+  // split-KV serves one softmax map; other kinds run in one pass, and the schedule line says why
+  const refused = ctx0.schedule.split !== 1 ? splitRefusal(ctx0.match) : undefined;
+  const ctx = refused ? { ...ctx0, split: 1 } : ctx0;
   const { match: m, schedule: sch, staticSizes } = ctx;
   const geo = flashGeometry(m, sch, staticSizes);
-  const mask = m.softmax.mask;
+  const mask = m.mask;
   const maskBatch = mask ? m.batch.filter((a) => mask.axes.includes(a)) : [];
   const useBlocks = !!mask && sch.blockMask;
   const derivedSizes: FlashEmit['derivedSizes'] = [];
@@ -47,15 +52,22 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   const kernels: PlanKernel[] = [];
   const split = splitOf(ctx);
   if (ctx.split === 'dynamic') derivedSizes.push({ name: split.name, expr: geo.autoSplits });
-  const schedText = scheduleText(ctx, geo, split, scoreBlocking(m, sch, staticSizes).qkBlocks, useBlocks);
+  const schedText = scheduleText(ctx, geo, split, scoreBlocking(m, sch, staticSizes).qkBlocks, useBlocks) + (refused ? `; ${refused}` : '');
   const headerBase = headerLines(ctx);
 
   let blocks: BufferRef | undefined;
   if (useBlocks) {
-    const name = ctx.internal('blocks');
-    blocks = { name, ident: name, axes: [...maskBatch, `${name}_r`, `${name}_t`], dtype: 'i32' };
-    buffers.push({ name, dtype: 'i32', shape: [...maskBatch, geo.nRowBlocks, geo.nTiles], role: 'temp', axes: [...blocks.axes] });
-    kernels.push(blockMaskKernel(ctx, blocks, maskBatch, geo.BR, geo.TK, geo.nRowBlocks, geo.nTiles, headerBase));
+    // flash kernels with the same mask and tiles share one block map
+    const key = blockMapKey(ctx, maskBatch, geo);
+    blocks = ctx.blockMaps?.get(key);
+    if (!blocks) {
+      const n = ctx.blockMaps?.size ?? 0;
+      const name = ctx.internal(n === 0 ? 'blocks' : `blocks${n}`);
+      blocks = { name, ident: name, axes: [...maskBatch, `${name}_r`, `${name}_t`], dtype: 'i32' };
+      buffers.push({ name, dtype: 'i32', shape: [...maskBatch, geo.nRowBlocks, geo.nTiles], role: 'temp', axes: [...blocks.axes] });
+      kernels.push(blockMaskKernel(ctx, blocks, maskBatch, geo.BR, geo.TK, geo.nRowBlocks, geo.nTiles, headerBase));
+      ctx.blockMaps?.set(key, blocks);
+    }
   }
 
   const f = flashFrame(ctx, geo, split, blocks, maskBatch);
@@ -87,6 +99,16 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   return { kernels, buffers, derivedSizes, summary: schedText };
 }
 
+/**
+ * What a block map depends on: the mask's structure (inputs and materialised tensors by name),
+ * its batch axes, the query-row and key axes, and the tile geometry.
+ */
+function blockMapKey(ctx: FlashContext, maskBatch: string[], geo: FlashGeometry): string {
+  const m = ctx.match;
+  const mask = structKey(m.mask!, (n) => ctx.buffers.get(n.id)?.name);
+  return JSON.stringify({ mask, maskBatch, rows: m.rows, kv: m.kv, BR: geo.BR, TK: geo.TK });
+}
+
 /** How the KV axis is split: the context's fixed count, or the auto count as the derived size `_splits`. */
 function splitOf(ctx: FlashContext): FlashSplit {
   const name = ctx.internal('splits');
@@ -94,14 +116,16 @@ function splitOf(ctx: FlashContext): FlashSplit {
   return { on: size !== 1, size, name };
 }
 
-/** Step 4b: with lanes, the lanes of one row tile merge (m, l, acc) and lane 0 continues (lanes.ts). */
+/** Step 4b: with lanes, the lanes of one row tile merge each map's (m, l, acc) and lane 0 continues (lanes.ts). */
 function laneStep(f: FlashFrame) {
   const { geo } = f;
   if (geo.KL === 1) return undefined;
-  return laneMerge({
-    kb: f.kb, R: geo.R, WG: geo.WG, KL: geo.KL, DVC: geo.DVC, lane: f.lane, rinv: f.rinv, m: f.mv, l: f.lv, acc: f.acc,
-    subgroups: f.sch.subgroups, debugLoaded: f.ctx.debugTiles ? { loaded: f.loaded, total: f.loadedAll } : undefined,
-  });
+  const merges = f.maps.map((g, k) => laneMerge({
+    kb: f.kb, R: geo.R, WG: geo.WG, KL: geo.KL, DVC: geo.DVC, lane: f.lane, rinv: f.rinv, acc: g.acc, tag: g.tag,
+    ...(g.mv ? { m: g.mv } : {}), ...(g.lv ? { l: g.lv } : {}),
+    subgroups: f.sch.subgroups, debugLoaded: f.ctx.debugTiles && k === 0 ? { loaded: f.loaded, total: f.loadedAll } : undefined,
+  }));
+  return { lines: merges.flatMap((x) => x.lines), shared: merges.flatMap((x) => x.shared) };
 }
 
 /** With `debugTiles`: the output `_flash_tiles`, the KV tiles each workgroup loaded, written by its first invocation. */
@@ -118,15 +142,25 @@ function debugTiles(f: FlashFrame, totalWg: SizeExpr, outs: BufferRef[], buffers
 /** The header lines every kernel of the match shares: the expression, its parts and its axes. */
 function headerLines(ctx: FlashContext): string[] {
   const m = ctx.match;
+  const d = ctx.describe;
+  const maps = d.weights === undefined
+    ? [`scores = ${d.scores}`]
+    : [`weights = ${d.weights}`, ...m.maps.map((x, k) => `  map ${k} (${mapKind(x)}) of ${d.maps[k]!.x}${!m.mask && d.maps[k]!.mask ? `, mask ${d.maps[k]!.mask}` : ''}${d.maps[k]!.sink ? `, sink ${d.maps[k]!.sink}` : ''}`)];
   return [
     ...ctx.header,
-    `scores = ${ctx.describe.scores}`,
+    ...maps,
     // several contractions: each streamed into its own score tile (contraction c's registers are named _c<c>…)
-    ...(m.scores.length > 1 ? m.scores.map((c, i) => `  contraction ${i} over [${c.qkDims.join(' ')}]: ${ctx.describe.contractions[i]}`) : []),
-    ...(ctx.describe.mask ? [`mask = ${ctx.describe.mask}`] : []),
-    ...(ctx.describe.sink ? [`sink = ${ctx.describe.sink}`] : []),
+    ...(m.scores.length > 1 ? m.scores.map((c, i) => `  contraction ${i} over [${c.qkDims.join(' ')}]: ${d.contractions[i]}`) : []),
+    ...(d.mask ? [`mask = ${d.mask}`] : []),
+    ...(d.sink && d.weights === undefined ? [`sink = ${d.sink}`] : []),
     `axes: batch [${m.batch.join(' ')}], rows [${m.rows.join(' ')}], kv '${m.kv}', qk dims ${m.scores.map((c) => `[${c.qkDims.join(' ')}]`).join(', ')}, v dims [${m.vDims.join(' ')}]`,
   ];
+}
+
+/** How the header names a map's kind. */
+function mapKind(x: FlashMap): string {
+  if (x.kind === 'softmax') return 'softmax';
+  return x.sums.length ? 'weights normalised by their row sum in the epilogue' : 'weights, no normaliser';
 }
 
 /** The one-line schedule summary of the flash kernel. */
@@ -136,12 +170,19 @@ function scheduleText(ctx: FlashContext, geo: FlashGeometry, split: FlashSplit, 
   return (
     `schedule: ${R} row${R > 1 ? 's' : ''} x ${WG / KL} invocations per workgroup (${BR} query rows of [${m.rows.join(' ') || '-'}])` +
     `${KL > 1 ? `, ${KL} invocations per row tile each streaming every ${KL}th KV tile` : ''}, ` +
-    `KV tile ${TK} of '${m.kv}' streamed through registers with an online softmax, ` +
+    `KV tile ${TK} of '${m.kv}' streamed through registers with ${streamedWith(m)}, ` +
     `value columns ${DVC} per invocation${dvStatic !== undefined && DVC >= dvStatic ? '' : ' (chunked)'}` +
     `${qkBlocks.some((b) => b > 1) ? `, scores in register blocks of ${qkBlocks.join(' / ')} key${qkBlocks.length > 1 ? 's per contraction' : 's'}` : ''}` +
-    `${useBlocks ? ', block mask (empty tiles skipped, full tiles unmasked)' : m.softmax.mask ? ', mask per element' : ''}` +
+    `${useBlocks ? ', block mask (empty tiles skipped, full tiles unmasked)' : m.maps.some((x) => x.mask) ? ', mask per element' : ''}` +
     `${m.length ? `, keys end at the declared length ${ctx.describe.length ?? ''} (nothing past it is read)` : ''}` +
     `${split.on ? `, split-KV into ${typeof split.size === 'number' ? split.size : 'auto'} parts + merge` : ''}` +
     `${KL > 1 ? (sch.subgroups ? `, lanes merged by subgroup shuffles (no workgroup memory)` : `, lanes merged through workgroup memory (one barrier)`) : ', no workgroup memory'}`
   );
+}
+
+/** What the tile loop keeps per row: an online softmax, plain sums, or one state per map. */
+function streamedWith(m: FlashMatch): string {
+  if (m.maps.length > 1) return `one state per attention map (${m.maps.map((x) => (x.kind === 'softmax' ? 'online softmax' : x.sums.length ? 'sums' : 'no normaliser')).join(', ')})`;
+  const x = m.maps[0]!;
+  return x.kind === 'softmax' ? 'an online softmax' : x.sums.length ? 'plain weights and their row sum (no rescale)' : 'plain weights (no normaliser, no rescale)';
 }

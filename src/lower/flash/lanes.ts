@@ -24,10 +24,15 @@ export interface LaneMergeArgs {
   /** the invocation's lane within its row tile, and its row tile within the workgroup */
   lane: string;
   rinv: string;
-  /** per row r: the running max, sum and accumulator variables */
-  m: (r: number) => string;
-  l: (r: number) => string;
+  /**
+   * per row r: the running max, sum and accumulator variables; without a max (plain weights,
+   * no normaliser) the lanes' sums and accumulators simply add, and without a sum there is none
+   */
+  m?: (r: number) => string;
+  l?: (r: number) => string;
   acc: (r: number) => string;
+  /** a prefix for the names of the workgroup-memory variables (one set per attention map) */
+  tag?: string;
   /** with the debug tile counter: the lane's count, and the workgroup total's name */
   debugLoaded?: { loaded: string; total: string };
   /** merge with subgroup shuffles instead of workgroup memory */
@@ -74,7 +79,17 @@ function subgroupMerge(a: LaneMergeArgs): LaneMerge {
   const shuffle = (e: Expr, k: Expr) => call('subgroupShuffleXor', e, k);
   const lines: Stmt[] = [];
   for (let r = 0; r < R; r++) {
-    const [m, l, acc] = [v(a.m(r)), v(a.l(r)), v(a.acc(r))];
+    const acc = v(a.acc(r));
+    if (!a.m) {
+      // plain weights: the lanes' sums and accumulators add
+      const l = a.l ? v(a.l(r)) : undefined;
+      lines.push(block(
+        ...(l ? masks.map((k) => inc(l, shuffle(l, k))) : []),
+        loop(cc, u(0), u(DVC), [var_(x, undefined, index(acc, v(cc))), ...masks.map((k) => inc(v(x), shuffle(v(x), k))), set(index(acc, v(cc)), v(x))]),
+      ));
+      continue;
+    }
+    const [m, l] = [v(a.m(r)), v(a.l!(r))];
     lines.push(block(
       var_(mm, undefined, m),
       ...masks.map((k) => set(v(mm), max(v(mm), shuffle(v(mm), k)))),
@@ -94,18 +109,22 @@ function subgroupMerge(a: LaneMergeArgs): LaneMerge {
 
 /**
  * Workgroup-memory merge: every lane publishes its state; after one barrier lane 0
- * of each row tile folds the lanes and reloads the result into its registers.
+ * of each row tile folds the lanes and reloads the result into its registers. Without a
+ * running max (plain weights) the fold only adds.
  */
 function sharedMerge(a: LaneMergeArgs): LaneMerge {
   const { kb, R, WG, KL, DVC } = a;
   const I = (w: string) => named(kb, w);
+  const tag = a.tag ?? '';
   // the rows are folded by a run-time loop: unrolled per row, the merge made lavapipe's compile ~10x slower
-  const [wm, wl, wacc, wmax, q, rr, mm, ll, ov, fq, sl, cc] = ['wm', 'wl', 'wacc', 'wmax', 'q', 'rr', 'mm', 'll', 'ov', 'fq', 'sl', 'c'].map(I) as [string, string, string, string, string, string, string, string, string, string, string, string];
+  const [wm, wl, wacc, wmax] = ['wm', 'wl', 'wacc', 'wmax'].map((w) => I(`${tag}${w}`)) as [string, string, string, string];
+  const [q, rr, mm, ll, ov, fq, sl, cc] = ['q', 'rr', 'mm', 'll', 'ov', 'fq', 'sl', 'c'].map(I) as [string, string, string, string, string, string, string, string];
   const slots = WG * R;
+  const [hasM, hasL] = [a.m !== undefined, a.l !== undefined];
   const shared = [
-    { name: wm, ty: arrayOf('f32', slots) },
-    { name: wl, ty: arrayOf('f32', slots) },
-    { name: wmax, ty: arrayOf('f32', (WG / KL) * R) },
+    ...(hasM ? [{ name: wm, ty: arrayOf('f32', slots) }] : []),
+    ...(hasL ? [{ name: wl, ty: arrayOf('f32', slots) }] : []),
+    ...(hasM ? [{ name: wmax, ty: arrayOf('f32', (WG / KL) * R) }] : []),
     { name: wacc, ty: arrayOf('f32', slots * DVC) },
   ];
   const [lane, rinv] = [v(a.lane), v(a.rinv)];
@@ -116,31 +135,38 @@ function sharedMerge(a: LaneMergeArgs): LaneMerge {
   const lines: Stmt[] = [];
   for (let r = 0; r < R; r++)
     lines.push(
-      set(index(v(wm), slot(lane, u(r))), v(a.m(r))),
-      set(index(v(wl), slot(lane, u(r))), v(a.l(r))),
+      ...(a.m ? [set(index(v(wm), slot(lane, u(r))), v(a.m(r)))] : []),
+      ...(a.l ? [set(index(v(wl), slot(lane, u(r))), v(a.l(r)))] : []),
       loop(cc, u(0), u(DVC), [set(accAt(slot(lane, u(r))), index(v(a.acc(r)), v(cc)))], { inline: true }),
     );
+  // a lane's weight: exp(m_lane - max) with a running max, else 1
+  const weight = (s: Expr): Expr => (hasM ? mul(accAt(s), index(v(wm), s)) : accAt(s));
+  const sums: Stmt[] = hasM
+    ? [
+      var_(mm, undefined, NEG_INF),
+      loop(q, u(0), u(KL), [set(v(mm), max(v(mm), index(v(wm), slot(v(q), v(rr)))))], { inline: true }),
+      var_(ll, undefined, flt(0)),
+      loop(q, u(0), u(KL), [
+        let_(sl, slot(v(q), v(rr))),
+        let_(fq, rescale(index(v(wm), v(sl)), v(mm))),
+        inc(v(ll), mul(index(v(wl), v(sl)), v(fq))),
+        { k: 'line', body: [set(index(v(wm), v(sl)), v(fq)), { k: 'comment', text: "from here on: the lane's weight" }] },
+      ]),
+    ]
+    : hasL ? [var_(ll, undefined, flt(0)), loop(q, u(0), u(KL), [inc(v(ll), index(v(wl), slot(v(q), v(rr))))], { inline: true })] : [];
   const fold = loop(rr, u(0), u(R), [
-    var_(mm, undefined, NEG_INF),
-    loop(q, u(0), u(KL), [set(v(mm), max(v(mm), index(v(wm), slot(v(q), v(rr)))))], { inline: true }),
-    var_(ll, undefined, flt(0)),
-    loop(q, u(0), u(KL), [
-      let_(sl, slot(v(q), v(rr))),
-      let_(fq, rescale(index(v(wm), v(sl)), v(mm))),
-      inc(v(ll), mul(index(v(wl), v(sl)), v(fq))),
-      { k: 'line', body: [set(index(v(wm), v(sl)), v(fq)), { k: 'comment', text: "from here on: the lane's weight" }] },
-    ]),
+    ...sums,
     loop(cc, u(0), u(DVC), [
       var_(ov, undefined, flt(0)),
-      loop(q, u(0), u(KL), [inc(v(ov), mul(accAt(slot(v(q), v(rr))), index(v(wm), slot(v(q), v(rr)))))], { inline: true }),
+      loop(q, u(0), u(KL), [inc(v(ov), weight(slot(v(q), v(rr))))], { inline: true }),
       set(accAt(slot(u(0), v(rr))), v(ov)),
     ]),
-    set(index(v(wl), slot(u(0), v(rr))), v(ll)),
-    set(index(v(wmax), uadd(umul(rinv, u(R)), v(rr))), v(mm)),
+    ...(hasL ? [set(index(v(wl), slot(u(0), v(rr))), v(ll))] : []),
+    ...(hasM ? [set(index(v(wmax), uadd(umul(rinv, u(R)), v(rr))), v(mm))] : []),
   ]);
   const reload = Array.from({ length: R }, (_, r) => [
-    set(v(a.m(r)), index(v(wmax), uadd(umul(rinv, u(R)), u(r)))),
-    set(v(a.l(r)), index(v(wl), slot(u(0), u(r)))),
+    ...(a.m ? [set(v(a.m(r)), index(v(wmax), uadd(umul(rinv, u(R)), u(r))))] : []),
+    ...(a.l ? [set(v(a.l(r)), index(v(wl), slot(u(0), u(r))))] : []),
     loop(cc, u(0), u(DVC), [set(index(v(a.acc(r)), v(cc)), accAt(slot(u(0), u(r))))], { inline: true }),
   ]).flat();
   lines.push(barrier, if_(eq(lane, u(0)), [fold, ...reload]));

@@ -1,15 +1,21 @@
 /**
- * The attention pattern matcher: finds `O = einsum(softmax(X(S₀, S₁, …), t, mask, sink), V)`
- * with each `Sᵢ = einsum(Qᵢ, Kᵢ…)` in any graph, whatever the axes are called. It never
- * looks at names, only at the structure: which einsum contracts the softmax axis, which
- * elementwise nodes lie between it and the score contractions, and which axes each tensor has.
+ * The attention pattern matcher: finds `O = einsum(P, V)` where the weights P are a linear
+ * combination `Σ cᵢ·Mᵢ` of attention maps (maps.ts): softmaxes `softmax(X(S₀, S₁, …), t, mask,
+ * sink)` and plain weights `where(keep, W(S…), 0)` (no normaliser, or their own row sum
+ * `sum(M, t)` read by the epilogue), with each `Sᵢ = einsum(Qᵢ, Kᵢ…)`, in any graph, whatever
+ * the axes are called. It never looks at names, only at the structure: which einsum contracts
+ * the key axis, which elementwise nodes lie between it and the score contractions, and which
+ * axes each tensor has.
  */
 import { children, type Graph, type Node } from '../../ir/index.ts';
 import { kvLength, type KvLength } from './length.ts';
+import { combination, mapOf, plainSignal, rowSums, structKey, type FlashMap } from './maps.ts';
 
 type Einsum = Extract<Node, { op: 'einsum' }>;
 type Softmax = Extract<Node, { op: 'softmax' }>;
 type Reduce = Extract<Node, { op: 'reduce' }>;
+
+export type { FlashMap } from './maps.ts';
 
 /** One score contraction `S = Q · K…` over all of the logits' axes. */
 export interface FlashScore {
@@ -23,17 +29,23 @@ export interface FlashScore {
 export interface FlashMatch {
   /** the second contraction `O = P · V` (the kernel's core) */
   out: Einsum;
-  /** the softmax `P` over the KV axis */
-  softmax: Softmax;
+  /** the weights operand P of `out`: one map, or a linear combination of maps */
+  weights: Node;
+  /** the attention maps P combines (one for plain attention; diff: two softmaxes) */
+  maps: FlashMap[];
+  /** the nodes combining the maps into P (add, sub, neg, multiplication or division by a coefficient); empty when P is one map */
+  combine: Node[];
+  /** the mask every map has (structurally the same): the block map and the declared length come from it */
+  mask?: Node;
   /**
-   * the score contractions the logits are an elementwise function of (the score mod),
-   * at least one; in the order the logits expression reaches them. MHA has one,
-   * MLA with RoPE two (`q_lat · c_kv + q_rope · k_rope`)
+   * the score contractions the maps are elementwise functions of, at least one; in the
+   * order the maps' expressions reach them. MHA has one, MLA with RoPE two (`q_lat · c_kv +
+   * q_rope · k_rope`), differential attention one per map
    */
   scores: FlashScore[];
   /** the value operand of `out` */
   value: Node;
-  /** the KV (softmax) axis, e.g. `t` */
+  /** the KV axis (the softmax axis, or the key axis `out` sums), e.g. `t` */
   kv: string;
   /** axes of `O` that `P` lacks: the value head dims (e.g. `dv`) */
   vDims: string[];
@@ -41,7 +53,7 @@ export interface FlashMatch {
   batch: string[];
   /** row axes no K/V-side tensor has: the query rows a workgroup tiles (e.g. `s`, or `r s` for GQA) */
   rows: string[];
-  /** optional `logsumexp` reductions of the same masked scores, served by the same kernel */
+  /** optional `logsumexp` reductions of the softmax maps' masked scores (every map's, in map order), served by the same kernel */
   lse: Reduce[];
   /** every node the flash kernel computes internally (never materialised) */
   inner: Set<number>;
@@ -49,13 +61,21 @@ export interface FlashMatch {
   length?: KvLength;
 }
 
-/** Why a softmax-contraction was not turned into a flash kernel. */
+/** Why a softmax-contraction (or another attention candidate) was not turned into a flash kernel. */
 export interface FlashMiss {
   node: Node;
   reason: string;
 }
 
 const ELEMENTWISE = new Set(['unary', 'binary', 'select', 'cast']);
+
+/** What the matcher reads about the whole graph. */
+interface GraphInfo {
+  g: Graph;
+  consumers: Map<number, Node[]>;
+  isOutput: Set<number>;
+  byId: Map<number, Node>;
+}
 
 /**
  * Finds every attention pattern in `g`, and the reasons candidates were rejected.
@@ -68,95 +88,259 @@ export function findFlash(g: Graph): { matches: FlashMatch[]; misses: FlashMiss[
     list.push(n);
     consumers.set(c.id, list);
   }
-  const isOutput = new Set(g.outputs.map((o) => o.node.id));
+  const info: GraphInfo = { g, consumers, isOutput: new Set(g.outputs.map((o) => o.node.id)), byId: new Map(g.nodes.map((n) => [n.id, n])) };
   const matches: FlashMatch[] = [];
   const misses: FlashMiss[] = [];
+  const taken = new Set<number>();
   for (const n of g.nodes) {
     if (n.op !== 'einsum') continue;
-    const p = n.operands.find((o): o is Softmax => o.op === 'softmax');
-    if (!p) continue;
-    const r = matchAt(n, p, consumers, isOutput, g);
+    const cand = candidate(n, consumers);
+    if (!cand) continue;
+    const r = matchAt(n, cand.p, cand.t, info);
+    // one kernel per node: a pattern reading another one's inner nodes (attention of attention) stays unfused
+    const clash = typeof r === 'string' ? undefined : [...r.inner, r.out.id].find((id) => taken.has(id));
     if (typeof r === 'string') misses.push({ node: n, reason: r });
-    else matches.push(r);
+    else if (clash !== undefined) misses.push({ node: n, reason: `node %${clash} is already computed inside another flash kernel` });
+    else {
+      for (const id of [...r.inner, r.out.id]) taken.add(id);
+      matches.push(r);
+    }
   }
   return { matches, misses };
 }
 
-function matchAt(out: Einsum, p: Softmax, consumers: Map<number, Node[]>, isOutput: Set<number>, g: Graph): FlashMatch | string {
-  const t = p.axis;
+/**
+ * The weights operand of an attention candidate and its key axis: a softmax operand (any
+ * contraction of a softmax is a candidate, so a miss says why), or an elementwise operand
+ * whose maps include a softmax or plain weights that are attention (plainSignal), or a
+ * contraction whose own row sum the graph takes (unmasked linear attention).
+ */
+function candidate(n: Einsum, consumers: ReadonlyMap<number, Node[]>): { p: Node; t: string } | undefined {
+  const soft = n.operands.find((o): o is Softmax => o.op === 'softmax');
+  if (soft) return { p: soft, t: soft.axis };
+  const contracted = [...new Set(n.operands.flatMap((o) => o.axes))].filter((a) => !n.axes.includes(a));
+  for (const o of n.operands) {
+    const keys = contracted.filter((a) => o.axes.includes(a));
+    if (keys.length !== 1) continue;
+    const t = keys[0]!;
+    // unmasked linear attention contracts the score contraction itself, normalised by its row sum
+    if (o.op === 'einsum' && rowSums(o, t, consumers).length > 0) return { p: o, t };
+    if (!ELEMENTWISE.has(o.op)) continue;
+    const maps = combination(o, t).leaves.map(mapOf);
+    for (const m of maps) if (m.kind === 'plain') m.sums.push(...rowSums(m.node, t, consumers));
+    if (maps.some((m) => m.kind === 'softmax' || plainSignal(m, t) === undefined)) return { p: o, t };
+  }
+  return undefined;
+}
+
+/** `softmax` for a lone softmax, else `attention weights`: how miss reasons name P. */
+const weightsWord = (p: Node) => (p.op === 'softmax' ? 'softmax' : 'attention weights');
+
+function matchAt(out: Einsum, p: Node, t: string, info: GraphInfo): FlashMatch | string {
   const ops = out.operands;
-  if (ops.length !== 2) return `the contraction with the softmax has ${ops.length} operands; flash needs exactly softmax · V`;
+  const word = weightsWord(p);
+  if (ops.length !== 2) return `the contraction with the ${word} has ${ops.length} operands; flash needs exactly ${p.op === 'softmax' ? 'softmax' : 'weights'} · V`;
   const value = ops[0] === p ? ops[1]! : ops[0]!;
-  if (value === p) return 'the softmax is contracted with itself';
-  if (out.axes.includes(t)) return `the contraction keeps the softmax axis '${t}' instead of summing it`;
+  if (value === p) return `the ${word} ${p.op === 'softmax' ? 'is' : 'are'} contracted with ${p.op === 'softmax' ? 'itself' : 'themselves'}`;
+  const axisWord = p.op === 'softmax' ? 'softmax axis' : 'key axis';
+  if (out.axes.includes(t)) return `the contraction keeps the ${axisWord} '${t}' instead of summing it`;
   const contracted = [...new Set(ops.flatMap((o) => o.axes))].filter((a) => !out.axes.includes(a));
-  if (contracted.length !== 1) return `the contraction sums over ${contracted.join(' ')}; flash needs it to sum over the softmax axis '${t}' only`;
+  if (contracted.length !== 1) return `the contraction sums over ${contracted.join(' ')}; flash needs it to sum over the ${axisWord} '${t}' only`;
   if (!value.axes.includes(t)) return `the value operand has no axis '${t}'`;
+  const comb = combination(p, t);
+  const maps = comb.leaves.map(mapOf);
+  for (const m of maps) if (m.kind === 'plain') m.sums.push(...rowSums(m.node, t, info.consumers));
+  const top = topLevel(out, p, maps, comb.skeleton, t, info);
+  if (top) return top;
+  const sc = scoresOf(maps, t, info);
+  if (typeof sc === 'string') return sc;
+  const { scores, path } = sc;
+  const side = sideInputs(maps, comb.skeleton, path);
+  if (side) return side;
+  const lse = lseOfMaps(maps, path, info);
+  if (typeof lse === 'string') return lse;
+  const epi = sumsReadByEpilogue(out, maps, info);
+  if (epi) return epi;
+
+  // K/V-side tensors (of every contraction): loaded per key; an axis they have is a batch axis, the others are query rows
   const rowAxes = p.axes.filter((a) => a !== t);
   const vDims = out.axes.filter((a) => !p.axes.includes(a));
-  const single = (x: Node, allowed: Set<number>) => !isOutput.has(x.id) && (consumers.get(x.id) ?? []).every((c) => allowed.has(c.id));
-  if (isOutput.has(p.id) || (consumers.get(p.id) ?? []).some((c) => c !== out)) return 'the softmax is also used elsewhere (an output or another op), so it must be materialised';
+  const kvSide = [...scores.flatMap((s) => s.einsum.operands.filter((o) => o.axes.includes(t))), value];
+  const batch = rowAxes.filter((a) => kvSide.some((o) => o.axes.includes(a)));
+  const rows = rowAxes.filter((a) => !batch.includes(a));
+  for (const a of rowAxes) if (!out.axes.includes(a)) return `the output drops the row axis '${a}'`;
+  const inner = new Set<number>([...path, ...comb.skeleton.map((n) => n.id), ...maps.map((m) => m.node.id), ...lse.ids]);
+  for (const m of maps) for (const s of m.sums) inner.add(s.id);
+  const mask = commonMask(maps);
+  const length = kvLength(mask, t, batch);
+  return {
+    out, weights: p, maps, combine: comb.skeleton, ...(mask ? { mask } : {}), scores, value, kv: t, vDims, batch, rows,
+    lse: maps.flatMap((m) => m.lse), inner, ...(length ? { length } : {}),
+  };
+}
 
-  // the score expression: elementwise nodes from softmax.x down to the contractions with all of X's axes
-  const x = p.x;
+/**
+ * The checks above the maps: every map is a softmax over `t` or plain weights that are
+ * attention, and P, its maps and the nodes combining them are read by `out` only (and a
+ * plain map by its row sums).
+ */
+function topLevel(out: Einsum, p: Node, maps: FlashMap[], skeleton: Node[], t: string, info: GraphInfo): string | undefined {
+  for (const m of maps) {
+    if (m.kind === 'softmax' && (m.node as Softmax).axis !== t) return `the softmax %${m.node.id} normalises over '${(m.node as Softmax).axis}', but the contraction sums over '${t}'`;
+    if (m.kind === 'plain') {
+      const why = plainSignal(m, t);
+      if (why) return `${why}, so the contraction %${out.id} is not read as attention`;
+    }
+  }
+  const allowed = new Set<number>([out.id, ...skeleton.map((n) => n.id), ...maps.flatMap((m) => [m.node.id, ...m.sums.map((s) => s.id)])]);
+  for (const n of [...skeleton, ...maps.map((m) => m.node)]) {
+    const others = (info.consumers.get(n.id) ?? []).filter((c) => !allowed.has(c.id));
+    if (!info.isOutput.has(n.id) && others.length === 0) continue;
+    if (n === p && p.op === 'softmax') return 'the softmax is also used elsewhere (an output or another op), so it must be materialised';
+    const by = others.length ? `${others[0]!.op} %${others[0]!.id}` : 'a graph output';
+    return `the ${n.op === 'softmax' ? 'softmax' : 'weights'} %${n.id} (${n.op}) ${n === p ? '' : `inside the weights %${p.id} `}${n.op === 'softmax' ? 'is' : 'are'} also used by ${by}, so ${n.op === 'softmax' ? 'it' : 'they'} must be materialised`;
+  }
+  return undefined;
+}
+
+/** The score contractions under every map's expression, and the elementwise nodes between them (`path`). */
+function scoresOf(maps: FlashMap[], t: string, info: GraphInfo): { scores: FlashScore[]; path: Set<number> } | string {
   const path = new Set<number>();
   const found: Einsum[] = [];
-  const seen = new Set<number>();
-  const walk = (n: Node): boolean => {
-    if (seen.has(n.id)) return path.has(n.id);
-    seen.add(n.id);
-    if (n.op === 'einsum' && sameSet(n.axes, x.axes)) {
-      found.push(n);
-      path.add(n.id);
-      return true;
+  for (const m of maps) {
+    const x = m.x;
+    const seen = new Set<number>();
+    let hits = 0;
+    const walk = (n: Node): boolean => {
+      if (seen.has(n.id)) return path.has(n.id);
+      seen.add(n.id);
+      if (n.op === 'einsum' && sameSet(n.axes, x.axes)) {
+        if (!found.includes(n)) found.push(n);
+        hits++;
+        path.add(n.id);
+        return true;
+      }
+      if (!ELEMENTWISE.has(n.op)) return false;
+      let hit = false;
+      for (const c of children(n)) if (walk(c)) hit = true;
+      if (hit) path.add(n.id);
+      return hit;
+    };
+    walk(x);
+    if (hits === 0 && !path.has(x.id)) {
+      return m.kind === 'softmax'
+        ? `the softmax logits are not an elementwise function of a contraction over all of [${x.axes.join(' ')}]`
+        : `the weights %${x.id} (${x.op}) are not an elementwise function of a contraction over all of [${x.axes.join(' ')}]`;
     }
-    if (!ELEMENTWISE.has(n.op)) return false;
-    let hit = false;
-    for (const c of children(n)) if (walk(c)) hit = true;
-    if (hit) path.add(n.id);
-    return hit;
-  };
-  walk(x);
-  if (found.length === 0) return `the softmax logits are not an elementwise function of a contraction over all of [${x.axes.join(' ')}]`;
-  if (!sameSet(x.axes, p.axes)) return 'internal: softmax axes differ from its logits';
+    if (m.kind === 'softmax' && !sameSet(x.axes, m.node.axes)) return 'internal: softmax axes differ from its logits';
+  }
   const scores: FlashScore[] = [];
   for (const s of found) {
     const what = found.length > 1 ? `the score contraction ${describeEinsum(s)}` : 'the score contraction';
     // an einsum's output axes come from its operands, so one has t; kept as a guard: the kernel streams K per key
-    if (!s.operands.some((o) => o.axes.includes(t))) return `${what} has no operand with the softmax axis '${t}'`;
+    if (!s.operands.some((o) => o.axes.includes(t))) return `${what} has no operand with the key axis '${t}'`;
     // each contraction is computed from loaded operands; one built from another's scores would need those materialised
     if (s.operands.some((o) => reaches(o, path))) return `${what} reads the scores of another contraction; flash needs each one over loaded tensors`;
     scores.push({ einsum: s, qkDims: [...new Set(s.operands.flatMap((o) => o.axes))].filter((a) => !s.axes.includes(a)) });
   }
-  if (p.mask && reaches(p.mask, path)) return 'the mask depends on the scores; flash needs masks over indices and other tensors only';
-  if (p.sink && reaches(p.sink, path)) return 'the sink depends on the scores';
+  return { scores, path };
+}
 
-  // the lse outputs: logsumexp over t of X (no mask) or of where(mask, X, -inf)
-  const lse: Reduce[] = [];
-  const allowed = new Set<number>([...path, p.id]);
-  for (const c of consumers.get(x.id) ?? []) {
-    if (c === p) continue;
-    const r = lseOf(c, x, p, consumers);
-    if (!r) return `the score expression is also used by ${c.op} %${c.id}, so it must be materialised`;
-    lse.push(r.reduce);
-    allowed.add(r.reduce.id);
-    if (r.select) allowed.add(r.select.id);
+/** Masks, sinks and coefficients are computed from indices and other tensors, never from the scores or the maps. */
+function sideInputs(maps: FlashMap[], skeleton: Node[], path: Set<number>): string | undefined {
+  const single = maps.length === 1 && maps[0]!.kind === 'softmax';
+  for (const m of maps) {
+    const what = single ? 'the mask' : `the mask of the map %${m.node.id}`;
+    if (m.mask && reaches(m.mask, path)) return `${what} depends on the scores; flash needs masks over indices and other tensors only`;
+    if (m.sink && reaches(m.sink, path)) return single ? 'the sink depends on the scores' : `the sink of the softmax %${m.node.id} depends on the scores`;
   }
+  const inside = new Set<number>([...path, ...skeleton.map((n) => n.id), ...maps.map((m) => m.node.id)]);
+  for (const n of skeleton) for (const c of children(n)) {
+    if (inside.has(c.id)) continue;
+    if (reaches(c, inside)) return `the coefficient %${c.id} (${c.op}) of the weights depends on the scores or the maps; flash needs coefficients over row axes from other tensors`;
+  }
+  return undefined;
+}
+
+/**
+ * The lse outputs of the softmax maps (logsumexp over t of X, or of where(mask, X, -inf)),
+ * after checking that the nodes between the contractions are read only inside the kernel.
+ */
+function lseOfMaps(maps: FlashMap[], path: Set<number>, info: GraphInfo): { ids: number[] } | string {
+  const allowed = new Set<number>([...path, ...maps.map((m) => m.node.id)]);
+  const ids: number[] = [];
+  const softX = new Set<number>();
+  for (const m of maps) {
+    if (m.kind !== 'softmax') continue;
+    const p = m.node as Softmax;
+    softX.add(m.x.id);
+    for (const c of info.consumers.get(m.x.id) ?? []) {
+      if (c === p || allowed.has(c.id)) continue;
+      const r = lseOf(c, m.x, p, info.consumers);
+      if (!r) return `the score expression is also used by ${c.op} %${c.id}, so it must be materialised`;
+      m.lse.push(r.reduce);
+      for (const id of [r.reduce.id, ...(r.select ? [r.select.id] : [])]) {
+        allowed.add(id);
+        ids.push(id);
+      }
+    }
+  }
+  const mapIds = new Set(maps.map((m) => m.node.id));
   for (const id of path) {
-    const n = g.nodes.find((m) => m.id === id)!;
-    if (n !== x && !single(n, allowed)) return `node %${n.id} (${n.op}) between the contractions is also used elsewhere, so it must be materialised`;
+    const n = info.byId.get(id)!;
+    // a softmax's logits may also feed its lse (checked above); a plain map's node is checked by topLevel
+    if (softX.has(id) || mapIds.has(id)) continue;
+    if (info.isOutput.has(id) || (info.consumers.get(id) ?? []).some((c) => !allowed.has(c.id)))
+      return `node %${n.id} (${n.op}) between the contractions is also used elsewhere, so it must be materialised`;
   }
-  if (isOutput.has(x.id)) return 'the scores are a graph output, so they must be materialised';
+  for (const id of softX) if (info.isOutput.has(id)) return 'the scores are a graph output, so they must be materialised';
+  return { ids };
+}
 
-  // K/V-side tensors (of every contraction): loaded per key; an axis they have is a batch axis, the others are query rows
-  const kvSide = [...found.flatMap((s) => s.operands.filter((o) => o.axes.includes(t))), value];
-  const batch = rowAxes.filter((a) => kvSide.some((o) => o.axes.includes(a)));
-  const rows = rowAxes.filter((a) => !batch.includes(a));
-  for (const a of rowAxes) if (!out.axes.includes(a)) return `the output drops the row axis '${a}'`;
-  const inner = new Set<number>([...path, p.id, ...lse.map((l) => l.id)]);
-  for (const l of lse) if (l.x !== x) inner.add(l.x.id);
-  const length = kvLength(p.mask, t, batch);
-  return { out, softmax: p, scores, value, kv: t, vDims, batch, rows, lse, inner, ...(length ? { length } : {}) };
+/**
+ * A plain map's row sums are read only by the epilogue of `out` (elementwise nodes without
+ * the key axis that end in the chain the flash kernel stores), so the kernel can serve them.
+ */
+function sumsReadByEpilogue(out: Einsum, maps: FlashMap[], info: GraphInfo): string | undefined {
+  const chain = epilogueChain(out, info);
+  for (const m of maps) for (const s of m.sums) {
+    const seen = new Set<number>();
+    const stack: Node[] = [s];
+    while (stack.length) {
+      const n = stack.pop()!;
+      if (seen.has(n.id)) continue;
+      seen.add(n.id);
+      if (info.isOutput.has(n.id)) return `the row sum %${s.id} of the weights %${m.node.id} is read by the graph output %${n.id}, so it must be materialised`;
+      for (const c of info.consumers.get(n.id) ?? []) {
+        if (chain.has(c.id)) continue;
+        if (!ELEMENTWISE.has(c.op)) return `the row sum %${s.id} of the weights %${m.node.id} is read by ${c.op} %${c.id}, outside the epilogue of the contraction %${out.id}`;
+        stack.push(c);
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The elementwise chain over `out` that its kernel computes (as `groupKernels` walks it): single consumers with out's axes. */
+function epilogueChain(out: Einsum, info: GraphInfo): Set<number> {
+  const chain = new Set<number>();
+  for (let root: Node = out; ;) {
+    if (info.isOutput.has(root.id)) break;
+    const cs: Node[] = info.consumers.get(root.id) ?? [];
+    const c: Node | undefined = cs[0];
+    if (cs.length !== 1 || !c || !ELEMENTWISE.has(c.op) || !sameSet(c.axes, out.axes) || c.dtype === 'i8') break;
+    chain.add(c.id);
+    root = c;
+  }
+  return chain;
+}
+
+/** The mask every map has when they are structurally the same (the first map's node), else undefined. */
+function commonMask(maps: FlashMap[]): Node | undefined {
+  const first = maps[0]!.mask;
+  if (!first) return undefined;
+  const key = structKey(first);
+  return maps.every((m) => m.mask && (m.mask === first || structKey(m.mask) === key)) ? first : undefined;
 }
 
 function lseOf(c: Node, x: Node, p: Softmax, consumers: Map<number, Node[]>): { reduce: Reduce; select?: Node } | undefined {

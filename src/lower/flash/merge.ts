@@ -47,8 +47,9 @@ export function mergeKernel(ctx: FlashContext, opart: BufferRef, lpart: BufferRe
   ];
   let scale: Expr = flt(1);
   let denom: Expr = v(den);
-  if (m.softmax.sink) {
-    const sk = main.value(m.softmax.sink, env);
+  const sinkNode = m.maps[0]!.sink; // split-KV serves one softmax map only
+  if (sinkNode) {
+    const sk = main.value(sinkNode, env);
     const sink = sinkDenominator({ max: I('msink'), scale: I('fsink'), denom: I('lsink') }, v(mx), v(den), sk);
     lines.push(...sink.lines);
     [scale, denom] = [sink.scale, sink.denom];

@@ -9,9 +9,9 @@ import {
   add, and, div, eq, uadd, umul, exp, flt, gt, if_, inc, incr, index, inline, int, let_, loop, lt, max, min, mul, noted, par, select, set, sub, u, v, var_,
   type Expr, type Stmt,
 } from '../kir/ir.ts';
-import { axisEnv, axisVar, NEG_INF, offset, rowMajor, type BufferRef } from '../wgsl.ts';
+import { axisEnv, axisVar, NEG_INF, offset, rowMajor, type BufferRef, type Scope } from '../wgsl.ts';
 import { BLOCK_EMPTY, BLOCK_PARTIAL } from './context.ts';
-import type { FlashFrame } from './frame.ts';
+import type { FlashFrame, MapRegs } from './frame.ts';
 import { keyEnd } from './length.ts';
 import { logSumExp, rescale, sinkDenominator } from './softmax-math.ts';
 
@@ -63,60 +63,79 @@ export function tileHead(f: FlashFrame): Stmt[] {
 
 /**
  * Step 2: the score mod with each contraction's tile standing for it, the key bounds and (in
- * partial blocks only: full blocks skip it) the mask; a masked or out-of-range score is -inf.
+ * partial blocks only: full blocks skip it) the mask; a masked or out-of-range score is -inf
+ * (softmax maps) or weight 0 (plain maps). Every map's expression is computed before any tile
+ * is written: map 0 writes contraction 0's tile, last.
  */
 export function scoreMod(f: FlashFrame): Stmt[] {
-  const { m, main, j, tv, t0, end, sc } = f;
+  const { m, main, j, tv, t0, end } = f;
   const t = m.kv;
-  const mask = m.softmax.mask;
   const inRange = f.I('in');
   const key = add(v(t0), v(j));
   const modLines: Stmt[] = [let_(tv, min(key, sub(end, u(1)))), let_(inRange, lt(key, end))];
   const maskLines: Stmt[] = [];
   const selects: Stmt[] = [];
-  const ok = (r: number) => f.I(`ok${r}`);
   const notKey = (n: Node) => !n.axes.includes(t);
+  // one `ok` per distinct mask: the common one (all maps), else each map's own
+  const masks = m.mask ? [m.mask] : [...new Set(f.maps.map((g) => g.map.mask).filter((x): x is Node => x !== undefined))];
+  const okName = (i: number, r: number) => f.I(`${i === 0 ? '' : `p${i}`}ok${r}`);
   for (let r = 0; r < f.geo.R; r++) {
     const env = { ...f.envR[r]!, [t]: v(tv) };
     const tileOf = new Map<Node, Expr>(m.scores.map((c, i) => [c.einsum, index(v(f.scoreRegs[i]!.tile(r)), v(j))]));
     const epi = main.child({ override: (n) => tileOf.get(n), hoist: notKey, loopVars: [tv, j, inRange] });
-    const x = epi.value(m.softmax.x, env);
-    modLines.push(...epi.lines, var_(ok(r), undefined, v(inRange)));
-    if (mask) {
-      const ms = main.child({ hoist: notKey, loopVars: [tv, j, inRange] });
+    const xs = f.maps.map((g) => epi.value(g.map.x, env));
+    modLines.push(...epi.lines);
+    const oks = masks.map((_, i) => okName(i, r));
+    modLines.push(...(masks.length ? oks : [okName(0, r)]).map((o) => var_(o, undefined, v(inRange))));
+    const ms = main.child({ hoist: notKey, loopVars: [tv, j, inRange] });
+    masks.forEach((mask, i) => {
       const mval = ms.value(mask, env);
-      maskLines.push(...ms.lines, set(v(ok(r)), and(v(ok(r)), mval)));
+      maskLines.push(...ms.lines.splice(0), set(v(oks[i]!), and(v(oks[i]!), mval)));
+    });
+    // with a common mask every map reads its `ok`; a map without a mask (others have one) reads the key bound
+    const okOf = (g: MapRegs) => (!g.map.mask ? v(masks.length ? inRange : okName(0, r)) : v(oks[m.mask ? 0 : masks.indexOf(g.map.mask)]!));
+    for (let k = f.maps.length - 1; k >= 0; k--) {
+      const g = f.maps[k]!;
+      selects.push(set(index(v(g.w(r)), v(j)), select(g.map.kind === 'softmax' ? NEG_INF : flt(0), xs[k]!, okOf(g))));
     }
-    selects.push(set(index(v(sc(r)), v(j)), select(NEG_INF, x, v(ok(r)))));
   }
-  const masked = mask ? (f.blocks ? [if_(v(f.partial), maskLines)] : maskLines) : [];
+  const masked = maskLines.length ? (f.blocks ? [if_(v(f.partial), maskLines)] : maskLines) : [];
   return [loop(j, u(0), u(f.geo.TK), [...modLines, ...masked, ...selects])];
 }
 
-/** Step 3: the online softmax, per row: the new running max, the rescale factor alpha, the tile's probabilities and sum. */
+/**
+ * Step 3, per map and row: the online softmax (the new running max, the rescale factor alpha,
+ * the tile's probabilities and sum); plain weights only add their sum when the epilogue
+ * reads their row sum, and need no rescale.
+ */
 export function onlineSoftmax(f: FlashFrame): Stmt[] {
-  const { j, mv, lv, sc } = f;
+  const { j } = f;
   const TK = u(f.geo.TK);
   const lines: Stmt[] = [];
-  for (let r = 0; r < f.geo.R; r++) {
-    const [mt, alpha, ps, p] = [f.I(`mt${r}`), alphaOf(f, r), f.I(`ps${r}`), f.I(`p${r}`)];
-    const s = index(v(sc(r)), v(j));
+  for (const g of f.maps) for (let r = 0; r < f.geo.R; r++) {
+    const [mt, alpha, ps, p] = [f.I(`${g.tag}mt${r}`), alphaOf(f, g, r), f.I(`${g.tag}ps${r}`), f.I(`${g.tag}p${r}`)];
+    const s = index(v(g.w(r)), v(j));
+    if (!g.mv) {
+      if (g.lv) lines.push(var_(ps, undefined, flt(0)), loop(j, u(0), TK, [inc(v(ps), s)], { inline: true }), inc(v(g.lv(r)), v(ps)));
+      continue;
+    }
+    const [mv, lv] = [g.mv(r), g.lv!(r)];
     lines.push(
-      var_(mt, undefined, v(mv(r))),
+      var_(mt, undefined, v(mv)),
       loop(j, u(0), TK, [set(v(mt), max(v(mt), s))], { inline: true }),
       // with nothing live yet (mt = -inf) the sum and accumulator are 0 and alpha is moot
-      let_(alpha, select(exp(sub(v(mv(r)), v(mt))), flt(1), eq(v(mt), NEG_INF))),
+      let_(alpha, select(exp(sub(v(mv), v(mt))), flt(1), eq(v(mt), NEG_INF))),
       var_(ps, undefined, flt(0)),
       loop(j, u(0), TK, [let_(p, rescale(s, v(mt))), set(s, v(p)), inc(v(ps), v(p))], { inline: true }),
-      set(v(lv(r)), add(mul(v(lv(r)), v(alpha)), v(ps))),
-      set(v(mv(r)), v(mt)),
+      set(v(lv), add(mul(v(lv), v(alpha)), v(ps))),
+      set(v(mv), v(mt)),
     );
   }
   return lines;
 }
 
-/** Row r's rescale factor exp(m_old - m_new) of the current tile. */
-const alphaOf = (f: FlashFrame, r: number) => f.I(`alpha${r}`);
+/** Row r's rescale factor exp(m_old - m_new) of the current tile, for a softmax map. */
+const alphaOf = (f: FlashFrame, g: MapRegs, r: number) => f.I(`${g.tag}alpha${r}`);
 
 /** Whether the value chunks cover the static value head dim exactly (no column past it: no guard, no clamp). */
 const exactChunks = (f: FlashFrame) => f.geo.dvStatic !== undefined && f.geo.DVC * Math.ceil(f.geo.dvStatic / f.geo.DVC) === f.geo.dvStatic;
@@ -128,9 +147,12 @@ function valueColumns(f: FlashFrame): { dvFlat: string; decl: Stmt[] } {
   return { dvFlat, decl };
 }
 
-/** Step 4: O = O·alpha + P·V, one value column at a time in registers, V loaded once per (key, column) for all R rows. */
+/**
+ * Step 4: per map, O = O·alpha + P·V (plain maps: O + W·V), one value column at a time in
+ * registers, V loaded once per (key, column) for all R rows and every map.
+ */
 export function pvProduct(f: FlashFrame): Stmt[] {
-  const { m, main, j, tv, t0, end, cc, c0, acc, sc, kb } = f;
+  const { m, main, j, tv, t0, end, cc, c0, kb } = f;
   const t = m.kv;
   const column = add(v(c0), v(cc));
   const dvClamp = exactChunks(f) ? column : min(column, sub(f.DVn, u(1)));
@@ -139,20 +161,21 @@ export function pvProduct(f: FlashFrame): Stmt[] {
   const { dvFlat, decl } = valueColumns(f);
   const vEnv = { ...f.batchEnv, [t]: v(tv), ...axisEnv(m.vDims) };
   const vVal = vScope.value(m.value, vEnv);
-  const o = (r: number) => f.I(`o${r}`);
-  const rows = <T>(each: (r: number) => T) => Array.from({ length: f.geo.R }, (_, r) => each(r));
+  const o = (g: MapRegs, r: number) => f.I(`${g.tag}o${r}`);
+  const each = <T>(make: (g: MapRegs, r: number) => T) => f.maps.flatMap((g) => Array.from({ length: f.geo.R }, (_, r) => make(g, r)));
+  const start = (g: MapRegs, r: number) => (g.mv ? mul(index(v(g.acc(r)), v(cc)), v(alphaOf(f, g, r))) : index(v(g.acc(r)), v(cc)));
   return [
     loop(cc, u(0), u(f.geo.DVC), [
       let_(dvFlat, dvClamp),
       ...decl,
       ...cScope.lines,
-      ...rows((r) => var_(o(r), undefined, mul(index(v(acc(r)), v(cc)), v(alphaOf(f, r))))),
+      ...each((g, r) => var_(o(g, r), undefined, start(g, r))),
       loop(j, u(0), u(f.geo.TK), [
         let_(tv, min(add(v(t0), v(j)), sub(end, u(1)))),
         ...vScope.lines,
-        ...rows((r) => inc(v(o(r)), kb.product([index(v(sc(r)), v(j)), vVal]))),
+        ...each((g, r) => inc(v(o(g, r)), kb.product([index(v(g.w(r)), v(j)), vVal]))),
       ]),
-      ...rows((r) => set(index(v(acc(r)), v(cc)), v(o(r)))),
+      ...each((g, r) => set(index(v(g.acc(r)), v(cc)), v(o(g, r)))),
     ]),
   ];
 }
@@ -189,12 +212,14 @@ export function finish(f: FlashFrame): Finish {
   return out;
 }
 
-/** log Σ exp of row r's scores, -inf for a row with nothing live. */
-const lseOf = (f: FlashFrame, r: number): Expr => logSumExp(v(f.mv(r)), v(f.lv(r)));
+/** log Σ exp of row r's scores of a softmax map, -inf for a row with nothing live. */
+const lseOf = (g: MapRegs, r: number): Expr => logSumExp(v(g.mv!(r)), v(g.lv!(r)));
 
-/** A split's normalised partial output and log-sum-exp of row r. */
+/** A split's normalised partial output and log-sum-exp of row r (one softmax map: other kinds are never split). */
 function writePartial(f: FlashFrame, r: number, B: Expr, opart: BufferRef, lpart: BufferRef): Stmt[] {
-  const { cc, c0, lv, acc } = f;
+  const { cc, c0 } = f;
+  const g = f.maps[0]!;
+  const lv = g.lv!;
   const inv = f.I(`inv${r}`);
   const dvFlat = f.I('dv');
   const rowLin = uadd(umul(par(uadd(umul(v(f.sp), B), v(f.bflat))), f.Q), v(f.row(r)));
@@ -202,36 +227,64 @@ function writePartial(f: FlashFrame, r: number, B: Expr, opart: BufferRef, lpart
     let_(inv, select(flt(0), div(flt(1), v(lv(r))), gt(v(lv(r)), flt(0)))),
     loop(cc, u(0), u(f.geo.DVC), [
       let_(dvFlat, add(v(c0), v(cc))),
-      inline(if_(lt(v(dvFlat), f.DVn), [set(index(v(opart.ident), rowMajor(rowLin, f.DVn, v(dvFlat))), mul(index(v(acc(r)), v(cc)), v(inv)))])),
+      inline(if_(lt(v(dvFlat), f.DVn), [set(index(v(opart.ident), rowMajor(rowLin, f.DVn, v(dvFlat))), mul(index(v(g.acc(r)), v(cc)), v(inv)))])),
     ]),
-    inline(if_(eq(v(f.chunk), u(0)), [set(index(v(lpart.ident), rowLin), lseOf(f, r))])),
+    inline(if_(eq(v(f.chunk), u(0)), [set(index(v(lpart.ident), rowLin), lseOf(g, r))])),
   ];
 }
 
-/** Row r's output: 1/l (with the sink: rescaled, and its exp joining the denominator), the epilogue, the stores, the lse. */
-function writeRow(f: FlashFrame, r: number): Stmt[] {
-  const { m, ctx, kb, main, cc, c0, lv, mv, acc } = f;
+/**
+ * Row r's 1/l per softmax map (with the sink: rescaled, and its exp joining the denominator):
+ * the statements, and what each map's normalised output is (softmax: acc·inv; plain: acc).
+ */
+function normalisers(f: FlashFrame, r: number): { lines: Stmt[]; value: Map<Node, Expr> } {
   const lines: Stmt[] = [];
-  const inv = f.I(`inv${r}`);
-  let scale = flt(1);
-  let denom = v(lv(r));
-  if (m.softmax.sink) {
-    const sk = main.value(m.softmax.sink, f.envR[r]!);
-    const sink = sinkDenominator({ max: f.I(`msink${r}`), scale: f.I(`fsink${r}`), denom: f.I(`lsink${r}`) }, v(mv(r)), v(lv(r)), sk);
-    lines.push(...sink.lines);
-    [scale, denom] = [sink.scale, sink.denom];
+  const value = new Map<Node, Expr>();
+  for (const g of f.maps) {
+    const acc = index(v(g.acc(r)), v(f.cc));
+    if (!g.mv) {
+      value.set(g.map.node, acc);
+      for (const s of g.map.sums) value.set(s, v(g.lv!(r)));
+      continue;
+    }
+    const inv = f.I(`${g.tag}inv${r}`);
+    let scale = flt(1);
+    let denom = v(g.lv!(r));
+    if (g.map.sink) {
+      const sk = f.main.value(g.map.sink, f.envR[r]!);
+      const names = { max: f.I(`${g.tag}msink${r}`), scale: f.I(`${g.tag}fsink${r}`), denom: f.I(`${g.tag}lsink${r}`) };
+      const sink = sinkDenominator(names, v(g.mv(r)), v(g.lv!(r)), sk);
+      lines.push(...sink.lines);
+      [scale, denom] = [sink.scale, sink.denom];
+    }
+    lines.push(let_(inv, select(flt(0), div(scale, denom), gt(denom, flt(0)))));
+    value.set(g.map.node, par(mul(acc, v(inv))));
   }
-  lines.push(let_(inv, select(flt(0), div(scale, denom), gt(denom, flt(0)))));
-  const path = nodesBetween(ctx.root, m.out);
-  const store = main.child({
-    override: (n) => (n === m.out ? par(mul(index(v(acc(r)), v(cc)), v(inv))) : undefined),
-    hoist: (n) => !path.has(n.id) && !n.axes.some((a) => m.vDims.includes(a)),
+  return { lines, value };
+}
+
+/**
+ * Row r's output: each map normalised, the weights' combination of them (Σ cᵢ·Oᵢ: the
+ * coefficients have no key axis, so they factor out of P·V), the epilogue (which may read a
+ * plain map's row sum), the stores and the lse outputs.
+ */
+function writeRow(f: FlashFrame, r: number): Stmt[] {
+  const { m, ctx, kb, main, cc, c0 } = f;
+  const { lines, value } = normalisers(f, r);
+  // the nodes the kernel supplies (maps, row sums) and every node computed from them: never hoisted
+  const derived = nodesBetween(ctx.root, m.out);
+  for (const n of [...value.keys()]) for (const id of nodesBetween(ctx.root, n)) derived.add(id);
+  for (const n of f.maps) for (const id of nodesBetween(m.weights, n.map.node)) derived.add(id);
+  const store: Scope = main.child({
+    override: (n, env) => (n === m.out ? store.value(m.weights, env) : value.get(n)),
+    hoist: (n) => !derived.has(n.id) && !n.axes.some((a) => m.vDims.includes(a)),
   });
   const env = { ...f.envR[r]!, ...axisEnv(m.vDims) };
-  const value = store.value(ctx.root, env);
+  const out = store.value(ctx.root, env);
   const { dvFlat, decl } = valueColumns(f);
-  const write = [...decl, ...store.lines, kb.store(ctx.out, env, value)];
+  const write = [...decl, ...store.lines, kb.store(ctx.out, env, out)];
   lines.push(loop(cc, u(0), u(f.geo.DVC), [let_(dvFlat, add(v(c0), v(cc))), ...(exactChunks(f) ? write : [if_(lt(v(dvFlat), f.DVn), write)])]));
-  for (const l of ctx.lse) lines.push(inline(if_(eq(v(f.chunk), u(0)), [kb.store(l, f.envR[r]!, lseOf(f, r))])));
+  let i = 0;
+  for (const g of f.maps) for (const _ of g.map.lse) lines.push(inline(if_(eq(v(f.chunk), u(0)), [kb.store(ctx.lse[i++]!, f.envR[r]!, lseOf(g, r))])));
   return lines;
 }
