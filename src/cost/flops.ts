@@ -2,8 +2,9 @@
  * FLOPs of a graph, counted from its nodes: an einsum over index space P costs
  * (operands - 1) multiplies and one add per point; softmax ~5 per element
  * (max, subtract, exp, sum, divide); elementwise 1 per element; a reduction 1 per
- * input element. Contractions inside an attention are scaled by the fraction of
- * (query, key) pairs the mask keeps, computed exactly from the mask expression.
+ * input element; a cumsum 1 per element; a top-k of k over m, k·m per row. Contractions
+ * inside an attention are scaled by the fraction of (query, key) pairs the mask keeps,
+ * computed exactly from the mask expression.
  */
 import { interpret } from '../interp/index.ts';
 import {
@@ -59,6 +60,9 @@ export function graphFlops(g: Graph, sizes: Record<string, number>): FlopCount {
     else if (n.op === 'unary') elementwise += UNARY[n.fn].flops * size(n.axes);
     else if (n.op === 'binary') elementwise += BINARY[n.fn].flops * size(n.axes);
     else if (n.op === 'select') elementwise += size(n.axes);
+    // a scan adds once per element; top-k compares each element once per selected position
+    else if (n.op === 'scan') elementwise += size(n.axes);
+    else if (n.op === 'topk') elementwise += n.k * size(n.x.axes);
   }
   return { total: contraction + softmax + elementwise, contraction, softmax, elementwise, maskDensity };
 }

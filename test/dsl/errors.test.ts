@@ -1,7 +1,7 @@
 /** Every run-time validation error: an EinattnError with the right code and a message naming the culprit. */
 import { describe, expect, it } from 'vitest';
 import {
-  EinattnError, einsum, graph, index, input, interpret, max, mod, parseSpec, resolveSizes, softmax, sum, where, type Tensor,
+  EinattnError, cumsum, einsum, graph, index, input, interpret, max, mod, parseSpec, resolveSizes, softmax, sum, where, type Tensor,
 } from '../../src/index.ts';
 import { expectError } from '../interp/helpers.ts';
 
@@ -251,6 +251,46 @@ describe('BAD_INPUT (interpreter)', () => {
   it('typed arrays are accepted', () => {
     expect(() => interpret(g, { m: new Float32Array(4) }, { i: 2, j: 2 })).not.toThrow();
     expect(() => interpret(gi, { n: new Int32Array([1, -1]) }, { i: 2 })).not.toThrow();
+  });
+});
+
+describe('sigmoid, elu, floor, clamp, cumsum, topk and topkMask', () => {
+  const gate = input('gate', 'b s m');
+  const loose = gate as any;
+
+  it('an axis the tensor lacks, or one that is not a string', () => {
+    expectError(() => loose.cumsum('z'), 'UNKNOWN_AXIS', "cumsum over 'z'", "axis 'z'", '[b s m]');
+    expectError(() => loose.topk('z', 2, 'j'), 'UNKNOWN_AXIS', "topk over 'z'", "axis 'z'");
+    expectError(() => loose.topkMask('z', 2), 'UNKNOWN_AXIS', "topkMask over 'z'", "axis 'z'");
+    expectError(() => loose.topk(3, 2, 'j'), 'UNKNOWN_AXIS', 'topk', 'as a string', 'number');
+    expectError(() => (cumsum as any)(gate, undefined), 'UNKNOWN_AXIS', 'cumsum', 'as a string');
+  });
+
+  it('k that is not a positive integer (topk) or a non-negative one (topkMask)', () => {
+    expectError(() => loose.topk('m', 2.5, 'j'), 'BAD_SIZE', "topk over 'm'", 'k must be a positive integer, got 2.5');
+    expectError(() => loose.topk('m', 0, 'j'), 'BAD_SIZE', 'got 0');
+    expectError(() => loose.topk('m', '3', 'j'), 'BAD_SIZE', 'got "3"');
+    expectError(() => loose.topkMask('m', -1), 'BAD_SIZE', "topkMask over 'm'", 'at least 0, got -1');
+    expectError(() => loose.topkMask('m', 1.5), 'BAD_SIZE', 'got 1.5');
+  });
+
+  it("the new axis: a name the tensor has, the ranked axis' own name, a bad name, two sizes for it", () => {
+    expectError(() => loose.topk('m', 2, 's'), 'REPEATED_AXIS', "already has an axis 's'");
+    expectError(() => loose.topk('m', 2, 'm'), 'REPEATED_AXIS', "a name other than 'm'");
+    expectError(() => loose.topk('m', 2, 'j j'), 'BAD_NAME', 'topk', '"j j"');
+    expectError(() => graph('g', { a: gate.topk('m', 2, 'j'), b: gate.topk('m', 3, 'j') }), 'SIZE_CONFLICT', "makes size 'j' 3", 'fixed it to 2');
+    expectError(() => graph('g', { a: gate.topk('m', 2, 'j') }, { sizes: { j: 3 } }), 'SIZE_CONFLICT', "size 'j'", 'fixed it to 3');
+    const g = graph('g', { i: gate.topk('m', 2, 'j') });
+    expectError(() => interpret(g, { gate: new Float32Array(8) }, { b: 1, s: 2, m: 4, j: 3 }), 'SIZE_CONFLICT', "size 'j'", 'fixed to 2');
+  });
+
+  it('masks where numbers are needed', () => {
+    const mask = index('s').lt(index('m'));
+    expectError(() => (mask as any).sigmoid(), 'DTYPE', 'sigmoid', 'bool');
+    expectError(() => (mask as any).floor(), 'DTYPE', 'floor', 'bool');
+    expectError(() => (mask as any).cumsum('s'), 'DTYPE', "cumsum over 's'", 'bool');
+    expectError(() => (mask as any).topk('s', 1, 'j'), 'DTYPE', "topk over 's'", 'bool');
+    expectError(() => (mask as any).clamp(0, 1), 'DTYPE', 'bool');
   });
 });
 

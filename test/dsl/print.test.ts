@@ -46,14 +46,14 @@ describe('printGraph', () => {
         %2: f32[b g r d] = split(q, 'h -> g r')
         %3: f32[b g r t] = einsum('b g r d, b t d -> b g r t', %2, %1)
         %4: bool[t] = t < 3
-        %5: f32[t b g r] = where(%4, %3, -Infinity)
-        %6: f32[t b g r] = softmax(%5, 't', sink=0.5)
+        %5: f32[b g r t] = where(%4, %3, -Infinity)
+        %6: f32[b g r t] = softmax(%5, 't', sink=0.5)
         %7: f32[b g r] = max(%6, 't')
         %8: f32[r g b] = transpose(%7, 'r g b')
-        %9: f32[t b] = sum(%6, 'g r')
-        %10: f32[u b] = rename(%9, 't -> u')
+        %9: f32[b t] = sum(%6, 'g r')
+        %10: f32[b u] = rename(%9, 't -> u')
         return o = %8: f32[r g b]
-        return z = %10: f32[u b]"
+        return z = %10: f32[b u]"
     `);
   });
 });

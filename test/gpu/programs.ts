@@ -13,14 +13,20 @@ export const AXES = ['a', 'b', 'c', 'd', 'e'] as const;
 export type Step =
   | { op: 'einsum'; x: number; y: number; out: string[] }
   | { op: 'binary'; fn: 'add' | 'sub' | 'mul' | 'maximum' | 'minimum'; x: number; y: number }
-  | { op: 'unary'; fn: 'neg' | 'tanh' | 'abs' | 'sin' | 'cos' | 'expTanh' | 'sqrtAbs'; x: number }
+  | { op: 'unary'; fn: 'neg' | 'tanh' | 'abs' | 'sin' | 'cos' | 'expTanh' | 'sqrtAbs' | 'sigmoid' | 'elu' | 'floor'; x: number }
   | { op: 'scale'; x: number; c: number }
   | { op: 'reduce'; fn: 'sum' | 'max'; x: number; over: string[] }
   | { op: 'softmax'; x: number; axis: string; mask: null | { i: string; j: string; off: number } }
   | { op: 'where'; x: number; i: string; j: string; off: number; fill: number }
   | { op: 'transpose'; x: number; perm: number[] }
   | { op: 'indexMod'; x: number; axis: string }
-  | { op: 'rename'; x: number; from: string; to: string };
+  | { op: 'rename'; x: number; from: string; to: string }
+  | { op: 'clamp'; x: number; lo: number; hi: number }
+  | { op: 'cumsum'; x: number; axis: string }
+  /** the positions of the k largest along `axis` into `into`: their values (a gather), or the positions as f32 */
+  | { op: 'topk'; x: number; axis: string; k: number; into: string; values: boolean }
+  /** where(topkMask(where(i <= j + off, x, -inf), axis, k), x, fill): candidates masked out by -inf first */
+  | { op: 'topkMask'; x: number; axis: string; k: number; i: string; j: string; off: number; fill: number };
 
 export interface Recipe {
   sizes: Record<string, number>;
@@ -43,11 +49,19 @@ export const recipeArb: fc.Arbitrary<Recipe> = fc
     tile: fc.tuple(pick([1, 2, 4]), pick([1, 3, 4])),
     shared: fc.boolean(),
   })
-  .map(({ sizes, inputs, seeds, tile, shared }) => ({ sizes, inputs, tile, shared, steps: planSteps(inputs, seeds) }));
+  .map(({ sizes, inputs, seeds, tile, shared }) => ({ sizes, inputs, tile, shared, steps: planSteps(inputs, seeds, sizes) }));
 
-/** Chooses concrete steps from random numbers, tracking each tensor's axes so every step is valid. */
-function planSteps(inputs: string[][], seeds: [number, number, number, number][]): Step[] {
+/**
+ * Chooses concrete steps from random numbers, tracking each tensor's axes (and their sizes) so
+ * every step is valid. Steps that are discontinuous in their operand (floor, top-k, a top-k
+ * mask) apply only to tensors whose values are exact in f32, so the GPU and the float64
+ * interpreter see the same values and rank them the same way: the inputs, and what exact ops
+ * (views, neg, abs, max, min, where, clamp, power-of-two scales, the top-k steps) make of them.
+ */
+function planSteps(inputs: string[][], seeds: [number, number, number, number][], sizes: Record<string, number>): Step[] {
   const axesOf: string[][] = inputs.map((a) => [...a]);
+  const exactOf: boolean[] = inputs.map(() => true);
+  const sizeOf = new Map(Object.entries(sizes));
   const steps: Step[] = [];
   for (const [r0, r1, r2, r3] of seeds) {
     const x = r1 % axesOf.length;
@@ -55,7 +69,8 @@ function planSteps(inputs: string[][], seeds: [number, number, number, number][]
     const ax = axesOf[x]!;
     let step: Step;
     let out: string[];
-    switch (r0 % 10) {
+    let exact = false;
+    switch (r0 % 14) {
       case 0: {
         // a scalar has no einsum term (empty operands are a spec error); multiply instead
         if (ax.length === 0 || axesOf[y]!.length === 0) continue;
@@ -69,17 +84,22 @@ function planSteps(inputs: string[][], seeds: [number, number, number, number][]
         const fns = ['add', 'sub', 'mul', 'maximum', 'minimum'] as const;
         step = { op: 'binary', fn: fns[r3 % fns.length]!, x, y };
         out = [...ax, ...axesOf[y]!.filter((a) => !ax.includes(a))];
+        exact = (step.fn === 'maximum' || step.fn === 'minimum') && exactOf[x]! && exactOf[y]!;
         break;
       }
       case 2: {
-        const fns = ['neg', 'tanh', 'abs', 'sin', 'cos', 'expTanh', 'sqrtAbs'] as const;
-        step = { op: 'unary', fn: fns[r3 % fns.length]!, x };
+        const fns = ['neg', 'tanh', 'abs', 'sin', 'cos', 'expTanh', 'sqrtAbs', 'sigmoid', 'elu', 'floor'] as const;
+        const fn = fns[r3 % fns.length]!;
+        if (fn === 'floor' && !exactOf[x]) continue;
+        step = { op: 'unary', fn, x };
         out = ax;
+        exact = (fn === 'neg' || fn === 'abs' || fn === 'floor') && exactOf[x]!;
         break;
       }
       case 3:
         step = { op: 'scale', x, c: [0.5, -2, 0.125, 3][r3 % 4]! };
         out = ax;
+        exact = step.c !== 3 && exactOf[x]!;
         break;
       case 4: {
         if (ax.length === 0) continue;
@@ -87,6 +107,7 @@ function planSteps(inputs: string[][], seeds: [number, number, number, number][]
         if (over.length === 0) over.push(ax[r3 % ax.length]!);
         step = { op: 'reduce', fn: r2 % 2 ? 'sum' : 'max', x, over };
         out = ax.filter((a) => !over.includes(a));
+        exact = step.fn === 'max' && exactOf[x]!;
         break;
       }
       case 5: {
@@ -104,12 +125,14 @@ function planSteps(inputs: string[][], seeds: [number, number, number, number][]
         const j = AXES[(r3 >> 3) % AXES.length]!;
         step = { op: 'where', x, i, j, off: (r3 % 3) - 1, fill: [0, -1, 2][r2 % 3]! };
         out = [...ax, ...(ax.includes(j) ? [] : [j])];
+        exact = exactOf[x]!;
         break;
       }
       case 7: {
         const perm = ax.map((_, i) => i).sort((a, b) => ((a * 7 + r3) % 5) - ((b * 7 + r3) % 5));
         step = { op: 'transpose', x, perm };
         out = perm.map((p) => ax[p]!);
+        exact = exactOf[x]!;
         break;
       }
       case 8: {
@@ -118,17 +141,50 @@ function planSteps(inputs: string[][], seeds: [number, number, number, number][]
         out = ax;
         break;
       }
-      default: {
+      case 9: {
         // a fresh name for an axis: later einsums may contract or keep it through the view
         if (ax.length === 0) continue;
         const from = ax[r3 % ax.length]!;
         const to = `${from}${steps.length}`;
         step = { op: 'rename', x, from, to };
         out = ax.map((a) => (a === from ? to : a));
+        sizeOf.set(to, sizeOf.get(from)!);
+        exact = exactOf[x]!;
+        break;
+      }
+      case 10:
+        step = { op: 'clamp', x, lo: -0.5, hi: [0.25, 1][r3 % 2]! };
+        out = ax;
+        exact = exactOf[x]!;
+        break;
+      case 11:
+        if (ax.length === 0) continue;
+        step = { op: 'cumsum', x, axis: ax[r3 % ax.length]! };
+        out = ax;
+        break;
+      case 12: {
+        if (ax.length === 0 || !exactOf[x]) continue;
+        const axis = ax[r3 % ax.length]!;
+        const k = 1 + (r2 % sizeOf.get(axis)!);
+        const into = `${axis}k${steps.length}`;
+        step = { op: 'topk', x, axis, k, into, values: r3 % 2 === 0 };
+        out = ax.map((a) => (a === axis ? into : a));
+        sizeOf.set(into, k);
+        exact = true;
+        break;
+      }
+      default: {
+        if (ax.length === 0 || !exactOf[x]) continue;
+        const axis = ax[r3 % ax.length]!;
+        const k = r2 % (sizeOf.get(axis)! + 1);
+        step = { op: 'topkMask', x, axis, k, i: ax[(r3 >> 2) % ax.length]!, j: ax[(r3 >> 4) % ax.length]!, off: (r3 % 3) - 1, fill: [0, -1, 2][r2 % 3]! };
+        out = ax;
+        exact = true;
       }
     }
     steps.push(step);
     axesOf.push(out);
+    exactOf.push(exact);
   }
   return steps;
 }
@@ -156,6 +212,16 @@ function apply(s: Step, ts: Tensor<any>[]): Tensor<any> {
       if (s.fn === 'expTanh') return x.tanh().exp();
       if (s.fn === 'sqrtAbs') return x.abs().sqrt();
       return (x as any)[s.fn]();
+    case 'clamp': return x.clamp(s.lo, s.hi);
+    case 'cumsum': return x.cumsum(s.axis);
+    case 'topk': {
+      const at = x.topk(s.axis, s.k, s.into);
+      return s.values ? x.gather(s.axis, at) : at.cast('f32');
+    }
+    case 'topkMask': {
+      const candidates = where(index(s.i).le(index(s.j).add(constant(s.off, 'i32'))), x, -Infinity);
+      return where(candidates.topkMask(s.axis, s.k), x, s.fill);
+    }
     case 'scale': return x.mul(s.c);
     case 'reduce': return s.fn === 'sum' ? x.sum(s.over.join(' ')) : x.max(s.over.join(' '));
     case 'softmax':
@@ -245,6 +311,19 @@ export function recipeToSnippet(r: Recipe): string {
       case 'transpose': out = s.perm.map((p) => xa[p]!); expr = xa.length < 2 ? x : `${x}.transpose('${out.join(' ')}')`; break;
       case 'indexMod': expr = `${x}.add(index('${s.axis}').mod(constant(3, 'i32')).cast('f32'))`; break;
       case 'rename': expr = `${x}.rename('${s.from}', '${s.to}')`; out = xa.map((a) => (a === s.from ? s.to : a)); break;
+      case 'clamp': expr = `${x}.clamp(${s.lo}, ${s.hi})`; break;
+      case 'cumsum': expr = `${x}.cumsum('${s.axis}')`; break;
+      case 'topk': {
+        const at = `${x}.topk('${s.axis}', ${s.k}, '${s.into}')`;
+        expr = s.values ? `${x}.gather('${s.axis}', ${at})` : `${at}.cast('f32')`;
+        out = xa.map((a) => (a === s.axis ? s.into : a));
+        break;
+      }
+      case 'topkMask': {
+        const candidates = `where(index('${s.i}').le(index('${s.j}').add(constant(${s.off}, 'i32'))), ${x}, -Infinity)`;
+        expr = `where(${candidates}.topkMask('${s.axis}', ${s.k}), ${x}, ${s.fill})`;
+        break;
+      }
     }
     lines.push(`const t${r.inputs.length + k} = ${expr};`);
     names.push(`t${r.inputs.length + k}`);
