@@ -33,6 +33,16 @@ const mlaDecode = (t: number): BenchCase => ({
   id: `mla-decode-${t}`, variant: 'mla_decode', opts: {}, kind: 'decode', dims: { b: 1, h: 128, s: 1, t, dn: 128, dr: 64, dc: 512, dv: 128 },
 });
 
+/** A zoo variant (issue 21) at s = t = n next to causal MHA's row at the same sizes. */
+const zoo = (variant: string, n: number, opts: Record<string, boolean | number> = {}, extra: Record<string, number> = {}): BenchCase => ({
+  id: `${variant}-prefill-${n}`, variant, opts, kind: 'prefill', dims: { b: 1, h: 8, s: n, t: n, d: 64, dv: 64, ...extra },
+});
+
+/** The zoo's rows: differential attention (two score products), sigmoid (no normaliser), MoBA (block-sparse). */
+export const ZOO_CASES: readonly BenchCase[] = [
+  zoo('diff', 1024, { causal: true }), zoo('sigmoid', 1024, { causal: true }), zoo('moba', 1024, {}, { blk: 64 }),
+];
+
 /** A row in reduced precision: f16 products, or an int8 KV cache (per-token scales). */
 const f16 = (c: BenchCase): BenchCase => ({ ...c, id: `${c.id}-f16`, compute: 'f16' });
 const int8 = (c: BenchCase): BenchCase => ({ ...c, id: `${c.id}-int8`, opts: { ...c.opts, int8: true } });
@@ -43,6 +53,7 @@ export const DEFAULT_CASES: readonly BenchCase[] = [
   gqaDecode(1024), gqaDecode(4096), gqaDecode(8192), f16(gqaDecode(4096)), int8(gqaDecode(4096)),
   mqaDecode(1024), mqaDecode(8192),
   mlaDecode(1024), mlaDecode(4096),
+  ...ZOO_CASES,
 ];
 
 /** The default rows shrunk for a quick look (and for the tests): same variants, small sizes. */
@@ -74,7 +85,7 @@ export function customCase(variant: string, dims: Record<string, number>, opts: 
 
 /**
  * The rows `--only` selects: a case id, or every default case of a variant.
- * @example selectCases(DEFAULT_CASES, 'gqa').length // 3
+ * @example selectCases(DEFAULT_CASES, 'gqa').map((c) => c.id) // ['gqa-decode-1024', 'gqa-decode-4096', 'gqa-decode-8192', 'gqa-decode-4096-f16', 'gqa-decode-4096-int8']
  */
 export function selectCases(cases: readonly BenchCase[], only: string | undefined): BenchCase[] {
   // a variant name selects its rows in every precision

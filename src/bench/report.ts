@@ -8,7 +8,7 @@ const PEERS: SystemName[] = ['ort-webgpu', 'ort-cpu'];
 
 /**
  * The wall-time ratio peer / row (above 1: the row is faster), or undefined.
- * @example speedup(rows, fusedRow, 'ort-webgpu') // 1.8
+ * @example const row = { case: 'mha', system: 'einattn', status: 'ok', wall: { median: 1 } } as BenchRow; speedup([row, { ...row, system: 'ort-webgpu', wall: { median: 1.8 } } as BenchRow], row, 'ort-webgpu') // 1.8
  */
 export function speedup(rows: readonly BenchRow[], row: BenchRow, peer: SystemName): number | undefined {
   const p = rows.find((r) => r.case === row.case && r.system === peer && r.status === 'ok');
@@ -48,7 +48,7 @@ export function targets(result: BenchResult): Target[] {
   return [
     make('MHA prefill s=t=1024: speed-up over ORT WebGPU', 1.5, (r) => r.variant === 'mha' && r.dims.s === 1024, (r) => speedup(result.rows, r, 'ort-webgpu')),
     make('GQA decode: speed-up over ORT WebGPU', 1.2, (r) => r.variant === 'gqa' && r.kind === 'decode', (r) => speedup(result.rows, r, 'ort-webgpu')),
-    make('prefill: fraction of the measured FMA roofline (GFLOP/s)', 0.5, (r) => r.kind === 'prefill', gflopsFrac),
+    make('MHA prefill: fraction of the measured FMA roofline (GFLOP/s)', 0.5, (r) => r.kind === 'prefill' && r.variant === 'mha', gflopsFrac),
     make('decode: fraction of the measured read bandwidth (GB/s)', 0.6, (r) => r.kind === 'decode', gbpsFrac),
   ];
 }
@@ -100,6 +100,7 @@ export function benchMarkdown(result: BenchResult, command: string): string {
   lines.push('', '## Targets', '', '| target | goal | measured | met |', '|---|---:|---|---|');
   for (const t of targets(result))
     lines.push(`| ${t.what} | ${t.goal} | ${t.measured.map((x) => `${x.case}: ${x.value.toFixed(2)}`).join('; ') || 'not measured'} | ${t.measured.length ? (t.met ? 'yes' : '**no**') : '–'} |`);
+  lines.push(...zooMarkdown(result.rows));
   lines.push(...decodeStepMarkdown(result.decodeSteps ?? []));
   const sched = result.rows.filter((r) => r.system === 'einattn' && r.schedule);
   if (sched.length) {
@@ -107,4 +108,31 @@ export function benchMarkdown(result: BenchResult, command: string): string {
     for (const r of sched) lines.push(`- ${r.case}: ${r.schedule!.source}${Object.keys(r.schedule!.values).length ? ` ${JSON.stringify(r.schedule!.values)}` : ''}`);
   }
   return lines.join('\n') + '\n';
+}
+
+/** What issue 21 expects of a fused zoo variant's kernel time, in units of causal MHA's at the same sizes. */
+const ZOO_EXPECTED: Record<string, string> = { diff: '≈ 2 (two score products)', sigmoid: '≈ 1', moba: '< 1 (sparse)' };
+
+/**
+ * The zoo's rows next to causal MHA at the same sizes: kernel time fused and unfused, GPU memory,
+ * and the fused kernel time over MHA's.
+ * @example zooMarkdown([]) // []
+ */
+export function zooMarkdown(rows: readonly BenchRow[]): string[] {
+  const ok = (r: BenchRow) => r.status === 'ok' && r.kernel;
+  const zoo = rows.filter((r) => r.variant in ZOO_EXPECTED && r.system === 'einattn' && ok(r));
+  if (!zoo.length) return [];
+  const out = ['', '### The zoo next to MHA', '',
+    'Kernel time of each zoo variant (issue 21), fused and unfused, beside causal MHA at the same b, h, s, t and head dims',
+    '(same run). "GPU MiB" is what the plan allocates, with its largest temporary in brackets.', '',
+    '| row | fused kernel ms (IQR) | unfused kernel ms | GPU MiB fused | GPU MiB unfused | fused ÷ causal MHA | expected |', '|---|---:|---:|---:|---:|---:|---|'];
+  const mib = (r?: BenchRow) => (r?.gpu ? `${fmt(r.gpu.bytes / 2 ** 20)} (${fmt(r.gpu.largestTemp / 2 ** 20)})` : '–');
+  for (const r of zoo) {
+    const same = (x: BenchRow) => ['b', 'h', 's', 't', 'd', 'dv'].every((k) => x.dims[k] === r.dims[k]);
+    const mha = rows.find((x) => x.variant === 'mha' && x.opts.causal === true && x.system === 'einattn' && ok(x) && same(x));
+    const unfused = rows.find((x) => x.case === r.case && x.system === 'einattn-unfused' && ok(x));
+    const k = r.kernel!;
+    out.push(`| ${r.case} | ${fmt(k.median)} (${fmt(k.p25)}–${fmt(k.p75)}) | ${unfused ? fmt(unfused.kernel!.median) : '–'} | ${mib(r)} | ${mib(unfused)} | ${mha ? fmt(k.median / mha.kernel!.median) : 'no MHA row'} | ${ZOO_EXPECTED[r.variant]} |`);
+  }
+  return out;
 }

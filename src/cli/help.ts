@@ -111,7 +111,8 @@ const BENCH_HELP = `usage: einattn bench [--quick] [--only ROW|VARIANT] [--dims 
 Within a row the systems' timed calls are interleaved (the order rotating every round) and
 speed-ups are medians of paired-call ratios; a row whose IQR exceeds 20% of its median is
 flagged. In one process on one adapter: each row (MHA prefill s=t=256/1024 causal and not; GQA decode
-t=1024..8192 h=32 g=8 d=128; MQA decode; MLA decode at DeepSeek-V2 shapes) on each system:
+t=1024..8192 h=32 g=8 d=128; MQA decode; MLA decode at DeepSeek-V2 shapes; the zoo's diff,
+sigmoid and moba at s=t=1024 next to causal MHA) on each system:
 einattn (fused), einattn-unfused, interpreter (small rows), ort-webgpu, ort-cpu (onnxruntime-node).
 First measures the adapter's FMA (GFLOP/s) and copy (GB/s) microkernels.
 
