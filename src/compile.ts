@@ -4,7 +4,7 @@
  */
 import { fail } from './errors.ts';
 import type { Graph } from './ir/index.ts';
-import { explain, lower, loweringKey, specialiseFor, unfusedReason, type FlashDevice, type LowerOptions } from './lower/index.ts';
+import { explain, lower, loweringKey, specializeFor, unfusedReason, type FlashDevice, type LowerOptions } from './lower/index.ts';
 import { f16ArrayToF32, f32ArrayToF16 } from './runtime/f16.ts';
 import { runPlan, type RunOptions } from './runtime/execute.ts';
 import { DeviceTensor } from './runtime/tensor.ts';
@@ -13,14 +13,14 @@ import type { ExecPlan } from './runtime/plan.ts';
 import { getRuntime, type Runtime } from './runtime/device.ts';
 import { subgroupLayout } from './runtime/subgroups.ts';
 
-/** Options of {@link compile}: the lowering's, plus run-time specialisation. */
+/** Options of {@link compile}: the lowering's, plus run-time specialization. */
 export interface CompileOptions extends LowerOptions {
   /**
    * lower flash attention per distinct head-dim sizes of the runs (literals in WGSL, Q
    * cached in registers, scores in register blocks of keys). Default 'auto': where every
    * head dim is at least 64 (real models; on lavapipe MHA prefill at d = 64 runs about 20%
    * faster than with sizes as uniforms). false keeps one plan for every head dim, true
-   * specialises small ones too (each set of sizes compiles its own pipelines)
+   * specializes small ones too (each set of sizes compiles its own pipelines)
    */
   specializeHeadDims?: boolean | 'auto';
   /**
@@ -54,10 +54,10 @@ export interface CompiledOutput {
 /** A graph lowered to kernels, ready to run. */
 export interface Compiled {
   readonly graph: Graph;
-  /** the plan of the latest run (before any run: the plan with no sizes specialised) */
+  /** the plan of the latest run (before any run: the plan with no sizes specialized) */
   readonly plan: ExecPlan;
   /**
-   * The plan a run at `dims` uses: flash attention kernels are specialised to the
+   * The plan a run at `dims` uses: flash attention kernels are specialized to the
    * run's head dims and split-KV choice (one plan per distinct set, cached).
    * @example compile(mha()).planFor({ b: 1, h: 8, s: 1, t: 4096, d: 64, dv: 64 }).kernels.length // 2 (split + merge)
    */
@@ -91,14 +91,14 @@ export function compile(graph: Graph, opts: CompileOptions = {}): Compiled {
   // whether a float input or output of this dtype lives in an f16 buffer (declared f16, or storage: 'f16')
   const storedF16 = (dtype: string) => dtype === 'f16' || (dtype === 'f32' && lowerOpts.storage === 'f16');
   const generic = lower(graph, lowerOpts);
-  // run-time specialisation changes schedules and sizes, never what fuses: the generic plan answers
+  // run-time specialization changes schedules and sizes, never what fuses: the generic plan answers
   const why = fused === 'require' ? unfusedReason(generic) : undefined;
   if (why !== undefined) fail('NOT_FUSED', `graph '${graph.name}' is not fully fused (fused: 'require'): ${why}`);
   const plans = new Map<string, ExecPlan>();
   let latest = generic;
   const planWith = (dims: Record<string, number>, extra: Partial<LowerOptions>, device: FlashDevice = {}): ExecPlan => {
     const base = { ...lowerOpts, ...extra };
-    const spec = dims && typeof dims === 'object' ? specialiseFor(graph, base, dims, specializeHeadDims, device) : undefined;
+    const spec = dims && typeof dims === 'object' ? specializeFor(graph, base, dims, specializeHeadDims, device) : undefined;
     if (!spec && !Object.keys(extra).length) return generic;
     const o = spec ? spec.opts : base;
     // one key over every lowering option and schedule knob: equal keys, equal plans

@@ -95,7 +95,8 @@ function plainOptions(c: BenchCase, allowed: string[]): string | undefined {
 
 /**
  * The ONNX Runtime problem equal to a bench row, or why there is none.
- * @example ortProblem(DEFAULT_CASES[0], inputs) // { model, feeds, output: 'o', … }
+ * @example const { model, feeds, output } = ortProblem(DEFAULT_CASES[0], sampleInputs(mha(), DEFAULT_CASES[0].dims)) as OrtProblem // an ONNX model, its inputs, 'o'
+ * @example ortProblem({ ...DEFAULT_CASES[0], dims: { ...DEFAULT_CASES[0].dims, dv: 32 } }, {}) // 'MultiHeadAttention with per-head (BNSH) keys and values needs equal QK and V head dims'
  */
 export function ortProblem(c: BenchCase, inputs: Record<string, SampleInput>): OrtProblem | string {
   const D = c.dims as Record<string, number>;

@@ -291,7 +291,7 @@ export function where<C extends Tensor<any>, A extends Operand, B extends Operan
 
 /**
  * Turns named output tensors into a graph, optionally fixing some sizes now
- * (specialisation) while the others stay dynamic.
+ * (specialization) while the others stay dynamic.
  * @example const g = graph('attn', { o }, { sizes: { d: 64 } })
  */
 export function graph(name: string, outputs: Record<string, Tensor<any>>, opts: { sizes?: Record<string, number> } = {}): Graph {

@@ -25,7 +25,7 @@ export interface Graph {
   /** every size (axis) name the graph uses, in first-use order */
   readonly sizes: readonly string[];
   readonly equations: readonly SizeEquation[];
-  /** sizes fixed when the graph was built (specialised, e.g. head dim) */
+  /** sizes fixed when the graph was built (specialized, e.g. head dim) */
   readonly staticSizes: Readonly<Record<string, number>>;
 }
 

@@ -80,12 +80,50 @@ export function scoreAxes(g: Graph): ScoreAxes[] {
       }
       for (const s of scores) for (const x of s.operands) if (x.axes.includes(key)) for (const a of x.axes) kvSide.add(a);
       for (const s of scores) {
-        const query = s.axes.filter((a) => a !== key && !kvSide.has(a));
+        // query axes come with data (q), not from indices alone (a one-hot block matrix is no query)
+        const qSide = s.operands.filter((x) => !x.axes.includes(key) && readsInput(x));
+        const query = s.axes.filter((a) => a !== key && !kvSide.has(a) && qSide.some((x) => x.axes.includes(a)));
         if (query.length) out.push({ key, query, reducer: n });
       }
     }
   }
   return out;
+}
+
+/** Whether `n` reads a graph input (is data), rather than only indices, sizes and constants. */
+function readsInput(n: Node): boolean {
+  const seen = new Set<number>();
+  const stack = [n];
+  while (stack.length) {
+    const m = stack.pop()!;
+    if (m.op === 'input') return true;
+    if (seen.has(m.id)) continue;
+    seen.add(m.id);
+    stack.push(...children(m));
+  }
+  return false;
+}
+
+/**
+ * `text` with node ids (`%412`, global creation counters) replaced by stable names: the
+ * node's buffer, an input's name, or its number in `printGraph(g)`.
+ * @example const g = mha(); stableRefs(`the contraction %${g.outputs[0]!.node.id}`, g, new Map([[g.outputs[0]!.node.id, 'o']])) // 'the contraction o'
+ */
+export function stableRefs(text: string, g: Graph, names: ReadonlyMap<number, string>): string {
+  const leaf = (n: Node) => n.op === 'input' || n.op === 'const' || n.op === 'index' || n.op === 'size';
+  const local = new Map(g.nodes.filter((n) => !leaf(n)).map((n, i) => [n.id, i]));
+  const byId = new Map(g.nodes.map((n) => [n.id, n]));
+  return text.replace(/%(\d+)/g, (whole, id: string) => {
+    const n = byId.get(Number(id));
+    if (!n) return whole;
+    const named = names.get(n.id);
+    if (named !== undefined) return named;
+    if (n.op === 'input') return n.name;
+    if (n.op === 'const') return String(n.value);
+    if (n.op === 'index') return n.axis;
+    if (n.op === 'size') return `|${n.size}|`;
+    return `%${local.get(n.id)}`;
+  });
 }
 
 /** A short name of a node for reasons: `einsum('b h s t, b h t dv -> b h s dv', _softmax1, v)`, `softmax over 't'`. */
@@ -94,18 +132,18 @@ export function brief(n: Node, names: ReadonlyMap<number, string>): string {
   if (n.op === 'einsum') return `einsum('${n.operands.map((o) => o.axes.join(' ')).join(', ')} -> ${n.axes.join(' ')}', ${n.operands.map(arg).join(', ')})`;
   if (n.op === 'softmax') return `softmax(${arg(n.x)}) over '${n.axis}'`;
   if (n.op === 'reduce') return `${n.fn}(${arg(n.x)}) over '${n.over.join(' ')}'`;
-  return names.get(n.id) ?? `${n.op} %${n.id}`;
+  return names.get(n.id) ?? n.op;
 }
 
-const PATTERN = 'the flash matcher fuses einsum → elementwise score mod → masked softmax → einsum';
+const PATTERN = 'the flash matcher does not read as attention weights (a softmax or a sigmoid of the scores, or weights masked or normalised along the key axis)';
 
 /** Why no flash kernel covers the reduction of a score tensor when the matcher saw no candidate. */
 function noFlash(h: ScoreAxes, names: ReadonlyMap<number, string>): string {
   const r = h.reducer;
-  if (r.op !== 'einsum') return `${brief(r, names)} sums '${h.key}' of it outside any flash kernel: ${PATTERN}`;
+  if (r.op !== 'einsum') return `${brief(r, names)} sums '${h.key}' of it outside any flash kernel`;
   const map = r.operands.find((o) => o.axes.includes(h.key) && o.op !== 'input')!;
-  const what = map.op === 'binary' || map.op === 'unary' ? `${map.op} ${map.fn}` : map.op;
-  return `${brief(r, names)} sums '${h.key}' of a ${what}, not of a softmax: ${PATTERN}`;
+  const what = map.op === 'binary' || map.op === 'unary' ? `a ${map.op} ${map.fn}` : `a ${map.op}`;
+  return `${brief(r, names)} sums '${h.key}' of ${what}, which ${PATTERN}`;
 }
 
 /** Whether `target` is `n` or one of its inputs, transitively. */
@@ -134,6 +172,11 @@ export function unfusedPart(g: Graph, buffers: readonly PlanBuffer[], names: Rea
     if (name !== undefined && !nodeOf.has(name)) nodeOf.set(name, n);
   }
   const roles = scoreAxes(g);
+  // the matcher's misses about attention: a contraction of a softmax, or one that sums a key axis
+  const attention = new Set(roles.map((r) => r.reducer.id));
+  const relevant = misses
+    .filter((m) => attention.has(m.node.id) || (m.node.op === 'einsum' && m.node.operands.some((o) => o.op === 'softmax')))
+    .map((m) => ({ node: m.node, reason: stableRefs(m.reason, g, names) }));
   const missText = (m: FlashMiss) => `${brief(m.node, names)}: ${m.reason}`;
   const temps: PlanUnfused['temps'] = [];
   for (const b of buffers) {
@@ -143,7 +186,7 @@ export function unfusedPart(g: Graph, buffers: readonly PlanBuffer[], names: Rea
     if (!hits.length) continue;
     const key = hits[0]!.key;
     const query = [...new Set(hits.filter((h) => h.key === key).flatMap((h) => h.query))].filter((q) => b.axes.includes(q));
-    const readers = misses.filter((m) => dependsOn(m.node, node.id));
+    const readers = relevant.filter((m) => dependsOn(m.node, node.id));
     // the contraction that finally sums the key axis says more than a softmax on the way
     const sums = hits.filter((h) => dependsOn(h.reducer, node.id));
     const last = sums.some((h) => h.reducer.op === 'einsum') ? sums.filter((h) => h.reducer.op === 'einsum') : sums;
@@ -153,7 +196,7 @@ export function unfusedPart(g: Graph, buffers: readonly PlanBuffer[], names: Rea
       : [...new Set(last.map((h) => noFlash(h, names)))];
     temps.push({ buffer: b.name, key, query, reasons });
   }
-  const missed = misses.map((m) => ({ expr: brief(m.node, names), reason: m.reason }));
+  const missed = relevant.map((m) => ({ expr: brief(m.node, names), reason: m.reason }));
   return temps.length || missed.length ? { temps, misses: missed } : undefined;
 }
 

@@ -29,7 +29,8 @@ const CHOICES: readonly AdapterChoice[] = ['auto', 'hardware', 'software', 'open
 
 /**
  * Parses an adapter choice (from `EINATTN_ADAPTER` or an option); `source` names it in errors.
- * @example parseAdapterChoice(process.env.EINATTN_ADAPTER, 'EINATTN_ADAPTER') // 'auto' when unset
+ * @example parseAdapterChoice(undefined, 'EINATTN_ADAPTER') // 'auto' (unset)
+ * @example parseAdapterChoice('gpu', 'EINATTN_ADAPTER') // throws: EINATTN_ADAPTER='gpu' is not one of auto | hardware | software | opengles
  */
 export function parseAdapterChoice(value: string | undefined, source = 'adapter'): AdapterChoice {
   if (value === undefined || value === '') return 'auto';
@@ -40,7 +41,7 @@ export function parseAdapterChoice(value: string | undefined, source = 'adapter'
 
 /**
  * Whether an adapter is a CPU rasteriser (lavapipe/llvmpipe, SwiftShader) rather than a GPU.
- * @example isSoftwareAdapter(adapter.info) // true under lavapipe
+ * @example isSoftwareAdapter({ vendor: 'mesa', architecture: '', device: '', description: 'llvmpipe (LLVM 19.1.7, 256 bits)' } as GPUAdapterInfo) // true (lavapipe)
  */
 export function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
   if (info.isFallbackAdapter) return true;
@@ -50,7 +51,7 @@ export function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
 
 /**
  * A short name for a software rasteriser, for reason strings.
- * @example softwareName(adapter.info) // 'lavapipe'
+ * @example softwareName({ vendor: 'mesa', architecture: '', device: '', description: 'llvmpipe (LLVM 19.1.7, 256 bits)' } as GPUAdapterInfo) // 'lavapipe'
  */
 export function softwareName(info: GPUAdapterInfo): string {
   // Chromium reports SwiftShader in `architecture` only, with empty device and description.
@@ -62,7 +63,7 @@ export function softwareName(info: GPUAdapterInfo): string {
 
 /**
  * The adapter's name as its driver gives it, for reason strings.
- * @example adapterLabel(adapter.info) // 'llvmpipe (LLVM 19.1.7, 256 bits)'
+ * @example adapterLabel({ vendor: 'mesa', architecture: '', device: '', description: 'llvmpipe (LLVM 19.1.7, 256 bits)' } as GPUAdapterInfo) // 'llvmpipe (LLVM 19.1.7, 256 bits)'
  */
 export function adapterLabel(info: GPUAdapterInfo): string {
   return info.description || info.device || [info.vendor, info.architecture].filter(Boolean).join(' ') || 'unnamed adapter';

@@ -97,7 +97,7 @@ export function layoutWorkgroups(count: number, maxPerDim: number): [number, num
 
 /**
  * Evaluates the shapes of a plan's buffers at the given sizes.
- * @example resolveBuffers(plan, bindSizes(plan, { s: 8 }))[0].shape // [8, 64]
+ * @example const plan = compile(graph('twice', { y: input('x', 's d').mul(2) }, { sizes: { d: 64 } })).plan; resolveBuffers(plan, bindSizes(plan, { s: 8 }))[0].shape // [8, 64]
  */
 export function resolveBuffers(plan: ExecPlan, sizes: SizeMap): ResolvedBuffer[] {
   return plan.buffers.map((b) => {

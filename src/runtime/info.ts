@@ -39,7 +39,7 @@ export function adapterReport(rt: Runtime): AdapterReport {
 
 /**
  * The identity caches are keyed by (measured rooflines, tuned schedules): kind, name, backend.
- * @example adapterId(rt) // 'software llvmpipe: Mesa 25.0.7 … (vulkan)'
+ * @example adapterId({ kind: 'software', backend: 'vulkan', info: { description: 'llvmpipe (LLVM 19.1.7, 256 bits)' } } as Runtime) // 'software llvmpipe (LLVM 19.1.7, 256 bits) (vulkan)'
  */
 export function adapterId(rt: Runtime): string {
   return `${rt.kind} ${rt.info.description || rt.info.device} (${rt.backend})`;

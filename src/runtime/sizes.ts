@@ -80,7 +80,7 @@ function describeSizes(expr: SizeExpr, sizes: SizeMap): string {
 
 /**
  * Checks `dims` against a plan (BAD_SIZE, SIZE_CONFLICT) and returns all its sizes: static, dynamic, derived.
- * @example bindSizes(plan, { s: 128, t: 128 }) // { d: 64, s: 128, t: 128, nt: 2 }
+ * @example bindSizes(compile(graph('scores', { o: einsum('s d, t d -> s t', input('q', 's d'), input('k', 't d')) }, { sizes: { d: 64 } })).plan, { s: 128, t: 128 }) // { d: 64, s: 128, t: 128 }
  */
 export function bindSizes(plan: ExecPlan, dims: Record<string, number>): SizeMap {
   if (dims === null || typeof dims !== 'object' || Array.isArray(dims)) {

@@ -34,7 +34,7 @@ const layouts = new WeakMap<GPUDevice, Promise<SubgroupLayout>>();
 
 /**
  * The device's subgroup layout, probed by one tiny dispatch the first time it is asked for.
- * @example (await subgroupLayout(rt)).linear // true on lavapipe and the GPUs we measured
+ * @example (await subgroupLayout(rt)).linear // true (lavapipe, and the GPUs measured so far)
  */
 export function subgroupLayout(rt: Runtime): Promise<SubgroupLayout> {
   let p = layouts.get(rt.device);
@@ -78,7 +78,7 @@ async function probe(rt: Runtime): Promise<SubgroupLayout> {
 /**
  * Checks that every kernel of `plan` that shuffles among lanes can on this device:
  * the lanes fit in the smallest subgroup and subgroups follow local_invocation_index.
- * @example await checkSubgroups(plan, rt) // LIMIT error naming the kernel and the sizes otherwise
+ * @example await checkSubgroups({ name: 'p', kernels: [{ name: 'k', subgroupLanes: 1024 }] } as ExecPlan, rt) // throws: kernel 'k' of plan 'p' merges 1024 lanes with subgroup shuffles, but subgroups on …
  */
 export async function checkSubgroups(plan: ExecPlan, rt: Runtime): Promise<void> {
   const kernels = plan.kernels.filter((k) => k.subgroupLanes !== undefined && k.subgroupLanes > 1);

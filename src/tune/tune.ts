@@ -4,7 +4,7 @@
  */
 import { compile, flashDevice } from '../compile.ts';
 import type { Graph } from '../ir/index.ts';
-import { flashSchedule, specialiseFor, type FlashSchedule } from '../lower/index.ts';
+import { flashSchedule, specializeFor, type FlashSchedule } from '../lower/index.ts';
 import { adapterId, type Runtime } from '../runtime/index.ts';
 import { shapeBucket, storeTuned, type TunedEntry } from './cache.ts';
 import { sampleInputs } from './inputs.ts';
@@ -96,7 +96,7 @@ export async function tune(g: Graph, dims: Record<string, number>, opts: TuneOpt
     if (bestMs >= defaultMs) [best, bestMs] = [start, defaultMs];
   }
   // store the effective schedule (every knob, the decode defaults filled in), so a generated module bakes what ran
-  const flash: Partial<FlashSchedule> = flashSchedule(specialiseFor(g, { flashSchedule: best.flash }, dims, false, await flashDevice(runtime))?.opts.flashSchedule ?? best.flash);
+  const flash: Partial<FlashSchedule> = flashSchedule(specializeFor(g, { flashSchedule: best.flash }, dims, false, await flashDevice(runtime))?.opts.flashSchedule ?? best.flash);
   const entry: TunedEntry = {
     graph: g.name, bucket: shapeBucket(dims), dims: { ...dims }, config: { flash, shared: best.shared }, ms: bestMs, defaultMs, candidates,
     seconds: Math.round(elapsed() * 10) / 10, tunedAt: new Date().toISOString(),

@@ -13,29 +13,7 @@ import { examplesOf, readExample, sourceFiles, statements, type Example, type Ex
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-/**
- * Examples that state a value but cannot run as written yet, with the reason; keyed by
- * `file: code`. They live in files other sessions own at the moment: each entry is work left
- * (issue 20), and an entry that starts passing fails the test until it is removed.
- */
-const PENDING: Record<string, string> = {
-  'src/bench/cases.ts: selectCases(DEFAULT_CASES, \'gqa\').length': 'gives 5 now (src/bench is being edited)',
-  'src/bench/ort.ts: ortProblem(DEFAULT_CASES[0], inputs)': 'states prose, needs inputs (src/bench is being edited)',
-  'src/bench/report.ts: speedup(rows, fusedRow, \'ort-webgpu\')': 'needs rows (src/bench is being edited)',
-  'src/platform/adapter.ts: parseAdapterChoice(process.env.EINATTN_ADAPTER, \'EINATTN_ADAPTER\')': 'states prose (src/platform is being edited)',
-  'src/platform/adapter.ts: isSoftwareAdapter(adapter.info)': 'states prose, needs an adapter (src/platform is being edited)',
-  'src/platform/adapter.ts: softwareName(adapter.info)': 'needs an adapter (src/platform is being edited)',
-  'src/platform/adapter.ts: adapterLabel(adapter.info)': 'needs an adapter, and is device-specific (src/platform is being edited)',
-  'src/runtime/device.ts: hasPipeline(rt, plan.kernels[0])': 'states prose, needs a plan (src/runtime is being edited)',
-  'src/runtime/execute.ts: resolveBuffers(plan, bindSizes(plan, { s: 8 }))[0].shape': 'needs a plan (src/runtime is being edited)',
-  'src/runtime/info.ts: adapterId(rt)': 'device-specific, and the pattern misses the Debian version suffix (src/runtime is being edited)',
-  'src/runtime/sizes.ts: bindSizes(plan, { s: 128, t: 128 })': 'needs a plan (src/runtime is being edited)',
-  'src/runtime/subgroups.ts: (await subgroupLayout(rt)).linear': 'states prose, device-specific (src/runtime is being edited)',
-  'src/runtime/subgroups.ts: await checkSubgroups(plan, rt)': 'states prose, needs a plan (src/runtime is being edited)',
-};
-
 const examples: Example[] = sourceFiles(ROOT, ['src', 'codegen']).flatMap((f) => examplesOf(f, readFileSync(resolve(ROOT, f), 'utf8')));
-const keyOf = (e: Example) => `${e.file}: ${e.code}`;
 
 afterAll(closeRuntime);
 
@@ -110,21 +88,6 @@ test('the sources have examples, and most state a value that is checked here', (
 
 describe.each([...new Set(stated.map((e) => e.file))])('%s', (file) => {
   for (const e of stated.filter((x) => x.file === file)) {
-    const pending = PENDING[keyOf(e)];
-    test(`${e.line}: ${e.code}${e.comment ? ` // ${e.comment}` : ''}`, async () => {
-      if (pending === undefined) return verify(e);
-      let ok = true;
-      try {
-        await verify(e);
-      } catch {
-        ok = false;
-      }
-      expect(ok, `runs now: remove it from PENDING (${pending})`).toBe(false);
-    });
+    test(`${e.line}: ${e.code}${e.comment ? ` // ${e.comment}` : ''}`, () => verify(e));
   }
-});
-
-test('every PENDING entry names an example that exists', () => {
-  const keys = new Set(stated.map(keyOf));
-  expect(Object.keys(PENDING).filter((k) => !keys.has(k))).toEqual([]);
 });

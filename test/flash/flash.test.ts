@@ -69,7 +69,7 @@ describe('head dims', () => {
     const dims = dimsOf(v, { b: 1, h: 2, s: d === 576 ? 1 : 5, t: 23, d, dv });
     await expectFlashMatches(g, dims, { flashSchedule: { rows: 2, kvTile: 4 } }, undefined, 2e-6 * Math.sqrt(23 * d));
   });
-  test('specialised head dims: literals in WGSL, Q cached, other sizes rejected', async () => {
+  test('specialized head dims: literals in WGSL, Q cached, other sizes rejected', async () => {
     const g = build(v);
     const dims = dimsOf(v, { b: 1, h: 2, s: 5, t: 23, d: 80, dv: 48 });
     const c = compile(g, { specializeHeadDims: true, flashSchedule: { rows: 2, kvTile: 4, maxDvChunk: 32 } });

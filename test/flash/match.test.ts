@@ -84,7 +84,7 @@ describe('flash: true names why a graph does not match', () => {
   });
 });
 
-test('specialised head dims are literals, and other values are a SIZE_CONFLICT', () => {
+test('specialized head dims are literals, and other values are a SIZE_CONFLICT', () => {
   const plan = lower(mha(), { specialize: { d: 64, dv: 64 } });
   expect(plan.staticSizes).toEqual({ d: 64, dv: 64 });
   expect(plan.kernels[0]!.uniforms).not.toContain('d');

@@ -176,7 +176,7 @@ describe('on the GPU', () => {
           expect(scores).toHaveLength(2);
           const L = dims.t * Math.max(dims.dn, dims.dc, dims.dr);
           const plan = await expectFusedMatch(g, dims, { flashSchedule, specializeHeadDims }, inputsFor(g, dims, inSeed), L);
-          // every contraction's qk dims are specialised, not only the first one's
+          // every contraction's qk dims are specialized, not only the first one's
           const qk = scores.flatMap((c) => c.qkDims) as (keyof typeof dims)[];
           if (specializeHeadDims) for (const a of qk) expect(plan.staticSizes[a], a).toBe(dims[a]);
         },

@@ -3,12 +3,12 @@
  * none of the arithmetic noise the cleanups remove (`% 1u`, `* 1u`, `+ 0u`, `0u * …`), no `let`
  * that only renames another `let`, and a header that states the expression and the schedule
  * once. Checked over every built-in variant (each boolean option on its own) under several
- * schedules, specialised at their bench sizes, and over random programs of the test grammar.
+ * schedules, specialized at their bench sizes, and over random programs of the test grammar.
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import type { Graph } from '../../src/index.ts';
-import { lower, specialiseFor, type LowerOptions } from '../../src/lower/index.ts';
+import { lower, specializeFor, type LowerOptions } from '../../src/lower/index.ts';
 import type { ExecPlan } from '../../src/runtime/plan.ts';
 import { variants } from '../../src/variants/index.ts';
 import { buildProgram, recipeArb } from '../gpu/programs.ts';
@@ -65,7 +65,7 @@ describe('every built-in variant', () => {
         const g = v.build(opts);
         for (const [name, lo] of SCHEDULES) expectReadable(g, lo, `${v.name} ${JSON.stringify(opts)} ${name}`);
         for (const device of [{}, { subgroupSize: 8 }]) {
-          const spec = specialiseFor(g, {}, v.dims.bench, true, device);
+          const spec = specializeFor(g, {}, v.dims.bench, true, device);
           expectReadable(g, spec?.opts ?? {}, `${v.name} ${JSON.stringify(opts)} at bench sizes on ${JSON.stringify(device)}`);
         }
       }

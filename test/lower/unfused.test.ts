@@ -1,6 +1,6 @@
 // What is not fused, and why: s×t temporaries in plans, explain(), compile(g, { fused: 'require' }).
 import { describe, expect, test } from 'vitest';
-import { compile, EinattnError, einsum, graph, input, softmax } from '../../src/index.ts';
+import { compile, EinattnError, einsum, graph, index, input, size, softmax, where } from '../../src/index.ts';
 import { explain, lower, scoreAxes, unfusedReason } from '../../src/lower/index.ts';
 import { findVariant, gqa, mha, mla } from '../../src/variants/index.ts';
 
@@ -40,6 +40,15 @@ describe('query and key axes', () => {
     expect(new Set(scoreAxes(mla()).map((r) => r.query.join(' ')))).toEqual(new Set(['s']));
   });
 
+  test('an index-built operand has no query axes: block means of K (MoBA\'s gate) are not s×t', () => {
+    const k = input('k', 'b t d');
+    const q = input('q', 'b s d');
+    const onehot = where(index('t').div(size('blk')).eq(index('m')), 1, 0);
+    const kmean = einsum('b t d, t m -> b m d', k, onehot).div(size('blk'));
+    const gate = einsum('b s d, b m d -> b s m', q, kmean);
+    expect(scoreAxes(graph('gate', { gate })).map((r) => `${r.query.join(' ')} × ${r.key}`)).toEqual([]);
+  });
+
   test('a chain of plain contractions has no key axis (a projection is not attention)', () => {
     const a = input('a', 'i k');
     const b = input('b', 'k j');
@@ -50,7 +59,7 @@ describe('query and key axes', () => {
 
 describe('plans record what was not fused', () => {
   test('fused built-ins have no unfused part, and compile with fused: require', () => {
-    for (const name of ['mha', 'mqa', 'gqa', 'gqa_int8', 'mla', 'mla_decode', 'paged', 'linformer']) {
+    for (const name of ['mha', 'mqa', 'gqa', 'gqa_int8', 'mla', 'mla_decode', 'paged', 'linformer', 'diff', 'sigmoid', 'linear', 'relbias', 'fox', 'qknorm', 'moba']) {
       const v = findVariant(name)!;
       const plan = lower(v.build(), { dims: v.dims.bench });
       expect(plan.unfused, name).toBeUndefined();
@@ -83,7 +92,7 @@ describe('plans record what was not fused', () => {
   test('an attention map without a softmax: the contraction that sums the key axis is named', () => {
     const plan = lower(expAttention());
     expect(unfusedReason(plan)).toBe(
-      "temporary _einsum0[b s t] holds query axis s and key axis t (einsum('b s t, b t dv -> b s dv', _einsum0, v) sums 't' of a unary exp, not of a softmax: the flash matcher fuses einsum → elementwise score mod → masked softmax → einsum)",
+      "temporary _einsum0[b s t] holds query axis s and key axis t (einsum('b s t, b t dv -> b s dv', _einsum0, v) sums 't' of a unary exp, which the flash matcher does not read as attention weights (a softmax or a sigmoid of the scores, or weights masked or normalised along the key axis))",
     );
   });
 });

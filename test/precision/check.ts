@@ -6,7 +6,7 @@ import { f32Allowance } from './bounds.ts';
 
 /**
  * The flash schedule of most precision tests: 2 rows per invocation, no lanes, value columns
- * in chunks of 8, whatever the shape. The default decode schedule specialises its kernel on
+ * in chunks of 8, whatever the shape. The default decode schedule specializes its kernel on
  * the row count and dv, and lavapipe takes seconds to compile each (large, unrolled) kernel;
  * with one small schedule random shapes share one kernel. The bounds do not depend on the
  * schedule; a few tests run the default one at realistic shapes.

@@ -61,12 +61,12 @@
  * subgroups map onto invocations, so the runtime probes both once per device and
  * refuses a kernel whose lanes do not fit (LIMIT, naming the sizes).
  *
- * **Specialisation.** `compile()` lowers lazily per split / no split decision taken
+ * **Specialization.** `compile()` lowers lazily per split / no split decision taken
  * from the run's dims and, with `specializeHeadDims` (by default where every head dim is
  * at least 64), per distinct set of head-dim sizes (WGSL literals; another value is a
  * SIZE_CONFLICT at dispatch), caching plans.
  * Sequence lengths and batch sizes stay dynamic (uniforms). At run time it also fills
- * the knobs the caller left unset from the sizes and the device (`specialiseFor`):
+ * the knobs the caller left unset from the sizes and the device (`specializeFor`):
  * the whole value head dim per invocation (up to `maxDvChunk`: each chunk would
  * recompute the scores), the decode schedule for few query rows over a long KV axis,
  * and subgroup shuffles for lanes that fit one subgroup where the device allows.
@@ -99,13 +99,13 @@ export interface FlashDevice {
 }
 
 /**
- * The lowering options that specialise `graph` for a run at `dims` on `device`: its flash head
+ * The lowering options that specialize `graph` for a run at `dims` on `device`: its flash head
  * dims as static sizes, the split decision, and the decode schedule; `key` names the resulting
  * plan (`loweringKey`: every option and every schedule knob, the dims as the split decision).
  * Undefined when nothing depends on the dims (no flash match, or dims that do not resolve).
- * @example specialiseFor(mha(), {}, { b: 1, h: 8, s: 128, t: 128, d: 64, dv: 64 })?.opts.specialize // { d: 64, dv: 64 }
+ * @example specializeFor(mha(), {}, { b: 1, h: 8, s: 128, t: 128, d: 64, dv: 64 })?.opts.specialize // { d: 64, dv: 64 }
  */
-export function specialiseFor(graph: Graph, opts: LowerOptions, dims: Record<string, number>, headDims: boolean | 'auto' = true, device: FlashDevice = {}): { key: string; opts: LowerOptions } | undefined {
+export function specializeFor(graph: Graph, opts: LowerOptions, dims: Record<string, number>, headDims: boolean | 'auto' = true, device: FlashDevice = {}): { key: string; opts: LowerOptions } | undefined {
   if (opts.flash === false) return undefined;
   const { matches } = findFlash(graph);
   if (matches.length === 0) return undefined;

@@ -3,6 +3,10 @@
  * new rows in place (a word copy, an int8 quantiser, a paged scatter through the block
  * table) and advance the lengths. Their WGSL names only fixed identifiers, never a
  * user's tensor names, so nothing from outside reaches the shader text.
+ *
+ * They are hand-written WGSL templates rather than kernel IR on purpose: the runtime may not
+ * import the lowering (imports go DSL → IR → lowering → runtime), and applications built on
+ * generated modules use these caches with the runtime alone. See docs/ARCHITECTURE.md.
  */
 import type { ExecPlan, PlanBuffer, PlanKernel, SizeExpr, StorageDType } from '../plan.ts';
 
