@@ -104,11 +104,16 @@ describe('the pattern (no GPU)', () => {
     expect(plan.kernels[0]!.wgsl).toContain('mask per element');
   });
 
-  test('split-KV is refused for the new kinds, with the reason in the schedule line', () => {
+  test('split-KV: each map has its partials (a softmax its lse, plain weights their raw sums) and one merge kernel combines them', () => {
     const plan = lower(buildKind('diff', { causal: false, cache: false }), { flashSchedule: { split: 4 } });
-    expect(plan.kernels.map((k) => k.name.replace(/^.*_\d+_/, ''))).toEqual(['flash']);
-    expect(plan.kernels[0]!.wgsl.replace(/\s*\n\/\/\s+/g, ' ')).toContain('split-KV is off for a combination of 2 attention maps');
-    expect(lower(buildKind('sigmoid', { causal: false, cache: false }), { flashSchedule: { split: 'auto' }, dims: { b: 1, h: 1, s: 1, t: 8192, d: 8, dv: 8 } }).kernels.map((k) => k.name)).toEqual(['sigmoid_0_flash']);
+    expect(plan.kernels.map((k) => k.name.replace(/^.*_\d+_/, ''))).toEqual(['flash_partial', 'flash_merge']);
+    expect(plan.buffers.filter((b) => b.role === 'temp').map((b) => b.name)).toEqual(['_opart', '_lsepart', '_opart1', '_lsepart1']);
+    const linear = lower(buildKind('linear', { causal: true, cache: false }), { flashSchedule: { split: 2 } });
+    expect(linear.buffers.filter((b) => b.role === 'temp').map((b) => b.name)).toEqual(['_blocks', '_opart', '_lsepart']);
+    expect(linear.kernels.at(-1)!.wgsl).toMatch(/_rowsum \+= _lsepart\[/);
+    // decoding over a long key axis splits automatically
+    const decode = lower(buildKind('sigmoid', { causal: false, cache: false }), { dims: { b: 1, h: 1, s: 1, t: 8192, d: 8, dv: 8 } });
+    expect(decode.kernels.map((k) => k.name)).toEqual(['sigmoid_0_flash_partial', 'sigmoid_0_flash_merge']);
   });
 });
 
@@ -159,7 +164,7 @@ describe('on the GPU', () => {
     { flashSchedule: { rows: 2, kvTile: 4, split: 1 } },
     { flashSchedule: { rows: 3, kvTile: 3, workgroup: 4, kvLanes: 2 } }, // lanes merged through workgroup memory
     { flashSchedule: { rows: 1, kvTile: 5, workgroup: 4, kvLanes: 4, subgroups: true } }, // merged by shuffles
-    { flashSchedule: { rows: 2, kvTile: 4, blockMask: false, split: 3, minTilesPerSplit: 1 } }, // split asked for, refused
+    { flashSchedule: { rows: 2, kvTile: 4, blockMask: false, split: 3, minTilesPerSplit: 1 } }, // split-KV, no block map
     { specializeHeadDims: true, flashSchedule: { rows: 2, kvTile: 4, qkBlock: 2 } }, // Q cached, blocked scores
   ];
 
@@ -185,7 +190,9 @@ describe('on the GPU', () => {
 
   for (const kind of KINDS)
     test(`${kind}: a declared length kv_len with NaN past it (never read), lengths 9 and 0`, async () => {
-      for (const opts of [SCHEDULES[0]!, SCHEDULES[1]!, SCHEDULES[3]!]) await expectKind(buildKind(kind, { causal: true, cache: true }), odd, opts, [9, 0]);
+      // lanes and split-KV together: the lanes merge first, then each split writes its partials
+      const both: CompileOptions = { flashSchedule: { rows: 2, kvTile: 3, workgroup: 4, kvLanes: 2, split: 2, minTilesPerSplit: 1 } };
+      for (const opts of [SCHEDULES[0]!, SCHEDULES[1]!, SCHEDULES[3]!, both]) await expectKind(buildKind(kind, { causal: true, cache: true }), odd, opts, [9, 0]);
       await expectKind(buildKind(kind, { causal: false, cache: true }), odd, SCHEDULES[2]!, [11, 4]);
     });
 });

@@ -64,7 +64,7 @@ export interface FlashDescription {
 
 /**
  * The descriptions of `m`, each node written by `d` (the lowering's `describe` with buffer names).
- * @example describeMatch(findFlash(mha()).matches[0], (n) => describe(n, new Map())).mask // undefined
+ * @example describeMatch(findFlash(diff()).matches[0], (n) => n.op).maps.map((x) => x.x) // ['binary', 'binary']
  */
 export function describeMatch(m: FlashMatch, d: (n: Node) => string): FlashDescription {
   const map0 = m.maps[0]!;
@@ -79,18 +79,8 @@ export function describeMatch(m: FlashMatch, d: (n: Node) => string): FlashDescr
   };
 }
 
-/** One softmax map and nothing else: the attention every flash feature serves (split-KV included). */
+/** One softmax map and nothing else (P is the softmax): the header says `scores = …` as it always did. */
 export const isClassic = (m: FlashMatch): boolean => m.maps.length === 1 && m.maps[0]!.kind === 'softmax' && m.weights === m.maps[0]!.node;
-
-/**
- * Why split-KV is not used for `m`, or undefined when it can be: its merge combines partial
- * softmax outputs by their log-sum-exp, which plain weights and combinations of maps do not have.
- */
-export function splitRefusal(m: FlashMatch): string | undefined {
-  if (isClassic(m)) return undefined;
-  const what = m.maps.length > 1 ? `a combination of ${m.maps.length} attention maps` : 'plain attention weights (no softmax)';
-  return `split-KV is off for ${what}: its merge combines one softmax's partial outputs by their log-sum-exp`;
-}
 
 /** What the flash lowering adds to the plan. */
 export interface FlashEmit {

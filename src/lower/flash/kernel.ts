@@ -8,7 +8,7 @@ import { evalSize } from '../../runtime/sizes.ts';
 import { addr, call, eq, if_, index, inline, set, u, umul, v, type Stmt } from '../kir/ir.ts';
 import type { BufferRef } from '../wgsl.ts';
 import { blockMaskKernel } from './blocks.ts';
-import { planKernel, splitRefusal, type FlashContext, type FlashEmit } from './context.ts';
+import { planKernel, type FlashContext, type FlashEmit } from './context.ts';
 import { flashFrame, flashGeometry, scoreBlocking, type FlashFrame, type FlashGeometry, type FlashSplit } from './frame.ts';
 import { laneMerge } from './lanes.ts';
 import type { FlashMap, FlashMatch } from './match.ts';
@@ -22,11 +22,10 @@ export { BLOCK_EMPTY, BLOCK_FULL, BLOCK_PARTIAL, type FlashContext, type FlashEm
 export { flashGeometry } from './frame.ts';
 
 /**
- * The split count the auto rule picks for these sizes (1 = one pass; always 1 where split-KV is refused, `splitRefusal`).
+ * The split count the auto rule picks for these sizes (1 = one pass).
  * @example autoSplit(findFlash(mha()).matches[0], { b: 1, h: 8, s: 1, t: 4096, d: 64, dv: 64 }, flashSchedule()) // 4
  */
 export function autoSplit(m: FlashMatch, sizes: Record<string, number>, sch: FlashSchedule, staticSizes: Readonly<Record<string, number>> = {}): number {
-  if (splitRefusal(m)) return 1;
   return evalSize(flashGeometry(m, sch, staticSizes).autoSplits, sizes);
 }
 
@@ -38,10 +37,7 @@ export function autoSplit(m: FlashMatch, sizes: Record<string, number>, sch: Fla
  * all reading one frame (frame.ts).
  * @example const { kernels } = emitFlash(ctx) // [block map?, flash or its partial, merge?]
  */
-export function emitFlash(ctx0: FlashContext): FlashEmit {
-  // split-KV serves one softmax map; other kinds run in one pass, and the schedule line says why
-  const refused = ctx0.schedule.split !== 1 ? splitRefusal(ctx0.match) : undefined;
-  const ctx = refused ? { ...ctx0, split: 1 } : ctx0;
+export function emitFlash(ctx: FlashContext): FlashEmit {
   const { match: m, schedule: sch, staticSizes } = ctx;
   const geo = flashGeometry(m, sch, staticSizes);
   const mask = m.mask;
@@ -52,7 +48,7 @@ export function emitFlash(ctx0: FlashContext): FlashEmit {
   const kernels: PlanKernel[] = [];
   const split = splitOf(ctx);
   if (ctx.split === 'dynamic') derivedSizes.push({ name: split.name, expr: geo.autoSplits });
-  const schedText = scheduleText(ctx, geo, split, scoreBlocking(m, sch, staticSizes).qkBlocks, useBlocks) + (refused ? `; ${refused}` : '');
+  const schedText = scheduleText(ctx, geo, split, scoreBlocking(m, sch, staticSizes).qkBlocks, useBlocks);
   const headerBase = headerLines(ctx);
 
   let blocks: BufferRef | undefined;
@@ -95,7 +91,7 @@ export function emitFlash(ctx0: FlashContext): FlashEmit {
   // its features (subgroups, shader-f16) come from the builder, which enabled them
   if (subgroups) Object.assign(flashKernel, { subgroupLanes: geo.KL });
   kernels.push(flashKernel);
-  if (split.on) kernels.push(mergeKernel(ctx, fin.opart!, fin.lpart!, split.size, split.name, headerBase));
+  if (split.on) kernels.push(mergeKernel(ctx, fin.parts, split.size, split.name, headerBase));
   return { kernels, buffers, derivedSizes, summary: schedText };
 }
 

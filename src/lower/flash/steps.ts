@@ -180,33 +180,50 @@ export function pvProduct(f: FlashFrame): Stmt[] {
   ];
 }
 
+/** One map's split-KV partials: its output per split (normalised for a softmax, raw for plain weights) and its lse or raw row sum. */
+export interface MapPartial {
+  o: BufferRef;
+  l?: BufferRef;
+}
+
 /** What step 5 adds: its statements, the buffers the kernel writes, and the temporaries it declares. */
 export interface Finish {
   lines: Stmt[];
   outs: BufferRef[];
   buffers: PlanBuffer[];
-  /** with split-KV: the partial outputs and log-sum-exps the merge kernel reads */
-  opart?: BufferRef;
-  lpart?: BufferRef;
+  /** with split-KV, per map: the partial outputs and log-sum-exps (or row sums) the merge kernel reads */
+  parts: MapPartial[];
 }
 
-/** Step 5: per row, normalise once, then the sink, the epilogue and the store; with split-KV a partial (o, lse) instead. */
+/**
+ * The split-KV partial buffers of every map: map 0's `_opart` and `_lsepart`, map k's
+ * `_opart<k>` and `_lsepart<k>`; plain weights without a row sum have no second one.
+ */
+function partials(f: FlashFrame, out: Finish): void {
+  const { m, ctx } = f;
+  f.maps.forEach((g, k) => {
+    const [on, ln] = [ctx.internal(k === 0 ? 'opart' : `opart${k}`), ctx.internal(k === 0 ? 'lsepart' : `lsepart${k}`)];
+    const part: MapPartial = { o: { name: on, ident: on, axes: [f.split.name, ...m.batch, ...m.rows, ...m.vDims], dtype: 'f32' } };
+    out.buffers.push({ name: on, dtype: 'f32', shape: [f.split.size, ...m.batch, ...m.rows, ...m.vDims], role: 'temp', axes: [...part.o.axes] });
+    if (g.lv) {
+      part.l = { name: ln, ident: ln, axes: [f.split.name, ...m.batch, ...m.rows], dtype: 'f32' };
+      out.buffers.push({ name: ln, dtype: 'f32', shape: [f.split.size, ...m.batch, ...m.rows], role: 'temp', axes: [...part.l.axes] });
+    }
+    out.parts.push(part);
+  });
+  // the bindings in the order map 0's o and l, map 1's …
+  out.outs.push(...out.parts.flatMap((p) => [p.o, ...(p.l ? [p.l] : [])]));
+}
+
+/** Step 5: per row, normalise once, then the sink, the epilogue and the store; with split-KV each map's partial instead. */
 export function finish(f: FlashFrame): Finish {
   const { m, ctx } = f;
-  const out: Finish = { lines: [], outs: [], buffers: [] };
-  if (f.split.on) {
-    const [on, ln] = [ctx.internal('opart'), ctx.internal('lsepart')];
-    out.opart = { name: on, ident: on, axes: [f.split.name, ...m.batch, ...m.rows, ...m.vDims], dtype: 'f32' };
-    out.lpart = { name: ln, ident: ln, axes: [f.split.name, ...m.batch, ...m.rows], dtype: 'f32' };
-    out.buffers.push(
-      { name: on, dtype: 'f32', shape: [f.split.size, ...m.batch, ...m.rows, ...m.vDims], role: 'temp', axes: [...out.opart.axes] },
-      { name: ln, dtype: 'f32', shape: [f.split.size, ...m.batch, ...m.rows], role: 'temp', axes: [...out.lpart.axes] },
-    );
-    out.outs.push(out.opart, out.lpart);
-  } else out.outs.push(ctx.out, ...ctx.lse);
+  const out: Finish = { lines: [], outs: [], buffers: [], parts: [] };
+  if (f.split.on) partials(f, out);
+  else out.outs.push(ctx.out, ...ctx.lse);
   const B = f.kb.count(m.batch);
   for (let r = 0; r < f.geo.R; r++) {
-    const inner = f.split.on ? writePartial(f, r, B, out.opart!, out.lpart!) : writeRow(f, r);
+    const inner = f.split.on ? f.maps.flatMap((g, k) => writePartial(f, g, r, B, out.parts[k]!)) : writeRow(f, r);
     out.lines.push(if_(lt(v(f.row(r)), f.Q), inner));
   }
   return out;
@@ -215,21 +232,24 @@ export function finish(f: FlashFrame): Finish {
 /** log Σ exp of row r's scores of a softmax map, -inf for a row with nothing live. */
 const lseOf = (g: MapRegs, r: number): Expr => logSumExp(v(g.mv!(r)), v(g.lv!(r)));
 
-/** A split's normalised partial output and log-sum-exp of row r (one softmax map: other kinds are never split). */
-function writePartial(f: FlashFrame, r: number, B: Expr, opart: BufferRef, lpart: BufferRef): Stmt[] {
+/**
+ * A split's partial of row r for one map: a softmax's normalised output and log-sum-exp, or
+ * plain weights' raw accumulator and row sum (the splits' partials of those simply add).
+ */
+function writePartial(f: FlashFrame, g: MapRegs, r: number, B: Expr, part: MapPartial): Stmt[] {
   const { cc, c0 } = f;
-  const g = f.maps[0]!;
-  const lv = g.lv!;
-  const inv = f.I(`inv${r}`);
+  const inv = f.I(`${g.tag}inv${r}`);
   const dvFlat = f.I('dv');
   const rowLin = uadd(umul(par(uadd(umul(v(f.sp), B), v(f.bflat))), f.Q), v(f.row(r)));
+  const acc = index(v(g.acc(r)), v(cc));
+  const lv = g.lv;
   return [
-    let_(inv, select(flt(0), div(flt(1), v(lv(r))), gt(v(lv(r)), flt(0)))),
+    ...(g.mv ? [let_(inv, select(flt(0), div(flt(1), v(lv!(r))), gt(v(lv!(r)), flt(0))))] : []),
     loop(cc, u(0), u(f.geo.DVC), [
       let_(dvFlat, add(v(c0), v(cc))),
-      inline(if_(lt(v(dvFlat), f.DVn), [set(index(v(opart.ident), rowMajor(rowLin, f.DVn, v(dvFlat))), mul(index(v(g.acc(r)), v(cc)), v(inv)))])),
+      inline(if_(lt(v(dvFlat), f.DVn), [set(index(v(part.o.ident), rowMajor(rowLin, f.DVn, v(dvFlat))), g.mv ? mul(acc, v(inv)) : acc)])),
     ]),
-    inline(if_(eq(v(f.chunk), u(0)), [set(index(v(lpart.ident), rowLin), lseOf(g, r))])),
+    ...(part.l && lv ? [inline(if_(eq(v(f.chunk), u(0)), [set(index(v(part.l.ident), rowLin), g.mv ? lseOf(g, r) : v(lv(r)))]))] : []),
   ];
 }
 
