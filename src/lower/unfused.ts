@@ -9,12 +9,14 @@
  *   (`einsum(einsum(c_kv, w_uv), p)`: a projection) does not make a key axis, so MLA's and
  *   Linformer's projections are not reported;
  * - the **query axes** of a key axis `t` are the axes of that score contraction
- *   (`S = Q · K`) which none of its operands with `t` (the K side) has: `s` for MHA's
- *   `[b h s t]` scores, `r s` for GQA's `[b g r s t]`. The batch axes (`b h`) are on K too.
+ *   (`S = Q · K`) which none of the K/V-side tensors (the operands with `t` of every score
+ *   contraction, and V) has, and which a Q-side operand that reads data has: `s` for MHA's
+ *   `[b h s t]` scores, `r s` for GQA's `[b g r s t]`; the batch axes (`b h`) are on K too,
+ *   and an operand built from indices alone (a one-hot block matrix) brings none.
  *
  * A temporary with a key axis and one of its query axes is reported with the reasons of
- * the flash matcher (`findFlash`'s misses) for each softmax · V contraction that reads it,
- * or, when none does, with the reduction that sums its key axis.
+ * the flash matcher (`findFlash`'s misses) for each attention contraction that reads it,
+ * or, when none does, with the contraction or reduction that sums its key axis.
  */
 import { children, type Graph, type Node } from '../ir/index.ts';
 import type { PlanBuffer, PlanUnfused } from '../runtime/plan.ts';
