@@ -2,7 +2,7 @@
  * # Flash-style attention lowering
  *
  * **Pattern → template.** `findFlash` (match.ts) looks for
- * `O = einsum(P, V)` with `P = softmax(X, t, mask?, sink?)` and `X` an elementwise
+ * `O = einsum(P, V)`, at its simplest with `P = softmax(X, t, mask?, sink?)` and `X` an elementwise
  * expression (the score mod: scale, ALiBi, softcap …) of one or more contractions
  * `Sᵢ = einsum(Qᵢ, Kᵢ…)`, each over all of X's axes: MHA has one, MLA with its
  * decoupled RoPE part two (`X = (q_lat·c_kv + q_rope·k_rope) · scale`, as FlashInfer's
@@ -14,6 +14,27 @@
  * and optional `logsumexp` outputs of the same (masked) scores are never materialised: no
  * s×t buffer exists. `lower(g, { flash: false })` forces the unfused lowering,
  * `{ flash: true }` requires a match and otherwise fails with LOWERING naming why.
+ *
+ * **Beyond one softmax** (maps.ts). P may be any linear combination `Σ cᵢ·Mᵢ` of
+ * *attention maps* Mᵢ (`+`, `-`, unary `-`, `c·M`, `M / c`) whose coefficients cᵢ have no key
+ * axis (constants, or tensors over row axes such as diff's `lam[h]`), so that
+ * `O = Σ cᵢ·(Mᵢ·V)`. A map is a softmax as above, or *plain weights* `where(keep, W, 0)` (or
+ * `W`) with W an elementwise function of score contractions: sigmoid attention
+ * (`where(keep, sigmoid(x + bias), 0)`, no normaliser) and linear attention (`A =
+ * where(keep, φq·φk, 0)`, `O = (A·V) / (sum(A, t) + ε)`: the map's own row sum, which the
+ * epilogue reads). So that an MLP (`einsum(gelu(x·W1), W2)`) is not read as attention, plain
+ * weights must be masked along the key axis, normalised by their row sum, or a sigmoid of
+ * the scores. One kernel streams K and V once for all maps: per map and row it keeps an
+ * online-softmax state (m, l, acc) or, for plain weights, only acc (and l = Σ W when a row
+ * sum is read: no max, no rescale), and at the end it normalises each map, evaluates the
+ * combination with each map replaced by its output (differential attention:
+ * `acc₁/l₁ − lam·acc₂/l₂`) and then the epilogue. Masked keys weigh 0 (plain) or get
+ * -inf (softmax). Maps with the same mask (structurally) share the block map and the
+ * declared length; maps with different masks are each masked per element, without a block
+ * map. Score terms gathered through computed indices (a relative-position table indexed by
+ * `clamp(j − p, −R, R) + R`) or read per query and per key (FoX's `c[p] − c[j]` of a cumsum
+ * `c`) are elementwise leaves: they are computed inline, never as s×t temporaries.
+ * Every miss names the node and what was expected.
  *
  * **The kernel** (kernel.ts) is barrier-free, as lavapipe wants: a workgroup owns one
  * batch index and `rows × workgroup` query rows, so every K/V address depends only on
@@ -36,7 +57,8 @@
  * evaluates the mask only in partial tiles. The mask is evaluated per element in
  * both kernels, so its meaning never depends on the tiling (tested under several
  * schedules). The block map has only the batch axes the mask uses (one map for all
- * heads of a causal mask).
+ * heads of a causal mask). Flash kernels with the same mask (by structure: inputs and
+ * materialised tensors by name) and the same tiles share one block map.
  *
  * **Declared length** (length.ts): a mask conjunct `t < L` with `L` over batch axes only
  * (a KV cache's `t < kv_len[b]`) ends the key range at `min(T, L)` per batch index. The
@@ -47,15 +69,16 @@
  * reads nothing and gives zeros.
  *
  * **Split-KV** (flash-decoding): with `split: n` (or `'auto'` and few rows per KV
- * length) the tiles of each row are divided among `n` workgroups that write a
- * normalised partial output and its log-sum-exp; a merge kernel combines them
- * (`o = Σ exp(lse_i - M) o_i / Σ exp(lse_i - M)`, plus the sink) and applies the
- * epilogue. The auto split count is a derived size evaluated at dispatch, so a
- * growing KV length reuses the same pipelines.
+ * length) the tiles of each row are divided among `n` workgroups that write, per map, a
+ * partial: a softmax its normalised output and log-sum-exp, plain weights their raw
+ * accumulator and row sum. A merge kernel combines them per map
+ * (`o = Σ exp(lse_i - M) o_i / Σ exp(lse_i - M)`, plus the sink; plain: `o = Σ o_i`), then
+ * the weights' combination and the epilogue. The auto split count is a derived size
+ * evaluated at dispatch, so a growing KV length reuses the same pipelines.
  *
  * **Lanes** (lanes.ts, `kvLanes > 1`): the invocations sharing one row tile stream
- * interleaved KV tiles and merge (m, l, acc) at the end, like split-KV inside a
- * workgroup: through workgroup memory after one barrier, or with `subgroups` by a
+ * interleaved KV tiles and merge each map's (m, l, acc) at the end (plain weights: they
+ * add), like split-KV inside a workgroup: through workgroup memory after one barrier, or with `subgroups` by a
  * `subgroupShuffleXor` butterfly (no workgroup memory, no barrier). Subgroup sizes
  * differ per device (8 on lavapipe, 32 on NVIDIA) and WebGPU does not promise how
  * subgroups map onto invocations, so the runtime probes both once per device and
