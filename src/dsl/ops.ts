@@ -87,6 +87,16 @@ export function index<const X extends string>(axis: X): Tensor<[X]> {
 }
 
 /**
+ * The index of the blocks of `block` positions along `axis`, as a new axis `into` whose size is
+ * ceil(axis / block) (the last block may be partial). Position `j` of `axis` lies in block
+ * `floor(j / block)`, so `index(axis).div(size(block)).eq(blockIndex(...))` says which.
+ * @example const inBlock = index('t').div(size('blk')).eq(blockIndex('t', 'blk', 'm')) // [t m]
+ */
+export function blockIndex<const X extends string>(axis: string, block: string, into: X): Tensor<[X]> {
+  return new Tensor(indexNode(into, { of: axis, by: block }));
+}
+
+/**
  * Index tensors of several axes at once.
  * @example const [s, t] = indices('s t'); const causal = t.le(s)
  */
@@ -206,8 +216,8 @@ export function cumsum<A extends Axes, const X extends A[number]>(x: Tensor<A>, 
 /**
  * The i32 positions of the `k` largest entries of `x` along `axis`, largest first, in a new axis
  * `into` of size k that takes `axis`'s place. Equal values rank by position (lower first), NaN
- * ranks as -inf, and -inf entries are returned when fewer than k are larger. k is an integer in
- * 1..size(axis) (checked when the graph is built if the size is static, else at dispatch).
+ * ranks as -inf, and -inf entries are returned when fewer than k are larger. k is a positive
+ * integer; where it exceeds the size of `axis`, the positions past it are -1.
  * The positions feed a gather (`x.gather(axis, topk(x, axis, k, 'j'))`) or a comparison with `index(axis)`.
  * @example Array.from(interpret(graph('g', { i: topk(input('x', 'm'), 'm', 3, 'j') }), { x: [1, 5, 3, 5, -Infinity] }, { m: 5 }).i.data) // [1, 3, 2]
  */
@@ -218,7 +228,8 @@ export function topk<A extends Axes, const X extends A[number], const N extends 
 /**
  * A bool mask with x's axes: true at the `k` largest entries along `axis` (ranked as
  * {@link topk}) that are greater than -inf. Candidates set to -inf first never get in, even
- * when fewer than k are left (then just the finite ones are true); k = 0 gives all false.
+ * when fewer than k are left (then just the finite ones are true); k = 0 gives all false, and a k
+ * past the size of the axis keeps every finite entry.
  * MoBA's block choice: `topkMask(where(earlier, gate, -Infinity), 'm', topk - 1).or(own)`.
  * @example Array.from(interpret(graph('g', { y: where(topkMask(input('x', 'm'), 'm', 3), 1, 0) }), { x: [2, -Infinity, 7, 2] }, { m: 4 }).y.data) // [1, 0, 1, 1]
  */

@@ -114,7 +114,8 @@ export class Tensor<in out A extends Axes = string[]> {
    * The i32 positions of the `k` largest entries along `axis`, largest first, as a new axis
    * `into` of size k that replaces `axis`. Equal values rank by position (the lower first);
    * NaN ranks as -inf; -inf entries are still returned when fewer than k are larger (see
-   * {@link topkMask} for a mask of the finite ones). k must be at most the size of `axis`.
+   * {@link topkMask} for a mask of the finite ones). When k exceeds the size of `axis` the
+   * positions past it are -1 (no entry): a gather at -1 is not meaningful, compare with index(axis).
    */
   topk<const X extends A[number], const N extends string>(axis: X, k: number, into: N): Tensor<Rename<A, X, N>> {
     return new Tensor(topkNode(this.node, checkAxisName(axis, 'topk'), k, into));
@@ -123,7 +124,8 @@ export class Tensor<in out A extends Axes = string[]> {
    * A mask with this tensor's axes: true at the `k` largest entries along `axis` (ties to the
    * lower position, as {@link topk}) that are greater than -inf. Masking candidates out with
    * -inf first (`where(ok, x, -Infinity)`) keeps them out even when fewer than k remain:
-   * then only the finite ones are true. k = 0 gives all false; k must be at most the size of `axis`.
+   * then only the finite ones are true. k = 0 gives all false, and k at or past the size of `axis`
+   * every finite entry (MoBA asks for top-k blocks whether or not a query has k earlier ones).
    */
   topkMask<const X extends A[number]>(axis: X, k: number): Tensor<A> {
     return topkMaskOf(this, checkAxisName(axis, 'topkMask'), k) as Tensor<A>;
@@ -194,9 +196,11 @@ function topkMaskOf(x: Tensor<any>, axis: string, k: number): Tensor<any> {
   let into = `${axis.slice(0, 50)}_top${k}`;
   while (x.axes.includes(into)) into += 'x';
   const at = new Tensor(gatherNode(x.topk(axis, k, into).node, into, constNode(k - 1, 'i32')));
-  const kth = new Tensor(gatherNode(x.node, axis, at.node));
+  // at = -1: the axis has fewer than k entries, so every finite one is in
+  const some = bin('ge', at, 0);
+  const kth = new Tensor(gatherNode(x.node, axis, bin('max', at, 0).node));
   const ranked = bin('or', bin('gt', x, kth), bin('and', bin('eq', x, kth), bin('le', j, at)));
-  return bin('and', finite, bin('or', un('not', bin('gt', kth, -Infinity)), ranked));
+  return bin('and', finite, bin('or', un('not', bin('and', some, bin('gt', kth, -Infinity))), ranked));
 }
 
 function bin(fn: BinaryFn, a: Operand, b: Operand): Tensor<any> {

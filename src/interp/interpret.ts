@@ -198,7 +198,7 @@ function evalNode(
     case 'scan':
       return rowwise(get(n.x), n.axis, axes, n.axis, sizes, (row) => cumsum(row, isInt));
     case 'topk':
-      return rowwise(get(n.x), n.axis, axes, n.into, sizes, (row) => topk(row, n.k, `topk over '${n.axis}'`));
+      return rowwise(get(n.x), n.axis, axes, n.into, sizes, (row) => topk(row, n.k));
   }
 }
 
@@ -228,12 +228,11 @@ function cumsum(row: number[], int: boolean): number[] {
   return row.map((v) => (acc = int ? (acc + v) | 0 : acc + v));
 }
 
-/** The positions of the k largest values, largest first, ties to the lower position; NaN ranks as -inf. */
-function topk(row: number[], k: number, what: string): number[] {
-  if (k > row.length) fail('SIZE_CONFLICT', `${what}: k = ${k} is larger than the axis (size ${row.length})`);
+/** The positions of the k largest values, largest first, ties to the lower position; NaN ranks as -inf; -1 past the row. */
+function topk(row: number[], k: number): number[] {
   const key = (v: number) => (Number.isNaN(v) ? -Infinity : v);
   const order = row.map((_, j) => j).sort((i, j) => key(row[j]!) - key(row[i]!) || i - j);
-  return order.slice(0, k);
+  return Array.from({ length: k }, (_, j) => order[j] ?? -1);
 }
 
 /**

@@ -47,9 +47,14 @@ export function constNode(value: number, dtype: DType = 'f32'): Node {
 }
 
 /** The index along `axis` (i32). */
-export function indexNode(axis: string): Node {
+export function indexNode(axis: string, blocks?: { of: string; by: string }): Node {
   checkName('axis', axis, `index('${String(axis).slice(0, 40)}')`);
-  return mk({ op: 'index', axis, axes: [axis], dtype: 'i32' });
+  if (!blocks) return mk({ op: 'index', axis, axes: [axis], dtype: 'i32' });
+  const where = `blockIndex('${String(blocks.of).slice(0, 40)}', '${String(blocks.by).slice(0, 40)}', '${axis}')`;
+  checkName('axis', blocks.of, where);
+  checkName('size', blocks.by, where);
+  if (new Set([axis, blocks.of, blocks.by]).size !== 3) fail('USAGE', `${where}: the block axis, the axis it blocks and the block size need three different names`);
+  return mk({ op: 'index', axis, axes: [axis], dtype: 'i32', blocks: { of: blocks.of, by: blocks.by } });
 }
 
 /** The size of axis `size` (i32 scalar). */

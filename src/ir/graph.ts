@@ -130,12 +130,6 @@ function topkSizes(name: string, nodes: readonly Node[], staticSizes: Record<str
     staticSizes[n.into] = n.k;
     fixedBy.set(n.into, what);
   }
-  for (const n of nodes) {
-    if (n.op !== 'topk') continue;
-    const m = staticSize(staticSizes, n.axis);
-    if (m !== undefined && n.k > m)
-      fail('SIZE_CONFLICT', `graph '${name}': topk over '${n.axis}' asks for k = ${n.k} positions, but '${n.axis}' has only ${m}`);
-  }
 }
 
 /**

@@ -48,8 +48,11 @@ export interface InputNode extends Base {
   readonly max?: string;
 }
 export interface ConstNode extends Base { readonly op: 'const'; readonly value: number }
-/** the index along `axis`: a tensor with the single axis `axis`, dtype i32 */
-export interface IndexNode extends Base { readonly op: 'index'; readonly axis: string }
+/**
+ * the index along `axis`: a tensor with the single axis `axis`, dtype i32. With `blocks`, `axis`
+ * counts the blocks of `by` positions along `of`, so its size is ceil(of / by)
+ */
+export interface IndexNode extends Base { readonly op: 'index'; readonly axis: string; readonly blocks?: { of: string; by: string } }
 /** the size of axis `size`: a scalar, dtype i32 */
 export interface SizeNode extends Base { readonly op: 'size'; readonly size: string }
 export interface UnaryNode extends Base { readonly op: 'unary'; readonly fn: UnaryFn; readonly x: Node }

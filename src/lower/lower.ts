@@ -135,7 +135,7 @@ export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
   const rules = planSizes(graph);
   return {
     name: graph.name, ...rules, derivedSizes: [...rules.derivedSizes, ...L.derived], buffers: L.planBuffers, kernels: L.kernels,
-    constraints: [...rules.constraints, ...topkConstraints(graph)],
+    constraints: rules.constraints,
     indexChecks: indexChecks(graph, found.matches),
     ...withUnfused(unfusedPart(graph, L.planBuffers, L.names, found.misses, opts.flash === false)),
   };
@@ -222,14 +222,6 @@ function chooseSplit(g: Graph, m: FlashMatch, sched: FlashSchedule, dims: Record
     return 1; // bad dims are reported by the runtime with its own message
   }
   return autoSplit(m, sizes, sched, g.staticSizes) > 1 ? 'dynamic' : 1;
-}
-
-/** Each top-k needs k ≤ the size of its axis, checked at dispatch as min(k, size) = k. */
-function topkConstraints(graph: Graph): ExecPlan['constraints'] {
-  return graph.nodes.flatMap((n) => n.op !== 'topk' ? [] : [{
-    lhs: ['min', n.k, n.axis] as SizeExpr, rhs: n.k,
-    what: `topk over '${n.axis}' into '${n.into}': k = ${n.k} must be at most the size of '${n.axis}'`,
-  }]);
 }
 
 /** `{ unfused }` when the plan has an unfused part, else nothing (plans of fused graphs stay as they were). */
