@@ -181,6 +181,17 @@ describe('on the GPU', () => {
     expect(maxDiff(want.data, got.data), `${g.name} ${JSON.stringify(opts)}\n${c.explain(dims)}`).toBeLessThanOrEqual(1e-5 * Math.sqrt(L) * Math.max(1, ref) + 1e-6);
   }
 
+  test('causal at s = t: every kind loads only the KV tiles on or below the diagonal, whatever its maps', async () => {
+    const n = 8; // 128 / 16 blocks per side
+    for (const kind of ['sigmoid', 'linear', 'diff'] as const) {
+      const g = buildKind(kind, { causal: true, cache: false });
+      const dims = { b: 1, h: 2, s: 128, t: 128, d: 4, dv: 4 };
+      const c = compile(g, { flashSchedule: { rows: 2, workgroup: 8, kvTile: 16, split: 1 }, debugTiles: true });
+      const r = await c.run(kindInputs(g, dims, []), dims);
+      expect(Array.from(r.outputs._flash_tiles!.data).reduce((a, b) => a + b, 0), kind).toBe(2 * ((n * (n + 1)) / 2)); // two heads
+    }
+  });
+
   const odd = dimsFor({ b: 2, h: 3, s: 5, t: 11, d: 3, dv: 5 });
   for (const kind of KINDS)
     test(`${kind}: causal with s < t, and unmasked, under five schedules = interpreter`, async () => {
