@@ -49,7 +49,7 @@ describe('the pattern (no GPU)', () => {
       return m.maps.map((x) => `${x.kind}${x.sums.length ? '+rowsum' : ''}`).join(' ');
     };
     expect(Object.fromEntries(KINDS.map((kind) => [kind, kinds(kind)]))).toEqual({
-      sigmoid: 'plain', sigmoidExp: 'plain', linear: 'plain+rowsum', diff: 'softmax softmax', mixed: 'softmax plain', relbias: 'softmax', fox: 'softmax',
+      sigmoid: 'plain', sigmoidExp: 'plain', linear: 'plain+rowsum', linearNorm: 'plain+rowsum', diff: 'softmax softmax', mixed: 'softmax plain', relbias: 'softmax', fox: 'softmax',
     });
   });
 

@@ -9,8 +9,8 @@ import {
   clamp, cumsum, div, einsum, graph, index, input, maximum, sigmoid, size, where, type Graph, type Tensor,
 } from '../../src/index.ts';
 
-export type Kind = 'sigmoid' | 'sigmoidExp' | 'linear' | 'diff' | 'mixed' | 'relbias' | 'fox';
-export const KINDS: readonly Kind[] = ['sigmoid', 'sigmoidExp', 'linear', 'diff', 'mixed', 'relbias', 'fox'];
+export type Kind = 'sigmoid' | 'sigmoidExp' | 'linear' | 'linearNorm' | 'diff' | 'mixed' | 'relbias' | 'fox';
+export const KINDS: readonly Kind[] = ['sigmoid', 'sigmoidExp', 'linear', 'linearNorm', 'diff', 'mixed', 'relbias', 'fox'];
 
 /** causal: keys up to the query position (aligned to the end); cache: keys below kv_len[b] (a declared length). */
 export interface KindOptions {
@@ -52,6 +52,12 @@ export function buildKind(kind: Kind, o: KindOptions): Graph {
     case 'linear': {
       const a = masked(einsum('b h s d, b h t d -> b h s t', q.elu().add(1), k.elu().add(1)));
       out = pv(a).div(a.sum('t').add(1e-6));
+      break;
+    }
+    case 'linearNorm': {
+      // the same, normalised before the contraction: P = A / (sum(A, t) + ε)
+      const a = masked(einsum('b h s d, b h t d -> b h s t', q.elu().add(1), k.elu().add(1)));
+      out = pv(a.div(a.sum('t').add(1e-6)));
       break;
     }
     case 'diff': {

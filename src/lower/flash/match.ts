@@ -159,7 +159,7 @@ function matchAt(out: Einsum, p: Node, t: string, info: GraphInfo): FlashMatch |
   if (side) return side;
   const lse = lseOfMaps(maps, path, info);
   if (typeof lse === 'string') return lse;
-  const epi = sumsReadByEpilogue(out, maps, info);
+  const epi = sumsReadByEpilogue(out, maps, comb.skeleton, info);
   if (epi) return epi;
 
   // K/V-side tensors (of every contraction): loaded per key; an axis they have is a batch axis, the others are query rows
@@ -255,9 +255,11 @@ function sideInputs(maps: FlashMap[], skeleton: Node[], path: Set<number>): stri
     if (m.sink && reaches(m.sink, path)) return single ? 'the sink depends on the scores' : `the sink of the softmax %${m.node.id} depends on the scores`;
   }
   const inside = new Set<number>([...path, ...skeleton.map((n) => n.id), ...maps.map((m) => m.node.id)]);
+  // a coefficient may read a map's own row sum, which the kernel has (`A / (sum(A, t) + ε)` before P·V)
+  const sums = new Set(maps.flatMap((m) => m.sums.map((x) => x.id)));
   for (const n of skeleton) for (const c of children(n)) {
     if (inside.has(c.id)) continue;
-    if (reaches(c, inside)) return `the coefficient %${c.id} (${c.op}) of the weights depends on the scores or the maps; flash needs coefficients over row axes from other tensors`;
+    if (reaches(c, inside, sums)) return `the coefficient %${c.id} (${c.op}) of the weights depends on the scores or the maps; flash needs coefficients over row axes from other tensors`;
   }
   return undefined;
 }
@@ -298,11 +300,13 @@ function lseOfMaps(maps: FlashMap[], path: Set<number>, info: GraphInfo): { ids:
 }
 
 /**
- * A plain map's row sums are read only by the epilogue of `out` (elementwise nodes without
- * the key axis that end in the chain the flash kernel stores), so the kernel can serve them.
+ * A plain map's row sums are read only by the epilogue of `out` or by coefficients of the
+ * weights (elementwise nodes that end in the chain the flash kernel stores, or in the nodes
+ * combining the maps), so the kernel can serve them.
  */
-function sumsReadByEpilogue(out: Einsum, maps: FlashMap[], info: GraphInfo): string | undefined {
+function sumsReadByEpilogue(out: Einsum, maps: FlashMap[], skeleton: Node[], info: GraphInfo): string | undefined {
   const chain = epilogueChain(out, info);
+  for (const n of skeleton) chain.add(n.id);
   for (const m of maps) for (const s of m.sums) {
     const seen = new Set<number>();
     const stack: Node[] = [s];
@@ -358,13 +362,14 @@ function isNegInf(n: Node): boolean {
   return n.op === 'const' && n.value === -Infinity;
 }
 
-function reaches(n: Node, targets: Set<number>): boolean {
+/** Whether `n` depends on one of `targets`, not looking below the nodes of `stop`. */
+function reaches(n: Node, targets: Set<number>, stop: ReadonlySet<number> = new Set()): boolean {
   const seen = new Set<number>();
   const stack = [n];
   while (stack.length) {
     const m = stack.pop()!;
     if (targets.has(m.id)) return true;
-    if (seen.has(m.id)) continue;
+    if (seen.has(m.id) || stop.has(m.id)) continue;
     seen.add(m.id);
     stack.push(...children(m));
   }

@@ -293,8 +293,7 @@ function writeRow(f: FlashFrame, r: number): Stmt[] {
   const { lines, value } = normalisers(f, r);
   // the nodes the kernel supplies (maps, row sums) and every node computed from them: never hoisted
   const derived = nodesBetween(ctx.root, m.out);
-  for (const n of [...value.keys()]) for (const id of nodesBetween(ctx.root, n)) derived.add(id);
-  for (const n of f.maps) for (const id of nodesBetween(m.weights, n.map.node)) derived.add(id);
+  for (const n of [...value.keys()]) for (const id of [...nodesBetween(ctx.root, n), ...nodesBetween(m.weights, n)]) derived.add(id);
   const store: Scope = main.child({
     override: (n, env) => (n === m.out ? store.value(m.weights, env) : value.get(n)),
     hoist: (n) => !derived.has(n.id) && !n.axes.some((a) => m.vDims.includes(a)),
