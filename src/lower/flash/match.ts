@@ -146,7 +146,7 @@ function matchAt(out: Einsum, p: Node, t: string, info: GraphInfo): FlashMatch |
   if (out.axes.includes(t)) return `the contraction keeps the ${axisWord} '${t}' instead of summing it`;
   const contracted = [...new Set(ops.flatMap((o) => o.axes))].filter((a) => !out.axes.includes(a));
   if (contracted.length !== 1) return `the contraction sums over ${contracted.join(' ')}; flash needs it to sum over the ${axisWord} '${t}' only`;
-  if (!value.axes.includes(t)) return `the value operand has no axis '${t}'`;
+  if (!value.axes.includes(t)) return `the value operand %${value.id} [${value.axes.join(' ')}] has no axis '${t}'`;
   const comb = combination(p, t);
   const maps = comb.leaves.map(mapOf);
   for (const m of maps) if (m.kind === 'plain') m.sums.push(...rowSums(m.node, t, info.consumers));
@@ -196,8 +196,8 @@ function topLevel(out: Einsum, p: Node, maps: FlashMap[], skeleton: Node[], t: s
   for (const n of [...skeleton, ...maps.map((m) => m.node)]) {
     const others = (info.consumers.get(n.id) ?? []).filter((c) => !allowed.has(c.id));
     if (!info.isOutput.has(n.id) && others.length === 0) continue;
-    if (n === p && p.op === 'softmax') return 'the softmax is also used elsewhere (an output or another op), so it must be materialised';
     const by = others.length ? `${others[0]!.op} %${others[0]!.id}` : 'a graph output';
+    if (n === p && p.op === 'softmax') return `the softmax is also used elsewhere (by ${by}), so it must be materialised`;
     return `the ${n.op === 'softmax' ? 'softmax' : 'weights'} %${n.id} (${n.op}) ${n === p ? '' : `inside the weights %${p.id} `}${n.op === 'softmax' ? 'is' : 'are'} also used by ${by}, so ${n.op === 'softmax' ? 'it' : 'they'} must be materialised`;
   }
   return undefined;
@@ -229,7 +229,7 @@ function scoresOf(maps: FlashMap[], t: string, info: GraphInfo): { scores: Flash
     walk(x);
     if (hits === 0 && !path.has(x.id)) {
       return m.kind === 'softmax'
-        ? `the softmax logits are not an elementwise function of a contraction over all of [${x.axes.join(' ')}]`
+        ? `the softmax logits %${x.id} (${x.op}) are not an elementwise function of a contraction over all of [${x.axes.join(' ')}]`
         : `the weights %${x.id} (${x.op}) are not an elementwise function of a contraction over all of [${x.axes.join(' ')}]`;
     }
     if (m.kind === 'softmax' && !sameSet(x.axes, m.node.axes)) return 'internal: softmax axes differ from its logits';
