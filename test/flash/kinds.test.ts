@@ -192,6 +192,23 @@ describe('on the GPU', () => {
     }
   });
 
+  test('two softmax maps, each with a sink and an lse output, plus an epilogue: one kernel writes o and both lse', async () => {
+    const x2 = einsum('b h s d, b h t d -> b h s t', input('q2', 'b h s d'), input('k2', 'b h t d'));
+    const [p1, p2] = [x.softmax('t', { mask: causal, sink: input('sink', 'h') }), x2.softmax('t', { mask: causal })];
+    const o = einsum('b h s t, b h t dv -> b h s dv', p1.mul(input('lam', 'h')).sub(p2), v).mul(2).add(0.5);
+    const g = graph('lses', { o, lse1: where(causal, x, -Infinity).logsumexp('t'), lse2: where(causal, x2, -Infinity).logsumexp('t') });
+    const dims = { b: 2, h: 3, s: 5, t: 11, d: 3, dv: 5 };
+    expect(findFlash(g).matches.map((m) => m.lse.length)).toEqual([2]);
+    const inputs = kindInputs(g, dims, []);
+    const want = interpret(g, inputs, dims);
+    for (const flashSchedule of [{ rows: 2, kvTile: 4, split: 1 }, { rows: 3, kvTile: 3, workgroup: 4, kvLanes: 2, split: 3, minTilesPerSplit: 1 }]) {
+      const c = compile(g, { flashSchedule });
+      expectNoScores(c.planFor(dims));
+      const got = (await c.run(inputs, dims)).outputs;
+      for (const name of ['o', 'lse1', 'lse2']) expect(maxDiff(want[name]!.data, got[name]!.data), `${name} ${JSON.stringify(flashSchedule)}`).toBeLessThanOrEqual(1e-5 * Math.sqrt(33) * 4 + 1e-6);
+    }
+  });
+
   const odd = dimsFor({ b: 2, h: 3, s: 5, t: 11, d: 3, dv: 5 });
   for (const kind of KINDS)
     test(`${kind}: causal with s < t, and unmasked, under five schedules = interpreter`, async () => {
