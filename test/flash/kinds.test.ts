@@ -151,6 +151,9 @@ describe('misses say which node and what was expected', () => {
     const h = einsum('b s d, d f -> b s f', input('xin', 'b s d'), input('w1', 'd f'));
     const g = graph('mlp', { y: einsum('b s f, f e -> b s e', h.tanh(), input('w2', 'f e')) });
     expect(findFlash(g)).toEqual({ matches: [], misses: [] });
+    // nor is a masked constant (MoBA's block means: einsum(k, where(t / blk == m, 1, 0)))
+    const means = einsum('b h t d, t m -> b h m d', k, where(index('t').div(4).eq(index('m')), 1, 0));
+    expect(findFlash(graph('means', { means }))).toEqual({ matches: [], misses: [] });
   });
 });
 

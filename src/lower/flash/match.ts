@@ -128,9 +128,23 @@ function candidate(n: Einsum, consumers: ReadonlyMap<number, Node[]>): { p: Node
     if (!ELEMENTWISE.has(o.op)) continue;
     const maps = combination(o, t).leaves.map(mapOf);
     for (const m of maps) if (m.kind === 'plain') m.sums.push(...rowSums(m.node, t, consumers));
-    if (maps.some((m) => m.kind === 'softmax' || plainSignal(m, t) === undefined)) return { p: o, t };
+    if (maps.some((m) => m.kind === 'softmax' || (plainSignal(m, t) === undefined && ofContraction(m.x)))) return { p: o, t };
   }
   return undefined;
+}
+
+/** Whether `x` is an elementwise function of some contraction (plain weights need scores; a masked constant is none). */
+function ofContraction(x: Node): boolean {
+  const seen = new Set<number>();
+  const stack = [x];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (n.op === 'einsum') return true;
+    if (seen.has(n.id) || !ELEMENTWISE.has(n.op)) continue;
+    seen.add(n.id);
+    stack.push(...children(n));
+  }
+  return false;
 }
 
 /** `softmax` for a lone softmax, else `attention weights`: how miss reasons name P. */
