@@ -8,7 +8,7 @@ import { dimsText, oneLine } from './format.ts';
 export interface VariantListing {
   name: string;
   summary: string;
-  options: { name: string; type: string; default: boolean | number; doc: string }[];
+  options: { name: string; type: string; default: boolean | number | string; doc: string }[];
   inputs: { name: string; axes: string[]; dtype: string }[];
   outputs: { name: string; axes: string[]; dtype: string }[];
   dims: { check: Record<string, number>; bench: Record<string, number> };
@@ -30,7 +30,7 @@ export function describeVariant(v: Variant): VariantListing {
   return {
     name: v.name,
     summary: v.summary,
-    options: Object.entries(v.options).map(([name, o]) => ({ name, type: o.type, default: o.default, doc: o.doc })),
+    options: Object.entries(v.options).map(([name, o]) => ({ name, type: o.type, default: o.defaultText ?? o.default, doc: o.doc })),
     inputs: g.inputs.map((i) => ({ name: i.name, axes: [...i.axes], dtype: i.dtype })),
     outputs: g.outputs.map((o) => ({ name: o.name, axes: [...o.node.axes], dtype: o.node.dtype })),
     dims: { check: { ...v.dims.check }, bench: { ...v.dims.bench } },

@@ -38,7 +38,7 @@ export const sigmoidVariant: Variant = {
   summary: 'sigmoid attention (Ramapuram et al. 2024): sum_t sigmoid(q k^T / sqrt(d) + bias) v, no normaliser, bias -ln T',
   options: {
     ...shared,
-    bias: { type: 'number', default: Number.NaN, doc: 'logit bias before the sigmoid (default: -ln of the number of keys)' },
+    bias: { type: 'number', default: Number.NaN, defaultText: '-ln(keys)', doc: 'logit bias before the sigmoid; by default minus the log of the number of keys (T, or kv_len with cache)' },
   },
   build: (o = {}) => {
     const bias = Number(o.bias ?? Number.NaN);

@@ -5,6 +5,8 @@ import type { Graph } from '../ir/index.ts';
 export interface VariantOption {
   type: 'boolean' | 'number';
   default: boolean | number;
+  /** how `einattn list` shows a default that is computed at run time (NaN stands for it in `default`) */
+  defaultText?: string;
   doc: string;
 }
 
