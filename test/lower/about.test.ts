@@ -1,6 +1,7 @@
 // Plan kernels carry what they need and what they are as data: features and about, no WGSL text read.
 import { expect, test } from 'vitest';
 import { explain, lower } from '../../src/lower/index.ts';
+import { advancePlan } from '../../src/runtime/kv/kernels.ts';
 import { gqa, mha } from '../../src/variants/index.ts';
 
 test('features come from the kernel builder: shader-f16 for f16 types, subgroups for the extension', () => {
@@ -29,4 +30,11 @@ test('about holds the header lines, and explain prints them from the plan, not f
   const stripped = { ...plan, kernels: plan.kernels.map((k) => ({ ...k, wgsl: k.wgsl.replace(/^\/\/.*\n/gm, '') })) };
   expect(explain(stripped)).toBe(explain(plan));
   expect(explain(plan)).toContain(`    ${flash.about!.schedule}`);
+});
+
+test("the runtime's hand-written KV kernels describe themselves too", () => {
+  const text = explain(advancePlan('b'));
+  expect(text).toContain('kernel 1 kv_advance:');
+  expect(text).toContain('    schedule: hand-written runtime kernel, 64 invocations per workgroup');
+  expect(advancePlan('b').kernels[0]!.about!.title).toBe('einattn kernel kv_advance: the sequence lengths advance by the rows just appended');
 });

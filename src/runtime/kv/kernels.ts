@@ -39,8 +39,10 @@ export function splitAxes(spec: CacheTensorSpec, token: string): { heads: string
   return { heads: spec.axes.slice(1, at), row: spec.axes.slice(at + 1) };
 }
 
-function kernel(name: string, wgsl: string[], workgroups: SizeExpr, bindings: PlanKernel['bindings'], uniforms: string[]): PlanKernel {
-  return { name, wgsl: wgsl.join('\n') + '\n', workgroupSize: [WG, 1, 1], workgroups, bindings, uniforms, workgroupStorageBytes: 0 };
+/** A plan kernel; `what` (also its header comment) is its description for explain(). */
+function kernel(name: string, wgsl: string[], what: readonly string[], workgroups: SizeExpr, bindings: PlanKernel['bindings'], uniforms: string[]): PlanKernel {
+  const about = { title: `einattn kernel ${name}: ${what[0]}`, computes: what.slice(1), schedule: `schedule: hand-written runtime kernel, ${WG} invocations per workgroup` };
+  return { name, wgsl: wgsl.join('\n') + '\n', workgroupSize: [WG, 1, 1], workgroups, bindings, uniforms, workgroupStorageBytes: 0, about };
 }
 
 function plan(name: string, dynamic: string[], derived: ExecPlan['derivedSizes'], buffers: PlanBuffer[], k: PlanKernel): ExecPlan {
@@ -65,11 +67,12 @@ export function appendWordsPlan(spec: CacheTensorSpec, token: string, rowsAxis: 
   const rowAxes = spec.axes.map((a) => (a === token ? rowsAxis : a));
   const w = '_w';
   const h = '_h';
+  const what = [
+    'new rows written into a KV cache in place, 4-byte words at a time',
+    'cache[b, h, kv_len[b] + i, :] = rows[b, h, i, :] for i < counts[b], up to the capacity t; nothing else is touched',
+  ];
   const wgsl = [
-    ...PREAMBLE('kv_append_words', ['b', 'h', 's', 't', 'w'], ['read> rows: array<u32>', 'read_write> cache: array<u32>', 'read> kv_len: array<i32>', 'read> counts: array<i32>'], [
-      'new rows written into a KV cache in place, 4-byte words at a time',
-      'cache[b, h, kv_len[b] + i, :] = rows[b, h, i, :] for i < counts[b], up to the capacity t; nothing else is touched',
-    ]),
+    ...PREAMBLE('kv_append_words', ['b', 'h', 's', 't', 'w'], ['read> rows: array<u32>', 'read_write> cache: array<u32>', 'read> kv_len: array<i32>', 'read> counts: array<i32>'], what),
     '  if (_gid >= _sz.b * _sz.h * _sz.s * _sz.w) { return; }',
     '  let word = _gid % _sz.w;',
     '  let i = (_gid / _sz.w) % _sz.s;',
@@ -92,7 +95,7 @@ export function appendWordsPlan(spec: CacheTensorSpec, token: string, rowsAxis: 
       { name: 'cache', dtype: spec.dtype, shape: [...spec.axes], role: 'input', axes: [...spec.axes] },
       ...lenBuffers(b!),
     ],
-    kernel('kv_append_words', wgsl, ['cdiv', count, WG], [
+    kernel('kv_append_words', wgsl, what, ['cdiv', count, WG], [
       { buffer: 'rows', access: 'read' }, { buffer: 'cache', access: 'read_write' }, { buffer: 'kv_len', access: 'read' }, { buffer: 'counts', access: 'read' },
     ], [b!, h, rowsAxis, token, w]),
   );
@@ -110,11 +113,12 @@ export function appendInt8Plan(spec: CacheTensorSpec, token: string, rowsAxis: s
   const rowAxes = spec.axes.map((a) => (a === token ? rowsAxis : a));
   const scaleAxes = spec.axes.filter((a) => !row.includes(a));
   const [h, d] = ['_h', '_d'];
+  const what = [
+    'new f32 rows quantised to int8 (absmax per row) and written into the cache in place',
+    'scale = max|x| / 127; q = round(x / scale) (0 for an all-zero row); four q per word, little-endian',
+  ];
   const wgsl = [
-    ...PREAMBLE('kv_append_int8', ['b', 'h', 's', 't', 'd'], ['read> rows: array<f32>', 'read_write> cache_q: array<u32>', 'read_write> cache_scale: array<f32>', 'read> kv_len: array<i32>', 'read> counts: array<i32>'], [
-      'new f32 rows quantised to int8 (absmax per row) and written into the cache in place',
-      'scale = max|x| / 127; q = round(x / scale) (0 for an all-zero row); four q per word, little-endian',
-    ]),
+    ...PREAMBLE('kv_append_int8', ['b', 'h', 's', 't', 'd'], ['read> rows: array<f32>', 'read_write> cache_q: array<u32>', 'read_write> cache_scale: array<f32>', 'read> kv_len: array<i32>', 'read> counts: array<i32>'], what),
     '  if (_gid >= _sz.b * _sz.h * _sz.s) { return; }',
     '  let i = _gid % _sz.s;',
     '  let bh = _gid / _sz.s;',
@@ -157,7 +161,7 @@ export function appendInt8Plan(spec: CacheTensorSpec, token: string, rowsAxis: s
       { name: 'cache_scale', dtype: 'f32', shape: [...scaleAxes], role: 'input', axes: [...scaleAxes] },
       ...lenBuffers(b!),
     ],
-    kernel('kv_append_int8', wgsl, ['cdiv', ['*', b!, h, rowsAxis], WG], [
+    kernel('kv_append_int8', wgsl, what, ['cdiv', ['*', b!, h, rowsAxis], WG], [
       { buffer: 'rows', access: 'read' }, { buffer: 'cache_q', access: 'read_write' }, { buffer: 'cache_scale', access: 'read_write' },
       { buffer: 'kv_len', access: 'read' }, { buffer: 'counts', access: 'read' },
     ], [b!, h, rowsAxis, token, d]),
@@ -178,11 +182,12 @@ export function appendPagedPlan(spec: CacheTensorSpec, rowsAxis: string, b = 'b'
   const bytes = spec.dtype === 'f16' ? 2 : 4;
   const rowAxes = [b, ...heads, rowsAxis, ...row];
   const [h, w] = ['_h', '_w'];
+  const what = [
+    'new rows written into a paged KV pool in place, through the block table',
+    'token p = kv_len[b] + i of sequence b lives in block block_table[b, p / blk] at offset p % blk (i < counts[b])',
+  ];
   const wgsl = [
-    ...PREAMBLE('kv_append_paged', ['b', 'h', 's', 'n', 'blk', 'm', 'w'], ['read> rows: array<u32>', 'read_write> pool: array<u32>', 'read> block_table: array<i32>', 'read> kv_len: array<i32>', 'read> counts: array<i32>'], [
-      'new rows written into a paged KV pool in place, through the block table',
-      'token p = kv_len[b] + i of sequence b lives in block block_table[b, p / blk] at offset p % blk (i < counts[b])',
-    ]),
+    ...PREAMBLE('kv_append_paged', ['b', 'h', 's', 'n', 'blk', 'm', 'w'], ['read> rows: array<u32>', 'read_write> pool: array<u32>', 'read> block_table: array<i32>', 'read> kv_len: array<i32>', 'read> counts: array<i32>'], what),
     '  if (_gid >= _sz.b * _sz.h * _sz.s * _sz.w) { return; }',
     '  let word = _gid % _sz.w;',
     '  let i = (_gid / _sz.w) % _sz.s;',
@@ -208,7 +213,7 @@ export function appendPagedPlan(spec: CacheTensorSpec, rowsAxis: string, b = 'b'
       { name: 'block_table', dtype: 'i32', shape: [b, m], role: 'input', axes: [b, m] },
       ...lenBuffers(b),
     ],
-    kernel('kv_append_paged', wgsl, ['cdiv', ['*', b, h, rowsAxis, w], WG], [
+    kernel('kv_append_paged', wgsl, what, ['cdiv', ['*', b, h, rowsAxis, w], WG], [
       { buffer: 'rows', access: 'read' }, { buffer: 'pool', access: 'read_write' }, { buffer: 'block_table', access: 'read' },
       { buffer: 'kv_len', access: 'read' }, { buffer: 'counts', access: 'read' },
     ], [b, h, rowsAxis, n!, blk, m, w]),
@@ -220,13 +225,14 @@ export function appendPagedPlan(spec: CacheTensorSpec, rowsAxis: string, b = 'b'
  * @example runPlan(advancePlan('b'), { kv_len, counts }, { b: 4 })
  */
 export function advancePlan(b = 'b'): ExecPlan {
+  const what = ['the sequence lengths advance by the rows just appended'];
   const wgsl = [
-    ...PREAMBLE('kv_advance', ['b'], ['read_write> kv_len: array<i32>', 'read> counts: array<i32>'], ['the sequence lengths advance by the rows just appended']),
+    ...PREAMBLE('kv_advance', ['b'], ['read_write> kv_len: array<i32>', 'read> counts: array<i32>'], what),
     '  if (_gid >= _sz.b) { return; }',
     '  kv_len[_gid] = kv_len[_gid] + counts[_gid];',
     '}',
   ];
-  return plan('kv_advance', [b], [], lenBuffers(b), kernel('kv_advance', wgsl, ['cdiv', b, WG], [{ buffer: 'kv_len', access: 'read_write' }, { buffer: 'counts', access: 'read' }], [b]));
+  return plan('kv_advance', [b], [], lenBuffers(b), kernel('kv_advance', wgsl, what, ['cdiv', b, WG], [{ buffer: 'kv_len', access: 'read_write' }, { buffer: 'counts', access: 'read' }], [b]));
 }
 
 /**
