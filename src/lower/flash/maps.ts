@@ -81,11 +81,11 @@ export function rowSums(node: Node, t: string, consumers: ReadonlyMap<number, No
 }
 
 /**
- * `1 / (1 + exp(-x))`, or the `sigmoid` op where the IR has one: a plain map that is a
+ * `sigmoid(x)`, or `1 / (1 + exp(-x))` written out: a plain map that is a
  * sigmoid of the scores is attention (arXiv:2409.04431) even without a mask.
  */
 export function isSigmoid(n: Node): boolean {
-  if (n.op === 'unary' && (n.fn as string) === 'sigmoid') return true;
+  if (n.op === 'unary' && n.fn === 'sigmoid') return true;
   if (n.op !== 'binary' || n.fn !== 'div' || !isOne(n.a)) return false;
   const d = n.b;
   if (d.op !== 'binary' || d.fn !== 'add') return false;
