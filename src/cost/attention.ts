@@ -1,41 +1,102 @@
 /**
- * Finding attentions in a graph, structurally: a softmax over an axis whose result is
- * contracted over that axis. The softmax axis is the KV axis; the inputs it comes from
- * (through views and gathers) are the KV cache.
+ * Finding attentions in a graph, structurally: an attention map over an axis (a softmax, or
+ * plain weights of a score contraction: sigmoid, linear attention, a combination of maps as in
+ * differential attention) contracted with values over that axis. That axis is the KV axis; the
+ * inputs it comes from (through views and gathers) are the KV cache.
  */
 import { children, type Graph, type InputNode, type Node } from '../ir/index.ts';
 
+type Einsum = Extract<Node, { op: 'einsum' }>;
+
 /** One attention in a graph. */
 export interface Attention {
-  softmax: Extract<Node, { op: 'softmax' }>;
-  /** the contraction of the probabilities with the values */
-  pv: Extract<Node, { op: 'einsum' }>;
-  /** the KV (softmax) axis */
+  /** the attention map contracted with the values: a softmax, or an elementwise function of scores */
+  map: Node;
+  /** the maps' masks (a softmax's, or the condition of a `where(mask, weights, 0)`), if any */
+  masks: Node[];
+  /** the score contractions the map is computed from (their own FLOPs scale with the mask) */
+  scores: Einsum[];
+  /** the contraction of the weights with the values */
+  pv: Einsum;
+  /** the KV axis */
   kvAxis: string;
   /** each KV input with its axes that index tokens (map to the KV axis) */
   kv: Map<InputNode, Set<string>>;
 }
+
+const ELEMENTWISE = new Set(['unary', 'binary', 'select', 'cast', 'softmax']);
 
 /**
  * The attentions of `g`, with their KV-cache inputs.
  * @example [...findAttentions(mha())[0].kv].map(([k, axes]) => `${k.name}: ${[...axes]}`) // ['k: t', 'v: t']
  */
 export function findAttentions(g: Graph, batchAxes: readonly string[] = ['b']): Attention[] {
-  const consumers = new Map<number, Node[]>();
-  for (const n of g.nodes) for (const c of children(n)) consumers.set(c.id, [...(consumers.get(c.id) ?? []), n]);
   const out: Attention[] = [];
-  for (const n of g.nodes) {
-    if (n.op !== 'softmax') continue;
-    const pv = (consumers.get(n.id) ?? []).find((c): c is Extract<Node, { op: 'einsum' }> => c.op === 'einsum' && !c.axes.includes(n.axis));
-    if (!pv) continue;
-    const kv = new Map<InputNode, Set<string>>();
-    // the logits' and the values' sources of the KV axis
-    traceAxis(n.x, n.axis, kv, batchAxes);
-    for (const o of pv.operands) if (o !== n) traceAxis(o, n.axis, kv, batchAxes);
-    out.push({ softmax: n, pv, kvAxis: n.axis, kv });
+  for (const pv of g.nodes) {
+    if (pv.op !== 'einsum' || pv.operands.length !== 2) continue;
+    for (const [i, map] of pv.operands.entries()) {
+      const value = pv.operands[1 - i]!;
+      const kvAxis = map.axes.find((a) => !pv.axes.includes(a) && value.axes.includes(a));
+      // values are per sequence: a contraction with a weight (MLA's w_uv) is a projection
+      if (kvAxis === undefined || map.op === 'input' || !perSequence(value, pv, batchAxes)) continue;
+      const { logits, ...found } = mapParts(map, kvAxis, batchAxes);
+      if (!found.scores.length) continue;
+      const kv = new Map<InputNode, Set<string>>();
+      // the logits' (score mods included: FoX's gates) and the values' sources of the KV axis
+      for (const x of logits) traceAxis(x, kvAxis, kv, batchAxes);
+      traceAxis(value, kvAxis, kv, batchAxes);
+      out.push({ map, ...found, pv, kvAxis, kv });
+      break;
+    }
   }
   return out;
 }
+
+/**
+ * The score contractions (einsums that keep the KV axis and sum another) an attention map is an
+ * elementwise function of, and its masks; nothing when it is not a map (a projection, a weight).
+ */
+function mapParts(map: Node, t: string, batch: readonly string[]): { masks: Node[]; scores: Einsum[]; logits: Node[] } {
+  const masks: Node[] = [];
+  const scores: Einsum[] = [];
+  const logits: Node[] = [];
+  const seen = new Set<number>();
+  const walk = (n: Node): void => {
+    if (seen.has(n.id) || !n.axes.includes(t)) return;
+    seen.add(n.id);
+    if (n.op === 'einsum') {
+      // scores sum a head dim of a key side (with t) and a query side, each per sequence where
+      // the scores are: a weight (MLA's w_uk, Linformer's e) makes a projection, a one-hot block
+      // matrix (MoBA's block means) a pooling
+      const summed = n.operands.some((o) => o.axes.some((a) => !n.axes.includes(a)));
+      const sides = [n.operands.filter((o) => o.axes.includes(t)), n.operands.filter((o) => !o.axes.includes(t))];
+      if (summed && sides.every((side) => side.some((o) => perSequence(o, n, batch)))) scores.push(n);
+      return;
+    }
+    if (!ELEMENTWISE.has(n.op)) return;
+    if (n.op === 'softmax') {
+      if (n.axis !== t) return;
+      if (n.mask) masks.push(n.mask);
+      logits.push(n.x);
+      return walk(n.x);
+    }
+    // where(mask, weights, 0): the zero side is no map; the condition masks it
+    if (n.op === 'select' && isZero(n.b)) {
+      masks.push(n.cond);
+      logits.push(n.a);
+      return walk(n.a);
+    }
+    for (const c of children(n)) walk(c);
+  };
+  walk(map);
+  return { masks, scores, logits: logits.length ? logits : [map] };
+}
+
+const isZero = (n: Node) => n.op === 'const' && n.value === 0;
+
+/** Whether operand `o` of `n` is per sequence: it has a batch axis, or `n` has none (an unbatched graph). */
+const perSequence = (o: Node, n: Node, batch: readonly string[]) => o.axes.some((a) => batch.includes(a)) || !n.axes.some((a) => batch.includes(a));
+
 
 /** Records which input axes the axis `axis` of `n` comes from. */
 function traceAxis(n: Node, axis: string, into: Map<InputNode, Set<string>>, batch: readonly string[], seen = new Set<string>()): void {
@@ -56,10 +117,15 @@ function traceAxis(n: Node, axis: string, into: Map<InputNode, Set<string>>, bat
       if (v.kind === 'split' && v.into.includes(axis)) return traceAxis(n.x, v.axis, into, batch, seen);
       return traceAxis(n.x, axis, into, batch, seen);
     }
-    case 'gather':
-      // an axis that came from the index tensor selects positions of the gathered axis
-      if (n.index.axes.includes(axis) && !n.src.axes.includes(axis)) return traceAxis(n.src, n.axis, into, batch, seen);
-      return traceAxis(n.src, axis, into, batch, seen);
+    case 'gather': {
+      if (!n.index.axes.includes(axis) || n.src.axes.includes(axis)) return traceAxis(n.src, axis, into, batch, seen);
+      // an axis that came from an index input (a block table) selects positions of the gathered
+      // axis; one computed from positions (a clipped relative distance) reads a table, no cache
+      const probe = new Map<InputNode, Set<string>>();
+      traceAxis(n.index, axis, probe, batch);
+      if (probe.size) return traceAxis(n.src, n.axis, into, batch, seen);
+      return;
+    }
     case 'einsum': {
       // An operand without a batch axis that carries the KV axis is a weight. When it
       // projects a batched operand along a contracted axis (Linformer: e [p t] · k [b h t d]),

@@ -33,17 +33,14 @@ export function graphFlops(g: Graph, sizes: Record<string, number>): FlopCount {
   const attns = findAttentions(g);
   const density = new Map<number, number>();
   const maskDensity = attns.map((a) => {
-    const d = a.softmax.mask ? maskFraction(a.softmax.mask, sizes) : 1;
+    // every map of one contraction shares its mask (differential attention's two softmaxes)
+    const mask = a.masks[0];
+    const d = mask ? maskFraction(mask, sizes) : 1;
     if (d !== null) {
-      density.set(a.softmax.id, d);
+      density.set(a.map.id, d);
       density.set(a.pv.id, d);
-      // the logits' own contraction: the first einsum under the softmax input
-      for (let x: Node = a.softmax.x; ; ) {
-        if (x.op === 'einsum') { density.set(x.id, d); break; }
-        const next = x.op === 'unary' || x.op === 'cast' ? x.x : x.op === 'binary' ? (x.a.axes.includes(a.kvAxis) ? x.a : x.b) : x.op === 'select' ? x.a : null;
-        if (!next) break;
-        x = next;
-      }
+      for (const n of [...a.masks.map(() => a.map), ...a.scores]) density.set(n.id, d);
+      for (const n of g.nodes) if (n.op === 'softmax' && n.mask && a.masks.includes(n.mask)) density.set(n.id, d);
     }
     return d;
   });

@@ -70,6 +70,17 @@ describe('FLOPs', () => {
     expect(f.maskDensity[0]).toBeCloseTo(97 / 192, 12);
     expect(f.contraction).toBeCloseTo(4 * 2 * 4 * 96 * 96 * 32 * (97 / 192), 0);
   });
+  test('maps other than a softmax are attentions too: plain weights under where(mask, …, 0), and combinations of maps', async () => {
+    const { diff, sigmoidAttention, linearAttention } = await import('../../src/variants/index.ts');
+    for (const g of [sigmoidAttention({ causal: true }), linearAttention({ causal: true })]) {
+      const f = graphFlops(g, dims);
+      expect(f.maskDensity, g.name).toEqual([97 / 192]);
+    }
+    // two score products and one P·V, each at the causal density
+    const f = graphFlops(diff({ causal: true }), dims);
+    expect(f.maskDensity).toEqual([97 / 192]);
+    expect(f.contraction).toBeCloseTo(3 * 2 * 2 * 4 * 96 * 96 * 32 * (97 / 192), 0);
+  });
   test('a sliding window keeps about w/t of the pairs; large masks are sampled', () => {
     const [s, t] = indices('s t');
     const q = input('q', 's d');
