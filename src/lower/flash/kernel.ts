@@ -170,6 +170,7 @@ function scheduleText(ctx: FlashContext, geo: FlashGeometry, split: FlashSplit, 
     `value columns ${DVC} per invocation${dvStatic !== undefined && DVC >= dvStatic ? '' : ' (chunked)'}` +
     `${qkBlocks.some((b) => b > 1) ? `, scores in register blocks of ${qkBlocks.join(' / ')} key${qkBlocks.length > 1 ? 's per contraction' : 's'}` : ''}` +
     `${useBlocks ? ', block mask (empty tiles skipped, full tiles unmasked)' : m.maps.some((x) => x.mask) ? ', mask per element' : ''}` +
+    `${!m.mask && m.maps.some((x) => x.mask) ? ' (the maps do not share one mask: no block map and no declared length)' : ''}` +
     `${m.length ? `, keys end at the declared length ${ctx.describe.length ?? ''} (nothing past it is read)` : ''}` +
     `${split.on ? `, split-KV into ${typeof split.size === 'number' ? split.size : 'auto'} parts + merge` : ''}` +
     `${KL > 1 ? (sch.subgroups ? `, lanes merged by subgroup shuffles (no workgroup memory)` : `, lanes merged through workgroup memory (one barrier)`) : ', no workgroup memory'}`
