@@ -165,6 +165,28 @@ export const SPECIALISE_MIN_HEAD_DIM = 64;
 
 /** Fewer query rows than this per batch index: the decode schedule (lanes share a row tile). */
 export const DECODE_ROWS = 64;
+/**
+ * At least this many query rows per batch index (MQA's heads sharing one K/V head): a workgroup's
+ * invocations each take rows of their own over the same KV tiles, so a K/V load serves them all.
+ */
+export const SHARED_ROWS = 16;
+
+/**
+ * The decode schedule for many query rows sharing K/V (MQA, and GQA with large groups): 4 rows per
+ * invocation, up to 8 invocations over one row tile and no lanes, so every K/V element is loaded
+ * once per workgroup for up to 32 rows; split-KV spreads the keys over workgroups. On lavapipe
+ * this took MQA decode at h=32, t=8192 from 18.6 to 10.9 ms (paired runs); MLA decode's 128 rows
+ * of 512 latent columns stay on the default schedule, which was faster.
+ * @example sharedRowsSchedule(32, {}) // { kvLanes: 1, workgroup: 8, rows: 4 }
+ */
+export function sharedRowsSchedule(q: number, given: Partial<FlashSchedule>): Partial<FlashSchedule> {
+  const out: Partial<FlashSchedule> = {};
+  if (!('kvLanes' in given)) out.kvLanes = 1;
+  if (!('rows' in given)) out.rows = 4;
+  if (!('workgroup' in given)) out.workgroup = Math.min(8, 2 ** Math.floor(Math.log2(q / (given.rows ?? 4))));
+  return out;
+}
+
 /** Fewer keys than this: not worth lanes (each lane needs tiles of its own). */
 export const DECODE_MIN_KV = 256;
 /**
@@ -186,6 +208,7 @@ export function decodeSchedule(matches: readonly FlashMatch[], sizes: Record<str
   const q = Math.max(...matches.map((m) => count(m.rows)));
   const t = Math.min(...matches.map((m) => sizes[m.kv]!));
   if (q >= DECODE_ROWS || t < DECODE_MIN_KV) return {};
+  if (q >= SHARED_ROWS) return sharedRowsSchedule(q, given);
   const out: Partial<FlashSchedule> = {};
   const base = flashSchedule({ ...given, kvLanes: 1, workgroup: given.workgroup ?? 8 });
   if (!('kvLanes' in given) && !('workgroup' in given)) [out.kvLanes, out.workgroup] = [8, 8];

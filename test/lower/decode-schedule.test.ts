@@ -1,0 +1,44 @@
+/** The schedules compile() picks for decoding: lanes for a few rows, shared K/V tiles for many rows per KV head. */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { compile, interpret } from '../../src/index.ts';
+import { specializeFor } from '../../src/lower/flash/index.ts';
+import { closeRuntime, getRuntime } from '../../src/runtime/index.ts';
+import { gqa, mqa } from '../../src/variants/index.ts';
+
+beforeAll(async () => {
+  await getRuntime();
+});
+afterAll(closeRuntime);
+
+const wave = (n: number, phase: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + phase) * 0.5);
+
+describe('decode schedules', () => {
+  test('GQA with 4 query heads per KV head: lanes share a row tile', () => {
+    const s = specializeFor(gqa(), {}, { b: 1, h: 32, g: 8, s: 1, t: 4096, d: 128, dv: 128 })!.opts.flashSchedule!;
+    expect(s).toMatchObject({ kvLanes: 8, workgroup: 8, rows: 4 });
+  });
+
+  test('MQA with 32 query heads on one KV head: 8 invocations × 4 rows read each K/V tile once', () => {
+    const s = specializeFor(mqa(), {}, { b: 1, h: 32, s: 1, t: 8192, d: 128, dv: 128 })!.opts.flashSchedule!;
+    expect(s).toMatchObject({ kvLanes: 1, workgroup: 8, rows: 4 });
+    const small = specializeFor(mqa(), {}, { b: 1, h: 16, s: 1, t: 8192, d: 128, dv: 128 })!.opts.flashSchedule!;
+    expect(small).toMatchObject({ kvLanes: 1, workgroup: 4, rows: 4 });
+  });
+
+  test('a schedule the caller gives wins over the shared-rows defaults', () => {
+    const s = specializeFor(mqa(), { flashSchedule: { rows: 2, workgroup: 2 } }, { b: 1, h: 32, s: 1, t: 8192, d: 64, dv: 64 })!.opts.flashSchedule!;
+    expect(s).toMatchObject({ kvLanes: 1, workgroup: 2, rows: 2 });
+  });
+
+  test('MQA decode on the shared-rows schedule (with split-KV, a causal cache and ragged rows) = interpreter', async () => {
+    const g = mqa({ causal: true, cache: true });
+    const dims = { b: 2, h: 20, s: 1, t: 700, d: 12, dv: 7 };
+    const inputs = {
+      q: wave(2 * 20 * 12, 0), k: wave(2 * 700 * 12, 1), v: wave(2 * 700 * 7, 2), kv_len: Int32Array.from([700, 333]),
+    };
+    const got = (await compile(g).run(inputs, dims)).outputs.o!.data;
+    const want = interpret(g, inputs, dims).o!.data;
+    expect(Math.max(...want.map((w, i) => Math.abs(w - got[i]!)))).toBeLessThan(1e-5);
+    expect(compile(g).planFor(dims).kernels.map((k) => k.name.replace(/^.*_0_/, ''))).toContain('flash_merge');
+  });
+});
