@@ -36,7 +36,7 @@ const t = index('t');
 const logits = einsum('b h s d, b h t d -> b h s t', q, k).mul(size('d').rsqrt());
 const capped = logits.div(20).tanh().mul(20); // tanh softcap at 20
 const alibi = t.sub(s).abs().cast('f32').mul(slopes.neg()); // farther keys weigh less
-// causal; where(t.le(s), x, -Infinity) masks too, but puts the mask's axes [t s] first
+// causal: the softmax's mask gives masked keys weight 0 (where(t.le(s), x, -Infinity) works too)
 const p = softmax(capped.add(alibi), 't', { mask: t.le(s) });
 const o = einsum('b h s t, b h t dv -> b h s dv', p, v);
 
