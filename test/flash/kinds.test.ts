@@ -95,13 +95,20 @@ describe('the pattern (no GPU)', () => {
     expect(lower(graph('two', { o1, o4 })).buffers.filter((b) => b.role === 'temp').map((b) => b.name)).toEqual(['_blocks', '_blocks1']);
   });
 
-  test('maps with different masks still fuse, each masked per element (no block map)', () => {
-    const p1 = x.softmax('t', { mask: causal });
-    const p2 = x.mul(2).softmax('t', { mask: index('t').ge(index('s')) });
+  test('maps with different masks share one block map (empty where every mask is, full where every one is) and a length all of them declare', () => {
+    const len = input('kv_len', 'b', 'i32', { max: 't' });
+    const p1 = x.softmax('t', { mask: index('t').lt(len).and(causal) });
+    const p2 = x.mul(2).softmax('t', { mask: index('t').lt(len).and(index('t').ge(index('s'))) });
     const g = graph('twomasks', { o: einsum('b h s t, b h t dv -> b h s dv', p1.add(p2), v) });
+    expect(findFlash(g).matches[0]!.length?.end.op).toBe('input');
     const plan = lower(g);
-    expect(plan.kernels.map((k) => k.name.replace(/^.*_\d+_/, ''))).toEqual(['flash']);
-    expect(plan.kernels[0]!.wgsl.replace(/\s*\n\/\/\s+/g, ' ')).toContain('mask per element (the maps do not share one mask: no block map and no declared length)');
+    expect(plan.kernels.map((k) => k.name.replace(/^.*_\d+_/, ''))).toEqual(['flash_blocks', 'flash']);
+    expect(plan.kernels[1]!.wgsl.replace(/\s*\n\/\/\s+/g, ' ')).toContain('(2 masks: a tile is empty where every one is, full where every one is)');
+    expect(plan.kernels[0]!.wgsl).toMatch(/_any = _any \|\| \(_v\d+ \|\| _v\d+\);/);
+    // a map without a mask reads every key: no block map, no declared length, and the schedule line says why
+    const open = lower(graph('open', { o: einsum('b h s t, b h t dv -> b h s dv', p1.add(x.mul(2).softmax('t')), v) }));
+    expect(open.kernels.map((k) => k.name.replace(/^.*_\d+_/, ''))).toEqual(['flash']);
+    expect(open.kernels[0]!.wgsl.replace(/\s*\n\/\/\s+/g, ' ')).toContain('mask per element (a map without a mask: no block map and no declared length)');
   });
 
   test('split-KV: each map has its partials (a softmax its lse, plain weights their raw sums) and one merge kernel combines them', () => {

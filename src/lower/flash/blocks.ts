@@ -25,7 +25,9 @@ export function blockMaskKernel(ctx: FlashContext, blocks: BufferRef, maskBatch:
   const main = new Scope(kb, kb.counter);
   const inner = main.child({ hoist: (n) => !n.axes.includes(t) && !n.axes.some((a) => m.rows.includes(a)) });
   const env = { ...axisEnv(maskBatch), ...axisEnv(m.rows), [t]: v(axisVar(t)) };
-  const mv = inner.value(m.mask!, env);
+  // several masks (one per attention map): a key is live where any is true, and a tile full where all are
+  const mvs = m.masks.map((x) => inner.value(x, env));
+  const [anyOf, allOf] = [mvs.slice(1).reduce((a, b) => or(a, b), mvs[0]!), mvs.slice(1).reduce((a, b) => and(a, b), mvs[0]!)];
   // keys at or past the declared length are masked (the mask says so), and nothing there is read
   const end = m.length ? I('tend') : undefined;
   const endLine = m.length && end ? keyEnd(main, m.length, env, T, end) : undefined;
@@ -44,8 +46,8 @@ export function blockMaskKernel(ctx: FlashContext, blocks: BufferRef, maskBatch:
         inline(if_(ge(key, T), [{ k: 'break' }])),
         ...(endLine && end ? [inline(if_(ge(key, v(end)), [set(v(all), bool(false)), { k: 'break' }]))] : []),
         ...inner.lines,
-        set(v(any), or(v(any), mv)),
-        set(v(all), and(v(all), mv)),
+        set(v(any), or(v(any), anyOf)),
+        set(v(all), and(v(all), allOf)),
       ]),
       inline(if_(and(v(any), not(v(all))), [{ k: 'break' }])),
     ]),

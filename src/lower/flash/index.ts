@@ -22,18 +22,20 @@
  * `W`) with W an elementwise function of score contractions: sigmoid attention
  * (`where(keep, sigmoid(x + bias), 0)`, no normaliser) and linear attention (`A =
  * where(keep, φq·φk, 0)`, `O = (A·V) / (sum(A, t) + ε)`: the map's own row sum, which the
- * epilogue reads). So that an MLP (`einsum(gelu(x·W1), W2)`) is not read as attention, plain
+ * epilogue reads, or a coefficient may: `einsum(A / (sum(A, t) + ε), V)`). So that an MLP (`einsum(gelu(x·W1), W2)`) is not read as attention, plain
  * weights must be masked along the key axis, normalised by their row sum, or a sigmoid of
  * the scores. One kernel streams K and V once for all maps: per map and row it keeps an
  * online-softmax state (m, l, acc) or, for plain weights, only acc (and l = Σ W when a row
  * sum is read: no max, no rescale), and at the end it normalises each map, evaluates the
  * combination with each map replaced by its output (differential attention:
  * `acc₁/l₁ − lam·acc₂/l₂`) and then the epilogue. Masked keys weigh 0 (plain) or get
- * -inf (softmax). Maps with the same mask (structurally) share the block map and the
- * declared length; maps with different masks are each masked per element, without a block
- * map. Score terms gathered through computed indices (a relative-position table indexed by
- * `clamp(j − p, −R, R) + R`) or read per query and per key (FoX's `c[p] − c[j]` of a cumsum
- * `c`) are elementwise leaves: they are computed inline, never as s×t temporaries.
+ * -inf (softmax). When every map has a mask, one block map serves them all (a tile is empty
+ * where every mask is false, full where every mask is true; partial tiles evaluate each
+ * map's mask) and a declared length they all state bounds the keys; a map without a mask
+ * turns both off. Score terms gathered through computed indices (a relative-position
+ * table indexed by `clamp(j − p, −R, R) + R`) or read per query and per key (FoX's
+ * `c[p] − c[j]` of a cumsum `c`) are elementwise leaves: they are computed inline, never
+ * as s×t temporaries.
  * Every miss names the node and what was expected.
  *
  * **The kernel** (kernel.ts) is barrier-free, as lavapipe wants: a workgroup owns one

@@ -40,9 +40,8 @@ export function autoSplit(m: FlashMatch, sizes: Record<string, number>, sch: Fla
 export function emitFlash(ctx: FlashContext): FlashEmit {
   const { match: m, schedule: sch, staticSizes } = ctx;
   const geo = flashGeometry(m, sch, staticSizes);
-  const mask = m.mask;
-  const maskBatch = mask ? m.batch.filter((a) => mask.axes.includes(a)) : [];
-  const useBlocks = !!mask && sch.blockMask;
+  const maskBatch = m.batch.filter((a) => m.masks.some((x) => x.axes.includes(a)));
+  const useBlocks = m.masks.length > 0 && sch.blockMask;
   const derivedSizes: FlashEmit['derivedSizes'] = [];
   const buffers: PlanBuffer[] = [];
   const kernels: PlanKernel[] = [];
@@ -101,8 +100,8 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
  */
 function blockMapKey(ctx: FlashContext, maskBatch: string[], geo: FlashGeometry): string {
   const m = ctx.match;
-  const mask = structKey(m.mask!, (n) => ctx.buffers.get(n.id)?.name);
-  return JSON.stringify({ mask, maskBatch, rows: m.rows, kv: m.kv, BR: geo.BR, TK: geo.TK });
+  const masks = m.masks.map((x) => structKey(x, (n) => ctx.buffers.get(n.id)?.name));
+  return JSON.stringify({ masks, maskBatch, rows: m.rows, kv: m.kv, BR: geo.BR, TK: geo.TK });
 }
 
 /** How the KV axis is split: the context's fixed count, or the auto count as the derived size `_splits`. */
@@ -170,7 +169,8 @@ function scheduleText(ctx: FlashContext, geo: FlashGeometry, split: FlashSplit, 
     `value columns ${DVC} per invocation${dvStatic !== undefined && DVC >= dvStatic ? '' : ' (chunked)'}` +
     `${qkBlocks.some((b) => b > 1) ? `, scores in register blocks of ${qkBlocks.join(' / ')} key${qkBlocks.length > 1 ? 's per contraction' : 's'}` : ''}` +
     `${useBlocks ? ', block mask (empty tiles skipped, full tiles unmasked)' : m.maps.some((x) => x.mask) ? ', mask per element' : ''}` +
-    `${!m.mask && m.maps.some((x) => x.mask) ? ' (the maps do not share one mask: no block map and no declared length)' : ''}` +
+    `${m.masks.length > 1 ? ` (${m.masks.length} masks: a tile is empty where every one is, full where every one is)` : ''}` +
+    `${m.masks.length === 0 && m.maps.some((x) => x.mask) ? ' (a map without a mask: no block map and no declared length)' : ''}` +
     `${m.length ? `, keys end at the declared length ${ctx.describe.length ?? ''} (nothing past it is read)` : ''}` +
     `${split.on ? `, split-KV into ${typeof split.size === 'number' ? split.size : 'auto'} parts + merge` : ''}` +
     `${KL > 1 ? (sch.subgroups ? `, lanes merged by subgroup shuffles (no workgroup memory)` : `, lanes merged through workgroup memory (one barrier)`) : ', no workgroup memory'}`

@@ -35,8 +35,14 @@ export interface FlashMatch {
   maps: FlashMap[];
   /** the nodes combining the maps into P (add, sub, neg, multiplication or division by a coefficient); empty when P is one map */
   combine: Node[];
-  /** the mask every map has (structurally the same): the block map and the declared length come from it */
+  /** the mask every map has (structurally the same), if they share one */
   mask?: Node;
+  /**
+   * the distinct masks of the maps when every map has one (else empty): the block map codes a
+   * tile empty where all are false and full where all are true; a declared length all of
+   * them have bounds the key range
+   */
+  masks: Node[];
   /**
    * the score contractions the maps are elementwise functions of, at least one; in the
    * order the maps' expressions reach them. MHA has one, MLA with RoPE two (`q_lat · c_kv +
@@ -185,10 +191,11 @@ function matchAt(out: Einsum, p: Node, t: string, info: GraphInfo): FlashMatch |
   for (const a of rowAxes) if (!out.axes.includes(a)) return `the output drops the row axis '${a}'`;
   const inner = new Set<number>([...path, ...comb.skeleton.map((n) => n.id), ...maps.map((m) => m.node.id), ...lse.ids]);
   for (const m of maps) for (const s of m.sums) inner.add(s.id);
-  const mask = commonMask(maps);
-  const length = kvLength(mask, t, batch);
+  const masks = blockMasks(maps);
+  const mask = masks.length === 1 ? masks[0] : undefined;
+  const length = sameLength(masks.map((x) => kvLength(x, t, batch)));
   return {
-    out, weights: p, maps, combine: comb.skeleton, ...(mask ? { mask } : {}), scores, value, kv: t, vDims, batch, rows,
+    out, weights: p, maps, combine: comb.skeleton, ...(mask ? { mask } : {}), masks, scores, value, kv: t, vDims, batch, rows,
     lse: maps.flatMap((m) => m.lse), inner, ...(length ? { length } : {}),
   };
 }
@@ -353,12 +360,28 @@ function epilogueChain(out: Einsum, info: GraphInfo): Set<number> {
   return chain;
 }
 
-/** The mask every map has when they are structurally the same (the first map's node), else undefined. */
-function commonMask(maps: FlashMap[]): Node | undefined {
-  const first = maps[0]!.mask;
+/**
+ * The distinct masks (by structure) of the maps when every map has one, else none: a block
+ * map then codes a tile empty where every mask is false and full where every mask is true.
+ * Each map's mask becomes the representative node of its structure.
+ */
+function blockMasks(maps: FlashMap[]): Node[] {
+  if (maps.some((m) => !m.mask)) return [];
+  const byKey = new Map<string, Node>();
+  for (const m of maps) {
+    const key = structKey(m.mask!);
+    if (!byKey.has(key)) byKey.set(key, m.mask!);
+    m.mask = byKey.get(key)!;
+  }
+  return [...byKey.values()];
+}
+
+/** The declared length every mask has (the same end, structurally), or undefined. */
+function sameLength(lengths: (KvLength | undefined)[]): KvLength | undefined {
+  const [first] = lengths;
   if (!first) return undefined;
-  const key = structKey(first);
-  return maps.every((m) => m.mask && (m.mask === first || structKey(m.mask) === key)) ? first : undefined;
+  const key = structKey(first.end);
+  return lengths.every((l) => l && l.inclusive === first.inclusive && structKey(l.end) === key) ? first : undefined;
 }
 
 function lseOf(c: Node, x: Node, p: Softmax, consumers: Map<number, Node[]>): { reduce: Reduce; select?: Node } | undefined {

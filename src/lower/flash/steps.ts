@@ -76,8 +76,8 @@ export function scoreMod(f: FlashFrame): Stmt[] {
   const maskLines: Stmt[] = [];
   const selects: Stmt[] = [];
   const notKey = (n: Node) => !n.axes.includes(t);
-  // one `ok` per distinct mask: the common one (all maps), else each map's own
-  const masks = m.mask ? [m.mask] : [...new Set(f.maps.map((g) => g.map.mask).filter((x): x is Node => x !== undefined))];
+  // one `ok` per distinct mask (maps with structurally equal masks share one node, see match.ts)
+  const masks = [...new Set(f.maps.map((g) => g.map.mask).filter((x): x is Node => x !== undefined))];
   const okName = (i: number, r: number) => f.I(`${i === 0 ? '' : `p${i}`}ok${r}`);
   for (let r = 0; r < f.geo.R; r++) {
     const env = { ...f.envR[r]!, [t]: v(tv) };
@@ -92,8 +92,8 @@ export function scoreMod(f: FlashFrame): Stmt[] {
       const mval = ms.value(mask, env);
       maskLines.push(...ms.lines.splice(0), set(v(oks[i]!), and(v(oks[i]!), mval)));
     });
-    // with a common mask every map reads its `ok`; a map without a mask (others have one) reads the key bound
-    const okOf = (g: MapRegs) => (!g.map.mask ? v(masks.length ? inRange : okName(0, r)) : v(oks[m.mask ? 0 : masks.indexOf(g.map.mask)]!));
+    // a map reads the `ok` of its mask; a map without a mask (others have one) reads the key bound
+    const okOf = (g: MapRegs) => (!g.map.mask ? v(masks.length ? inRange : okName(0, r)) : v(oks[masks.indexOf(g.map.mask)]!));
     for (let k = f.maps.length - 1; k >= 0; k--) {
       const g = f.maps[k]!;
       selects.push(set(index(v(g.w(r)), v(j)), select(g.map.kind === 'softmax' ? NEG_INF : flt(0), xs[k]!, okOf(g))));
