@@ -65,6 +65,11 @@ describe('FLOPs', () => {
   test('attention contractions cost 4·b·h·s·t·d', () => {
     expect(graphFlops(mha(), dims).contraction).toBe(4 * 2 * 4 * 96 * 96 * 32);
   });
+  test('a cumsum costs one add per element (O(t), not O(t²)); a top-k of k over m, k·m per row', () => {
+    const x = input('x', 'b t');
+    expect(graphFlops(graph('scan', { c: x.cumsum('t') }), { b: 3, t: 5000 }).elementwise).toBe(3 * 5000);
+    expect(graphFlops(graph('top', { i: x.topk('t', 4, 'j') }), { b: 3, t: 100 }).elementwise).toBe(4 * 3 * 100);
+  });
   test('a causal mask halves them (exactly: (t + 1) / 2t of the pairs at s = t)', () => {
     const f = graphFlops(mha({ causal: true }), dims);
     expect(f.maskDensity[0]).toBeCloseTo(97 / 192, 12);
