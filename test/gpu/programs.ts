@@ -165,9 +165,11 @@ function planSteps(inputs: string[][], seeds: [number, number, number, number][]
       case 12: {
         if (ax.length === 0 || !exactOf[x]) continue;
         const axis = ax[r3 % ax.length]!;
-        const k = 1 + (r2 % sizeOf.get(axis)!);
+        const values = r3 % 2 === 0;
+        // positions past the axis are -1: only the positions themselves (not a gather) may have them
+        const k = 1 + (r2 % (sizeOf.get(axis)! + (values ? 0 : 2)));
         const into = `${axis}k${steps.length}`;
-        step = { op: 'topk', x, axis, k, into, values: r3 % 2 === 0 };
+        step = { op: 'topk', x, axis, k, into, values };
         out = ax.map((a) => (a === axis ? into : a));
         sizeOf.set(into, k);
         exact = true;
@@ -176,7 +178,7 @@ function planSteps(inputs: string[][], seeds: [number, number, number, number][]
       default: {
         if (ax.length === 0 || !exactOf[x]) continue;
         const axis = ax[r3 % ax.length]!;
-        const k = r2 % (sizeOf.get(axis)! + 1);
+        const k = r2 % (sizeOf.get(axis)! + 3);
         step = { op: 'topkMask', x, axis, k, i: ax[(r3 >> 2) % ax.length]!, j: ax[(r3 >> 4) % ax.length]!, off: (r3 % 3) - 1, fill: [0, -1, 2][r2 % 3]! };
         out = ax;
         exact = true;

@@ -162,4 +162,11 @@ describe('topk on the GPU', () => {
     expect(Array.from(got.outputs.keep!.data)).toEqual([1, 0, 1]);
     expect(Array.from(interpret(g, { x }, { r: 1, m: 3 }).i!.data)).toEqual([2, 0, 1, -1]);
   });
+
+  test('several positions past the axis are all -1, on every row', async () => {
+    const g = graph('past', { i: topk(input('x', 'r m'), 'm', 6, 'j') });
+    const r = await both(g, { x: f32([1, -Infinity, 3, /**/ 0, 0, 5]) }, { r: 2, m: 3 });
+    expect(r.i!.got).toEqual([2, 0, 1, -1, -1, -1, /**/ 2, 0, 1, -1, -1, -1]);
+    expect(r.i!.got).toEqual(r.i!.want);
+  });
 });

@@ -4,11 +4,12 @@
  * that ranks after the one pass j-1 found: smaller, or equal at a higher position. Scanning
  * in index order and taking only a strictly larger value keeps ties at the lower position.
  * NaN ranks as -inf (on its bits: compilers may fold `x != x`). Nothing is stored but the
- * previous winner, so the row needs no memory of its own.
+ * previous winner, so the row needs no memory of its own. Past the axis (k > m) a pass finds
+ * nothing and stores -1, and the previous winner stays, so every later pass finds nothing too.
  */
 import type { Node } from '../../ir/index.ts';
 import type { SizeExpr } from '../../runtime/plan.ts';
-import { and, call, eq, flt, gt, if_, int, let_, loop, lt, or, select, set, u, v, var_, type Expr } from '../kir/ir.ts';
+import { and, call, eq, flt, ge, gt, if_, int, let_, loop, lt, or, select, set, u, v, var_, type Expr } from '../kir/ir.ts';
 import { axisEnv, axisVar, computeType, literal, NEG_INF, Scope, type BufferRef } from '../wgsl.ts';
 import { WORKGROUP, type KernelBuilder } from './frame.ts';
 
@@ -41,7 +42,8 @@ export function topkKernel(kb: KernelBuilder, name: string, header: string[], ro
   const pass = loop(j, u(0), kb.size(core.into), [
     var_(bestV, ty, literal(0, ty)), var_(bestI, 'i32', int(-1)), scan,
     ...epi.lines, kb.store(out, env, value),
-    set(v(prevV), v(bestV)), set(v(prevI), v(bestI)),
+    // past the axis (k > m) a pass finds nothing and stores -1; the rest must find nothing too
+    if_(ge(v(bestI), int(0)), [set(v(prevV), v(bestV)), set(v(prevI), v(bestI))]),
   ], { typed: true });
   // the first pass ranks after (+inf or the largest i32, position -1): every entry
   const top = isInt ? literal(2147483647, 'i32') : flt(Infinity);
