@@ -1,7 +1,7 @@
 /** Every variant, run by the interpreter, against an independent loop implementation. */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { interpret, type Graph } from '../../src/index.ts';
+import { interpret, resolveSizes, type Graph } from '../../src/index.ts';
 import { findVariant, gqa, linformer, mha, mla, mqa, paged, variants } from '../../src/variants/index.ts';
 import { ZOO } from './zoo-reference.ts';
 import { count, groupedDimsArb, mlaDimsArb, optionsArb, pagedDimsArb } from './arbitraries.ts';
@@ -128,9 +128,7 @@ describe('the registry', () => {
     for (const v of variants) {
       const g = v.build();
       let work = 0;
-      const dims: Record<string, number> = { ...v.dims.bench };
-      if (dims.t === undefined && dims.m) dims.t = dims.m * dims.blk!;
-      if (dims.r === undefined && dims.g) dims.r = dims.h! / dims.g;
+      const dims = resolveSizes(g, v.dims.bench);
       for (const n of g.nodes)
         if (n.op === 'einsum') work += [...new Set(n.operands.flatMap((x) => x.axes).concat(n.axes))].reduce((p, a) => p * dims[a]!, 1);
       expect(work, v.name).toBeLessThanOrEqual(1e8);
