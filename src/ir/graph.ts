@@ -117,7 +117,7 @@ export function buildGraph(
 
 /**
  * Fixes the size of each top-k's new axis to its k (two top-k into one axis must agree, and so
- * must a size given for it), and refuses a k larger than a static size of the ranked axis.
+ * must a size given for it).
  */
 function topkSizes(name: string, nodes: readonly Node[], staticSizes: Record<string, number>): void {
   const fixedBy = new Map<string, string>();

@@ -94,7 +94,7 @@ export interface ScanNode extends Base { readonly op: 'scan'; readonly fn: 'sum'
 /**
  * The positions of the `k` largest entries of `x` along `axis`, largest first, ties broken by
  * the lower index; NaN ranks as -inf. An i32 tensor: `x`'s axes with `axis` replaced by `into`,
- * whose size is `k` (a static size of the graph). Needs k ≤ size(axis).
+ * whose size is `k` (a static size of the graph). Positions past size(axis), when k exceeds it, are -1.
  */
 export interface TopkNode extends Base { readonly op: 'topk'; readonly x: Node; readonly axis: string; readonly k: number; readonly into: string }
 
