@@ -452,3 +452,76 @@ test('pointwise: one invocation per element', () => {
     "
   `);
 });
+
+test('scan: one invocation per row, one pass keeping the running sum, a fused operand and epilogue', () => {
+  const x = input('x', 'r t');
+  expect(kernel(graph('sc', { c: x.mul(2).cumsum('t').add(1) }), {}, '_scan')).toMatchInlineSnapshot(`
+    "// einattn kernel sc_0_scan (graph 'sc', kernel 1)
+    // c[r t] = (cumsum((x * 2), 't') + 1)
+    // schedule: one invocation per row of 't', one pass keeping the running sum (f32), 64 per workgroup
+
+    struct _Sizes { r: u32, t: u32 }
+    @group(0) @binding(0) var<storage, read> x: array<f32>;
+    @group(0) @binding(1) var<storage, read_write> c: array<f32>;
+    @group(0) @binding(2) var<uniform> _sz: _Sizes;
+
+    @compute @workgroup_size(64)
+    fn sc_0_scan(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroups) _nwg: vec3u, @builtin(local_invocation_index) _lid: u32) {
+      let _gid = (_wid.x + (_wid.y + _wid.z * _nwg.y) * _nwg.x) * 64u + _lid;
+      if (_gid >= _sz.r) { return; }
+      var _acc: f32 = 0.0;
+      for (var _t: u32 = 0u; _t < _sz.t; _t++) {
+        let _x0 = x[_gid * _sz.t + _t];
+        let _v1 = (_x0 * 2.0);
+        _acc += _v1;
+        let _v2 = (_acc + 1.0);
+        c[_gid * _sz.t + _t] = _v2;
+      }
+    }
+    "
+  `);
+});
+
+test('top-k: one invocation per row, k passes each taking the next largest', () => {
+  const x = input('x', 'r m');
+  expect(kernel(graph('tk', { i: x.topk('m', 2, 'j') }), {}, '_topk')).toMatchInlineSnapshot(`
+    "// einattn kernel tk_0_topk (graph 'tk', kernel 1)
+    // i[r j] = topk(x, 'm', 2, 'j')
+    // schedule: one invocation per row of 'm', 2 passes (the next largest each), 64 per workgroup
+
+    struct _Sizes { r: u32, m: u32 }
+    @group(0) @binding(0) var<storage, read> x: array<f32>;
+    @group(0) @binding(1) var<storage, read_write> i: array<i32>;
+    @group(0) @binding(2) var<uniform> _sz: _Sizes;
+
+    fn _f32_bits(b: u32) -> f32 { return bitcast<f32>(b); }
+
+    fn _is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+
+    @compute @workgroup_size(64)
+    fn tk_0_topk(@builtin(workgroup_id) _wid: vec3u, @builtin(num_workgroups) _nwg: vec3u, @builtin(local_invocation_index) _lid: u32) {
+      let _gid = (_wid.x + (_wid.y + _wid.z * _nwg.y) * _nwg.x) * 64u + _lid;
+      if (_gid >= _sz.r) { return; }
+      var _prev_val: f32 = _f32_bits(0x7f800000u);
+      var _prev_at: i32 = -1i;
+      for (var _j: u32 = 0u; _j < 2u; _j++) {
+        var _best_val: f32 = 0.0;
+        var _best_at: i32 = -1i;
+        for (var _m: u32 = 0u; _m < _sz.m; _m++) {
+          let _x0 = x[_gid * _sz.m + _m];
+          let _key = select(_x0, _f32_bits(0xff800000u), _is_nan(_x0));
+          if ((_key < _prev_val || (_key == _prev_val && i32(_m) > _prev_at)) && (_best_at < 0i || _key > _best_val)) {
+            _best_val = _key;
+            _best_at = i32(_m);
+          }
+        }
+        i[_gid * 2u + _j] = _best_at;
+        if (_best_at >= 0i) {
+          _prev_val = _best_val;
+          _prev_at = _best_at;
+        }
+      }
+    }
+    "
+  `);
+});
