@@ -199,6 +199,7 @@ export const elu = <A extends Axes>(x: Tensor<A>): Tensor<A> => unaryOp('elu', x
 /**
  * `clamp(x, lo, hi)` = `minimum(maximum(x, lo), hi)`: x clipped into [lo, hi], broadcasting by
  * axis name; the bounds may be numbers or tensors (a clipped relative distance, a softcap).
+ * A NaN x is NaN in the interpreter, but WGSL's min and max may return a bound for it.
  * @example Array.from(interpret(graph('g', { y: clamp(input('x', 'i'), -1, 1) }), { x: [-3, 0.5, 2] }, { i: 3 }).y.data) // [-1, 0.5, 1]
  */
 export function clamp<A extends Operand, L extends Operand, H extends Operand>(x: A, lo: L, hi: H): Tensor<Union<Union<AxesOf<A>, AxesOf<L>>, AxesOf<H>>> {
