@@ -6,7 +6,10 @@
  * consumer; graph outputs are always written to buffers. An output that is a chain of
  * views of a kernel's result (nothing else reading it) is stored by that kernel through the
  * views' index maps: no temporary, no copy kernel. An i8 (packed) output is never
- * an epilogue: it gets an elementwise kernel that writes whole words.
+ * an epilogue: it gets an elementwise kernel that writes whole words. A gather's source that
+ * is an elementwise expression of data is materialised by an elementwise kernel: a gather
+ * reads it at computed positions, many times per element (MoBA's block choice [b h s m],
+ * read once per key by its attention mask), so inlining would recompute it at every read.
  */
 import { children, type Graph, type Node } from '../ir/index.ts';
 
@@ -101,6 +104,10 @@ export function groupKernels(g: Graph, opts: GroupOptions = {}): KernelGroup[] {
     groups.push({ root, core: n as KernelGroup['core'], output, ...(opts.flash?.has(n.id) ? { flash: true } : {}), ...(views.length ? { views } : {}) });
     rooted.add(root.id);
   }
+  for (const src of gatheredExpressions(g, inner, rooted)) {
+    groups.push({ root: src });
+    rooted.add(src.id);
+  }
   // outputs that are not the root of a heavy kernel: elementwise kernels (also copies
   // of inputs, views, and a second name for an already written output)
   const written = new Set<number>();
@@ -116,4 +123,23 @@ export function groupKernels(g: Graph, opts: GroupOptions = {}): KernelGroup[] {
     .map((gr, i) => ({ gr, i }))
     .sort((a, b) => a.gr.root.id - b.gr.root.id || a.i - b.i)
     .map(({ gr }) => gr);
+}
+
+/** Elementwise gather sources that read data (an input or a kernel's result), not yet a kernel's root. */
+function gatheredExpressions(g: Graph, inner: ReadonlySet<number>, rooted: ReadonlySet<number>): Node[] {
+  const out = new Map<number, Node>();
+  for (const n of g.nodes) {
+    if (n.op !== 'gather' || inner.has(n.src.id)) continue;
+    const src = n.src;
+    if (ELEMENTWISE.has(src.op) && src.dtype !== 'bool' && src.dtype !== 'i8' && !rooted.has(src.id) && readsData(src)) out.set(src.id, src);
+  }
+  return [...out.values()];
+}
+
+/** Whether `n` depends on an input or a heavy node, not only on indices, sizes and constants. */
+function readsData(n: Node, seen = new Set<number>()): boolean {
+  if (n.op === 'input' || HEAVY.has(n.op)) return true;
+  if (seen.has(n.id)) return false;
+  seen.add(n.id);
+  return children(n).some((c) => readsData(c, seen));
 }
