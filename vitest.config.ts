@@ -5,7 +5,8 @@ import { DAWN_LIMIT_WARNING } from './bin/dawn-warnings.mjs';
 
 // In the repository, `einattn` and its subpaths resolve to the sources, as tsconfig.json's
 // "paths" say for tsc and tsx (package.json "exports" point at the built dist/ for users).
-const paths = (JSON.parse(readFileSync(new URL('./tsconfig.json', import.meta.url), 'utf8')) as { compilerOptions: { paths: Record<string, string[]> } }).compilerOptions.paths;
+const paths = (JSON.parse(readFileSync(new URL('./tsconfig.json', import.meta.url), 'utf8')) as { compilerOptions: { paths: Record<string, string[]> } })
+  .compilerOptions.paths;
 const alias = Object.entries(paths).map(([name, [target]]) => ({
   find: new RegExp(`^${name.replace(/[/.]/g, '\\$&')}$`),
   replacement: resolve(import.meta.dirname, target!),

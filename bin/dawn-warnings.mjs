@@ -10,7 +10,8 @@
 // vitest.config.ts) pass their stderr through this filter, which drops exactly these lines.
 
 /** One of Dawn's two limit notices, as a whole line. */
-export const DAWN_LIMIT_WARNING = /^Warning: maxDynamic(?:Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.\r?$/;
+export const DAWN_LIMIT_WARNING =
+  /^Warning: maxDynamic(?:Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.\r?$/;
 
 const PREFIX = 'Warning: maxDynamic';
 

@@ -7,7 +7,6 @@ import { Project, VariableDeclarationKind, type SourceFile } from 'ts-morph';
 import { STORAGE } from '../src/runtime/dtypes.ts';
 import type { ExecPlan, PlanKernel } from '../src/runtime/plan.ts';
 
-
 /** Options of the emitted modules. */
 export interface EmitOptions {
   /** the import specifier of the runtime; default 'einattn/runtime' */
@@ -39,7 +38,9 @@ function kernelConst(k: PlanKernel): string {
 }
 
 function describeSizes(plan: ExecPlan): string {
-  const stat = Object.entries(plan.staticSizes).map(([k, v]) => `${k}=${v}`).join(' ');
+  const stat = Object.entries(plan.staticSizes)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
   const derived = plan.derivedSizes.map((d) => d.name).join(' ');
   return `dynamic: ${plan.dynamicSizes.join(' ') || '-'}; static: ${stat || '-'}; derived: ${derived || '-'}`;
 }

@@ -40,7 +40,7 @@ export function renderAll(entries: readonly GraphEntry[], opts: RenderOptions = 
     const prev = seen.get(name);
     if (prev) fail('USAGE', `generate: ${e.source} and ${prev} both define a graph named '${name}'; rename one (graph('other', …))`);
     seen.set(name, e.source);
-    let plan;
+    let plan: ReturnType<typeof lower>;
     const sched = opts.scheduleFor?.(e.graph);
     try {
       plan = lower(e.graph, sched?.options ?? {});

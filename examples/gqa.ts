@@ -13,10 +13,11 @@ console.log(printGraph(gqa({ causal: true })));
 
 const oGqa = interpret(gqa({ causal: true }), { q, k, v }, { b, h, g, s, t, d, dv: d }).o!;
 // the same with K/V repeated to every query head (head i gets KV head floor(i / 2))
-const repeat = (x: Float32Array) => Float32Array.from({ length: b * h * t * d }, (_, i) => {
-  const head = Math.floor(i / (t * d));
-  return x[Math.floor(head / (h / g)) * t * d + (i % (t * d))]!;
-});
+const repeat = (x: Float32Array) =>
+  Float32Array.from({ length: b * h * t * d }, (_, i) => {
+    const head = Math.floor(i / (t * d));
+    return x[Math.floor(head / (h / g)) * t * d + (i % (t * d))]!;
+  });
 const oMha = interpret(mha({ causal: true }), { q, k: repeat(k), v: repeat(v) }, { b, h, s, t, d, dv: d }).o!;
 const diff = Math.max(...oGqa.data.map((x, i) => Math.abs(x - oMha.data[i]!)));
 console.log(`\nGQA(g=${g}) vs MHA with repeated K/V: max |difference| = ${diff.toExponential(2)}`);

@@ -17,6 +17,6 @@ const ref = interpret(mha(), { q, k, v }, { b, h, s, t, d, dv: d }).o!;
 console.log(`\nLinformer(E = F = I) vs MHA: max |difference| = ${Math.max(...lin.data.map((x, i) => Math.abs(x - ref.data[i]!))).toExponential(2)}`);
 
 // p = 2: average the first and second halves of the sequence
-const halves = Float32Array.from({ length: 2 * t }, (_, i) => ((Math.floor(i / t) === 0) === (i % t < t / 2) ? 2 / t : 0));
+const halves = Float32Array.from({ length: 2 * t }, (_, i) => ((Math.floor(i / t) === 0) === i % t < t / 2 ? 2 / t : 0));
 const o = interpret(linformer({ shared: true }), { q, k, v, e: halves }, { ...dims, p: 2 }).o!;
 for (let i = 0; i < s; i++) console.log(`h=0 s=${i}: ${Array.from(o.data.slice(i * d, (i + 1) * d), (x) => x.toFixed(4)).join(' ')}`);

@@ -14,14 +14,20 @@ function show(title: string, opts: AttentionOptions, extra: Record<string, Array
   console.log(`\n${title}  ${JSON.stringify(opts)}`);
   for (let i = 0; i < rows; i++) {
     const row = Array.from(o.data.slice(i * t, (i + 1) * t));
-    console.log(`  s=${i}  ${row.map((w) => (w === 0 ? ' .' : w > 0.3 ? ' #' : w > 0.12 ? ' +' : ' -')).join('')}   sum ${row.reduce((a, x) => a + x, 0).toFixed(2)}`);
+    console.log(
+      `  s=${i}  ${row.map((w) => (w === 0 ? ' .' : w > 0.3 ? ' #' : w > 0.12 ? ' +' : ' -')).join('')}   sum ${row.reduce((a, x) => a + x, 0).toFixed(2)}`,
+    );
   }
 }
 
 show('causal', { causal: true });
 show('sliding window of 3 (causal)', { causal: true, window: 3 });
 show('prefix-LM, prefix_len = 3', { prefix: true }, { prefix_len: [3] });
-show('document masking: documents [0,3) [3,6) [6,8), causal', { causal: true, segments: true }, { q_seg: [0, 0, 0, 1, 1, 1, 2, 2], kv_seg: [0, 0, 0, 1, 1, 1, 2, 2] });
+show(
+  'document masking: documents [0,3) [3,6) [6,8), causal',
+  { causal: true, segments: true },
+  { q_seg: [0, 0, 0, 1, 1, 1, 2, 2], kv_seg: [0, 0, 0, 1, 1, 1, 2, 2] },
+);
 show('Sparse-Transformer strided, stride 3 (causal)', { causal: true, stride: 3 });
 show('attention sink logit 1.0 (the row sums drop below 1)', { causal: true, sink: true }, { sinks: [1] });
 show('ALiBi slope 0.5: nearer keys weigh more', { causal: true, alibi: true }, { slopes: [0.5] });

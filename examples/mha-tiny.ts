@@ -14,6 +14,6 @@ const { o } = interpret(g, { q: ramp, k: ramp.map((x) => -x), v: ramp }, dims);
 console.log(`\no: ${o!.axes.join(' ')} = [${o!.shape.join(', ')}]`);
 for (let h = 0; h < dims.h; h++)
   for (let s = 0; s < dims.s; s++) {
-    const row = Array.from(o!.data.slice(((h * dims.s) + s) * dims.d, ((h * dims.s) + s + 1) * dims.d));
+    const row = Array.from(o!.data.slice((h * dims.s + s) * dims.d, (h * dims.s + s + 1) * dims.d));
     console.log(`h=${h} s=${s}: ${row.map((x) => x.toFixed(4).padStart(8)).join(' ')}`);
   }

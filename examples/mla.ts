@@ -29,7 +29,14 @@ console.log(`\nat ${JSON.stringify(decode)}:`);
 console.log(`  naive     ${fmt(contractionCost(naive, decode))} multiply-adds`);
 console.log(`  absorbed  ${fmt(contractionCost(absorbed, decode))}`);
 console.log(`  derived by reorderContractions: ${fmt(contractionCost(derived, decode))}`);
-console.log(`  derived einsums: ${derived.nodes.filter((n) => n.op === 'einsum').map((n) => (n.op === 'einsum' ? n.spec : '')).join(' | ')}`);
+console.log(
+  `  derived einsums: ${derived.nodes
+    .filter((n) => n.op === 'einsum')
+    .map((n) => (n.op === 'einsum' ? n.spec : ''))
+    .join(' | ')}`,
+);
 console.log(`  KV cache per token (f16): MLA ${(decode.dc + decode.dr) * 2} B vs MHA ${decode.h * (decode.dn + decode.dr + decode.dv) * 2} B`);
 const oDerived = interpret(derived, x, dims).o!;
-console.log(`  derived vs naive on the small inputs: max |difference| = ${Math.max(...oNaive.data.map((v, i) => Math.abs(v - oDerived.data[i]!))).toExponential(2)}`);
+console.log(
+  `  derived vs naive on the small inputs: max |difference| = ${Math.max(...oNaive.data.map((v, i) => Math.abs(v - oDerived.data[i]!))).toExponential(2)}`,
+);

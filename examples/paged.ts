@@ -22,13 +22,15 @@ const o = interpret(g1, inputs, dims).o!;
 
 // the same through a contiguous cache gathered by hand: [b g t d], token j in block table[b, j / blk]
 const t = m * blk;
-const contiguous = (cache: Float32Array) => Float32Array.from({ length: b * g * t * d }, (_, i) => {
-  const [bi, gi, j, c] = [Math.floor(i / (g * t * d)), Math.floor(i / (t * d)) % g, Math.floor(i / d) % t, i % d];
-  return cache[((blockTable[bi * m + Math.floor(j / blk)]! * g + gi) * blk + (j % blk)) * d + c]!;
-});
+const contiguous = (cache: Float32Array) =>
+  Float32Array.from({ length: b * g * t * d }, (_, i) => {
+    const [bi, gi, j, c] = [Math.floor(i / (g * t * d)), Math.floor(i / (t * d)) % g, Math.floor(i / d) % t, i % d];
+    return cache[((blockTable[bi * m + Math.floor(j / blk)]! * g + gi) * blk + (j % blk)) * d + c]!;
+  });
 const ref = interpret(gqa({ causal: true, cache: true }), { q, k: contiguous(kCache), v: contiguous(vCache), kv_len: kvLen }, { b, h, g, s, t, d, dv: d }).o!;
 console.log(`\npaged vs contiguous: max |difference| = ${Math.max(...o.data.map((x, i) => Math.abs(x - ref.data[i]!))).toExponential(2)}`);
-for (let i = 0; i < b * h; i++) console.log(`b=${Math.floor(i / h)} h=${i % h}: ${Array.from(o.data.slice(i * d, (i + 1) * d), (x) => x.toFixed(4)).join(' ')}`);
+for (let i = 0; i < b * h; i++)
+  console.log(`b=${Math.floor(i / h)} h=${i % h}: ${Array.from(o.data.slice(i * d, (i + 1) * d), (x) => x.toFixed(4)).join(' ')}`);
 
 try {
   checkLengths(g1, { ...inputs, kv_len: Int32Array.from([7, 3]) }, dims);

@@ -14,17 +14,21 @@ for (const name of ZOO) {
   const g = variant.build({ causal: true });
   const sizes = Object.fromEntries(Object.entries(dims).filter(([k]) => g.sizes.includes(k)));
   // log forget gates must be <= 0; everything else any value
-  const inputs = Object.fromEntries(g.inputs.map((x, i) => {
-    const n = x.axes.reduce((p, a) => p * sizes[a]!, 1);
-    const data = wave(n, i);
-    return [x.name, x.name === 'log_f' ? data.map((y) => -Math.abs(y)) : data];
-  }));
+  const inputs = Object.fromEntries(
+    g.inputs.map((x, i) => {
+      const n = x.axes.reduce((p, a) => p * sizes[a]!, 1);
+      const data = wave(n, i);
+      return [x.name, x.name === 'log_f' ? data.map((y) => -Math.abs(y)) : data];
+    }),
+  );
   const kernel = compile(g);
   const gpu = (await kernel.run(inputs, sizes)).outputs.o!.data;
   const ref = interpret(g, inputs, sizes).o!.data;
   const err = Math.max(...ref.map((y, i) => Math.abs(y - gpu[i]!)));
   const plan = kernel.planFor(sizes);
-  console.log(`${name.padEnd(8)} ${plan.kernels.length} kernel(s): ${plan.kernels.map((k) => k.name.replace(`${g.name}_`, '')).join(', ')}; max |gpu − interpreter| = ${err.toExponential(1)}`);
+  console.log(
+    `${name.padEnd(8)} ${plan.kernels.length} kernel(s): ${plan.kernels.map((k) => k.name.replace(`${g.name}_`, '')).join(', ')}; max |gpu − interpreter| = ${err.toExponential(1)}`,
+  );
   console.log(`         ${variant.summary}`);
 }
 await closeRuntime();

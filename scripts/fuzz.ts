@@ -16,7 +16,8 @@ function usage(message: string): never {
 
 let values: { minutes: string; seed?: string; batch: string };
 try {
-  values = parseArgs({ options: { minutes: { type: 'string', default: '1' }, seed: { type: 'string' }, batch: { type: 'string', default: '100' } } }).values as typeof values;
+  values = parseArgs({ options: { minutes: { type: 'string', default: '1' }, seed: { type: 'string' }, batch: { type: 'string', default: '100' } } })
+    .values as typeof values;
 } catch (e) {
   usage((e as Error).message.split('\n')[0]!);
 }

@@ -33,7 +33,10 @@ const a = adapterReport(rt);
 const kinds = [
   { c: compile(mha({ causal: true })), dims: (n: number) => ({ b: 1, h: 2, s: 4 + (n % 3), t: 9 + (n % 5), d: 8, dv: 8 }) },
   { c: compile(gqa()), dims: (n: number) => ({ b: 1, h: 4, g: 2, s: 3, t: 7 + (n % 4), d: 8, dv: 8 }) },
-  { c: compile(graph('mm', { c: einsum('i k, k j -> i j', input('a', 'i k'), input('b', 'k j')).tanh() })), dims: (n: number) => ({ i: 9 + (n % 2), k: 5, j: 7 }) },
+  {
+    c: compile(graph('mm', { c: einsum('i k, k j -> i j', input('a', 'i k'), input('b', 'k j')).tanh() })),
+    dims: (n: number) => ({ i: 9 + (n % 2), k: 5, j: 7 }),
+  },
 ];
 const inputs = (k: (typeof kinds)[number], d: Record<string, number>) =>
   Object.fromEntries(k.c.graph.inputs.map((i) => [i.name, new Float32Array(i.axes.reduce((p, x) => p * d[x]!, 1)).fill(0.25)]));
@@ -54,12 +57,16 @@ for (let n = 0; n < runs; n++) {
   if ((n + 1) % 1000 === 0 || n + 1 === runs) {
     gc();
     const s = { ...runtimeStats(rt), ...process.memoryUsage() };
-    console.log(`${String(n + 1).padStart(6)} runs  ${((performance.now() - t0) / (n + 1)).toFixed(2)} ms/run  GPU buffers created ${s.buffersCreated - base.buffersCreated}, pooled ${mib(s.pooledBytes)}, pipelines ${s.pipelines}  heap ${mib(s.heapUsed)} (${delta(s.heapUsed - base.heapUsed)}), rss ${mib(s.rss)} (${delta(s.rss - base.rss)})`);
+    console.log(
+      `${String(n + 1).padStart(6)} runs  ${((performance.now() - t0) / (n + 1)).toFixed(2)} ms/run  GPU buffers created ${s.buffersCreated - base.buffersCreated}, pooled ${mib(s.pooledBytes)}, pipelines ${s.pipelines}  heap ${mib(s.heapUsed)} (${delta(s.heapUsed - base.heapUsed)}), rss ${mib(s.rss)} (${delta(s.rss - base.rss)})`,
+    );
   }
 }
 gc();
 const end = { ...runtimeStats(rt), ...process.memoryUsage() };
 await closeRuntime();
 const ok = end.buffersCreated === base.buffersCreated && end.heapUsed - base.heapUsed < 16 * 2 ** 20;
-console.log(ok ? `soak: ${runs} runs, no GPU buffer created after the warm-up, heap growth ${mib(end.heapUsed - base.heapUsed)} (bound 16 MiB)` : 'soak: FAILED');
+console.log(
+  ok ? `soak: ${runs} runs, no GPU buffer created after the warm-up, heap growth ${mib(end.heapUsed - base.heapUsed)} (bound 16 MiB)` : 'soak: FAILED',
+);
 process.exitCode = ok ? 0 : 1;

@@ -68,7 +68,11 @@ export interface Compiled {
    * runs on the GPU; `timing` adds per-kernel milliseconds. Outputs are read back into
    * `outputs`, or stay on the device in `tensors` with `outputs: 'device'`, `into` or `session`
    */
-  run(inputs: Record<string, RunInput>, dims: Record<string, number>, opts?: RunOptions): Promise<{
+  run(
+    inputs: Record<string, RunInput>,
+    dims: Record<string, number>,
+    opts?: RunOptions,
+  ): Promise<{
     outputs: Record<string, CompiledOutput>;
     /** outputs left on the device */
     tensors: Record<string, DeviceTensor>;
@@ -116,9 +120,14 @@ export function compile(graph: Graph, opts: CompileOptions = {}): Compiled {
     const plan = planWith(dims, extra, device);
     if (!plan.kernels.some((k) => k.features?.includes('shader-f16')) || rt.features.has('shader-f16')) return { plan, fallback: false };
     if (f16Fallback === 'error') {
-      const f16Io = [...graph.inputs, ...graph.outputs.map((o) => ({ name: o.name, dtype: o.node.dtype }))].filter((x) => storedF16(x.dtype)).map((x) => x.name);
+      const f16Io = [...graph.inputs, ...graph.outputs.map((o) => ({ name: o.name, dtype: o.node.dtype }))]
+        .filter((x) => storedF16(x.dtype))
+        .map((x) => x.name);
       const why = [...(f16Io.length ? [`f16 tensors ${f16Io.join(', ')}`] : []), ...(lowerOpts.compute === 'f16' ? ["compute: 'f16'"] : [])].join(' and ');
-      fail('DTYPE', `graph '${graph.name}' needs the WebGPU feature 'shader-f16' (for ${why}), which the ${rt.kind} adapter ${rt.info.description || rt.info.device} does not have; compile(graph, { f16Fallback: 'f32' }) runs it with f32 buffers and arithmetic instead`);
+      fail(
+        'DTYPE',
+        `graph '${graph.name}' needs the WebGPU feature 'shader-f16' (for ${why}), which the ${rt.kind} adapter ${rt.info.description || rt.info.device} does not have; compile(graph, { f16Fallback: 'f32' }) runs it with f32 buffers and arithmetic instead`,
+      );
     }
     return { plan: planWith(dims, { ...extra, widenF16: true }, device), fallback: true };
   };
@@ -141,7 +150,10 @@ export function compile(graph: Graph, opts: CompileOptions = {}): Compiled {
         if (arr instanceof DeviceTensor) {
           // the f32 fallback of an f16 tensor would need converting the data, which lives on the device
           if (fallback && decl && storedF16(decl.dtype) && arr.dtype === 'f16')
-            fail('DTYPE', `graph '${graph.name}': input '${name}' is an f16 device tensor, but the ${rt.kind} adapter lacks shader-f16 and the f32 fallback runs with f32 buffers; upload it as f32`);
+            fail(
+              'DTYPE',
+              `graph '${graph.name}': input '${name}' is an f16 device tensor, but the ${rt.kind} adapter lacks shader-f16 and the f32 fallback runs with f32 buffers; upload it as f32`,
+            );
           host[name] = arr;
           continue;
         }

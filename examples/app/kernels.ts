@@ -17,6 +17,10 @@ export const mlaDecode = specialize(mla({ absorbed: true, cache: true, causal: t
 export const pagedDecode = specialize(paged({ causal: true }), { blk: 16, d: 64, dv: 64 }, 'paged_decode');
 
 /** Scaled dot-product scores only: a user graph with a bound size. */
-export const scores = graph('scores', {
-  s: einsum('b h s d, b h t d -> b h s t', input('q', 'b h s d'), input('k', 'b h t d')).mul(0.125),
-}, { sizes: { d: 64 } });
+export const scores = graph(
+  'scores',
+  {
+    s: einsum('b h s d, b h t d -> b h s t', input('q', 'b h s d'), input('k', 'b h t d')).mul(0.125),
+  },
+  { sizes: { d: 64 } },
+);

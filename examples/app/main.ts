@@ -38,7 +38,12 @@ try {
   const q_rope = upload(runtime, ramp(count(d.b, d.h, 64), 7), 'b h s dr', { ...d, dr: 64 }, 'q_rope');
   const step = new Session(runtime, { timing: true });
   await latent.append({ c_kv: ramp(count(2, 1, 512), 12), k_rope: ramp(count(2, 1, 64), 13) }, { session: step });
-  const m = await mla_decode.dispatch(runtime, { q_nope, q_rope, ...weights, c_kv: latent.tensors.c_kv!, k_rope: latent.tensors.k_rope!, kv_len: latent.kvLen }, d, { session: step });
+  const m = await mla_decode.dispatch(
+    runtime,
+    { q_nope, q_rope, ...weights, c_kv: latent.tensors.c_kv!, k_rope: latent.tensors.k_rope!, kv_len: latent.kvLen },
+    d,
+    { session: step },
+  );
   const mt = await step.submit();
   console.log(`mla_decode:    o ${m.tensors.o.shape.join('×')} on the device, kv_len ${Array.from(latent.lengths).join(', ')}, step ${ms(mt.kernelMs)}`);
 
@@ -52,7 +57,9 @@ try {
   const r = await paged_decode.dispatch(runtime, { q, ...pool.inputs }, pg, { session: pstep });
   const pt = await pstep.submit();
   const o = await r.tensors.o.read();
-  console.log(`paged_decode:  o ${r.tensors.o.shape.join('×')}, o[0] = ${o[0]!.toFixed(4)}, tables ${Array.from(pool.table).join(' ')}, step ${ms(pt.kernelMs)}`);
+  console.log(
+    `paged_decode:  o ${r.tensors.o.shape.join('×')}, o[0] = ${o[0]!.toFixed(4)}, tables ${Array.from(pool.table).join(' ')}, step ${ms(pt.kernelMs)}`,
+  );
 
   const s = await scores.run(runtime, { q: qp, k }, p);
   console.log(`scores:        s ${s.outputs.s.shape.join('×')}, s[0] = ${s.outputs.s.data[0]!.toFixed(4)}`);

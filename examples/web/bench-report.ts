@@ -37,7 +37,9 @@ export function benchMarkdown(b: WebBench, meta: { command: string; date: string
     '|---|---|---:|---:|---:|---:|---:|---:|',
     ...b.rows.map((r) => {
       const kernel = 'kernel_ms' in r.einattn && (r.einattn as Timing).kernel_ms !== undefined ? num((r.einattn as Timing).kernel_ms!) : '–';
-      const sizes = Object.entries(r.dims).map(([k, v]) => `${k}=${v}`).join(' ');
+      const sizes = Object.entries(r.dims)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ');
       return `| ${r.id} | ${sizes} | ${cell(r.einattn)} | ${kernel} | ${cell(r.ort)} | ${r.ratio === null ? '–' : r.ratio.toFixed(2)} | ${diff(r.maxDiffOrt)} | ${diff(r.maxDiffInterp)} |`;
     }),
     '',

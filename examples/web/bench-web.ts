@@ -27,7 +27,11 @@ function parseArgs(argv: readonly string[]): Args {
   const args: Args = { quick: false, only: undefined, reps: 7, out: join(REPO, 'bench/results') };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    const value = () => argv[++i] ?? (() => { throw new Error(`${a} needs a value`); })();
+    const value = () =>
+      argv[++i] ??
+      (() => {
+        throw new Error(`${a} needs a value`);
+      })();
     if (a === '--quick') args.quick = true;
     else if (a === '--only') args.only = value();
     else if (a === '--reps') args.reps = Number(value());
@@ -42,7 +46,11 @@ function parseArgs(argv: readonly string[]): Args {
 export function webAdapterSlug(b: WebBench): string {
   const a = b.adapter;
   const name = a ? [a.kind, a.description || a.device || `${a.vendor} ${a.architecture}`].join(' ') : 'no-adapter';
-  return name.toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60);
+  return name
+    .toLowerCase()
+    .replace(/[^a-z0-9.]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 60);
 }
 
 /** Runs the page and prints each row as it finishes; resolves with the page's results. */

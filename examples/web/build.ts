@@ -45,7 +45,10 @@ export function browserSources(): esbuild.Plugin {
       // src/bench/ort.ts loads onnxruntime-node lazily, for the Node bench; the bench page reuses
       // its ONNX problems and runs onnxruntime-web instead, so that loader is never called there
       build.onResolve({ filter: /^onnxruntime-node$/ }, () => ({ path: 'onnxruntime-node', namespace: 'einattn-node-only' }));
-      build.onLoad({ filter: /.*/, namespace: 'einattn-node-only' }, () => ({ contents: 'throw new Error("onnxruntime-node runs under Node only");', loader: 'js' }));
+      build.onLoad({ filter: /.*/, namespace: 'einattn-node-only' }, () => ({
+        contents: 'throw new Error("onnxruntime-node runs under Node only");',
+        loader: 'js',
+      }));
       build.onResolve({ filter: NODE_ONLY }, (args) => ({
         errors: [{ text: `'${args.path}' (imported by ${args.importer.replace(REPO + '/', '')}) must not reach a browser bundle` }],
       }));

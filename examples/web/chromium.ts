@@ -26,7 +26,8 @@ export const WEBGPU_FLAGS = [
   '--disable-quic',
 ];
 
-const SETUP = "run `bash scripts/setup-system.sh` (it installs Debian's chromium and fonts-dejavu-core), or set EINATTN_CHROMIUM to a Chromium or Chrome binary";
+const SETUP =
+  "run `bash scripts/setup-system.sh` (it installs Debian's chromium and fonts-dejavu-core), or set EINATTN_CHROMIUM to a Chromium or Chrome binary";
 
 function executable(path: string): boolean {
   try {

@@ -19,28 +19,49 @@ export interface BenchCase {
 }
 
 const mhaPrefill = (n: number, causal: boolean): BenchCase => ({
-  id: `mha-prefill-${n}${causal ? '-causal' : ''}`, variant: 'mha', opts: { causal }, kind: 'prefill',
+  id: `mha-prefill-${n}${causal ? '-causal' : ''}`,
+  variant: 'mha',
+  opts: { causal },
+  kind: 'prefill',
   dims: { b: 1, h: 8, s: n, t: n, d: 64, dv: 64 },
 });
 const gqaDecode = (t: number): BenchCase => ({
-  id: `gqa-decode-${t}`, variant: 'gqa', opts: {}, kind: 'decode', dims: { b: 1, h: 32, g: 8, s: 1, t, d: 128, dv: 128 },
+  id: `gqa-decode-${t}`,
+  variant: 'gqa',
+  opts: {},
+  kind: 'decode',
+  dims: { b: 1, h: 32, g: 8, s: 1, t, d: 128, dv: 128 },
 });
 const mqaDecode = (t: number): BenchCase => ({
-  id: `mqa-decode-${t}`, variant: 'mqa', opts: {}, kind: 'decode', dims: { b: 1, h: 32, s: 1, t, d: 128, dv: 128 },
+  id: `mqa-decode-${t}`,
+  variant: 'mqa',
+  opts: {},
+  kind: 'decode',
+  dims: { b: 1, h: 32, s: 1, t, d: 128, dv: 128 },
 });
 /** DeepSeek-V2: 128 heads, latent 512, decoupled RoPE 64, nope/value head dims 128 (arXiv:2405.04434, table 1 / appendix). */
 const mlaDecode = (t: number): BenchCase => ({
-  id: `mla-decode-${t}`, variant: 'mla_decode', opts: {}, kind: 'decode', dims: { b: 1, h: 128, s: 1, t, dn: 128, dr: 64, dc: 512, dv: 128 },
+  id: `mla-decode-${t}`,
+  variant: 'mla_decode',
+  opts: {},
+  kind: 'decode',
+  dims: { b: 1, h: 128, s: 1, t, dn: 128, dr: 64, dc: 512, dv: 128 },
 });
 
 /** A zoo variant (issue 21) at s = t = n next to causal MHA's row at the same sizes. */
 const zoo = (variant: string, n: number, opts: Record<string, boolean | number> = {}, extra: Record<string, number> = {}): BenchCase => ({
-  id: `${variant}-prefill-${n}`, variant, opts, kind: 'prefill', dims: { b: 1, h: 8, s: n, t: n, d: 64, dv: 64, ...extra },
+  id: `${variant}-prefill-${n}`,
+  variant,
+  opts,
+  kind: 'prefill',
+  dims: { b: 1, h: 8, s: n, t: n, d: 64, dv: 64, ...extra },
 });
 
 /** The zoo's rows: differential attention (two score products), sigmoid (no normaliser), MoBA (block-sparse). */
 export const ZOO_CASES: readonly BenchCase[] = [
-  zoo('diff', 1024, { causal: true }), zoo('sigmoid', 1024, { causal: true }), zoo('moba', 1024, {}, { blk: 64 }),
+  zoo('diff', 1024, { causal: true }),
+  zoo('sigmoid', 1024, { causal: true }),
+  zoo('moba', 1024, {}, { blk: 64 }),
 ];
 
 /** A row in reduced precision: f16 products, or an int8 KV cache (per-token scales). */
@@ -49,16 +70,31 @@ const int8 = (c: BenchCase): BenchCase => ({ ...c, id: `${c.id}-int8`, opts: { .
 
 /** Every default row, in the order the report shows them. */
 export const DEFAULT_CASES: readonly BenchCase[] = [
-  mhaPrefill(256, false), mhaPrefill(256, true), mhaPrefill(1024, false), mhaPrefill(1024, true), f16(mhaPrefill(1024, false)),
-  gqaDecode(1024), gqaDecode(4096), gqaDecode(8192), f16(gqaDecode(4096)), int8(gqaDecode(4096)),
-  mqaDecode(1024), mqaDecode(8192),
-  mlaDecode(1024), mlaDecode(4096),
+  mhaPrefill(256, false),
+  mhaPrefill(256, true),
+  mhaPrefill(1024, false),
+  mhaPrefill(1024, true),
+  f16(mhaPrefill(1024, false)),
+  gqaDecode(1024),
+  gqaDecode(4096),
+  gqaDecode(8192),
+  f16(gqaDecode(4096)),
+  int8(gqaDecode(4096)),
+  mqaDecode(1024),
+  mqaDecode(8192),
+  mlaDecode(1024),
+  mlaDecode(4096),
   ...ZOO_CASES,
 ];
 
 /** The default rows shrunk for a quick look (and for the tests): same variants, small sizes. */
 export const QUICK_CASES: readonly BenchCase[] = [
-  mhaPrefill(128, false), mhaPrefill(128, true), gqaDecode(512), f16(gqaDecode(512)), int8(gqaDecode(512)), mqaDecode(512),
+  mhaPrefill(128, false),
+  mhaPrefill(128, true),
+  gqaDecode(512),
+  f16(gqaDecode(512)),
+  int8(gqaDecode(512)),
+  mqaDecode(512),
   { ...mlaDecode(256), dims: { b: 1, h: 16, s: 1, t: 256, dn: 128, dr: 64, dc: 512, dv: 128 } },
 ];
 
@@ -79,7 +115,9 @@ export function variantOf(name: string): Variant {
 export function customCase(variant: string, dims: Record<string, number>, opts: Record<string, boolean | number> = {}): BenchCase {
   const v = variantOf(variant);
   const resolved = resolveOptions(v, opts);
-  const given = Object.entries(opts).map(([k, x]) => `-${k}${x === true ? '' : `=${x}`}`).join('');
+  const given = Object.entries(opts)
+    .map(([k, x]) => `-${k}${x === true ? '' : `=${x}`}`)
+    .join('');
   return { id: `${variant}${given}-${Object.values(dims).join('x')}`, variant, opts: resolved, dims, kind: dims.s === 1 ? 'decode' : 'prefill' };
 }
 
@@ -92,11 +130,15 @@ export function selectCases(cases: readonly BenchCase[], only: string | undefine
   if (only === undefined) return [...cases];
   const picked = cases.filter((c) => c.id === only || c.variant === only);
   if (!picked.length) {
-    if (!findVariant(only)) fail('USAGE', `bench: no row or variant '${only}' (rows: ${cases.map((c) => c.id).join(', ')}; variants: ${variants.map((v) => v.name).join(', ')})`);
+    if (!findVariant(only))
+      fail('USAGE', `bench: no row or variant '${only}' (rows: ${cases.map((c) => c.id).join(', ')}; variants: ${variants.map((v) => v.name).join(', ')})`);
     fail('USAGE', `bench: no default row for variant '${only}'; give its sizes with --dims (rows: ${cases.map((c) => c.id).join(', ')})`);
   }
   return picked;
 }
 
 /** Sizes as text: 'b=1 h=8 s=1024 …'. */
-export const dimsLabel = (dims: Record<string, number>): string => Object.entries(dims).map(([k, v]) => `${k}=${v}`).join(' ');
+export const dimsLabel = (dims: Record<string, number>): string =>
+  Object.entries(dims)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');

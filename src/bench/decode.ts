@@ -44,21 +44,30 @@ export const QUICK_DECODE_STEPS: readonly DecodeStepCase[] = [
 /** The ORT WebGPU row of the same problem: same variant, same sizes with s = 1. */
 function ortRow(rows: readonly BenchRow[], c: DecodeStepCase): BenchRow | undefined {
   const variant = c.variant === 'gqa_int8' ? undefined : c.variant;
-  return rows.find((r) => r.system === 'ort-webgpu' && r.status === 'ok' && r.variant === variant && Object.entries({ ...c.dims, s: 1 }).every(([k, v]) => r.dims[k] === v));
+  return rows.find(
+    (r) => r.system === 'ort-webgpu' && r.status === 'ok' && r.variant === variant && Object.entries({ ...c.dims, s: 1 }).every(([k, v]) => r.dims[k] === v),
+  );
 }
 
 /**
  * Runs each decode-step row (the interpreter checks each last step).
  * @example const rows = await runDecodeSteps(QUICK_DECODE_STEPS, rt, benchRows)
  */
-export async function runDecodeSteps(cases: readonly DecodeStepCase[], runtime: Runtime, rows: readonly BenchRow[], progress: (line: string) => void = () => {}): Promise<DecodeStepRow[]> {
+export async function runDecodeSteps(
+  cases: readonly DecodeStepCase[],
+  runtime: Runtime,
+  rows: readonly BenchRow[],
+  progress: (line: string) => void = () => {},
+): Promise<DecodeStepRow[]> {
   const out: DecodeStepRow[] = [];
   for (const c of cases) {
     try {
       const report = await runDecode({ variant: c.variant, dims: c.dims, steps: c.steps, runtime });
       const ort = ortRow(rows, c);
       out.push({ case: c, status: 'ok', report, ...(ort?.wall ? { ortWebgpuMs: ort.wall.median } : {}) });
-      progress(`decode step ${c.id}: ${report.step_wall_ms.median.toFixed(2)} ms wall, ${report.step_kernel_ms.median.toFixed(2)} ms kernels, host arrays ${report.host_step_wall_ms?.median.toFixed(2)} ms`);
+      progress(
+        `decode step ${c.id}: ${report.step_wall_ms.median.toFixed(2)} ms wall, ${report.step_kernel_ms.median.toFixed(2)} ms kernels, host arrays ${report.host_step_wall_ms?.median.toFixed(2)} ms`,
+      );
     } catch (e) {
       out.push({ case: c, status: 'error', reason: (e as Error).message.split('\n')[0] });
       progress(`decode step ${c.id}: error: ${(e as Error).message.split('\n')[0]}`);
@@ -66,7 +75,6 @@ export async function runDecodeSteps(cases: readonly DecodeStepCase[], runtime: 
   }
   return out;
 }
-
 
 /**
  * The decode-step section of the markdown report, with issue 18's target per row.
@@ -89,7 +97,9 @@ export function decodeStepMarkdown(rows: readonly DecodeStepRow[]): string[] {
     '|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
-    const label = `${r.case.id}<br><sub>${Object.entries(r.case.dims).map(([k, v]) => `${k}=${v}`).join(' ')}</sub>`;
+    const label = `${r.case.id}<br><sub>${Object.entries(r.case.dims)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}</sub>`;
     if (r.status !== 'ok') {
       lines.push(`| ${label} | ${r.case.steps} | error: ${(r.reason ?? '').replace(/\|/g, '\\|')} | | | | | | | | |`);
       continue;

@@ -47,7 +47,9 @@ class Writer {
     return this;
   }
   raw(field: number, data: Uint8Array): this {
-    this.key(field, 2).varint(data.length).bytes.push(...data);
+    this.key(field, 2)
+      .varint(data.length)
+      .bytes.push(...data);
     return this;
   }
   string(field: number, s: string): this {

@@ -57,12 +57,19 @@ const f32 = (x: SampleInput) => x.data as Float32Array;
 const info = (name: string, type: ValueInfo['type'], shape: (number | string)[]): ValueInfo => ({ name, type, shape });
 
 /** GroupQueryAttention over a cache: `s` new tokens after `t - s` past ones (the op is causal). */
-function gqaProblem(q: Float32Array, k: Float32Array, v: Float32Array, d: { b: number; h: number; g: number; s: number; t: number; hd: number }, scale: number): Omit<OrtProblem, 'toEinattn'> {
+function gqaProblem(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  d: { b: number; h: number; g: number; s: number; t: number; hd: number },
+  scale: number,
+): Omit<OrtProblem, 'toEinattn'> {
   const { b, h, g, s, t, hd } = d;
   if (hd % 8 !== 0) throw new Error(`GroupQueryAttention needs a head size that is a multiple of 8, got ${hd}`);
   const past = t - s;
   const node: OnnxNode = {
-    op: 'GroupQueryAttention', domain: 'com.microsoft',
+    op: 'GroupQueryAttention',
+    domain: 'com.microsoft',
     inputs: ['query', 'key', 'value', past ? 'past_key' : '', past ? 'past_value' : '', 'seqlens_k', 'total_sequence_length'],
     outputs: ['output', 'present_key', 'present_value'],
     attributes: { num_heads: h, kv_num_heads: g, scale: { float: scale } },
@@ -71,7 +78,11 @@ function gqaProblem(q: Float32Array, k: Float32Array, v: Float32Array, d: { b: n
   if (past) ins.push(info('past_key', 'float', [b, g, past, hd]), info('past_value', 'float', [b, g, past, hd]));
   ins.push(info('seqlens_k', 'int32', [b]), info('total_sequence_length', 'int32', []));
   // present_* shapes are left symbolic: ORT infers them from the op
-  const outs = [info('output', 'float', [b, s, h * hd]), info('present_key', 'float', ['B', 'G', 'T', 'D']), info('present_value', 'float', ['B', 'G', 'T', 'D'])];
+  const outs = [
+    info('output', 'float', [b, s, h * hd]),
+    info('present_key', 'float', ['B', 'G', 'T', 'D']),
+    info('present_value', 'float', ['B', 'G', 'T', 'D']),
+  ];
   const kvShape = [b, g, t, hd];
   const feeds: OrtProblem['feeds'] = {
     query: { type: 'float32', data: swap12(q, [b, h, s, hd]), dims: [b, s, h * hd] },
@@ -107,12 +118,20 @@ export function ortProblem(c: BenchCase, inputs: Record<string, SampleInput>): O
     if (c.opts.causal && s !== t) return 'MultiHeadAttention is causal only for s = t here (einattn aligns the mask to the end)';
     if (d !== dv) return 'MultiHeadAttention with per-head (BNSH) keys and values needs equal QK and V head dims';
     const node: OnnxNode = {
-      op: 'MultiHeadAttention', domain: 'com.microsoft', inputs: ['q', 'k', 'v'], outputs: ['o'],
+      op: 'MultiHeadAttention',
+      domain: 'com.microsoft',
+      inputs: ['q', 'k', 'v'],
+      outputs: ['o'],
       attributes: { num_heads: h, unidirectional: c.opts.causal ? 1 : 0, scale: { float: 1 / Math.sqrt(d) } },
     };
-    const model = onnxModel(node, [info('q', 'float', [b, s, h * d]), info('k', 'float', [b, h, t, d]), info('v', 'float', [b, h, t, dv])], [info('o', 'float', [b, s, h * dv])]);
+    const model = onnxModel(
+      node,
+      [info('q', 'float', [b, s, h * d]), info('k', 'float', [b, h, t, d]), info('v', 'float', [b, h, t, dv])],
+      [info('o', 'float', [b, s, h * dv])],
+    );
     return {
-      model, output: 'o',
+      model,
+      output: 'o',
       feeds: {
         q: { type: 'float32', data: swap12(f32(inputs.q!), [b, h, s, d]), dims: [b, s, h * d] },
         k: { type: 'float32', data: f32(inputs.k!), dims: [b, h, t, d] },
@@ -141,8 +160,12 @@ export function ortProblem(c: BenchCase, inputs: Record<string, SampleInput>): O
     if (hd % 8 !== 0) return `GroupQueryAttention needs a head size (dc + dr) that is a multiple of 8, got ${hd}`;
     // Weight absorption happens outside the timed call: the peer attends over the
     // latent cache with one shared KV head of width dc + dr (values padded with zeros).
-    const qNope = f32(inputs.q_nope!), qRope = f32(inputs.q_rope!), ckv = f32(inputs.c_kv!), kRope = f32(inputs.k_rope!);
-    const wUk = f32(inputs.w_uk!), wUv = f32(inputs.w_uv!);
+    const qNope = f32(inputs.q_nope!),
+      qRope = f32(inputs.q_rope!),
+      ckv = f32(inputs.c_kv!),
+      kRope = f32(inputs.k_rope!);
+    const wUk = f32(inputs.w_uk!),
+      wUv = f32(inputs.w_uv!);
     const q = new Float32Array(b * h * hd);
     for (let bh = 0; bh < b * h; bh++) {
       const hh = bh % h;

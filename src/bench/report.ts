@@ -46,8 +46,18 @@ export function targets(result: BenchResult): Target[] {
   // decoding reads a cache and writes little: its bound is the streaming-read microkernel
   const gbpsFrac = (r: BenchRow) => (r.gbps === undefined ? undefined : r.gbps / (result.roofline.readGbps ?? result.roofline.gbps));
   return [
-    make('MHA prefill s=t=1024: speed-up over ORT WebGPU', 1.5, (r) => r.variant === 'mha' && r.dims.s === 1024, (r) => speedup(result.rows, r, 'ort-webgpu')),
-    make('GQA decode: speed-up over ORT WebGPU', 1.2, (r) => r.variant === 'gqa' && r.kind === 'decode', (r) => speedup(result.rows, r, 'ort-webgpu')),
+    make(
+      'MHA prefill s=t=1024: speed-up over ORT WebGPU',
+      1.5,
+      (r) => r.variant === 'mha' && r.dims.s === 1024,
+      (r) => speedup(result.rows, r, 'ort-webgpu'),
+    ),
+    make(
+      'GQA decode: speed-up over ORT WebGPU',
+      1.2,
+      (r) => r.variant === 'gqa' && r.kind === 'decode',
+      (r) => speedup(result.rows, r, 'ort-webgpu'),
+    ),
     make('MHA prefill: fraction of the measured FMA roofline (GFLOP/s)', 0.5, (r) => r.kind === 'prefill' && r.variant === 'mha', gflopsFrac),
     make('decode: fraction of the measured read bandwidth (GB/s)', 0.6, (r) => r.kind === 'decode', gbpsFrac),
   ];
@@ -99,13 +109,16 @@ export function benchMarkdown(result: BenchResult, command: string): string {
   if (notes.length) lines.push('', ...notes.map((n) => `¹ ${n}`));
   lines.push('', '## Targets', '', '| target | goal | measured | met |', '|---|---:|---|---|');
   for (const t of targets(result))
-    lines.push(`| ${t.what} | ${t.goal} | ${t.measured.map((x) => `${x.case}: ${x.value.toFixed(2)}`).join('; ') || 'not measured'} | ${t.measured.length ? (t.met ? 'yes' : '**no**') : '–'} |`);
+    lines.push(
+      `| ${t.what} | ${t.goal} | ${t.measured.map((x) => `${x.case}: ${x.value.toFixed(2)}`).join('; ') || 'not measured'} | ${t.measured.length ? (t.met ? 'yes' : '**no**') : '–'} |`,
+    );
   lines.push(...zooMarkdown(result.rows));
   lines.push(...decodeStepMarkdown(result.decodeSteps ?? []));
   const sched = result.rows.filter((r) => r.system === 'einattn' && r.schedule);
   if (sched.length) {
     lines.push('', '## einattn schedules', '');
-    for (const r of sched) lines.push(`- ${r.case}: ${r.schedule!.source}${Object.keys(r.schedule!.values).length ? ` ${JSON.stringify(r.schedule!.values)}` : ''}`);
+    for (const r of sched)
+      lines.push(`- ${r.case}: ${r.schedule!.source}${Object.keys(r.schedule!.values).length ? ` ${JSON.stringify(r.schedule!.values)}` : ''}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -122,17 +135,25 @@ export function zooMarkdown(rows: readonly BenchRow[]): string[] {
   const ok = (r: BenchRow) => r.status === 'ok' && r.kernel;
   const zoo = rows.filter((r) => r.variant in ZOO_EXPECTED && r.system === 'einattn' && ok(r));
   if (!zoo.length) return [];
-  const out = ['', '### The zoo next to MHA', '',
+  const out = [
+    '',
+    '### The zoo next to MHA',
+    '',
     'Kernel time of each zoo variant (issue 21), fused and unfused, beside causal MHA at the same b, h, s, t and head dims',
-    '(same run). "GPU MiB" is what the plan allocates, with its largest temporary in brackets.', '',
-    '| row | fused kernel ms (IQR) | unfused kernel ms | GPU MiB fused | GPU MiB unfused | fused ÷ causal MHA | expected |', '|---|---:|---:|---:|---:|---:|---|'];
+    '(same run). "GPU MiB" is what the plan allocates, with its largest temporary in brackets.',
+    '',
+    '| row | fused kernel ms (IQR) | unfused kernel ms | GPU MiB fused | GPU MiB unfused | fused ÷ causal MHA | expected |',
+    '|---|---:|---:|---:|---:|---:|---|',
+  ];
   const mib = (r?: BenchRow) => (r?.gpu ? `${fmt(r.gpu.bytes / 2 ** 20)} (${fmt(r.gpu.largestTemp / 2 ** 20)})` : '–');
   for (const r of zoo) {
     const same = (x: BenchRow) => ['b', 'h', 's', 't', 'd', 'dv'].every((k) => x.dims[k] === r.dims[k]);
     const mha = rows.find((x) => x.variant === 'mha' && x.opts.causal === true && x.system === 'einattn' && ok(x) && same(x));
     const unfused = rows.find((x) => x.case === r.case && x.system === 'einattn-unfused' && ok(x));
     const k = r.kernel!;
-    out.push(`| ${r.case} | ${fmt(k.median)} (${fmt(k.p25)}–${fmt(k.p75)}) | ${unfused ? fmt(unfused.kernel!.median) : '–'} | ${mib(r)} | ${mib(unfused)} | ${mha ? fmt(k.median / mha.kernel!.median) : 'no MHA row'} | ${ZOO_EXPECTED[r.variant]} |`);
+    out.push(
+      `| ${r.case} | ${fmt(k.median)} (${fmt(k.p25)}–${fmt(k.p75)}) | ${unfused ? fmt(unfused.kernel!.median) : '–'} | ${mib(r)} | ${mib(unfused)} | ${mha ? fmt(k.median / mha.kernel!.median) : 'no MHA row'} | ${ZOO_EXPECTED[r.variant]} |`,
+    );
   }
   return out;
 }

@@ -126,9 +126,13 @@ async function prepare(system: SystemName, x: CaseContext): Promise<Prepared | {
       const precision: CompileOptions = c.compute ? { compute: c.compute } : {};
       const copts: CompileOptions = system === 'einattn' ? { ...precision, flashSchedule: sched?.values ?? {} } : { ...precision, flash: false };
       const compiled = compile(graph, copts);
-      const extra: Partial<BenchRow> = { gpu: gpuBytes(compiled.planFor(c.dims), c.dims), ...(system === 'einattn' ? { schedule: sched ?? { source: 'default', values: {} } } : {}) };
+      const extra: Partial<BenchRow> = {
+        gpu: gpuBytes(compiled.planFor(c.dims), c.dims),
+        ...(system === 'einattn' ? { schedule: sched ?? { source: 'default', values: {} } } : {}),
+      };
       return {
-        system, extra,
+        system,
+        extra,
         once: async () => {
           const r = await compiled.run(arrays, c.dims, { runtime, timing: true });
           return { wallMs: r.totalMs, kernelMs: (r.kernelMs ?? []).reduce((a, b) => a + b, 0), output: r.outputs.o!.data as Float32Array };
@@ -142,7 +146,9 @@ async function prepare(system: SystemName, x: CaseContext): Promise<Prepared | {
     if (typeof problem === 'string') return { status: 'skipped', reason: problem };
     const runner = await ortRunner(ort, problem, system === 'ort-webgpu' ? 'webgpu' : 'cpu');
     return {
-      system, extra: problem.note ? { note: problem.note } : {}, release: () => runner.release(),
+      system,
+      extra: problem.note ? { note: problem.note } : {},
+      release: () => runner.release(),
       once: async () => {
         const r = await runner.run();
         return { wallMs: r.ms, output: r.output };
@@ -198,38 +204,82 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   progress(`measuring this adapter's roofline (FMA, copy and streaming-read microkernels)…`);
   const roofline = await measureRoofline(runtime);
   progress(`roofline: ${roofline.gflops.toPrecision(3)} GFLOP/s, ${roofline.readGbps.toPrecision(3)} GB/s read, ${roofline.gbps.toPrecision(3)} GB/s copy`);
-  const device = { name: roofline.adapter, flops: { f32: roofline.gflops * 1e9, f16: roofline.gflops * 1e9 }, bandwidth: roofline.gbps * 1e9, readBandwidth: roofline.readGbps * 1e9, source: 'measured' };
+  const device = {
+    name: roofline.adapter,
+    flops: { f32: roofline.gflops * 1e9, f16: roofline.gflops * 1e9 },
+    bandwidth: roofline.gbps * 1e9,
+    readBandwidth: roofline.readGbps * 1e9,
+    source: 'measured',
+  };
   const rows: BenchRow[] = [];
   for (const c of opts.cases) {
     const graph = variantOf(c.variant).build(c.opts);
     const cost = costOf(graph, c.dims, { device });
     const inputs = sampleInputs(graph, c.dims);
-    const x: CaseContext = { c, graph, inputs, arrays: Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, v.data])), runtime, scheduleFor: opts.scheduleFor };
+    const x: CaseContext = {
+      c,
+      graph,
+      inputs,
+      arrays: Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, v.data])),
+      runtime,
+      scheduleFor: opts.scheduleFor,
+    };
     const base = (system: SystemName): BenchRow => ({
-      case: c.id, variant: c.variant, opts: c.opts, dims: c.dims, kind: c.kind, system, status: 'ok', flops: cost.flops.total,
-      bytes: cost.fused.read + cost.fused.written, rooflineMs: cost.device!.predictedMs, bound: cost.device!.bound,
+      case: c.id,
+      variant: c.variant,
+      opts: c.opts,
+      dims: c.dims,
+      kind: c.kind,
+      system,
+      status: 'ok',
+      flops: cost.flops.total,
+      bytes: cost.fused.read + cost.fused.written,
+      rooflineMs: cost.device!.predictedMs,
+      bound: cost.device!.bound,
     });
     const caseRows = await benchCase(x, systems, base, repeat, interpMaxFlops);
-    for (const row of caseRows) progress(`${c.id.padEnd(24)} ${row.system.padEnd(16)} ${row.wall ? `${row.wall.median.toFixed(2)} ms (IQR ${row.wall.p25.toFixed(2)}–${row.wall.p75.toFixed(2)})` : row.status}${row.reason ? ` (${row.reason})` : ''}`);
+    for (const row of caseRows)
+      progress(
+        `${c.id.padEnd(24)} ${row.system.padEnd(16)} ${row.wall ? `${row.wall.median.toFixed(2)} ms (IQR ${row.wall.p25.toFixed(2)}–${row.wall.p75.toFixed(2)})` : row.status}${row.reason ? ` (${row.reason})` : ''}`,
+      );
     rows.push(...caseRows);
   }
   return {
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), platform: `${process.platform} ${process.arch}`, node: process.version },
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      platform: `${process.platform} ${process.arch}`,
+      node: process.version,
+    },
     adapter: { id: roofline.adapter, kind: report.kind, description: report.description || report.device, backend: report.backend },
-    roofline, repeat, rows,
+    roofline,
+    repeat,
+    rows,
     ...(opts.decodeSteps?.length ? { decodeSteps: await runDecodeSteps(opts.decodeSteps, runtime, rows, progress) } : {}),
   };
 }
 
 /** One case on every system: the interpreter first (the reference), the others interleaved. */
-async function benchCase(x: CaseContext, systems: readonly SystemName[], base: (s: SystemName) => BenchRow, repeat: number, interpMaxFlops: number): Promise<BenchRow[]> {
+async function benchCase(
+  x: CaseContext,
+  systems: readonly SystemName[],
+  base: (s: SystemName) => BenchRow,
+  repeat: number,
+  interpMaxFlops: number,
+): Promise<BenchRow[]> {
   const { c, graph, arrays } = x;
   const rows: BenchRow[] = [];
   let reference: Float32Array | undefined;
   if (systems.includes('interpreter')) {
     const row = base('interpreter');
-    if (row.flops > interpMaxFlops) rows.push({ ...row, status: 'skipped', reason: `${(row.flops / 1e6).toFixed(0)} MFLOP is above the interpreter's limit of ${(interpMaxFlops / 1e6).toFixed(0)}` });
+    if (row.flops > interpMaxFlops)
+      rows.push({
+        ...row,
+        status: 'skipped',
+        reason: `${(row.flops / 1e6).toFixed(0)} MFLOP is above the interpreter's limit of ${(interpMaxFlops / 1e6).toFixed(0)}`,
+      });
     else {
       const samples: Sample[] = [];
       for (let i = 0; i < Math.min(repeat, 3); i++) {
@@ -271,8 +321,12 @@ function finishRow(row: BenchRow, samples: readonly Sample[], reference: Float32
   const ms = (kernel ?? wall).median;
   const out = samples[samples.length - 1]!.output;
   return {
-    ...row, wall, ...(kernel ? { kernel } : {}),
-    gflops: row.flops / (ms * 1e6), gbps: row.bytes / (ms * 1e6), rooflineFraction: row.rooflineMs / ms,
+    ...row,
+    wall,
+    ...(kernel ? { kernel } : {}),
+    gflops: row.flops / (ms * 1e6),
+    gbps: row.bytes / (ms * 1e6),
+    rooflineFraction: row.rooflineMs / ms,
     ...(reference === undefined || reference === out ? {} : { maxAbsDiff: maxAbsDiff(out, reference) }),
   };
 }

@@ -181,8 +181,7 @@ export function looseOptions(raw: Record<string, string>): Record<string, boolea
  * @example positiveInt('5', '--repeat') // 5
  */
 export function positiveInt(text: string, flag: string, min = 1): number {
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)) || Number(text) < min)
-    usage(`${flag} must be an integer ≥ ${min}, got '${text}'`);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)) || Number(text) < min) usage(`${flag} must be an integer ≥ ${min}, got '${text}'`);
   return Number(text);
 }
 

@@ -5,7 +5,25 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { benchMarkdown, benchRooflineSvg, noisy, speedup, customCase, DEFAULT_CASES, DEFAULT_DECODE_STEPS, QUICK_CASES, QUICK_DECODE_STEPS, runBench, selectCases, SYSTEMS, timesSvg, variantOf, type BenchCase, type BenchResult, type SystemName } from '../bench/index.ts';
+import {
+  benchMarkdown,
+  benchRooflineSvg,
+  noisy,
+  speedup,
+  customCase,
+  DEFAULT_CASES,
+  DEFAULT_DECODE_STEPS,
+  QUICK_CASES,
+  QUICK_DECODE_STEPS,
+  runBench,
+  selectCases,
+  SYSTEMS,
+  timesSvg,
+  variantOf,
+  type BenchCase,
+  type BenchResult,
+  type SystemName,
+} from '../bench/index.ts';
 import { adapterId, type Runtime } from '../runtime/index.ts';
 import { tune, tunedOptions } from '../tune/index.ts';
 import { checkDims, parseDims, parseFlags, parseOptFlags, positiveInt, usage, variantOptions, flagList as list, flagString as str } from './args.ts';
@@ -32,19 +50,36 @@ const FLAGS = {
  * @example adapterSlug('software llvmpipe: Mesa 25.0.7 (vulkan)') // 'software-llvmpipe-mesa-25.0.7-vulkan'
  */
 export function adapterSlug(id: string): string {
-  return id.toLowerCase().replace(/\(llvm [^)]*\)|[0-9.]+\s*$/g, '').replace(/[^a-z0-9.]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60);
+  return id
+    .toLowerCase()
+    .replace(/\(llvm [^)]*\)|[0-9.]+\s*$/g, '')
+    .replace(/[^a-z0-9.]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 60);
 }
 
 /** The JSON one row prints with --json: one object per system. */
 function jsonRows(result: BenchResult): object[] {
   return result.rows.map((r) => ({
-    system: r.system, variant: r.variant, case: r.case, opts: r.opts, dims: r.dims, status: r.status,
+    system: r.system,
+    variant: r.variant,
+    case: r.case,
+    opts: r.opts,
+    dims: r.dims,
+    status: r.status,
     ...(r.reason ? { reason: r.reason } : {}),
-    median_ms: r.wall?.median ?? null, p25_ms: r.wall?.p25 ?? null, p75_ms: r.wall?.p75 ?? null,
-    kernel_ms: r.kernel?.median ?? null, gflops: r.gflops ?? null, gbps: r.gbps ?? null,
-    roofline_fraction: r.rooflineFraction ?? null, max_abs_diff: r.maxAbsDiff ?? null, noisy: noisy(r),
+    median_ms: r.wall?.median ?? null,
+    p25_ms: r.wall?.p25 ?? null,
+    p75_ms: r.wall?.p75 ?? null,
+    kernel_ms: r.kernel?.median ?? null,
+    gflops: r.gflops ?? null,
+    gbps: r.gbps ?? null,
+    roofline_fraction: r.rooflineFraction ?? null,
+    max_abs_diff: r.maxAbsDiff ?? null,
+    noisy: noisy(r),
     speedup_ort_webgpu: r.system.startsWith('einattn') ? (speedup(result.rows, r, 'ort-webgpu') ?? null) : null,
-    gpu_bytes: r.gpu?.bytes ?? null, largest_temp_bytes: r.gpu?.largestTemp ?? null,
+    gpu_bytes: r.gpu?.bytes ?? null,
+    largest_temp_bytes: r.gpu?.largestTemp ?? null,
     adapter: result.adapter.id,
   }));
 }
@@ -81,7 +116,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
     cases = selectCases(f.quick ? QUICK_CASES : DEFAULT_CASES, only);
     decodeSteps = only === undefined ? decodeSteps : [];
   }
-  const systems = (str(f.systems)?.split(',').map((s) => s.trim()) ?? [...SYSTEMS]) as SystemName[];
+  const systems = (str(f.systems)
+    ?.split(',')
+    .map((s) => s.trim()) ?? [...SYSTEMS]) as SystemName[];
   for (const s of systems) if (!(SYSTEMS as readonly string[]).includes(s)) usage(`--systems: no system '${s}' (systems: ${SYSTEMS.join(', ')})`);
   const repeat = f.repeat === undefined ? (f.quick ? 3 : 7) : positiveInt(str(f.repeat)!, '--repeat');
   const tuneBudget = f.tune === undefined ? undefined : positiveInt(str(f.tune)!, '--tune');
@@ -96,7 +133,12 @@ export async function benchCommand(argv: string[]): Promise<number> {
     }
   }
   const result = await runBench({
-    cases, systems, repeat, runtime: rt, progress: log, decodeSteps,
+    cases,
+    systems,
+    repeat,
+    runtime: rt,
+    progress: log,
+    decodeSteps,
     scheduleFor: (c, graph) => {
       // schedules are tuned at f32 arithmetic; an f16-compute row runs the default
       if (f['no-tuned'] || c.compute) return undefined;
@@ -112,7 +154,12 @@ export async function benchCommand(argv: string[]): Promise<number> {
   mkdirSync(dir, { recursive: true });
   const slug = adapterSlug(result.adapter.id) + (f.quick ? '-quick' : '');
   const command = `npm run bench --${argv.length ? ` ${argv.join(' ')}` : ''}`.replace(/ --$/, '');
-  const paths = { json: join(dir, `${slug}.json`), md: join(dir, `${slug}.md`), times: join(dir, `${slug}.times.svg`), roofline: join(dir, `${slug}.roofline.svg`) };
+  const paths = {
+    json: join(dir, `${slug}.json`),
+    md: join(dir, `${slug}.md`),
+    times: join(dir, `${slug}.times.svg`),
+    roofline: join(dir, `${slug}.roofline.svg`),
+  };
   writeFileSync(paths.json, JSON.stringify({ command, ...result }, null, 2) + '\n');
   writeFileSync(paths.md, benchMarkdown(result, command));
   writeFileSync(paths.times, timesSvg(result));

@@ -12,7 +12,9 @@ async function device(name: string | undefined): Promise<Device | undefined> {
   if (name === 'local') {
     // measured on first use (a few seconds) and cached per adapter in .einattn/roofline.json
     const d = await localDevice(await openRuntime(adapterFlag(undefined)));
-    console.log(`local roofline: ${d.measured.gflops.toPrecision(3)} GFLOP/s, ${d.measured.readGbps.toPrecision(3)} GB/s read, ${d.measured.gbps.toPrecision(3)} GB/s copy (${d.source})`);
+    console.log(
+      `local roofline: ${d.measured.gflops.toPrecision(3)} GFLOP/s, ${d.measured.readGbps.toPrecision(3)} GB/s read, ${d.measured.gbps.toPrecision(3)} GB/s copy (${d.source})`,
+    );
     return d;
   }
   const d = DEVICES[name];
@@ -22,15 +24,35 @@ async function device(name: string | undefined): Promise<Device | undefined> {
 
 function costLines(r: CostReport): string {
   const rows: string[][] = [
-    ['FLOPs', fmtNum(r.flops.total), `contractions ${fmtNum(r.flops.contraction)}, softmax ${fmtNum(r.flops.softmax)}, elementwise ${fmtNum(r.flops.elementwise)}`],
-    ['mask density', r.flops.maskDensity.map((d) => (d === null ? 'unknown (mask reads tensors; counted dense)' : d.toFixed(4))).join(', ') || '-', 'fraction of (query, key) pairs computed'],
-    ['bytes, fused plan', fmtBytes(r.fused.read + r.fused.written), `${r.fused.kernels} kernels; read ${fmtBytes(r.fused.read)}, written ${fmtBytes(r.fused.written)}, temporaries ${fmtBytes(r.fused.temp)}`],
+    [
+      'FLOPs',
+      fmtNum(r.flops.total),
+      `contractions ${fmtNum(r.flops.contraction)}, softmax ${fmtNum(r.flops.softmax)}, elementwise ${fmtNum(r.flops.elementwise)}`,
+    ],
+    [
+      'mask density',
+      r.flops.maskDensity.map((d) => (d === null ? 'unknown (mask reads tensors; counted dense)' : d.toFixed(4))).join(', ') || '-',
+      'fraction of (query, key) pairs computed',
+    ],
+    [
+      'bytes, fused plan',
+      fmtBytes(r.fused.read + r.fused.written),
+      `${r.fused.kernels} kernels; read ${fmtBytes(r.fused.read)}, written ${fmtBytes(r.fused.written)}, temporaries ${fmtBytes(r.fused.temp)}`,
+    ],
     ['bytes, unfused plan', fmtBytes(r.unfused.read + r.unfused.written), `${r.unfused.kernels} kernels; temporaries ${fmtBytes(r.unfused.temp)}`],
-    ['KV cache per token', fmtBytes(r.kv.bytes), `${r.kv.elements} elements per layer: ${r.kv.inputs.map((i) => `${i.name} ${i.elements}`).join(' + ') || 'no attention found'}`],
+    [
+      'KV cache per token',
+      fmtBytes(r.kv.bytes),
+      `${r.kv.elements} elements per layer: ${r.kv.inputs.map((i) => `${i.name} ${i.elements}`).join(' + ') || 'no attention found'}`,
+    ],
     ['arithmetic intensity', `${r.intensity.toPrecision(4)} FLOP/B`, 'fused plan'],
   ];
   if (r.device)
-    rows.push([`on ${r.device.name}`, `${r.device.predictedMs.toPrecision(3)} ms`, `${r.device.bound}-bound (ridge ${r.device.ridge.toPrecision(3)} FLOP/B; ${r.device.source})`]);
+    rows.push([
+      `on ${r.device.name}`,
+      `${r.device.predictedMs.toPrecision(3)} ms`,
+      `${r.device.bound}-bound (ridge ${r.device.ridge.toPrecision(3)} FLOP/B; ${r.device.source})`,
+    ]);
   return table(['', r.dtype, ''], rows);
 }
 
@@ -39,10 +61,22 @@ function costLines(r: CostReport): string {
  * @example await costCommand(['mha', '--dims', 'b=1,h=8,s=1024,t=1024,d=64,dv=64', '--device', 'h100'])
  */
 export async function costCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(argv, {
-    dims: { type: 'string', multiple: true }, opt: { type: 'string', multiple: true }, dtype: { type: 'string' }, device: { type: 'string' },
-    compare: { type: 'string' }, layers: { type: 'string' }, context: { type: 'string' }, batch: { type: 'string' }, svg: { type: 'string' }, json: { type: 'boolean' },
-  }, 'cost');
+  const { values, positionals } = parseFlags(
+    argv,
+    {
+      dims: { type: 'string', multiple: true },
+      opt: { type: 'string', multiple: true },
+      dtype: { type: 'string' },
+      device: { type: 'string' },
+      compare: { type: 'string' },
+      layers: { type: 'string' },
+      context: { type: 'string' },
+      batch: { type: 'string' },
+      svg: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    'cost',
+  );
   const dtype = (values.dtype ?? 'f32') as string;
   if (dtype !== 'f32' && dtype !== 'f16') usage(`--dtype must be f32 or f16, got '${dtype}'`);
   const dev = await device(values.device as string | undefined);
@@ -57,7 +91,12 @@ export async function costCommand(argv: string[]): Promise<number> {
   const r = costOf(v.build(opts), dims, { dtype, device: dev });
   if (values.json) console.log(JSON.stringify(r, null, 2));
   else console.log(`${v.name} at ${dimsText(r.sizes)}\n${costLines(r)}`);
-  if (typeof values.svg === 'string' && dev) writeSvg(values.svg, 'roofline.svg', rooflineSvg({ name: dev.name, peak: dev.flops[dtype], bandwidth: dev.bandwidth }, [{ label: v.name, intensity: r.intensity }]));
+  if (typeof values.svg === 'string' && dev)
+    writeSvg(
+      values.svg,
+      'roofline.svg',
+      rooflineSvg({ name: dev.name, peak: dev.flops[dtype], bandwidth: dev.bandwidth }, [{ label: v.name, intensity: r.intensity }]),
+    );
   return 0;
 }
 
@@ -75,7 +114,10 @@ function compare(list: string, given: Record<string, number>, dtype: 'f32' | 'f1
   const bytes = dtype === 'f16' ? 2 : 4;
   const rows: string[][] = [];
   const results: { name: string; r: CostReport }[] = [];
-  for (const name of list.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const name of list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const v = findVariant(name);
     if (!v) usage(`--compare: unknown variant '${name}' (variants: ${variants.map((x) => x.name).join(', ')})`);
     const g = v.build();
@@ -92,16 +134,38 @@ function compare(list: string, given: Record<string, number>, dtype: 'f32' | 'f1
     const r = costOf(g, dims, { dtype, device: dev });
     results.push({ name, r });
     rows.push([
-      name, String(r.kv.elements), fmtBytes(r.kv.bytes), fmtBytes(r.kv.bytes * layers * context * batch),
-      fmtNum(r.flops.total), fmtBytes(r.fused.read + r.fused.written), r.intensity.toPrecision(3),
+      name,
+      String(r.kv.elements),
+      fmtBytes(r.kv.bytes),
+      fmtBytes(r.kv.bytes * layers * context * batch),
+      fmtNum(r.flops.total),
+      fmtBytes(r.fused.read + r.fused.written),
+      r.intensity.toPrecision(3),
       r.device ? `${(r.device.predictedMs * layers).toPrecision(3)} ms (${r.device.bound})` : '-',
     ]);
   }
   console.log(`decode step (s=1) at context ${context}, batch ${batch}, ${layers} layers, ${dtype}${dev ? `, on ${dev.name}` : ''}`);
-  console.log(table(['variant', 'KV elems/token', 'KV bytes/token/layer', 'KV cache total', 'FLOPs/layer', 'bytes/layer', 'FLOP/B', 'step time (all layers)'], rows));
+  console.log(
+    table(['variant', 'KV elems/token', 'KV bytes/token/layer', 'KV cache total', 'FLOPs/layer', 'bytes/layer', 'FLOP/B', 'step time (all layers)'], rows),
+  );
   if (typeof values.svg === 'string') {
-    writeSvg(values.svg, 'kv-vs-context.svg', kvContextSvg(results.map((x) => ({ label: x.name, bytesPerToken: x.r.kv.elements * bytes })), { layers, batch }));
-    if (dev) writeSvg(values.svg, 'roofline.svg', rooflineSvg({ name: dev.name, peak: dev.flops[dtype], bandwidth: dev.bandwidth }, results.map((x) => ({ label: x.name, intensity: x.r.intensity }))));
+    writeSvg(
+      values.svg,
+      'kv-vs-context.svg',
+      kvContextSvg(
+        results.map((x) => ({ label: x.name, bytesPerToken: x.r.kv.elements * bytes })),
+        { layers, batch },
+      ),
+    );
+    if (dev)
+      writeSvg(
+        values.svg,
+        'roofline.svg',
+        rooflineSvg(
+          { name: dev.name, peak: dev.flops[dtype], bandwidth: dev.bandwidth },
+          results.map((x) => ({ label: x.name, intensity: x.r.intensity })),
+        ),
+      );
   }
   return 0;
 }

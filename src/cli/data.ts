@@ -136,12 +136,7 @@ function evalSizeOr(e: SizeExpr, sizes: Record<string, number>): number | undefi
  * i8 uniform in -127..127 (an int8 cache; its f32 scales are ordinary f32 inputs).
  * @example randomInput(g.inputs[0], sizes, 0, {})
  */
-export function randomInput(
-  decl: Graph['inputs'][number],
-  sizes: Record<string, number>,
-  seed: number,
-  ranges: Record<string, number>,
-): CliInput {
+export function randomInput(decl: Graph['inputs'][number], sizes: Record<string, number>, seed: number, ranges: Record<string, number>): CliInput {
   const shape = decl.axes.map((a) => sizes[a]!);
   const count = shape.reduce((p, x) => p * x, 1);
   const rnd = seededRandom(inputSeed(seed, decl.name));

@@ -29,7 +29,9 @@ function report(r: DecodeReport): string[] {
     `step wall:    ${spreadText(r.step_wall_ms)} per step of the loop (one step in flight while the next is recorded)`,
     `step latency: ${spreadText(r.step_latency_ms)} for one step alone (record, submit, wait)`,
     `step kernels: ${spreadText(r.step_kernel_ms)}  (wall / kernel ${fmtNum(wall / r.step_kernel_ms.median)})`,
-    ...(r.host_step_wall_ms ? [`host arrays:  ${spreadText(r.host_step_wall_ms)} per step (the cache uploaded every call): ${fmtNum(host! / wall)}× the device step`] : []),
+    ...(r.host_step_wall_ms
+      ? [`host arrays:  ${spreadText(r.host_step_wall_ms)} per step (the cache uploaded every call): ${fmtNum(host! / wall)}× the device step`]
+      : []),
     ...(r.max_abs_err !== null ? [`last step vs the interpreter: max abs error ${fmtNum(r.max_abs_err)}`] : []),
   ];
 }

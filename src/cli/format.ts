@@ -28,7 +28,11 @@ export function fmtMs(ms: number): string {
  * @example fmtBytes(4096) // '4 KiB'
  */
 export function fmtBytes(n: number): string {
-  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
+  for (const [unit, size] of [
+    ['GiB', 2 ** 30],
+    ['MiB', 2 ** 20],
+    ['KiB', 2 ** 10],
+  ] as const) {
     if (Math.abs(n) >= size) return `${+(n / size).toFixed(2)} ${unit}`;
   }
   return `${n} B`;

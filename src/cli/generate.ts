@@ -18,7 +18,9 @@ async function tunedSchedules(): Promise<(g: Graph) => { options: LowerOptions; 
       console.error(`generate --tuned: no tuned schedule for '${g.name}' on ${id}; the default schedule is used (einattn tune ${g.name} --dims …)`);
       return undefined;
     }
-    const dims = Object.entries(e.dims).map(([k, v]) => `${k}=${v}`).join(',');
+    const dims = Object.entries(e.dims)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
     return {
       options: configOptions(e.config),
       note: `schedule: tuned ${e.tunedAt.slice(0, 10)} on ${id} at ${dims}${older.length ? ` (newest of ${older.length + 1} tuned buckets)` : ''}: ${JSON.stringify(e.config)}`,
@@ -33,7 +35,14 @@ async function tunedSchedules(): Promise<(g: Graph) => { options: LowerOptions; 
 export async function generateCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
     argv,
-    { out: { type: 'string' }, builtin: { type: 'boolean' }, check: { type: 'boolean' }, 'import-ext': { type: 'string' }, runtime: { type: 'string' }, tuned: { type: 'boolean' } },
+    {
+      out: { type: 'string' },
+      builtin: { type: 'boolean' },
+      check: { type: 'boolean' },
+      'import-ext': { type: 'string' },
+      runtime: { type: 'string' },
+      tuned: { type: 'boolean' },
+    },
     'generate',
   );
   const out = values.out;
@@ -44,7 +53,11 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const entries: GraphEntry[] = values.builtin ? builtinEntries() : [];
   for (const file of positionals) entries.push(...(await collectModule(file)));
   const scheduleFor = values.tuned ? await tunedSchedules() : undefined;
-  const result = renderAll(entries, { importExt: ext, ...(typeof values.runtime === 'string' ? { runtimeImport: values.runtime } : {}), ...(scheduleFor ? { scheduleFor } : {}) });
+  const result = renderAll(entries, {
+    importExt: ext,
+    ...(typeof values.runtime === 'string' ? { runtimeImport: values.runtime } : {}),
+    ...(scheduleFor ? { scheduleFor } : {}),
+  });
   const summary = `${result.graphs} graph${result.graphs === 1 ? '' : 's'}, ${result.kernels} kernels, ${result.files.size} files in ${result.ms.toFixed(0)} ms`;
   if (values.check) {
     const { stale, missing, extra } = checkAll(result, out);

@@ -104,7 +104,11 @@ export function barChart(spec: ChartSpec): string {
   const fmt = spec.format ?? ((v: number) => String(num(v)));
   const labelW = Math.min(220, 12 + 7.5 * Math.max(4, ...spec.bars.map((b) => b.label.length)));
   const barMax = 360;
-  const valueW = Math.max(260, 12 + 7.5 * Math.max(0, ...spec.bars.map((b) => (Number.isFinite(b.value) && b.value >= 0 ? fmt(b.value) : 'n/a').length + (b.note ? b.note.length + 1 : 0))));
+  const valueW = Math.max(
+    260,
+    12 +
+      7.5 * Math.max(0, ...spec.bars.map((b) => (Number.isFinite(b.value) && b.value >= 0 ? fmt(b.value) : 'n/a').length + (b.note ? b.note.length + 1 : 0))),
+  );
   const rowH = 26;
   const top = 30;
   const width = Math.round(labelW + barMax + valueW);
@@ -136,7 +140,11 @@ function fmtMsShort(ms: number): string {
 }
 
 function fmtBytesShort(n: number): string {
-  for (const [unit, size] of [['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) if (n >= size) return `${+(n / size).toFixed(2)} ${unit}`;
+  for (const [unit, size] of [
+    ['MiB', 2 ** 20],
+    ['KiB', 2 ** 10],
+  ] as const)
+    if (n >= size) return `${+(n / size).toFixed(2)} ${unit}`;
   return `${n} B`;
 }
 
@@ -199,7 +207,10 @@ export function renderReport(r: TourReport): string {
     format: fmtBytesShort,
   });
   const kernels = r.variants
-    .map((v) => `<li><b>${e(v.name)}</b>: ${v.kernels.map((k, i) => `<code>${e(k)}</code>${v.timing ? ` ${e(fmtMsShort(v.timing.perKernelMs[i] ?? NaN))}` : ''}`).join(', ') || 'none'}${v.wgsl.length ? ` — WGSL in <code>${e(v.wgsl[0]!.replace(/\/[^/]*$/, '/'))}</code>` : ''}</li>`)
+    .map(
+      (v) =>
+        `<li><b>${e(v.name)}</b>: ${v.kernels.map((k, i) => `<code>${e(k)}</code>${v.timing ? ` ${e(fmtMsShort(v.timing.perKernelMs[i] ?? NaN))}` : ''}`).join(', ') || 'none'}${v.wgsl.length ? ` — WGSL in <code>${e(v.wgsl[0]!.replace(/\/[^/]*$/, '/'))}</code>` : ''}</li>`,
+    )
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

@@ -3,7 +3,18 @@ import { compile, type Compiled, type CompiledOutput, type RunInput } from '../c
 import { EinattnError } from '../errors.ts';
 import { interpret, resolveSizes, type Graph } from '../index.ts';
 import { writeNpy, type Runtime } from '../runtime/index.ts';
-import { checkDims, nonNegativeInt, parseAssignments, parseDims, parseFlags, parseOptFlags, positiveInt, usage, flagList as list, flagString as str } from './args.ts';
+import {
+  checkDims,
+  nonNegativeInt,
+  parseAssignments,
+  parseDims,
+  parseFlags,
+  parseOptFlags,
+  positiveInt,
+  usage,
+  flagList as list,
+  flagString as str,
+} from './args.ts';
 import { indexRanges, inputSources, missingInputs, npyInput, randomInput, toNpy, type CliInput } from './data.ts';
 import { axesText, dimsText, fmtMs, fmtNum } from './format.ts';
 import { adapterFlag, adapterLine, openRuntime, timeRuns, writeWgsl } from './gpu.ts';
@@ -75,7 +86,8 @@ export async function runCommand(argv: string[]): Promise<number> {
 
   const src: GraphSource = file !== undefined ? await fileSource(file, str(f.export), rawOpts) : variantSource(positionals[0]!, rawOpts);
   const { graph } = src;
-  if (!dimsGiven && !src.variant) usage(`--file needs --dims with the graph's sizes (${graph.sizes.join(' ')}), e.g. --dims ${graph.sizes.map((s) => `${s}=…`).join(',')}`);
+  if (!dimsGiven && !src.variant)
+    usage(`--file needs --dims with the graph's sizes (${graph.sizes.join(' ')}), e.g. --dims ${graph.sizes.map((s) => `${s}=…`).join(',')}`);
   const dims = dimsGiven ?? { ...src.variant!.dims.check };
   // a problem with user-given dims is a usage error that says so
   const sizes = dimsGiven ? checkDims(graph, dims) : resolveSizes(graph, dims);
@@ -136,7 +148,7 @@ export async function runCommand(argv: string[]): Promise<number> {
 
   if (!f.quiet) {
     console.log(`${src.label} on ${where}; sizes ${dimsText(dims)}${precision.text}`);
-    if (rt && precision.f16 && !rt.features.has('shader-f16')) console.log("f16 ran as f32 (--f16-fallback): the adapter has no shader-f16");
+    if (rt && precision.f16 && !rt.features.has('shader-f16')) console.log('f16 ran as f32 (--f16-fallback): the adapter has no shader-f16');
     printSummary(inputs, files, shown, sizes, seed);
     for (const [name, path] of outFiles) console.log(`wrote ${name} to ${path}`);
   }
@@ -189,7 +201,9 @@ function printSummary(inputs: CliInput[], files: Map<string, string>, shown: Rec
   for (const [name, o] of Object.entries(shown)) {
     const s = arrayStats(o.data);
     const bad = s.nonFinite ? `  ${s.nonFinite} non-finite` : '';
-    console.log(`${name}: ${o.dtype}${axesText(o.axes, sizes)}  mean ${fmtNum(s.mean, 4)}  abs-max ${fmtNum(s.absMax, 4)}${bad}  first: ${firstValues(o.data)}`);
+    console.log(
+      `${name}: ${o.dtype}${axesText(o.axes, sizes)}  mean ${fmtNum(s.mean, 4)}  abs-max ${fmtNum(s.absMax, 4)}${bad}  first: ${firstValues(o.data)}`,
+    );
   }
 }
 
@@ -224,14 +238,23 @@ async function loadInputs(
   seed: number,
   compiled: Compiled | undefined,
 ): Promise<CliInput[]> {
-  const { sources, missing } = inputSources(graph.inputs.map((i) => i.name), given, random, rest);
+  const { sources, missing } = inputSources(
+    graph.inputs.map((i) => i.name),
+    given,
+    random,
+    rest,
+  );
   const ranges = indexRanges(graph, sizes, compiled?.plan);
   const read = new Map<string, CliInput>();
   for (const decl of graph.inputs) {
     const source = sources.get(decl.name);
     if (source?.kind === 'file') read.set(decl.name, await npyInput(source.path, decl, sizes));
   }
-  if (missing.length) missingInputs(missing, given.map(([name]) => name));
+  if (missing.length)
+    missingInputs(
+      missing,
+      given.map(([name]) => name),
+    );
   return graph.inputs.map((decl) => read.get(decl.name) ?? randomInput(decl, sizes, seed, ranges));
 }
 

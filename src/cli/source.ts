@@ -25,7 +25,9 @@ export function variantSource(name: string, rawOpts: Record<string, string>): Gr
   if (!variant) usage(`unknown variant '${name}' (variants: ${variants.map((v) => v.name).join(', ')}; see einattn list)`);
   const options = variantOptions(variant, rawOpts);
   // only what differs from the defaults, so the label reads like the command line
-  const shown = Object.entries(options).filter(([k, v]) => v !== variant.options[k]!.default).map(([k, v]) => `${k}=${v}`);
+  const shown = Object.entries(options)
+    .filter(([k, v]) => v !== variant.options[k]!.default)
+    .map(([k, v]) => `${k}=${v}`);
   return { graph: variant.build(options), label: shown.length ? `${name} (${shown.join(', ')})` : name, variant, options };
 }
 
@@ -44,8 +46,7 @@ export async function fileSource(file: string, exportName: string | undefined, r
     if ('default' in mod && mod.default !== undefined) name = 'default';
     else {
       const usable = names.filter((k) => isGraph(mod[k]) || typeof mod[k] === 'function');
-      if (usable.length !== 1)
-        usage(`--file ${file}: say which export is the graph with --export NAME (exports: ${names.join(', ') || 'none'})`);
+      if (usable.length !== 1) usage(`--file ${file}: say which export is the graph with --export NAME (exports: ${names.join(', ') || 'none'})`);
       name = usable[0]!;
     }
   }

@@ -192,15 +192,22 @@ export async function tourCommand(argv: string[]): Promise<number> {
   console.log('');
   const timed = results.find((r) => r.timing)?.timing;
   if (rt) {
-    console.log(`checks: GPU vs float64 interpreter on each variant's check sizes; allowed = 1e-5·√L·max(1, |ref|max) + 1e-6 (f32; 2e-3 with f16), L = longest reduction`);
-    if (timed) console.log(`timing: median kernel time (${timed.method}) of ${runs} runs after a warm-up${small ? ', on the check sizes (--small)' : `; shapes capped at ~${WORK_BUDGET.toExponential(1)} multiply-adds`}`);
+    console.log(
+      `checks: GPU vs float64 interpreter on each variant's check sizes; allowed = 1e-5·√L·max(1, |ref|max) + 1e-6 (f32; 2e-3 with f16), L = longest reduction`,
+    );
+    if (timed)
+      console.log(
+        `timing: median kernel time (${timed.method}) of ${runs} runs after a warm-up${small ? ', on the check sizes (--small)' : `; shapes capped at ~${WORK_BUDGET.toExponential(1)} multiply-adds`}`,
+      );
   } else console.log('checks: interpreter only (outputs finite); nothing timed');
   console.log(`report: ${join(outDir, 'report.html')} and report.json; WGSL: ${join(outDir, '<variant>', '<kernel>.wgsl')}`);
   // the same kernels as build-time modules with typed launchers (what `einattn generate --builtin` writes)
   try {
     const gen = renderAll(variants.map((v) => ({ graph: v.build(resolveOptions(v)), source: `builtin:${v.name}` })));
     writeAll(gen, join(outDir, 'kernels'));
-    console.log(`kernel modules: ${join(outDir, 'kernels')} (${gen.graphs} TypeScript modules with typed launchers, ${gen.kernels} kernels, generated in ${gen.ms.toFixed(0)} ms)`);
+    console.log(
+      `kernel modules: ${join(outDir, 'kernels')} (${gen.graphs} TypeScript modules with typed launchers, ${gen.kernels} kernels, generated in ${gen.ms.toFixed(0)} ms)`,
+    );
   } catch (e) {
     console.error(`einattn: kernel modules not written: ${errorText(e)}`);
   }

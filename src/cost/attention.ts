@@ -97,7 +97,6 @@ const isZero = (n: Node) => n.op === 'const' && n.value === 0;
 /** Whether operand `o` of `n` is per sequence: it has a batch axis, or `n` has none (an unbatched graph). */
 const perSequence = (o: Node, n: Node, batch: readonly string[]) => o.axes.some((a) => batch.includes(a)) || !n.axes.some((a) => batch.includes(a));
 
-
 /** Records which input axes the axis `axis` of `n` comes from. */
 function traceAxis(n: Node, axis: string, into: Map<InputNode, Set<string>>, batch: readonly string[], seen = new Set<string>()): void {
   const key = `${n.id}:${axis}`;
@@ -136,7 +135,8 @@ function traceAxis(n: Node, axis: string, into: Map<InputNode, Set<string>>, bat
       const batched = (o: Node) => o.axes.some((a) => batch.includes(a));
       const data = n.operands.filter((o) => !o.axes.includes(axis) && batched(o));
       if (carriers.length && !carriers.some(batched) && data.length) {
-        for (const d of data) for (const a of contracted) if (d.axes.includes(a) && carriers.some((c) => c.axes.includes(a))) traceAxis(d, a, into, batch, seen);
+        for (const d of data)
+          for (const a of contracted) if (d.axes.includes(a) && carriers.some((c) => c.axes.includes(a))) traceAxis(d, a, into, batch, seen);
         return;
       }
       for (const c of carriers) traceAxis(c, axis, into, batch, seen);

@@ -8,7 +8,18 @@
  */
 import { interpret } from '../interp/index.ts';
 import {
-  BINARY, binaryNode as binary, buildGraph, REDUCE, UNARY, castNode, constNode, indexNode as index, selectNode, unaryNode as unary, type Graph, type Node,
+  BINARY,
+  binaryNode as binary,
+  buildGraph,
+  REDUCE,
+  UNARY,
+  castNode,
+  constNode,
+  indexNode as index,
+  selectNode,
+  unaryNode as unary,
+  type Graph,
+  type Node,
 } from '../ir/index.ts';
 import { findAttentions } from './attention.ts';
 
@@ -81,7 +92,7 @@ function maskFraction(mask: Node, sizes: Record<string, number>): number | null 
     return m!.data.reduce((p, x) => p + x, 0) / total;
   }
   // sample a strided grid: the mask at every k-th index along each axis, with the true sizes
-  const stride = Math.ceil(Math.pow(total / EXACT, 1 / mask.axes.length));
+  const stride = Math.ceil((total / EXACT) ** (1 / mask.axes.length));
   const sampled = buildGraph('mask_sampled', { m: resample(mask, stride) });
   dims = Object.fromEntries(sampled.sizes.map((s) => [s, sizes[s] ?? Math.ceil(sizes[s.replace(/_sample$/, '')]! / stride)]));
   const { m } = interpret(sampled, {}, dims);
@@ -107,4 +118,3 @@ function resample(mask: Node, stride: number): Node {
   };
   return selectNode(go(mask), constNode(1), constNode(0));
 }
-

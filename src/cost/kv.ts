@@ -18,9 +18,7 @@ export interface KvCost {
  * size divided by its token axes (those that map to the KV axis) and batch axes.
  * @example kvPerToken(mha(), { h: 8, d: 64, dv: 64 }, 4).elements // 1024 (h·d + h·dv)
  */
-export function kvPerToken(
-  g: Graph, sizes: Record<string, number>, bytesPerElement: number, batchAxes: readonly string[] = ['b'],
-): KvCost {
+export function kvPerToken(g: Graph, sizes: Record<string, number>, bytesPerElement: number, batchAxes: readonly string[] = ['b']): KvCost {
   const inputs = new Map<string, KvCost['inputs'][number]>();
   for (const a of findAttentions(g, batchAxes))
     for (const [inp, tokens] of a.kv) {

@@ -19,19 +19,36 @@ const READ_ELEMS = 16 * 2 ** 20;
 /** A one-kernel plan over `x` → `y` of n f32 elements, for the microkernels below. */
 function microPlan(name: string, workgroups: ExecPlan['kernels'][number]['workgroups'], wgsl: string): ExecPlan {
   return {
-    name, dynamicSizes: ['n'], staticSizes: {}, derivedSizes: [], constraints: [],
+    name,
+    dynamicSizes: ['n'],
+    staticSizes: {},
+    derivedSizes: [],
+    constraints: [],
     buffers: [
       { name: 'x', dtype: 'f32', shape: ['n'], role: 'input', axes: ['n'] },
       { name: 'y', dtype: 'f32', shape: ['n'], role: 'output', axes: ['n'] },
     ],
-    kernels: [{
-      name, wgsl, workgroupSize: [64, 1, 1], workgroups, uniforms: ['n'], workgroupStorageBytes: 0,
-      bindings: [{ buffer: 'x', access: 'read' }, { buffer: 'y', access: 'read_write' }],
-    }],
+    kernels: [
+      {
+        name,
+        wgsl,
+        workgroupSize: [64, 1, 1],
+        workgroups,
+        uniforms: ['n'],
+        workgroupStorageBytes: 0,
+        bindings: [
+          { buffer: 'x', access: 'read' },
+          { buffer: 'y', access: 'read_write' },
+        ],
+      },
+    ],
   };
 }
 
-const fmaPlan = microPlan('roofline_fma', ['cdiv', 'n', 64], `// roofline: ${ITERS} iterations of 4 independent vec4 FMA chains per invocation (32 FLOP each)
+const fmaPlan = microPlan(
+  'roofline_fma',
+  ['cdiv', 'n', 64],
+  `// roofline: ${ITERS} iterations of 4 independent vec4 FMA chains per invocation (32 FLOP each)
 struct S { n: u32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -45,9 +62,13 @@ fn roofline_fma(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   for (var j = 0u; j < ${ITERS}u; j++) { a = fma(a, m, k); b = fma(b, m, k); c = fma(c, m, k); d = fma(d, m, k); }
   y[i] = dot(a + b + c + d, vec4f(1.0));
 }
-`);
+`,
+);
 
-const copyPlan = microPlan('roofline_copy', ['cdiv', 'n', 256], `// roofline: copy, one vec4 per invocation
+const copyPlan = microPlan(
+  'roofline_copy',
+  ['cdiv', 'n', 256],
+  `// roofline: copy, one vec4 per invocation
 struct S { n: u32 }
 @group(0) @binding(0) var<storage, read> x: array<vec4f>;
 @group(0) @binding(1) var<storage, read_write> y: array<vec4f>;
@@ -58,7 +79,8 @@ fn roofline_copy(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   if (i >= sz.n / 4u) { return; }
   y[i] = x[i];
 }
-`);
+`,
+);
 
 /**
  * A streaming sum of `n` f32, one f32 written per invocation: in each of its `per` steps a
@@ -68,7 +90,10 @@ fn roofline_copy(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
  */
 function readPlan(wg: number, per: number): ExecPlan {
   const name = `roofline_read_${wg}`;
-  const plan = microPlan(name, ['cdiv', 'n', 4 * wg * per], `// roofline: streaming read, workgroups of ${wg} reading ${wg} adjacent vec4 per step for ${per} steps, one f32 written per invocation
+  const plan = microPlan(
+    name,
+    ['cdiv', 'n', 4 * wg * per],
+    `// roofline: streaming read, workgroups of ${wg} reading ${wg} adjacent vec4 per step for ${per} steps, one f32 written per invocation
 struct S { n: u32 }
 @group(0) @binding(0) var<storage, read> x: array<vec4f>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -82,13 +107,18 @@ fn ${name}(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   }
   y[wg * ${wg}u + lid] = dot(acc, vec4f(1.0));
 }
-`);
+`,
+  );
   plan.kernels[0]!.workgroupSize = [wg, 1, 1];
   return plan;
 }
 
 /** The layouts tried for the read bound: [workgroup size, steps]; each reads READ_ELEMS exactly. */
-const READ_LAYOUTS: [number, number][] = [[64, 32], [32, 64], [8, 128]];
+const READ_LAYOUTS: [number, number][] = [
+  [64, 32],
+  [32, 64],
+  [8, 128],
+];
 
 /** A measured roofline, with where and how it was measured. */
 export interface MeasuredRoofline {
@@ -152,5 +182,12 @@ export async function localDevice(rt: Runtime, cacheFile = '.einattn/roofline.js
     writeFileSync(cacheFile, JSON.stringify(cached, null, 2) + '\n');
   }
   const flops = m.gflops * 1e9;
-  return { name: `this adapter: ${id}`, flops: { f32: flops, f16: flops }, bandwidth: m.gbps * 1e9, readBandwidth: m.readGbps * 1e9, source: `measured ${m.measuredAt} (${m.method}); cached in ${cacheFile}`, measured: m };
+  return {
+    name: `this adapter: ${id}`,
+    flops: { f32: flops, f16: flops },
+    bandwidth: m.gbps * 1e9,
+    readBandwidth: m.readGbps * 1e9,
+    source: `measured ${m.measuredAt} (${m.method}); cached in ${cacheFile}`,
+    measured: m,
+  };
 }

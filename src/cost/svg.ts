@@ -39,7 +39,12 @@ function powersOf4(lo: number, hi: number): number[] {
 }
 
 function flopsText(v: number): string {
-  const units: [number, string][] = [[1e15, 'P'], [1e12, 'T'], [1e9, 'G'], [1e6, 'M']];
+  const units: [number, string][] = [
+    [1e15, 'P'],
+    [1e12, 'T'],
+    [1e9, 'G'],
+    [1e6, 'M'],
+  ];
   const [scale, unit] = units.find(([u]) => v >= u) ?? [1, ''];
   return `${+(v / scale).toPrecision(3)}${unit}`;
 }
@@ -76,8 +81,10 @@ export function rooflineSvg(device: { name: string; peak: number; bandwidth: num
     `<polyline fill="none" stroke="#333" stroke-width="2" points="${x(xlo)},${y(attain(xlo))} ${x(ridge)},${y(device.peak)} ${x(xhi)},${y(device.peak)}"/>`,
     ...points.map((p, i) => {
       const c = COLORS[i % COLORS.length];
-      return `<circle cx="${x(p.intensity)}" cy="${y(attain(p.intensity))}" r="5" fill="${c}"/>` +
-        `<text x="${W - M.r + 10}" y="${M.t + 16 + i * 16}" fill="${c}">● ${esc(p.label)} (${p.intensity.toPrecision(3)} FLOP/B)</text>`;
+      return (
+        `<circle cx="${x(p.intensity)}" cy="${y(attain(p.intensity))}" r="5" fill="${c}"/>` +
+        `<text x="${W - M.r + 10}" y="${M.t + 16 + i * 16}" fill="${c}">● ${esc(p.label)} (${p.intensity.toPrecision(3)} FLOP/B)</text>`
+      );
     }),
   ];
   return frame(`Roofline: ${device.name}`, 'arithmetic intensity (FLOP/byte)', 'attainable FLOP/s', body);
@@ -101,8 +108,10 @@ export function kvContextSvg(series: { label: string; bytesPerToken: number }[],
     ...series.map((s, i) => {
       const c = COLORS[i % COLORS.length];
       const pts = ctx.map((k) => `${x(k)},${y(total(s, k))}`).join(' ');
-      return `<polyline fill="none" stroke="${c}" stroke-width="2" points="${pts}"/>` +
-        `<text x="${W - M.r + 10}" y="${M.t + 16 + i * 16}" fill="${c}">— ${esc(s.label)}</text>`;
+      return (
+        `<polyline fill="none" stroke="${c}" stroke-width="2" points="${pts}"/>` +
+        `<text x="${W - M.r + 10}" y="${M.t + 16 + i * 16}" fill="${c}">— ${esc(s.label)}</text>`
+      );
     }),
   ];
   return frame(`KV cache: ${shape.layers} layers × batch ${shape.batch}`, 'context length (tokens)', 'KV-cache memory', body);

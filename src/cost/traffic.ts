@@ -33,7 +33,9 @@ export function elementBytes(dtype: string, floatBytes: number): number {
 export function planTraffic(plan: ExecPlan, given: Record<string, number>, bytesPerElement = 4): Traffic {
   // the plan's own derived sizes (e.g. a split count) come from its rules
   const sizes = bindSizes(plan, Object.fromEntries(plan.dynamicSizes.map((s) => [s, given[s]!])));
-  const bytes = new Map(plan.buffers.map((b) => [b.name, b.shape.reduce<number>((p, e) => p * evalSize(e, sizes), 1) * elementBytes(b.dtype, bytesPerElement)]));
+  const bytes = new Map(
+    plan.buffers.map((b) => [b.name, b.shape.reduce<number>((p, e) => p * evalSize(e, sizes), 1) * elementBytes(b.dtype, bytesPerElement)]),
+  );
   let read = 0;
   let written = 0;
   for (const k of plan.kernels)

@@ -8,7 +8,18 @@
 import { compile } from '../compile.ts';
 import { fail } from '../errors.ts';
 import { interpret } from '../interp/index.ts';
-import { getRuntime, PagedKvCache, Session, upload, zeros, type DeviceTensor, type HostArray, type KvCache, type Runtime, type SessionResult } from '../runtime/index.ts';
+import {
+  getRuntime,
+  PagedKvCache,
+  Session,
+  upload,
+  zeros,
+  type DeviceTensor,
+  type HostArray,
+  type KvCache,
+  type Runtime,
+  type SessionResult,
+} from '../runtime/index.ts';
 import { seededRandom } from '../tune/inputs.ts';
 import { timeStats, type TimeStats } from '../tune/stats.ts';
 import { attentionOptions, gqa } from '../variants/index.ts';
@@ -69,7 +80,11 @@ class Mirror {
   readonly data: Float32Array;
   private readonly heads: number;
   private readonly row: number;
-  constructor(axes: readonly string[], dims: Record<string, number>, private readonly capacity: number) {
+  constructor(
+    axes: readonly string[],
+    dims: Record<string, number>,
+    private readonly capacity: number,
+  ) {
     const at = axes.indexOf('t');
     this.heads = count(axes.slice(1, at), dims);
     this.row = count(axes.slice(at + 1), dims);
@@ -80,12 +95,18 @@ class Mirror {
     const { heads: H, row: R, capacity: T } = this;
     for (let b = 0; b < lens.length; b++)
       for (let h = 0; h < H; h++)
-        for (let i = 0; i < counts[b]!; i++) this.data.set(rows.subarray(((b * H + h) * s + i) * R, ((b * H + h) * s + i + 1) * R), ((b * H + h) * T + lens[b]! + i) * R);
+        for (let i = 0; i < counts[b]!; i++)
+          this.data.set(rows.subarray(((b * H + h) * s + i) * R, ((b * H + h) * s + i + 1) * R), ((b * H + h) * T + lens[b]! + i) * R);
   }
 }
 
 /** The step's inputs for the host-array path and the interpreter: every tensor as a host array. */
-async function hostInputs(layout: DecodeLayout, cache: KvCache | PagedKvCache, mirrors: Map<string, Mirror>, device: Record<string, DeviceTensor>): Promise<Record<string, HostArray>> {
+async function hostInputs(
+  layout: DecodeLayout,
+  cache: KvCache | PagedKvCache,
+  mirrors: Map<string, Mirror>,
+  device: Record<string, DeviceTensor>,
+): Promise<Record<string, HostArray>> {
   const out: Record<string, HostArray> = {};
   for (const [name, t] of Object.entries(device)) out[name] = await t.read();
   if (cache instanceof PagedKvCache || layout.int8) for (const [name, t] of Object.entries(cache.inputs)) out[name] = await t.read();
@@ -98,11 +119,19 @@ async function hostInputs(layout: DecodeLayout, cache: KvCache | PagedKvCache, m
  * Checks a decode request without touching the GPU: the variant, its sizes, the steps against the capacity.
  * @example checkDecode({ variant: 'gqa', dims: { b: 1, h: 8, g: 2, t: 64, d: 16, dv: 16 }, steps: 8 }).capacity // 64
  */
-export function checkDecode(o: Pick<DecodeOptions, 'variant' | 'opts' | 'dims' | 'steps'>): { layout: DecodeLayout; dims: Record<string, number>; capacity: number } {
+export function checkDecode(o: Pick<DecodeOptions, 'variant' | 'opts' | 'dims' | 'steps'>): {
+  layout: DecodeLayout;
+  dims: Record<string, number>;
+  capacity: number;
+} {
   if (!Number.isSafeInteger(o.steps) || o.steps < 1) fail('USAGE', `decode: --steps must be a positive integer, got ${o.steps}`);
   const layout = decodeLayout(o.variant, o.opts);
   const { dims, capacity } = decodeDims(layout, o.dims);
-  if (capacity < o.steps) fail('USAGE', `decode: the cache capacity ${layout.kind === 'paged' ? `m·blk = ${capacity}` : `t = ${capacity}`} is smaller than --steps ${o.steps}; each step appends a token`);
+  if (capacity < o.steps)
+    fail(
+      'USAGE',
+      `decode: the cache capacity ${layout.kind === 'paged' ? `m·blk = ${capacity}` : `t = ${capacity}`} is smaller than --steps ${o.steps}; each step appends a token`,
+    );
   return { layout, dims, capacity };
 }
 
@@ -121,7 +150,8 @@ export async function runDecode(o: DecodeOptions): Promise<DecodeReport> {
   try {
     // constants (weights scaled by 1/√fan-in, per-head vectors) and the output, once
     const constants: Record<string, DeviceTensor> = {};
-    for (const c of layout.constants) constants[c.name] = keep(upload(rt, rand(count(c.axes, dims), c.axes.length > 1 ? 1 / Math.sqrt(dims[c.axes[0]!]!) : 1), c.axes, dims, c.name));
+    for (const c of layout.constants)
+      constants[c.name] = keep(upload(rt, rand(count(c.axes, dims), c.axes.length > 1 ? 1 / Math.sqrt(dims[c.axes[0]!]!) : 1), c.axes, dims, c.name));
     const out = keep(zeros(rt, 'f32', layout.graph.outputs[0]!.node.axes, dims, 'o'));
 
     // prefill: sequence b holds P − ⌊b·P / 2B⌋ tokens (a ragged batch), P = t − steps
@@ -143,7 +173,20 @@ export async function runDecode(o: DecodeOptions): Promise<DecodeReport> {
       const q = Object.fromEntries(layout.perStep.map((p) => [p.name, rand(count(p.axes, dims))]));
       return {
         rows,
-        rowTensors: Object.fromEntries(layout.cached.map((c) => [c.name, keep(upload(rt, rows[c.name]!, c.axes.map((a) => (a === 't' ? 's' : a)), dims, c.name))])),
+        rowTensors: Object.fromEntries(
+          layout.cached.map((c) => [
+            c.name,
+            keep(
+              upload(
+                rt,
+                rows[c.name]!,
+                c.axes.map((a) => (a === 't' ? 's' : a)),
+                dims,
+                c.name,
+              ),
+            ),
+          ]),
+        ),
         q: Object.fromEntries(layout.perStep.map((p) => [p.name, keep(upload(rt, q[p.name]!, p.axes, dims, p.name))])),
       };
     });
@@ -230,7 +273,13 @@ async function timeSteps<S>(steps: readonly S[], record: (step: S) => Promise<Se
 }
 
 /** The interpreter's output for the last step; a paged cache is checked as the contiguous GQA cache it stands for. */
-function reference(layout: DecodeLayout, host: Record<string, HostArray>, mirrors: Map<string, Mirror>, dims: Record<string, number>, capacity: number): Float64Array | Float32Array {
+function reference(
+  layout: DecodeLayout,
+  host: Record<string, HostArray>,
+  mirrors: Map<string, Mirror>,
+  dims: Record<string, number>,
+  capacity: number,
+): Float64Array | Float32Array {
   if (layout.kind === 'paged') {
     const g = gqa({ ...attentionOptions(layout.options), cache: true });
     const ins: Record<string, HostArray> = { ...host, k: mirrors.get('k')!.data, v: mirrors.get('v')!.data };

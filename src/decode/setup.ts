@@ -37,7 +37,11 @@ const PAGED = new Set(['k_cache', 'v_cache', 'block_table', 'kv_len']);
  */
 export function decodeLayout(name: string, opts: Record<string, boolean | number> = {}): DecodeLayout {
   const variant = findVariant(name);
-  if (!variant) fail('USAGE', `decode: no variant '${name}' (decode runs ${DECODE_VARIANTS.join(', ')}, or any variant with a cache option; all: ${variants.map((v) => v.name).join(', ')})`);
+  if (!variant)
+    fail(
+      'USAGE',
+      `decode: no variant '${name}' (decode runs ${DECODE_VARIANTS.join(', ')}, or any variant with a cache option; all: ${variants.map((v) => v.name).join(', ')})`,
+    );
   const forced: Record<string, boolean> = {};
   if (variant.options.cache) forced.cache = true;
   if (variant.options.causal && opts.causal === undefined) forced.causal = true;
@@ -50,12 +54,16 @@ export function decodeLayout(name: string, opts: Record<string, boolean | number
   if (variant.options.cache && resolved.cache === false) fail('USAGE', `decode: variant '${name}' decodes over a KV cache; drop --opt cache=false`);
   const graph = variant.build(resolved);
   const inputs = graph.inputs.map((i) => ({ name: i.name, axes: [...i.axes], dtype: i.dtype }));
-  if (!inputs.some((i) => i.name === 'kv_len')) fail('USAGE', `decode: variant '${name}' has no KV cache (no kv_len input); decode runs ${DECODE_VARIANTS.join(', ')}`);
+  if (!inputs.some((i) => i.name === 'kv_len'))
+    fail('USAGE', `decode: variant '${name}' has no KV cache (no kv_len input); decode runs ${DECODE_VARIANTS.join(', ')}`);
   const paged = inputs.some((i) => i.name === 'block_table');
   const int8 = inputs.some((i) => i.dtype === 'i8');
   const isScale = (n: string) => int8 && n.endsWith('_scale') && inputs.some((i) => i.name === `${n.slice(0, -6)}_q`);
   const cached = paged
-    ? [{ name: 'k', axes: ['b', 'g', 't', 'd'] }, { name: 'v', axes: ['b', 'g', 't', 'dv'] }]
+    ? [
+        { name: 'k', axes: ['b', 'g', 't', 'd'] },
+        { name: 'v', axes: ['b', 'g', 't', 'dv'] },
+      ]
     : inputs.filter((i) => i.axes.includes('t') && !isScale(i.name)).map((i) => ({ name: i.dtype === 'i8' ? i.name.slice(0, -2) : i.name, axes: i.axes }));
   const taken = (n: string) => n === 'kv_len' || (paged ? PAGED.has(n) : inputs.find((i) => i.name === n)!.axes.includes('t'));
   const perStep = inputs.filter((i) => !taken(i.name) && i.axes.includes('s')).map(({ name, axes }) => ({ name, axes }));
@@ -74,7 +82,8 @@ export function decodeDims(layout: DecodeLayout, given: Record<string, number>):
   const dims: Record<string, number> = { ...given, s: 1 };
   if (given.s !== undefined && given.s !== 1) fail('USAGE', `decode: each step appends one token per sequence, so s is 1 (got --dims s=${given.s})`);
   if (layout.kind === 'paged') {
-    for (const a of ['blk', 'm'] as const) if (dims[a] === undefined) fail('USAGE', `decode: paged needs --dims ${a}=… (block size blk, table entries per sequence m; capacity t = m·blk)`);
+    for (const a of ['blk', 'm'] as const)
+      if (dims[a] === undefined) fail('USAGE', `decode: paged needs --dims ${a}=… (block size blk, table entries per sequence m; capacity t = m·blk)`);
     if (dims.t !== undefined) fail('USAGE', `decode: paged's capacity is t = m·blk; give m and blk, not t`);
     dims.n ??= dims.b! * dims.m!;
   }
@@ -84,7 +93,12 @@ export function decodeDims(layout: DecodeLayout, given: Record<string, number>):
   try {
     resolveSizes(layout.graph, dims);
   } catch (e) {
-    fail('USAGE', `decode: --dims ${Object.entries(dims).map(([k, v]) => `${k}=${v}`).join(',')}: ${(e as Error).message}`);
+    fail(
+      'USAGE',
+      `decode: --dims ${Object.entries(dims)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',')}: ${(e as Error).message}`,
+    );
   }
   const capacity = layout.kind === 'paged' ? dims.m! * dims.blk! : dims.t!;
   return { dims, capacity };

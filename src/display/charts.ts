@@ -38,7 +38,8 @@ export function bars(data: Readonly<Record<string, number>> | readonly BarDatum[
   const list: BarDatum[] = Array.isArray(data)
     ? (data as readonly BarDatum[]).map((d) => ({ ...d }))
     : Object.entries(data as Record<string, number>).map(([label, value]) => ({ label, value }));
-  for (const d of list) if (typeof d.label !== 'string' || typeof d.value !== 'number') fail('USAGE', 'bars(): each bar needs a string label and a number value');
+  for (const d of list)
+    if (typeof d.label !== 'string' || typeof d.value !== 'number') fail('USAGE', 'bars(): each bar needs a string label and a number value');
   const fmt = opts.format ?? ((v: number) => `${formatNumber(v)}${opts.unit ? ` ${opts.unit}` : ''}`);
   const ok = (v: number) => Number.isFinite(v) && v >= 0;
   const shown = list.map((d) => (ok(d.value) ? fmt(d.value) : 'n/a') + (d.note ? ` ${d.note}` : ''));
@@ -127,8 +128,14 @@ export function lines(series: readonly LineSeries[], opts: LinesOptions = {}): V
     if (!log && lo > 0 && lo < hi * 0.5) lo = 0;
     return [lo, hi];
   };
-  const [x0, x1] = range(pts.map((p) => p[0]), !!opts.logX);
-  const [y0, y1] = range(pts.map((p) => p[1]), !!opts.logY);
+  const [x0, x1] = range(
+    pts.map((p) => p[0]),
+    !!opts.logX,
+  );
+  const [y0, y1] = range(
+    pts.map((p) => p[1]),
+    !!opts.logY,
+  );
   const scale = (lo: number, hi: number, a: number, b: number, log: boolean) => (v: number) =>
     log ? a + ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * (b - a) : a + ((v - lo) / (hi - lo)) * (b - a);
   const X = scale(x0, x1, M.l, W - M.r, !!opts.logX);
@@ -142,22 +149,38 @@ export function lines(series: readonly LineSeries[], opts: LinesOptions = {}): V
   ];
   if (opts.title) parts.push(`<text x="${M.l}" y="18" font-size="13" font-weight="600">${escapeXml(opts.title)}</text>`);
   for (const v of ticks(x0, x1, !!opts.logX))
-    parts.push(`<line x1="${n(X(v))}" x2="${n(X(v))}" y1="${M.t}" y2="${H - M.b}" stroke="#eee"/><text x="${n(X(v))}" y="${H - M.b + 14}" text-anchor="middle">${escapeXml(formatNumber(v, 3))}</text>`);
+    parts.push(
+      `<line x1="${n(X(v))}" x2="${n(X(v))}" y1="${M.t}" y2="${H - M.b}" stroke="#eee"/><text x="${n(X(v))}" y="${H - M.b + 14}" text-anchor="middle">${escapeXml(formatNumber(v, 3))}</text>`,
+    );
   for (const v of ticks(y0, y1, !!opts.logY))
-    parts.push(`<line x1="${M.l}" x2="${W - M.r}" y1="${n(Y(v))}" y2="${n(Y(v))}" stroke="#eee"/><text x="${M.l - 5}" y="${n(Y(v) + 4)}" text-anchor="end">${escapeXml(fy(v))}</text>`);
+    parts.push(
+      `<line x1="${M.l}" x2="${W - M.r}" y1="${n(Y(v))}" y2="${n(Y(v))}" stroke="#eee"/><text x="${M.l - 5}" y="${n(Y(v) + 4)}" text-anchor="end">${escapeXml(fy(v))}</text>`,
+    );
   if (opts.xLabel) parts.push(`<text x="${(M.l + W - M.r) / 2}" y="${H - 10}" text-anchor="middle" font-size="12">${escapeXml(opts.xLabel)}</text>`);
-  if (opts.yLabel) parts.push(`<text transform="translate(14 ${(M.t + H - M.b) / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escapeXml(opts.yLabel)}</text>`);
+  if (opts.yLabel)
+    parts.push(`<text transform="translate(14 ${(M.t + H - M.b) / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escapeXml(opts.yLabel)}</text>`);
   series.forEach((s, i) => {
     const c = COLORS[i % COLORS.length]!;
-    const p = [...s.points].filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!opts.logX || x > 0) && (!opts.logY || y > 0)).sort((a, b) => a[0] - b[0]);
+    const p = [...s.points]
+      .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!opts.logX || x > 0) && (!opts.logY || y > 0))
+      .sort((a, b) => a[0] - b[0]);
     parts.push(`<polyline fill="none" stroke="${c}" stroke-width="2" points="${p.map(([x, y]) => `${n(X(x))},${n(Y(y))}`).join(' ')}"/>`);
-    for (const [x, y] of p) parts.push(`<circle cx="${n(X(x))}" cy="${n(Y(y))}" r="3" fill="${c}"><title>${escapeXml(`${s.label}: (${formatNumber(x)}, ${fy(y)})`)}</title></circle>`);
+    for (const [x, y] of p)
+      parts.push(
+        `<circle cx="${n(X(x))}" cy="${n(Y(y))}" r="3" fill="${c}"><title>${escapeXml(`${s.label}: (${formatNumber(x)}, ${fy(y)})`)}</title></circle>`,
+      );
     parts.push(`<text x="${W - M.r + 10}" y="${M.t + 14 + i * 16}" fill="${c}">— ${escapeXml(s.label)}</text>`);
   });
   parts.push('</svg>');
   const text = [
     ...(opts.title ? [opts.title] : []),
-    ...series.map((s) => `${s.label}: ${[...s.points].sort((a, b) => a[0] - b[0]).map(([x, y]) => `(${formatNumber(x)}, ${fy(y)})`).join(' ')}`),
+    ...series.map(
+      (s) =>
+        `${s.label}: ${[...s.points]
+          .sort((a, b) => a[0] - b[0])
+          .map(([x, y]) => `(${formatNumber(x)}, ${fy(y)})`)
+          .join(' ')}`,
+    ),
   ].join('\n');
   return new View({ kind: 'svg', svg: parts.join('\n'), text, title: opts.title });
 }
@@ -166,7 +189,13 @@ export function lines(series: readonly LineSeries[], opts: LinesOptions = {}): V
 export type RooflineDevice = { name: string; peak: number; bandwidth: number } | { name: string; flops: { f32: number; f16: number }; bandwidth: number };
 
 function siText(v: number): string {
-  const units: [number, string][] = [[1e15, 'P'], [1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
+  const units: [number, string][] = [
+    [1e15, 'P'],
+    [1e12, 'T'],
+    [1e9, 'G'],
+    [1e6, 'M'],
+    [1e3, 'k'],
+  ];
   const [scale, unit] = units.find(([u]) => v >= u) ?? [1, ''];
   return `${+(v / scale).toPrecision(3)}${unit}`;
 }
@@ -177,9 +206,15 @@ function siText(v: number): string {
  * Left of the ridge a case is memory-bound, right of it compute-bound.
  * @example roofline(DEVICES.h100, [{ label: 'mha decode', intensity: 1 }], { dtype: 'f16' }).show()
  */
-export function roofline(device: RooflineDevice, points: readonly { label: string; intensity: number }[], opts: { dtype?: 'f32' | 'f16'; title?: string } = {}): View {
-  const d = 'flops' in device ? { name: `${device.name} (${opts.dtype ?? 'f32'})`, peak: device.flops[opts.dtype ?? 'f32'], bandwidth: device.bandwidth } : device;
-  if (!(d.peak > 0 && d.bandwidth > 0)) fail('USAGE', `roofline(): the device needs a positive peak and bandwidth, got ${d.peak} FLOP/s and ${d.bandwidth} B/s`);
+export function roofline(
+  device: RooflineDevice,
+  points: readonly { label: string; intensity: number }[],
+  opts: { dtype?: 'f32' | 'f16'; title?: string } = {},
+): View {
+  const d =
+    'flops' in device ? { name: `${device.name} (${opts.dtype ?? 'f32'})`, peak: device.flops[opts.dtype ?? 'f32'], bandwidth: device.bandwidth } : device;
+  if (!(d.peak > 0 && d.bandwidth > 0))
+    fail('USAGE', `roofline(): the device needs a positive peak and bandwidth, got ${d.peak} FLOP/s and ${d.bandwidth} B/s`);
   for (const p of points) if (!(p.intensity > 0)) fail('USAGE', `roofline(): the intensity of '${p.label}' must be positive, got ${p.intensity}`);
   const ridge = d.peak / d.bandwidth;
   const xs = [ridge, ...points.map((p) => p.intensity)];
@@ -202,9 +237,13 @@ export function roofline(device: RooflineDevice, points: readonly { label: strin
     `<rect x="${M.l}" y="${M.t}" width="${W - M.l - M.r}" height="${H - M.t - M.b}" fill="none" stroke="#888"/>`,
   ];
   for (let v = x0; v <= x1 * 1.001; v *= 10)
-    parts.push(`<line x1="${n(X(v))}" x2="${n(X(v))}" y1="${M.t}" y2="${H - M.b}" stroke="#eee"/><text x="${n(X(v))}" y="${H - M.b + 14}" text-anchor="middle">${escapeXml(formatNumber(v))}</text>`);
+    parts.push(
+      `<line x1="${n(X(v))}" x2="${n(X(v))}" y1="${M.t}" y2="${H - M.b}" stroke="#eee"/><text x="${n(X(v))}" y="${H - M.b + 14}" text-anchor="middle">${escapeXml(formatNumber(v))}</text>`,
+    );
   for (let v = y0; v <= y1 * 1.001; v *= 10)
-    parts.push(`<line x1="${M.l}" x2="${W - M.r}" y1="${n(Y(v))}" y2="${n(Y(v))}" stroke="#eee"/><text x="${M.l - 5}" y="${n(Y(v) + 4)}" text-anchor="end">${siText(v)}</text>`);
+    parts.push(
+      `<line x1="${M.l}" x2="${W - M.r}" y1="${n(Y(v))}" y2="${n(Y(v))}" stroke="#eee"/><text x="${M.l - 5}" y="${n(Y(v) + 4)}" text-anchor="end">${siText(v)}</text>`,
+    );
   parts.push(
     `<polyline fill="none" stroke="#333" stroke-width="2" points="${n(X(x0))},${n(Y(attain(x0)))} ${n(X(ridge))},${n(Y(d.peak))} ${n(X(x1))},${n(Y(d.peak))}"/>`,
     `<text x="${n(X(ridge) + 4)}" y="${n(Y(d.peak) - 5)}" fill="#555">ridge ${escapeXml(formatNumber(ridge, 3))} FLOP/B</text>`,
@@ -221,7 +260,10 @@ export function roofline(device: RooflineDevice, points: readonly { label: strin
   parts.push('</svg>');
   const text = [
     `${title}: peak ${siText(d.peak)}FLOP/s, ${siText(d.bandwidth)}B/s, ridge at ${formatNumber(ridge, 3)} FLOP/B`,
-    ...points.map((p) => `  ${p.label}: ${formatNumber(p.intensity, 3)} FLOP/B, ${p.intensity < ridge ? 'memory' : 'compute'}-bound, at most ${siText(attain(p.intensity))}FLOP/s`),
+    ...points.map(
+      (p) =>
+        `  ${p.label}: ${formatNumber(p.intensity, 3)} FLOP/B, ${p.intensity < ridge ? 'memory' : 'compute'}-bound, at most ${siText(attain(p.intensity))}FLOP/s`,
+    ),
   ].join('\n');
   return new View({ kind: 'svg', svg: parts.join('\n'), text, title });
 }

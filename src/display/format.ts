@@ -10,7 +10,11 @@ export function formatNumber(v: number, digits = 4): string {
   if (!Number.isFinite(v)) return v > 0 ? '∞' : '-∞';
   if (Number.isInteger(v) && Math.abs(v) < 1e15) return String(v);
   const a = Math.abs(v);
-  if (a !== 0 && (a < 1e-3 || a >= 1e9)) return v.toExponential(digits - 1).replace(/\.?0+e/, 'e').replace('e+', 'e');
+  if (a !== 0 && (a < 1e-3 || a >= 1e9))
+    return v
+      .toExponential(digits - 1)
+      .replace(/\.?0+e/, 'e')
+      .replace('e+', 'e');
   return String(+v.toPrecision(digits));
 }
 
@@ -20,7 +24,12 @@ export function formatNumber(v: number, digits = 4): string {
  */
 export function formatBytes(n: number): string {
   if (!Number.isFinite(n)) return formatNumber(n);
-  const units: [string, number][] = [['TiB', 2 ** 40], ['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]];
+  const units: [string, number][] = [
+    ['TiB', 2 ** 40],
+    ['GiB', 2 ** 30],
+    ['MiB', 2 ** 20],
+    ['KiB', 2 ** 10],
+  ];
   for (const [unit, size] of units) if (Math.abs(n) >= size) return `${+(n / size).toPrecision(3)} ${unit}`;
   return `${n} B`;
 }

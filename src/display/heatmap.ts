@@ -27,7 +27,8 @@ export function pick(array: NamedArray, at: Record<string, number>): NamedArray 
   if (axes.length !== shape.length) fail('USAGE', `pick(): ${axes.length} axes but a shape of ${shape.length}`);
   for (const a of Object.keys(at)) if (!axes.includes(a)) fail('UNKNOWN_AXIS', `pick(): the array has no axis '${a}' (axes: ${axes.join(' ')})`);
   const free = axes.filter((a) => !(a in at));
-  if (free.length !== 2) fail('USAGE', `pick(): fix all axes but two; axes ${axes.join(' ')}, fixed ${Object.keys(at).join(' ') || 'none'} leaves ${free.join(' ') || 'none'}`);
+  if (free.length !== 2)
+    fail('USAGE', `pick(): fix all axes but two; axes ${axes.join(' ')}, fixed ${Object.keys(at).join(' ') || 'none'} leaves ${free.join(' ') || 'none'}`);
   const strides = shape.map((_, i) => shape.slice(i + 1).reduce((p, x) => p * x, 1));
   let base = 0;
   axes.forEach((a, i) => {
@@ -62,9 +63,35 @@ export interface HeatmapOptions {
 }
 
 type RGB = [number, number, number];
-const VIRIDIS: RGB[] = [[68, 1, 84], [72, 40, 120], [62, 74, 137], [49, 104, 142], [38, 130, 142], [31, 158, 137], [53, 183, 121], [109, 205, 89], [180, 222, 44], [253, 231, 37]];
-const RDBU: RGB[] = [[5, 48, 97], [33, 102, 172], [67, 147, 195], [146, 197, 222], [209, 229, 240], [247, 247, 247], [253, 219, 199], [244, 165, 130], [214, 96, 77], [178, 24, 43], [103, 0, 31]];
-const GREYS: RGB[] = [[255, 255, 255], [0, 0, 0]];
+const VIRIDIS: RGB[] = [
+  [68, 1, 84],
+  [72, 40, 120],
+  [62, 74, 137],
+  [49, 104, 142],
+  [38, 130, 142],
+  [31, 158, 137],
+  [53, 183, 121],
+  [109, 205, 89],
+  [180, 222, 44],
+  [253, 231, 37],
+];
+const RDBU: RGB[] = [
+  [5, 48, 97],
+  [33, 102, 172],
+  [67, 147, 195],
+  [146, 197, 222],
+  [209, 229, 240],
+  [247, 247, 247],
+  [253, 219, 199],
+  [244, 165, 130],
+  [214, 96, 77],
+  [178, 24, 43],
+  [103, 0, 31],
+];
+const GREYS: RGB[] = [
+  [255, 255, 255],
+  [0, 0, 0],
+];
 const NAN_RGB: RGB = [200, 200, 200];
 
 function ramp(stops: RGB[], x: number): RGB {
@@ -141,7 +168,12 @@ export function encodePng(rows: number, cols: number, color: (i: number, j: numb
   new DataView(ihdr.buffer).setUint32(0, cols);
   new DataView(ihdr.buffer).setUint32(4, rows);
   ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  const parts = [Uint8Array.from([137, 80, 78, 71, 13, 10, 26, 10]), pngChunk('IHDR', ihdr), pngChunk('IDAT', platform.deflate(raw)), pngChunk('IEND', new Uint8Array(0))];
+  const parts = [
+    Uint8Array.from([137, 80, 78, 71, 13, 10, 26, 10]),
+    pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', platform.deflate(raw)),
+    pngChunk('IEND', new Uint8Array(0)),
+  ];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
   for (const p of parts) {
@@ -215,16 +247,22 @@ export function heatmap(m: Matrix, opts: HeatmapOptions = {}): View {
     for (let i = 0; i < rows; i++)
       for (let j = 0; j < cols; j++) {
         const v = at(i, j);
-        parts.push(`<rect x="${ml + j * cell}" y="${mt + i * cell}" width="${cell}" height="${cell}" fill="${hex(color(v))}"><title>${escapeXml(`[${i}, ${j}] = ${formatNumber(v)}`)}</title></rect>`);
+        parts.push(
+          `<rect x="${ml + j * cell}" y="${mt + i * cell}" width="${cell}" height="${cell}" fill="${hex(color(v))}"><title>${escapeXml(`[${i}, ${j}] = ${formatNumber(v)}`)}</title></rect>`,
+        );
         if (showValues) {
           const [r, g, b] = color(v);
           const ink = 0.299 * r + 0.587 * g + 0.114 * b > 140 ? '#111' : '#fff';
-          parts.push(`<text x="${ml + j * cell + cell / 2}" y="${mt + i * cell + cell / 2 + 3.5}" text-anchor="middle" font-size="${Math.min(10, cell / 3)}" fill="${ink}">${escapeXml(formatNumber(v, 2))}</text>`);
+          parts.push(
+            `<text x="${ml + j * cell + cell / 2}" y="${mt + i * cell + cell / 2 + 3.5}" text-anchor="middle" font-size="${Math.min(10, cell / 3)}" fill="${ink}">${escapeXml(formatNumber(v, 2))}</text>`,
+          );
         }
       }
   } else {
     const png = base64(encodePng(rows, cols, (i, j) => color(at(i, j))));
-    parts.push(`<image x="${ml}" y="${mt}" width="${pw}" height="${ph}" preserveAspectRatio="none" style="image-rendering:pixelated" href="data:image/png;base64,${png}"/>`);
+    parts.push(
+      `<image x="${ml}" y="${mt}" width="${pw}" height="${ph}" preserveAspectRatio="none" style="image-rendering:pixelated" href="data:image/png;base64,${png}"/>`,
+    );
   }
   parts.push(`<rect x="${ml}" y="${mt}" width="${pw}" height="${ph}" fill="none" stroke="#888"/>`);
   const ry = tickEvery(rows);

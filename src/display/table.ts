@@ -36,10 +36,13 @@ export function table(rows: readonly Record<string, unknown>[], opts: TableOptio
   const columns = opts.columns ? [...opts.columns] : [...new Set(rows.flatMap((r) => Object.keys(r)))];
   const digits = opts.digits ?? 4;
   const texts = rows.map((r) => columns.map((c) => (opts.format?.[c] ? opts.format[c]!(r[c]) : cellText(r[c], digits))));
-  const numeric = columns.map((c) => rows.some((r) => typeof r[c] === 'number') && rows.every((r) => r[c] === undefined || r[c] === null || typeof r[c] === 'number'));
+  const numeric = columns.map(
+    (c) => rows.some((r) => typeof r[c] === 'number') && rows.every((r) => r[c] === undefined || r[c] === null || typeof r[c] === 'number'),
+  );
 
   const th = 'style="text-align:left;padding:.25rem .6rem;border-bottom:2px solid #c9ced8;background:#f5f7fa"';
-  const td = (num: boolean) => `style="text-align:${num ? 'right' : 'left'};padding:.25rem .6rem;border-bottom:1px solid #e3e6ec${num ? ';font-variant-numeric:tabular-nums' : ''}"`;
+  const td = (num: boolean) =>
+    `style="text-align:${num ? 'right' : 'left'};padding:.25rem .6rem;border-bottom:1px solid #e3e6ec${num ? ';font-variant-numeric:tabular-nums' : ''}"`;
   const caption = opts.title ? `<caption style="caption-side:top;text-align:left;font-weight:600;padding:.3rem 0">${escapeXml(opts.title)}</caption>` : '';
   const htmlText = [
     `<table style="border-collapse:collapse;font-size:13px">${caption}`,
@@ -51,11 +54,6 @@ export function table(rows: readonly Record<string, unknown>[], opts: TableOptio
   const widths = columns.map((c, j) => Math.max(c.length, ...texts.map((r) => r[j]!.length)));
   const pad = (t: string, j: number) => (numeric[j] ? t.padStart(widths[j]!) : t.padEnd(widths[j]!));
   const line = (cells: string[]) => cells.map(pad).join('  ').replace(/\s+$/, '');
-  const text = [
-    ...(opts.title ? [opts.title] : []),
-    line(columns),
-    widths.map((w) => '-'.repeat(w)).join('  '),
-    ...texts.map(line),
-  ].join('\n');
+  const text = [...(opts.title ? [opts.title] : []), line(columns), widths.map((w) => '-'.repeat(w)).join('  '), ...texts.map(line)].join('\n');
   return new View({ kind: 'html', html: htmlText, text, title: opts.title });
 }

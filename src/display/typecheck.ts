@@ -36,7 +36,10 @@ export class TypecheckResult extends View {
         `${' '.repeat(gutter)} | ${' '.repeat(Math.max(0, d.column - 1))}^`,
       ].join('\n');
     });
-    const summary = diagnostics.length === 0 ? `${fileName}: no errors (TypeScript ${typescriptVersion})` : `${diagnostics.length} diagnostic${diagnostics.length === 1 ? '' : 's'} (TypeScript ${typescriptVersion})`;
+    const summary =
+      diagnostics.length === 0
+        ? `${fileName}: no errors (TypeScript ${typescriptVersion})`
+        : `${diagnostics.length} diagnostic${diagnostics.length === 1 ? '' : 's'} (TypeScript ${typescriptVersion})`;
     const text = [...blocks, summary].join('\n\n');
     const color = diagnostics.some((d) => d.category === 'error') ? '#b3261e' : '#137333';
     super({
@@ -110,7 +113,13 @@ export async function typecheck(source: string, opts: TypecheckOptions = {}): Pr
   const sf = program.getSourceFile(file)!;
   const all = [...program.getSyntacticDiagnostics(sf), ...program.getSemanticDiagnostics(sf)];
   const category = (c: number): SnippetDiagnostic['category'] =>
-    c === ts.DiagnosticCategory.Error ? 'error' : c === ts.DiagnosticCategory.Warning ? 'warning' : c === ts.DiagnosticCategory.Suggestion ? 'suggestion' : 'message';
+    c === ts.DiagnosticCategory.Error
+      ? 'error'
+      : c === ts.DiagnosticCategory.Warning
+        ? 'warning'
+        : c === ts.DiagnosticCategory.Suggestion
+          ? 'suggestion'
+          : 'message';
   const diagnostics = all.map((d) => {
     const pos = d.start !== undefined ? sf.getLineAndCharacterOfPosition(d.start) : { line: 0, character: 0 };
     return {

@@ -141,7 +141,7 @@ export function svg(text: string, opts: { title?: string; text?: string } = {}):
   const body = String(text).replace(/^\s*<\?xml[^>]*>\s*/, '');
   if (!/^\s*<svg[\s>]/.test(body)) fail('USAGE', 'svg(): the text must start with an <svg> element');
   const size = /<svg[^>]*\bwidth="([\d.]+)"[^>]*\bheight="([\d.]+)"/.exec(body);
-  const title = opts.title ?? (/<title>([^<]*)<\/title>/.exec(body)?.[1] ?? '');
+  const title = opts.title ?? /<title>([^<]*)<\/title>/.exec(body)?.[1] ?? '';
   return new View({
     kind: 'svg',
     svg: body,
@@ -155,7 +155,15 @@ export function svg(text: string, opts: { title?: string; text?: string } = {}):
  * @example html('<b>done</b>', { text: 'done' }).show()
  */
 export function html(fragment: string, opts: { title?: string; text?: string } = {}): View {
-  const text = opts.text ?? String(fragment).replace(/<[^>]*>/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+  const text =
+    opts.text ??
+    String(fragment)
+      .replace(/<[^>]*>/g, '')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&quot;/g, '"')
+      .replace(/&#39;/g, "'")
+      .replace(/&amp;/g, '&');
   return new View({ kind: 'html', html: String(fragment), text, title: opts.title });
 }
 
@@ -187,6 +195,9 @@ export function hstack(...views: View[]): View {
     kind: 'html',
     html: `<div style="display:flex;flex-wrap:wrap;gap:1.5rem;align-items:flex-start">${cells}</div>`,
     text: views.map((v) => v.text).join('\n\n'),
-    title: views.map((v) => v.title).filter(Boolean).join(' | '),
+    title: views
+      .map((v) => v.title)
+      .filter(Boolean)
+      .join(' | '),
   });
 }

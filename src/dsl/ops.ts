@@ -1,9 +1,6 @@
 /** The free functions of the DSL: declarations, einsum and elementwise math. */
 import { fail } from '../errors.ts';
-import {
-  buildGraph, constNode, einsumNode, indexNode, inputNode, selectNode, sizeNode,
-  fmtAxes, type DType, type Graph,
-} from '../ir/index.ts';
+import { buildGraph, constNode, einsumNode, indexNode, inputNode, selectNode, sizeNode, fmtAxes, type DType, type Graph } from '../ir/index.ts';
 import { implicitOutput, parseAxes, parseSpec } from './spec.ts';
 import { binaryOp, lift, Tensor, unaryOp, type Axes, type AxesOf, type Operand, type SoftmaxOptions } from './tensor.ts';
 import type { CheckAxes, IsDynamic, ParseAxes, Rename, SelectAxes, SpecInputs, SpecOutput, Union, Without } from './types.ts';
@@ -54,7 +51,10 @@ export function einsum<const S extends string>(spec: S, ...operands: OperandsOf<
   const parsed = parseSpec(spec);
   const ops = operands as unknown as Tensor<any>[];
   if (ops.length !== parsed.inputs.length)
-    fail('OPERAND_COUNT', `einsum '${spec}': the spec names ${parsed.inputs.length} operand${parsed.inputs.length === 1 ? '' : 's'} but ${ops.length} ${ops.length === 1 ? 'was' : 'were'} passed`);
+    fail(
+      'OPERAND_COUNT',
+      `einsum '${spec}': the spec names ${parsed.inputs.length} operand${parsed.inputs.length === 1 ? '' : 's'} but ${ops.length} ${ops.length === 1 ? 'was' : 'were'} passed`,
+    );
   ops.forEach((op, i) => {
     if (!(op instanceof Tensor)) fail('BAD_INPUT', `einsum '${spec}': operand ${i + 1} is not a tensor (got ${op === null ? 'null' : typeof op})`);
     const want = parsed.inputs[i]!;
@@ -63,14 +63,18 @@ export function einsum<const S extends string>(spec: S, ...operands: OperandsOf<
     if (!same) {
       const j = want.findIndex((a, k) => a !== got[k]);
       const detail =
-        want.length !== got.length
-          ? `the spec has ${want.length} axes, the tensor ${got.length}`
-          : `axis ${j + 1} is '${got[j]}', the spec says '${want[j]}'`;
+        want.length !== got.length ? `the spec has ${want.length} axes, the tensor ${got.length}` : `axis ${j + 1} is '${got[j]}', the spec says '${want[j]}'`;
       fail('AXIS_MISMATCH', `einsum '${spec}': operand ${i + 1}${nameOf(op)} has axes ${fmtAxes(got)} but the spec says ${fmtAxes(want)} (${detail})`);
     }
   });
   const output = parsed.output ?? implicitOutput(parsed.inputs);
-  return new Tensor(einsumNode(spec, ops.map((o) => o.node), output)) as Tensor<SpecOutput<S>>;
+  return new Tensor(
+    einsumNode(
+      spec,
+      ops.map((o) => o.node),
+      output,
+    ),
+  ) as Tensor<SpecOutput<S>>;
 }
 
 function nameOf(t: Tensor<any>): string {
@@ -291,9 +295,7 @@ export function softmax<A extends Axes, const X extends A[number]>(x: Tensor<A>,
  * then the mask's: the values' order, never the mask's, so the result feeds the same einsum.
  * @example where(index('t').le(index('s')), input('x', 'b s t'), 0).axes // ['b', 's', 't']
  */
-export function where<C extends Tensor<any>, A extends Operand, B extends Operand>(
-  cond: C, a: A, b: B,
-): Tensor<SelectAxes<AxesOf<C>, AxesOf<A>, AxesOf<B>>> {
+export function where<C extends Tensor<any>, A extends Operand, B extends Operand>(cond: C, a: A, b: B): Tensor<SelectAxes<AxesOf<C>, AxesOf<A>, AxesOf<B>>> {
   if (!(cond instanceof Tensor)) fail('DTYPE', 'where: the condition must be a mask tensor (a comparison)');
   const other = typeof b === 'number' ? (typeof a === 'number' ? 'f32' : a.dtype) : b.dtype;
   const ta = lift(a, other);

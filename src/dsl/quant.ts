@@ -31,7 +31,10 @@ export function quantizeInt8<A extends Axes, const X extends A[number]>(x: Tenso
   const amax = (x.abs() as Tensor<any>).max(axis);
   const scale = amax.div(127);
   // where() puts the condition's axes first: transpose back to x's order (a view)
-  const q = where(amax.gt(0), x.div(scale), 0).round().cast('i8').transpose(x.axes.join(' ') as never);
+  const q = where(amax.gt(0), x.div(scale), 0)
+    .round()
+    .cast('i8')
+    .transpose(x.axes.join(' ') as never);
   return { q: q as unknown as Tensor<A>, scale: scale as unknown as Tensor<Without<A, X>> };
 }
 
@@ -64,8 +67,14 @@ export function appendInt8<C extends Axes, S extends Axes>(
   if (!rowAxes.includes(r)) fail('UNKNOWN_AXIS', `appendInt8: the new rows [${rowAxes.join(' ')}] have no axis '${r}'`);
   const want = rowAxes.map((a) => (a === r ? token : a)).join(' ');
   if ((cache.q.axes as readonly string[]).join(' ') !== want)
-    fail('AXIS_MISMATCH', `appendInt8: the cache has axes [${cache.q.axes.join(' ')}] but the new rows [${rowAxes.join(' ')}] need a cache [${want}] (axis '${r}' becomes '${token}')`);
-  const scaleWant = want.split(' ').filter((a) => a !== axis).join(' ');
+    fail(
+      'AXIS_MISMATCH',
+      `appendInt8: the cache has axes [${cache.q.axes.join(' ')}] but the new rows [${rowAxes.join(' ')}] need a cache [${want}] (axis '${r}' becomes '${token}')`,
+    );
+  const scaleWant = want
+    .split(' ')
+    .filter((a) => a !== axis)
+    .join(' ');
   if ((cache.scale.axes as readonly string[]).join(' ') !== scaleWant)
     fail('AXIS_MISMATCH', `appendInt8: the cache scales have axes [${cache.scale.axes.join(' ')}]; one scale per row along '${axis}' needs [${scaleWant}]`);
   const { q, scale } = quantizeInt8(rows, axis as never);
@@ -74,7 +83,9 @@ export function appendInt8<C extends Axes, S extends Axes>(
   const fresh = j.ge(0).and(j.lt(size(r)));
   const row = j.maximum(0).minimum(size(r).sub(1));
   // where() broadcasts with the condition's axes first: put the cache's order back (a view)
-  const nextQ = where(fresh, (q as Tensor<any>).gather(r, row), cache.q).cast('i8').transpose(cache.q.axes.join(' ') as never);
+  const nextQ = where(fresh, (q as Tensor<any>).gather(r, row), cache.q)
+    .cast('i8')
+    .transpose(cache.q.axes.join(' ') as never);
   const nextScale = where(fresh, (scale as Tensor<any>).gather(r, row), cache.scale).transpose(cache.scale.axes.join(' ') as never);
   return { q: nextQ as unknown as Tensor<C>, scale: nextScale as unknown as Tensor<S> };
 }

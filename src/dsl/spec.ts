@@ -15,8 +15,7 @@ export function parseAxes(text: string, where: string): string[] {
   const seen = new Set<string>();
   axes.forEach((a, i) => {
     checkName('axis', a, `${where}, axis ${i + 1}`);
-    if (seen.has(a))
-      fail('REPEATED_AXIS', `${where}: axis '${a}' appears twice in '${text.trim()}'; diagonals are not supported, use two names`);
+    if (seen.has(a)) fail('REPEATED_AXIS', `${where}: axis '${a}' appears twice in '${text.trim()}'; diagonals are not supported, use two names`);
     seen.add(a);
   });
   return axes;
@@ -58,5 +57,8 @@ export function parseSpec(spec: string): ParsedSpec {
 export function implicitOutput(inputs: readonly (readonly string[])[]): string[] {
   const count = new Map<string, number>();
   for (const axes of inputs) for (const a of axes) count.set(a, (count.get(a) ?? 0) + 1);
-  return [...count].filter(([, c]) => c === 1).map(([a]) => a).sort();
+  return [...count]
+    .filter(([, c]) => c === 1)
+    .map(([a]) => a)
+    .sort();
 }

@@ -1,8 +1,21 @@
 /** The typed tensor handle of the DSL: an IR node plus its axes in the type. */
 import { fail } from '../errors.ts';
 import {
-  binaryNode, castNode, constNode, gatherNode, indexNode, reduceNode, scanNode, softmaxNode, topkNode, unaryNode, viewNode,
-  type BinaryFn, type DType, type Node, type UnaryFn,
+  binaryNode,
+  castNode,
+  constNode,
+  gatherNode,
+  indexNode,
+  reduceNode,
+  scanNode,
+  softmaxNode,
+  topkNode,
+  unaryNode,
+  viewNode,
+  type BinaryFn,
+  type DType,
+  type Node,
+  type UnaryFn,
 } from '../ir/index.ts';
 import { parseAxes } from './spec.ts';
 import type { CheckAxes, CheckPermutation, Merge, ParseAxes, Rename, Replace, Union, Without } from './types.ts';
@@ -29,62 +42,124 @@ export class Tensor<in out A extends Axes = string[]> {
   }
 
   /** Elementwise `this + b`, broadcasting by axis name. */
-  add<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> { return bin('add', this, b); }
+  add<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> {
+    return bin('add', this, b);
+  }
   /** Elementwise `this - b`. */
-  sub<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> { return bin('sub', this, b); }
+  sub<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> {
+    return bin('sub', this, b);
+  }
   /** Elementwise `this * b`. */
-  mul<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> { return bin('mul', this, b); }
+  mul<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> {
+    return bin('mul', this, b);
+  }
   /** Elementwise `this / b` (integer division for two i32 operands). */
-  div<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> { return bin('div', this, b); }
+  div<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> {
+    return bin('div', this, b);
+  }
   /** Elementwise remainder of two i32 tensors (result has the sign of the dividend). */
-  mod<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> { return bin('mod', this, b); }
+  mod<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> {
+    return bin('mod', this, b);
+  }
   /** Elementwise `this ** b`. */
-  pow<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> { return bin('pow', this, b); }
+  pow<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> {
+    return bin('pow', this, b);
+  }
   /** Elementwise maximum (for a reduction use `.max('axis')`). */
-  maximum<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> { return bin('max', this, b); }
+  maximum<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> {
+    return bin('max', this, b);
+  }
   /** Elementwise minimum. */
-  minimum<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> { return bin('min', this, b); }
+  minimum<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> {
+    return bin('min', this, b);
+  }
   /** `this < b` as a mask. */
-  lt<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> { return bin('lt', this, b); }
+  lt<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> {
+    return bin('lt', this, b);
+  }
   /** `this <= b` as a mask. */
-  le<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> { return bin('le', this, b); }
+  le<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> {
+    return bin('le', this, b);
+  }
   /** `this > b` as a mask. */
-  gt<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> { return bin('gt', this, b); }
+  gt<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> {
+    return bin('gt', this, b);
+  }
   /** `this >= b` as a mask. */
-  ge<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> { return bin('ge', this, b); }
+  ge<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> {
+    return bin('ge', this, b);
+  }
   /** `this == b` as a mask. */
-  eq<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> { return bin('eq', this, b); }
+  eq<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> {
+    return bin('eq', this, b);
+  }
   /** `this != b` as a mask. */
-  ne<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> { return bin('ne', this, b); }
+  ne<B extends Operand>(b: B): Tensor<Union<A, AxesOf<B>>> {
+    return bin('ne', this, b);
+  }
   /** Mask conjunction. */
-  and<B extends Tensor<any>>(b: B): Tensor<Union<A, AxesOf<B>>> { return bin('and', this, b); }
+  and<B extends Tensor<any>>(b: B): Tensor<Union<A, AxesOf<B>>> {
+    return bin('and', this, b);
+  }
   /** Mask disjunction. */
-  or<B extends Tensor<any>>(b: B): Tensor<Union<A, AxesOf<B>>> { return bin('or', this, b); }
+  or<B extends Tensor<any>>(b: B): Tensor<Union<A, AxesOf<B>>> {
+    return bin('or', this, b);
+  }
   /** Mask negation. */
-  not(): Tensor<A> { return un('not', this); }
-  neg(): Tensor<A> { return un('neg', this); }
-  exp(): Tensor<A> { return un('exp', this); }
-  log(): Tensor<A> { return un('log', this); }
-  tanh(): Tensor<A> { return un('tanh', this); }
-  sqrt(): Tensor<A> { return un('sqrt', this); }
-  rsqrt(): Tensor<A> { return un('rsqrt', this); }
-  abs(): Tensor<A> { return un('abs', this); }
-  sin(): Tensor<A> { return un('sin', this); }
-  cos(): Tensor<A> { return un('cos', this); }
+  not(): Tensor<A> {
+    return un('not', this);
+  }
+  neg(): Tensor<A> {
+    return un('neg', this);
+  }
+  exp(): Tensor<A> {
+    return un('exp', this);
+  }
+  log(): Tensor<A> {
+    return un('log', this);
+  }
+  tanh(): Tensor<A> {
+    return un('tanh', this);
+  }
+  sqrt(): Tensor<A> {
+    return un('sqrt', this);
+  }
+  rsqrt(): Tensor<A> {
+    return un('rsqrt', this);
+  }
+  abs(): Tensor<A> {
+    return un('abs', this);
+  }
+  sin(): Tensor<A> {
+    return un('sin', this);
+  }
+  cos(): Tensor<A> {
+    return un('cos', this);
+  }
   /** Rounds to the nearest integer, half to even (as WGSL's `round`). */
-  round(): Tensor<A> { return un('round', this); }
+  round(): Tensor<A> {
+    return un('round', this);
+  }
   /** Rounds down to an integer (an i32 tensor stays as it is). */
-  floor(): Tensor<A> { return un('floor', this); }
+  floor(): Tensor<A> {
+    return un('floor', this);
+  }
   /** `1 / (1 + e^-x)`, without overflow for any x (sigmoid(-100) is 3.7e-44, not NaN). */
-  sigmoid(): Tensor<A> { return un('sigmoid', this); }
+  sigmoid(): Tensor<A> {
+    return un('sigmoid', this);
+  }
   /** `x` where x > 0, else `e^x - 1` (ELU with alpha 1); linear attention's feature map is `x.elu().add(1)`. */
-  elu(): Tensor<A> { return un('elu', this); }
+  elu(): Tensor<A> {
+    return un('elu', this);
+  }
   /** `min(max(this, lo), hi)`: clips into [lo, hi], broadcasting by axis name like `minimum`. */
   clamp<L extends Operand, H extends Operand>(lo: L, hi: H): Tensor<Union<Union<A, AxesOf<L>>, AxesOf<H>>> {
     return bin('min', bin('max', this, lo), hi);
   }
   /** Converts to another dtype; to `i8` it truncates and saturates to -128..127. */
-  cast(dtype: DType): Tensor<A> { return new Tensor(castNode(this.node, dtype)); }
+  cast(dtype: DType): Tensor<A> {
+    return new Tensor(castNode(this.node, dtype));
+  }
 
   /** Sum over the space-separated axes `over`. */
   sum<const O extends string>(over: CheckAxes<A, O>): Tensor<Without<A, ParseAxes<O>[number]>> {

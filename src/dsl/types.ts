@@ -6,55 +6,36 @@
 type Ws = ' ' | '\t' | '\n';
 
 /** Strips leading and trailing whitespace from a string literal type. */
-export type Trim<S extends string> = S extends `${Ws}${infer R}`
-  ? Trim<R>
-  : S extends `${infer R}${Ws}`
-    ? Trim<R>
-    : S;
+export type Trim<S extends string> = S extends `${Ws}${infer R}` ? Trim<R> : S extends `${infer R}${Ws}` ? Trim<R> : S;
 
 /**
  * True for text known only at run time: `string` and template-literal patterns such
  * as `${string} -> ${string}` (they admit every key, so `{}` satisfies their record).
  */
+// biome-ignore lint/complexity/noBannedTypes: `{}` is the empty record the test needs, not an object type
 export type IsDynamic<S extends string> = {} extends Record<S, 1> ? true : false;
 
 /** `'b h  s d'` → `['b', 'h', 's', 'd']`. */
-export type ParseAxes<S extends string> = IsDynamic<S> extends true
-  ? string[]
-  : Trim<S> extends ''
-    ? []
-    : Trim<S> extends `${infer H} ${infer R}`
-      ? [Trim<H>, ...ParseAxes<R>]
-      : [Trim<S>];
+export type ParseAxes<S extends string> =
+  IsDynamic<S> extends true ? string[] : Trim<S> extends '' ? [] : Trim<S> extends `${infer H} ${infer R}` ? [Trim<H>, ...ParseAxes<R>] : [Trim<S>];
 
 type SplitComma<S extends string> = S extends `${infer H},${infer R}` ? [H, ...SplitComma<R>] : [S];
 
 type ParseEach<L extends string[]> = { [K in keyof L]: ParseAxes<L[K]> };
 
 /** The operand axis lists of an einsum spec. */
-export type SpecInputs<S extends string> = S extends `${infer L}->${string}`
-  ? ParseEach<SplitComma<L>>
-  : ParseEach<SplitComma<S>>;
+export type SpecInputs<S extends string> = S extends `${infer L}->${string}` ? ParseEach<SplitComma<L>> : ParseEach<SplitComma<S>>;
 
 /**
  * The output axes of an einsum spec. An implicit output (numpy's rule: axes seen
  * once, sorted) is typed as `string[]`: write `->` to get a typed result.
  */
-export type SpecOutput<S extends string> = IsDynamic<S> extends true
-  ? string[]
-  : S extends `${string}->${infer R}`
-    ? ParseAxes<R>
-    : string[];
+export type SpecOutput<S extends string> = IsDynamic<S> extends true ? string[] : S extends `${string}->${infer R}` ? ParseAxes<R> : string[];
 
 /** Removes every axis in `R` from `A`, keeping order (unknown when `R` is only known at run time). */
-export type Without<A extends readonly string[], R extends string> = string extends R
-  ? string[]
-  : WithoutKnown<A, R>;
+export type Without<A extends readonly string[], R extends string> = string extends R ? string[] : WithoutKnown<A, R>;
 
-type WithoutKnown<A extends readonly string[], R extends string> = A extends readonly [
-  infer H extends string,
-  ...infer T extends string[],
-]
+type WithoutKnown<A extends readonly string[], R extends string> = A extends readonly [infer H extends string, ...infer T extends string[]]
   ? H extends R
     ? WithoutKnown<T, R>
     : [H, ...WithoutKnown<T, R>]

@@ -31,7 +31,11 @@ export function interpret(graph: Graph, inputs: Record<string, InterpInput>, dim
   const sizes = resolveSizes(graph, dims);
   const values = new Map<number, InterpArray>();
   checkInputs(graph, inputs, sizes);
-  for (const n of graph.nodes) values.set(n.id, evalNode(n, (c) => values.get(c.id)!, sizes, inputs));
+  for (const n of graph.nodes)
+    values.set(
+      n.id,
+      evalNode(n, (c) => values.get(c.id)!, sizes, inputs),
+    );
   const out: InterpResult = {};
   for (const o of graph.outputs) out[o.name] = values.get(o.node.id)!;
   return out;
@@ -48,8 +52,7 @@ function describe(axes: readonly string[], sizes: Record<string, number>): strin
 function checkInputs(graph: Graph, inputs: Record<string, InterpInput>, sizes: Record<string, number>): void {
   if (inputs === null || typeof inputs !== 'object') fail('BAD_INPUT', `graph '${graph.name}': inputs must be an object of arrays`);
   const names = new Set(graph.inputs.map((i) => i.name));
-  for (const k of Object.keys(inputs))
-    if (!names.has(k)) fail('BAD_INPUT', `graph '${graph.name}': unknown input '${k}' (inputs: ${[...names].join(', ')})`);
+  for (const k of Object.keys(inputs)) if (!names.has(k)) fail('BAD_INPUT', `graph '${graph.name}': unknown input '${k}' (inputs: ${[...names].join(', ')})`);
   for (const inp of graph.inputs) {
     const arr = inputs[inp.name];
     const count = shapeOf(inp.axes, sizes).reduce((p, x) => p * x, 1);
@@ -63,8 +66,7 @@ function checkInputs(graph: Graph, inputs: Record<string, InterpInput>, sizes: R
       const [lo, hi] = inp.dtype === 'i8' ? [-128, 127] : [I32_MIN, I32_MAX];
       for (let i = 0; i < arr.length; i++) {
         const v = arr[i]!;
-        if (!Number.isInteger(v) || v < lo || v > hi)
-          fail('BAD_INPUT', `input '${inp.name}' is ${inp.dtype} (integers ${lo}..${hi}) but value ${i} is ${v}`);
+        if (!Number.isInteger(v) || v < lo || v > hi) fail('BAD_INPUT', `input '${inp.name}' is ${inp.dtype} (integers ${lo}..${hi}) but value ${i} is ${v}`);
         if (inp.max !== undefined && (v < 0 || v > sizes[inp.max]!))
           fail('INDEX_RANGE', `input '${inp.name}' (values 0..${inp.max}): value ${i} is ${v}, outside 0..${sizes[inp.max]}`);
       }
@@ -101,7 +103,6 @@ function forEachIndex(shape: readonly number[], strides: readonly number[][], f:
   }
 }
 
-
 function toI32(x: number): number {
   if (Number.isNaN(x)) return 0;
   return Math.trunc(Math.min(I32_MAX, Math.max(I32_MIN, x))) || 0; // an integer has no -0
@@ -126,12 +127,7 @@ function elementwise(axes: readonly string[], sizes: Record<string, number>, arg
   return { axes: [...axes], shape, data };
 }
 
-function evalNode(
-  n: Node,
-  get: (n: Node) => InterpArray,
-  sizes: Record<string, number>,
-  inputs: Record<string, InterpInput>,
-): InterpArray {
+function evalNode(n: Node, get: (n: Node) => InterpArray, sizes: Record<string, number>, inputs: Record<string, InterpInput>): InterpArray {
   const axes = [...n.axes];
   const shape = shapeOf(axes, sizes);
   const total = shape.reduce((p, x) => p * x, 1);
@@ -206,9 +202,7 @@ function evalNode(
  * Applies `f` to each row of `x` along `axis` (its values in index order) and writes what it
  * returns along `outAxis` of a new array with axes `outAxes` (the row axes and `outAxis`).
  */
-function rowwise(
-  x: InterpArray, axis: string, outAxes: string[], outAxis: string, sizes: Record<string, number>, f: (row: number[]) => number[],
-): InterpArray {
+function rowwise(x: InterpArray, axis: string, outAxes: string[], outAxis: string, sizes: Record<string, number>, f: (row: number[]) => number[]): InterpArray {
   const rowAxes = x.axes.filter((a) => a !== axis);
   const shape = shapeOf(outAxes, sizes);
   const out: InterpArray = { axes: outAxes, shape, data: new Float64Array(shape.reduce((p, v) => p * v, 1)) };
@@ -240,10 +234,7 @@ function topk(row: number[], k: number): number[] {
  * logit is not -inf; a row where none does is all zeros. A sink joins the
  * denominator only.
  */
-function softmax(
-  axis: string, axes: string[], sizes: Record<string, number>,
-  x: InterpArray, mask?: InterpArray, sink?: InterpArray,
-): InterpArray {
+function softmax(axis: string, axes: string[], sizes: Record<string, number>, x: InterpArray, mask?: InterpArray, sink?: InterpArray): InterpArray {
   const rowAxes = axes.filter((a) => a !== axis);
   const all = [...rowAxes, axis];
   const len = sizes[axis]!;

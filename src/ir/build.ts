@@ -5,9 +5,7 @@
 import { fail } from '../errors.ts';
 import { checkName } from './names.ts';
 import { BINARY, UNARY } from './ops.ts';
-import {
-  mk, type BinaryFn, type DType, type Node, type ReduceFn, type UnaryFn, type ViewKind,
-} from './node.ts';
+import { mk, type BinaryFn, type DType, type Node, type ReduceFn, type UnaryFn, type ViewKind } from './node.ts';
 
 const FLOAT = new Set<DType>(['f32', 'f16']);
 const DTYPES: readonly DType[] = ['f32', 'f16', 'i32', 'i8'];
@@ -53,7 +51,8 @@ export function indexNode(axis: string, blocks?: { of: string; by: string }): No
   const where = `blockIndex('${String(blocks.of).slice(0, 40)}', '${String(blocks.by).slice(0, 40)}', '${axis}')`;
   checkName('axis', blocks.of, where);
   checkName('size', blocks.by, where);
-  if (new Set([axis, blocks.of, blocks.by]).size !== 3) fail('USAGE', `${where}: the block axis, the axis it blocks and the block size need three different names`);
+  if (new Set([axis, blocks.of, blocks.by]).size !== 3)
+    fail('USAGE', `${where}: the block axis, the axis it blocks and the block size need three different names`);
   return mk({ op: 'index', axis, axes: [axis], dtype: 'i32', blocks: { of: blocks.of, by: blocks.by } });
 }
 
@@ -74,8 +73,7 @@ function widen(x: Node): Node {
 }
 
 function arithType(fn: string, a: Node, b: Node): DType {
-  if (a.dtype === 'bool' || b.dtype === 'bool')
-    fail('DTYPE', `${fn}: cannot do arithmetic on a bool (mask) operand; use where(mask, x, y)`);
+  if (a.dtype === 'bool' || b.dtype === 'bool') fail('DTYPE', `${fn}: cannot do arithmetic on a bool (mask) operand; use where(mask, x, y)`);
   if (a.dtype === b.dtype) return a.dtype;
   if (a.dtype === 'i32') return b.dtype;
   if (b.dtype === 'i32') return a.dtype;
@@ -179,14 +177,12 @@ export function softmaxNode(x: Node, axis: string, mask?: Node, sink?: Node): No
   if (!FLOAT.has(x.dtype)) fail('DTYPE', `softmax: logits must be f32 or f16, got ${x.dtype}`);
   if (mask) {
     if (mask.dtype !== 'bool') fail('DTYPE', `softmax mask must be bool (a comparison), got ${mask.dtype}`);
-    for (const a of mask.axes)
-      if (!x.axes.includes(a)) fail('UNKNOWN_AXIS', `softmax mask: axis '${a}' is not an axis of the logits ${fmtAxes(x.axes)}`);
+    for (const a of mask.axes) if (!x.axes.includes(a)) fail('UNKNOWN_AXIS', `softmax mask: axis '${a}' is not an axis of the logits ${fmtAxes(x.axes)}`);
   }
   if (sink) {
     if (sink.dtype === 'bool') fail('DTYPE', 'softmax sink must be a number, not a mask');
     for (const a of sink.axes)
-      if (!x.axes.includes(a) || a === axis)
-        fail('UNKNOWN_AXIS', `softmax sink: axis '${a}' must be one of the logits' axes other than '${axis}'`);
+      if (!x.axes.includes(a) || a === axis) fail('UNKNOWN_AXIS', `softmax sink: axis '${a}' must be one of the logits' axes other than '${axis}'`);
   }
   return mk({ op: 'softmax', x, axis, mask, sink, axes: x.axes, dtype: x.dtype });
 }
@@ -218,8 +214,7 @@ export function viewNode(x: Node, view: ViewKind, order?: readonly string[]): No
       checkHas(x, view.axis, where);
       if (view.into.length < 2) fail('SPEC_SYNTAX', `${where}: split into at least two axes`);
       checkAxes(view.into, where);
-      for (const a of view.into)
-        if (a !== view.axis && x.axes.includes(a)) fail('REPEATED_AXIS', `${where}: the tensor already has an axis '${a}'`);
+      for (const a of view.into) if (a !== view.axis && x.axes.includes(a)) fail('REPEATED_AXIS', `${where}: the tensor already has an axis '${a}'`);
       if (view.into.includes(view.axis)) fail('REPEATED_AXIS', `${where}: a part may not reuse the name '${view.axis}'`);
       axes = x.axes.flatMap((a) => (a === view.axis ? view.into : [a]));
       break;
@@ -230,8 +225,7 @@ export function viewNode(x: Node, view: ViewKind, order?: readonly string[]): No
       checkAxes(view.from, where);
       for (const a of view.from) checkHas(x, a, where);
       checkName('axis', view.into, where);
-      if (x.axes.includes(view.into) && !view.from.includes(view.into))
-        fail('REPEATED_AXIS', `${where}: the tensor already has an axis '${view.into}'`);
+      if (x.axes.includes(view.into) && !view.from.includes(view.into)) fail('REPEATED_AXIS', `${where}: the tensor already has an axis '${view.into}'`);
       if (view.from.includes(view.into)) fail('REPEATED_AXIS', `${where}: the merged axis may not reuse the name '${view.into}'`);
       const first = x.axes.findIndex((a) => view.from.includes(a));
       axes = x.axes.filter((a) => !view.from.includes(a));
@@ -274,7 +268,8 @@ export function topkNode(x0: Node, axis: string, k: number, into: string): Node 
   if (typeof k !== 'number' || !Number.isInteger(k) || k < 1)
     fail('BAD_SIZE', `${where}: k must be a positive integer, got ${typeof k === 'number' ? k : JSON.stringify(k)}`);
   checkName('axis', into, `${where} into`);
-  if (into !== axis && x.axes.includes(into)) fail('REPEATED_AXIS', `${where}: the tensor already has an axis '${into}' for the k = ${k} positions; name a new one`);
+  if (into !== axis && x.axes.includes(into))
+    fail('REPEATED_AXIS', `${where}: the tensor already has an axis '${into}' for the k = ${k} positions; name a new one`);
   if (into === axis) fail('REPEATED_AXIS', `${where}: the new axis of the k = ${k} positions needs a name other than '${axis}'`);
   if (x.dtype === 'bool') fail('DTYPE', `${where}: cannot rank a bool (mask); use where(mask, x, -Infinity)`);
   return mk({ op: 'topk', x, axis, k, into, axes: x.axes.map((a) => (a === axis ? into : a)), dtype: 'i32' });

@@ -64,11 +64,7 @@ export function collect(roots: readonly Node[]): Node[] {
  * Builds a graph from its output nodes.
  * @example buildGraph('mha', { o: out.node }, { sizes: { d: 64 } })
  */
-export function buildGraph(
-  name: string,
-  outputs: Record<string, Node>,
-  opts: { sizes?: Record<string, number> } = {},
-): Graph {
+export function buildGraph(name: string, outputs: Record<string, Node>, opts: { sizes?: Record<string, number> } = {}): Graph {
   checkName('graph', name, `graph '${String(name).slice(0, 40)}'`);
   const outs = Object.entries(outputs);
   if (outs.length === 0) fail('USAGE', `graph '${name}': it has no outputs`);
@@ -81,7 +77,9 @@ export function buildGraph(
   const inputs: InputNode[] = [];
   const byName = new Map<string, InputNode>();
   const sizes: string[] = [];
-  const addSize = (s: string) => { if (!sizes.includes(s)) sizes.push(s); };
+  const addSize = (s: string) => {
+    if (!sizes.includes(s)) sizes.push(s);
+  };
   const equations: SizeEquation[] = [];
   for (const n of nodes) {
     n.axes.forEach(addSize);
@@ -91,8 +89,7 @@ export function buildGraph(
       if (prev) fail('USAGE', `graph '${name}': two different inputs are both named '${n.name}' (${prev.axes.join(' ')} and ${n.axes.join(' ')})`);
       byName.set(n.name, n);
       inputs.push(n);
-      if (outputs[n.name] !== undefined && outputs[n.name] !== n)
-        fail('USAGE', `graph '${name}': output '${n.name}' has the same name as an input`);
+      if (outputs[n.name] !== undefined && outputs[n.name] !== n) fail('USAGE', `graph '${name}': output '${n.name}' has the same name as an input`);
     }
     if (n.op === 'index' && n.blocks)
       equations.push({ size: n.axis, factors: [n.blocks.of, n.blocks.by], ceil: true, origin: `blocks of '${n.blocks.by}' along '${n.blocks.of}'` });
@@ -126,7 +123,7 @@ function topkSizes(name: string, nodes: readonly Node[], staticSizes: Record<str
     const what = `topk over '${n.axis}' into '${n.into}' (k = ${n.k})`;
     const had = staticSize(staticSizes, n.into);
     if (had !== undefined && had !== n.k)
-      fail('SIZE_CONFLICT', `graph '${name}': ${what} makes size '${n.into}' ${n.k}, but ${fixedBy.get(n.into) ?? 'the graph\'s sizes'} fixed it to ${had}`);
+      fail('SIZE_CONFLICT', `graph '${name}': ${what} makes size '${n.into}' ${n.k}, but ${fixedBy.get(n.into) ?? "the graph's sizes"} fixed it to ${had}`);
     staticSizes[n.into] = n.k;
     fixedBy.set(n.into, what);
   }
@@ -175,5 +172,10 @@ export function nodesBetween(root: Node, target: Node): Set<number> {
     return r;
   };
   visit(root);
-  return new Set([...memo].filter(([, v]) => v).map(([k]) => k).concat(target.id));
+  return new Set(
+    [...memo]
+      .filter(([, v]) => v)
+      .map(([k]) => k)
+      .concat(target.id),
+  );
 }

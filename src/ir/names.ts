@@ -45,13 +45,7 @@ export const MAX_NAME_LENGTH = 64;
 
 /** True when `name` may be used as an axis, size or tensor name. */
 export function isSafeName(name: string): boolean {
-  return (
-    typeof name === 'string' &&
-    IDENT.test(name) &&
-    name.length <= MAX_NAME_LENGTH &&
-    !name.includes('__') &&
-    !RESERVED.has(name)
-  );
+  return typeof name === 'string' && IDENT.test(name) && name.length <= MAX_NAME_LENGTH && !name.includes('__') && !RESERVED.has(name);
 }
 
 /**

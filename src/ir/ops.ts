@@ -80,7 +80,11 @@ function roundHalfEven(x: number): number {
 
 /** A float function of one operand, written `fn(x)` in WGSL and by the printers. */
 const fn1 = (name: string, interp: (x: number) => number): UnaryOp => ({
-  interp, wgsl: (w, x) => w.call(name, x), print: {}, flops: 1, types: 'float',
+  interp,
+  wgsl: (w, x) => w.call(name, x),
+  print: {},
+  flops: 1,
+  types: 'float',
 });
 
 export const UNARY: Readonly<Record<UnaryFn, UnaryOp>> = {
@@ -102,7 +106,9 @@ export const UNARY: Readonly<Record<UnaryFn, UnaryOp>> = {
   elu: {
     interp: (x) => (x > 0 ? x : Math.expm1(x)),
     wgsl: (w, x) => w.call('select', w.infix('-', w.call('exp', x), w.f32(1)), x, w.infix('>', x, w.f32(0))),
-    print: {}, flops: 2, types: 'float',
+    print: {},
+    flops: 2,
+    types: 'float',
   },
   floor: { interp: (x, int) => (int ? x : Math.floor(x)), wgsl: (w, x, int) => (int ? x : w.call('floor', x)), print: {}, flops: 1, types: 'keeps-int' },
 };
@@ -116,7 +122,11 @@ function sigmoid(x: number): number {
 
 /** An infix arithmetic op: the same symbol in WGSL and in the printers. */
 const infix = (op: WgslInfix, interp: (a: number, b: number, int: boolean) => number, types: BinaryOp['types'] = 'arith'): BinaryOp => ({
-  interp, wgsl: (w, a, b) => w.infix(op, a, b), print: { infix: op }, flops: 1, types,
+  interp,
+  wgsl: (w, a, b) => w.infix(op, a, b),
+  print: { infix: op },
+  flops: 1,
+  types,
 });
 const compare = (op: WgslInfix, f: (a: number, b: number) => boolean): BinaryOp => infix(op, (a, b) => +f(a, b), 'compare');
 
@@ -132,7 +142,10 @@ export const BINARY: Readonly<Record<BinaryFn, BinaryOp>> = {
   // WGSL: the remainder has the sign of the dividend; by zero it is 0
   mod: {
     interp: (a, b) => (b === 0 || (a === I32_MIN && b === -1) ? 0 : wrap(a % b)),
-    wgsl: (w, a, b) => w.call('_imod', a, b), print: { infix: '%' }, flops: 1, types: 'int',
+    wgsl: (w, a, b) => w.call('_imod', a, b),
+    print: { infix: '%' },
+    flops: 1,
+    types: 'int',
   },
   // WGSL's pow is undefined for x < 0; the helper follows Math.pow for integer exponents
   pow: { interp: Math.pow, wgsl: (w, a, b) => w.call('_pow', a, b), print: {}, flops: 1, types: 'float' },
@@ -152,7 +165,9 @@ export const REDUCE: Readonly<Record<ReduceFn, ReduceOp>> = {
   sum: { interp: (xs) => xs.reduce((s, x) => s + x, 0), wgsl: 'sum', print: { name: 'sum' }, flops: 1 },
   max: {
     interp: (xs) => xs.reduce((m, x) => (Number.isNaN(x) || Number.isNaN(m) ? NaN : Math.max(m, x)), -Infinity),
-    wgsl: 'max', print: { name: 'max' }, flops: 1,
+    wgsl: 'max',
+    print: { name: 'max' },
+    flops: 1,
   },
   // two plain passes: the max, then log Σ exp(x - max) + max; over only -inf it is -inf
   logsumexp: {
@@ -161,6 +176,8 @@ export const REDUCE: Readonly<Record<ReduceFn, ReduceOp>> = {
       if (m === -Infinity || m === Infinity) return m;
       return m + Math.log(xs.reduce((s, x) => s + Math.exp(x - m), 0));
     },
-    wgsl: 'logsumexp', print: { name: 'logsumexp' }, flops: 1,
+    wgsl: 'logsumexp',
+    print: { name: 'logsumexp' },
+    flops: 1,
   },
 };

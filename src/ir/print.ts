@@ -24,16 +24,25 @@ export function printGraph(g: Graph): string {
   };
   function rhs(n: Node): string | null {
     switch (n.op) {
-      case 'input': case 'const': case 'index': case 'size': return null;
-      case 'unary': return `${n.fn}(${ref(n.x)})`;
-      case 'cast': return `${n.dtype}(${ref(n.x)})`;
+      case 'input':
+      case 'const':
+      case 'index':
+      case 'size':
+        return null;
+      case 'unary':
+        return `${n.fn}(${ref(n.x)})`;
+      case 'cast':
+        return `${n.dtype}(${ref(n.x)})`;
       case 'binary': {
         const infix = BINARY[n.fn].print.infix;
         return infix !== undefined ? `${ref(n.a)} ${infix} ${ref(n.b)}` : `${n.fn}(${ref(n.a)}, ${ref(n.b)})`;
       }
-      case 'select': return `where(${ref(n.cond)}, ${ref(n.a)}, ${ref(n.b)})`;
-      case 'einsum': return `einsum('${n.operands.map((o) => o.axes.join(' ')).join(', ')} -> ${n.axes.join(' ')}', ${n.operands.map(ref).join(', ')})`;
-      case 'reduce': return `${REDUCE[n.fn].print.name}(${ref(n.x)}, '${n.over.join(' ')}')`;
+      case 'select':
+        return `where(${ref(n.cond)}, ${ref(n.a)}, ${ref(n.b)})`;
+      case 'einsum':
+        return `einsum('${n.operands.map((o) => o.axes.join(' ')).join(', ')} -> ${n.axes.join(' ')}', ${n.operands.map(ref).join(', ')})`;
+      case 'reduce':
+        return `${REDUCE[n.fn].print.name}(${ref(n.x)}, '${n.over.join(' ')}')`;
       case 'softmax': {
         const extra = [n.mask ? `mask=${ref(n.mask)}` : '', n.sink ? `sink=${ref(n.sink)}` : ''].filter(Boolean);
         return `softmax(${ref(n.x)}, '${n.axis}'${extra.length ? ', ' + extra.join(', ') : ''})`;
@@ -46,14 +55,15 @@ export function printGraph(g: Graph): string {
         if (v.kind === 'merge') return `merge(${src}, '${v.from.join(' ')} -> ${v.into}')`;
         return `transpose(${src}, '${n.axes.join(' ')}')`;
       }
-      case 'gather': return `gather(${ref(n.src)}, '${n.axis}', ${ref(n.index)})`;
-      case 'scan': return `cumsum(${ref(n.x)}, '${n.axis}')`;
-      case 'topk': return `topk(${ref(n.x)}, '${n.axis}', ${n.k}, '${n.into}')`;
+      case 'gather':
+        return `gather(${ref(n.src)}, '${n.axis}', ${ref(n.index)})`;
+      case 'scan':
+        return `cumsum(${ref(n.x)}, '${n.axis}')`;
+      case 'topk':
+        return `topk(${ref(n.x)}, '${n.axis}', ${n.k}, '${n.into}')`;
     }
   }
-  const lines = [
-    `graph ${g.name}(${g.inputs.map((i) => `${i.name}: ${ty(i)}`).join(', ')})`,
-  ];
+  const lines = [`graph ${g.name}(${g.inputs.map((i) => `${i.name}: ${ty(i)}`).join(', ')})`];
   lines.push(`  sizes: ${g.sizes.map((s) => (staticSize(g.staticSizes, s) !== undefined ? `${s}=${g.staticSizes[s]}` : s)).join(' ')}`);
   for (const e of g.equations) lines.push(`  where ${e.size} = ${e.ceil ? `ceil(${e.factors.join(' / ')})` : e.factors.join(' * ')}`);
   for (const n of g.nodes) {

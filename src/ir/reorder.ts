@@ -8,15 +8,16 @@
  *
  * A rewrite pass of the IR: it reads and rebuilds graph nodes through the IR constructors.
  */
-import {
-  binaryNode, castNode, einsumNode, gatherNode, reduceNode, scanNode, selectNode, softmaxNode, topkNode, unaryNode, viewNode,
-} from './build.ts';
+import { binaryNode, castNode, einsumNode, gatherNode, reduceNode, scanNode, selectNode, softmaxNode, topkNode, unaryNode, viewNode } from './build.ts';
 import { buildGraph, type Graph } from './graph.ts';
 import { children, type Node } from './node.ts';
 import { resolveSizes } from './sizes.ts';
 
 /** One operand of a flattened contraction: a node and the names its axes have in the contraction. */
-interface Leaf { node: Node; labels: string[] }
+interface Leaf {
+  node: Node;
+  labels: string[];
+}
 
 /** Multiply-adds of an einsum over these axes: the product of all their sizes. */
 const work = (axes: Iterable<string>, size: (a: string) => number): number => {
@@ -36,8 +37,7 @@ const own = (graph: Graph, dims: Record<string, number>) => Object.fromEntries(O
 export function contractionCost(graph: Graph, dims: Record<string, number>): number {
   const sizes = resolveSizes(graph, own(graph, dims));
   let total = 0;
-  for (const n of graph.nodes)
-    if (n.op === 'einsum') total += work([...n.axes, ...n.operands.flatMap((o) => o.axes)], (a) => sizes[a]!);
+  for (const n of graph.nodes) if (n.op === 'einsum') total += work([...n.axes, ...n.operands.flatMap((o) => o.axes)], (a) => sizes[a]!);
   return total;
 }
 
@@ -63,8 +63,18 @@ export function reorderContractions(graph: Graph, dims: Record<string, number>):
     if (n.op === 'einsum' && n.operands.some(inlinable)) {
       const chain = flatten(n, graph.sizes, inlinable);
       const sizeOf = (l: string) => sizes[chain.origin.get(l) ?? l]!;
-      const best = bestOrder(chain.leaves.map((l) => l.labels), [...n.axes], sizeOf);
-      if (best.cost < chain.cost(sizeOf)) out = emit(best.tree, chain.leaves.map((l) => ({ node: get(l.node), labels: l.labels })), [...n.axes], chain.origin);
+      const best = bestOrder(
+        chain.leaves.map((l) => l.labels),
+        [...n.axes],
+        sizeOf,
+      );
+      if (best.cost < chain.cost(sizeOf))
+        out = emit(
+          best.tree,
+          chain.leaves.map((l) => ({ node: get(l.node), labels: l.labels })),
+          [...n.axes],
+          chain.origin,
+        );
     }
     mapped.set(n.id, out);
   }
@@ -77,18 +87,33 @@ function rebuild(n: Node, get: (n: Node) => Node): Node {
   const kids = children(n);
   if (kids.every((c) => get(c) === c)) return n;
   switch (n.op) {
-    case 'input': case 'const': case 'index': case 'size': return n;
-    case 'unary': return unaryNode(n.fn, get(n.x));
-    case 'binary': return binaryNode(n.fn, get(n.a), get(n.b));
-    case 'select': return selectNode(get(n.cond), get(n.a), get(n.b));
-    case 'cast': return castNode(get(n.x), n.dtype);
-    case 'einsum': return einsumNode(n.spec, n.operands.map(get), n.axes);
-    case 'reduce': return reduceNode(n.fn, get(n.x), n.over);
-    case 'softmax': return softmaxNode(get(n.x), n.axis, n.mask && get(n.mask), n.sink && get(n.sink));
-    case 'view': return viewNode(get(n.x), n.view, n.axes);
-    case 'gather': return gatherNode(get(n.src), n.axis, get(n.index));
-    case 'scan': return scanNode(get(n.x), n.axis);
-    case 'topk': return topkNode(get(n.x), n.axis, n.k, n.into);
+    case 'input':
+    case 'const':
+    case 'index':
+    case 'size':
+      return n;
+    case 'unary':
+      return unaryNode(n.fn, get(n.x));
+    case 'binary':
+      return binaryNode(n.fn, get(n.a), get(n.b));
+    case 'select':
+      return selectNode(get(n.cond), get(n.a), get(n.b));
+    case 'cast':
+      return castNode(get(n.x), n.dtype);
+    case 'einsum':
+      return einsumNode(n.spec, n.operands.map(get), n.axes);
+    case 'reduce':
+      return reduceNode(n.fn, get(n.x), n.over);
+    case 'softmax':
+      return softmaxNode(get(n.x), n.axis, n.mask && get(n.mask), n.sink && get(n.sink));
+    case 'view':
+      return viewNode(get(n.x), n.view, n.axes);
+    case 'gather':
+      return gatherNode(get(n.src), n.axis, get(n.index));
+    case 'scan':
+      return scanNode(get(n.x), n.axis);
+    case 'topk':
+      return topkNode(get(n.x), n.axis, n.k, n.into);
   }
 }
 

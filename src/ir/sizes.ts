@@ -39,18 +39,30 @@ export function resolveSizes(graph: Graph, given: Record<string, number>): Recor
       } else if (unknown.length === 1 && eq.size in known) {
         const f = unknown[0]!;
         if (known[eq.size]! % prod !== 0)
-          fail('SIZE_CONFLICT', `${eq.origin}: ${eq.size} = ${known[eq.size]} is not divisible by ${eq.factors.filter((x) => x !== f).map((x) => `${x} = ${known[x]}`).join(' * ')}`);
+          fail(
+            'SIZE_CONFLICT',
+            `${eq.origin}: ${eq.size} = ${known[eq.size]} is not divisible by ${eq.factors
+              .filter((x) => x !== f)
+              .map((x) => `${x} = ${known[x]}`)
+              .join(' * ')}`,
+          );
         known[f] = known[eq.size]! / prod;
         source[f] = eq.origin;
         progress = true;
       } else if (unknown.length === 0 && known[eq.size] !== prod) {
-        fail('SIZE_CONFLICT', `${eq.origin}: needs ${eq.size} = ${eq.factors.join(' * ')}, but ${eq.size} = ${known[eq.size]} and ${eq.factors.map((x) => `${x} = ${known[x]}`).join(', ')}`);
+        fail(
+          'SIZE_CONFLICT',
+          `${eq.origin}: needs ${eq.size} = ${eq.factors.join(' * ')}, but ${eq.size} = ${known[eq.size]} and ${eq.factors.map((x) => `${x} = ${known[x]}`).join(', ')}`,
+        );
       }
     }
   }
   const missing = graph.sizes.filter((s) => !(s in known));
   if (missing.length)
-    fail('BAD_SIZE', `graph '${graph.name}': size${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')} not bound; pass ${missing.map((m) => `${m}=…`).join(',')} in the dims`);
+    fail(
+      'BAD_SIZE',
+      `graph '${graph.name}': size${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')} not bound; pass ${missing.map((m) => `${m}=…`).join(',')} in the dims`,
+    );
   return known;
 }
 
@@ -65,6 +77,9 @@ function ceilRule(eq: SizeEquation, known: Record<string, number>, source: Recor
     return true;
   }
   if (known[eq.size] !== blocks)
-    fail('SIZE_CONFLICT', `${eq.origin}: needs ${eq.size} = ceil(${of} / ${by}) = ${blocks} (${of} = ${known[of]}, ${by} = ${known[by]}), but ${eq.size} = ${known[eq.size]}`);
+    fail(
+      'SIZE_CONFLICT',
+      `${eq.origin}: needs ${eq.size} = ceil(${of} / ${by}) = ${blocks} (${of} = ${known[of]}, ${by} = ${known[by]}), but ${eq.size} = ${known[eq.size]}`,
+    );
   return false;
 }

@@ -22,8 +22,7 @@ type UsedBy = NonNullable<IndexCheck['usedBy']>;
  */
 export function indexChecks(graph: Graph, matches: readonly FlashMatch[]): IndexCheck[] {
   const out: IndexCheck[] = [];
-  for (const i of graph.inputs)
-    if (i.max !== undefined) out.push({ buffer: i.name, size: ['+', i.max, 1], what: `input '${i.name}' (values 0..${i.max})` });
+  for (const i of graph.inputs) if (i.max !== undefined) out.push({ buffer: i.name, size: ['+', i.max, 1], what: `input '${i.name}' (values 0..${i.max})` });
   const consumers = consumerMap(graph);
   const outputs = new Set(graph.outputs.map((o) => o.node.id));
   for (const n of graph.nodes) {
@@ -57,7 +56,13 @@ interface Walk {
  * The `usedBy` bound of the gather `g` through `table`, or undefined when some use of it
  * may read past the declared length (then every entry is checked).
  */
-function usedPart(g: Extract<Node, { op: 'gather' }>, table: Extract<Node, { op: 'input' }>, matches: readonly FlashMatch[], consumers: Map<number, Node[]>, outputs: Set<number>): UsedBy | undefined {
+function usedPart(
+  g: Extract<Node, { op: 'gather' }>,
+  table: Extract<Node, { op: 'input' }>,
+  matches: readonly FlashMatch[],
+  consumers: Map<number, Node[]>,
+  outputs: Set<number>,
+): UsedBy | undefined {
   const found: UsedBy[] = [];
   const ok = walk(g, { tableAxes: table.axes }, matches, consumers, outputs, found);
   if (!ok || found.length === 0) return undefined;
@@ -88,9 +93,12 @@ function viewed(v: Extract<Node, { op: 'view' }>, at: Walk): Walk | undefined {
   const k = v.view;
   const touches = (axes: readonly string[]) => axes.some((a) => at.tableAxes.includes(a) || a === at.merged?.kv);
   switch (k.kind) {
-    case 'transpose': return at;
-    case 'rename': return touches([k.from]) ? undefined : at;
-    case 'split': return touches([k.axis]) ? undefined : at;
+    case 'transpose':
+      return at;
+    case 'rename':
+      return touches([k.from]) ? undefined : at;
+    case 'split':
+      return touches([k.axis]) ? undefined : at;
     case 'merge': {
       if (!touches(k.from)) return at;
       // token j of the merged axis lies in table entry j / blk: the table's axis outermost, the block's slots inside

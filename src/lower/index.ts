@@ -8,6 +8,14 @@ export { renderExpr, renderStmts } from './kir/render.ts';
 export { groupKernels, type KernelGroup } from './schedule.ts';
 export { planSizes } from './sizes.ts';
 export {
-  DEFAULT_FLASH_SCHEDULE, findFlash, flashSchedule, scheduleKey, specializeFor,
-  type FlashDevice, type FlashMatch, type FlashMiss, type FlashSchedule, type FlashScore,
+  DEFAULT_FLASH_SCHEDULE,
+  findFlash,
+  flashSchedule,
+  scheduleKey,
+  specializeFor,
+  type FlashDevice,
+  type FlashMatch,
+  type FlashMiss,
+  type FlashSchedule,
+  type FlashScore,
 } from './flash/index.ts';

@@ -12,7 +12,13 @@ import type { LowerOptions } from './lower.ts';
 
 type Encoders = { [K in keyof Required<LowerOptions>]: (value: LowerOptions[K], graph: Graph, opts: LowerOptions) => string };
 
-const sorted = (r: Readonly<Record<string, number>> | undefined) => (r ? Object.keys(r).sort().map((k) => `${k}:${r[k]}`).join(' ') : '');
+const sorted = (r: Readonly<Record<string, number>> | undefined) =>
+  r
+    ? Object.keys(r)
+        .sort()
+        .map((k) => `${k}:${r[k]}`)
+        .join(' ')
+    : '';
 
 /** How each option enters the key. */
 const ENCODE: Encoders = {
@@ -35,7 +41,9 @@ const ENCODE: Encoders = {
  * @example loweringKey(mha(), { flashSchedule: { rows: 8 } }) === loweringKey(mha(), {}) // true
  */
 export function loweringKey(graph: Graph, opts: LowerOptions): string {
-  return (Object.keys(ENCODE) as (keyof LowerOptions)[]).map((k) => `${k}=${(ENCODE[k] as (v: unknown, g: Graph, o: LowerOptions) => string)(opts[k], graph, opts)}`).join(';');
+  return (Object.keys(ENCODE) as (keyof LowerOptions)[])
+    .map((k) => `${k}=${(ENCODE[k] as (v: unknown, g: Graph, o: LowerOptions) => string)(opts[k], graph, opts)}`)
+    .join(';');
 }
 
 /** Per attention of the graph: whether an auto split-KV splits at `opts.dims` ('1' or 'n'), as lower() decides it. */

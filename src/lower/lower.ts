@@ -104,27 +104,46 @@ export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
   if (opts.compute !== undefined && opts.compute !== 'f32' && opts.compute !== 'f16')
     fail('USAGE', `lower: compute must be 'f32' or 'f16', got ${JSON.stringify(opts.compute)}`);
   const widen = opts.widenF16 === true;
-  const compute: ComputeType = widen ? 'f32' : opts.compute ?? 'f32';
+  const compute: ComputeType = widen ? 'f32' : (opts.compute ?? 'f32');
   if (opts.storage !== undefined && opts.storage !== 'f16') fail('USAGE', `lower: storage must be 'f16' (or unset), got ${JSON.stringify(opts.storage)}`);
   const graph = opts.specialize && Object.keys(opts.specialize).length ? specialize(graph0, opts.specialize) : graph0;
   const sched = flashSchedule(opts.flashSchedule);
   const found = opts.flash === false ? { matches: [], misses: [] } : findFlash(graph);
   if (opts.flash === true && found.matches.length === 0) {
     const why = found.misses.map((m) => `  ${describe(m.node, new Map())}: ${m.reason}`);
-    fail('LOWERING', `graph '${graph.name}': flash attention was required but no softmax · V contraction matches the attention pattern${why.length ? `:\n${why.join('\n')}` : ' (the graph has no contraction of a softmax)'}`);
+    fail(
+      'LOWERING',
+      `graph '${graph.name}': flash attention was required but no softmax · V contraction matches the attention pattern${why.length ? `:\n${why.join('\n')}` : ' (the graph has no contraction of a softmax)'}`,
+    );
   }
   const axes = new Set(graph.sizes);
   const internal = (word: string) => internalName(axes, word);
   const L: Lowering = {
-    graph, opts, tile, compute, sched, axes, internal,
-    flashOf: new Map<number, FlashMatch>(found.matches.map((m) => [m.out.id, m])), blockMaps: new Map(),
+    graph,
+    opts,
+    tile,
+    compute,
+    sched,
+    axes,
+    internal,
+    flashOf: new Map<number, FlashMatch>(found.matches.map((m) => [m.out.id, m])),
+    blockMaps: new Map(),
     ident: (name) => (isWgslBuiltin(name) ? internal(`${name}_buf`) : name),
     f16Buf: (d) => ((d === 'f16' || (d === 'f32' && opts.storage === 'f16')) && !widen ? 'f16' : 'f32'),
     userNames: new Set([...graph.inputs.map((i) => i.name), ...graph.outputs.map((o) => o.name)]),
-    buffers: new Map(), names: new Map(), planBuffers: [], kernels: [], derived: [],
+    buffers: new Map(),
+    names: new Map(),
+    planBuffers: [],
+    kernels: [],
+    derived: [],
   };
   for (const i of graph.inputs) {
-    const b: BufferRef = { name: i.name, ident: L.ident(i.name), axes: i.axes, dtype: i.dtype === 'f16' || i.dtype === 'f32' ? L.f16Buf(i.dtype) : (i.dtype as BufferRef['dtype']) };
+    const b: BufferRef = {
+      name: i.name,
+      ident: L.ident(i.name),
+      axes: i.axes,
+      dtype: i.dtype === 'f16' || i.dtype === 'f32' ? L.f16Buf(i.dtype) : (i.dtype as BufferRef['dtype']),
+    };
     L.buffers.set(i.id, b);
     L.names.set(i.id, i.name);
     L.planBuffers.push({ name: i.name, dtype: b.dtype, shape: [...i.axes], role: 'input', axes: [...i.axes] });
@@ -134,7 +153,11 @@ export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
   checkGathers(graph);
   const rules = planSizes(graph);
   return {
-    name: graph.name, ...rules, derivedSizes: [...rules.derivedSizes, ...L.derived], buffers: L.planBuffers, kernels: L.kernels,
+    name: graph.name,
+    ...rules,
+    derivedSizes: [...rules.derivedSizes, ...L.derived],
+    buffers: L.planBuffers,
+    kernels: L.kernels,
     constraints: rules.constraints,
     indexChecks: indexChecks(graph, found.matches),
     ...withUnfused(unfusedPart(graph, L.planBuffers, L.names, found.misses, opts.flash === false)),
@@ -145,22 +168,16 @@ export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
 function lowerGroup(L: Lowering, gr: KernelGroup, k: number): void {
   const { graph } = L;
   const { root, core } = gr;
-  const kind = gr.flash ? 'flash' : core?.op ?? 'map';
+  const kind = gr.flash ? 'flash' : (core?.op ?? 'map');
   const outName = gr.output ?? L.internal(`${kind}${k}`);
-  const dtype: BufferRef['dtype'] =
-    root.dtype === 'i32' ? 'i32'
-    : root.dtype === 'i8' ? (gr.output ? 'i8' : 'i32')
-    : gr.output ? L.f16Buf(root.dtype) : 'f32';
+  const dtype: BufferRef['dtype'] = root.dtype === 'i32' ? 'i32' : root.dtype === 'i8' ? (gr.output ? 'i8' : 'i32') : gr.output ? L.f16Buf(root.dtype) : 'f32';
   // an output that views the kernel's result: the kernel stores through the views
   const shown = gr.views?.at(-1) ?? root;
   const plain: BufferRef = { name: outName, ident: L.ident(outName), axes: shown.axes, dtype };
   const out: BufferRef = gr.views ? { ...plain, views: gr.views } : plain;
   let name = `${graph.name}_${k}_${kind}`;
   while (L.userNames.has(name)) name += '_';
-  const header = [
-    `einattn kernel ${name} (graph '${graph.name}', kernel ${k + 1})`,
-    `${outName}[${shown.axes.join(' ')}] = ${describe(shown, L.names)}`,
-  ];
+  const header = [`einattn kernel ${name} (graph '${graph.name}', kernel ${k + 1})`, `${outName}[${shown.axes.join(' ')}] = ${describe(shown, L.names)}`];
   const planOut: PlanBuffer = { name: outName, dtype, shape: [...shown.axes], role: gr.output ? 'output' : 'temp', axes: [...shown.axes] };
   if (gr.flash) flashGroup(L, gr, name, header, out, planOut);
   else {
@@ -184,7 +201,16 @@ function flashGroup(L: Lowering, gr: KernelGroup, name: string, header: string[]
     return b;
   });
   const em = emitFlash({
-    name, header, staticSizes: graph.staticSizes, buffers: L.buffers, axes: L.axes, match: m, root: gr.root, out, lse, schedule: L.sched,
+    name,
+    header,
+    staticSizes: graph.staticSizes,
+    buffers: L.buffers,
+    axes: L.axes,
+    match: m,
+    root: gr.root,
+    out,
+    lse,
+    schedule: L.sched,
     split: chooseSplit(graph, m, L.sched, L.opts.dims),
     compute: L.compute,
     debugTiles: L.opts.debugTiles === true,
@@ -202,12 +228,17 @@ function genericKernel(L: Lowering, gr: KernelGroup, name: string, header: strin
   const { root, core } = gr;
   const kb = new KernelBuilder(L.graph.staticSizes, L.buffers, L.axes, L.compute);
   const { wgsl, workgroups }: { wgsl: string; workgroups: SizeExpr } =
-    core?.op === 'softmax' ? softmaxKernel(kb, name, header, root, core, out)
-    : core?.op === 'scan' ? scanKernel(kb, name, header, root, core, out)
-    : core?.op === 'topk' ? topkKernel(kb, name, header, root, core, out)
-    : core && L.opts.shared && sharedApplies(root, core) ? sharedContractKernel(kb, name, header, root, core, out, L.tile)
-    : core ? contractKernel(kb, name, header, root, core, out, L.tile)
-    : pointwiseKernel(kb, name, header, root, out);
+    core?.op === 'softmax'
+      ? softmaxKernel(kb, name, header, root, core, out)
+      : core?.op === 'scan'
+        ? scanKernel(kb, name, header, root, core, out)
+        : core?.op === 'topk'
+          ? topkKernel(kb, name, header, root, core, out)
+          : core && L.opts.shared && sharedApplies(root, core)
+            ? sharedContractKernel(kb, name, header, root, core, out, L.tile)
+            : core
+              ? contractKernel(kb, name, header, root, core, out, L.tile)
+              : pointwiseKernel(kb, name, header, root, out);
   return planKernel(kb, name, wgsl, WORKGROUP, workgroups, [out]);
 }
 

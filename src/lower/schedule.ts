@@ -52,7 +52,7 @@ function sameAxisSet(a: readonly string[], b: readonly string[]): boolean {
 function viewedOutput(root: Node, consumers: Map<number, Node[]>, outputOf: Map<number, string>, inner: ReadonlySet<number>): Extract<Node, { op: 'view' }>[] {
   if (root.dtype === 'i8') return []; // packed: written whole words by an elementwise kernel
   const views: Extract<Node, { op: 'view' }>[] = [];
-  for (let x = root; !outputOf.has(x.id);) {
+  for (let x = root; !outputOf.has(x.id); ) {
     const cs = consumers.get(x.id) ?? [];
     const c = cs[0];
     if (cs.length !== 1 || !c || c.op !== 'view' || inner.has(c.id)) return [];
@@ -69,11 +69,12 @@ function viewedOutput(root: Node, consumers: Map<number, Node[]>, outputOf: Map<
 export function groupKernels(g: Graph, opts: GroupOptions = {}): KernelGroup[] {
   const inner = opts.inner ?? new Set<number>();
   const consumers = new Map<number, Node[]>();
-  for (const n of g.nodes) for (const c of children(n)) {
-    const list = consumers.get(c.id) ?? [];
-    if (!list.includes(n)) list.push(n);
-    consumers.set(c.id, list);
-  }
+  for (const n of g.nodes)
+    for (const c of children(n)) {
+      const list = consumers.get(c.id) ?? [];
+      if (!list.includes(n)) list.push(n);
+      consumers.set(c.id, list);
+    }
   const outputOf = new Map<number, string>();
   for (const o of g.outputs) if (!outputOf.has(o.node.id)) outputOf.set(o.node.id, o.name);
 

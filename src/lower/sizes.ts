@@ -17,7 +17,7 @@ export function planSizes(g: Graph): SizeRules {
   const known = new Set(Object.keys(staticSizes));
   const dynamicSizes: string[] = [];
   const onInputs = new Set(g.inputs.flatMap((i) => i.axes));
-  for (const s of g.sizes) if (!known.has(s) && onInputs.has(s)) (dynamicSizes.push(s), known.add(s));
+  for (const s of g.sizes) if (!known.has(s) && onInputs.has(s)) dynamicSizes.push(s), known.add(s);
   const derivedSizes: SizeRules['derivedSizes'] = [];
   const constraints: SizeRules['constraints'] = [];
   const used = new Set<number>();
@@ -32,7 +32,7 @@ export function planSizes(g: Graph): SizeRules {
           if (unknown.length) return;
           const blocks: SizeExpr = ['cdiv', eq.factors[0]!, eq.factors[1]!];
           if (known.has(eq.size)) constraints.push({ lhs: blocks, rhs: eq.size, what: `${eq.origin}: needs ${eq.size} = ceil(${eq.factors.join(' / ')})` });
-          else (derivedSizes.push({ name: eq.size, expr: blocks }), known.add(eq.size));
+          else derivedSizes.push({ name: eq.size, expr: blocks }), known.add(eq.size);
           used.add(i);
           progress = true;
           return;

@@ -137,7 +137,8 @@ export function brief(n: Node, names: ReadonlyMap<number, string>): string {
   return names.get(n.id) ?? n.op;
 }
 
-const PATTERN = 'the flash matcher does not read as attention weights (a softmax or a sigmoid of the scores, or weights masked or normalised along the key axis)';
+const PATTERN =
+  'the flash matcher does not read as attention weights (a softmax or a sigmoid of the scores, or weights masked or normalised along the key axis)';
 
 /** Why no flash kernel covers the reduction of a score tensor when the matcher saw no candidate. */
 function noFlash(h: ScoreAxes, names: ReadonlyMap<number, string>): string {
@@ -167,7 +168,13 @@ function dependsOn(n: Node, target: number): boolean {
  * the matcher's misses; undefined when there is neither.
  * `names` maps node ids to their buffer names; `flashOff` is `lower(…, { flash: false })`.
  */
-export function unfusedPart(g: Graph, buffers: readonly PlanBuffer[], names: ReadonlyMap<number, string>, misses: readonly FlashMiss[], flashOff: boolean): PlanUnfused | undefined {
+export function unfusedPart(
+  g: Graph,
+  buffers: readonly PlanBuffer[],
+  names: ReadonlyMap<number, string>,
+  misses: readonly FlashMiss[],
+  flashOff: boolean,
+): PlanUnfused | undefined {
   const nodeOf = new Map<string, Node>();
   for (const n of g.nodes) {
     const name = names.get(n.id);
@@ -192,10 +199,11 @@ export function unfusedPart(g: Graph, buffers: readonly PlanBuffer[], names: Rea
     // the contraction that finally sums the key axis says more than a softmax on the way
     const sums = hits.filter((h) => dependsOn(h.reducer, node.id));
     const last = sums.some((h) => h.reducer.op === 'einsum') ? sums.filter((h) => h.reducer.op === 'einsum') : sums;
-    const reasons =
-      readers.length ? readers.map(missText)
-      : flashOff ? ['flash: false asks for the unfused lowering']
-      : [...new Set(last.map((h) => noFlash(h, names)))];
+    const reasons = readers.length
+      ? readers.map(missText)
+      : flashOff
+        ? ['flash: false asks for the unfused lowering']
+        : [...new Set(last.map((h) => noFlash(h, names)))];
     temps.push({ buffer: b.name, key, query, reasons });
   }
   const missed = relevant.map((m) => ({ expr: brief(m.node, names), reason: m.reason }));

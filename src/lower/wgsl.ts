@@ -7,10 +7,7 @@ import { fail } from '../errors.ts';
 import { BINARY, UNARY, type Node, type WgslBuilder } from '../ir/index.ts';
 import { STORAGE } from '../runtime/dtypes.ts';
 import type { StorageDType } from '../runtime/plan.ts';
-import {
-  bin, call, div, flt, index, int, let_, mod, mul, namesIn, ne, neg, not, par, select, sub, u, uadd, umul, v,
-  type Expr, type Stmt,
-} from './kir/ir.ts';
+import { bin, call, div, flt, index, int, let_, mod, mul, namesIn, ne, neg, not, par, select, sub, u, uadd, umul, v, type Expr, type Stmt } from './kir/ir.ts';
 
 /** Axis name → the u32 expression holding that axis' index. */
 export type Env = Readonly<Record<string, Expr>>;
@@ -56,7 +53,10 @@ export function product(terms: readonly Expr[], compute: ComputeType): Expr {
   if (terms.length === 0) return flt(1);
   if (compute === 'f32') return terms.slice(1).reduce((a, b) => mul(a, b), terms[0]!);
   const halves = terms.map((t) => call('f16', t));
-  return call('f32', halves.slice(1).reduce((a, b) => mul(a, b), halves[0]!));
+  return call(
+    'f32',
+    halves.slice(1).reduce((a, b) => mul(a, b), halves[0]!),
+  );
 }
 
 /**
@@ -110,7 +110,14 @@ export const HELPERS = {
 export type Helper = keyof typeof HELPERS;
 
 /** The helpers each helper calls. */
-export const HELPER_CALLS: Readonly<Record<Helper, readonly Helper[]>> = { _idiv: [], _imod: [], _pow: ['_f32_bits'], _f32_bits: [], _is_nan: [], _sigmoid: [] };
+export const HELPER_CALLS: Readonly<Record<Helper, readonly Helper[]>> = {
+  _idiv: [],
+  _imod: [],
+  _pow: ['_f32_bits'],
+  _f32_bits: [],
+  _is_nan: [],
+  _sigmoid: [],
+};
 
 /** What a kernel body needs from its surroundings. */
 export interface KernelContext {
@@ -243,25 +250,33 @@ export class Scope {
   /** A node that is not in a buffer: a leaf, an index map, or an elementwise op bound to a `let`. */
   private compute(n: Node, env: Env, key: string): Expr {
     switch (n.op) {
-      case 'const': return literal(n.value, computeType(n));
-      case 'size': return call('i32', this.ctx.size(n.size));
-      case 'index': return call('i32', need(env, n.axis));
-      case 'view': return this.value(n.x, viewEnv(n, env, this.ctx));
+      case 'const':
+        return literal(n.value, computeType(n));
+      case 'size':
+        return call('i32', this.ctx.size(n.size));
+      case 'index':
+        return call('i32', need(env, n.axis));
+      case 'view':
+        return this.value(n.x, viewEnv(n, env, this.ctx));
       case 'gather': {
         const i = this.value(n.index, env);
         const last = sub(call('i32', this.ctx.size(n.axis)), int(1));
         // out-of-range indices are rejected on the host for input index tensors; clamping keeps others in bounds
         return this.value(n.src, { ...env, [n.axis]: call('u32', call('clamp', i, int(0), last)) });
       }
-      case 'unary': return this.bind(key, UNARY[n.fn].wgsl(WGSL, this.value(n.x, env), computeType(n) === 'i32'), 'v');
-      case 'binary': return this.bind(key, BINARY[n.fn].wgsl(WGSL, this.value(n.a, env), this.value(n.b, env), computeType(n.a) === 'i32'), 'v');
-      case 'select': return this.bind(key, select(this.value(n.b, env), this.value(n.a, env), this.value(n.cond, env)), 'v');
+      case 'unary':
+        return this.bind(key, UNARY[n.fn].wgsl(WGSL, this.value(n.x, env), computeType(n) === 'i32'), 'v');
+      case 'binary':
+        return this.bind(key, BINARY[n.fn].wgsl(WGSL, this.value(n.a, env), this.value(n.b, env), computeType(n.a) === 'i32'), 'v');
+      case 'select':
+        return this.bind(key, select(this.value(n.b, env), this.value(n.a, env), this.value(n.cond, env)), 'v');
       case 'cast': {
         const c = cast(this.value(n.x, env), computeType(n.x), computeType(n));
         // to i8: saturate, as the interpreter does (a bool is already in range)
         return this.bind(key, n.dtype === 'i8' && n.x.dtype !== 'bool' ? call('clamp', c, int(-128), int(127)) : c, 'v');
       }
-      default: fail('LOWERING', `internal: ${n.op} node %${n.id} is neither materialised nor fused into this kernel`);
+      default:
+        fail('LOWERING', `internal: ${n.op} node %${n.id} is neither materialised nor fused into this kernel`);
     }
   }
 }
@@ -285,10 +300,14 @@ function cast(x: Expr, from: string, to: string): Expr {
 function viewEnv(n: ViewNode, env: Env, ctx: Pick<KernelContext, 'size'>): Env {
   const view = n.view;
   switch (view.kind) {
-    case 'transpose': return env;
-    case 'rename': return { ...env, [view.from]: need(env, view.to) };
-    case 'split': return { ...env, [view.axis]: flatten(env, view.into, ctx) };
-    case 'merge': return { ...env, ...unflatten(need(env, view.into), view.from, ctx) };
+    case 'transpose':
+      return env;
+    case 'rename':
+      return { ...env, [view.from]: need(env, view.to) };
+    case 'split':
+      return { ...env, [view.axis]: flatten(env, view.into, ctx) };
+    case 'merge':
+      return { ...env, ...unflatten(need(env, view.into), view.from, ctx) };
   }
 }
 
@@ -300,10 +319,17 @@ export function storeEnv(views: readonly ViewNode[], env: Env, ctx: Pick<KernelC
   for (const n of views) {
     const view = n.view;
     switch (view.kind) {
-      case 'transpose': break;
-      case 'rename': env = { ...env, [view.to]: need(env, view.from) }; break;
-      case 'split': env = { ...env, ...unflatten(need(env, view.axis), view.into, ctx) }; break;
-      case 'merge': env = { ...env, [view.into]: flatten(env, view.from, ctx) }; break;
+      case 'transpose':
+        break;
+      case 'rename':
+        env = { ...env, [view.to]: need(env, view.from) };
+        break;
+      case 'split':
+        env = { ...env, ...unflatten(need(env, view.axis), view.into, ctx) };
+        break;
+      case 'merge':
+        env = { ...env, [view.into]: flatten(env, view.from, ctx) };
+        break;
     }
   }
   return env;

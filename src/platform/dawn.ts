@@ -73,7 +73,13 @@ export async function chooseDawnAdapter(choice: AdapterChoice, source = 'adapter
         const soft = first && isSoftwareAdapter(first.info) ? first : await request(gpu, { forceFallbackAdapter: true });
         if (soft && isSoftwareAdapter(soft.info)) {
           const why = choice === 'auto' ? 'no hardware adapter found; ' : forced;
-          return { gpu, adapter: soft, kind: 'software', backend: nativeBackend(), reason: `${why}using software ${nativeBackend() === 'vulkan' ? 'Vulkan' : nativeBackend()} (${softwareName(soft.info)})` };
+          return {
+            gpu,
+            adapter: soft,
+            kind: 'software',
+            backend: nativeBackend(),
+            reason: `${why}using software ${nativeBackend() === 'vulkan' ? 'Vulkan' : nativeBackend()} (${softwareName(soft.info)})`,
+          };
         }
         tried.push(`software ${nativeBackend()} (lavapipe): no adapter found`);
       }

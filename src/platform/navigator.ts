@@ -36,17 +36,29 @@ export async function chooseBrowserAdapter(choice: AdapterChoice, source = 'adap
   const gpu = navigatorGpu();
   const secure = (globalThis as { isSecureContext?: boolean }).isSecureContext;
   if (!gpu)
-    throw new EinattnError('NO_ADAPTER', `this page has no WebGPU: navigator.gpu is undefined${secure === false ? ' (the page is not a secure context)' : ''}. ${ENABLE_HINT}`);
+    throw new EinattnError(
+      'NO_ADAPTER',
+      `this page has no WebGPU: navigator.gpu is undefined${secure === false ? ' (the page is not a secure context)' : ''}. ${ENABLE_HINT}`,
+    );
   const first = await request(gpu, { powerPreference: 'high-performance' });
   const soft = first && isSoftwareAdapter(first.info);
   if (first && !soft && choice !== 'software')
     return { gpu, adapter: first, kind: 'hardware', backend: 'browser', reason: `${forced}using the browser's WebGPU adapter (${adapterLabel(first.info)})` };
   if (choice === 'hardware')
-    throw new EinattnError('NO_ADAPTER', `${forced}the browser offers ${first ? `only a software adapter (${softwareName(first.info)})` : 'no WebGPU adapter'}`);
+    throw new EinattnError(
+      'NO_ADAPTER',
+      `${forced}the browser offers ${first ? `only a software adapter (${softwareName(first.info)})` : 'no WebGPU adapter'}`,
+    );
   const fallback = soft ? first : await request(gpu, { forceFallbackAdapter: true });
   if (fallback) {
     const why = choice === 'auto' ? 'no hardware adapter offered; ' : forced;
-    return { gpu, adapter: fallback, kind: 'software', backend: 'browser', reason: `${why}using the browser's software WebGPU adapter (${softwareName(fallback.info)})` };
+    return {
+      gpu,
+      adapter: fallback,
+      kind: 'software',
+      backend: 'browser',
+      reason: `${why}using the browser's software WebGPU adapter (${softwareName(fallback.info)})`,
+    };
   }
   throw new EinattnError(
     'NO_ADAPTER',

@@ -228,7 +228,11 @@ async function createRuntime(choice: AdapterChoice, source: string, without: str
   const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f) && !left.includes(f));
   let device: GPUDevice;
   try {
-    device = await adapter.requestDevice({ requiredLimits: { ...deviceLimits }, requiredFeatures: [...requiredFeatures] as GPUFeatureName[], label: 'einattn' });
+    device = await adapter.requestDevice({
+      requiredLimits: { ...deviceLimits },
+      requiredFeatures: [...requiredFeatures] as GPUFeatureName[],
+      label: 'einattn',
+    });
   } catch (e) {
     throw new EinattnError('GPU', `requestDevice failed on ${adapter.info.description || adapter.info.device} (${reason}): ${(e as Error).message}`);
   }
@@ -265,7 +269,9 @@ function userRuntime(device: GPUDevice): Runtime {
     throw new EinattnError('USAGE', `getRuntime({ device }): expected a GPUDevice, got ${device === null ? 'null' : typeof device}`);
   const known = userRuntimes.get(device);
   if (known && !known.health.lost) return known;
-  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo ?? ({ vendor: '', architecture: '', device: '', description: 'user device' } as GPUAdapterInfo);
+  const info =
+    (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo ??
+    ({ vendor: '', architecture: '', device: '', description: 'user device' } as GPUAdapterInfo);
   const limits = {} as RuntimeLimits;
   for (const name of LIMIT_NAMES) limits[name] = device.limits[name];
   const rt = runtimeAround(device, {
@@ -421,7 +427,10 @@ async function compile(rt: Runtime, kernel: PlanKernel): Promise<GPUComputePipel
   const errors = info.messages.filter((m) => m.type === 'error');
   const scoped = await moduleError;
   if (errors.length || scoped) {
-    throw new EinattnError('GPU', `kernel '${kernel.name}' failed to compile:\n${errors.length ? formatCompileMessages(kernel, errors) : `  ${scoped?.message}`}`);
+    throw new EinattnError(
+      'GPU',
+      `kernel '${kernel.name}' failed to compile:\n${errors.length ? formatCompileMessages(kernel, errors) : `  ${scoped?.message}`}`,
+    );
   }
   device.pushErrorScope('validation');
   // An explicit layout rather than 'auto': 'auto' drops bindings the shader does not

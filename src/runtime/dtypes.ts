@@ -12,13 +12,7 @@ import type { StorageDType } from './plan.ts';
 export type HostArray = Float32Array | Int32Array | Uint16Array | Int8Array;
 
 /** The host array type for a dtype. */
-export type HostArrayOf<D extends StorageDType> = D extends 'f32'
-  ? Float32Array
-  : D extends 'i32'
-    ? Int32Array
-    : D extends 'i8'
-      ? Int8Array
-      : Uint16Array;
+export type HostArrayOf<D extends StorageDType> = D extends 'f32' ? Float32Array : D extends 'i32' ? Int32Array : D extends 'i8' ? Int8Array : Uint16Array;
 
 /** Everything about one storage dtype. */
 export interface StorageSchema {

@@ -121,12 +121,19 @@ export function checkInputs(plan: ExecPlan, buffers: ResolvedBuffer[], inputs: R
   const ins = buffers.filter((b) => b.role === 'input');
   const expected = () => ins.map((b) => `${b.name}: ${shapeText(b)}`).join('; ') || 'none';
   if (inputs === null || typeof inputs !== 'object' || Array.isArray(inputs)) {
-    throw new EinattnError('BAD_INPUT', `plan '${plan.name}' takes its inputs as an object { name: array }, got ${describeValue(inputs)} (inputs: ${expected()})`);
+    throw new EinattnError(
+      'BAD_INPUT',
+      `plan '${plan.name}' takes its inputs as an object { name: array }, got ${describeValue(inputs)} (inputs: ${expected()})`,
+    );
   }
   for (const name of Object.keys(inputs)) {
     const b = buffers.find((x) => x.name === name);
     if (!b) throw new EinattnError('BAD_INPUT', `unknown input '${name}' for plan '${plan.name}' (inputs: ${expected()})`);
-    if (b.role !== 'input') throw new EinattnError('BAD_INPUT', `'${name}' is ${b.role === 'output' ? 'an output' : 'a temporary'} of plan '${plan.name}', not an input (inputs: ${expected()})`);
+    if (b.role !== 'input')
+      throw new EinattnError(
+        'BAD_INPUT',
+        `'${name}' is ${b.role === 'output' ? 'an output' : 'a temporary'} of plan '${plan.name}', not an input (inputs: ${expected()})`,
+      );
   }
   for (const b of ins) {
     const v = inputs[b.name];
@@ -150,7 +157,10 @@ export function checkInputs(plan: ExecPlan, buffers: ResolvedBuffer[], inputs: R
 export function checkTensor(plan: ExecPlan, b: ResolvedBuffer, t: DeviceTensor, what: string, rt?: Runtime): void {
   t.check(`plan '${plan.name}', ${what}`);
   if (rt && t.runtime.device !== rt.device)
-    throw new EinattnError('BAD_INPUT', `plan '${plan.name}', ${what}: tensor ${t.describe()} lives on another device than the run's (${rt.kind} ${rt.info.description || rt.info.device}); upload it to the run's runtime`);
+    throw new EinattnError(
+      'BAD_INPUT',
+      `plan '${plan.name}', ${what}: tensor ${t.describe()} lives on another device than the run's (${rt.kind} ${rt.info.description || rt.info.device}); upload it to the run's runtime`,
+    );
   const same = t.dtype === b.dtype && t.shape.length === b.shape.length && t.shape.every((n, i) => n === b.shape[i]);
   if (!same) throw new EinattnError('BAD_INPUT', `plan '${plan.name}', ${what} expects ${shapeText(b)}, got device tensor ${t.describe()}`);
 }
@@ -159,19 +169,35 @@ export function checkTensor(plan: ExecPlan, b: ResolvedBuffer, t: DeviceTensor, 
  * Checks the `into` tensors of a run: outputs of the plan, matching, writable, and aliasing no input.
  * @example checkInto(plan, buffers, { o }, { q, k, v }, rt)
  */
-export function checkInto(plan: ExecPlan, buffers: ResolvedBuffer[], into: Record<string, unknown>, inputs: Record<string, unknown>, rt: Runtime): Record<string, DeviceTensor> {
-  if (into === null || typeof into !== 'object') throw new EinattnError('BAD_INPUT', `plan '${plan.name}': 'into' must be an object { output: tensor }, got ${describeValue(into)}`);
+export function checkInto(
+  plan: ExecPlan,
+  buffers: ResolvedBuffer[],
+  into: Record<string, unknown>,
+  inputs: Record<string, unknown>,
+  rt: Runtime,
+): Record<string, DeviceTensor> {
+  if (into === null || typeof into !== 'object')
+    throw new EinattnError('BAD_INPUT', `plan '${plan.name}': 'into' must be an object { output: tensor }, got ${describeValue(into)}`);
   const outs = buffers.filter((b) => b.role === 'output');
   const seen = new Map<GPUBuffer, string>();
   for (const v of Object.values(inputs)) if (v instanceof DeviceTensor) seen.set(v.buffer, `input tensor ${v.describe()}`);
   for (const [name, t] of Object.entries(into)) {
     const b = outs.find((x) => x.name === name);
-    if (!b) throw new EinattnError('BAD_INPUT', `plan '${plan.name}': 'into' names '${name}', which is not an output (outputs: ${outs.map((x) => x.name).join(', ')})`);
+    if (!b)
+      throw new EinattnError(
+        'BAD_INPUT',
+        `plan '${plan.name}': 'into' names '${name}', which is not an output (outputs: ${outs.map((x) => x.name).join(', ')})`,
+      );
     if (!(t instanceof DeviceTensor)) throw new EinattnError('BAD_INPUT', `plan '${plan.name}': into.${name} must be a device tensor, got ${describeValue(t)}`);
     checkTensor(plan, b, t, `output '${name}'`, rt);
-    if (!(t.buffer.usage & GPUBufferUsage.COPY_DST)) throw new EinattnError('BAD_INPUT', `plan '${plan.name}': into.${name} ${t.describe()} lacks COPY_DST usage, which a run needs to clear its outputs`);
+    if (!(t.buffer.usage & GPUBufferUsage.COPY_DST))
+      throw new EinattnError('BAD_INPUT', `plan '${plan.name}': into.${name} ${t.describe()} lacks COPY_DST usage, which a run needs to clear its outputs`);
     const other = seen.get(t.buffer);
-    if (other) throw new EinattnError('BAD_INPUT', `plan '${plan.name}': into.${name} ${t.describe()} is the same buffer as ${other}; a kernel cannot read and write one buffer, pass another tensor`);
+    if (other)
+      throw new EinattnError(
+        'BAD_INPUT',
+        `plan '${plan.name}': into.${name} ${t.describe()} is the same buffer as ${other}; a kernel cannot read and write one buffer, pass another tensor`,
+      );
     seen.set(t.buffer, `into.${name}`);
   }
   return into as Record<string, DeviceTensor>;
@@ -196,7 +222,6 @@ function limitText(rt: Runtime, name: LimitName): string {
   return `${name} = ${v}${v !== real ? ` (lowered by limitsOverride from ${real})` : ''} on the ${deviceName(rt)}`;
 }
 
-
 /**
  * Checks buffers and kernels against the runtime's limits and features; returns each kernel's launch.
  * @example const launches = checkLimits(plan, resolveBuffers(plan, sizes), sizes, rt)
@@ -208,7 +233,10 @@ export function checkLimits(plan: ExecPlan, buffers: ResolvedBuffer[], sizes: Si
       throw new EinattnError('LIMIT', `buffer '${b.name}' (${b.role}, ${shapeText(b)}) needs ${b.allocBytes} bytes, over ${limitText(rt, 'maxBufferSize')}`);
     }
     if (b.allocBytes > L.maxStorageBufferBindingSize) {
-      throw new EinattnError('LIMIT', `buffer '${b.name}' (${b.role}, ${shapeText(b)}) needs ${b.allocBytes} bytes, over ${limitText(rt, 'maxStorageBufferBindingSize')}; use smaller sizes or split the work`);
+      throw new EinattnError(
+        'LIMIT',
+        `buffer '${b.name}' (${b.role}, ${shapeText(b)}) needs ${b.allocBytes} bytes, over ${limitText(rt, 'maxStorageBufferBindingSize')}; use smaller sizes or split the work`,
+      );
     }
   }
   return plan.kernels.map((kernel) => {
@@ -218,13 +246,20 @@ export function checkLimits(plan: ExecPlan, buffers: ResolvedBuffer[], sizes: Si
       if (!rt.features.has(f)) {
         // To the caller a missing shader-f16 means "this dtype does not run here".
         const code = f === 'shader-f16' ? 'DTYPE' : 'LIMIT';
-        const hint = f === 'shader-f16' ? "; f16 storage and f16 compute need it, use f32 buffers on this adapter (compile()'s f16Fallback: 'f32' does that for you)" : '';
-        throw new EinattnError(code, `${k} needs the WebGPU feature '${f}', which the ${deviceName(rt)} does not have${hint} (features: ${[...rt.features].join(', ') || 'none'})`);
+        const hint =
+          f === 'shader-f16' ? "; f16 storage and f16 compute need it, use f32 buffers on this adapter (compile()'s f16Fallback: 'f32' does that for you)" : '';
+        throw new EinattnError(
+          code,
+          `${k} needs the WebGPU feature '${f}', which the ${deviceName(rt)} does not have${hint} (features: ${[...rt.features].join(', ') || 'none'})`,
+        );
       }
     }
     for (const b of kernel.bindings) {
       if (!buffers.some((x) => x.name === b.buffer)) {
-        throw new EinattnError('LOWERING', `${k} binds buffer '${b.buffer}', which the plan does not declare (buffers: ${buffers.map((x) => x.name).join(', ')})`);
+        throw new EinattnError(
+          'LOWERING',
+          `${k} binds buffer '${b.buffer}', which the plan does not declare (buffers: ${buffers.map((x) => x.name).join(', ')})`,
+        );
       }
     }
     const ws = kernel.workgroupSize;
@@ -233,14 +268,24 @@ export function checkLimits(plan: ExecPlan, buffers: ResolvedBuffer[], sizes: Si
     }
     (['X', 'Y', 'Z'] as const).forEach((axis, i) => {
       const name = `maxComputeWorkgroupSize${axis}` as const;
-      if (ws[i] > L[name]) throw new EinattnError('LIMIT', `${k} has workgroup size ${axis.toLowerCase()} = ${ws[i]} (workgroupSize [${ws.join(', ')}]), over ${limitText(rt, name)}`);
+      if (ws[i] > L[name])
+        throw new EinattnError(
+          'LIMIT',
+          `${k} has workgroup size ${axis.toLowerCase()} = ${ws[i]} (workgroupSize [${ws.join(', ')}]), over ${limitText(rt, name)}`,
+        );
     });
     const invocations = ws[0] * ws[1] * ws[2];
     if (invocations > L.maxComputeInvocationsPerWorkgroup) {
-      throw new EinattnError('LIMIT', `${k} has ${invocations} invocations per workgroup (workgroupSize [${ws.join(', ')}]), over ${limitText(rt, 'maxComputeInvocationsPerWorkgroup')}`);
+      throw new EinattnError(
+        'LIMIT',
+        `${k} has ${invocations} invocations per workgroup (workgroupSize [${ws.join(', ')}]), over ${limitText(rt, 'maxComputeInvocationsPerWorkgroup')}`,
+      );
     }
     if (kernel.workgroupStorageBytes > L.maxComputeWorkgroupStorageSize) {
-      throw new EinattnError('LIMIT', `${k} uses ${kernel.workgroupStorageBytes} bytes of workgroup storage, over ${limitText(rt, 'maxComputeWorkgroupStorageSize')}; choose a schedule with smaller tiles (for flash kernels: fewer rows or kvLanes: 1, which uses no workgroup memory)`);
+      throw new EinattnError(
+        'LIMIT',
+        `${k} uses ${kernel.workgroupStorageBytes} bytes of workgroup storage, over ${limitText(rt, 'maxComputeWorkgroupStorageSize')}; choose a schedule with smaller tiles (for flash kernels: fewer rows or kvLanes: 1, which uses no workgroup memory)`,
+      );
     }
     if (kernel.bindings.length > L.maxStorageBuffersPerShaderStage) {
       throw new EinattnError('LIMIT', `${k} binds ${kernel.bindings.length} storage buffers, over ${limitText(rt, 'maxStorageBuffersPerShaderStage')}`);
@@ -249,7 +294,10 @@ export function checkLimits(plan: ExecPlan, buffers: ResolvedBuffer[], sizes: Si
     if (kernel.uniforms.length) {
       uniforms = new Uint32Array(roundUp(kernel.uniforms.length, 4));
       if (uniforms.byteLength > L.maxUniformBufferBindingSize) {
-        throw new EinattnError('LIMIT', `${k} has ${kernel.uniforms.length} uniforms (${uniforms.byteLength} bytes), over ${limitText(rt, 'maxUniformBufferBindingSize')}`);
+        throw new EinattnError(
+          'LIMIT',
+          `${k} has ${kernel.uniforms.length} uniforms (${uniforms.byteLength} bytes), over ${limitText(rt, 'maxUniformBufferBindingSize')}`,
+        );
       }
       kernel.uniforms.forEach((name, i) => {
         const v = evalSize(name, sizes);
@@ -261,7 +309,10 @@ export function checkLimits(plan: ExecPlan, buffers: ResolvedBuffer[], sizes: Si
     if (count < 0) throw new EinattnError('BAD_SIZE', `${k}: workgroup count ${formatSizeExpr(kernel.workgroups)} = ${count} is negative`);
     const perDim = L.maxComputeWorkgroupsPerDimension;
     if (count > perDim ** 3) {
-      throw new EinattnError('LIMIT', `${k} needs ${count} workgroups (${formatSizeExpr(kernel.workgroups)}), over ${perDim}^3 = ${perDim ** 3} from ${limitText(rt, 'maxComputeWorkgroupsPerDimension')}`);
+      throw new EinattnError(
+        'LIMIT',
+        `${k} needs ${count} workgroups (${formatSizeExpr(kernel.workgroups)}), over ${perDim}^3 = ${perDim ** 3} from ${limitText(rt, 'maxComputeWorkgroupsPerDimension')}`,
+      );
     }
     return { kernel, count, grid: layoutWorkgroups(count, perDim), uniforms };
   });
@@ -274,10 +325,17 @@ export function checkLimits(plan: ExecPlan, buffers: ResolvedBuffer[], sizes: Si
  */
 export async function runPlan(plan: ExecPlan, inputs: Record<string, RunValue>, dims: Record<string, number>, opts: RunOptions = {}): Promise<RunResult> {
   const session = opts.session;
-  if (session !== undefined && !(session instanceof Session)) throw new EinattnError('USAGE', `plan '${plan.name}': 'session' must be a Session, got ${describeValue(session)}`);
-  if (session && opts.outputs === 'host') throw new EinattnError('USAGE', `plan '${plan.name}': a run recorded into a session keeps its outputs on the device; read them with tensor.read() after session.submit()`);
-  if (session && opts.runtime && opts.runtime.device !== session.runtime.device) throw new EinattnError('USAGE', `plan '${plan.name}': the runtime option and the session are on different devices`);
-  if (opts.outputs !== undefined && opts.outputs !== 'host' && opts.outputs !== 'device') throw new EinattnError('USAGE', `plan '${plan.name}': outputs must be 'host' or 'device', got ${JSON.stringify(opts.outputs)}`);
+  if (session !== undefined && !(session instanceof Session))
+    throw new EinattnError('USAGE', `plan '${plan.name}': 'session' must be a Session, got ${describeValue(session)}`);
+  if (session && opts.outputs === 'host')
+    throw new EinattnError(
+      'USAGE',
+      `plan '${plan.name}': a run recorded into a session keeps its outputs on the device; read them with tensor.read() after session.submit()`,
+    );
+  if (session && opts.runtime && opts.runtime.device !== session.runtime.device)
+    throw new EinattnError('USAGE', `plan '${plan.name}': the runtime option and the session are on different devices`);
+  if (opts.outputs !== undefined && opts.outputs !== 'host' && opts.outputs !== 'device')
+    throw new EinattnError('USAGE', `plan '${plan.name}': outputs must be 'host' or 'device', got ${JSON.stringify(opts.outputs)}`);
   session?.assertOpen(`plan '${plan.name}'`);
   const rt = session?.runtime ?? opts.runtime ?? (await defaultRuntime());
   assertAlive(rt);
@@ -339,7 +397,16 @@ export async function runPlan(plan: ExecPlan, inputs: Record<string, RunValue>, 
 }
 
 /** The GPU buffer of one plan buffer in one run: the caller's tensor, a new output tensor, or pooled scratch. */
-function bufferFor(rt: Runtime, s: Session, plan: ExecPlan, b: ResolvedBuffer, input: RunValue | undefined, into: DeviceTensor | undefined, keep: 'host' | 'device', tensors: Record<string, DeviceTensor>): GPUBuffer {
+function bufferFor(
+  rt: Runtime,
+  s: Session,
+  plan: ExecPlan,
+  b: ResolvedBuffer,
+  input: RunValue | undefined,
+  into: DeviceTensor | undefined,
+  keep: 'host' | 'device',
+  tensors: Record<string, DeviceTensor>,
+): GPUBuffer {
   if (b.role === 'input') {
     if (input instanceof DeviceTensor) return input.buffer;
     const buf = s.scratch(b.allocBytes, TENSOR_USAGE(), `${plan.name}.${b.name}`);
@@ -347,7 +414,17 @@ function bufferFor(rt: Runtime, s: Session, plan: ExecPlan, b: ResolvedBuffer, i
     return buf;
   }
   if (b.role === 'output' && (into || keep === 'device')) {
-    const t = into ?? new DeviceTensor(rt, rt.device.createBuffer({ size: b.allocBytes, usage: TENSOR_USAGE(), label: `${plan.name}.${b.name}` }), b.dtype, b.axes, b.shape, true, b.name);
+    const t =
+      into ??
+      new DeviceTensor(
+        rt,
+        rt.device.createBuffer({ size: b.allocBytes, usage: TENSOR_USAGE(), label: `${plan.name}.${b.name}` }),
+        b.dtype,
+        b.axes,
+        b.shape,
+        true,
+        b.name,
+      );
     tensors[b.name] = t;
     return t.buffer;
   }

@@ -54,7 +54,13 @@ function coordinates(i: number, shape: readonly number[], at: number[]): void {
  * below ceil(length / per), length read at the entry's indices along the length's axes.
  * Undefined when the length is not on the host (or not a plan buffer).
  */
-function usedEntries(u: NonNullable<IndexCheck['usedBy']>, b: CheckedBuffer, buffers: readonly CheckedBuffer[], host: (name: string) => ArrayLike<number> | undefined, sizes: SizeMap): ((at: readonly number[]) => boolean) | undefined {
+function usedEntries(
+  u: NonNullable<IndexCheck['usedBy']>,
+  b: CheckedBuffer,
+  buffers: readonly CheckedBuffer[],
+  host: (name: string) => ArrayLike<number> | undefined,
+  sizes: SizeMap,
+): ((at: readonly number[]) => boolean) | undefined {
   const lenData = host(u.length);
   const len = buffers.find((x) => x.name === u.length);
   if (!lenData || !len) return undefined;

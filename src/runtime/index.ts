@@ -19,7 +19,15 @@ export {
 export { f16ArrayToF32, f16BitsToF32, f16BitsToF32Bits, f32ArrayToF16, f32BitsToF16Bits, f32ToF16Bits } from './f16.ts';
 export { encodeNpy, parseNpy, readNpy, readNpySync, writeNpy, writeNpySync, type NpyArray } from './npy.ts';
 export { bindSizes, evalSize, formatSizeExpr, type SizeMap } from './sizes.ts';
-export { adapterLabel, isSoftwareAdapter, parseAdapterChoice, softwareName, type AdapterChoice, type AdapterKind, type ChosenAdapter } from '../platform/adapter.ts';
+export {
+  adapterLabel,
+  isSoftwareAdapter,
+  parseAdapterChoice,
+  softwareName,
+  type AdapterChoice,
+  type AdapterKind,
+  type ChosenAdapter,
+} from '../platform/adapter.ts';
 export { chooseAdapter } from '../platform/index.ts';
 export {
   closeRuntime,
@@ -39,7 +47,8 @@ export {
 export { DeviceTensor, dtypeOfArray, isDeviceTensor, TENSOR_USAGE, upload, wrapBuffer, zeros } from './tensor.ts';
 export { Session, type SessionOptions, type SessionResult, type SubmitOptions } from './session.ts';
 export {
-  checkInputs, checkIndices,
+  checkInputs,
+  checkIndices,
   checkInto,
   checkLimits,
   checkTensor,

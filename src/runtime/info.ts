@@ -46,7 +46,11 @@ export function adapterId(rt: Runtime): string {
 }
 
 function bytesText(n: number): string {
-  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
+  for (const [unit, size] of [
+    ['GiB', 2 ** 30],
+    ['MiB', 2 ** 20],
+    ['KiB', 2 ** 10],
+  ] as const) {
     if (n >= size) return `${+(n / size).toFixed(2)} ${unit}`;
   }
   return `${n} B`;

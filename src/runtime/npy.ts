@@ -66,7 +66,10 @@ export function parseNpy(bytes: Uint8Array, source = '<memory>'): NpyArray {
     if (/^>/.test(descr) && DTYPE_OF['<' + descr.slice(1)]) {
       throw npyError(source, `big-endian dtype '${descr}' is not supported; save with a.astype('<${descr.slice(1)}')`);
     }
-    throw npyError(source, `unsupported dtype '${descr}' (supported: '<f4' float32, '<f2' float16, '<i4' int32, '|i1' int8); convert with a.astype(np.float32)`);
+    throw npyError(
+      source,
+      `unsupported dtype '${descr}' (supported: '<f4' float32, '<f2' float16, '<i4' int32, '|i1' int8); convert with a.astype(np.float32)`,
+    );
   }
   if (fortran === 'True') {
     throw npyError(source, 'fortran_order True (column-major) is not supported; save np.ascontiguousarray(a) instead');
@@ -91,10 +94,13 @@ export function parseNpy(bytes: Uint8Array, source = '<memory>'): NpyArray {
   const raw = new Uint8Array(bytes.subarray(dataStart, dataStart + need)); // a copy: Buffer.slice would share the pool
   if (!HOST_LITTLE_ENDIAN) swapBytes(raw, itemBytes);
   const data: HostArray =
-    dtype === 'f32' ? new Float32Array(raw.buffer)
-    : dtype === 'i32' ? new Int32Array(raw.buffer)
-    : dtype === 'i8' ? new Int8Array(raw.buffer)
-    : new Uint16Array(raw.buffer);
+    dtype === 'f32'
+      ? new Float32Array(raw.buffer)
+      : dtype === 'i32'
+        ? new Int32Array(raw.buffer)
+        : dtype === 'i8'
+          ? new Int8Array(raw.buffer)
+          : new Uint16Array(raw.buffer);
   return { dtype, shape, data } as NpyArray;
 }
 
@@ -107,10 +113,13 @@ export function encodeNpy(arr: NpyArray, source = '<memory>'): Uint8Array {
   const descr = DESCR_OF[dtype];
   if (descr === undefined) throw npyError(source, `unsupported dtype '${String(dtype)}' (supported: f32, f16, i32, i8)`);
   const ok =
-    dtype === 'f32' ? data instanceof Float32Array
-    : dtype === 'i32' ? data instanceof Int32Array
-    : dtype === 'i8' ? data instanceof Int8Array
-    : data instanceof Uint16Array;
+    dtype === 'f32'
+      ? data instanceof Float32Array
+      : dtype === 'i32'
+        ? data instanceof Int32Array
+        : dtype === 'i8'
+          ? data instanceof Int8Array
+          : data instanceof Uint16Array;
   if (!ok) {
     const want = dtype === 'f32' ? 'Float32Array' : dtype === 'i32' ? 'Int32Array' : dtype === 'i8' ? 'Int8Array' : 'Uint16Array of f16 bits';
     throw npyError(source, `dtype ${dtype} needs a ${want}, got ${describeValue(data)}`);

@@ -115,7 +115,8 @@ export class Session {
     let timestampWrites: GPUComputePassTimestampWrites | undefined;
     if (this.timestamps) {
       const set = Math.floor(i / PASSES_PER_QUERY_SET);
-      if (!this.querySets[set]) this.querySets[set] = this.runtime.device.createQuerySet({ type: 'timestamp', count: 2 * PASSES_PER_QUERY_SET, label: `${this.label}.timestamps` });
+      if (!this.querySets[set])
+        this.querySets[set] = this.runtime.device.createQuerySet({ type: 'timestamp', count: 2 * PASSES_PER_QUERY_SET, label: `${this.label}.timestamps` });
       const at = 2 * (i % PASSES_PER_QUERY_SET);
       timestampWrites = { querySet: this.querySets[set]!, beginningOfPassWriteIndex: at, endOfPassWriteIndex: at + 1 };
     }

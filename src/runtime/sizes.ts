@@ -84,13 +84,20 @@ function describeSizes(expr: SizeExpr, sizes: SizeMap): string {
  */
 export function bindSizes(plan: ExecPlan, dims: Record<string, number>): SizeMap {
   if (dims === null || typeof dims !== 'object' || Array.isArray(dims)) {
-    throw new EinattnError('BAD_SIZE', `plan '${plan.name}' needs sizes as an object like { ${plan.dynamicSizes.map((s) => `${s}: …`).join(', ')} }, got ${dims === null ? 'null' : Array.isArray(dims) ? 'an array' : typeof dims}`);
+    throw new EinattnError(
+      'BAD_SIZE',
+      `plan '${plan.name}' needs sizes as an object like { ${plan.dynamicSizes.map((s) => `${s}: …`).join(', ')} }, got ${dims === null ? 'null' : Array.isArray(dims) ? 'an array' : typeof dims}`,
+    );
   }
   const dynamic = new Set(plan.dynamicSizes);
   const derived = new Set(plan.derivedSizes.map((d) => d.name));
   const knownList = () =>
     `plan '${plan.name}' takes sizes: ${plan.dynamicSizes.length ? plan.dynamicSizes.join(', ') : 'none'}` +
-    (Object.keys(plan.staticSizes).length ? `; static: ${Object.entries(plan.staticSizes).map(([k, v]) => `${k}=${v}`).join(', ')}` : '');
+    (Object.keys(plan.staticSizes).length
+      ? `; static: ${Object.entries(plan.staticSizes)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ')}`
+      : '');
 
   const sizes: SizeMap = { ...plan.staticSizes };
   for (const [name, value] of Object.entries(dims)) {
@@ -98,7 +105,10 @@ export function bindSizes(plan: ExecPlan, dims: Record<string, number>): SizeMap
       throw new EinattnError('BAD_SIZE', `unknown size '${name}' (${knownList()})`);
     }
     if (!Number.isSafeInteger(value) || value <= 0) {
-      throw new EinattnError('BAD_SIZE', `size '${name}' must be a positive integer, got ${typeof value === 'number' ? value : `${typeof value} ${JSON.stringify(value)}`}`);
+      throw new EinattnError(
+        'BAD_SIZE',
+        `size '${name}' must be a positive integer, got ${typeof value === 'number' ? value : `${typeof value} ${JSON.stringify(value)}`}`,
+      );
     }
     if (Object.hasOwn(plan.staticSizes, name) && plan.staticSizes[name] !== value) {
       throw new EinattnError('SIZE_CONFLICT', `size '${name}' was fixed to ${plan.staticSizes[name]} when plan '${plan.name}' was generated, got ${value}`);
@@ -114,7 +124,10 @@ export function bindSizes(plan: ExecPlan, dims: Record<string, number>): SizeMap
     if (v < 0) throw new EinattnError('BAD_SIZE', `derived size '${name}' = ${formatSizeExpr(expr)} = ${v} is negative (${describeSizes(expr, sizes)})`);
     // A caller may pass a derived size too, as a check of its own arithmetic.
     if (Object.hasOwn(dims, name) && dims[name] !== v) {
-      throw new EinattnError('SIZE_CONFLICT', `size '${name}' is derived as ${formatSizeExpr(expr)} = ${v} (${describeSizes(expr, sizes)}), but ${dims[name]} was given`);
+      throw new EinattnError(
+        'SIZE_CONFLICT',
+        `size '${name}' is derived as ${formatSizeExpr(expr)} = ${v} (${describeSizes(expr, sizes)}), but ${dims[name]} was given`,
+      );
     }
     sizes[name] = v;
   }
@@ -122,7 +135,10 @@ export function bindSizes(plan: ExecPlan, dims: Record<string, number>): SizeMap
     const l = evalSize(lhs, sizes);
     const r = evalSize(rhs, sizes);
     if (l !== r) {
-      throw new EinattnError('SIZE_CONFLICT', `${what}: ${formatSizeExpr(lhs)} = ${l} but ${formatSizeExpr(rhs)} = ${r} (${describeSizes(['+', lhs, rhs], sizes)})`);
+      throw new EinattnError(
+        'SIZE_CONFLICT',
+        `${what}: ${formatSizeExpr(lhs)} = ${l} but ${formatSizeExpr(rhs)} = ${r} (${describeSizes(['+', lhs, rhs], sizes)})`,
+      );
     }
   }
   return sizes;

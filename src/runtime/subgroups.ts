@@ -51,7 +51,10 @@ async function probe(rt: Runtime): Promise<SubgroupLayout> {
   const out = device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, label: 'einattn subgroup probe' });
   const read = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'einattn subgroup probe readback' });
   try {
-    const pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module: device.createShaderModule({ code: PROBE }), entryPoint: 'probe' } });
+    const pipeline = await device.createComputePipelineAsync({
+      layout: 'auto',
+      compute: { module: device.createShaderModule({ code: PROBE }), entryPoint: 'probe' },
+    });
     const group = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: out } }] });
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass();
@@ -89,8 +92,14 @@ export async function checkSubgroups(plan: ExecPlan, rt: Runtime): Promise<void>
     const lanes = k.subgroupLanes!;
     const min = layout.smallest;
     if (lanes > min)
-      throw new EinattnError('LIMIT', `kernel '${k.name}' of plan '${plan.name}' merges ${lanes} lanes with subgroup shuffles, but subgroups on ${device} can be as small as ${min} invocations (subgroupMinSize); use kvLanes <= ${min} or subgroups: false in the flash schedule`);
+      throw new EinattnError(
+        'LIMIT',
+        `kernel '${k.name}' of plan '${plan.name}' merges ${lanes} lanes with subgroup shuffles, but subgroups on ${device} can be as small as ${min} invocations (subgroupMinSize); use kvLanes <= ${min} or subgroups: false in the flash schedule`,
+      );
     if (!layout.linear)
-      throw new EinattnError('LIMIT', `kernel '${k.name}' of plan '${plan.name}' merges lanes with subgroup shuffles, but subgroups on ${device} do not follow local_invocation_index (measured by a probe kernel); use subgroups: false in the flash schedule`);
+      throw new EinattnError(
+        'LIMIT',
+        `kernel '${k.name}' of plan '${plan.name}' merges lanes with subgroup shuffles, but subgroups on ${device} do not follow local_invocation_index (measured by a probe kernel); use subgroups: false in the flash schedule`,
+      );
   }
 }

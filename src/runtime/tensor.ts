@@ -79,7 +79,8 @@ export class DeviceTensor<D extends StorageDType = StorageDType> {
    */
   async read(): Promise<HostArrayOf<D>> {
     this.check('read()');
-    if (!(this.buffer.usage & GPUBufferUsage.COPY_SRC)) fail('BAD_INPUT', `read(): tensor ${this.describe()} has a buffer without COPY_SRC usage, so it cannot be read back`);
+    if (!(this.buffer.usage & GPUBufferUsage.COPY_SRC))
+      fail('BAD_INPUT', `read(): tensor ${this.describe()} has a buffer without COPY_SRC usage, so it cannot be read back`);
     const out = allocHostArray(this.dtype, this.count) as HostArrayOf<D>;
     const session = new Session(this.runtime, { label: `read of '${this.label}'` });
     session.readBack(this.buffer, this.bytes);
@@ -154,7 +155,10 @@ function create(rt: Runtime, dtype: StorageDType, axes: string[], shape: number[
   const count = shape.reduce((a, n) => a * n, 1);
   const size = allocBytesFor(dtype, count);
   if (size > rt.limits.maxStorageBufferBindingSize)
-    fail('LIMIT', `tensor '${label}' ${dtype} [${axes.map((a, i) => `${a}=${shape[i]}`).join(', ')}] needs ${size} bytes, over maxStorageBufferBindingSize = ${rt.limits.maxStorageBufferBindingSize} of the ${rt.kind} adapter`);
+    fail(
+      'LIMIT',
+      `tensor '${label}' ${dtype} [${axes.map((a, i) => `${a}=${shape[i]}`).join(', ')}] needs ${size} bytes, over maxStorageBufferBindingSize = ${rt.limits.maxStorageBufferBindingSize} of the ${rt.kind} adapter`,
+    );
   const buffer = rt.device.createBuffer({ size, usage: TENSOR_USAGE(), label });
   return new DeviceTensor(rt, buffer, dtype, axes, shape, true, label);
 }
@@ -163,7 +167,13 @@ function create(rt: Runtime, dtype: StorageDType, axes: string[], shape: number[
  * Copies a host array to a new tensor on the GPU; the dtype follows the array class.
  * @example const k = upload(rt, kHost, 'b g t d', { b: 1, g: 8, t: 4096, d: 128 })
  */
-export function upload<A extends HostArray>(rt: Runtime, data: A, axes: string | readonly string[], dims: Record<string, number>, label = 'tensor'): DeviceTensor {
+export function upload<A extends HostArray>(
+  rt: Runtime,
+  data: A,
+  axes: string | readonly string[],
+  dims: Record<string, number>,
+  label = 'tensor',
+): DeviceTensor {
   const dtype = dtypeOfArray(data);
   if (!dtype) fail('BAD_INPUT', `upload '${label}': expected a Float32Array, Int32Array, Uint16Array (f16 bits) or Int8Array, got ${describeValue(data)}`);
   const { axes: list, shape } = shapeOf(axes, dims, `upload '${label}'`);
@@ -189,15 +199,27 @@ export function zeros(rt: Runtime, dtype: StorageDType, axes: string | readonly 
  * {@link TENSOR_USAGE} for the usage flags). einattn never destroys it.
  * @example const t = wrapBuffer(rt, myBuffer, 'f32', 'b h s d', dims)
  */
-export function wrapBuffer(rt: Runtime, buffer: GPUBuffer, dtype: StorageDType, axes: string | readonly string[], dims: Record<string, number>, label = 'tensor'): DeviceTensor {
+export function wrapBuffer(
+  rt: Runtime,
+  buffer: GPUBuffer,
+  dtype: StorageDType,
+  axes: string | readonly string[],
+  dims: Record<string, number>,
+  label = 'tensor',
+): DeviceTensor {
   assertAlive(rt);
   bytesPerElement(dtype);
   const { axes: list, shape } = shapeOf(axes, dims, `wrapBuffer '${label}'`);
   if (!buffer || typeof buffer !== 'object' || typeof (buffer as GPUBuffer).size !== 'number')
     fail('BAD_INPUT', `wrapBuffer '${label}': expected a GPUBuffer, got ${describeValue(buffer)}`);
-  if (!(buffer.usage & GPUBufferUsage.STORAGE)) fail('BAD_INPUT', `wrapBuffer '${label}': the buffer lacks STORAGE usage (usage = ${buffer.usage}); einattn binds tensors as storage buffers`);
+  if (!(buffer.usage & GPUBufferUsage.STORAGE))
+    fail('BAD_INPUT', `wrapBuffer '${label}': the buffer lacks STORAGE usage (usage = ${buffer.usage}); einattn binds tensors as storage buffers`);
   const count = shape.reduce((a, n) => a * n, 1);
   const need = count * bytesPerElement(dtype);
-  if (buffer.size < need) fail('BAD_INPUT', `wrapBuffer '${label}': ${dtype} [${list.map((a, i) => `${a}=${shape[i]}`).join(', ')}] needs ${need} bytes, the buffer has ${buffer.size}`);
+  if (buffer.size < need)
+    fail(
+      'BAD_INPUT',
+      `wrapBuffer '${label}': ${dtype} [${list.map((a, i) => `${a}=${shape[i]}`).join(', ')}] needs ${need} bytes, the buffer has ${buffer.size}`,
+    );
   return new DeviceTensor(rt, buffer, dtype, list, shape, false, label);
 }

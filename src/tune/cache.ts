@@ -41,7 +41,10 @@ export const tuneCachePath = (): string => process.env.EINATTN_TUNE_CACHE || DEF
  * @example shapeBucket({ s: 1000, t: 1024, d: 80 }) // 'd=128,s=1024,t=1024'
  */
 export function shapeBucket(dims: Record<string, number>): string {
-  return Object.keys(dims).sort().map((k) => `${k}=${2 ** Math.ceil(Math.log2(Math.max(1, dims[k]!)))}`).join(',');
+  return Object.keys(dims)
+    .sort()
+    .map((k) => `${k}=${2 ** Math.ceil(Math.log2(Math.max(1, dims[k]!)))}`)
+    .join(',');
 }
 
 /**
@@ -51,7 +54,10 @@ export function shapeBucket(dims: Record<string, number>): string {
  */
 export function graphKey(g: Graph): string {
   const schedule = scheduleKey(DEFAULT_FLASH_SCHEDULE);
-  return `${g.name}#${createHash('sha256').update(`${SCHEDULE_FORMAT}\n${schedule}\n${printGraph(g)}`).digest('hex').slice(0, 8)}`;
+  return `${g.name}#${createHash('sha256')
+    .update(`${SCHEDULE_FORMAT}\n${schedule}\n${printGraph(g)}`)
+    .digest('hex')
+    .slice(0, 8)}`;
 }
 
 /**

@@ -22,6 +22,8 @@ export function tunedOptions(g: Graph, dims: Record<string, number>, rt: Runtime
   return {
     options: configOptions(entry.config),
     entry,
-    source: `tuned ${entry.tunedAt.slice(0, 10)} at ${Object.entries(entry.dims).map(([k, v]) => `${k}=${v}`).join(',')} (${tuneCachePath()}): ${entry.ms.toFixed(2)} ms vs default ${entry.defaultMs.toFixed(2)} ms`,
+    source: `tuned ${entry.tunedAt.slice(0, 10)} at ${Object.entries(entry.dims)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',')} (${tuneCachePath()}): ${entry.ms.toFixed(2)} ms vs default ${entry.defaultMs.toFixed(2)} ms`,
   };
 }

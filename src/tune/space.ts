@@ -42,7 +42,22 @@ export function searchAxes(dims: Record<string, number>, features: SpaceFeatures
   const decode = (dims.s ?? 1) <= 8;
   const axes: Axis[] = [];
   if (decode) axes.push({ name: 'split', options: ['auto' as const, 1, 2, 4, 8, 16, 32].map((split) => ({ split })) });
-  const lanes: [number, number][] = decode ? [[1, 8], [4, 8], [8, 8], [8, 16], [16, 16]] : [[1, 4], [1, 8], [1, 16], [1, 32], [2, 16], [4, 16]];
+  const lanes: [number, number][] = decode
+    ? [
+        [1, 8],
+        [4, 8],
+        [8, 8],
+        [8, 16],
+        [16, 16],
+      ]
+    : [
+        [1, 4],
+        [1, 8],
+        [1, 16],
+        [1, 32],
+        [2, 16],
+        [4, 16],
+      ];
   axes.push({ name: 'lanes', options: lanes.map(([kvLanes, workgroup]) => ({ kvLanes, workgroup })) });
   // after the lanes: shuffles only change how lanes merge (a kvLanes above the subgroup size is refused and skipped)
   if (features.subgroups) axes.push({ name: 'subgroups', options: [false, true].map((subgroups) => ({ subgroups })) });

@@ -31,8 +31,7 @@ export interface TuneOptions {
  */
 export const defaultConfig = (rt: Runtime): TunedConfig => ({ flash: {}, shared: rt.kind === 'hardware' });
 
-const describe = (c: TunedConfig): string =>
-  [...Object.entries(c.flash).map(([k, v]) => `${k}=${v}`), `shared=${c.shared}`].join(' ');
+const describe = (c: TunedConfig): string => [...Object.entries(c.flash).map(([k, v]) => `${k}=${v}`), `shared=${c.shared}`].join(' ');
 
 /**
  * Tunes `g` at `dims`: returns (and caches) the fastest schedule found.
@@ -96,12 +95,23 @@ export async function tune(g: Graph, dims: Record<string, number>, opts: TuneOpt
     if (bestMs >= defaultMs) [best, bestMs] = [start, defaultMs];
   }
   // store the effective schedule (every knob, the decode defaults filled in), so a generated module bakes what ran
-  const flash: Partial<FlashSchedule> = flashSchedule(specializeFor(g, { flashSchedule: best.flash }, dims, false, await flashDevice(runtime))?.opts.flashSchedule ?? best.flash);
+  const flash: Partial<FlashSchedule> = flashSchedule(
+    specializeFor(g, { flashSchedule: best.flash }, dims, false, await flashDevice(runtime))?.opts.flashSchedule ?? best.flash,
+  );
   const entry: TunedEntry = {
-    graph: g.name, bucket: shapeBucket(dims), dims: { ...dims }, config: { flash, shared: best.shared }, ms: bestMs, defaultMs, candidates,
-    seconds: Math.round(elapsed() * 10) / 10, tunedAt: new Date().toISOString(),
+    graph: g.name,
+    bucket: shapeBucket(dims),
+    dims: { ...dims },
+    config: { flash, shared: best.shared },
+    ms: bestMs,
+    defaultMs,
+    candidates,
+    seconds: Math.round(elapsed() * 10) / 10,
+    tunedAt: new Date().toISOString(),
   };
-  progress(`  → ${describe(best)}: ${bestMs.toFixed(2)} ms (default ${defaultMs.toFixed(2)} ms, ${(defaultMs / bestMs).toFixed(2)}×) after ${candidates} candidates in ${entry.seconds} s`);
+  progress(
+    `  → ${describe(best)}: ${bestMs.toFixed(2)} ms (default ${defaultMs.toFixed(2)} ms, ${(defaultMs / bestMs).toFixed(2)}×) after ${candidates} candidates in ${entry.seconds} s`,
+  );
   if (store) storeTuned(adapterId(runtime), g, entry);
   return entry;
 }

@@ -26,11 +26,17 @@ export function checkLengths(graph: Graph, inputs: Record<string, ArrayLike<numb
       if (Number.isInteger(v) && v >= 0 && v <= cap) continue;
       let rest = i;
       const at = shape.map(() => 0);
-      for (let d = shape.length - 1; d >= 0; d--) { at[d] = rest % shape[d]!; rest = Math.floor(rest / shape[d]!); }
+      for (let d = shape.length - 1; d >= 0; d--) {
+        at[d] = rest % shape[d]!;
+        rest = Math.floor(rest / shape[d]!);
+      }
       const where = decl.axes.map((a, d) => `${a}=${at[d]}`).join(' ');
       const origin = graph.equations.find((e) => e.size === axis);
       const capText = origin ? `${axis} = ${origin.factors.join('·')} = ${cap}` : `${axis} = ${cap}`;
-      fail('BAD_INPUT', `input '${decl.name}' has ${v} at [${where}], outside 0..${cap} (the capacity ${capText}${v < 0 ? '; lengths cannot be negative' : ''})`);
+      fail(
+        'BAD_INPUT',
+        `input '${decl.name}' has ${v} at [${where}], outside 0..${cap} (the capacity ${capText}${v < 0 ? '; lengths cannot be negative' : ''})`,
+      );
     }
   }
 }
@@ -45,6 +51,9 @@ export function checkAppendRoom(kvLen: ArrayLike<number>, dims: { s: number; t: 
   for (let i = 0; i < kvLen.length; i++) {
     const v = kvLen[i]!;
     if (Number.isInteger(v) && v >= 0 && v + s <= t) continue;
-    fail('BAD_INPUT', `input 'kv_len' has ${v} at [b=${i}]: appending s = ${s} row${s === 1 ? '' : 's'} needs 0 <= kv_len <= t - s = ${t - s} (capacity t = ${t})`);
+    fail(
+      'BAD_INPUT',
+      `input 'kv_len' has ${v} at [b=${i}]: appending s = ${s} row${s === 1 ? '' : 's'} needs 0 <= kv_len <= t - s = ${t - s} (capacity t = ${t})`,
+    );
   }
 }

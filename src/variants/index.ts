@@ -33,9 +33,22 @@ export { resolveOptions, type Variant, type VariantOption } from './variant.ts';
 
 /** Every built-in variant, in the order `einattn list` shows them. */
 export const variants: readonly Variant[] = [
-  mhaVariant, mqaVariant, gqaVariant, gqaInt8Variant, mlaVariant, mlaDecodeVariant, pagedVariant, linformerVariant,
+  mhaVariant,
+  mqaVariant,
+  gqaVariant,
+  gqaInt8Variant,
+  mlaVariant,
+  mlaDecodeVariant,
+  pagedVariant,
+  linformerVariant,
   // the zoo: attention from recent papers, written the paper's way
-  diffVariant, sigmoidVariant, linearVariant, relbiasVariant, foxVariant, qknormVariant, mobaVariant,
+  diffVariant,
+  sigmoidVariant,
+  linearVariant,
+  relbiasVariant,
+  foxVariant,
+  qknormVariant,
+  mobaVariant,
 ];
 
 /**

@@ -24,15 +24,27 @@ export const int8OptionDoc: VariantOption = {
  */
 export function kvInput<const S extends string>(name: string, axes: S, dim: string, int8: boolean | undefined): Tensor<any> {
   if (!int8) return input(name, axes);
-  const scaleAxes = axes.split(' ').filter((a) => a !== dim).join(' ');
+  const scaleAxes = axes
+    .split(' ')
+    .filter((a) => a !== dim)
+    .join(' ');
   return input(`${name}_q`, axes, 'i8').mul(input(`${name}_scale`, scaleAxes));
 }
 
 /** The cached tensors of each cache layout: name, axes (t = the cache's token axis), quantised axis. */
 export const KV_LAYOUTS = {
-  gqa: [['k', 'b g t d', 'd'], ['v', 'b g t dv', 'dv']],
-  mqa: [['k', 'b t d', 'd'], ['v', 'b t dv', 'dv']],
-  mla: [['c_kv', 'b t dc', 'dc'], ['k_rope', 'b t dr', 'dr']],
+  gqa: [
+    ['k', 'b g t d', 'd'],
+    ['v', 'b g t dv', 'dv'],
+  ],
+  mqa: [
+    ['k', 'b t d', 'd'],
+    ['v', 'b t dv', 'dv'],
+  ],
+  mla: [
+    ['c_kv', 'b t dc', 'dc'],
+    ['k_rope', 'b t dr', 'dr'],
+  ],
 } as const satisfies Record<string, readonly (readonly [string, string, string])[]>;
 
 /** A cache layout of {@link kvAppendInt8}. */
@@ -52,7 +64,13 @@ export function kvAppendInt8(layout: KvLayout = 'gqa'): Graph {
   const outputs: Record<string, Tensor<any>> = {};
   for (const [name, axes, dim] of tensors) {
     const q = input(`${name}_q`, axes, 'i8');
-    const scale = input(`${name}_scale`, axes.split(' ').filter((a) => a !== dim).join(' '));
+    const scale = input(
+      `${name}_scale`,
+      axes
+        .split(' ')
+        .filter((a) => a !== dim)
+        .join(' '),
+    );
     const rows = input(`${name}_new`, axes.replace(/\bt\b/, 's'));
     const next = appendInt8({ q, scale }, rows, kvLen, { token: 't', rows: 's', axis: dim });
     outputs[`${name}_q_next`] = next.q;

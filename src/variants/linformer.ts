@@ -30,7 +30,9 @@ export function linformer(opts: LinformerOptions = {}): Graph {
   const f = opts.shared ? e : input('f', 'p t');
   const kp = einsum('p t, b h t d -> b h p d', e, k);
   const vp = einsum('p t, b h t dv -> b h p dv', f, v);
-  const p = einsum('b h s d, b h p d -> b h s p', q, kp).mul(scaleOf({ scale: opts.scale ?? 0 })).softmax('p');
+  const p = einsum('b h s d, b h p d -> b h s p', q, kp)
+    .mul(scaleOf({ scale: opts.scale ?? 0 }))
+    .softmax('p');
   const o = einsum('b h s p, b h p dv -> b h s dv', p, vp);
   return graph(`linformer${opts.shared ? '_shared' : ''}`, { o });
 }

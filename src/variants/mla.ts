@@ -47,7 +47,7 @@ export function mla(opts: MlaOptions = {}): Graph {
   const scale = scaleOf(opts, rope ? size('dn').add(size('dr')) : size('dn'));
   const ropeScores = qRope && kRope ? einsum('b h s dr, b t dr -> b h s t', qRope, kRope) : undefined;
   const withRope = (x: Tensor<['b', 'h', 's', 't']>): Tensor<['b', 'h', 's', 't']> => (ropeScores ? x.add(ropeScores) : x);
-  let o;
+  let o: Tensor<['b', 'h', 's', 'dv']>;
   if (opts.absorbed) {
     const qLat = einsum('b h s dn, dc h dn -> b h s dc', qNope, wUk);
     const scores = withRope(einsum('b h s dc, b t dc -> b h s t', qLat, ckv)).mul(scale);

@@ -77,8 +77,15 @@ export function checkAttentionOptions(o: AttentionOptions): AttentionOptions {
  */
 export function graphName(base: string, o: AttentionOptions): string {
   const tags: [unknown, string][] = [
-    [o.causal, 'causal'], [o.window, 'win'], [o.softcap, 'cap'], [o.alibi, 'alibi'], [o.sink, 'sink'],
-    [o.prefix, 'prefix'], [o.segments, 'seg'], [o.stride, 'stride'], [o.cache, 'cache'],
+    [o.causal, 'causal'],
+    [o.window, 'win'],
+    [o.softcap, 'cap'],
+    [o.alibi, 'alibi'],
+    [o.sink, 'sink'],
+    [o.prefix, 'prefix'],
+    [o.segments, 'seg'],
+    [o.stride, 'stride'],
+    [o.cache, 'cache'],
   ];
   const name = [base, ...tags.filter(([on]) => on).map(([, t]) => t)].join('_');
   return name.length <= 64 ? name : name.slice(0, 64).replace(/_+$/, '');

@@ -25,7 +25,10 @@ export function sigmoidAttention(opts: SigmoidOptions = {}): Graph {
   const v = input('v', 'b h t dv');
   const mods = attentionMods(opts);
   const bias = opts.bias ?? mods.keys.cast('f32').log().neg();
-  const a = mods.logits(einsum('b h s d, b h t d -> b h s t', q, k).mul(scaleOf(opts))).add(bias).sigmoid();
+  const a = mods
+    .logits(einsum('b h s d, b h t d -> b h s t', q, k).mul(scaleOf(opts)))
+    .add(bias)
+    .sigmoid();
   const p: Tensor<['b', 'h', 's', 't']> = (mods.mask ? where(mods.mask, a, 0) : a) as never;
   const o = einsum('b h s t, b h t dv -> b h s dv', p, v);
   return graph(graphName('sigmoid', opts), { o });
@@ -38,7 +41,12 @@ export const sigmoidVariant: Variant = {
   summary: 'sigmoid attention (Ramapuram et al. 2024): sum_t sigmoid(q k^T / sqrt(d) + bias) v, no normaliser, bias -ln T',
   options: {
     ...shared,
-    bias: { type: 'number', default: Number.NaN, defaultText: '-ln(keys)', doc: 'logit bias before the sigmoid; by default minus the log of the number of keys (T, or kv_len with cache)' },
+    bias: {
+      type: 'number',
+      default: Number.NaN,
+      defaultText: '-ln(keys)',
+      doc: 'logit bias before the sigmoid; by default minus the log of the number of keys (T, or kv_len with cache)',
+    },
   },
   build: (o = {}) => {
     const bias = Number(o.bias ?? Number.NaN);

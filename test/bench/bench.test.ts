@@ -5,7 +5,21 @@
  * system.
  */
 import { describe, expect, test } from 'vitest';
-import { customCase, loadOrt, noisy, pairedRatio, speedup, onnxModel, ortProblem, ortRunner, targets, timeStats, benchMarkdown, type BenchResult, type BenchRow } from '../../src/bench/index.ts';
+import {
+  customCase,
+  loadOrt,
+  noisy,
+  pairedRatio,
+  speedup,
+  onnxModel,
+  ortProblem,
+  ortRunner,
+  targets,
+  timeStats,
+  benchMarkdown,
+  type BenchResult,
+  type BenchRow,
+} from '../../src/bench/index.ts';
 import { interpret } from '../../src/interp/index.ts';
 import { findVariant } from '../../src/variants/index.ts';
 import { sampleInputs } from '../../src/tune/index.ts';
@@ -18,7 +32,11 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).re
 
 describe('ONNX models written by hand', () => {
   test('a one-node Relu model runs on the CPU provider', async () => {
-    const model = onnxModel({ op: 'Relu', inputs: ['x'], outputs: ['y'] }, [{ name: 'x', type: 'float', shape: [4] }], [{ name: 'y', type: 'float', shape: ['n'] }]);
+    const model = onnxModel(
+      { op: 'Relu', inputs: ['x'], outputs: ['y'] },
+      [{ name: 'x', type: 'float', shape: [4] }],
+      [{ name: 'y', type: 'float', shape: ['n'] }],
+    );
     const s = await ort.InferenceSession.create(model, { executionProviders: ['cpu'], logSeverityLevel: 3 });
     const y = await s.run({ x: new ort.Tensor('float32', Float32Array.of(-1, 2, -3, 4), [4]) });
     expect(Array.from(y.y!.data as Float32Array)).toEqual([0, 2, 0, 4]);
@@ -78,13 +96,26 @@ test('timeStats: median, quartiles and range', () => {
 
 test('targets compare wall-time ratios and roofline fractions, and say when they are not met', () => {
   const row = (system: BenchRow['system'], ms: number, extra: Partial<BenchRow> = {}): BenchRow => ({
-    case: 'gqa-decode-1024', variant: 'gqa', opts: {}, dims: { s: 1, t: 1024 }, kind: 'decode', system, status: 'ok', flops: 1e9, bytes: 1e8,
-    wall: timeStats([ms]), rooflineMs: 1, bound: 'memory', ...extra,
+    case: 'gqa-decode-1024',
+    variant: 'gqa',
+    opts: {},
+    dims: { s: 1, t: 1024 },
+    kind: 'decode',
+    system,
+    status: 'ok',
+    flops: 1e9,
+    bytes: 1e8,
+    wall: timeStats([ms]),
+    rooflineMs: 1,
+    bound: 'memory',
+    ...extra,
   });
   const result: BenchResult = {
-    date: 'x', machine: { cpus: 2, cpuModel: 'cpu', memoryGiB: 1, platform: 'linux', node: 'v20' },
+    date: 'x',
+    machine: { cpus: 2, cpuModel: 'cpu', memoryGiB: 1, platform: 'linux', node: 'v20' },
     adapter: { id: 'a', kind: 'software', description: 'lavapipe', backend: 'vulkan' },
-    roofline: { adapter: 'a', gflops: 10, gbps: 10, readGbps: 10, measuredAt: 'x', method: 'm' }, repeat: 1,
+    roofline: { adapter: 'a', gflops: 10, gbps: 10, readGbps: 10, measuredAt: 'x', method: 'm' },
+    repeat: 1,
     rows: [row('einattn', 10, { gbps: 7, gflops: 1 }), row('ort-webgpu', 15)],
   };
   const [prefill, gqa, , decode] = targets(result);
@@ -100,7 +131,18 @@ test('targets compare wall-time ratios and roofline fractions, and say when they
 
 describe('einattn bench', () => {
   test('--only VARIANT --dims … --json prints one object per system, all agreeing', async () => {
-    const r = await cli(['bench', '--only', 'gqa', '--dims', 'b=1,h=4,g=2,s=1,t=64,d=16,dv=16', '--systems', 'einattn,einattn-unfused,interpreter,ort-cpu', '--repeat', '2', '--json']);
+    const r = await cli([
+      'bench',
+      '--only',
+      'gqa',
+      '--dims',
+      'b=1,h=4,g=2,s=1,t=64,d=16,dv=16',
+      '--systems',
+      'einattn,einattn-unfused,interpreter,ort-cpu',
+      '--repeat',
+      '2',
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     const rows = JSON.parse(r.stdout) as Record<string, unknown>[];
     expect(rows.map((x) => x.system).sort()).toEqual(['einattn', 'einattn-unfused', 'interpreter', 'ort-cpu']);
@@ -113,7 +155,18 @@ describe('einattn bench', () => {
   });
 
   test('the GPU memory each einattn plan allocates: no s×t temporary when fused, the score matrix when not', async () => {
-    const r = await cli(['bench', '--only', 'mha', '--dims', 'b=1,h=2,s=96,t=96,d=16,dv=16', '--systems', 'einattn,einattn-unfused', '--repeat', '1', '--json']);
+    const r = await cli([
+      'bench',
+      '--only',
+      'mha',
+      '--dims',
+      'b=1,h=2,s=96,t=96,d=16,dv=16',
+      '--systems',
+      'einattn,einattn-unfused',
+      '--repeat',
+      '1',
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     const rows = Object.fromEntries((JSON.parse(r.stdout) as Record<string, number>[]).map((x) => [x.system, x]));
     const scores = 2 * 96 * 96 * 4; // b·h·s·t f32
@@ -147,7 +200,19 @@ test('paired ratios: the median of per-round ratios, which a drifting machine do
   expect(pairedRatio(row, peer)).toBe(2);
   expect(pairedRatio([], [])).toBeUndefined();
   const r = (system: BenchRow['system'], wall: number[], extra: Partial<BenchRow> = {}): BenchRow => ({
-    case: 'x', variant: 'gqa', opts: {}, dims: {}, kind: 'decode', system, status: 'ok', flops: 1, bytes: 1, wall: timeStats(wall), rooflineMs: 1, bound: 'memory', ...extra,
+    case: 'x',
+    variant: 'gqa',
+    opts: {},
+    dims: {},
+    kind: 'decode',
+    system,
+    status: 'ok',
+    flops: 1,
+    bytes: 1,
+    wall: timeStats(wall),
+    rooflineMs: 1,
+    bound: 'memory',
+    ...extra,
   });
   // a peer measured in calmer rounds: its median says 1, the paired calls say 2
   const einattn = r('einattn', row, { paired: { 'ort-webgpu': 2 } });

@@ -20,10 +20,11 @@ console.log(Object.keys(einattn).length, Object.keys(runtime).length);
 `;
 
 /** Import specifiers left in a bundle: none, once everything is bundled. */
-const leftImports = (js: string) => [...js.matchAll(/(?:^|[;\s])(?:import|export)\s*(?:[\w*{}\s,]+from\s*)?["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/gm)].map((m) => m[1] ?? m[2]);
+const leftImports = (js: string) =>
+  [...js.matchAll(/(?:^|[;\s])(?:import|export)\s*(?:[\w*{}\s,]+from\s*)?["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/gm)].map((m) => m[1] ?? m[2]);
 
 describe('a browser bundle of the sources', () => {
-  it("holds einattn and einattn/runtime with no Node built-in, no Dawn and no dependency", async () => {
+  it('holds einattn and einattn/runtime with no Node built-in, no Dawn and no dependency', async () => {
     const entry = join(tmp, 'entry.ts');
     writeFileSync(entry, ENTRY);
     const { inputs, outputs } = await bundleForBrowser({ entry }, join(tmp, 'out'));

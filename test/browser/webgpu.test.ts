@@ -30,7 +30,10 @@ let browser: Browser;
 /** Starts `npm run web` (its script, on any free port, building into tmp) and waits for its URL. */
 function startWeb(): Promise<string> {
   const tsx = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
-  web = spawn(process.execPath, ['--import', tsx, 'examples/web/serve.ts', '--port', '0', '--out', join(tmp, 'web')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  web = spawn(process.execPath, ['--import', tsx, 'examples/web/serve.ts', '--port', '0', '--out', join(tmp, 'web')], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   return new Promise((ok, fail) => {
     const timer = setTimeout(() => fail(new Error(`npm run web printed no URL in 60 s:\n${out}`)), 60_000);
@@ -108,7 +111,13 @@ describe('a bundled consumer page on WebGPU', () => {
 
 /** Waits until the playground has looked for its adapter (found or not). */
 async function playgroundReady(page: Page): Promise<void> {
-  await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.getElementById('status')?.textContent === 'ready' || (globalThis as unknown as PageGlobals).einattnResults?.done, null, { timeout: 60_000 });
+  await page.waitForFunction(
+    () =>
+      (globalThis as unknown as PageGlobals).document.getElementById('status')?.textContent === 'ready' ||
+      (globalThis as unknown as PageGlobals).einattnResults?.done,
+    null,
+    { timeout: 60_000 },
+  );
 }
 
 describe('the playground on WebGPU', () => {
@@ -211,7 +220,9 @@ describe("the playground's snippet editor", () => {
       expect(typed.cases).toEqual([]);
       expect(typed.error).toMatch(/^snippet\.ts: 1 type error, so it was not run/);
       expect(typed.error).toContain(`snippet.ts:${WRONG_LINE}:`);
-      expect(typed.error).toMatch(/error TS2345: Argument of type 'Tensor<\["b", "h", "s", "d"\]>' is not assignable to parameter of type 'EinsumOperand<"operand 2", \["b", "h", "t", "d"\]>'/);
+      expect(typed.error).toMatch(
+        /error TS2345: Argument of type 'Tensor<\["b", "h", "s", "d"\]>' is not assignable to parameter of type 'EinsumOperand<"operand 2", \["b", "h", "t", "d"\]>'/,
+      );
       expect(typed.error).toContain(`Type '"s"' is not assignable to type '"t"'`);
       expect(await page.locator('#results-error').textContent()).toBe(typed.error);
       expect(await page.locator('#snippet-note').textContent()).toMatch(/: 1 error$/);
@@ -229,7 +240,7 @@ describe("the playground's snippet editor", () => {
       await page.fill('#snippet', "import { input } from 'einattn';\nexport const x = input('x', 'i';\n");
       await page.click('#snippet-run');
       const syntax = await settled(page, problems, 'snippet with a syntax error');
-      expect(syntax.error).toMatch(/^snippet\.ts: 1 syntax error, so it was not run[^]*snippet\.ts:2:\d+ - error TS1005: '\)' expected\./);
+      expect(syntax.error).toMatch(/^snippet\.ts: 1 syntax error, so it was not run[\s\S]*snippet\.ts:2:\d+ - error TS1005: '\)' expected\./);
       expect(problems).toEqual([]);
     } finally {
       await page.close();

@@ -40,9 +40,7 @@ export function cli(args: string[], opts: { cwd?: string; env?: Record<string, s
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      const errLines = stderr
-        .split('\n')
-        .filter((l) => l.trim() !== '' && !/^Warning: /.test(l) && !/^\s+at CheckVkSuccessImpl/.test(l));
+      const errLines = stderr.split('\n').filter((l) => l.trim() !== '' && !/^Warning: /.test(l) && !/^\s+at CheckVkSuccessImpl/.test(l));
       resolve({ code, stdout, stderr, errLines });
     });
   });

@@ -54,7 +54,12 @@ describe.concurrent('einattn run inputs', () => {
     ]);
     for (const r of runs) {
       expectOk(r);
-      expect(r.stdout).toMatch(new RegExp(`^inputs: q f32\\[b=1 h=2 s=5 d=4\\] from ${q.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}, k f32\\[b=1 h=2 t=6 d=4\\], v f32\\[b=1 h=2 t=6 dv=4\\]; k, v pseudo-random \\(seed 0\\)$`, 'm'));
+      expect(r.stdout).toMatch(
+        new RegExp(
+          `^inputs: q f32\\[b=1 h=2 s=5 d=4\\] from ${q.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}, k f32\\[b=1 h=2 t=6 d=4\\], v f32\\[b=1 h=2 t=6 dv=4\\]; k, v pseudo-random \\(seed 0\\)$`,
+          'm',
+        ),
+      );
     }
     const [a, b, c] = outs.map((p) => Array.from(readNpyFile(p).data));
     expect(b).toEqual(a);
@@ -63,7 +68,11 @@ describe.concurrent('einattn run inputs', () => {
 
   it('--random rejects an unknown input and one that --in already reads', async () => {
     expectOneLineError(await cli(['run', 'mha', '--interp', ...DIMS, '--random', 'x']), 2, /--random x: the graph has no input 'x' \(inputs: q, k, v\)/);
-    expectOneLineError(await cli(['run', 'mha', '--interp', ...DIMS, '--in', `q=${q}`, '--random', 'q']), 2, /--random q: input 'q' is already read from --in q=.*q\.npy/);
+    expectOneLineError(
+      await cli(['run', 'mha', '--interp', ...DIMS, '--in', `q=${q}`, '--random', 'q']),
+      2,
+      /--random q: input 'q' is already read from --in q=.*q\.npy/,
+    );
   });
 
   it('run --help describes --in, --random and --random-rest', async () => {

@@ -23,12 +23,19 @@ test('an unfused variant is marked with the reason', () => {
   };
   const f = fusion(withProbs);
   expect(f.fused).toBe(false);
-  expect(f.unfused).toMatch(/^temporary _einsum0\[b h s t\] holds query axis s and key axis t \(einsum\('b h s t, b h t dv -> b h s dv', p, v\): the softmax is also used elsewhere/);
+  expect(f.unfused).toMatch(
+    /^temporary _einsum0\[b h s t\] holds query axis s and key axis t \(einsum\('b h s t, b h t dv -> b h s dv', p, v\): the softmax is also used elsewhere/,
+  );
   expect(formatListing(describeVariant(withProbs))).toMatch(/^ {2}fused: {3}no: temporary _einsum0\[b h s t\]/m);
 });
 
 test('a variant that does not lower is not fused, and says why', () => {
   const m = findVariant('mha')!;
-  const broken: Variant = { ...m, build: () => { throw new Error('boom\nsecond line'); } };
+  const broken: Variant = {
+    ...m,
+    build: () => {
+      throw new Error('boom\nsecond line');
+    },
+  };
   expect(fusion(broken)).toEqual({ fused: false, unfused: 'it does not lower: boom second line' });
 });

@@ -13,7 +13,9 @@ describe.concurrent('einattn run --compute / --storage / --f16-fallback, gqa_int
 
   it('gqa_int8 is listed and runs against the interpreter', async () => {
     const l = await cli(['list']);
-    expect(l.stdout).toMatch(/inputs:\s+q: f32\[b h s d\], k_q: i8\[b g t d\], k_scale: f32\[b g t\], v_q: i8\[b g t dv\], v_scale: f32\[b g t\], kv_len: i32\[b\]/);
+    expect(l.stdout).toMatch(
+      /inputs:\s+q: f32\[b h s d\], k_q: i8\[b g t d\], k_scale: f32\[b g t\], v_q: i8\[b g t dv\], v_scale: f32\[b g t\], kv_len: i32\[b\]/,
+    );
     const r = await cli(['run', 'gqa_int8', '--check']);
     expectOk(r);
     expect(r.stdout).toMatch(/k_q i8\[b=2 g=2 t=13 d=8\]/);

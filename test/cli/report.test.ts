@@ -14,7 +14,13 @@ function variant(name: string, ms: number, kv: number): TourVariant {
     graph: name,
     kernels: [`${name}_0`],
     wgsl: [`${name}/${name}_0.wgsl`],
-    check: { mode: 'gpu', dims: { s: 2 }, rule: 'rule', outputs: [{ name: 'o', maxAbs: 1e-7, maxRel: 1e-7, refAbsMax: 1, allowed: 1e-5, pass: true }], pass: true },
+    check: {
+      mode: 'gpu',
+      dims: { s: 2 },
+      rule: 'rule',
+      outputs: [{ name: 'o', maxAbs: 1e-7, maxRel: 1e-7, refAbsMax: 1, allowed: 1e-5, pass: true }],
+      pass: true,
+    },
     timing: { dims: { s: 2 }, benchDims: { s: 2 }, capped: false, runs: 3, medianMs: ms, minMs: ms, maxMs: ms, perKernelMs: [ms], method: 'timestamp-query' },
     kvBytesPerToken: kv,
     kvDims: { h: 8, d: 64 },
@@ -23,7 +29,17 @@ function variant(name: string, ms: number, kv: number): TourVariant {
 }
 
 function report(vs: TourVariant[]): TourReport {
-  return { tool: 'einattn', version: '0.0.0', createdAt: '2025-01-01T00:00:00Z', small: true, adapter: null, interpreterOnly: false, variants: vs, pass: true, elapsedMs: 1234 };
+  return {
+    tool: 'einattn',
+    version: '0.0.0',
+    createdAt: '2025-01-01T00:00:00Z',
+    small: true,
+    adapter: null,
+    interpreterOnly: false,
+    variants: vs,
+    pass: true,
+    elapsedMs: 1234,
+  };
 }
 
 const bars = (svg: string) => svg.match(/<rect class="bar"/g) ?? [];
@@ -34,7 +50,14 @@ describe('report.ts', () => {
   });
 
   it('draws one bar per variant, scaled to the largest value', () => {
-    const svg = barChart({ title: 't', bars: [{ label: 'a', value: 10 }, { label: 'b', value: 5 }, { label: 'c', value: 2.5 }] });
+    const svg = barChart({
+      title: 't',
+      bars: [
+        { label: 'a', value: 10 },
+        { label: 'b', value: 5 },
+        { label: 'c', value: 2.5 },
+      ],
+    });
     expect(bars(svg)).toHaveLength(3);
     const widths = [...svg.matchAll(/class="bar" x="[\d.]+" y="[\d.]+" width="([\d.]+)"/g)].map((m) => Number(m[1]));
     expect(widths[0]).toBeCloseTo(2 * widths[1]!, 1);
@@ -42,7 +65,13 @@ describe('report.ts', () => {
   });
 
   it('marks a missing value as n/a instead of drawing NaN', () => {
-    const svg = barChart({ title: 't', bars: [{ label: 'a', value: NaN }, { label: 'b', value: 1 }] });
+    const svg = barChart({
+      title: 't',
+      bars: [
+        { label: 'a', value: NaN },
+        { label: 'b', value: 1 },
+      ],
+    });
     expect(svg).toContain('n/a');
     expect(svg).not.toContain('NaN');
   });

@@ -68,7 +68,8 @@ describe.concurrent('einattn run', () => {
     const n = (ax: string) => ax.split('').reduce((p, a) => p * DIMS[a as keyof typeof DIMS], 1);
     const inputs = { q: ramp(n('bhsd'), 0), k: ramp(n('bhtd'), 1), v: ramp(n('bhtd'), 2) };
     const shapes = { q: [1, 2, 5, 4], k: [1, 2, 6, 4], v: [1, 2, 6, 4] };
-    for (const name of ['q', 'k', 'v'] as const) writeFileSync(join(dir, `rt-${name}.npy`), encodeNpy({ dtype: 'f32', shape: shapes[name], data: inputs[name] }));
+    for (const name of ['q', 'k', 'v'] as const)
+      writeFileSync(join(dir, `rt-${name}.npy`), encodeNpy({ dtype: 'f32', shape: shapes[name], data: inputs[name] }));
     const out = join(dir, 'rt-o.npy');
     const r = await cli(['run', 'mha', '--dims', DIMS_FLAG, ...['q', 'k', 'v'].flatMap((x) => ['--in', `${x}=${join(dir, `rt-${x}.npy`)}`]), '--out', out]);
     expectOk(r);
@@ -139,10 +140,16 @@ export default graph('probs_out', { o: einsum('b s t, b t dv -> b s dv', p, inpu
     const dims = ['--dims', 'b=1,s=3,t=5,d=4,dv=4'];
     const r = await cli(['run', '--file', path, ...dims, '--explain', '--dry-run']);
     expectOk(r);
-    expect(r.stdout).toMatch(/not fused:\n {4}temporary _einsum0: f32\[b s t\] holds query axis s and key axis t:\n {6}einsum\('b s t, b t dv -> b s dv', p, v\): the softmax is also used elsewhere/);
+    expect(r.stdout).toMatch(
+      /not fused:\n {4}temporary _einsum0: f32\[b s t\] holds query axis s and key axis t:\n {6}einsum\('b s t, b t dv -> b s dv', p, v\): the softmax is also used elsewhere/,
+    );
     const req = await cli(['run', '--file', path, ...dims, '--require-fused', '--dry-run']);
     expect(req.code).toBe(1);
-    expect(req.errLines).toEqual([expect.stringMatching(/^einattn: graph 'probs_out' is not fully fused \(fused: 'require'\): temporary _einsum0\[b s t\] holds query axis s and key axis t \(.*the softmax is also used elsewhere/)]);
+    expect(req.errLines).toEqual([
+      expect.stringMatching(
+        /^einattn: graph 'probs_out' is not fully fused \(fused: 'require'\): temporary _einsum0\[b s t\] holds query axis s and key axis t \(.*the softmax is also used elsewhere/,
+      ),
+    ]);
     expectOk(await cli(['run', 'gqa', '--require-fused', '--dry-run']));
   });
 

@@ -17,13 +17,17 @@ const ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^np
 function npm(args: string[], cmd = 'npm'): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
     execFile(cmd, args, { cwd: REPO, env: ENV, timeout: 60_000 }, (err, stdout, stderr) => {
-      done({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout: String(stdout), stderr: String(stderr) });
+      done({
+        code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0,
+        stdout: String(stdout),
+        stderr: String(stderr),
+      });
     });
   });
 }
 
 describe('a CLI run on the GPU', () => {
-  it("prints no Dawn limit notice", async () => {
+  it('prints no Dawn limit notice', async () => {
     const r = await cli(['run', 'mha', '--dims', 'b=1,h=1,s=4,t=4,d=8,dv=8', '--check']);
     expectOk(r);
     expect(r.stdout).toMatch(/o: max abs err .*: ok/);

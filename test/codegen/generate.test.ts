@@ -14,10 +14,11 @@ import { mha } from '../../src/variants/index.ts';
 
 const run = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
-const cli = (args: string[]) => run('node', [join(ROOT, 'bin/einattn.mjs'), ...args], { cwd: ROOT }).then(
-  (r) => ({ code: 0, ...r }),
-  (e: { code: number; stdout: string; stderr: string }) => e,
-);
+const cli = (args: string[]) =>
+  run('node', [join(ROOT, 'bin/einattn.mjs'), ...args], { cwd: ROOT }).then(
+    (r) => ({ code: 0, ...r }),
+    (e: { code: number; stdout: string; stderr: string }) => e,
+  );
 
 describe('generated modules', () => {
   const result = renderAll([...builtinEntries(), { graph: specialize(mha(), { d: 16, dv: 8 }, 'mha16'), source: 'test#mha16' }]);
@@ -26,8 +27,14 @@ describe('generated modules', () => {
     const project = new Project({ useInMemoryFileSystem: true });
     for (const [name, text] of result.files) {
       if (!name.endsWith('.ts')) continue;
-      const imports = project.createSourceFile(name, text, { overwrite: true }).getImportDeclarations().map((d) => d.getModuleSpecifierValue());
-      const exports = project.getSourceFileOrThrow(name).getExportDeclarations().map((d) => d.getModuleSpecifierValue() ?? '');
+      const imports = project
+        .createSourceFile(name, text, { overwrite: true })
+        .getImportDeclarations()
+        .map((d) => d.getModuleSpecifierValue());
+      const exports = project
+        .getSourceFileOrThrow(name)
+        .getExportDeclarations()
+        .map((d) => d.getModuleSpecifierValue() ?? '');
       for (const spec of [...imports, ...exports]) expect(spec, `${name} imports ${spec}`).toMatch(/^(einattn\/runtime|\.\/[A-Za-z0-9_]+\.ts)$/);
     }
   });
@@ -38,7 +45,9 @@ describe('generated modules', () => {
     const text = result.files.get('mha16.ts')!;
     expect(text).toContain('export interface Inputs');
     expect(text).toMatch(/q: Float32Array \| DeviceTensor;[\s\S]*k: Float32Array \| DeviceTensor;[\s\S]*v: Float32Array \| DeviceTensor;/);
-    expect(text).toMatch(/export async function dispatch\(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: \{ into\?: Partial<Tensors>; session\?: Session; timing\?: boolean \}/);
+    expect(text).toMatch(
+      /export async function dispatch\(runtime: Runtime, inputs: Inputs, sizes: Sizes, opts: \{ into\?: Partial<Tensors>; session\?: Session; timing\?: boolean \}/,
+    );
     expect(text).toMatch(/export interface Sizes \{\s*b: number;\s*h: number;\s*s: number;\s*t: number;\s*\}/);
     expect(text).toContain('export const staticSizes = { "d": 16, "dv": 8 } as const;');
     const kernels = (text.match(/^export const \w+_wgsl = /gm) ?? []).length;
@@ -79,11 +88,21 @@ describe('check mode and errors', () => {
     await expect(collectModule(join(dir, 'empty.ts'))).rejects.toThrow(/empty\.ts exports no graph or variant \(exports: answer\)/);
     const r = await cli(['generate', join(dir, 'empty.ts'), '--out', dir]);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('einattn:'))).toHaveLength(1);
+    expect(
+      r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('einattn:')),
+    ).toHaveLength(1);
   });
 
   test('two graphs with one name are an error naming both sources', () => {
-    expect(() => renderAll([{ graph: mha(), source: 'a.ts#x' }, { graph: mha(), source: 'b.ts#y' }])).toThrow(/b\.ts#y and a\.ts#x both define a graph named 'mha'/);
+    expect(() =>
+      renderAll([
+        { graph: mha(), source: 'a.ts#x' },
+        { graph: mha(), source: 'b.ts#y' },
+      ]),
+    ).toThrow(/b\.ts#y and a\.ts#x both define a graph named 'mha'/);
   });
 });
 
@@ -110,7 +129,10 @@ describe('a generated launcher on the GPU', () => {
 });
 
 test('the consumer app runs MHA, GQA, MLA-decode and paged-decode kernels generated at build time', async () => {
-  const r = await run('node', ['--import', 'tsx', join(ROOT, 'examples/app/main.ts')], { cwd: ROOT }).then((x) => ({ code: 0, ...x }), (e) => e);
+  const r = await run('node', ['--import', 'tsx', join(ROOT, 'examples/app/main.ts')], { cwd: ROOT }).then(
+    (x) => ({ code: 0, ...x }),
+    (e) => e,
+  );
   expect(r.code, r.stderr).toBe(0);
   for (const name of ['mha_causal_64', 'gqa_64', 'mla_decode', 'paged_decode', 'scores']) expect(r.stdout).toContain(`${name}:`);
   expect(r.stdout).toMatch(/paged_decode: +o 2×8×1×64/);

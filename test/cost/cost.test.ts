@@ -127,11 +127,20 @@ describe('plans, devices and plots', () => {
     expect(costOf(attention('b g t d', true), { b: 1, h: 8, g: 2, s: 1, t: 4, d: 2, dv: 2 }).sizes.r).toBe(4);
   });
   test('the SVG plots are self-contained and label every series', () => {
-    const roof = rooflineSvg({ name: 'H100', peak: 67e12, bandwidth: 3.35e12 }, [{ label: 'mha', intensity: 0.5 }, { label: 'mla <naive>', intensity: 99 }]);
+    const roof = rooflineSvg({ name: 'H100', peak: 67e12, bandwidth: 3.35e12 }, [
+      { label: 'mha', intensity: 0.5 },
+      { label: 'mla <naive>', intensity: 99 },
+    ]);
     expect(roof).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     expect(roof).toContain('mla &lt;naive&gt;');
     expect((roof.match(/<circle/g) ?? []).length).toBe(2);
-    const kv = kvContextSvg([{ label: 'mha', bytesPerToken: 4096 }, { label: 'mqa', bytesPerToken: 512 }], { layers: 32, batch: 8 });
+    const kv = kvContextSvg(
+      [
+        { label: 'mha', bytesPerToken: 4096 },
+        { label: 'mqa', bytesPerToken: 512 },
+      ],
+      { layers: 32, batch: 8 },
+    );
     expect((kv.match(/<polyline/g) ?? []).length).toBe(2);
   });
 });

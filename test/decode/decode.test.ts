@@ -50,14 +50,24 @@ describe('decode loops on a device KV cache', () => {
     expect(decodeLayout('gqa_int8').int8).toBe(true);
     expect(decodeLayout('gqa_int8').cached.map((c) => c.name)).toEqual(['k', 'v']);
     expect(decodeLayout('mla_decode').cached.map((c) => c.name)).toEqual(['c_kv', 'k_rope']);
-    expect(decodeLayout('mla_decode').constants.map((c) => c.name).sort()).toEqual(['w_uk', 'w_uv']);
+    expect(
+      decodeLayout('mla_decode')
+        .constants.map((c) => c.name)
+        .sort(),
+    ).toEqual(['w_uk', 'w_uv']);
     expect(decodeLayout('paged').kind).toBe('paged');
-    expect(decodeDims(decodeLayout('paged'), { b: 2, h: 4, g: 2, blk: 4, m: 3, d: 8, dv: 8 })).toEqual({ dims: { b: 2, h: 4, g: 2, blk: 4, m: 3, d: 8, dv: 8, s: 1, n: 6 }, capacity: 12 });
+    expect(decodeDims(decodeLayout('paged'), { b: 2, h: 4, g: 2, blk: 4, m: 3, d: 8, dv: 8 })).toEqual({
+      dims: { b: 2, h: 4, g: 2, blk: 4, m: 3, d: 8, dv: 8, s: 1, n: 6 },
+      capacity: 12,
+    });
   });
 
   test('bad requests are USAGE errors naming the problem', async () => {
     const usage = async (p: Promise<unknown>, re: RegExp) => {
-      const e = await p.then(() => undefined, (x: unknown) => x);
+      const e = await p.then(
+        () => undefined,
+        (x: unknown) => x,
+      );
       expect(e).toBeInstanceOf(EinattnError);
       expect((e as EinattnError).code).toBe('USAGE');
       expect((e as EinattnError).message).toMatch(re);

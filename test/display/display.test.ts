@@ -6,9 +6,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import * as root from '../../src/index.ts';
-import {
-  bars, code, formatBytes, formatMs, formatNumber, heatmap, hstack, html, lines, pick, roofline, svg, table, View,
-} from '../../src/display/index.ts';
+import { bars, code, formatBytes, formatMs, formatNumber, heatmap, hstack, html, lines, pick, roofline, svg, table, View } from '../../src/display/index.ts';
 import { encodePng } from '../../src/display/heatmap.ts';
 import { displayTarget } from '../../src/display/view.ts';
 import { EinattnError } from '../../src/errors.ts';
@@ -29,7 +27,7 @@ function expectBalanced(xml: string): void {
   expect(stack).toEqual([]);
 }
 
-const attr = (el: string, name: string) => Number(new RegExp(`\\b${name}="([-\\d.]+)"`).exec(el)?.[1]);
+const _attr = (el: string, name: string) => Number(new RegExp(`\\b${name}="([-\\d.]+)"`).exec(el)?.[1]);
 
 describe('table', () => {
   const rows = [
@@ -76,7 +74,13 @@ describe('table', () => {
 
 describe('heatmap and pick', () => {
   it('draws one cell per value, colored by the viridis scale, with a color bar', () => {
-    const h = heatmap([[0, 1], [0.5, Number.NaN]], { title: 'w', values: true });
+    const h = heatmap(
+      [
+        [0, 1],
+        [0.5, Number.NaN],
+      ],
+      { title: 'w', values: true },
+    );
     expect(h.kind).toBe('svg');
     expect(h.html).toBe(h.svg);
     const cells = [...h.svg!.matchAll(/<rect x="[\d.]+" y="[\d.]+" width="(\d+)" height="\1" fill="(#[0-9a-f]{6})"><title>([^<]*)<\/title>/g)];
@@ -170,7 +174,23 @@ describe('charts', () => {
 
   it('lines draws one polyline per series on linear or log axes', () => {
     const l = lines(
-      [{ label: 'a', points: [[256, 1], [1024, 4], [512, 2]] }, { label: 'b', points: [[256, 0.5], [1024, 0.6]] }],
+      [
+        {
+          label: 'a',
+          points: [
+            [256, 1],
+            [1024, 4],
+            [512, 2],
+          ],
+        },
+        {
+          label: 'b',
+          points: [
+            [256, 0.5],
+            [1024, 0.6],
+          ],
+        },
+      ],
       { title: 'decode', xLabel: 'KV length', yLabel: 'ms', logX: true, logY: true },
     );
     const polys = [...l.svg!.matchAll(/<polyline[^>]*points="([^"]+)"/g)].map((m) => m[1]!.split(' ').map((p) => p.split(',').map(Number)));
@@ -188,13 +208,23 @@ describe('charts', () => {
   it('roofline puts each case on the roof: memory-bound left of the ridge, compute-bound right of it', () => {
     // the shape of the cost model's Device (peak per dtype), or a plain peak
     const h100 = { name: 'H100', flops: { f32: 67e12, f16: 989e12 }, bandwidth: 3.35e12 };
-    const r = roofline(h100, [{ label: 'decode', intensity: 1 }, { label: 'prefill', intensity: 1000 }], { dtype: 'f16' });
+    const r = roofline(
+      h100,
+      [
+        { label: 'decode', intensity: 1 },
+        { label: 'prefill', intensity: 1000 },
+      ],
+      { dtype: 'f16' },
+    );
     expect(r.kind).toBe('svg');
     expect(r.title).toBe('Roofline: H100 (f16)');
     expect(r.text).toMatch(/ridge at 295 FLOP\/B/);
     expect(r.text).toMatch(/decode: 1 FLOP\/B, memory-bound, at most 3\.35TFLOP\/s/);
     expect(r.text).toMatch(/prefill: 1000 FLOP\/B, compute-bound, at most 989TFLOP\/s/);
-    const roof = /<polyline[^>]*points="([^"]+)"/.exec(r.svg!)![1]!.split(' ').map((p) => p.split(',').map(Number));
+    const roof = /<polyline[^>]*points="([^"]+)"/
+      .exec(r.svg!)![1]!
+      .split(' ')
+      .map((p) => p.split(',').map(Number));
     const dots = [...r.svg!.matchAll(/<circle cx="([\d.]+)" cy="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])]);
     expect(dots).toHaveLength(2);
     expect(dots[1]![1]).toBeCloseTo(roof[1]![1]!, 1); // the compute-bound point sits on the flat roof
@@ -228,7 +258,13 @@ describe('views', () => {
   });
 
   it('save() writes .svg, .html or .txt by extension, creating folders', () => {
-    const h = heatmap([[1, 2], [3, 4]], { title: 'x' });
+    const h = heatmap(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      { title: 'x' },
+    );
     const p = h.save(join(tmp, 'a/b/h.svg'));
     expect(readFileSync(p, 'utf8')).toBe(h.svg);
     const page = readFileSync(table([{ a: 1 }], { title: 't<' }).save(join(tmp, 't.html')), 'utf8');
@@ -270,12 +306,26 @@ describe('show()', () => {
     h.show();
     t.show();
     expect(require).toHaveBeenCalledWith('tslab');
-    expect(shown).toEqual([['svg', h.svg], ['html', t.html]]);
+    expect(shown).toEqual([
+      ['svg', h.svg],
+      ['html', t.html],
+    ]);
     expect(print).not.toHaveBeenCalled();
   });
 
   it('falls back to text when the kernel cannot display (no cell executing)', () => {
-    g.__tslab__ = { require: () => ({ display: { html: () => { throw new Error('Not ready'); }, svg: () => { throw new Error('Not ready'); } } }) };
+    g.__tslab__ = {
+      require: () => ({
+        display: {
+          html: () => {
+            throw new Error('Not ready');
+          },
+          svg: () => {
+            throw new Error('Not ready');
+          },
+        },
+      }),
+    };
     const log = vi.spyOn(console, 'log').mockImplementation(() => {});
     const t = table([{ a: 1 }]);
     t.show();
@@ -296,7 +346,10 @@ describe('typecheck', () => {
     expect(wrong.text).toMatch(/^snippet\.ts:4:\d+ - error TS2345/);
     expect(wrong.text).toContain("4 | einsum('b h s d, b h t d -> b h s t', q, k);");
     expect(wrong.html).toMatch(/^<pre/);
-    const right = await root.typecheck(`import { einsum, input } from 'einattn';\neinsum('b h s d, b h t d -> b h s t', input('q', 'b h s d'), input('k', 'b h t d'));\n`, { fileName: 'ok.ts' });
+    const right = await root.typecheck(
+      `import { einsum, input } from 'einattn';\neinsum('b h s d, b h t d -> b h s t', input('q', 'b h s d'), input('k', 'b h t d'));\n`,
+      { fileName: 'ok.ts' },
+    );
     expect(right.ok).toBe(true);
     expect(right.text).toMatch(/^ok\.ts: no errors \(TypeScript \d+\.\d+/);
   }, 60_000);
@@ -312,13 +365,20 @@ describe('the package root', () => {
   it('src/display imports nothing that imports the package root (no cycles) and no heavy layer', () => {
     for (const f of ['view.ts', 'table.ts', 'heatmap.ts', 'charts.ts', 'typecheck.ts', 'format.ts', 'index.ts']) {
       const src = readFileSync(join(import.meta.dirname, '../../src/display', f), 'utf8');
-      for (const m of src.matchAll(/^(?:import|export)\b[^;]*?from '([^']+)'/gm)) expect(['../index.ts', '../../index.ts', 'einattn', 'tslab']).not.toContain(m[1]);
+      for (const m of src.matchAll(/^(?:import|export)\b[^;]*?from '([^']+)'/gm))
+        expect(['../index.ts', '../../index.ts', 'einattn', 'tslab']).not.toContain(m[1]);
       expect(src, f).not.toMatch(/from '\.\.\/(cost|cli|lower|runtime)\//); // a rendering layer: no cost model, CLI, lowering or GPU
     }
   });
 
   it('formats numbers, bytes and milliseconds', () => {
-    expect([formatNumber(3), formatNumber(1.23456), formatNumber(0.0001234), formatNumber(Number.NaN), formatNumber(-Infinity)]).toEqual(['3', '1.235', '1.234e-4', 'NaN', '-∞']);
+    expect([formatNumber(3), formatNumber(1.23456), formatNumber(0.0001234), formatNumber(Number.NaN), formatNumber(-Infinity)]).toEqual([
+      '3',
+      '1.235',
+      '1.234e-4',
+      'NaN',
+      '-∞',
+    ]);
     expect([formatBytes(512), formatBytes(4096), formatBytes(3 * 2 ** 30)]).toEqual(['512 B', '4 KiB', '3 GiB']);
     expect([formatMs(0), formatMs(0.0123), formatMs(12.345), formatMs(2500)]).toEqual(['0 ms', '12.3 µs', '12.3 ms', '2.5 s']);
   });

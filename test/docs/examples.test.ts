@@ -43,7 +43,10 @@ async function run(e: Example): Promise<unknown> {
   const layer = index ? ((await import(index)) as Record<string, unknown>) : {};
   const scope: Record<string, unknown> = { ...api, ...layer, ...mod, ...(await fixtures(e.code)) };
   const stmts = statements(e.code);
-  const body = `${stmts.slice(0, -1).map((s) => `${s};`).join(' ')} return (${stmts[stmts.length - 1]});`;
+  const body = `${stmts
+    .slice(0, -1)
+    .map((s) => `${s};`)
+    .join(' ')} return (${stmts[stmts.length - 1]});`;
   const js = transformSync(`(async () => { ${body} })`, { loader: 'ts' }).code.trim().replace(/;$/, '');
   const names = Object.keys(scope).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n));
   const fn = new Function(...names, `"use strict"; return ${js};`) as (...args: unknown[]) => () => Promise<unknown>;
@@ -52,13 +55,17 @@ async function run(e: Example): Promise<unknown> {
 
 function check(actual: unknown, want: Expected): void {
   switch (want.match) {
-    case 'equal': return void expect(actual).toEqual(want.value);
+    case 'equal':
+      return void expect(actual).toEqual(want.value);
     case 'prefix':
       expect(Array.isArray(actual), `an array, got ${String(actual)}`).toBe(true);
       return void expect((actual as unknown[]).slice(0, want.value.length)).toEqual(want.value);
-    case 'subset': return void expect(actual).toMatchObject(want.value);
-    case 'pattern': return void expect(actual).toMatch(want.value);
-    case 'digits': return void expect(Math.abs((actual as number) - want.value)).toBeLessThan(10 ** -want.decimals);
+    case 'subset':
+      return void expect(actual).toMatchObject(want.value);
+    case 'pattern':
+      return void expect(actual).toMatch(want.value);
+    case 'digits':
+      return void expect(Math.abs((actual as number) - want.value)).toBeLessThan(10 ** -want.decimals);
   }
 }
 

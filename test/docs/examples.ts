@@ -16,7 +16,7 @@
  * Anything else, an expression followed by prose (`f(x) // true on lavapipe`), is an
  * example that states a value the harness cannot read: the test lists it as a failure.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 /** One `@example` of the sources. */

@@ -55,10 +55,7 @@ interface Case {
   data: number[][];
 }
 
-const value = fc.oneof(
-  fc.float({ min: Math.fround(-4), max: Math.fround(4), noNaN: true, noDefaultInfinity: true }),
-  fc.integer({ min: -8, max: 8 }),
-);
+const value = fc.oneof(fc.float({ min: Math.fround(-4), max: Math.fround(4), noNaN: true, noDefaultInfinity: true }), fc.integer({ min: -8, max: 8 }));
 
 const caseArb: fc.Arbitrary<Case> = fc
   .record({
@@ -113,10 +110,26 @@ describe('einsum against a nested-loop oracle', () => {
   });
 
   it('the oracle itself agrees with a hand-computed matmul and trace-free contraction', () => {
-    const { out } = loopEinsum([['i', 'j'], ['j', 'k']], ['i', 'k'], { i: 2, j: 2, k: 1 }, [[1, 2, 3, 4], [5, 6]]);
+    const { out } = loopEinsum(
+      [
+        ['i', 'j'],
+        ['j', 'k'],
+      ],
+      ['i', 'k'],
+      { i: 2, j: 2, k: 1 },
+      [
+        [1, 2, 3, 4],
+        [5, 6],
+      ],
+    );
     expect(out).toEqual([1 * 5 + 2 * 6, 3 * 5 + 4 * 6]);
     expect(loopEinsum([['i', 'j']], [], { i: 2, j: 3 }, [[1, 2, 3, 4, 5, 6]]).out).toEqual([21]);
-    expect(implicitAxes([['j', 'i'], ['i', 'k']])).toEqual(['j', 'k']);
+    expect(
+      implicitAxes([
+        ['j', 'i'],
+        ['i', 'k'],
+      ]),
+    ).toEqual(['j', 'k']);
   });
 
   it('implicit output follows numpy: axes seen once, sorted', () => {

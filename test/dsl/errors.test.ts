@@ -1,7 +1,21 @@
 /** Every run-time validation error: an EinattnError with the right code and a message naming the culprit. */
 import { describe, expect, it } from 'vitest';
 import {
-  EinattnError, cumsum, einsum, graph, index, input, interpret, max, mod, parseSpec, resolveSizes, softmax, sum, where, type Tensor,
+  EinattnError,
+  cumsum,
+  einsum,
+  graph,
+  index,
+  input,
+  interpret,
+  max,
+  mod,
+  parseSpec,
+  resolveSizes,
+  softmax,
+  sum,
+  where,
+  type Tensor,
 } from '../../src/index.ts';
 import { expectError } from '../interp/helpers.ts';
 
@@ -153,7 +167,13 @@ describe('DTYPE', () => {
 describe('BAD_NAME', () => {
   const bad = ['a-b', 'fn', 'x__y', '1x', 'for', 'a'.repeat(100), 'é', 'αβ', 'let', 'f32', 'mod', '_x'];
   const why: Record<string, string> = {
-    fn: 'keyword', for: 'keyword', let: 'keyword', f32: 'keyword', mod: 'keyword', x__y: "'__'", ['a'.repeat(100)]: '100 characters',
+    fn: 'keyword',
+    for: 'keyword',
+    let: 'keyword',
+    f32: 'keyword',
+    mod: 'keyword',
+    x__y: "'__'",
+    ['a'.repeat(100)]: '100 characters',
   };
 
   it.each(bad)('%s as an input name, an axis name and a graph name', (name) => {

@@ -58,7 +58,10 @@ export function build(v: Variant): Graph {
   if (v.mask === 'blocksparse') {
     // a user block map over blocks of 4 queries × 8 keys, read through two gathers
     const blk = input('blk', 'qb kb', 'i32');
-    mask = blk.gather('qb', s.div(constant(4, 'i32'))).gather('kb', t.div(constant(8, 'i32'))).eq(constant(1, 'i32'));
+    mask = blk
+      .gather('qb', s.div(constant(4, 'i32')))
+      .gather('kb', t.div(constant(8, 'i32')))
+      .eq(constant(1, 'i32'));
   }
   if (v.mask === 'deadrows') mask = t.le(diag).and(s.ge(constant(2, 'i32'))); // rows 0 and 1 see nothing
   const sink = v.sink ? input('sink', n.heads) : undefined;
@@ -131,21 +134,25 @@ export const variantArb: fc.Arbitrary<Variant> = fc.record({
   epilogue: fc.boolean(),
 });
 
-export const scheduleArb: fc.Arbitrary<Partial<FlashSchedule>> = fc.record({
-  // small tiles: lavapipe compiles unrolled kernels slowly, and the tests compile many
-  rows: fc.constantFrom(1, 2, 3),
-  kvTile: fc.constantFrom(1, 3, 4, 6),
-  // keys per register block of the cached-Q product: 'auto' (1 at these small head dims), 1, or
-  // the largest divisor of kvTile up to 4 (4 at kvTile 4, 3 at 3, 2 at 6)
-  qkBlock: fc.constantFrom<'auto' | 1 | 'divisor'>('auto', 1, 'divisor'),
-  // [workgroup, kvLanes]: lanes > 1 split a row tile's KV tiles and merge through workgroup memory,
-  // or with subgroups by shuffles (kvLanes stays within lavapipe's subgroup size of 8)
-  lanes: fc.constantFrom<[number, number]>([1, 1], [4, 1], [8, 1], [4, 4], [8, 2], [8, 8]),
-  subgroups: fc.boolean(),
-  dvChunk: fc.constantFrom(3, 8, 64),
-  split: fc.constantFrom<FlashSchedule['split']>(1, 2, 3, 'auto'),
-  blockMask: fc.boolean(),
-}).map(({ lanes: [workgroup, kvLanes], qkBlock, ...rest }) => ({
-  ...rest, workgroup, kvLanes,
-  qkBlock: qkBlock === 'divisor' ? [4, 3, 2, 1].find((b) => rest.kvTile % b === 0)! : qkBlock,
-}));
+export const scheduleArb: fc.Arbitrary<Partial<FlashSchedule>> = fc
+  .record({
+    // small tiles: lavapipe compiles unrolled kernels slowly, and the tests compile many
+    rows: fc.constantFrom(1, 2, 3),
+    kvTile: fc.constantFrom(1, 3, 4, 6),
+    // keys per register block of the cached-Q product: 'auto' (1 at these small head dims), 1, or
+    // the largest divisor of kvTile up to 4 (4 at kvTile 4, 3 at 3, 2 at 6)
+    qkBlock: fc.constantFrom<'auto' | 1 | 'divisor'>('auto', 1, 'divisor'),
+    // [workgroup, kvLanes]: lanes > 1 split a row tile's KV tiles and merge through workgroup memory,
+    // or with subgroups by shuffles (kvLanes stays within lavapipe's subgroup size of 8)
+    lanes: fc.constantFrom<[number, number]>([1, 1], [4, 1], [8, 1], [4, 4], [8, 2], [8, 8]),
+    subgroups: fc.boolean(),
+    dvChunk: fc.constantFrom(3, 8, 64),
+    split: fc.constantFrom<FlashSchedule['split']>(1, 2, 3, 'auto'),
+    blockMask: fc.boolean(),
+  })
+  .map(({ lanes: [workgroup, kvLanes], qkBlock, ...rest }) => ({
+    ...rest,
+    workgroup,
+    kvLanes,
+    qkBlock: qkBlock === 'divisor' ? [4, 3, 2, 1].find((b) => rest.kvTile % b === 0)! : qkBlock,
+  }));

@@ -25,11 +25,14 @@ interface Combo {
 }
 
 const comboArb: fc.Arbitrary<Combo> = fc.record({
-  maps: fc.array(fc.record({
-    kind: fc.constantFrom<MapKind>('softmax', 'sink', 'sigmoid', 'rowsum'),
-    coef: fc.constantFrom<Coef>('one', 'const', 'head', 'row', 'neg', 'div'),
-    mask: fc.constantFrom<MaskKind>('shared', 'own', 'none'),
-  }), { minLength: 1, maxLength: 3 }),
+  maps: fc.array(
+    fc.record({
+      kind: fc.constantFrom<MapKind>('softmax', 'sink', 'sigmoid', 'rowsum'),
+      coef: fc.constantFrom<Coef>('one', 'const', 'head', 'row', 'neg', 'div'),
+      mask: fc.constantFrom<MaskKind>('shared', 'own', 'none'),
+    }),
+    { minLength: 1, maxLength: 3 },
+  ),
   causal: fc.boolean(),
   cache: fc.boolean(),
 });
@@ -55,7 +58,8 @@ function buildCombo(c: Combo): Graph {
     const own = t.gt(position.sub(2 + i));
     const mask = m.mask === 'none' ? undefined : m.mask === 'own' ? (shared ? shared.and(own) : own) : shared;
     let map: T4;
-    if (m.kind === 'softmax' || m.kind === 'sink') map = x.softmax('t', { ...(mask ? { mask } : {}), ...(m.kind === 'sink' ? { sink: input(`sink${i}`, 'h') } : {}) });
+    if (m.kind === 'softmax' || m.kind === 'sink')
+      map = x.softmax('t', { ...(mask ? { mask } : {}), ...(m.kind === 'sink' ? { sink: input(`sink${i}`, 'h') } : {}) });
     else if (m.kind === 'sigmoid') map = (mask ? where(mask, sigmoid(x), 0) : sigmoid(x)) as T4;
     else {
       const a = (mask ? where(mask, x.exp(), 0) : x.exp()) as T4;
@@ -63,9 +67,18 @@ function buildCombo(c: Combo): Graph {
       sums = sums ? sums.add(l) : l;
       map = a;
     }
-    const term: T4 = m.coef === 'one' ? map : m.coef === 'const' ? map.mul(-0.5)
-      : m.coef === 'head' ? map.mul(input(`lam${i}`, 'h')) : m.coef === 'row' ? input(`c${i}`, 'b h s').mul(map)
-      : m.coef === 'neg' ? map.neg() : map.div(1.5);
+    const term: T4 =
+      m.coef === 'one'
+        ? map
+        : m.coef === 'const'
+          ? map.mul(-0.5)
+          : m.coef === 'head'
+            ? map.mul(input(`lam${i}`, 'h'))
+            : m.coef === 'row'
+              ? input(`c${i}`, 'b h s').mul(map)
+              : m.coef === 'neg'
+                ? map.neg()
+                : map.div(1.5);
     p = p ? (i % 2 ? p.sub(term) : p.add(term)) : term;
   });
   let o: Tensor<['b', 'h', 's', 'dv']> = einsum('b h s t, b h t dv -> b h s dv', p!, v);
@@ -84,7 +97,14 @@ test('random combinations of attention maps, masks, lengths and schedules: fused
   await fc.assert(
     fc.asyncProperty(
       comboArb,
-      fc.record({ b: fc.integer({ min: 1, max: 2 }), h: fc.integer({ min: 1, max: 2 }), s: fc.integer({ min: 1, max: 9 }), t: fc.integer({ min: 1, max: 17 }), d: fc.constantFrom(1, 3, 4), dv: fc.constantFrom(1, 3, 6) }),
+      fc.record({
+        b: fc.integer({ min: 1, max: 2 }),
+        h: fc.integer({ min: 1, max: 2 }),
+        s: fc.integer({ min: 1, max: 9 }),
+        t: fc.integer({ min: 1, max: 17 }),
+        d: fc.constantFrom(1, 3, 4),
+        dv: fc.constantFrom(1, 3, 6),
+      }),
       scheduleArb,
       fc.boolean(),
       fc.integer({ min: 0, max: 1 << 20 }),
@@ -100,11 +120,11 @@ test('random combinations of attention maps, masks, lengths and schedules: fused
         const poison = c.cache && matches[0]!.length !== undefined;
         const got = (await comp.run(kindInputs(g, dims, kvLen, poison), dims)).outputs.o!;
         const ref = want.data.reduce((m, y) => Math.max(m, Math.abs(y)), 0);
-        expect(maxDiff(want.data, got.data), `${JSON.stringify(c)} ${JSON.stringify(dims)} kv_len ${kvLen}\n${comp.explain(dims)}`)
-          .toBeLessThanOrEqual(1e-5 * Math.sqrt(dims.t * dims.d) * Math.max(1, ref) + 1e-6);
+        expect(maxDiff(want.data, got.data), `${JSON.stringify(c)} ${JSON.stringify(dims)} kv_len ${kvLen}\n${comp.explain(dims)}`).toBeLessThanOrEqual(
+          1e-5 * Math.sqrt(dims.t * dims.d) * Math.max(1, ref) + 1e-6,
+        );
       },
     ),
     { numRuns: Number(process.env.EINATTN_FLASH_RUNS ?? 10), seed, endOnFailure: true },
   );
 });
-

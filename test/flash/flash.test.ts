@@ -23,7 +23,10 @@ async function expectFlashMatches(g: Graph, dims: Record<string, number>, opts: 
   const want = interpret(g, inputs, dims);
   const fused = compile(g, opts);
   const got = await fused.run(inputs, dims);
-  expect(fused.plan.kernels.some((k) => k.name.includes('flash')), 'the fused kernel was used').toBe(true);
+  expect(
+    fused.plan.kernels.some((k) => k.name.includes('flash')),
+    'the fused kernel was used',
+  ).toBe(true);
   const unfused = await compile(g, { flash: false }).run(inputs, dims);
   for (const [name, w] of Object.entries(want)) {
     const o = got.outputs[name]!;
@@ -37,7 +40,6 @@ async function expectFlashMatches(g: Graph, dims: Record<string, number>, opts: 
   }
   return got;
 }
-
 
 const seed = process.env.EINATTN_SEED ? Number(process.env.EINATTN_SEED) : undefined;
 const shapeArb = fc.record({
@@ -63,7 +65,11 @@ test('random variants, shapes and schedules: fused = interpreter = unfused', asy
 describe('head dims', () => {
   const v: Variant = { layout: 'mha', mask: 'causal', mod: 'scale', sink: false, lse: true, epilogue: false };
   test.each([
-    [80, 80], [96, 96], [160, 160], [192, 128], [576, 512],
+    [80, 80],
+    [96, 96],
+    [160, 160],
+    [192, 128],
+    [576, 512],
   ])('d = %i, dv = %i, ragged s and t', async (d, dv) => {
     const g = build(v);
     const dims = dimsOf(v, { b: 1, h: 2, s: d === 576 ? 1 : 5, t: 23, d, dv });
@@ -73,7 +79,13 @@ describe('head dims', () => {
     const g = build(v);
     const dims = dimsOf(v, { b: 1, h: 2, s: 5, t: 23, d: 80, dv: 48 });
     const c = compile(g, { specializeHeadDims: true, flashSchedule: { rows: 2, kvTile: 4, maxDvChunk: 32 } });
-    await expectFlashMatches(g, dims, { specializeHeadDims: true, flashSchedule: { rows: 2, kvTile: 4, maxDvChunk: 32 } }, undefined, 2e-6 * Math.sqrt(23 * 80));
+    await expectFlashMatches(
+      g,
+      dims,
+      { specializeHeadDims: true, flashSchedule: { rows: 2, kvTile: 4, maxDvChunk: 32 } },
+      undefined,
+      2e-6 * Math.sqrt(23 * 80),
+    );
     expect(c.planFor(dims).staticSizes).toEqual({ d: 80, dv: 48 });
     expect(c.planFor(dims).kernels.find((k) => /_flash(_partial)?$/.test(k.name))!.wgsl).toContain('array<f32, 80>');
   });
@@ -81,13 +93,18 @@ describe('head dims', () => {
     const g = build(v);
     const big = dimsOf(v, { b: 1, h: 2, s: 9, t: 37, d: 64, dv: 64 });
     await expectFlashMatches(g, big, {}, undefined, 2e-6 * Math.sqrt(37 * 64));
-    const flash = (dims: Record<string, number>) => compile(g).planFor(dims).kernels.find((k) => /_flash(_partial)?$/.test(k.name))!.wgsl;
+    const flash = (dims: Record<string, number>) =>
+      compile(g)
+        .planFor(dims)
+        .kernels.find((k) => /_flash(_partial)?$/.test(k.name))!.wgsl;
     expect(flash(big)).toMatch(/scores in register blocks of 16 keys/);
     expect(flash(big)).toMatch(/_dot7k15_ \+= /);
     const small = dimsOf(v, { b: 1, h: 2, s: 9, t: 37, d: 32, dv: 32 });
     expect(compile(g).planFor(small).staticSizes).toEqual({});
     expect(flash(small)).not.toMatch(/register blocks/);
-    expect(() => compile(g, { flashSchedule: { kvTile: 16, qkBlock: 5 } })).toThrow(/qkBlock must be 'auto' or a positive integer dividing kvTile \(16\), got 5/);
+    expect(() => compile(g, { flashSchedule: { kvTile: 16, qkBlock: 5 } })).toThrow(
+      /qkBlock must be 'auto' or a positive integer dividing kvTile \(16\), got 5/,
+    );
   });
 });
 
@@ -118,21 +135,28 @@ describe('tiling never changes the meaning of the mask', () => {
 
 test('split-KV = one pass, for random splits and decode shapes', async () => {
   await fc.assert(
-    fc.asyncProperty(variantArb, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 90 }), fc.integer({ min: 2, max: 7 }), fc.constantFrom(1, 4, 8), async (v, s, t, split, kvTile) => {
-      const g = build(v);
-      const dims = dimsOf(v, { b: 1, h: 2, s, t, d: 8, dv: 8 });
-      const inputs = inputsOf(g, dims);
-      const one = compile(g, { flashSchedule: { split: 1, kvTile } });
-      const many = compile(g, { flashSchedule: { split, kvTile } });
-      const a = (await one.run(inputs, dims)).outputs;
-      const b = (await many.run(inputs, dims)).outputs;
-      expect(many.plan.kernels.some((k) => k.name.endsWith('_merge'))).toBe(true);
-      // relative to the values: an lse near 8 carries f32 rounding of ~1e-6 through the merge's log/exp
-      for (const name of Object.keys(a)) {
-        const scale = 1 + Array.from(a[name]!.data).reduce((m, x) => (Number.isFinite(x) ? Math.max(m, Math.abs(x)) : m), 0);
-        expect(maxDiff(a[name]!.data, b[name]!.data), name).toBeLessThanOrEqual(2e-6 * scale);
-      }
-    }),
+    fc.asyncProperty(
+      variantArb,
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 1, max: 90 }),
+      fc.integer({ min: 2, max: 7 }),
+      fc.constantFrom(1, 4, 8),
+      async (v, s, t, split, kvTile) => {
+        const g = build(v);
+        const dims = dimsOf(v, { b: 1, h: 2, s, t, d: 8, dv: 8 });
+        const inputs = inputsOf(g, dims);
+        const one = compile(g, { flashSchedule: { split: 1, kvTile } });
+        const many = compile(g, { flashSchedule: { split, kvTile } });
+        const a = (await one.run(inputs, dims)).outputs;
+        const b = (await many.run(inputs, dims)).outputs;
+        expect(many.plan.kernels.some((k) => k.name.endsWith('_merge'))).toBe(true);
+        // relative to the values: an lse near 8 carries f32 rounding of ~1e-6 through the merge's log/exp
+        for (const name of Object.keys(a)) {
+          const scale = 1 + Array.from(a[name]!.data).reduce((m, x) => (Number.isFinite(x) ? Math.max(m, Math.abs(x)) : m), 0);
+          expect(maxDiff(a[name]!.data, b[name]!.data), name).toBeLessThanOrEqual(2e-6 * scale);
+        }
+      },
+    ),
     { numRuns: 5, seed, endOnFailure: true },
   );
 });
@@ -148,7 +172,11 @@ test('decode shapes choose split-KV automatically; a long prefill does not', () 
 
 describe('block skipping', () => {
   /** KV tiles loaded per workgroup, summed, from the debug counter. */
-  async function loadedTiles(v: Variant, shape: { s: number; t: number }, sched: { rows: number; workgroup: number; kvTile: number; kvLanes?: number; subgroups?: boolean }) {
+  async function loadedTiles(
+    v: Variant,
+    shape: { s: number; t: number },
+    sched: { rows: number; workgroup: number; kvTile: number; kvLanes?: number; subgroups?: boolean },
+  ) {
     const g = build(v);
     const dims = dimsOf(v, { b: 1, h: 2, s: shape.s, t: shape.t, d: 4, dv: 4 });
     const c = compile(g, { flashSchedule: sched, debugTiles: true });
@@ -164,9 +192,17 @@ describe('block skipping', () => {
     const none = await loadedTiles({ layout: 'mha', mask: 'none', mod: 'scale', sink: false, lse: false, epilogue: false }, { s: 128, t: 128 }, sched);
     expect(none).toBe(2 * n * n);
     // lanes sharing a row tile (16 rows = 2 rows x 8 row invocations of 4 lanes each) skip the same tiles between them
-    const lanes = await loadedTiles({ layout: 'mha', mask: 'causal', mod: 'scale', sink: false, lse: false, epilogue: false }, { s: 128, t: 128 }, { rows: 2, workgroup: 32, kvLanes: 4, kvTile: 16 });
+    const lanes = await loadedTiles(
+      { layout: 'mha', mask: 'causal', mod: 'scale', sink: false, lse: false, epilogue: false },
+      { s: 128, t: 128 },
+      { rows: 2, workgroup: 32, kvLanes: 4, kvTile: 16 },
+    );
     expect(lanes).toBe(2 * ((n * (n + 1)) / 2));
-    const shuffled = await loadedTiles({ layout: 'mha', mask: 'causal', mod: 'scale', sink: false, lse: false, epilogue: false }, { s: 128, t: 128 }, { rows: 2, workgroup: 32, kvLanes: 4, kvTile: 16, subgroups: true });
+    const shuffled = await loadedTiles(
+      { layout: 'mha', mask: 'causal', mod: 'scale', sink: false, lse: false, epilogue: false },
+      { s: 128, t: 128 },
+      { rows: 2, workgroup: 32, kvLanes: 4, kvTile: 16, subgroups: true },
+    );
     expect(shuffled).toBe(2 * ((n * (n + 1)) / 2));
   });
 
@@ -222,6 +258,7 @@ describe('numerics corners', () => {
   test('attention sinks: the sink joins the denominator only', async () => {
     const v: Variant = { layout: 'gqa', mask: 'none', mod: 'scale', sink: true, lse: false, epilogue: true };
     const g = build(v);
-    for (const split of [1, 2]) await expectFlashMatches(g, dimsOf(v, { b: 2, h: 2, s: 3, t: 11, d: 5, dv: 4 }), { flashSchedule: { split, rows: 2, kvTile: 4 } });
+    for (const split of [1, 2])
+      await expectFlashMatches(g, dimsOf(v, { b: 2, h: 2, s: 3, t: 11, d: 5, dv: 4 }), { flashSchedule: { split, rows: 2, kvTile: 4 } });
   });
 });

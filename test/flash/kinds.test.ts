@@ -17,7 +17,10 @@ import { buildKind, dimsFor, kindInputs, KINDS, type Kind } from './kinds.ts';
 
 /** No buffer of the plan holds both the query axis and the key axis. */
 function expectNoScores(plan: ExecPlan) {
-  expect(plan.kernels.some((k) => /_flash(_partial)?$/.test(k.name)), plan.kernels.map((k) => k.name).join(', ')).toBe(true);
+  expect(
+    plan.kernels.some((k) => /_flash(_partial)?$/.test(k.name)),
+    plan.kernels.map((k) => k.name).join(', '),
+  ).toBe(true);
   for (const b of plan.buffers) expect(b.axes.includes('s') && b.axes.includes('t'), `buffer ${b.name} [${b.axes.join(' ')}]`).toBe(false);
 }
 
@@ -49,24 +52,39 @@ describe('the pattern (no GPU)', () => {
       return m.maps.map((x) => `${x.kind}${x.sums.length ? '+rowsum' : ''}`).join(' ');
     };
     expect(Object.fromEntries(KINDS.map((kind) => [kind, kinds(kind)]))).toEqual({
-      sigmoid: 'plain', sigmoidExp: 'plain', linear: 'plain+rowsum', linearNorm: 'plain+rowsum', diff: 'softmax softmax', mixed: 'softmax plain', relbias: 'softmax', fox: 'softmax',
+      sigmoid: 'plain',
+      sigmoidExp: 'plain',
+      linear: 'plain+rowsum',
+      linearNorm: 'plain+rowsum',
+      diff: 'softmax softmax',
+      mixed: 'softmax plain',
+      relbias: 'softmax',
+      fox: 'softmax',
     });
   });
 
   test('at s = t = 2048 no plan has a buffer with both s and t: the gathers and per-key reads stay inside the flash kernel', () => {
     const dims = dimsFor({ b: 1, h: 4, s: 2048, t: 2048, d: 64, dv: 64 });
-    for (const kind of KINDS) for (const causalMask of [false, true]) for (const cache of [false, true]) {
-      const plan = lower(buildKind(kind, { causal: causalMask, cache }), { dims });
-      expectNoScores(plan);
-      // fox adds its O(t) scan of the log forget gates, nothing else
-      const names = plan.kernels.map((k) => k.name.replace(/^.*_\d+_/, ''));
-      expect(names.filter((n) => !['flash', 'flash_blocks', 'scan'].includes(n)), `${kind}: ${names.join(', ')}`).toEqual([]);
-    }
+    for (const kind of KINDS)
+      for (const causalMask of [false, true])
+        for (const cache of [false, true]) {
+          const plan = lower(buildKind(kind, { causal: causalMask, cache }), { dims });
+          expectNoScores(plan);
+          // fox adds its O(t) scan of the log forget gates, nothing else
+          const names = plan.kernels.map((k) => k.name.replace(/^.*_\d+_/, ''));
+          expect(
+            names.filter((n) => !['flash', 'flash_blocks', 'scan'].includes(n)),
+            `${kind}: ${names.join(', ')}`,
+          ).toEqual([]);
+        }
   });
 
   test('the kernel states its maps: no rescale for plain weights, one state per map for a combination', () => {
     // the header comment's continuation lines joined
-    const wgsl = (kind: Kind) => lower(buildKind(kind, { causal: true, cache: false })).kernels.find((k) => k.name.endsWith('_flash'))!.wgsl.replace(/\s*\n\/\/\s+/g, ' ');
+    const wgsl = (kind: Kind) =>
+      lower(buildKind(kind, { causal: true, cache: false }))
+        .kernels.find((k) => k.name.endsWith('_flash'))!
+        .wgsl.replace(/\s*\n\/\/\s+/g, ' ');
     expect(wgsl('sigmoid')).toContain('plain weights (no normaliser, no rescale)');
     expect(wgsl('sigmoid')).not.toContain('alpha');
     expect(wgsl('linear')).toContain('map 0 (weights normalised by their row sum in the epilogue)');
@@ -92,13 +110,21 @@ describe('the pattern (no GPU)', () => {
     for (const kn of plan.kernels.slice(1)) expect(kn.bindings.map((b) => b.buffer)).toContain('_blocks');
     // another mask gets its own map, under its own name
     const o4 = einsum('b h s t, b h t dv -> b h s dv', x3.softmax('t', { mask: index('t').lt(index('s')) }), v);
-    expect(lower(graph('two', { o1, o4 })).buffers.filter((b) => b.role === 'temp').map((b) => b.name)).toEqual(['_blocks', '_blocks1']);
+    expect(
+      lower(graph('two', { o1, o4 }))
+        .buffers.filter((b) => b.role === 'temp')
+        .map((b) => b.name),
+    ).toEqual(['_blocks', '_blocks1']);
   });
 
   test('maps with different masks share one block map (empty where every mask is, full where every one is) and a length all of them declare', () => {
     const len = input('kv_len', 'b', 'i32', { max: 't' });
     const p1 = x.softmax('t', { mask: index('t').lt(len).and(causal) });
-    const p2 = x.mul(2).softmax('t', { mask: index('t').lt(len).and(index('t').ge(index('s'))) });
+    const p2 = x.mul(2).softmax('t', {
+      mask: index('t')
+        .lt(len)
+        .and(index('t').ge(index('s'))),
+    });
     const g = graph('twomasks', { o: einsum('b h s t, b h t dv -> b h s dv', p1.add(p2), v) });
     expect(findFlash(g).matches[0]!.length?.end.op).toBe('input');
     const plan = lower(g);
@@ -144,14 +170,18 @@ describe('misses say which node and what was expected', () => {
 
   test('a coefficient computed from the scores', () => {
     const g = graph('coef', { o: einsum('b h s t, b h t dv -> b h s dv', x.softmax('t').mul(x.max('t')), v) });
-    expect(findFlash(g).misses.map((m) => m.reason)).toEqual([expect.stringMatching(/^the coefficient %\d+ \(reduce\) of the weights depends on the scores or the maps/)]);
+    expect(findFlash(g).misses.map((m) => m.reason)).toEqual([
+      expect.stringMatching(/^the coefficient %\d+ \(reduce\) of the weights depends on the scores or the maps/),
+    ]);
   });
 
   test('a row sum read outside the epilogue', () => {
     const a = where(causal, einsum('b h s d, b h t d -> b h s t', q.elu().add(1), k.elu().add(1)), 0);
     const l = a.sum('t');
     const g = graph('rowsum', { o: einsum('b h s t, b h t dv -> b h s dv', a, v).div(l.add(1e-6)), l });
-    expect(findFlash(g).misses.map((m) => m.reason)).toEqual([expect.stringMatching(/^the row sum %\d+ of the weights %\d+ is read by the graph output %\d+, so it must be materialised$/)]);
+    expect(findFlash(g).misses.map((m) => m.reason)).toEqual([
+      expect.stringMatching(/^the row sum %\d+ of the weights %\d+ is read by the graph output %\d+, so it must be materialised$/),
+    ]);
   });
 
   test('a contraction of an unmasked elementwise function of another one is no attention: an MLP stays as it was', () => {
@@ -188,7 +218,9 @@ describe('on the GPU', () => {
     const got = (await c.run(kindInputs(g, dims, kvLen, true), dims)).outputs.o!;
     const ref = want.data.reduce((m, y) => Math.max(m, Math.abs(y)), 0);
     const L = dims.t! * dims.d!;
-    expect(maxDiff(want.data, got.data), `${g.name} ${JSON.stringify(opts)}\n${c.explain(dims)}`).toBeLessThanOrEqual(1e-5 * Math.sqrt(L) * Math.max(1, ref) + 1e-6);
+    expect(maxDiff(want.data, got.data), `${g.name} ${JSON.stringify(opts)}\n${c.explain(dims)}`).toBeLessThanOrEqual(
+      1e-5 * Math.sqrt(L) * Math.max(1, ref) + 1e-6,
+    );
   }
 
   test('causal at s = t: every kind loads only the KV tiles on or below the diagonal, whatever its maps', async () => {
@@ -198,24 +230,33 @@ describe('on the GPU', () => {
       const dims = { b: 1, h: 2, s: 128, t: 128, d: 4, dv: 4 };
       const c = compile(g, { flashSchedule: { rows: 2, workgroup: 8, kvTile: 16, split: 1 }, debugTiles: true });
       const r = await c.run(kindInputs(g, dims, []), dims);
-      expect(Array.from(r.outputs._flash_tiles!.data).reduce((a, b) => a + b, 0), kind).toBe(2 * ((n * (n + 1)) / 2)); // two heads
+      expect(
+        Array.from(r.outputs._flash_tiles!.data).reduce((a, b) => a + b, 0),
+        kind,
+      ).toBe(2 * ((n * (n + 1)) / 2)); // two heads
     }
   });
 
   test('two softmax maps, each with a sink and an lse output, plus an epilogue: one kernel writes o and both lse', async () => {
     const x2 = einsum('b h s d, b h t d -> b h s t', input('q2', 'b h s d'), input('k2', 'b h t d'));
     const [p1, p2] = [x.softmax('t', { mask: causal, sink: input('sink', 'h') }), x2.softmax('t', { mask: causal })];
-    const o = einsum('b h s t, b h t dv -> b h s dv', p1.mul(input('lam', 'h')).sub(p2), v).mul(2).add(0.5);
+    const o = einsum('b h s t, b h t dv -> b h s dv', p1.mul(input('lam', 'h')).sub(p2), v)
+      .mul(2)
+      .add(0.5);
     const g = graph('lses', { o, lse1: where(causal, x, -Infinity).logsumexp('t'), lse2: where(causal, x2, -Infinity).logsumexp('t') });
     const dims = { b: 2, h: 3, s: 5, t: 11, d: 3, dv: 5 };
     expect(findFlash(g).matches.map((m) => m.lse.length)).toEqual([2]);
     const inputs = kindInputs(g, dims, []);
     const want = interpret(g, inputs, dims);
-    for (const flashSchedule of [{ rows: 2, kvTile: 4, split: 1 }, { rows: 3, kvTile: 3, workgroup: 4, kvLanes: 2, split: 3, minTilesPerSplit: 1 }]) {
+    for (const flashSchedule of [
+      { rows: 2, kvTile: 4, split: 1 },
+      { rows: 3, kvTile: 3, workgroup: 4, kvLanes: 2, split: 3, minTilesPerSplit: 1 },
+    ]) {
       const c = compile(g, { flashSchedule });
       expectNoScores(c.planFor(dims));
       const got = (await c.run(inputs, dims)).outputs;
-      for (const name of ['o', 'lse1', 'lse2']) expect(maxDiff(want[name]!.data, got[name]!.data), `${name} ${JSON.stringify(flashSchedule)}`).toBeLessThanOrEqual(1e-5 * Math.sqrt(33) * 4 + 1e-6);
+      for (const name of ['o', 'lse1', 'lse2'])
+        expect(maxDiff(want[name]!.data, got[name]!.data), `${name} ${JSON.stringify(flashSchedule)}`).toBeLessThanOrEqual(1e-5 * Math.sqrt(33) * 4 + 1e-6);
     }
   });
 
@@ -230,7 +271,8 @@ describe('on the GPU', () => {
     test(`${kind}: a declared length kv_len with NaN past it (never read), lengths 9 and 0`, async () => {
       // lanes and split-KV together: the lanes merge first, then each split writes its partials
       const both: CompileOptions = { flashSchedule: { rows: 2, kvTile: 3, workgroup: 4, kvLanes: 2, split: 2, minTilesPerSplit: 1 } };
-      for (const opts of [SCHEDULES[0]!, SCHEDULES[1]!, SCHEDULES[3]!, both]) await expectKind(buildKind(kind, { causal: true, cache: true }), odd, opts, [9, 0]);
+      for (const opts of [SCHEDULES[0]!, SCHEDULES[1]!, SCHEDULES[3]!, both])
+        await expectKind(buildKind(kind, { causal: true, cache: true }), odd, opts, [9, 0]);
       await expectKind(buildKind(kind, { causal: false, cache: true }), odd, SCHEDULES[2]!, [11, 4]);
     });
 });

@@ -5,9 +5,7 @@
  * computed indices (relbias) or read per query and per key (fox). Self-contained: built from
  * the DSL, not from src/variants.
  */
-import {
-  clamp, cumsum, div, einsum, graph, index, input, maximum, sigmoid, size, where, type Graph, type Tensor,
-} from '../../src/index.ts';
+import { clamp, cumsum, div, einsum, graph, index, input, maximum, sigmoid, size, where, type Graph, type Tensor } from '../../src/index.ts';
 
 export type Kind = 'sigmoid' | 'sigmoidExp' | 'linear' | 'linearNorm' | 'diff' | 'mixed' | 'relbias' | 'fox';
 export const KINDS: readonly Kind[] = ['sigmoid', 'sigmoidExp', 'linear', 'linearNorm', 'diff', 'mixed', 'relbias', 'fox'];
@@ -46,9 +44,13 @@ export function buildKind(kind: Kind, o: KindOptions): Graph {
   const x = scores(q, k);
   let out: Tensor<['b', 'h', 's', 'dv']>;
   switch (kind) {
-    case 'sigmoid': out = pv(masked(sigmoid(x.sub(1.5)))); break;
+    case 'sigmoid':
+      out = pv(masked(sigmoid(x.sub(1.5))));
+      break;
     // the same written with exp, as before the sigmoid op
-    case 'sigmoidExp': out = pv(masked(div(1, x.sub(1.5).neg().exp().add(1)))); break;
+    case 'sigmoidExp':
+      out = pv(masked(div(1, x.sub(1.5).neg().exp().add(1))));
+      break;
     case 'linear': {
       const a = masked(einsum('b h s d, b h t d -> b h s t', q.elu().add(1), k.elu().add(1)));
       out = pv(a).div(a.sum('t').add(1e-6));
@@ -69,7 +71,12 @@ export function buildKind(kind: Kind, o: KindOptions): Graph {
       // Σ cᵢ·Pᵢ over kinds: a softmax, half of it again (one map), and per-row weighted sigmoid weights of other scores
       const x2 = scores(input('q2', 'b h s d'), input('k2', 'b h t d'));
       const p = soft(x);
-      out = pv(p.sub(p.mul(0.5)).add(masked(sigmoid(x2)).mul(input('c', 'b h s'))).neg());
+      out = pv(
+        p
+          .sub(p.mul(0.5))
+          .add(masked(sigmoid(x2)).mul(input('c', 'b h s')))
+          .neg(),
+      );
       break;
     }
     case 'relbias': {

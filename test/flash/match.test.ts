@@ -34,7 +34,12 @@ describe('the pattern', () => {
         const g = build({ layout: 'named', mask, mod, sink: true, lse: true, epilogue: true });
         const plan = lower(g);
         expect(plan.kernels.map((k) => k.name.replace(/^.*_0_/, ''))).toEqual(['flash_blocks', 'flash']);
-        expect(plan.buffers.filter((b) => b.role === 'output').map((b) => b.name).sort()).toEqual(['lse', 'o']);
+        expect(
+          plan.buffers
+            .filter((b) => b.role === 'output')
+            .map((b) => b.name)
+            .sort(),
+        ).toEqual(['lse', 'o']);
       }
   });
 

@@ -27,7 +27,10 @@ function roles(g: Graph) {
 
 /** The plan streams the scores: a flash kernel, and no buffer with both the query and the KV axis. */
 function expectFused(plan: ExecPlan, s = 's', t = 't') {
-  expect(plan.kernels.some((k) => /_flash(_partial)?$/.test(k.name)), plan.kernels.map((k) => k.name).join(', ')).toBe(true);
+  expect(
+    plan.kernels.some((k) => /_flash(_partial)?$/.test(k.name)),
+    plan.kernels.map((k) => k.name).join(', '),
+  ).toBe(true);
   for (const b of plan.buffers) expect(b.axes.includes(s) && b.axes.includes(t), `buffer ${b.name} [${b.axes.join(' ')}]`).toBe(false);
 }
 
@@ -64,7 +67,7 @@ describe('the pattern (no GPU)', () => {
     expectFused(plan);
     const flash = plan.kernels.find((k) => k.name.endsWith('_flash'))!.wgsl;
     expect(flash).toContain("//   contraction 1 over [dr]: einsum('b h s dr, b t dr -> b h s t', q_rope, k_rope)");
-    expect(flash).toContain("qk dims [dc], [dr], v dims [dc]");
+    expect(flash).toContain('qk dims [dc], [dr], v dims [dc]');
     // each contraction has its own score tile, and the score mod adds them
     expect(flash).toMatch(/let _v\d+ = \(_s0_\[_j\] \+ _c1s0_\[_j\]\);/);
   });
@@ -80,7 +83,12 @@ describe('the pattern (no GPU)', () => {
     expect(roles(threeScores())).toEqual({ kv: 't', qk: [['d1'], ['d2'], ['d3']], v: ['dv'], batch: ['b', 'h'], rows: ['s'] });
     const plan = lower(threeScores());
     expectFused(plan);
-    expect(plan.buffers.filter((b) => b.role === 'output').map((b) => b.name).sort()).toEqual(['lse', 'o']);
+    expect(
+      plan.buffers
+        .filter((b) => b.role === 'output')
+        .map((b) => b.name)
+        .sort(),
+    ).toEqual(['lse', 'o']);
   });
 
   test('a contraction without the softmax axis is not streamed: it is a per-row term computed by its own kernel', () => {
@@ -105,7 +113,9 @@ describe('the pattern (no GPU)', () => {
     const { matches, misses } = findFlash(g);
     expect(matches).toEqual([]);
     const s2id = g.nodes.find((n) => n.op === 'einsum' && n.operands.includes(s1.node))!.id;
-    expect(misses.map((m) => m.reason)).toEqual([`the score contraction einsum('b s t, b t -> b s t') %${s2id} reads the scores of another contraction; flash needs each one over loaded tensors`]);
+    expect(misses.map((m) => m.reason)).toEqual([
+      `the score contraction einsum('b s t, b t -> b s t') %${s2id} reads the scores of another contraction; flash needs each one over loaded tensors`,
+    ]);
     let err: unknown;
     try {
       lower(g, { flash: true });
@@ -129,8 +139,21 @@ describe('on the GPU', () => {
   /** Random inputs for `g` (kv_len in 0..t), deterministic in `seedOf`. */
   function inputsFor(g: Graph, dims: Record<string, number>, seedOf: number) {
     const r = rng(seedOf);
-    const mods = modInputs(r, dims as never, g.inputs.map((i) => i.name));
-    return Object.fromEntries(g.inputs.map((i) => [i.name, mods[i.name] ?? randn(r, i.axes.reduce((p, a) => p * dims[a]!, 1))]));
+    const mods = modInputs(
+      r,
+      dims as never,
+      g.inputs.map((i) => i.name),
+    );
+    return Object.fromEntries(
+      g.inputs.map((i) => [
+        i.name,
+        mods[i.name] ??
+          randn(
+            r,
+            i.axes.reduce((p, a) => p * dims[a]!, 1),
+          ),
+      ]),
+    );
   }
 
   /**
@@ -146,26 +169,36 @@ describe('on the GPU', () => {
     const got = (await c.run(inputs, dims)).outputs;
     for (const [name, w] of Object.entries(want)) {
       const ref = w.data.reduce((m, x) => Math.max(m, Number.isFinite(x) ? Math.abs(x) : 0), 0);
-      expect(maxDiff(w.data, got[name]!.data), `${name} at ${JSON.stringify(dims)}\n${c.explain(dims)}`).toBeLessThanOrEqual(1e-5 * Math.sqrt(L) * Math.max(1, ref) + 1e-6);
+      expect(maxDiff(w.data, got[name]!.data), `${name} at ${JSON.stringify(dims)}\n${c.explain(dims)}`).toBeLessThanOrEqual(
+        1e-5 * Math.sqrt(L) * Math.max(1, ref) + 1e-6,
+      );
     }
     return plan;
   }
 
-  const scheduleArb: fc.Arbitrary<Partial<FlashSchedule>> = fc.record({
-    rows: fc.constantFrom(1, 2, 3),
-    kvTile: fc.constantFrom(3, 4, 5),
-    // [workgroup, kvLanes]
-    lanes: fc.constantFrom<[number, number]>([1, 1], [4, 1], [4, 4], [8, 2]),
-    split: fc.constantFrom<FlashSchedule['split']>(1, 'auto', 3),
-  }).map(({ lanes: [workgroup, kvLanes], ...rest }) => ({ ...rest, workgroup, kvLanes, minTilesPerSplit: 1 }));
+  const scheduleArb: fc.Arbitrary<Partial<FlashSchedule>> = fc
+    .record({
+      rows: fc.constantFrom(1, 2, 3),
+      kvTile: fc.constantFrom(3, 4, 5),
+      // [workgroup, kvLanes]
+      lanes: fc.constantFrom<[number, number]>([1, 1], [4, 1], [4, 4], [8, 2]),
+      split: fc.constantFrom<FlashSchedule['split']>(1, 'auto', 3),
+    })
+    .map(({ lanes: [workgroup, kvLanes], ...rest }) => ({ ...rest, workgroup, kvLanes, minTilesPerSplit: 1 }));
 
   test('MLA with RoPE, absorbed and naive, random options, odd shapes and schedules: fused = interpreter', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.record({ absorbed: fc.boolean(), causal: fc.boolean(), cache: fc.boolean(), softcap: fc.constantFrom(0, 3) }),
         fc.record({
-          b: fc.integer({ min: 1, max: 2 }), h: fc.integer({ min: 1, max: 3 }), s: fc.integer({ min: 1, max: 6 }), t: fc.integer({ min: 1, max: 21 }),
-          dn: fc.constantFrom(3, 5), dr: fc.constantFrom(1, 3, 5), dc: fc.constantFrom(3, 7, 12), dv: fc.constantFrom(1, 5, 7),
+          b: fc.integer({ min: 1, max: 2 }),
+          h: fc.integer({ min: 1, max: 3 }),
+          s: fc.integer({ min: 1, max: 6 }),
+          t: fc.integer({ min: 1, max: 21 }),
+          dn: fc.constantFrom(3, 5),
+          dr: fc.constantFrom(1, 3, 5),
+          dc: fc.constantFrom(3, 7, 12),
+          dv: fc.constantFrom(1, 5, 7),
         }),
         scheduleArb,
         fc.boolean(),
@@ -196,7 +229,9 @@ describe('on the GPU', () => {
       { specializeHeadDims: true, flashSchedule: { rows: 1, kvTile: 3, split: 3, minTilesPerSplit: 1 } },
     ];
     for (const opts of configs) await expectFusedMatch(g, dims, opts, inputs, dims.t * dims.d1);
-    const mixed = compile(g, configs[1]).planFor(dims).kernels.find((k) => k.name.endsWith('_flash'))!.wgsl;
+    const mixed = compile(g, configs[1])
+      .planFor(dims)
+      .kernels.find((k) => k.name.endsWith('_flash'))!.wgsl;
     expect(mixed).not.toContain('var _q0_:');
     expect(mixed).toContain('var _c1q0_: array<f32, 3>;');
     expect(mixed).toContain('var _c2q0_: array<f32, 1>;');

@@ -16,7 +16,15 @@ function values(n: number, salt: number): Float32Array {
 }
 
 function inputsOf(g: Graph, dims: Record<string, number>): Record<string, Float32Array> {
-  return Object.fromEntries(g.inputs.map((i, k) => [i.name, values(i.axes.reduce((p, a) => p * dims[a]!, 1), k)]));
+  return Object.fromEntries(
+    g.inputs.map((i, k) => [
+      i.name,
+      values(
+        i.axes.reduce((p, a) => p * dims[a]!, 1),
+        k,
+      ),
+    ]),
+  );
 }
 
 async function expectMatch(g: Graph, dims: Record<string, number>, inputs: Record<string, ArrayLike<number>> = inputsOf(g, dims), tol = 1e-5) {
@@ -34,7 +42,14 @@ async function expectMatch(g: Graph, dims: Record<string, number>, inputs: Recor
 test('MHA (causal or not, s < t, s = t, s > t) matches the interpreter for random shapes', async () => {
   await fc.assert(
     fc.asyncProperty(
-      fc.record({ b: fc.integer({ min: 1, max: 2 }), h: fc.integer({ min: 1, max: 3 }), s: fc.integer({ min: 1, max: 13 }), t: fc.integer({ min: 1, max: 13 }), d: fc.integer({ min: 1, max: 9 }), dv: fc.integer({ min: 1, max: 6 }) }),
+      fc.record({
+        b: fc.integer({ min: 1, max: 2 }),
+        h: fc.integer({ min: 1, max: 3 }),
+        s: fc.integer({ min: 1, max: 13 }),
+        t: fc.integer({ min: 1, max: 13 }),
+        d: fc.integer({ min: 1, max: 9 }),
+        dv: fc.integer({ min: 1, max: 6 }),
+      }),
       fc.boolean(),
       async (dims, causal) => expectMatch(mha({ causal }), dims, undefined, 2e-6 * Math.sqrt(dims.t * dims.d) + 1e-6),
     ),
@@ -66,7 +81,9 @@ describe('paged KV cache through gather', () => {
 
   test('an out-of-range block index is rejected before dispatch, naming where', async () => {
     const ins = { ...inputsOf(g, { ...dims, t: 6 }), table: Int32Array.from([4, 0, 5, 2]) };
-    const err = await compile(g).run(ins, dims).catch((e) => e);
+    const err = await compile(g)
+      .run(ins, dims)
+      .catch((e) => e);
     expect(err).toBeInstanceOf(EinattnError);
     expect(err.code).toBe('INDEX_RANGE');
     expect(err.message).toContain("'table' has 5 at [b=1 m=0], outside 0..4");
@@ -116,7 +133,9 @@ test('tensors named like WGSL built-ins (exp, max) run correctly', async () => {
 test('static sizes are checked at dispatch', async () => {
   const g = graph('fixed', { o: einsum('s d, t d -> s t', input('q', 's d'), input('k', 't d')) }, { sizes: { d: 4 } });
   await expectMatch(g, { s: 3, t: 5 }, inputsOf(g, { s: 3, t: 5, d: 4 }));
-  const err = await compile(g).run(inputsOf(g, { s: 3, t: 5, d: 8 }), { s: 3, t: 5, d: 8 }).catch((e) => e);
+  const err = await compile(g)
+    .run(inputsOf(g, { s: 3, t: 5, d: 8 }), { s: 3, t: 5, d: 8 })
+    .catch((e) => e);
   expect(err.code).toBe('SIZE_CONFLICT');
 });
 
@@ -144,9 +163,14 @@ test('a bounded length input (kv_len ≤ t) is range-checked before dispatch and
   const dims = { b: 2, s: 1, t: 5, d: 3 };
   const ins = { ...inputsOf(g, dims), kv_len: Int32Array.from([5, 0]) };
   await expectMatch(g, dims, ins);
-  for (const bad of [[6, 1], [2, -1]]) {
+  for (const bad of [
+    [6, 1],
+    [2, -1],
+  ]) {
     const wrong = { ...ins, kv_len: Int32Array.from(bad) };
-    const err = await compile(g).run(wrong, dims).catch((e) => e);
+    const err = await compile(g)
+      .run(wrong, dims)
+      .catch((e) => e);
     expect(err.code).toBe('INDEX_RANGE');
     expect(err.message).toMatch(/input 'kv_len' \(values 0\.\.t\)/);
     expect(() => interpret(g, wrong, dims)).toThrow(/kv_len.*outside 0\.\.5/);
@@ -176,7 +200,10 @@ test('NaN and Inf in inputs propagate to the outputs they reach, on the GPU as i
   k[3 * 2] = Infinity; // key 3: only the last query row sees it (causal), with a logit of +inf
   const q3 = base.q!.slice();
   q3[3 * 2] = 1;
-  for (const ins of [{ ...base, q }, { ...base, q: q3, k }]) {
+  for (const ins of [
+    { ...base, q },
+    { ...base, q: q3, k },
+  ]) {
     const want = interpret(g, ins, dims).o!.data;
     const got = (await compile(g).run(ins, dims)).outputs.o!.data;
     for (let i = 0; i < want.length; i++) {

@@ -18,7 +18,10 @@ test('npm run fuzz reports progress and programs per minute, and exits 0 without
 });
 
 test('a reproducer snippet runs from the repository root and prints interpreter and GPU values', async () => {
-  const [recipe] = fc.sample(recipeArb.filter((x) => x.steps.length >= 2), { seed: 11, numRuns: 1 });
+  const [recipe] = fc.sample(
+    recipeArb.filter((x) => x.steps.length >= 2),
+    { seed: 11, numRuns: 1 },
+  );
   const file = join(ROOT, `repro-${process.pid}.ts`);
   writeFileSync(file, recipeToSnippet(recipe!));
   try {

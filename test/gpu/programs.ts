@@ -4,9 +4,7 @@
  */
 import fc from 'fast-check';
 import { compile } from '../../src/compile.ts';
-import {
-  constant, einsum, graph, index, input, interpret, resolveSizes, where, type Graph, type Tensor,
-} from '../../src/index.ts';
+import { constant, einsum, graph, index, input, interpret, resolveSizes, where, type Graph, type Tensor } from '../../src/index.ts';
 
 export const AXES = ['a', 'b', 'c', 'd', 'e'] as const;
 
@@ -44,7 +42,10 @@ const subsetOf = (xs: readonly string[]) => fc.shuffledSubarray([...xs]);
 export const recipeArb: fc.Arbitrary<Recipe> = fc
   .record({
     sizes: fc.record(Object.fromEntries(AXES.map((a) => [a, pick([1, 2, 3, 4, 5, 7, 9])])) as Record<string, fc.Arbitrary<number>>),
-    inputs: fc.array(subsetOf(AXES).filter((x) => x.length <= 3), { minLength: 1, maxLength: 3 }),
+    inputs: fc.array(
+      subsetOf(AXES).filter((x) => x.length <= 3),
+      { minLength: 1, maxLength: 3 },
+    ),
     seeds: fc.array(fc.tuple(fc.nat(1000), fc.nat(1000), fc.nat(1000), fc.nat(1000)), { minLength: 1, maxLength: 5 }),
     tile: fc.tuple(pick([1, 2, 4]), pick([1, 3, 4])),
     shared: fc.boolean(),
@@ -209,13 +210,16 @@ function apply(s: Step, ts: Tensor<any>[]): Tensor<any> {
         ? einsum(`${x.axes.join(' ')} -> ${s.out.join(' ')}`, x)
         : einsum(`${x.axes.join(' ')}, ${y.axes.join(' ')} -> ${s.out.join(' ')}`, x, y);
     }
-    case 'binary': return (x as any)[s.fn](ts[s.y]!);
+    case 'binary':
+      return (x as any)[s.fn](ts[s.y]!);
     case 'unary':
       if (s.fn === 'expTanh') return x.tanh().exp();
       if (s.fn === 'sqrtAbs') return x.abs().sqrt();
       return (x as any)[s.fn]();
-    case 'clamp': return x.clamp(s.lo, s.hi);
-    case 'cumsum': return x.cumsum(s.axis);
+    case 'clamp':
+      return x.clamp(s.lo, s.hi);
+    case 'cumsum':
+      return x.cumsum(s.axis);
     case 'topk': {
       const at = x.topk(s.axis, s.k, s.into);
       return s.values ? x.gather(s.axis, at) : at.cast('f32');
@@ -224,14 +228,20 @@ function apply(s: Step, ts: Tensor<any>[]): Tensor<any> {
       const candidates = where(index(s.i).le(index(s.j).add(constant(s.off, 'i32'))), x, -Infinity);
       return where(candidates.topkMask(s.axis, s.k), x, s.fill);
     }
-    case 'scale': return x.mul(s.c);
-    case 'reduce': return s.fn === 'sum' ? x.sum(s.over.join(' ')) : x.max(s.over.join(' '));
+    case 'scale':
+      return x.mul(s.c);
+    case 'reduce':
+      return s.fn === 'sum' ? x.sum(s.over.join(' ')) : x.max(s.over.join(' '));
     case 'softmax':
       return x.softmax(s.axis, s.mask ? { mask: index(s.mask.i).le(index(s.mask.j).add(constant(s.mask.off, 'i32'))) } : {});
-    case 'where': return where(index(s.i).le(index(s.j).add(constant(s.off, 'i32'))), x, s.fill);
-    case 'transpose': return x.axes.length < 2 ? x : x.transpose(s.perm.map((p) => x.axes[p]).join(' '));
-    case 'indexMod': return x.add(index(s.axis).mod(constant(3, 'i32')).cast('f32'));
-    case 'rename': return x.rename(s.from, s.to);
+    case 'where':
+      return where(index(s.i).le(index(s.j).add(constant(s.off, 'i32'))), x, s.fill);
+    case 'transpose':
+      return x.axes.length < 2 ? x : x.transpose(s.perm.map((p) => x.axes[p]).join(' '));
+    case 'indexMod':
+      return x.add(index(s.axis).mod(constant(3, 'i32')).cast('f32'));
+    case 'rename':
+      return x.rename(s.from, s.to);
   }
 }
 
@@ -245,10 +255,14 @@ export async function checkRecipe(r: Recipe): Promise<void> {
   const g = buildProgram(r);
   const given = Object.fromEntries(g.sizes.filter((s) => s in r.sizes).map((s) => [s, r.sizes[s]!]));
   const dims = resolveSizes(g, given); // renamed axes take their source's size
-  const inputs = Object.fromEntries(g.inputs.map((inp, k) => [inp.name, Float32Array.from(
-    { length: inp.axes.reduce((p, a) => p * dims[a]!, 1) },
-    (_, i) => Math.fround(Math.sin(i * 12.9898 + k * 78.233 + r.steps.length) * 0.9),
-  )]));
+  const inputs = Object.fromEntries(
+    g.inputs.map((inp, k) => [
+      inp.name,
+      Float32Array.from({ length: inp.axes.reduce((p, a) => p * dims[a]!, 1) }, (_, i) =>
+        Math.fround(Math.sin(i * 12.9898 + k * 78.233 + r.steps.length) * 0.9),
+      ),
+    ]),
+  );
   const want = interpret(g, inputs, dims);
   const got = await compile(g, { tile: r.tile, shared: r.shared }).run(inputs, given);
   const tol = 2e-6 * Math.sqrt(longestReduction(r)) * (r.steps.length + 1);
@@ -295,26 +309,53 @@ export function recipeToSnippet(r: Recipe): string {
     switch (s.op) {
       case 'einsum': {
         const ya = axesOf[s.y]!;
-        expr = s.x === s.y ? `einsum('${xa.join(' ')} -> ${s.out.join(' ')}', ${x})` : `einsum('${xa.join(' ')}, ${ya.join(' ')} -> ${s.out.join(' ')}', ${x}, ${names[s.y]})`;
+        expr =
+          s.x === s.y
+            ? `einsum('${xa.join(' ')} -> ${s.out.join(' ')}', ${x})`
+            : `einsum('${xa.join(' ')}, ${ya.join(' ')} -> ${s.out.join(' ')}', ${x}, ${names[s.y]})`;
         out = s.out;
         break;
       }
-      case 'binary': expr = `${x}.${s.fn}(${names[s.y]})`; out = [...xa, ...axesOf[s.y]!.filter((a) => !xa.includes(a))]; break;
-      case 'unary': expr = s.fn === 'expTanh' ? `${x}.tanh().exp()` : s.fn === 'sqrtAbs' ? `${x}.abs().sqrt()` : `${x}.${s.fn}()`; break;
-      case 'scale': expr = `${x}.mul(${s.c})`; break;
-      case 'reduce': expr = `${x}.${s.fn}('${s.over.join(' ')}')`; out = xa.filter((a) => !s.over.includes(a)); break;
+      case 'binary':
+        expr = `${x}.${s.fn}(${names[s.y]})`;
+        out = [...xa, ...axesOf[s.y]!.filter((a) => !xa.includes(a))];
+        break;
+      case 'unary':
+        expr = s.fn === 'expTanh' ? `${x}.tanh().exp()` : s.fn === 'sqrtAbs' ? `${x}.abs().sqrt()` : `${x}.${s.fn}()`;
+        break;
+      case 'scale':
+        expr = `${x}.mul(${s.c})`;
+        break;
+      case 'reduce':
+        expr = `${x}.${s.fn}('${s.over.join(' ')}')`;
+        out = xa.filter((a) => !s.over.includes(a));
+        break;
       case 'softmax':
-        expr = s.mask ? `${x}.softmax('${s.axis}', { mask: index('${s.mask.i}').le(index('${s.mask.j}').add(constant(${s.mask.off}, 'i32'))) })` : `${x}.softmax('${s.axis}')`;
+        expr = s.mask
+          ? `${x}.softmax('${s.axis}', { mask: index('${s.mask.i}').le(index('${s.mask.j}').add(constant(${s.mask.off}, 'i32'))) })`
+          : `${x}.softmax('${s.axis}')`;
         break;
       case 'where':
         expr = `where(index('${s.i}').le(index('${s.j}').add(constant(${s.off}, 'i32'))), ${x}, ${s.fill})`;
         out = [...xa, ...(xa.includes(s.j) ? [] : [s.j])];
         break;
-      case 'transpose': out = s.perm.map((p) => xa[p]!); expr = xa.length < 2 ? x : `${x}.transpose('${out.join(' ')}')`; break;
-      case 'indexMod': expr = `${x}.add(index('${s.axis}').mod(constant(3, 'i32')).cast('f32'))`; break;
-      case 'rename': expr = `${x}.rename('${s.from}', '${s.to}')`; out = xa.map((a) => (a === s.from ? s.to : a)); break;
-      case 'clamp': expr = `${x}.clamp(${s.lo}, ${s.hi})`; break;
-      case 'cumsum': expr = `${x}.cumsum('${s.axis}')`; break;
+      case 'transpose':
+        out = s.perm.map((p) => xa[p]!);
+        expr = xa.length < 2 ? x : `${x}.transpose('${out.join(' ')}')`;
+        break;
+      case 'indexMod':
+        expr = `${x}.add(index('${s.axis}').mod(constant(3, 'i32')).cast('f32'))`;
+        break;
+      case 'rename':
+        expr = `${x}.rename('${s.from}', '${s.to}')`;
+        out = xa.map((a) => (a === s.from ? s.to : a));
+        break;
+      case 'clamp':
+        expr = `${x}.clamp(${s.lo}, ${s.hi})`;
+        break;
+      case 'cumsum':
+        expr = `${x}.cumsum('${s.axis}')`;
+        break;
       case 'topk': {
         const at = `${x}.topk('${s.axis}', ${s.k}, '${s.into}')`;
         expr = s.values ? `${x}.gather('${s.axis}', ${at})` : `${at}.cast('f32')`;
@@ -337,10 +378,12 @@ export function recipeToSnippet(r: Recipe): string {
     `const g = graph('random', { out: ${last}${first} });`,
     `const sizes: Record<string, number> = ${JSON.stringify(r.sizes)};`,
     'const dims = Object.fromEntries(g.sizes.filter((s) => s in sizes).map((s) => [s, sizes[s]!]));',
-    'const inputs = Object.fromEntries(g.inputs.map((inp, k) => [inp.name, Float32Array.from({ length: inp.axes.reduce((p, a) => p * dims[a]!, 1) }, (_, i) => Math.fround(Math.sin(i * 12.9898 + k * 78.233 + ' + r.steps.length + ') * 0.9))]));',
+    'const inputs = Object.fromEntries(g.inputs.map((inp, k) => [inp.name, Float32Array.from({ length: inp.axes.reduce((p, a) => p * dims[a]!, 1) }, (_, i) => Math.fround(Math.sin(i * 12.9898 + k * 78.233 + ' +
+      r.steps.length +
+      ') * 0.9))]));',
     'const want = interpret(g, inputs, dims);',
     `const got = await compile(g, ${JSON.stringify({ tile: r.tile, shared: r.shared })}).run(inputs, dims);`,
-    "for (const k of Object.keys(want)) console.log(k, Array.from(want[k]!.data).slice(0, 8), Array.from(got.outputs[k]!.data).slice(0, 8));",
+    'for (const k of Object.keys(want)) console.log(k, Array.from(want[k]!.data).slice(0, 8), Array.from(got.outputs[k]!.data).slice(0, 8));',
     'await closeRuntime();',
   );
   return lines.join('\n');

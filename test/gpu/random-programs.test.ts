@@ -16,8 +16,5 @@ const seed = process.env.EINATTN_SEED ? Number(process.env.EINATTN_SEED) : undef
 const runs = Number(process.env.EINATTN_PROGRAMS ?? 200);
 
 test(`${runs} random programs match the interpreter on the GPU`, async () => {
-  await fc.assert(
-    fc.asyncProperty(recipeArb, checkRecipe),
-    { numRuns: runs, seed, endOnFailure: true },
-  );
+  await fc.assert(fc.asyncProperty(recipeArb, checkRecipe), { numRuns: runs, seed, endOnFailure: true });
 });

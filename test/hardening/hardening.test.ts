@@ -6,7 +6,7 @@ import { Project } from 'ts-morph';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { renderAll } from '../../codegen/index.ts';
 import { compile } from '../../src/compile.ts';
-import { EinattnError, einsum, graph, input, interpret } from '../../src/index.ts';
+import { EinattnError, einsum, graph, input, interpret, type Graph } from '../../src/index.ts';
 import { isSafeName } from '../../src/ir/index.ts';
 import { closeRuntime, getRuntime, runtimeStats } from '../../src/runtime/index.ts';
 import { mha } from '../../src/variants/index.ts';
@@ -17,9 +17,51 @@ beforeAll(async () => {
 afterAll(closeRuntime);
 
 const TRICKY = [
-  'fn', 'let', 'var', 'struct', 'return', 'array', 'f32', 'exp', 'max', 'select', 'gid', 'rest', 'sz', 'wg', 'lid', 'acc00', 'tile_a',
-  'Sizes', '_x', '__x', 'x__y', 'a"b', "a'b", 'a*/b', 'a/*b', 'a\nb', 'a b', 'a-b', 'é', 'Δt', '𝑥', '1a', '', 'a'.repeat(65), 'a'.repeat(64),
-  'constructor', '__proto__', 'toString', 'mha_0_einsum', 'o', 'q', 'index', 'plan', 'run', 'Inputs',
+  'fn',
+  'let',
+  'var',
+  'struct',
+  'return',
+  'array',
+  'f32',
+  'exp',
+  'max',
+  'select',
+  'gid',
+  'rest',
+  'sz',
+  'wg',
+  'lid',
+  'acc00',
+  'tile_a',
+  'Sizes',
+  '_x',
+  '__x',
+  'x__y',
+  'a"b',
+  "a'b",
+  'a*/b',
+  'a/*b',
+  'a\nb',
+  'a b',
+  'a-b',
+  'é',
+  'Δt',
+  '𝑥',
+  '1a',
+  '',
+  'a'.repeat(65),
+  'a'.repeat(64),
+  'constructor',
+  '__proto__',
+  'toString',
+  'mha_0_einsum',
+  'o',
+  'q',
+  'index',
+  'plan',
+  'run',
+  'Inputs',
 ];
 const nameArb = fc.oneof(fc.constantFrom(...TRICKY), fc.string({ maxLength: 12 }), fc.stringMatching(/^[A-Za-z][A-Za-z0-9_]{0,10}$/));
 
@@ -28,7 +70,7 @@ describe('hostile names', () => {
     const project = new Project({ useInMemoryFileSystem: true, compilerOptions: { strict: true, noEmit: true } });
     await fc.assert(
       fc.asyncProperty(nameArb, nameArb, nameArb, nameArb, async (tensor, axis, out, gname) => {
-        let g;
+        let g: Graph;
         if (gname === 'index') {
           // the one name the generator reserves, for its index module
           const named = graph('index', { o: input('x', 'i').exp() });
@@ -52,13 +94,29 @@ describe('hostile names', () => {
         const want = interpret(g, ins, dims)[out]!;
         const got = (await compile(g).run(ins, dims)).outputs[out]!;
         for (let i = 0; i < want.data.length; i++) expect(got.data[i]).toBeCloseTo(want.data[i]!, 5);
-        const file = project.createSourceFile('gen.ts', renderAll([{ graph: g, source: 'test' }]).files.get(`${gname}.ts`)!.replace(/from "einattn\/runtime"/, 'from "./rt"'), { overwrite: true });
-        project.createSourceFile('rt.ts', 'export declare function runPlan(...a: any[]): Promise<any>; export type ExecPlan = any; export type HostArray = any; export type Runtime = any; export type RunOptions = any; export type RunOutput = any; export type DeviceTensor = any; export type Session = any;', { overwrite: true });
+        const file = project.createSourceFile(
+          'gen.ts',
+          renderAll([{ graph: g, source: 'test' }])
+            .files.get(`${gname}.ts`)!
+            .replace(/from "einattn\/runtime"/, 'from "./rt"'),
+          { overwrite: true },
+        );
+        project.createSourceFile(
+          'rt.ts',
+          'export declare function runPlan(...a: any[]): Promise<any>; export type ExecPlan = any; export type HostArray = any; export type Runtime = any; export type RunOptions = any; export type RunOutput = any; export type DeviceTensor = any; export type Session = any;',
+          { overwrite: true },
+        );
         const syntax = file.getPreEmitDiagnostics().filter((d) => d.getCategory() === 1);
         expect(syntax.map((d) => d.getMessageText().toString())).toEqual([]);
       }),
       // an axis named like an Object.prototype member once reached WGSL as that member's source text
-      { numRuns: 60, examples: [['A', 'toString', 'a'.repeat(64), 'A'], ['x', 'constructor', 'o', 'g']] },
+      {
+        numRuns: 60,
+        examples: [
+          ['A', 'toString', 'a'.repeat(64), 'A'],
+          ['x', 'constructor', 'o', 'g'],
+        ],
+      },
     );
   });
 });
@@ -69,7 +127,9 @@ describe('concurrency', () => {
     const cases = Array.from({ length: 24 }, (_, n) => {
       const g = graphs[n % graphs.length]!;
       const dims: Record<string, number> = g.name === 'mm' ? { i: 5 + n, k: 7, j: 3 } : { b: 1, h: 2, s: 3 + (n % 5), t: 4 + (n % 7), d: 8, dv: 4 };
-      const ins = Object.fromEntries(g.inputs.map((i, k) => [i.name, Float32Array.from({ length: i.axes.reduce((p, a) => p * dims[a]!, 1) }, (_, v) => Math.sin(v + n + k))]));
+      const ins = Object.fromEntries(
+        g.inputs.map((i, k) => [i.name, Float32Array.from({ length: i.axes.reduce((p, a) => p * dims[a]!, 1) }, (_, v) => Math.sin(v + n + k))]),
+      );
       return { c: compile(g), ins, dims };
     });
     const sequential: Record<string, { data: ArrayLike<number> }>[] = [];

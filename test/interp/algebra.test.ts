@@ -2,7 +2,26 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  abs, add, cos, div, einsum, exp, input, log, max, maximum, min, minimum, mul, neg, pow, rsqrt, sin, sqrt, sub, sum, tanh, where,
+  abs,
+  add,
+  div,
+  einsum,
+  exp,
+  input,
+  log,
+  max,
+  maximum,
+  min,
+  minimum,
+  mul,
+  neg,
+  pow,
+  rsqrt,
+  sin,
+  sqrt,
+  sum,
+  tanh,
+  where,
   type Tensor,
 } from '../../src/index.ts';
 import { expectClose, floats, forAll, offset, plain, product, run, size } from './helpers.ts';
@@ -34,14 +53,17 @@ describe('transposition', () => {
 
   it('swapping the names of a square matrix by three renames relabels without moving data', () => {
     fc.assert(
-      fc.property(size.chain((n) => fc.tuple(fc.constant(n), floats(n * n))), ([n, m]) => {
-        const x = input('m', 'i j');
-        const swapped = x.rename('i', 'x').rename('j', 'i').rename('x', 'j'); // axes [j i], same buffer
-        const r = run({ t: einsum('j i -> i j', swapped), e: einsum('i j -> j i', x), s: swapped }, { m }, { i: n, j: n });
-        expect(r.s!.axes).toEqual(['j', 'i']);
-        expect(Array.from(r.s!.data)).toEqual(m);
-        expect(plain(r.t!.data)).toEqual(plain(r.e!.data));
-      }),
+      fc.property(
+        size.chain((n) => fc.tuple(fc.constant(n), floats(n * n))),
+        ([n, m]) => {
+          const x = input('m', 'i j');
+          const swapped = x.rename('i', 'x').rename('j', 'i').rename('x', 'j'); // axes [j i], same buffer
+          const r = run({ t: einsum('j i -> i j', swapped), e: einsum('i j -> j i', x), s: swapped }, { m }, { i: n, j: n });
+          expect(r.s!.axes).toEqual(['j', 'i']);
+          expect(Array.from(r.s!.data)).toEqual(m);
+          expect(plain(r.t!.data)).toEqual(plain(r.e!.data));
+        },
+      ),
       { numRuns: 40 },
     );
   });
@@ -60,8 +82,9 @@ describe('transposition', () => {
 
 describe('contraction order', () => {
   it('(A B) C = A (B C) = one three-operand einsum', () => {
-    const arb = fc.tuple(size, size, size, size).chain(([I, J, K, L]) =>
-      fc.record({ dims: fc.constant({ i: I, j: J, k: K, l: L }), a: floats(I * J), b: floats(J * K), c: floats(K * L) }));
+    const arb = fc
+      .tuple(size, size, size, size)
+      .chain(([I, J, K, L]) => fc.record({ dims: fc.constant({ i: I, j: J, k: K, l: L }), a: floats(I * J), b: floats(J * K), c: floats(K * L) }));
     fc.assert(
       fc.property(arb, ({ dims, a, b, c }) => {
         const A = input('a', 'i j');
@@ -76,8 +99,7 @@ describe('contraction order', () => {
         for (let i = 0; i < dims.i; i++)
           for (let l = 0; l < dims.l; l++) {
             let s = 0;
-            for (let j = 0; j < dims.j; j++)
-              for (let k = 0; k < dims.k; k++) s += Math.abs(a[i * dims.j + j]! * b[j * dims.k + k]! * c[k * dims.l + l]!);
+            for (let j = 0; j < dims.j; j++) for (let k = 0; k < dims.k; k++) s += Math.abs(a[i * dims.j + j]! * b[j * dims.k + k]! * c[k * dims.l + l]!);
             scale.push(s);
           }
         expectClose(r.left!.data, r.once!.data, 1e-9, scale);
@@ -147,8 +169,9 @@ describe('reductions', () => {
 
 describe('elementwise math', () => {
   const positive = fc.integer({ min: 1, max: 64 }).map((k) => k / 8);
-  const arb = fc.integer({ min: 1, max: 6 }).chain((n) =>
-    fc.record({ n: fc.constant(n), x: floats(n), y: floats(n), p: fc.array(positive, { minLength: n, maxLength: n }) }));
+  const arb = fc
+    .integer({ min: 1, max: 6 })
+    .chain((n) => fc.record({ n: fc.constant(n), x: floats(n), y: floats(n), p: fc.array(positive, { minLength: n, maxLength: n }) }));
 
   it('unary and binary functions equal Math.* elementwise (methods and free functions)', () => {
     fc.assert(
@@ -173,7 +196,7 @@ describe('elementwise math', () => {
           ['mul', mul(X, 3), (i) => x[i]! * 3],
           ['div', div(X, P), (i) => x[i]! / p[i]!],
           ['rdiv', div(1, P), (i) => 1 / p[i]!],
-          ['pow', pow(P, Y), (i) => Math.pow(p[i]!, y[i]!)],
+          ['pow', pow(P, Y), (i) => p[i]! ** y[i]!],
           ['maximum', maximum(X, Y), (i) => Math.max(x[i]!, y[i]!)],
           ['max2', max(X, 0), (i) => Math.max(x[i]!, 0)],
           ['minimum', minimum(X, Y), (i) => Math.min(x[i]!, y[i]!)],
@@ -203,7 +226,8 @@ describe('elementwise math', () => {
     const r = run({ o: A.add(B) }, { a: [1, 2, 3, 4, 5, 6], b: [10, 20, 30, 40] }, { i: 3, j: 2, k: 2 });
     expect(r.o!.axes).toEqual(['i', 'j', 'k']);
     const want: number[] = [];
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 2; j++) for (let k = 0; k < 2; k++) want.push([1, 2, 3, 4, 5, 6][i * 2 + j]! + [10, 20, 30, 40][j * 2 + k]!);
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 2; j++) for (let k = 0; k < 2; k++) want.push([1, 2, 3, 4, 5, 6][i * 2 + j]! + [10, 20, 30, 40][j * 2 + k]!);
     expect(Array.from(r.o!.data)).toEqual(want);
   });
 });
@@ -215,7 +239,8 @@ describe('where', () => {
       c: fc.array(fc.integer({ min: -1, max: 1 }), { minLength: dims.i, maxLength: dims.i }),
       a: floats(dims.i * dims.j),
       b: floats(dims.j * dims.k),
-    }));
+    }),
+  );
 
   it('where(c[i] > 0, a[i j], b[j k]) broadcasts to [i j k]', () => {
     fc.assert(

@@ -6,11 +6,7 @@ import { run } from './helpers.ts';
 
 const I32_MIN = -(2 ** 31);
 const I32_MAX = 2 ** 31 - 1;
-const i32 = fc.oneof(
-  fc.integer({ min: I32_MIN, max: I32_MAX }),
-  fc.integer({ min: -9, max: 9 }),
-  fc.constantFrom(I32_MIN, I32_MAX, -1, 0, 1),
-);
+const i32 = fc.oneof(fc.integer({ min: I32_MIN, max: I32_MAX }), fc.integer({ min: -9, max: 9 }), fc.constantFrom(I32_MIN, I32_MAX, -1, 0, 1));
 
 /** Reference i32 arithmetic via BigInt (WGSL: wrap; div truncates, x/0 = x; rem has the dividend's sign, x%0 = 0). */
 const ref = {
@@ -37,8 +33,7 @@ describe('i32 arithmetic', () => {
         const a = pairs.map((p) => p[0]);
         const b = pairs.map((p) => p[1]);
         const r = interpret(g, { a, b }, { i: pairs.length });
-        for (const fn of ['add', 'sub', 'mul', 'div', 'mod'] as const)
-          expect(Array.from(r[`o_${fn}`]!.data), fn).toEqual(pairs.map(([x, y]) => ref[fn](x, y)));
+        for (const fn of ['add', 'sub', 'mul', 'div', 'mod'] as const) expect(Array.from(r[`o_${fn}`]!.data), fn).toEqual(pairs.map(([x, y]) => ref[fn](x, y)));
         expect(Array.from(r.o_neg!.data)).toEqual(a.map((x) => Number(BigInt.asIntN(32, -BigInt(x)))));
         expect(Array.from(r.o_abs!.data)).toEqual(a.map((x) => Number(BigInt.asIntN(32, BigInt(Math.abs(x))))));
       }),
@@ -47,7 +42,18 @@ describe('i32 arithmetic', () => {
   });
 
   it('edge cases written out', () => {
-    const cases: [number, number][] = [[7, 2], [-7, 2], [7, -2], [-7, -2], [5, 0], [-5, 0], [I32_MAX, 1], [I32_MIN, -1], [I32_MIN, 0], [0, 0]];
+    const cases: [number, number][] = [
+      [7, 2],
+      [-7, 2],
+      [7, -2],
+      [-7, -2],
+      [5, 0],
+      [-5, 0],
+      [I32_MAX, 1],
+      [I32_MIN, -1],
+      [I32_MIN, 0],
+      [0, 0],
+    ];
     const r = interpret(g, { a: cases.map((c) => c[0]), b: cases.map((c) => c[1]) }, { i: cases.length });
     expect(Array.from(r.o_div!.data)).toEqual([3, -3, -3, 3, 5, -5, I32_MAX, I32_MIN, I32_MIN, 0]);
     expect(Array.from(r.o_mod!.data)).toEqual([1, -1, 1, -1, 0, 0, 0, 0, 0, 0]);

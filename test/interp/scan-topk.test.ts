@@ -4,10 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  clamp, cumsum, einsum, elu, floor, graph, index, input, interpret, sigmoid, topk, topkMask, where,
-} from '../../src/index.ts';
-import { expectError, floats, run } from './helpers.ts';
+import { clamp, cumsum, einsum, elu, floor, graph, index, input, interpret, sigmoid, topk, topkMask, where } from '../../src/index.ts';
+import { floats, run } from './helpers.ts';
 
 const data = (r: ReturnType<typeof run>, k: string) => Array.from(r[k]!.data);
 
@@ -20,11 +18,13 @@ describe('unary ops', () => {
   });
 
   it('sigmoid(x) + sigmoid(-x) = 1', () => {
-    fc.assert(fc.property(floats(6), (xs) => {
-      const x = input('x', 'i');
-      const r = run({ a: sigmoid(x), b: sigmoid(x.neg()) }, { x: xs }, { i: 6 });
-      data(r, 'a').forEach((a, i) => expect(a + data(r, 'b')[i]!).toBeCloseTo(1, 12));
-    }));
+    fc.assert(
+      fc.property(floats(6), (xs) => {
+        const x = input('x', 'i');
+        const r = run({ a: sigmoid(x), b: sigmoid(x.neg()) }, { x: xs }, { i: 6 });
+        data(r, 'a').forEach((a, i) => expect(a + data(r, 'b')[i]!).toBeCloseTo(1, 12));
+      }),
+    );
   });
 
   it('elu is x above 0 and e^x - 1 below; floor rounds down and keeps i32', () => {
@@ -50,13 +50,14 @@ describe('cumsum', () => {
     const xs = Array.from({ length: 2 * 3 * 2 }, (_, i) => i + 1);
     const y = data(run({ y: cumsum(x, 't') }, { x: xs }, { a: 2, t: 3, b: 2 }), 'y');
     // [a t b] row-major: x[a, t, b] = 6a + 2t + b + 1
-    for (let a = 0; a < 2; a++) for (let b = 0; b < 2; b++) {
-      let acc = 0;
-      for (let t = 0; t < 3; t++) {
-        acc += xs[6 * a + 2 * t + b]!;
-        expect(y[6 * a + 2 * t + b]).toBe(acc);
+    for (let a = 0; a < 2; a++)
+      for (let b = 0; b < 2; b++) {
+        let acc = 0;
+        for (let t = 0; t < 3; t++) {
+          acc += xs[6 * a + 2 * t + b]!;
+          expect(y[6 * a + 2 * t + b]).toBe(acc);
+        }
       }
-    }
   });
 
   it('over a length-1 axis is the identity; i32 wraps; NaN and -inf propagate forward', () => {
@@ -69,11 +70,13 @@ describe('cumsum', () => {
   });
 
   it('the last prefix equals sum()', () => {
-    fc.assert(fc.property(floats(12), (xs) => {
-      const x = input('x', 'a t');
-      const r = run({ c: x.cumsum('t'), s: x.sum('t') }, { x: xs }, { a: 3, t: 4 });
-      for (let a = 0; a < 3; a++) expect(data(r, 'c')[4 * a + 3]).toBeCloseTo(data(r, 's')[a]!, 12);
-    }));
+    fc.assert(
+      fc.property(floats(12), (xs) => {
+        const x = input('x', 'a t');
+        const r = run({ c: x.cumsum('t'), s: x.sum('t') }, { x: xs }, { a: 3, t: 4 });
+        for (let a = 0; a < 3; a++) expect(data(r, 'c')[4 * a + 3]).toBeCloseTo(data(r, 's')[a]!, 12);
+      }),
+    );
   });
 });
 
@@ -96,11 +99,13 @@ describe('topk', () => {
   });
 
   it('its positions gather the k largest values, in order', () => {
-    fc.assert(fc.property(floats(8), (xs) => {
-      const x = input('x', 'm');
-      const r = run({ v: x.gather('m', x.topk('m', 3, 'j')) }, { x: xs }, { m: 8 });
-      expect(data(r, 'v')).toEqual([...xs].sort((a, b) => b - a).slice(0, 3));
-    }));
+    fc.assert(
+      fc.property(floats(8), (xs) => {
+        const x = input('x', 'm');
+        const r = run({ v: x.gather('m', x.topk('m', 3, 'j')) }, { x: xs }, { m: 8 });
+        expect(data(r, 'v')).toEqual([...xs].sort((a, b) => b - a).slice(0, 3));
+      }),
+    );
   });
 
   it('the new axis has size k, fixed in the graph', () => {
@@ -141,16 +146,18 @@ describe('topkMask', () => {
   });
 
   it('agrees with topk on random rows', () => {
-    fc.assert(fc.property(floats(6), fc.integer({ min: 1, max: 6 }), (xs, k) => {
-      const top = new Set(ranks6(xs, k));
-      expect(mask(xs, k)).toEqual(xs.map((_, i) => (top.has(i) ? 1 : 0)));
-    }));
+    fc.assert(
+      fc.property(floats(6), fc.integer({ min: 1, max: 6 }), (xs, k) => {
+        const top = new Set(ranks6(xs, k));
+        expect(mask(xs, k)).toEqual(xs.map((_, i) => (top.has(i) ? 1 : 0)));
+      }),
+    );
   });
   const ranks6 = (xs: number[], k: number) => data(run({ i: topk(input('x', 'm'), 'm', k, 'j') }, { x: xs }, { m: 6 }), 'i');
 });
 
-describe('where keeps the values\' axis order', () => {
-  it('where(mask, x, 0) has x\'s axes and feeds the einsum x fed', () => {
+describe("where keeps the values' axis order", () => {
+  it("where(mask, x, 0) has x's axes and feeds the einsum x fed", () => {
     const scores = input('scores', 'b s t');
     const v = input('v', 'b t d');
     const causal = index('t').le(index('s'));
@@ -165,7 +172,7 @@ describe('where keeps the values\' axis order', () => {
     expect(data(r, 'o')).toEqual([10, 430]);
   });
 
-  it('the mask\'s own axes come last', () => {
+  it("the mask's own axes come last", () => {
     expect(where(index('t').lt(input('len', 'b', 'i32')), input('x', 'h'), 0).axes).toEqual(['h', 't', 'b']);
   });
 });

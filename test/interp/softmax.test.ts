@@ -23,7 +23,8 @@ const arb = fc
       maskAxes: fc.constant(maskAxes),
       x: floats(dims.a * dims.b * dims.c),
       m: fc.array(fc.constantFrom(0, 1, 1), { minLength: product(maskAxes.map((a) => dims[a])), maxLength: product(maskAxes.map((a) => dims[a])) }),
-    }));
+    }),
+  );
 
 const shapeOf = (axes: readonly string[], dims: Dims) => axes.map((a) => dims[a as keyof Dims]);
 
@@ -51,7 +52,11 @@ describe('softmax', () => {
           const xs = offs.map((o) => x[o]!);
           const mx = Math.max(...xs);
           const den = xs.reduce((s, v) => s + Math.exp(v - mx), 0);
-          expectClose(ps, xs.map((v) => Math.exp(v - mx) / den), 1e-12);
+          expectClose(
+            ps,
+            xs.map((v) => Math.exp(v - mx) / den),
+            1e-12,
+          );
         });
       }),
       { numRuns: 150 },
@@ -67,7 +72,9 @@ describe('softmax', () => {
         rows(dims, axis, (row, offs) => {
           const live = offs.map((_, j) => m[offset(maskAxes, shapeOf(maskAxes, dims), { ...row, [axis]: j })] !== 0);
           const ps = offs.map((o) => r.p!.data[o]!);
-          ps.forEach((p, j) => { if (!live[j]) expect(p).toBe(0); });
+          ps.forEach((p, j) => {
+            if (!live[j]) expect(p).toBe(0);
+          });
           for (const p of ps) expect(Number.isNaN(p)).toBe(false);
           const total = ps.reduce((s, p) => s + p, 0);
           if (live.some(Boolean)) expect(Math.abs(total - 1)).toBeLessThan(1e-12);
@@ -89,8 +96,9 @@ describe('softmax', () => {
   });
 
   it('a sink lowers the row sum below 1 by exactly exp(sink - m) / denominator', () => {
-    const sinkArb = fc.record({ h: size, s: size, t: size }).chain((dims) =>
-      fc.record({ dims: fc.constant(dims), x: floats(dims.h * dims.s * dims.t), sink: floats(dims.h), scalar: fc.boolean() }));
+    const sinkArb = fc
+      .record({ h: size, s: size, t: size })
+      .chain((dims) => fc.record({ dims: fc.constant(dims), x: floats(dims.h * dims.s * dims.t), sink: floats(dims.h), scalar: fc.boolean() }));
     fc.assert(
       fc.property(sinkArb, ({ dims, x, sink, scalar }) => {
         const X = input('x', 'h s t');
@@ -106,7 +114,11 @@ describe('softmax', () => {
             const total = ps.reduce((acc, p) => acc + p, 0);
             expect(total).toBeLessThan(1);
             expect(Math.abs(1 - total - Math.exp(sk - m) / den)).toBeLessThan(1e-12);
-            expectClose(ps, xs.map((v) => Math.exp(v - m) / den), 1e-12);
+            expectClose(
+              ps,
+              xs.map((v) => Math.exp(v - m) / den),
+              1e-12,
+            );
           }
       }),
       { numRuns: 100 },
@@ -121,17 +133,20 @@ describe('softmax', () => {
 
   it('is invariant to adding a constant per row', () => {
     fc.assert(
-      fc.property(arb.chain((c) => {
-        const rowAxes = AXES.filter((a) => a !== c.axis);
-        return fc.record({ c: fc.constant(c), shift: floats(product(rowAxes.map((a) => c.dims[a]))) });
-      }), ({ c: { dims, axis, x }, shift }) => {
-        const rowAxes = AXES.filter((a) => a !== axis).join(' ');
-        const X = input('x', 'a b c');
-        const C = input('shift', rowAxes);
-        const r = run({ p: X.softmax(axis), q: X.add(C).softmax(axis) }, { x, shift }, dims);
-        expect(r.q!.axes).toEqual(['a', 'b', 'c']);
-        expectClose(r.q!.data, r.p!.data, 1e-12, undefined, 1e-15);
-      }),
+      fc.property(
+        arb.chain((c) => {
+          const rowAxes = AXES.filter((a) => a !== c.axis);
+          return fc.record({ c: fc.constant(c), shift: floats(product(rowAxes.map((a) => c.dims[a]))) });
+        }),
+        ({ c: { dims, axis, x }, shift }) => {
+          const rowAxes = AXES.filter((a) => a !== axis).join(' ');
+          const X = input('x', 'a b c');
+          const C = input('shift', rowAxes);
+          const r = run({ p: X.softmax(axis), q: X.add(C).softmax(axis) }, { x, shift }, dims);
+          expect(r.q!.axes).toEqual(['a', 'b', 'c']);
+          expectClose(r.q!.data, r.p!.data, 1e-12, undefined, 1e-15);
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -180,7 +195,8 @@ describe('mha (src/variants/mha.ts) against loop attention', () => {
       q: floats(dims.b * dims.h * dims.s * dims.d),
       k: floats(dims.b * dims.h * dims.t * dims.d),
       v: floats(dims.b * dims.h * dims.t * dims.d),
-    }));
+    }),
+  );
   const graphs = { true: mha({ causal: true }), false: mha({ causal: false }) };
 
   it('equals softmax(q kᵀ / sqrt(d)) v, causal aligned to the end when s < t (zeros for rows with no key when s > t)', () => {

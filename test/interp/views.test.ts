@@ -5,8 +5,7 @@ import { einsum, graph, input, interpret, resolveSizes } from '../../src/index.t
 import { expectError, floats, forAll, offset, product, run, size } from './helpers.ts';
 
 describe('split and merge', () => {
-  const arb = fc.record({ a: size, g: size, r: size, c: size }).chain((d) =>
-    fc.record({ d: fc.constant(d), x: floats(d.a * d.g * d.r * d.c) }));
+  const arb = fc.record({ a: size, g: size, r: size, c: size }).chain((d) => fc.record({ d: fc.constant(d), x: floats(d.a * d.g * d.r * d.c) }));
 
   it('split then merge is the identity, and split reads h = g * R + r (outer first)', () => {
     fc.assert(
@@ -72,8 +71,11 @@ describe('split and merge', () => {
   it('a transpose view equals loops over any permutation', () => {
     fc.assert(
       fc.property(
-        fc.record({ a: size, b: size, c: size }).chain((d) =>
-          fc.record({ d: fc.constant(d), x: floats(d.a * d.b * d.c), order: fc.shuffledSubarray(['a', 'b', 'c'], { minLength: 3, maxLength: 3 }) })),
+        fc
+          .record({ a: size, b: size, c: size })
+          .chain((d) =>
+            fc.record({ d: fc.constant(d), x: floats(d.a * d.b * d.c), order: fc.shuffledSubarray(['a', 'b', 'c'], { minLength: 3, maxLength: 3 }) }),
+          ),
         ({ d, x, order }) => {
           const y = run({ y: input('x', 'a b c').transpose(order.join(' ') as string) }, { x }, d).y!;
           expect(y.axes).toEqual(order);
@@ -134,8 +136,12 @@ describe('gather', () => {
         srcAxes: fc.constant(srcAxes),
         idxAxes: fc.constant(idxAxes),
         src: floats(dims.n * dims.b * dims.d),
-        idx: fc.array(fc.integer({ min: 0, max: dims.n - 1 }), { minLength: product(idxAxes.map((a) => dims[a as 'n'])), maxLength: product(idxAxes.map((a) => dims[a as 'n'])) }),
-      }));
+        idx: fc.array(fc.integer({ min: 0, max: dims.n - 1 }), {
+          minLength: product(idxAxes.map((a) => dims[a as 'n'])),
+          maxLength: product(idxAxes.map((a) => dims[a as 'n'])),
+        }),
+      }),
+    );
 
   it('gather through an i32 index tensor equals direct indexing', () => {
     fc.assert(

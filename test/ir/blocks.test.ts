@@ -11,7 +11,13 @@ afterAll(closeRuntime);
 
 /** Block sums of x [t] in blocks of blk: y [m]. */
 const blockSums = () => {
-  const inBlock = where(index('t').div(size('blk')).eq(blockIndex('t', 'blk', 'm')), 1, 0);
+  const inBlock = where(
+    index('t')
+      .div(size('blk'))
+      .eq(blockIndex('t', 'blk', 'm')),
+    1,
+    0,
+  );
   return graph('block_sums', { y: einsum('t, t m -> m', input('x', 't'), inBlock) });
 };
 

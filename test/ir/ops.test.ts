@@ -25,7 +25,16 @@ test('a table without a record for every op does not type-check', () => {
     'export const partial: Record<UnaryFn, UnaryOp> = { neg: UNARY.neg, exp: UNARY.exp };',
     'export const noRule: UnaryOp = { interp: (x) => x, print: {}, flops: 1, types: "float" };',
   ].join('\n');
-  const options: ts.CompilerOptions = { strict: true, noEmit: true, allowImportingTsExtensions: true, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022, skipLibCheck: true, types: [] };
+  const options: ts.CompilerOptions = {
+    strict: true,
+    noEmit: true,
+    allowImportingTsExtensions: true,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022,
+    skipLibCheck: true,
+    types: [],
+  };
   const host = ts.createCompilerHost(options);
   const read = host.getSourceFile.bind(host);
   host.getSourceFile = (name, lang, ...rest) => (name === file ? ts.createSourceFile(name, code, lang) : read(name, lang, ...rest));

@@ -32,7 +32,9 @@ function functionsOf(file: string): { name: string; line: number; lines: number 
 
 test(`no function in src/ or codegen/ is longer than ${MAX_LINES} lines`, () => {
   const long = sourceFiles(ROOT, ['src', 'codegen']).flatMap((f) =>
-    functionsOf(f).filter((fn) => fn.lines > MAX_LINES).map((fn) => `${f}:${fn.line} ${fn.name} (${fn.lines} lines)`),
+    functionsOf(f)
+      .filter((fn) => fn.lines > MAX_LINES)
+      .map((fn) => `${f}:${fn.line} ${fn.name} (${fn.lines} lines)`),
   );
   expect(long).toEqual([]);
 });

@@ -19,7 +19,10 @@ test('features come from the kernel builder: shader-f16 for f16 types, subgroups
 test('about holds the header lines, and explain prints them from the plan, not from the WGSL', () => {
   const plan = lower(mha({ causal: true }));
   for (const k of plan.kernels) {
-    const header = k.wgsl.split('\n').filter((l) => l.startsWith('// ')).map((l) => l.slice(3));
+    const header = k.wgsl
+      .split('\n')
+      .filter((l) => l.startsWith('// '))
+      .map((l) => l.slice(3));
     expect(header[0]).toBe(k.about!.title);
     expect(k.about!.computes.length).toBeGreaterThan(0);
   }

@@ -34,11 +34,18 @@ describe('decode schedules', () => {
     const g = mqa({ causal: true, cache: true });
     const dims = { b: 2, h: 20, s: 1, t: 700, d: 12, dv: 7 };
     const inputs = {
-      q: wave(2 * 20 * 12, 0), k: wave(2 * 700 * 12, 1), v: wave(2 * 700 * 7, 2), kv_len: Int32Array.from([700, 333]),
+      q: wave(2 * 20 * 12, 0),
+      k: wave(2 * 700 * 12, 1),
+      v: wave(2 * 700 * 7, 2),
+      kv_len: Int32Array.from([700, 333]),
     };
     const got = (await compile(g).run(inputs, dims)).outputs.o!.data;
     const want = interpret(g, inputs, dims).o!.data;
     expect(Math.max(...want.map((w, i) => Math.abs(w - got[i]!)))).toBeLessThan(1e-5);
-    expect(compile(g).planFor(dims).kernels.map((k) => k.name.replace(/^.*_0_/, ''))).toContain('flash_merge');
+    expect(
+      compile(g)
+        .planFor(dims)
+        .kernels.map((k) => k.name.replace(/^.*_0_/, '')),
+    ).toContain('flash_merge');
   });
 });

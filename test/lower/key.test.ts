@@ -10,14 +10,33 @@ import { mha } from '../../src/variants/index.ts';
 
 /** One non-default value per lowering option. */
 const OPTION: { [K in keyof Required<LowerOptions>]: LowerOptions[K] } = {
-  tile: [2, 2], shared: true, flash: false, flashSchedule: { kvTile: 32 }, specialize: { d: 64 },
-  dims: { b: 1, h: 8, s: 1, t: 4096, d: 64, dv: 64 }, debugTiles: true, compute: 'f16', storage: 'f16', widenF16: true,
+  tile: [2, 2],
+  shared: true,
+  flash: false,
+  flashSchedule: { kvTile: 32 },
+  specialize: { d: 64 },
+  dims: { b: 1, h: 8, s: 1, t: 4096, d: 64, dv: 64 },
+  debugTiles: true,
+  compute: 'f16',
+  storage: 'f16',
+  widenF16: true,
 };
 
 /** One non-default value per schedule knob. */
 const KNOB: { [K in keyof FlashSchedule]: FlashSchedule[K] } = {
-  rows: 4, kvTile: 32, workgroup: 16, kvLanes: 2, subgroups: true, dvChunk: 32, maxDvChunk: 256, maxQCache: 64,
-  qkBlock: 4, split: 2, targetWorkgroups: 64, minTilesPerSplit: 2, blockMask: false,
+  rows: 4,
+  kvTile: 32,
+  workgroup: 16,
+  kvLanes: 2,
+  subgroups: true,
+  dvChunk: 32,
+  maxDvChunk: 256,
+  maxQCache: 64,
+  qkBlock: 4,
+  split: 2,
+  targetWorkgroups: 64,
+  minTilesPerSplit: 2,
+  blockMask: false,
 };
 
 test('every lowering option changes the key', () => {
@@ -29,8 +48,15 @@ test('every lowering option changes the key', () => {
 test('every schedule knob changes the key, and the key names every knob of the default', () => {
   const base = scheduleKey(flashSchedule());
   for (const [k, v] of Object.entries(KNOB)) expect(scheduleKey(flashSchedule({ [k]: v })), k).not.toBe(base);
-  expect(base.split(',').map((kv) => kv.split('=')[0]).sort()).toEqual(Object.keys(DEFAULT_FLASH_SCHEDULE).sort());
-  expect(loweringKey(mha(), { flashSchedule: { ...KNOB, subgroups: false, kvLanes: 2 } })).not.toBe(loweringKey(mha(), { flashSchedule: { ...KNOB, subgroups: false, kvLanes: 2, maxQCache: 65 } }));
+  expect(
+    base
+      .split(',')
+      .map((kv) => kv.split('=')[0])
+      .sort(),
+  ).toEqual(Object.keys(DEFAULT_FLASH_SCHEDULE).sort());
+  expect(loweringKey(mha(), { flashSchedule: { ...KNOB, subgroups: false, kvLanes: 2 } })).not.toBe(
+    loweringKey(mha(), { flashSchedule: { ...KNOB, subgroups: false, kvLanes: 2, maxQCache: 65 } }),
+  );
 });
 
 test('the same plan has the same key: a knob at its default, and run sizes that split alike', () => {

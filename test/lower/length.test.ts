@@ -40,8 +40,11 @@ describe('which masks declare a length', () => {
 
 describe('the flash kernel ends its keys at the length', () => {
   const cacheGraphs: [string, Graph][] = [
-    ['gqa', gqa({ cache: true, causal: true })], ['mqa', mqa({ cache: true })], ['paged', paged()],
-    ['mla_decode', findVariant('mla_decode')!.build()], ['gqa_int8', findVariant('gqa_int8')!.build()],
+    ['gqa', gqa({ cache: true, causal: true })],
+    ['mqa', mqa({ cache: true })],
+    ['paged', paged()],
+    ['mla_decode', findVariant('mla_decode')!.build()],
+    ['gqa_int8', findVariant('gqa_int8')!.build()],
   ];
   for (const [name, g] of cacheGraphs) {
     test(`${name}: every key index is clamped below _tend = min(t, kv_len[b]), never to t - 1`, () => {
@@ -76,7 +79,10 @@ describe('paged attention is one flash kernel reading K and V through the block 
   test('the only temporary is the block map (the head merge folds into the flash store); no other buffer of the plan grows with the cache', () => {
     const plan = lower(paged({ causal: true }));
     expect(plan.buffers.filter((x) => x.role === 'temp').map((x) => x.name)).toEqual(['_blocks']);
-    const outputs = (m: number) => resolveBuffers(plan, bindSizes(plan, dimsAt(m))).filter((b) => b.role === 'output').map((b) => b.bytes);
+    const outputs = (m: number) =>
+      resolveBuffers(plan, bindSizes(plan, dimsAt(m)))
+        .filter((b) => b.role === 'output')
+        .map((b) => b.bytes);
     const { b, h, s, dv } = dimsAt(8);
     expect(outputs(8)).toEqual([b * h * s * dv * 4]);
     expect(outputs(64)).toEqual(outputs(8));
@@ -90,7 +96,11 @@ describe('host checks of a padded block table', () => {
       { buffer: 'block_table', size: 'n', what: "gather 'n' through 'block_table'", usedBy: { length: 'kv_len', axis: 'm', per: 'blk' } },
     ]);
     // the unfused kernels read every entry (masked by zero): the whole table is checked
-    expect(lower(paged(), { flash: false }).indexChecks!.filter((c) => c.buffer === 'block_table').every((c) => c.usedBy === undefined)).toBe(true);
+    expect(
+      lower(paged(), { flash: false })
+        .indexChecks!.filter((c) => c.buffer === 'block_table')
+        .every((c) => c.usedBy === undefined),
+    ).toBe(true);
   });
 
   test('a table also read elsewhere is checked whole', () => {
@@ -105,7 +115,10 @@ describe('host checks of a padded block table', () => {
   });
 
   const check: IndexCheck = { buffer: 'table', size: 4, what: "gather 'n' through 'table'", usedBy: { length: 'len', axis: 'm', per: 'blk' } };
-  const buffers = [{ name: 'table', axes: ['b', 'm'], shape: [2, 3] }, { name: 'len', axes: ['b'], shape: [2] }];
+  const buffers = [
+    { name: 'table', axes: ['b', 'm'], shape: [2, 3] },
+    { name: 'len', axes: ['b'], shape: [2] },
+  ];
   const run = (table: number[], len?: number[]) => () =>
     checkIndexRange(check, buffers, (name) => (name === 'table' ? table : name === 'len' ? len : undefined), { blk: 2 });
 
@@ -113,7 +126,9 @@ describe('host checks of a padded block table', () => {
     // len [3, 0]: sequence 0 uses entries m < 2, sequence 1 none
     expect(run([0, 3, -1, -1, 99, -7], [3, 0])).not.toThrow();
     expect(run([0, -1, 2, 0, 0, 0], [3, 0])).toThrow(EinattnError);
-    expect(run([0, -1, 2, 0, 0, 0], [3, 0])).toThrow("gather 'n' through 'table': input 'table' has -1 at [b=0 m=1], outside 0..3 (in its used part: m < ceil(len / blk))");
+    expect(run([0, -1, 2, 0, 0, 0], [3, 0])).toThrow(
+      "gather 'n' through 'table': input 'table' has -1 at [b=0 m=1], outside 0..3 (in its used part: m < ceil(len / blk))",
+    );
     expect(run([0, 1, 2, 0, 4, 0], [3, 6])).toThrow(/has 4 at \[b=1 m=1\]/);
   });
 

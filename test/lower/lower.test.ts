@@ -19,7 +19,10 @@ describe('fusion', () => {
     const c = einsum('i k, k j -> i j', a.mul(2).tanh(), b.transpose('j k').transpose('k j')).add(1).exp();
     const g = graph('chain', { c, t: a.transpose('k i').add(size('i')) });
     const groups = groupKernels(g);
-    expect(groups.map((x) => [x.core?.op ?? 'map', x.output])).toEqual([['einsum', 'c'], ['map', 't']]);
+    expect(groups.map((x) => [x.core?.op ?? 'map', x.output])).toEqual([
+      ['einsum', 'c'],
+      ['map', 't'],
+    ]);
   });
 
   test('a sum of two contractions: one claims the add, the other is materialised', () => {

@@ -36,8 +36,13 @@ function problems(plan: ExecPlan): string[] {
     // the code without its comments, as [line number, text]
     const code = lines.map((l, i) => [i + 1, l.replace(/\/\/.*$/, '')] as const).filter(([, l]) => l.trim() !== '');
     for (const [what, re] of [
-      ['% 1u', /% 1u\b/], ['/ 1u', /\/ 1u\b/], ['* 1u', /\* 1u\b/], ['1u *', /(?<![\w.])1u \*/],
-      ['+ 0u', /\+ 0u\b/], ['0u *', /(?<![\w.])0u \*/], ['* 0u', /\* 0u\b/],
+      ['% 1u', /% 1u\b/],
+      ['/ 1u', /\/ 1u\b/],
+      ['* 1u', /\* 1u\b/],
+      ['1u *', /(?<![\w.])1u \*/],
+      ['+ 0u', /\+ 0u\b/],
+      ['0u *', /(?<![\w.])0u \*/],
+      ['* 0u', /\* 0u\b/],
     ] as const)
       for (const [n, l] of code) if (re.test(l)) out.push(`${k.name}:${n}: '${what}' in ${l.trim()}`);
     const lets = new Set(code.flatMap(([, l]) => /^\s*let (\w+) =/.exec(l)?.[1] ?? []));
@@ -59,7 +64,12 @@ function expectReadable(g: Graph, opts: LowerOptions, what: string): void {
 
 describe('every built-in variant', () => {
   for (const v of variants) {
-    const optionSets: Record<string, boolean>[] = [{}, ...Object.entries(v.options).filter(([, o]) => o.type === 'boolean').map(([k, o]) => ({ [k]: !o.default }))];
+    const optionSets: Record<string, boolean>[] = [
+      {},
+      ...Object.entries(v.options)
+        .filter(([, o]) => o.type === 'boolean')
+        .map(([k, o]) => ({ [k]: !o.default })),
+    ];
     test(`${v.name}: ${optionSets.length} option sets × ${SCHEDULES.length + 2} schedules`, () => {
       for (const opts of optionSets) {
         const g = v.build(opts);
@@ -78,8 +88,19 @@ test('random programs of the test grammar', () => {
 });
 
 test('the checks see what they look for', () => {
-  const plan = (wgsl: string): ExecPlan => ({ name: 'x', dynamicSizes: [], staticSizes: {}, derivedSizes: [], constraints: [], buffers: [], kernels: [{ name: 'k', wgsl, workgroupSize: [1, 1, 1], workgroups: 1, bindings: [], uniforms: [], workgroupStorageBytes: 0 }] });
+  const plan = (wgsl: string): ExecPlan => ({
+    name: 'x',
+    dynamicSizes: [],
+    staticSizes: {},
+    derivedSizes: [],
+    constraints: [],
+    buffers: [],
+    kernels: [{ name: 'k', wgsl, workgroupSize: [1, 1, 1], workgroups: 1, bindings: [], uniforms: [], workgroupStorageBytes: 0 }],
+  });
   expect(problems(plan(`// schedule: a\n// schedule: b\nlet _a = _x % 1u;\nlet _b = _a;\n${'x'.repeat(161)}`))).toEqual([
-    'k:5: 161 characters', "k:3: '% 1u' in let _a = _x % 1u;", "k: 'let _b = _a;' only renames a let", 'k: the schedule is stated twice',
+    'k:5: 161 characters',
+    "k:3: '% 1u' in let _a = _x % 1u;",
+    "k: 'let _b = _a;' only renames a let",
+    'k: the schedule is stated twice',
   ]);
 });

@@ -7,7 +7,21 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { compile } from '../../src/compile.ts';
 import {
-  EinattnError, clamp, constant, cumsum, elu, floor, graph, index, input, interpret, sigmoid, topk, topkMask, where, type Graph, type Tensor,
+  clamp,
+  constant,
+  cumsum,
+  elu,
+  floor,
+  graph,
+  index,
+  input,
+  interpret,
+  sigmoid,
+  topk,
+  topkMask,
+  where,
+  type Graph,
+  type Tensor,
 } from '../../src/index.ts';
 import { lower } from '../../src/lower/index.ts';
 import { closeRuntime, getRuntime } from '../../src/runtime/index.ts';
@@ -128,7 +142,11 @@ describe('topk on the GPU', () => {
   });
 
   test('the positions gather values; the mask keeps only finite entries when fewer than k are', async () => {
-    const rows = [[1, -Infinity, 4, 4, -Infinity], [-Infinity, -Infinity, 2, -Infinity, -Infinity], [9, 8, 7, 6, 5]];
+    const rows = [
+      [1, -Infinity, 4, 4, -Infinity],
+      [-Infinity, -Infinity, 2, -Infinity, -Infinity],
+      [9, 8, 7, 6, 5],
+    ];
     const r = await rank(rows, 3, (x) => ({
       v: x.gather('m', x.topk('m', 3, 'j')),
       mask: where(topkMask(x, 'm', 3), 1, 0),
@@ -145,9 +163,11 @@ describe('topk on the GPU', () => {
     const keep = topkMask(earlier, 'm', 2).or(m.eq(s));
     const n = input('n', 'm s', 'i32');
     const g = graph('moba', {
-      keep: where(keep, 1, 0), at: earlier.topk('m', 2, 'j').mul(10).add(constant(1, 'i32')), ni: n.topk('m', 4, 'j4'),
+      keep: where(keep, 1, 0),
+      at: earlier.topk('m', 2, 'j').mul(10).add(constant(1, 'i32')),
+      ni: n.topk('m', 4, 'j4'),
     });
-    const r = await both(g, { gate: wave(5 * 5), n: Int32Array.from({ length: 25 }, (_, i) => (i * 7) % 5 - 2) }, { s: 5, m: 5 });
+    const r = await both(g, { gate: wave(5 * 5), n: Int32Array.from({ length: 25 }, (_, i) => ((i * 7) % 5) - 2) }, { s: 5, m: 5 });
     for (const k of ['keep', 'at', 'ni']) expect(r[k]!.got, k).toEqual(r[k]!.want);
     // query block 0 has no earlier block: only its own
     expect(r.keep!.got.slice(0, 5)).toEqual([1, 0, 0, 0, 0]);

@@ -40,7 +40,7 @@ describe('query and key axes', () => {
     expect(new Set(scoreAxes(mla()).map((r) => r.query.join(' ')))).toEqual(new Set(['s']));
   });
 
-  test('an index-built operand has no query axes: block means of K (MoBA\'s gate) are not s×t', () => {
+  test("an index-built operand has no query axes: block means of K (MoBA's gate) are not s×t", () => {
     const k = input('k', 'b t d');
     const q = input('q', 'b s d');
     const onehot = where(index('t').div(size('blk')).eq(index('m')), 1, 0);
@@ -59,7 +59,23 @@ describe('query and key axes', () => {
 
 describe('plans record what was not fused', () => {
   test('fused built-ins have no unfused part, and compile with fused: require', () => {
-    for (const name of ['mha', 'mqa', 'gqa', 'gqa_int8', 'mla', 'mla_decode', 'paged', 'linformer', 'diff', 'sigmoid', 'linear', 'relbias', 'fox', 'qknorm', 'moba']) {
+    for (const name of [
+      'mha',
+      'mqa',
+      'gqa',
+      'gqa_int8',
+      'mla',
+      'mla_decode',
+      'paged',
+      'linformer',
+      'diff',
+      'sigmoid',
+      'linear',
+      'relbias',
+      'fox',
+      'qknorm',
+      'moba',
+    ]) {
       const v = findVariant(name)!;
       const plan = lower(v.build(), { dims: v.dims.bench });
       expect(plan.unfused, name).toBeUndefined();
@@ -75,7 +91,9 @@ describe('plans record what was not fused', () => {
       ['_softmax1', 't', 's'],
     ]);
     const text = explain(plan);
-    expect(text).toContain('  not fused:\n    temporary _einsum0: f32[b h s t] holds query axis s and key axis t:\n      flash: false asks for the unfused lowering');
+    expect(text).toContain(
+      '  not fused:\n    temporary _einsum0: f32[b h s t] holds query axis s and key axis t:\n      flash: false asks for the unfused lowering',
+    );
     // the unfused MLA keeps its projections of K and V ([b h t dn], [b t h dv]): only the scores' temporaries are reported
     const naive = lower(mla(), { flash: false });
     for (const t of naive.unfused!.temps) expect(naive.buffers.find((b) => b.name === t.buffer)!.axes).toContain('s');
@@ -107,7 +125,9 @@ describe("compile(g, { fused: 'require' })", () => {
     );
     const miss = caught(() => compile(probsOut(), { fused: 'require' }));
     expect(miss.code).toBe('NOT_FUSED');
-    expect(miss.message).toMatch(/^graph 'probs_out' is not fully fused \(fused: 'require'\): temporary _einsum0\[b s t\] holds .*the softmax is also used elsewhere/);
+    expect(miss.message).toMatch(
+      /^graph 'probs_out' is not fully fused \(fused: 'require'\): temporary _einsum0\[b s t\] holds .*the softmax is also used elsewhere/,
+    );
     expect(miss.message).not.toContain('\n');
   });
 

@@ -17,11 +17,17 @@ function copies(plan: ReturnType<typeof lower>): string[] {
 test('no plan of a built-in variant contains a kernel whose only job is copying', () => {
   const schedules: LowerOptions[] = [{}, { flashSchedule: { split: 2 } }, { flash: false }];
   for (const v of variants) {
-    const optionSets = [{}, ...Object.entries(v.options).filter(([, o]) => o.type === 'boolean').map(([k, o]) => ({ [k]: !o.default }))];
-    for (const o of optionSets) for (const s of schedules) {
-      const plan = lower(v.build(o), s);
-      expect(copies(plan), `${v.name} ${JSON.stringify(o)} ${JSON.stringify(s)}`).toEqual([]);
-    }
+    const optionSets = [
+      {},
+      ...Object.entries(v.options)
+        .filter(([, o]) => o.type === 'boolean')
+        .map(([k, o]) => ({ [k]: !o.default })),
+    ];
+    for (const o of optionSets)
+      for (const s of schedules) {
+        const plan = lower(v.build(o), s);
+        expect(copies(plan), `${v.name} ${JSON.stringify(o)} ${JSON.stringify(s)}`).toEqual([]);
+      }
   }
 });
 
@@ -41,12 +47,18 @@ test('gqa: the flash kernel stores o directly, at h = g·R + r (split-KV: the me
 test('gqa, mqa, gqa_int8 and paged (cached or not, split or not): the flash result is the output buffer, never a temporary', () => {
   for (const name of ['gqa', 'mqa', 'gqa_int8', 'paged']) {
     const v = variants.find((x) => x.name === name)!;
-    const optionSets = [{}, ...Object.entries(v.options).filter(([, o]) => o.type === 'boolean').map(([k, o]) => ({ [k]: !o.default }))];
-    for (const o of optionSets) for (const s of [{}, { flashSchedule: { split: 2 } }]) {
-      const plan = lower(v.build(o), s);
-      const temps = plan.buffers.filter((b) => b.role === 'temp' && /^_flash\d/.test(b.name)).map((b) => b.name);
-      expect(temps, `${name} ${JSON.stringify(o)} ${JSON.stringify(s)}`).toEqual([]);
-    }
+    const optionSets = [
+      {},
+      ...Object.entries(v.options)
+        .filter(([, o]) => o.type === 'boolean')
+        .map(([k, o]) => ({ [k]: !o.default })),
+    ];
+    for (const o of optionSets)
+      for (const s of [{}, { flashSchedule: { split: 2 } }]) {
+        const plan = lower(v.build(o), s);
+        const temps = plan.buffers.filter((b) => b.role === 'temp' && /^_flash\d/.test(b.name)).map((b) => b.name);
+        expect(temps, `${name} ${JSON.stringify(o)} ${JSON.stringify(s)}`).toEqual([]);
+      }
   }
 });
 

@@ -9,7 +9,12 @@ import { lower } from '../../src/lower/index.ts';
 import { mha } from '../../src/variants/index.ts';
 
 test('lanes merged through workgroup memory: the plan states what sharedMergeBytes estimates', () => {
-  for (const [rows, workgroup, kvLanes, dv] of [[1, 2, 2, 8], [4, 8, 8, 128], [2, 8, 4, 64], [3, 6, 3, 16]] as const) {
+  for (const [rows, workgroup, kvLanes, dv] of [
+    [1, 2, 2, 8],
+    [4, 8, 8, 128],
+    [2, 8, 4, 64],
+    [3, 6, 3, 16],
+  ] as const) {
     const plan = lower(mha(), { specialize: { d: 16, dv }, flashSchedule: { rows, workgroup, kvLanes, split: 1 } });
     const flash = plan.kernels.find((k) => k.name.endsWith('_flash'))!;
     expect(flash.workgroupStorageBytes, `rows ${rows} wg ${workgroup} lanes ${kvLanes} dv ${dv}`).toBe(sharedMergeBytes(rows, workgroup, kvLanes, dv));

@@ -34,7 +34,11 @@ interface Notebook {
 
 const joined = (s: string | string[] | undefined) => (Array.isArray(s) ? s.join('') : (s ?? ''));
 const readNotebook = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Notebook;
-const notebooks = existsSync(NB_DIR) ? readdirSync(NB_DIR).filter((f) => f.endsWith('.ipynb')).sort() : [];
+const notebooks = existsSync(NB_DIR)
+  ? readdirSync(NB_DIR)
+      .filter((f) => f.endsWith('.ipynb'))
+      .sort()
+  : [];
 
 describe('committed notebooks', () => {
   it('there are at least three', () => {
@@ -84,7 +88,8 @@ describe('notebooks execute headlessly', () => {
     } catch (e) {
       throw new Error(`jupyter nbconvert is not available (${(e as Error).message.split('\n')[0]}): ${SETUP_HINT}`);
     }
-    if (!existsSync(join(ROOT, 'node_modules/tslab/package.json'))) throw new Error('the tslab kernel is not installed: run `npm install` (tslab is a devDependency)');
+    if (!existsSync(join(ROOT, 'node_modules/tslab/package.json')))
+      throw new Error('the tslab kernel is not installed: run `npm install` (tslab is a devDependency)');
     // the project-local kernel spec and the declarations tslab type-checks cells against
     try {
       execFileSync('bash', [join(ROOT, 'scripts/notebook-kernel.sh'), 'install'], { cwd: ROOT, stdio: 'pipe' });
@@ -104,28 +109,45 @@ describe('notebooks execute headlessly', () => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  it.each(notebooks)('%s runs top to bottom', async (file) => {
-    const out = join(tmp, 'out');
-    const args = ['nbconvert', '--to', 'notebook', '--execute', `--ExecutePreprocessor.timeout=${CELL_TIMEOUT_S}`, `--ExecutePreprocessor.kernel_name=${KERNEL}`, '--output-dir', out, join(NB_DIR, file)];
-    const r = await run('jupyter', args, env);
-    if (r.code !== 0) {
-      // nbconvert names the failing cell but not tslab's error, which is in the cell's output:
-      // execute again, continuing past errors, to read it.
-      const failed = /An error occurred while executing the following cell:\n-+\n([\s\S]*?)\n-+\n/.exec(r.stderr)?.[1];
-      let detail = r.stderr.split('\n').slice(-25).join('\n');
-      if (failed !== undefined) {
-        const again = join(tmp, 'failed');
-        await run('jupyter', [...args.slice(0, -3), '--allow-errors', '--output-dir', again, join(NB_DIR, file)], env);
-        const nb = existsSync(join(again, file)) ? readNotebook(join(again, file)) : undefined;
-        const index = nb?.cells.findIndex((c) => c.cell_type === 'code' && joined(c.source).trim() === failed.trim()) ?? -1;
-        const output = index >= 0 ? cellText(nb!.cells[index]!) : '(could not re-run the notebook to read the error)';
-        detail = `cell ${index >= 0 ? index : '?'}:\n${failed}\n--- its output ---\n${output}`;
+  it.each(notebooks)(
+    '%s runs top to bottom',
+    async (file) => {
+      const out = join(tmp, 'out');
+      const args = [
+        'nbconvert',
+        '--to',
+        'notebook',
+        '--execute',
+        `--ExecutePreprocessor.timeout=${CELL_TIMEOUT_S}`,
+        `--ExecutePreprocessor.kernel_name=${KERNEL}`,
+        '--output-dir',
+        out,
+        join(NB_DIR, file),
+      ];
+      const r = await run('jupyter', args, env);
+      if (r.code !== 0) {
+        // nbconvert names the failing cell but not tslab's error, which is in the cell's output:
+        // execute again, continuing past errors, to read it.
+        const failed = /An error occurred while executing the following cell:\n-+\n([\s\S]*?)\n-+\n/.exec(r.stderr)?.[1];
+        let detail = r.stderr.split('\n').slice(-25).join('\n');
+        if (failed !== undefined) {
+          const again = join(tmp, 'failed');
+          await run('jupyter', [...args.slice(0, -3), '--allow-errors', '--output-dir', again, join(NB_DIR, file)], env);
+          const nb = existsSync(join(again, file)) ? readNotebook(join(again, file)) : undefined;
+          const index = nb?.cells.findIndex((c) => c.cell_type === 'code' && joined(c.source).trim() === failed.trim()) ?? -1;
+          const output = index >= 0 ? cellText(nb!.cells[index]!) : '(could not re-run the notebook to read the error)';
+          detail = `cell ${index >= 0 ? index : '?'}:\n${failed}\n--- its output ---\n${output}`;
+        }
+        throw new Error(`${file} failed:\n${detail}`);
       }
-      throw new Error(`${file} failed:\n${detail}`);
-    }
-    const nb = readNotebook(join(out, file));
-    const code = nb.cells.filter((c) => c.cell_type === 'code');
-    // rich output went through tslab's display API (not the text fallback)
-    expect(code.some((c) => (c.outputs ?? []).some((o) => o.output_type === 'display_data')), 'some cell displays HTML or SVG').toBe(true);
-  }, 300_000);
+      const nb = readNotebook(join(out, file));
+      const code = nb.cells.filter((c) => c.cell_type === 'code');
+      // rich output went through tslab's display API (not the text fallback)
+      expect(
+        code.some((c) => (c.outputs ?? []).some((o) => o.output_type === 'display_data')),
+        'some cell displays HTML or SVG',
+      ).toBe(true);
+    },
+    300_000,
+  );
 });

@@ -190,7 +190,10 @@ describe('installed into an empty ESM project', () => {
   });
 
   it("runs a user's TypeScript module on the GPU and generates kernel modules that run on the built runtime", async () => {
-    const check = ok(await run('npx', ['--no-install', 'einattn', 'run', '--file', 'kernels.ts', '--export', 'scores', '--dims', 'b=1,s=3,t=5,d=4', '--check'], app), 'einattn run --file');
+    const check = ok(
+      await run('npx', ['--no-install', 'einattn', 'run', '--file', 'kernels.ts', '--export', 'scores', '--dims', 'b=1,s=3,t=5,d=4', '--check'], app),
+      'einattn run --file',
+    );
     expect(check.stdout).toMatch(/s: max abs err .*: ok/);
     expect(check.stderr).not.toMatch(DAWN_NOTICE);
     ok(await run('npx', ['--no-install', 'einattn', 'generate', 'kernels.ts', '--out', 'generated'], app), 'einattn generate');
@@ -205,12 +208,28 @@ describe('installed into an empty ESM project', () => {
 
   it('bundles for the browser through its conditions: navigator.gpu, no Node built-in, no Dawn', async () => {
     // what a web app does: einattn, einattn/runtime and generated modules (previous test), bundled
-    writeFileSync(join(app, 'web.ts'), `import { compile, mha } from 'einattn';\nimport { getRuntime, PagedKvCache } from 'einattn/runtime';\nimport { mha_causal_8 } from './generated/index.ts';\nconsole.log(compile, mha, getRuntime, PagedKvCache, mha_causal_8);\n`);
+    writeFileSync(
+      join(app, 'web.ts'),
+      `import { compile, mha } from 'einattn';\nimport { getRuntime, PagedKvCache } from 'einattn/runtime';\nimport { mha_causal_8 } from './generated/index.ts';\nconsole.log(compile, mha, getRuntime, PagedKvCache, mha_causal_8);\n`,
+    );
     const bundle = (platform: 'browser' | 'node') =>
-      esbuild.build({ entryPoints: ['web.ts'], absWorkingDir: app, bundle: true, platform, format: 'esm', write: false, metafile: true, logLevel: 'silent', external: platform === 'node' ? ['webgpu', 'typescript'] : [] });
+      esbuild.build({
+        entryPoints: ['web.ts'],
+        absWorkingDir: app,
+        bundle: true,
+        platform,
+        format: 'esm',
+        write: false,
+        metafile: true,
+        logLevel: 'silent',
+        external: platform === 'node' ? ['webgpu', 'typescript'] : [],
+      });
     const web = Object.keys((await bundle('browser')).metafile.inputs);
     expect(web).toContain('node_modules/einattn/dist/src/platform/browser.js');
-    expect(web.filter((f) => f.startsWith('node_modules/') && !f.startsWith('node_modules/einattn/dist/src/')), 'nothing but einattn').toEqual([]);
+    expect(
+      web.filter((f) => f.startsWith('node_modules/') && !f.startsWith('node_modules/einattn/dist/src/')),
+      'nothing but einattn',
+    ).toEqual([]);
     expect(web.filter((f) => /platform\/(node|dawn)\.js$/.test(f))).toEqual([]);
     // the same entry for Node gets Dawn's platform
     expect(Object.keys((await bundle('node')).metafile.inputs)).toContain('node_modules/einattn/dist/src/platform/node.js');

@@ -46,7 +46,8 @@ describe('the Node platform (what #platform is under Node and in the tests)', ()
       browser: './dist/src/platform/browser.js',
       default: './dist/src/platform/node.js',
     });
-    const paths = (JSON.parse(readFileSync(join(ROOT, 'tsconfig.json'), 'utf8')) as { compilerOptions: { paths: Record<string, string[]> } }).compilerOptions.paths;
+    const paths = (JSON.parse(readFileSync(join(ROOT, 'tsconfig.json'), 'utf8')) as { compilerOptions: { paths: Record<string, string[]> } }).compilerOptions
+      .paths;
     expect(paths['#platform']).toEqual(['./src/platform/node.ts']);
   });
 });
@@ -86,11 +87,23 @@ describe('the browser platform', () => {
 
   it('fails with NO_ADAPTER and the reason: no WebGPU, no adapter, only software for hardware, OpenGL ES', async () => {
     setNavigator(undefined);
-    await expect(chooseBrowserAdapter('auto')).rejects.toMatchObject({ code: 'NO_ADAPTER', message: expect.stringMatching(/navigator\.gpu is undefined.*--enable-unsafe-webgpu/) });
+    await expect(chooseBrowserAdapter('auto')).rejects.toMatchObject({
+      code: 'NO_ADAPTER',
+      message: expect.stringMatching(/navigator\.gpu is undefined.*--enable-unsafe-webgpu/),
+    });
     setNavigator({ gpu: fakeGpu({ default: null, fallback: null }) });
-    await expect(chooseBrowserAdapter('auto')).rejects.toMatchObject({ code: 'NO_ADAPTER', message: expect.stringMatching(/requestAdapter\(\) returned no adapter.*chrome:\/\/gpu/) });
+    await expect(chooseBrowserAdapter('auto')).rejects.toMatchObject({
+      code: 'NO_ADAPTER',
+      message: expect.stringMatching(/requestAdapter\(\) returned no adapter.*chrome:\/\/gpu/),
+    });
     setNavigator({ gpu: fakeGpu({ default: swiftshader }) });
-    await expect(chooseBrowserAdapter('hardware', 'EINATTN_ADAPTER')).rejects.toMatchObject({ code: 'NO_ADAPTER', message: expect.stringContaining('only a software adapter (SwiftShader)') });
-    await expect(chooseBrowserAdapter('opengles')).rejects.toMatchObject({ code: 'NO_ADAPTER', message: expect.stringContaining('a browser chooses its own WebGPU backend') });
+    await expect(chooseBrowserAdapter('hardware', 'EINATTN_ADAPTER')).rejects.toMatchObject({
+      code: 'NO_ADAPTER',
+      message: expect.stringContaining('only a software adapter (SwiftShader)'),
+    });
+    await expect(chooseBrowserAdapter('opengles')).rejects.toMatchObject({
+      code: 'NO_ADAPTER',
+      message: expect.stringContaining('a browser chooses its own WebGPU backend'),
+    });
   });
 });

@@ -10,7 +10,10 @@ test('prints one row per variant and precision; reduced precisions measurably co
   const { stdout } = await run('node', [...tsx, '--quick', '--no-write'], { timeout: 300_000 });
   expect(stdout).toContain('Measured with `npm run accuracy -- --quick`');
   expect(stdout).toMatch(/adapter: \w+ /);
-  const rows = stdout.split('\n').filter((l) => /^\| (MHA|GQA|MLA)/.test(l)).map((l) => l.split('|').map((c) => c.trim()));
+  const rows = stdout
+    .split('\n')
+    .filter((l) => /^\| (MHA|GQA|MLA)/.test(l))
+    .map((l) => l.split('|').map((c) => c.trim()));
   // 3 variants × 4 float precisions, and 2 int8 precisions for the two decode variants
   expect(rows).toHaveLength(3 * 4 + 2 * 2);
   for (const [, variant, precision, maxAbs, , maxRel] of rows) {

@@ -113,8 +113,7 @@ export function rowBound(p: RowProblem): Float64Array {
       vMax = Math.max(vMax, a);
       vSum += a;
     }
-    out[c] =
-      (grow - 1) * vMax + vErrMax + (Rv + gamma32(t) * (1 + Rv)) * grow * (vMax + vErrMax) + Ev * (1 + vSum + vErrSum + t);
+    out[c] = (grow - 1) * vMax + vErrMax + (Rv + gamma32(t) * (1 + Rv)) * grow * (vMax + vErrMax) + Ev * (1 + vSum + vErrSum + t);
   }
   return out;
 }
@@ -163,7 +162,15 @@ export function gqaBounds(
         const row = (b * H + h) * S + s;
         const q = Array.prototype.slice.call(x.q, row * D, (row + 1) * D) as number[];
         const bound = rowBound({
-          q, k, v, d: D, dv: DV, t: T, scale, qkRoundings: r.qkRoundings, pvRoundings: r.pvRoundings,
+          q,
+          k,
+          v,
+          d: D,
+          dv: DV,
+          t: T,
+          scale,
+          qkRoundings: r.qkRoundings,
+          pvRoundings: r.pvRoundings,
           kErr: r.kErr && ((j) => r.kErr!(b, g, j)),
           vErr: r.vErr && ((j) => r.vErr!(b, g, j)),
         });

@@ -14,7 +14,8 @@ import { expectWithin, SMALL } from './check.ts';
 
 beforeAll(async () => {
   const rt = await getRuntime(); // no adapter → the suite fails here with the reason
-  if (!rt.features.has('shader-f16')) throw new Error(`the ${rt.kind} adapter has no shader-f16: f16 compute cannot be tested on it (fallback.test.ts covers such adapters)`);
+  if (!rt.features.has('shader-f16'))
+    throw new Error(`the ${rt.kind} adapter has no shader-f16: f16 compute cannot be tested on it (fallback.test.ts covers such adapters)`);
 });
 afterAll(closeRuntime);
 
@@ -111,7 +112,12 @@ describe("f16 compute (compute: 'f16'), f32 storage", () => {
     const g = gqa({ causal: true, cache: true });
     const x = { ...inputs(dims, 7, 1), kv_len: Int32Array.from([700, 333]) };
     const c = compile(g, { compute: 'f16' });
-    expect(c.planFor(dims).kernels.map((k) => k.name).some((n) => n.endsWith('_merge'))).toBe(true);
+    expect(
+      c
+        .planFor(dims)
+        .kernels.map((k) => k.name)
+        .some((n) => n.endsWith('_merge')),
+    ).toBe(true);
     const want = interpret(g, x, dims).o!.data;
     const got = (await c.run(x, dims)).outputs.o!.data;
     // the bound over every key is a valid (larger) bound for the kv_len keys the row sees
@@ -135,7 +141,11 @@ describe("f16 compute (compute: 'f16'), f32 storage", () => {
     const bound = new Float64Array(md.i * md.j);
     for (let i = 0; i < md.i; i++)
       for (let j = 0; j < md.j; j++)
-        bound[i * md.j + j] = dotBound(a.subarray(i * md.k, (i + 1) * md.k), Array.from({ length: md.k }, (_, k) => b[k * md.j + j]!), 3);
+        bound[i * md.j + j] = dotBound(
+          a.subarray(i * md.k, (i + 1) * md.k),
+          Array.from({ length: md.k }, (_, k) => b[k * md.j + j]!),
+          3,
+        );
     for (const shared of [false, true]) {
       const c = compile(mm, { compute: 'f16', shared });
       const out = (await c.run({ a, b }, md)).outputs.c!.data;
@@ -153,7 +163,13 @@ describe("f16 compute (compute: 'f16'), f32 storage", () => {
     const b16 = gqaBounds(dims, x, { qkRoundings: 3, pvRoundings: 3 });
     const b32 = gqaBounds(dims, x, { qkRoundings: 0, pvRoundings: 0 });
     // |f16 − f32| ≤ |f16 − exact| + |exact − f32|; the f32 allowance is added once more by expectWithin
-    expectWithin(lo, hi, b16.map((v, i) => v + b32[i]! + 2 * (1e-5 * Math.sqrt(32) * 2 + 1e-6)), 32, 'f16 vs f32');
+    expectWithin(
+      lo,
+      hi,
+      b16.map((v, i) => v + b32[i]! + 2 * (1e-5 * Math.sqrt(32) * 2 + 1e-6)),
+      32,
+      'f16 vs f32',
+    );
     let differs = false;
     for (let i = 0; i < lo.length; i++) if (lo[i] !== hi[i]) differs = true;
     expect(differs, 'f16 compute must actually round (else this test proves nothing)').toBe(true);
@@ -200,7 +216,9 @@ describe('f16 storage (f16 inputs and outputs)', () => {
     const k = input('k', 'b h t d', 'f16');
     const v = input('v', 'b h t dv', 'f16');
     const len = input('kv_len', 'b', 'i32', { max: 't' });
-    const p = einsum('b h s d, b h t d -> b h s t', q, k).mul(size('d').rsqrt().cast('f16')).softmax('t', { mask: index('t').lt(len) });
+    const p = einsum('b h s d, b h t d -> b h s t', q, k)
+      .mul(size('d').rsqrt().cast('f16'))
+      .softmax('t', { mask: index('t').lt(len) });
     const g = graph('dec16', { o: einsum('b h s t, b h t dv -> b h s dv', p, v) });
     const x = { ...inputs(dims, 4, 1), kv_len: randInt(rng(1), 2, 1, 37) };
     const ref = mha({ cache: true });

@@ -5,7 +5,7 @@
  * in f32 when the caller asks for `f16Fallback: 'f32'`.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { compile, EinattnError, einsum, graph, index, input, interpret, size, type Graph } from '../../src/index.ts';
+import { compile, einsum, graph, index, input, interpret, size, type Graph } from '../../src/index.ts';
 import { closeRuntime, getRuntime, type Runtime } from '../../src/runtime/index.ts';
 import { mha } from '../../src/variants/index.ts';
 import { randn, rng } from '../variants/reference.ts';
@@ -37,7 +37,6 @@ function inputs() {
   const r = rng(5);
   return { q: randn(r, count('b h s d')), k: randn(r, count('b h t d')), v: randn(r, count('b h t dv')) };
 }
-
 
 describe('a device created without shader-f16', () => {
   test('really lacks it: the adapter has the feature, the device does not, and `enable f16;` does not compile', async () => {

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { compile, EinattnError, einsum, graph, input, interpret, type Graph } from '../../src/index.ts';
+import { compile, type EinattnError, einsum, graph, input, interpret, type Graph } from '../../src/index.ts';
 import { appendInt8, quantizeInt8 } from '../../src/dsl/index.ts';
 import { closeRuntime, getRuntime, runPlan } from '../../src/runtime/index.ts';
 import { checkAppendRoom, gqa, kvAppendInt8, mla } from '../../src/variants/index.ts';
@@ -26,7 +26,7 @@ const QHALF = 0.5 + 2 ** -14;
 
 type Dims = { b: number; g: number; s: number; t: number; d: number; dv: number };
 const count = (axes: string, d: Record<string, number>) => axes.split(' ').reduce((p, a) => p * d[a]!, 1);
-const dimsOf = (g: Graph, d: Record<string, number>) => Object.fromEntries(Object.entries(d).filter(([k]) => g.sizes.includes(k)));
+const _dimsOf = (g: Graph, d: Record<string, number>) => Object.fromEntries(Object.entries(d).filter(([k]) => g.sizes.includes(k)));
 
 function roundHalfEven(x: number): number {
   const r = Math.round(x);
@@ -48,7 +48,13 @@ function quantRows(x: ArrayLike<number>, n: number): { q: number[]; scale: numbe
 }
 
 /** Loop implementation of the append: rows [B, G, S, n] written into a cache [B, G, T, n] at kvLen[b]. */
-function appendLoop(cache: { q: ArrayLike<number>; scale: ArrayLike<number> }, rows: ArrayLike<number>, kvLen: ArrayLike<number>, dims: { b: number; g: number; s: number; t: number }, n: number) {
+function appendLoop(
+  cache: { q: ArrayLike<number>; scale: ArrayLike<number> },
+  rows: ArrayLike<number>,
+  kvLen: ArrayLike<number>,
+  dims: { b: number; g: number; s: number; t: number },
+  n: number,
+) {
   const q = Array.from(cache.q);
   const scale = Array.from(cache.scale);
   const nq = quantRows(rows, n);
@@ -117,7 +123,10 @@ describe('the append step (kvAppendInt8)', () => {
         const ref = interpret(g, x, dims);
         const out = (await c.run(x, dims)).outputs;
         expect(out.k_q_next!.data).toBeInstanceOf(Int8Array);
-        for (const [name, n] of [['k', dims.d], ['v', dims.dv]] as const) {
+        for (const [name, n] of [
+          ['k', dims.d],
+          ['v', dims.dv],
+        ] as const) {
           const oldQ = x[`${name}_q`];
           const oldS = x[`${name}_scale`];
           const rows = x[`${name}_new`];
@@ -167,7 +176,9 @@ describe('the append step (kvAppendInt8)', () => {
   });
 
   test('checkAppendRoom names kv_len and the capacity; appendInt8 names mismatched axes', () => {
-    expect(() => checkAppendRoom([3, 9], { s: 2, t: 10 })).toThrow("input 'kv_len' has 9 at [b=1]: appending s = 2 rows needs 0 <= kv_len <= t - s = 8 (capacity t = 10)");
+    expect(() => checkAppendRoom([3, 9], { s: 2, t: 10 })).toThrow(
+      "input 'kv_len' has 9 at [b=1]: appending s = 2 rows needs 0 <= kv_len <= t - s = 8 (capacity t = 10)",
+    );
     expect(() => checkAppendRoom([8], { s: 2, t: 10 })).not.toThrow();
     const kq = input('k_q', 'b g t d', 'i8');
     const len = input('kv_len', 'b', 'i32', { max: 't' });
@@ -181,7 +192,7 @@ describe('the append step (kvAppendInt8)', () => {
     };
     const e1 = err(() => appendInt8({ q: kq, scale: input('k_scale', 'b t') }, input('k_new', 'b g s d'), len, { token: 't', rows: 's', axis: 'd' }));
     expect(e1.code).toBe('AXIS_MISMATCH');
-    expect(e1.message).toContain('the cache scales have axes [b t]; one scale per row along \'d\' needs [b g t]');
+    expect(e1.message).toContain("the cache scales have axes [b t]; one scale per row along 'd' needs [b g t]");
     const e2 = err(() => appendInt8({ q: kq, scale: input('k_scale', 'b g t') }, input('k_new', 'b s g d'), len, { token: 't', rows: 's', axis: 'd' }));
     expect(e2.message).toContain('the cache has axes [b g t d] but the new rows [b s g d] need a cache [b t g d]');
     const e3 = err(() => einsum('b g t d, b g t d -> b g t', kq, kq));
@@ -228,10 +239,15 @@ describe('attention over an int8 cache', () => {
     // MLA decode (absorbed) over an int8 latent cache
     const md = { b: 2, h: 4, s: 1, t: 30, dn: 16, dr: 8, dc: 32, dv: 16 };
     const m8 = {
-      q_nope: randn(r, count('b h s dn', md)), q_rope: randn(r, count('b h s dr', md)),
-      c_kv_q: Int8Array.from(randInt(r, count('b t dc', md), -127, 127)), c_kv_scale: pow2(count('b t', md)),
-      k_rope_q: Int8Array.from(randInt(r, count('b t dr', md), -127, 127)), k_rope_scale: pow2(count('b t', md)),
-      w_uk: randn(r, count('dc h dn', md), 0.2), w_uv: randn(r, count('dc h dv', md), 0.2), kv_len: Int32Array.from([30, 9]),
+      q_nope: randn(r, count('b h s dn', md)),
+      q_rope: randn(r, count('b h s dr', md)),
+      c_kv_q: Int8Array.from(randInt(r, count('b t dc', md), -127, 127)),
+      c_kv_scale: pow2(count('b t', md)),
+      k_rope_q: Int8Array.from(randInt(r, count('b t dr', md), -127, 127)),
+      k_rope_scale: pow2(count('b t', md)),
+      w_uk: randn(r, count('dc h dn', md), 0.2),
+      w_uv: randn(r, count('dc h dv', md), 0.2),
+      kv_len: Int32Array.from([30, 9]),
     };
     const { c_kv_q, c_kv_scale, k_rope_q, k_rope_scale, ...rest } = m8;
     const m32 = { ...rest, c_kv: deq(c_kv_q, c_kv_scale, md.dc), k_rope: deq(k_rope_q, k_rope_scale, md.dr) };
@@ -245,7 +261,14 @@ describe('attention over an int8 cache', () => {
     const append = compile(kvAppendInt8('gqa'));
     await fc.assert(
       fc.asyncProperty(
-        fc.record({ b: fc.integer({ min: 1, max: 2 }), g: fc.integer({ min: 1, max: 2 }), r: fc.integer({ min: 1, max: 4 }), t: fc.integer({ min: 1, max: 40 }), d: fc.integer({ min: 1, max: 40 }), dv: fc.integer({ min: 1, max: 24 }) }),
+        fc.record({
+          b: fc.integer({ min: 1, max: 2 }),
+          g: fc.integer({ min: 1, max: 2 }),
+          r: fc.integer({ min: 1, max: 4 }),
+          t: fc.integer({ min: 1, max: 40 }),
+          d: fc.integer({ min: 1, max: 40 }),
+          dv: fc.integer({ min: 1, max: 24 }),
+        }),
         fc.constantFrom('f32', 'f16'),
         fc.constantFrom(0.3, 1, 4),
         fc.integer(),
@@ -255,12 +278,29 @@ describe('attention over an int8 cache', () => {
           const k = randn(r, count('b g t d', dims), amp);
           const v = randn(r, count('b g t dv', dims), amp);
           // fill the whole cache (capacity t) in one append at kv_len = 0
-          const zeros = { k_q: new Int8Array(k.length), k_scale: new Float32Array(count('b g t', dims)), v_q: new Int8Array(v.length), v_scale: new Float32Array(count('b g t', dims)) };
-          const cache = (await append.run({ ...zeros, k_new: k, v_new: v, kv_len: new Int32Array(dims.b) }, { b: dims.b, g: dims.g, s: dims.t, t: dims.t, d: dims.d, dv: dims.dv })).outputs;
+          const zeros = {
+            k_q: new Int8Array(k.length),
+            k_scale: new Float32Array(count('b g t', dims)),
+            v_q: new Int8Array(v.length),
+            v_scale: new Float32Array(count('b g t', dims)),
+          };
+          const cache = (
+            await append.run(
+              { ...zeros, k_new: k, v_new: v, kv_len: new Int32Array(dims.b) },
+              { b: dims.b, g: dims.g, s: dims.t, t: dims.t, d: dims.d, dv: dims.dv },
+            )
+          ).outputs;
           const decode = { ...dims, s: 1 };
           const q = randn(r, count('b h s d', decode), amp);
           const kvLen = Int32Array.from({ length: dims.b }, () => 1 + Math.floor(r() * dims.t));
-          const x8 = { q, k_q: cache.k_q_next!.data, k_scale: cache.k_scale_next!.data, v_q: cache.v_q_next!.data, v_scale: cache.v_scale_next!.data, kv_len: kvLen };
+          const x8 = {
+            q,
+            k_q: cache.k_q_next!.data,
+            k_scale: cache.k_scale_next!.data,
+            v_q: cache.v_q_next!.data,
+            v_scale: cache.v_scale_next!.data,
+            kv_len: kvLen,
+          };
           const g8 = gqa({ int8: true, causal: true, cache: true });
           const got = (await compile(g8, { compute: compute as 'f32' | 'f16', ...FIXED }).run(x8, decode)).outputs.o!.data;
           const ref = gqa({ causal: true, cache: true });
@@ -268,11 +308,16 @@ describe('attention over an int8 cache', () => {
           const sk = x8.k_scale as Float32Array;
           const sv = x8.v_scale as Float32Array;
           const rounds = compute === 'f16' ? 3 : 0;
-          const bound = gqaBounds(decode, { q, k, v }, {
-            qkRoundings: rounds, pvRoundings: rounds,
-            kErr: (b, g, j) => sk[(b * dims.g + g) * dims.t + j]! * QHALF,
-            vErr: (b, g, j) => sv[(b * dims.g + g) * dims.t + j]! * QHALF,
-          });
+          const bound = gqaBounds(
+            decode,
+            { q, k, v },
+            {
+              qkRoundings: rounds,
+              pvRoundings: rounds,
+              kErr: (b, g, j) => sk[(b * dims.g + g) * dims.t + j]! * QHALF,
+              vErr: (b, g, j) => sv[(b * dims.g + g) * dims.t + j]! * QHALF,
+            },
+          );
           expectWithin(got, want, bound, Math.max(dims.t, dims.d), `int8 KV, ${compute} compute, ${JSON.stringify(decode)}`);
         },
       ),
@@ -288,23 +333,41 @@ describe('attention over an int8 cache', () => {
     const K = randn(r, count('b g t d', dims));
     const V = randn(r, count('b g t dv', dims));
     let cache: { k_q: Int8Array; k_scale: Float32Array; v_q: Int8Array; v_scale: Float32Array } = {
-      k_q: new Int8Array(K.length), k_scale: new Float32Array(dims.g * dims.t), v_q: new Int8Array(V.length), v_scale: new Float32Array(dims.g * dims.t),
+      k_q: new Int8Array(K.length),
+      k_scale: new Float32Array(dims.g * dims.t),
+      v_q: new Int8Array(V.length),
+      v_scale: new Float32Array(dims.g * dims.t),
     };
     for (let len = 0; len < dims.t; len++) {
       // the new token's K/V rows, [b g s d] with s = 1
       const row = (x: Float32Array, n: number) => Float32Array.from({ length: dims.g * n }, (_, i) => x[(Math.floor(i / n) * dims.t + len) * n + (i % n)]!);
       checkAppendRoom([len], { s: 1, t: dims.t });
-      const next = (await append.run({ ...cache, k_new: row(K, dims.d), v_new: row(V, dims.dv), kv_len: [len] }, { b: 1, g: dims.g, s: 1, t: dims.t, d: dims.d, dv: dims.dv })).outputs;
-      cache = { k_q: next.k_q_next!.data as Int8Array, k_scale: next.k_scale_next!.data as Float32Array, v_q: next.v_q_next!.data as Int8Array, v_scale: next.v_scale_next!.data as Float32Array };
+      const next = (
+        await append.run(
+          { ...cache, k_new: row(K, dims.d), v_new: row(V, dims.dv), kv_len: [len] },
+          { b: 1, g: dims.g, s: 1, t: dims.t, d: dims.d, dv: dims.dv },
+        )
+      ).outputs;
+      cache = {
+        k_q: next.k_q_next!.data as Int8Array,
+        k_scale: next.k_scale_next!.data as Float32Array,
+        v_q: next.v_q_next!.data as Int8Array,
+        v_scale: next.v_scale_next!.data as Float32Array,
+      };
       const q = randn(r, dims.h * dims.d);
       const d1 = { ...dims, s: 1 };
       const got = (await attend.run({ q, ...cache, kv_len: [len + 1] }, d1)).outputs.o!.data;
       const want = interpret(gqa({ causal: true, cache: true }), { q, k: K, v: V, kv_len: [len + 1] }, d1).o!.data;
-      const bound = gqaBounds(d1, { q, k: K, v: V }, {
-        qkRoundings: 0, pvRoundings: 0,
-        kErr: (_, g, j) => cache.k_scale[g * dims.t + j]! * QHALF,
-        vErr: (_, g, j) => cache.v_scale[g * dims.t + j]! * QHALF,
-      });
+      const bound = gqaBounds(
+        d1,
+        { q, k: K, v: V },
+        {
+          qkRoundings: 0,
+          pvRoundings: 0,
+          kErr: (_, g, j) => cache.k_scale[g * dims.t + j]! * QHALF,
+          vErr: (_, g, j) => cache.v_scale[g * dims.t + j]! * QHALF,
+        },
+      );
       expectWithin(got, want, bound, dims.t, `decode step ${len}`);
     }
   });
@@ -314,7 +377,12 @@ describe('bad int8 inputs are named', () => {
   const g = gqa({ int8: true, cache: true });
   const dims = { b: 1, h: 2, g: 1, s: 1, t: 2, d: 2, dv: 2 };
   const ok = () => ({
-    q: new Float32Array(4), k_q: new Int8Array(4), k_scale: new Float32Array(2), v_q: new Int8Array(4), v_scale: new Float32Array(2), kv_len: Int32Array.of(2),
+    q: new Float32Array(4),
+    k_q: new Int8Array(4),
+    k_scale: new Float32Array(2),
+    v_q: new Int8Array(4),
+    v_scale: new Float32Array(2),
+    kv_len: Int32Array.of(2),
   });
 
   test('wrong host array types', async () => {

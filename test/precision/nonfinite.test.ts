@@ -25,7 +25,15 @@ function expectSameNonFinite(got: ArrayLike<number>, want: ArrayLike<number>, to
 
 function mhaInputs(g: Graph, dims: Record<string, number>) {
   const r = rng(3);
-  return Object.fromEntries(g.inputs.map((i) => [i.name, randn(r, i.axes.reduce((p, a) => p * dims[a]!, 1))]));
+  return Object.fromEntries(
+    g.inputs.map((i) => [
+      i.name,
+      randn(
+        r,
+        i.axes.reduce((p, a) => p * dims[a]!, 1),
+      ),
+    ]),
+  );
 }
 
 describe("f16 compute (compute: 'f16')", () => {
@@ -40,7 +48,10 @@ describe("f16 compute (compute: 'f16')", () => {
     k[3 * 2] = Infinity; // key 3: only the last query row sees it (causal)
     const q3 = base.q!.slice();
     q3[3 * 2] = 1; // a positive q·k: the logit is +inf
-    for (const ins of [{ ...base, q }, { ...base, q: q3, k }]) {
+    for (const ins of [
+      { ...base, q },
+      { ...base, q: q3, k },
+    ]) {
       const want = interpret(g, ins, dims).o!.data;
       const got = (await compile(g, { compute: 'f16', ...SMALL }).run(ins, dims)).outputs.o!.data;
       expectSameNonFinite(got, want, 2e-2, 'f16 compute');
@@ -86,15 +97,28 @@ describe('int8 KV cache', () => {
     const append = compile(kvAppendInt8('gqa'));
     const zeros = { k_q: new Int8Array(12), k_scale: new Float32Array(3), v_q: new Int8Array(12), v_scale: new Float32Array(3) };
     // query row p sees tokens 0..p (causal, kv_len = 3 = s)
-    for (const [tensor, token, value, nonFiniteRows] of [['k', 1, NaN, [1, 2]], ['v', 0, Infinity, [0, 1, 2]]] as const) {
+    for (const [tensor, token, value, nonFiniteRows] of [
+      ['k', 1, NaN, [1, 2]],
+      ['v', 0, Infinity, [0, 1, 2]],
+    ] as const) {
       const r = rng(8);
       const x = { ...zeros, k_new: randn(r, 12), v_new: randn(r, 12), kv_len: Int32Array.of(0) };
       x[`${tensor}_new`][token * 4 + 2] = value;
       const want = interpret(kvAppendInt8('gqa'), x, dims);
       const got = (await append.run(x, dims)).outputs;
       for (const sc of [got[`${tensor}_scale_next`]!.data, want[`${tensor}_scale_next`]!.data])
-        expect(Array.from(sc, (a) => !Number.isFinite(a)), `${tensor}_scale`).toEqual([0, 1, 2].map((t) => t === token));
-      const ins = { q: randn(r, 24), k_q: got.k_q_next!.data, k_scale: got.k_scale_next!.data, v_q: got.v_q_next!.data, v_scale: got.v_scale_next!.data, kv_len: Int32Array.of(3) };
+        expect(
+          Array.from(sc, (a) => !Number.isFinite(a)),
+          `${tensor}_scale`,
+        ).toEqual([0, 1, 2].map((t) => t === token));
+      const ins = {
+        q: randn(r, 24),
+        k_q: got.k_q_next!.data,
+        k_scale: got.k_scale_next!.data,
+        v_q: got.v_q_next!.data,
+        v_scale: got.v_scale_next!.data,
+        kv_len: Int32Array.of(3),
+      };
       const o = (await attend.run(ins, ad)).outputs.o!.data;
       const ref = interpret(att, { ...ins, k_q: want.k_q_next!.data, v_q: want.v_q_next!.data }, ad).o!.data;
       for (let h = 0; h < 2; h++)

@@ -28,7 +28,11 @@ interface ChartFacts {
 }
 
 // Minimal DOM shapes for the function that runs in the page (the project's TS has no DOM lib).
-interface Box { x: number; width: number; height: number }
+interface Box {
+  x: number;
+  width: number;
+  height: number;
+}
 interface SvgNode {
   textContent: string | null;
   getAttribute(name: string): string | null;
@@ -88,7 +92,10 @@ async function checkReport(browser: Browser, file: string, names: string[], hasV
       const facts = await chart.evaluate(measureChart);
       const where = `chart ${i + 1} "${facts.title}" in ${file}`;
       expect(facts.title, where).not.toBe('');
-      expect(facts.labels.map((l) => l.text), where).toEqual(names);
+      expect(
+        facts.labels.map((l) => l.text),
+        where,
+      ).toEqual(names);
       expect(facts.bars, where).toHaveLength(names.length);
       expect(facts.values, where).toHaveLength(names.length);
       let barArea = 0;
@@ -147,8 +154,27 @@ function variant(name: string, ms: number | null, kv: number): TourVariant {
     graph: name,
     kernels: [`${name}_scores`, `${name}_softmax`, `${name}_out`],
     wgsl: [0, 1, 2].map((i) => `${name}/${name}_${i}.wgsl`),
-    check: { mode: 'gpu', dims: { b: 1, h: 2, s: 7, t: 9, d: 8, dv: 8 }, rule: 'allowed = 1e-5·√L·max(1, |ref|max) + 1e-6', outputs: [{ name: 'o', maxAbs: 6e-8, maxRel: 2e-7, refAbsMax: 1.3, allowed: 3.1e-5, pass: true }], pass: true },
-    timing: ms === null ? null : { dims, benchDims: dims, capped: false, runs: 5, medianMs: ms, minMs: ms * 0.9, maxMs: ms * 1.2, perKernelMs: [ms / 2, ms / 4, ms / 4], method: 'timestamp-query' },
+    check: {
+      mode: 'gpu',
+      dims: { b: 1, h: 2, s: 7, t: 9, d: 8, dv: 8 },
+      rule: 'allowed = 1e-5·√L·max(1, |ref|max) + 1e-6',
+      outputs: [{ name: 'o', maxAbs: 6e-8, maxRel: 2e-7, refAbsMax: 1.3, allowed: 3.1e-5, pass: true }],
+      pass: true,
+    },
+    timing:
+      ms === null
+        ? null
+        : {
+            dims,
+            benchDims: dims,
+            capped: false,
+            runs: 5,
+            medianMs: ms,
+            minMs: ms * 0.9,
+            maxMs: ms * 1.2,
+            perKernelMs: [ms / 2, ms / 4, ms / 4],
+            method: 'timestamp-query',
+          },
     kvBytesPerToken: kv,
     kvDims: { h: 8, d: 64, dv: 64 },
     pass: true,
@@ -162,7 +188,10 @@ describe('the HTML report in headless Chromium', () => {
   let launched: Promise<Browser> | undefined;
   const browser = () => (launched ??= launchChromium());
   afterAll(async () => {
-    await launched?.then((b) => b.close(), () => {});
+    await launched?.then(
+      (b) => b.close(),
+      () => {},
+    );
   });
 
   it('says to run scripts/setup-system.sh when there is no browser', () => {

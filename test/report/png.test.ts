@@ -41,7 +41,8 @@ function encodePng(width: number, height: number, channels: 3 | 4, px: number[])
 }
 
 describe('png.ts', () => {
-  const w = 7, h = 6;
+  const w = 7,
+    h = 6;
   const pixel = (x: number, y: number) => (x === 3 && y > 0 ? [0x3b, 0x6f, 0xd8] : x + y === 9 ? [17 * x, 200 - y, 99] : [255, 255, 255]);
 
   it('decodes RGB and RGBA with all five filter types', () => {
@@ -50,9 +51,10 @@ describe('png.ts', () => {
       for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) px.push(...pixel(x, y), ...(channels === 4 ? [255] : []));
       const img = decodePng(encodePng(w, h, channels, px));
       expect([img.width, img.height]).toEqual([w, h]);
-      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-        expect([...img.rgba.subarray((y * w + x) * 4, (y * w + x) * 4 + 4)]).toEqual([...pixel(x, y), 255]);
-      }
+      for (let y = 0; y < h; y++)
+        for (let x = 0; x < w; x++) {
+          expect([...img.rgba.subarray((y * w + x) * 4, (y * w + x) * 4 + 4)]).toEqual([...pixel(x, y), 255]);
+        }
     }
   });
 

@@ -24,12 +24,18 @@ function paeth(a: number, b: number, c: number): number {
 /** The value a PNG filter type predicts from the left, up and up-left bytes. */
 function predict(filter: number, a: number, b: number, c: number, row: number): number {
   switch (filter) {
-    case 0: return 0; // None
-    case 1: return a; // Sub
-    case 2: return b; // Up
-    case 3: return (a + b) >> 1; // Average
-    case 4: return paeth(a, b, c); // Paeth
-    default: throw new Error(`bad PNG filter type ${filter} in row ${row}`);
+    case 0:
+      return 0; // None
+    case 1:
+      return a; // Sub
+    case 2:
+      return b; // Up
+    case 3:
+      return (a + b) >> 1; // Average
+    case 4:
+      return paeth(a, b, c); // Paeth
+    default:
+      throw new Error(`bad PNG filter type ${filter} in row ${row}`);
   }
 }
 
@@ -40,7 +46,9 @@ function predict(filter: number, a: number, b: number, c: number, row: number): 
 export function decodePng(png: Uint8Array): Image {
   const buf = Buffer.from(png.buffer, png.byteOffset, png.byteLength);
   if (!buf.subarray(0, 8).equals(SIGNATURE)) throw new Error('not a PNG (bad signature)');
-  let width = 0, height = 0, channels = 0;
+  let width = 0,
+    height = 0,
+    channels = 0;
   const idat: Buffer[] = [];
   for (let pos = 8; pos + 8 <= buf.length; ) {
     const len = buf.readUInt32BE(pos);
@@ -109,7 +117,8 @@ export function ink(img: Image, colours: [number, number, number][] = [], tolera
       if (Math.abs(rgba[i]! - r) <= tolerance && Math.abs(rgba[i + 1]! - g) <= tolerance && Math.abs(rgba[i + 2]! - b) <= tolerance) counts[k]!++;
     });
   }
-  let background = 0, most = 0;
+  let background = 0,
+    most = 0;
   for (const [key, n] of histogram) if (n > most) [background, most] = [key, n];
   const total = img.width * img.height;
   return { colours: histogram.size, background, inked: total ? (total - most) / total : 0, counts };

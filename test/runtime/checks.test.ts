@@ -108,8 +108,16 @@ describe('input checks', () => {
     ['a missing input', { a: new Float32Array(n) }, "missing input 'b' of plan 'fma': expected f32 [n=10] = 10 elements as a Float32Array"],
     ['an unknown input', { ...ok(), c: new Float32Array(n) }, "unknown input 'c' for plan 'fma' (inputs: a: f32 [n=10]; b: f32 [n=10])"],
     ['an output passed as input', { ...ok(), out: new Float32Array(n) }, "'out' is an output of plan 'fma', not an input"],
-    ['the wrong array class', { ...ok(), b: new Float64Array(n) }, "input 'b' expects f32 [n=10] = 10 elements as a Float32Array, got Float64Array of length 10"],
-    ['a plain array', { ...ok(), a: Array.from({ length: n }, () => 0) }, "input 'a' expects f32 [n=10] = 10 elements as a Float32Array, got a plain Array of length 10"],
+    [
+      'the wrong array class',
+      { ...ok(), b: new Float64Array(n) },
+      "input 'b' expects f32 [n=10] = 10 elements as a Float32Array, got Float64Array of length 10",
+    ],
+    [
+      'a plain array',
+      { ...ok(), a: Array.from({ length: n }, () => 0) },
+      "input 'a' expects f32 [n=10] = 10 elements as a Float32Array, got a plain Array of length 10",
+    ],
     ['the wrong length', { ...ok(), a: new Float32Array(12) }, "input 'a' expects f32 [n=10] = 10 elements as a Float32Array, got Float32Array of length 12"],
     ['f16 bits expected as Uint16Array', { ...ok(), a: new Int32Array(n) }, 'got Int32Array of length 10'],
   ])('BAD_INPUT for %s', async (_what, inputs, message) => {
@@ -185,7 +193,9 @@ describe('device limits', () => {
   it('maxComputeInvocationsPerWorkgroup', async () => {
     const e = await limitError({ limitsOverride: { maxComputeInvocationsPerWorkgroup: 32 } }, fmaPlan(), 10);
     expect(e.code).toBe('LIMIT');
-    expect(e.message).toContain("kernel 'fma' of plan 'fma' has 64 invocations per workgroup (workgroupSize [64, 1, 1]), over maxComputeInvocationsPerWorkgroup = 32");
+    expect(e.message).toContain(
+      "kernel 'fma' of plan 'fma' has 64 invocations per workgroup (workgroupSize [64, 1, 1]), over maxComputeInvocationsPerWorkgroup = 32",
+    );
   });
 
   it('maxComputeWorkgroupSizeX', async () => {

@@ -65,8 +65,8 @@ describe('f16 -> f32', () => {
     const all = new Uint16Array(65536).map((_, i) => i);
     const back = f32ArrayToF16(f16ArrayToF32(all));
     for (let i = 0; i < 65536; i++) {
-      const isNaN = (i & 0x7c00) === 0x7c00 && (i & 0x3ff) !== 0;
-      if (isNaN) expect(back[i] & 0x7c00).toBe(0x7c00);
+      const nan = (i & 0x7c00) === 0x7c00 && (i & 0x3ff) !== 0;
+      if (nan) expect(back[i] & 0x7c00).toBe(0x7c00);
       else if (back[i] !== i) expect.fail(`0x${i.toString(16)} came back as 0x${back[i].toString(16)}`);
     }
   });

@@ -16,13 +16,11 @@ beforeAll(async () => {
 });
 afterAll(closeRuntime);
 
-
 /** rows [b g s d] written into a host cache [b g t d] at lengths, `counts[b]` rows each */
 function hostAppend(cache: Float32Array, rows: Float32Array, lens: Int32Array, counts: number[], g: number, t: number, s: number, d: number) {
   for (let b = 0; b < lens.length; b++)
     for (let h = 0; h < g; h++)
-      for (let i = 0; i < counts[b]!; i++)
-        for (let c = 0; c < d; c++) cache[((b * g + h) * t + lens[b]! + i) * d + c] = rows[((b * g + h) * s + i) * d + c]!;
+      for (let i = 0; i < counts[b]!; i++) for (let c = 0; c < d; c++) cache[((b * g + h) * t + lens[b]! + i) * d + c] = rows[((b * g + h) * s + i) * d + c]!;
 }
 
 describe('contiguous KV cache', () => {
@@ -33,7 +31,11 @@ describe('contiguous KV cache', () => {
     const hk = new Float32Array(2 * 2 * 9 * 4);
     const hv = new Float32Array(2 * 2 * 9 * 6);
     const lens = new Int32Array(2);
-    for (const [s, counts] of [[3, [3, 1]], [1, [1, 1]], [2, [0, 2]]] as [number, number[]][]) {
+    for (const [s, counts] of [
+      [3, [3, 1]],
+      [1, [1, 1]],
+      [2, [0, 2]],
+    ] as [number, number[]][]) {
       const k = randn(r, 2 * 2 * s * 4);
       const v = randn(r, 2 * 2 * s * 6);
       const uniform = counts.every((c) => c === s);
@@ -103,13 +105,19 @@ describe('contiguous KV cache', () => {
     await cache.append({ k, v }, { counts: [2, 1] });
 
     // the interpreter's append, step by step from an empty cache
-    const empty = { k_q: new Int8Array(2 * 2 * 7 * 8), k_scale: new Float32Array(2 * 2 * 7), v_q: new Int8Array(2 * 2 * 7 * 4), v_scale: new Float32Array(2 * 2 * 7) };
+    const empty = {
+      k_q: new Int8Array(2 * 2 * 7 * 8),
+      k_scale: new Float32Array(2 * 2 * 7),
+      v_q: new Int8Array(2 * 2 * 7 * 4),
+      v_scale: new Float32Array(2 * 2 * 7),
+    };
     const g = kvAppendInt8('gqa');
     // counts [2, 1]: sequence 1's second row is not appended; emulate with two single-row appends
-    const one = (x: Float32Array, d: number, i: number, seqs: number[]) => Float32Array.from({ length: 2 * 2 * d }, (_, j) => {
-      const [b, h, c] = [Math.floor(j / (2 * d)), Math.floor(j / d) % 2, j % d];
-      return seqs.includes(b) ? x[((b * 2 + h) * 2 + i) * d + c]! : 0;
-    });
+    const one = (x: Float32Array, d: number, i: number, seqs: number[]) =>
+      Float32Array.from({ length: 2 * 2 * d }, (_, j) => {
+        const [b, h, c] = [Math.floor(j / (2 * d)), Math.floor(j / d) % 2, j % d];
+        return seqs.includes(b) ? x[((b * 2 + h) * 2 + i) * d + c]! : 0;
+      });
     let state: { k_q: Int8Array; k_scale: Float32Array; v_q: Int8Array; v_scale: Float32Array } = { ...empty };
     const apply = (kRows: Float32Array, vRows: Float32Array, lens: number[], only: number[]) => {
       const out = interpret(g, { ...state, k_new: kRows, v_new: vRows, kv_len: Int32Array.from(lens) }, { b: 2, g: 2, t: 7, d: 8, dv: 4, s: 1 });
@@ -121,7 +129,12 @@ describe('contiguous KV cache', () => {
         for (const b of only) for (let j = 0; j < per; j++) res[b * per + j] = next[b * per + j]!;
         return res;
       };
-      state = { k_q: keep('k_q', out.k_q_next!.data) as Int8Array, k_scale: keep('k_scale', out.k_scale_next!.data) as Float32Array, v_q: keep('v_q', out.v_q_next!.data) as Int8Array, v_scale: keep('v_scale', out.v_scale_next!.data) as Float32Array };
+      state = {
+        k_q: keep('k_q', out.k_q_next!.data) as Int8Array,
+        k_scale: keep('k_scale', out.k_scale_next!.data) as Float32Array,
+        v_q: keep('v_q', out.v_q_next!.data) as Int8Array,
+        v_scale: keep('v_scale', out.v_scale_next!.data) as Float32Array,
+      };
     };
     apply(one(k, 8, 0, [0, 1]), one(v, 4, 0, [0, 1]), [0, 0], [0, 1]);
     apply(one(k, 8, 1, [0]), one(v, 4, 1, [0]), [1, 1], [0]);
@@ -206,7 +219,8 @@ describe('paged KV cache', () => {
       hostAppend(hv, v, lens, [1, 1], 2, T, 1, 4);
       lens[0]!++;
       lens[1]!++;
-      const want = interpret(gqa({ causal: true, cache: true }), { q: qHost, k: hk, v: hv, kv_len: lens }, { b: 2, h: 4, g: 2, s: 1, t: T, d: 4, dv: 4 }).o!.data;
+      const want = interpret(gqa({ causal: true, cache: true }), { q: qHost, k: hk, v: hv, kv_len: lens }, { b: 2, h: 4, g: 2, s: 1, t: T, d: 4, dv: 4 }).o!
+        .data;
       expect(maxDiff(await o.read(), want)).toBeLessThan(1e-5);
     }
     // the pool holds exactly the rows at the table's slots
@@ -228,13 +242,18 @@ describe('paged KV cache', () => {
   test('the allocator can be replaced, and running out of blocks or table entries is an error', async () => {
     const dims = { b: 1, g: 1, n: 4, blk: 2, m: 2, d: 4, dv: 4 };
     const given: number[] = [];
-    const allocator = { allocate: (_: number, count: number) => Array.from({ length: count }, () => (given.push(3 - given.length), given[given.length - 1]!)), release: () => {} };
+    const allocator = {
+      allocate: (_: number, count: number) => Array.from({ length: count }, () => (given.push(3 - given.length), given[given.length - 1]!)),
+      release: () => {},
+    };
     const cache = new PagedKvCache(rt, { dims, allocator });
     await cache.append({ k: new Float32Array(3 * 4), v: new Float32Array(3 * 4) });
     expect(Array.from(cache.table)).toEqual([3, 2]);
     expect((await rejects(cache.append({ k: new Float32Array(2 * 4), v: new Float32Array(2 * 4) }))).message).toMatch(/capacity of 4/);
     const small = new PagedKvCache(rt, { dims: { ...dims, b: 2, n: 1, m: 4 } });
-    expect((await rejects(small.append({ k: new Float32Array(2 * 3 * 4), v: new Float32Array(2 * 3 * 4) }))).message).toMatch(/needs 2 more blocks but only 1 of the pool's 1 \(n\) are free/);
+    expect((await rejects(small.append({ k: new Float32Array(2 * 3 * 4), v: new Float32Array(2 * 3 * 4) }))).message).toMatch(
+      /needs 2 more blocks but only 1 of the pool's 1 \(n\) are free/,
+    );
     expect(new FreeListAllocator(3).allocate(0, 2)).toEqual([0, 1]);
     cache.destroy();
     small.destroy();

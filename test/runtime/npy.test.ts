@@ -85,10 +85,22 @@ describe('.npy errors', () => {
     ['bad magic', new Uint8Array([0x50, 0x4b, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0]), 'not a .npy file (wrong magic'],
     ['truncated data', good.subarray(0, good.length - 3), 'truncated data: shape (4) of <f4 needs 16 bytes, got 13'],
     ['truncated header', good.subarray(0, 40), 'truncated header'],
-    ['fortran order', rawNpy("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", new Uint8Array(16)), 'fortran_order True (column-major) is not supported'],
+    [
+      'fortran order',
+      rawNpy("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", new Uint8Array(16)),
+      'fortran_order True (column-major) is not supported',
+    ],
     ['float64', rawNpy("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", new Uint8Array(16)), "unsupported dtype '<f8'"],
     ['big-endian', rawNpy("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", new Uint8Array(8)), "big-endian dtype '>f4' is not supported"],
-    ['version 9', (() => { const b = good.slice(); b[6] = 9; return b; })(), 'unsupported .npy format version 9.0'],
+    [
+      'version 9',
+      (() => {
+        const b = good.slice();
+        b[6] = 9;
+        return b;
+      })(),
+      'unsupported .npy format version 9.0',
+    ],
     ['malformed header', rawNpy("{'descr': '<f4', 'shape': (2,), }", new Uint8Array(8)), 'malformed header'],
   ])('%s', async (_what, bytes, message) => {
     const e = await caught(() => parseNpy(bytes, 'x.npy'));

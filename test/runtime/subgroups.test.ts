@@ -48,7 +48,10 @@ test('lanes wider than the smallest subgroup are refused before dispatch, naming
   const plan = lower(gqa(), { flashSchedule: { kvLanes: 2, workgroup: 2, subgroups: true } });
   const k = plan.kernels.find((x) => x.subgroupLanes)!;
   const wide = { ...plan, kernels: plan.kernels.map((x) => (x === k ? { ...x, subgroupLanes: 2 * minSize } : x)) };
-  const err = await checkSubgroups(wide, rt).then(() => undefined, (e: unknown) => e);
+  const err = await checkSubgroups(wide, rt).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(EinattnError);
   expect((err as EinattnError).code).toBe('LIMIT');
   expect((err as Error).message).toContain(`merges ${2 * minSize} lanes with subgroup shuffles`);
@@ -58,7 +61,9 @@ test('lanes wider than the smallest subgroup are refused before dispatch, naming
 });
 
 test('subgroups needs a power-of-two lane count', () => {
-  expect(() => lower(gqa(), { flashSchedule: { kvLanes: 3, workgroup: 6, subgroups: true } })).toThrow(/subgroups needs kvLanes to be a power of two.*got kvLanes 3/);
+  expect(() => lower(gqa(), { flashSchedule: { kvLanes: 3, workgroup: 6, subgroups: true } })).toThrow(
+    /subgroups needs kvLanes to be a power of two.*got kvLanes 3/,
+  );
 });
 
 test('decode runs merge lanes by shuffles by default where the device allows, and not when told', async () => {
@@ -66,7 +71,10 @@ test('decode runs merge lanes by shuffles by default where the device allows, an
   const dims = { b: 1, h: 8, g: 2, s: 1, t: 512, d: 16, dv: 16 };
   const inputs = arraysOf(g, dims);
   const want = interpret(g, inputs, dims).o!.data;
-  for (const [opts, shuffled] of [[{}, true], [{ flashSchedule: { subgroups: false } }, false]] as const) {
+  for (const [opts, shuffled] of [
+    [{}, true],
+    [{ flashSchedule: { subgroups: false } }, false],
+  ] as const) {
     const c = compile(g, opts);
     const got = (await c.run(inputs, dims, { runtime: rt })).outputs.o!.data;
     expect(maxDiff(got, want)).toBeLessThan(1e-5);
@@ -75,7 +83,9 @@ test('decode runs merge lanes by shuffles by default where the device allows, an
     expect(flash.workgroupStorageBytes > 0, JSON.stringify(opts)).toBe(!shuffled);
   }
   // without a device (explain, generate) nothing is assumed about subgroups
-  const offline = compile(g).planFor(dims).kernels.find((k) => /_flash(_partial)?$/.test(k.name))!;
+  const offline = compile(g)
+    .planFor(dims)
+    .kernels.find((k) => /_flash(_partial)?$/.test(k.name))!;
   expect(offline.subgroupLanes).toBeUndefined();
 });
 

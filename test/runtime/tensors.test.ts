@@ -37,7 +37,6 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return m;
 };
 
-
 describe('device tensors', () => {
   test('upload, read and write round-trip every dtype, counted by the byte counters', async () => {
     const before = runtimeStats(rt).transfers;
@@ -138,14 +137,23 @@ describe('device tensors', () => {
     const { q, k, v } = host();
     const c = compile(mha());
     const wrong = upload(rt, new Float32Array(2 * 4 * 8), 'b h s d', { ...dims, s: 4 }, 'q');
-    expect((await rejects(c.run({ q: wrong, k, v }, dims))).message).toMatch(/input 'q' expects f32 \[b=1, h=2, s=5, d=8\], got device tensor 'q' f32 \[b=1, h=2, s=4, d=8\]/);
+    expect((await rejects(c.run({ q: wrong, k, v }, dims))).message).toMatch(
+      /input 'q' expects f32 \[b=1, h=2, s=5, d=8\], got device tensor 'q' f32 \[b=1, h=2, s=4, d=8\]/,
+    );
     const ints = upload(rt, new Int32Array(2 * 5 * 8), 'b h s d', dims, 'qi');
     expect((await rejects(c.run({ q: ints, k, v }, dims))).message).toMatch(/got device tensor 'qi' i32/);
     const tq = upload(rt, q, 'b h s d', dims, 'q');
     const o = zeros(rt, 'f32', 'b h s dv', dims, 'o');
     expect((await rejects(c.run({ q: o, k, v }, dims, { into: { o } }))).message).toMatch(/same buffer as input tensor/);
     expect((await rejects(c.run({ q: tq, k, v }, dims, { into: { nope: o } }))).message).toMatch(/'nope', which is not an output \(outputs: o\)/);
-    const ro = wrapBuffer(rt, rt.device.createBuffer({ size: o.bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC }), 'f32', 'b h s dv', dims, 'ro');
+    const ro = wrapBuffer(
+      rt,
+      rt.device.createBuffer({ size: o.bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC }),
+      'f32',
+      'b h s dv',
+      dims,
+      'ro',
+    );
     expect((await rejects(c.run({ q: tq, k, v }, dims, { into: { o: ro } }))).message).toMatch(/COPY_DST/);
     tq.destroy();
     expect((await rejects(c.run({ q: tq, k, v }, dims))).message).toMatch(/was destroyed/);

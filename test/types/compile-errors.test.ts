@@ -25,8 +25,7 @@ function diagnostics(snippets: Record<string, string>): Record<string, string[]>
   const out: Record<string, string[]> = {};
   for (const [k] of Object.entries(snippets)) {
     const sf = program.getSourceFile(join(root, 'test', 'types', `__snippet_${k}.ts`))!;
-    out[k] = [...program.getSyntacticDiagnostics(sf), ...program.getSemanticDiagnostics(sf)].map((d) =>
-      ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    out[k] = [...program.getSyntacticDiagnostics(sf), ...program.getSemanticDiagnostics(sf)].map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
   }
   return out;
 }

@@ -3,11 +3,9 @@
  * type-checked by `tsc --noEmit -p tsconfig.json` (tsconfig includes test/), and
  * every `@ts-expect-error` line must really be an error, or tsc fails.
  */
-import {
-  constant, einsum, index, indices, input, max, size, softmax, sum, where, type Tensor,
-} from '../../src/index.ts';
+import { type constant, einsum, type index, indices, input, max, type size, softmax, sum, where, type Tensor } from '../../src/index.ts';
 
-type Equal<X, Y> = (<T>() => T extends X ? 1 : 2) extends (<T>() => T extends Y ? 1 : 2) ? true : false;
+type Equal<X, Y> = (<T>() => T extends X ? 1 : 2) extends <T>() => T extends Y ? 1 : 2 ? true : false;
 
 const q = input('q', 'b h s d');
 const k = input('k', 'b h t d');
@@ -177,4 +175,3 @@ const batched = input('cache', 'b n d').gather('n', table);
 export const okBatchedGather: Equal<typeof batched, Tensor<['b', 'm', 'd']>> = true;
 // @ts-expect-error gather along an axis the tensor lacks
 pages.gather('n', table);
-

@@ -17,15 +17,17 @@ export const optionsArb: fc.Arbitrary<AttentionOptions> = fc.record({
 });
 
 /** GQA-family shapes: h = g · r, sizes 1 … 6 (so never a multiple of a tile). */
-export const groupedDimsArb = fc.record({
-  b: fc.integer({ min: 1, max: 2 }),
-  g: fc.integer({ min: 1, max: 3 }),
-  r: fc.integer({ min: 1, max: 3 }),
-  s: fc.integer({ min: 1, max: 5 }),
-  t: fc.integer({ min: 1, max: 6 }),
-  d: fc.integer({ min: 1, max: 5 }),
-  dv: fc.integer({ min: 1, max: 4 }),
-}).map(({ r, ...x }) => ({ ...x, h: x.g * r }));
+export const groupedDimsArb = fc
+  .record({
+    b: fc.integer({ min: 1, max: 2 }),
+    g: fc.integer({ min: 1, max: 3 }),
+    r: fc.integer({ min: 1, max: 3 }),
+    s: fc.integer({ min: 1, max: 5 }),
+    t: fc.integer({ min: 1, max: 6 }),
+    d: fc.integer({ min: 1, max: 5 }),
+    dv: fc.integer({ min: 1, max: 4 }),
+  })
+  .map(({ r, ...x }) => ({ ...x, h: x.g * r }));
 
 /** MLA shapes (tiny latent and head dims). */
 export const mlaDimsArb = fc.record({
@@ -40,17 +42,19 @@ export const mlaDimsArb = fc.record({
 });
 
 /** Paged-cache shapes: any block size >= 1, a pool of n blocks, m blocks per sequence. */
-export const pagedDimsArb = fc.record({
-  b: fc.integer({ min: 1, max: 3 }),
-  g: fc.integer({ min: 1, max: 2 }),
-  r: fc.integer({ min: 1, max: 2 }),
-  s: fc.integer({ min: 1, max: 3 }),
-  n: fc.integer({ min: 1, max: 8 }),
-  blk: fc.integer({ min: 1, max: 4 }),
-  m: fc.integer({ min: 1, max: 3 }),
-  d: fc.integer({ min: 1, max: 4 }),
-  dv: fc.integer({ min: 1, max: 3 }),
-}).map(({ r, ...x }) => ({ ...x, h: x.g * r }));
+export const pagedDimsArb = fc
+  .record({
+    b: fc.integer({ min: 1, max: 3 }),
+    g: fc.integer({ min: 1, max: 2 }),
+    r: fc.integer({ min: 1, max: 2 }),
+    s: fc.integer({ min: 1, max: 3 }),
+    n: fc.integer({ min: 1, max: 8 }),
+    blk: fc.integer({ min: 1, max: 4 }),
+    m: fc.integer({ min: 1, max: 3 }),
+    d: fc.integer({ min: 1, max: 4 }),
+    dv: fc.integer({ min: 1, max: 3 }),
+  })
+  .map(({ r, ...x }) => ({ ...x, h: x.g * r }));
 
 /** The number of values of an input with `axes` at `dims`. */
 export const count = (axes: readonly string[], dims: Record<string, number>): number => axes.reduce((p, a) => p * dims[a]!, 1);

@@ -15,17 +15,27 @@ afterAll(closeRuntime);
 
 function inputsFor(g: Graph, dims: Record<string, number>, seed: number): Record<string, ArrayLike<number>> {
   const r = rng(seed);
-  const mods = modInputs(r, dims as never, g.inputs.map((i) => i.name));
+  const mods = modInputs(
+    r,
+    dims as never,
+    g.inputs.map((i) => i.name),
+  );
   return Object.fromEntries(g.inputs.map((i) => [i.name, mods[i.name] ?? randn(r, count(i.axes, dims))]));
 }
 
 /** Shapes a bit larger than the interpreter tests use, so tiles have ragged edges. */
 const gpuDimsArb = groupedDimsArb.chain((d) =>
-  fc.record({ s: fc.integer({ min: 1, max: 9 }), t: fc.integer({ min: 1, max: 13 }), d: fc.integer({ min: 1, max: 9 }), dv: fc.integer({ min: 1, max: 6 }) })
-    .map((x) => ({ ...d, ...x })));
+  fc
+    .record({ s: fc.integer({ min: 1, max: 9 }), t: fc.integer({ min: 1, max: 13 }), d: fc.integer({ min: 1, max: 9 }), dv: fc.integer({ min: 1, max: 6 }) })
+    .map((x) => ({ ...d, ...x })),
+);
 
 describe('the GQA family on the GPU', () => {
-  const families: [string, (o: AttentionOptions) => Graph][] = [['mha', mha], ['mqa', mqa], ['gqa', gqa]];
+  const families: [string, (o: AttentionOptions) => Graph][] = [
+    ['mha', mha],
+    ['mqa', mqa],
+    ['gqa', gqa],
+  ];
   for (const [name, build] of families) {
     test(`${name} with random options and shapes`, async () => {
       await fc.assert(
@@ -41,8 +51,15 @@ describe('the GQA family on the GPU', () => {
   test('each option alone (causal, window, softcap, alibi, sink, prefix, segments, stride, cache)', async () => {
     const dims = { b: 2, h: 4, g: 2, s: 6, t: 11, d: 8, dv: 5 };
     const each: AttentionOptions[] = [
-      { causal: true }, { causal: true, window: 3 }, { softcap: 2 }, { alibi: true, causal: true }, { sink: true },
-      { prefix: true }, { segments: true }, { causal: true, stride: 3 }, { cache: true, causal: true },
+      { causal: true },
+      { causal: true, window: 3 },
+      { softcap: 2 },
+      { alibi: true, causal: true },
+      { sink: true },
+      { prefix: true },
+      { segments: true },
+      { causal: true, stride: 3 },
+      { cache: true, causal: true },
     ];
     for (const [i, opts] of each.entries()) {
       const g = gqa(opts);

@@ -16,10 +16,13 @@ afterAll(closeRuntime);
 
 function inputsFor(g: Graph, dims: Record<string, number>, seed: number, fixed: Record<string, ArrayLike<number>> = {}) {
   const r = rng(seed);
-  const mods = modInputs(r, dims as never, g.inputs.map((i) => i.name));
+  const mods = modInputs(
+    r,
+    dims as never,
+    g.inputs.map((i) => i.name),
+  );
   return Object.fromEntries(g.inputs.map((i) => [i.name, fixed[i.name] ?? mods[i.name] ?? randn(r, count(i.axes, dims))]));
 }
-
 
 describe('MLA on the GPU', () => {
   test('naive and absorbed at DeepSeek-V2 head shapes (dc = 512, dr = 64, dn = dv = 128), prefill and decode', async () => {
@@ -40,7 +43,16 @@ describe('MLA on the GPU', () => {
   test('random small shapes, both forms, with and without RoPE, with mask options', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.record({ b: fc.integer({ min: 1, max: 2 }), h: fc.integer({ min: 1, max: 4 }), s: fc.integer({ min: 1, max: 6 }), t: fc.integer({ min: 1, max: 10 }), dn: fc.integer({ min: 1, max: 9 }), dr: fc.integer({ min: 1, max: 5 }), dc: fc.integer({ min: 1, max: 12 }), dv: fc.integer({ min: 1, max: 7 }) }),
+        fc.record({
+          b: fc.integer({ min: 1, max: 2 }),
+          h: fc.integer({ min: 1, max: 4 }),
+          s: fc.integer({ min: 1, max: 6 }),
+          t: fc.integer({ min: 1, max: 10 }),
+          dn: fc.integer({ min: 1, max: 9 }),
+          dr: fc.integer({ min: 1, max: 5 }),
+          dc: fc.integer({ min: 1, max: 12 }),
+          dv: fc.integer({ min: 1, max: 7 }),
+        }),
         fc.record({ absorbed: fc.boolean(), rope: fc.boolean(), causal: fc.boolean(), cache: fc.boolean(), softcap: fc.constantFrom(0, 3) }),
         fc.integer(),
         async (dims, opts, seed) => {
@@ -59,7 +71,10 @@ describe('KV-cache decoding on the GPU', () => {
     for (const build of [mha, gqa]) {
       const g = build({ causal: true, cache: true });
       const c = compile(g);
-      for (const [i, lens] of [[12, 5, 0], [1, 11, 7]].entries()) {
+      for (const [i, lens] of [
+        [12, 5, 0],
+        [1, 11, 7],
+      ].entries()) {
         // the same compiled plan serves every kv_len: no regeneration
         await expectGpuMatch(g, inputsFor(g, dims, i, { kv_len: lens }), dims);
       }
@@ -72,7 +87,17 @@ describe('paged KV cache on the GPU', () => {
   test('random block sizes, tables and lengths', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.record({ b: fc.integer({ min: 1, max: 3 }), g: fc.integer({ min: 1, max: 2 }), r: fc.integer({ min: 1, max: 3 }), s: fc.integer({ min: 1, max: 3 }), n: fc.integer({ min: 1, max: 9 }), blk: fc.integer({ min: 1, max: 5 }), m: fc.integer({ min: 1, max: 4 }), d: fc.integer({ min: 1, max: 9 }), dv: fc.integer({ min: 1, max: 6 }) }),
+        fc.record({
+          b: fc.integer({ min: 1, max: 3 }),
+          g: fc.integer({ min: 1, max: 2 }),
+          r: fc.integer({ min: 1, max: 3 }),
+          s: fc.integer({ min: 1, max: 3 }),
+          n: fc.integer({ min: 1, max: 9 }),
+          blk: fc.integer({ min: 1, max: 5 }),
+          m: fc.integer({ min: 1, max: 4 }),
+          d: fc.integer({ min: 1, max: 9 }),
+          dv: fc.integer({ min: 1, max: 6 }),
+        }),
         fc.boolean(),
         fc.integer(),
         async ({ r: rep, ...d }, causal, seed) => {

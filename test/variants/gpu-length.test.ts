@@ -38,23 +38,39 @@ const some = (...i: number[]) => i.map((k) => SCHEDULES[k]!);
 /** Random inputs of `g`: f32 in [-1, 1), i8 in -127..127, kv_len as given. */
 function inputsOf(g: Graph, dims: Record<string, number>, seed: number, kvLen: number[]): Inputs {
   const r = rng(seed);
-  const mods = modInputs(r, dims as never, g.inputs.map((i) => i.name), kvLen);
-  return Object.fromEntries(g.inputs.map((i) => {
-    const n = count(i.axes, dims);
-    const data = mods[i.name] ?? (i.dtype === 'i8' ? Int8Array.from(randInt(r, n, -127, 127)) : randn(r, n));
-    return [i.name, data];
-  }));
+  const mods = modInputs(
+    r,
+    dims as never,
+    g.inputs.map((i) => i.name),
+    kvLen,
+  );
+  return Object.fromEntries(
+    g.inputs.map((i) => {
+      const n = count(i.axes, dims);
+      const data = mods[i.name] ?? (i.dtype === 'i8' ? Int8Array.from(randInt(r, n, -127, 127)) : randn(r, n));
+      return [i.name, data];
+    }),
+  );
 }
 
 /** A copy of `x` ([... b ... t ...]) with `fill` in every slot whose token t is at or past kv_len[b]. */
-function pastLength<T extends Float32Array | Int8Array>(x: T, axes: readonly string[], dims: Record<string, number>, kvLen: readonly number[], fill: number): T {
+function pastLength<T extends Float32Array | Int8Array>(
+  x: T,
+  axes: readonly string[],
+  dims: Record<string, number>,
+  kvLen: readonly number[],
+  fill: number,
+): T {
   const out = x.slice() as T;
   const shape = axes.map((a) => dims[a]!);
   const [bi, ti] = [axes.indexOf('b'), axes.indexOf('t')];
   for (let i = 0; i < out.length; i++) {
     let rest = i;
     const at = shape.map(() => 0);
-    for (let d = shape.length - 1; d >= 0; d--) { at[d] = rest % shape[d]!; rest = Math.floor(rest / shape[d]!); }
+    for (let d = shape.length - 1; d >= 0; d--) {
+      at[d] = rest % shape[d]!;
+      rest = Math.floor(rest / shape[d]!);
+    }
     if (at[ti]! >= kvLen[at[bi]!]!) out[i] = fill;
   }
   return out;
@@ -107,7 +123,10 @@ describe('contiguous caches: slots at or past kv_len[b] are never read', () => {
     x.v = new Float32Array(x.v!.length).fill(NaN);
     for (const [what, opts] of some(0, 1, 2, 3, 5)) {
       const { outputs } = await compile(g, opts).run(x, dims);
-      expect([...outputs.o!.data].every((v) => Object.is(v, 0)), what).toBe(true);
+      expect(
+        [...outputs.o!.data].every((v) => Object.is(v, 0)),
+        what,
+      ).toBe(true);
     }
   });
 
@@ -120,8 +139,16 @@ describe('contiguous caches: slots at or past kv_len[b] are never read', () => {
     const x = inputsOf(g, dims, 4, []);
     x.last = Int32Array.from(lasts);
     const live = lasts.map((l) => l + 1);
-    const gpu = { ...x, k: pastLength(x.k as Float32Array, ['b', 't', 'd'], dims, live, NaN), v: pastLength(x.v as Float32Array, ['b', 't', 'dv'], dims, live, NaN) };
-    const oracle = { ...x, k: pastLength(x.k as Float32Array, ['b', 't', 'd'], dims, live, 0), v: pastLength(x.v as Float32Array, ['b', 't', 'dv'], dims, live, 0) };
+    const gpu = {
+      ...x,
+      k: pastLength(x.k as Float32Array, ['b', 't', 'd'], dims, live, NaN),
+      v: pastLength(x.v as Float32Array, ['b', 't', 'dv'], dims, live, NaN),
+    };
+    const oracle = {
+      ...x,
+      k: pastLength(x.k as Float32Array, ['b', 't', 'd'], dims, live, 0),
+      v: pastLength(x.v as Float32Array, ['b', 't', 'dv'], dims, live, 0),
+    };
     for (const [, opts] of some(0, 3)) await expectGpuMatch(g, gpu, dims, { oracle, compile: opts });
   });
 
@@ -162,7 +189,12 @@ function pagedCache(g: Graph, dims: Record<string, number>, seed: number, kvLen:
   const poison = (data: Float32Array, dim: number, fill: number) =>
     data.map((v, k) => (live(Math.floor(k / (G * BLK * dim)), Math.floor(k / dim) % BLK) ? v : fill));
   const gpu = { ...x, block_table: table, k_cache: poison(x.k_cache as Float32Array, D, NaN), v_cache: poison(x.v_cache as Float32Array, DV, NaN) };
-  const oracle = { ...gpu, block_table: table.map((v) => Math.max(v, 0)), k_cache: poison(x.k_cache as Float32Array, D, 0), v_cache: poison(x.v_cache as Float32Array, DV, 0) };
+  const oracle = {
+    ...gpu,
+    block_table: table.map((v) => Math.max(v, 0)),
+    k_cache: poison(x.k_cache as Float32Array, D, 0),
+    v_cache: poison(x.v_cache as Float32Array, DV, 0),
+  };
   return { gpu, oracle };
 }
 
@@ -171,7 +203,10 @@ describe('paged cache: unused table entries and pool blocks are never read', () 
   const dims = { b: 4, h: 4, g: 2, s: 2, n: 19, blk: 4, m: 5, d: 8, dv: 8 };
   const kvLen = [0, 20, 5, 8];
 
-  for (const [causal, schedules] of [[false, SCHEDULES], [true, some(0, 1, 3)]] as const) {
+  for (const [causal, schedules] of [
+    [false, SCHEDULES],
+    [true, some(0, 1, 3)],
+  ] as const) {
     test(`NaN in unused blocks and slots, -1 past ceil(kv_len / blk): unchanged output${causal ? ', causal' : ''} (${schedules.length} schedules)`, async () => {
       const g = paged({ causal });
       const { gpu, oracle } = pagedCache(g, dims, causal ? 2 : 1, kvLen);
@@ -186,7 +221,10 @@ describe('paged cache: unused table entries and pool blocks are never read', () 
   }
 
   test('blocks smaller than a KV tile and larger than one, and a ragged batch', async () => {
-    for (const [blk, m, lens] of [[3, 7, [21, 0, 10, 1]], [16, 2, [17, 32, 0, 9]]] as const) {
+    for (const [blk, m, lens] of [
+      [3, 7, [21, 0, 10, 1]],
+      [16, 2, [17, 32, 0, 9]],
+    ] as const) {
       const d = { ...dims, blk, m, n: 4 * m + 1 };
       const g = paged({ causal: true });
       const { gpu, oracle } = pagedCache(g, d, blk, [...lens]);
@@ -203,7 +241,12 @@ describe('paged cache: unused table entries and pool blocks are never read', () 
     await compile(g).run(bad, dimsOf(g, dims));
     for (const v of [-1, dims.n]) {
       bad.block_table[3 * dims.m + 1] = v;
-      const e = await compile(g).run(bad, dimsOf(g, dims)).then(() => undefined, (err: unknown) => err);
+      const e = await compile(g)
+        .run(bad, dimsOf(g, dims))
+        .then(
+          () => undefined,
+          (err: unknown) => err,
+        );
       expect(e).toBeInstanceOf(EinattnError);
       expect((e as EinattnError).code).toBe('INDEX_RANGE');
       expect((e as EinattnError).message).toContain(`input 'block_table' has ${v} at [b=3 m=1], outside 0..${dims.n - 1}`);

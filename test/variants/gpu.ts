@@ -28,7 +28,12 @@ export interface GpuMatchOptions {
  * error follows the tour's f32 rule, 1e-5·√L·max(1, |ref|max) + 1e-6, with L the
  * longest reduction (contraction or softmax) in the graph at these sizes.
  */
-export async function expectGpuMatch(g: Graph, inputs: Record<string, ArrayLike<number>>, all: Record<string, number>, opts: GpuMatchOptions = {}): Promise<void> {
+export async function expectGpuMatch(
+  g: Graph,
+  inputs: Record<string, ArrayLike<number>>,
+  all: Record<string, number>,
+  opts: GpuMatchOptions = {},
+): Promise<void> {
   const dims = dimsOf(g, all);
   const want = interpret(g, opts.oracle ?? inputs, dims);
   const byOpts = compiled.get(g) ?? new Map<string, Compiled>();
@@ -42,7 +47,10 @@ export async function expectGpuMatch(g: Graph, inputs: Record<string, ArrayLike<
   for (const n of g.nodes) {
     if (n.op === 'einsum') {
       const red = [...new Set(n.operands.flatMap((o) => o.axes))].filter((a) => !n.axes.includes(a));
-      L = Math.max(L, red.reduce((p, a) => p * (sizes[a] ?? 1), 1));
+      L = Math.max(
+        L,
+        red.reduce((p, a) => p * (sizes[a] ?? 1), 1),
+      );
     }
     if (n.op === 'softmax') L = Math.max(L, sizes[n.axis] ?? 1);
   }

@@ -21,14 +21,21 @@ function repeatKv(k: ArrayLike<number>, b: number, kvh: number, h: number, te: n
   for (let bi = 0; bi < b; bi++)
     for (let i = 0; i < h; i++) {
       const src = (bi * kvh + Math.floor(i / (h / kvh))) * te;
-      out.set(Array.from({ length: te }, (_, j) => k[src + j]!), (bi * h + i) * te);
+      out.set(
+        Array.from({ length: te }, (_, j) => k[src + j]!),
+        (bi * h + i) * te,
+      );
     }
   return out;
 }
 
 /** Options whose inputs (slopes …) are drawn for the graph and shared by both sides. */
 function optionInputs(g: Graph, dims: { b: number; h: number; s: number; t: number }, seed: number) {
-  return modInputs(rng(seed ^ 0x5bd1e995), dims, g.inputs.map((i) => i.name));
+  return modInputs(
+    rng(seed ^ 0x5bd1e995),
+    dims,
+    g.inputs.map((i) => i.name),
+  );
 }
 
 describe('MQA, GQA and MHA', () => {
@@ -43,7 +50,11 @@ describe('MQA, GQA and MHA', () => {
         const mods = optionInputs(mha(opts), dims, seed);
         const oMqa = run(mqa(opts), { q, k, v, ...mods }, dims);
         const oGqa = run(gqa(opts), { q, k, v, ...mods }, dims);
-        const oMha = run(mha(opts), { q, k: repeatKv(k, dims.b, 1, dims.h, dims.t * dims.d), v: repeatKv(v, dims.b, 1, dims.h, dims.t * dims.dv), ...mods }, dims);
+        const oMha = run(
+          mha(opts),
+          { q, k: repeatKv(k, dims.b, 1, dims.h, dims.t * dims.d), v: repeatKv(v, dims.b, 1, dims.h, dims.t * dims.dv), ...mods },
+          dims,
+        );
         expectClose(oGqa, oMqa, TOL, 'gqa(g=1) vs mqa');
         expectClose(oMha, oMqa, TOL, 'mha(repeated) vs mqa');
       }),
@@ -140,9 +151,19 @@ describe('masks', () => {
         const packed = run(mha({ causal: true, segments: true }), { q, k, v, q_seg: seg, kv_seg: seg }, dims);
         const slice = (x: Float32Array, e: number, lo: number, hi: number) =>
           Float32Array.from({ length: h * (hi - lo) * e }, (_, i) => x[(Math.floor(i / ((hi - lo) * e)) * t + lo) * e + (i % ((hi - lo) * e))]!);
-        for (const [lo, hi] of [[0, cut], [cut, t]] as const) {
-          const alone = run(mha({ causal: true }), { q: slice(q, 3, lo, hi), k: slice(k, 3, lo, hi), v: slice(v, 2, lo, hi) }, { ...dims, s: hi - lo, t: hi - lo });
-          const want = Float64Array.from({ length: h * (hi - lo) * 2 }, (_, i) => packed[(Math.floor(i / ((hi - lo) * 2)) * t + lo) * 2 + (i % ((hi - lo) * 2))]!);
+        for (const [lo, hi] of [
+          [0, cut],
+          [cut, t],
+        ] as const) {
+          const alone = run(
+            mha({ causal: true }),
+            { q: slice(q, 3, lo, hi), k: slice(k, 3, lo, hi), v: slice(v, 2, lo, hi) },
+            { ...dims, s: hi - lo, t: hi - lo },
+          );
+          const want = Float64Array.from(
+            { length: h * (hi - lo) * 2 },
+            (_, i) => packed[(Math.floor(i / ((hi - lo) * 2)) * t + lo) * 2 + (i % ((hi - lo) * 2))]!,
+          );
           expectClose(alone, want, TOL);
         }
       }),
@@ -165,20 +186,24 @@ describe('KV cache decoding', () => {
     sink: fc.boolean(),
     stride: fc.constantFrom(0, 2),
   });
-  const caseArb = fc.record({
-    b: fc.integer({ min: 1, max: 3 }),
-    g: fc.integer({ min: 1, max: 2 }),
-    r: fc.integer({ min: 1, max: 2 }),
-    cap: fc.integer({ min: 1, max: 7 }),
-    d: fc.integer({ min: 1, max: 4 }),
-    dv: fc.integer({ min: 1, max: 3 }),
-    seed: fc.integer(),
-  }).chain((c) => fc.record({
-    c: fc.constant(c),
-    lens: fc.array(fc.integer({ min: 1, max: c.cap }), { minLength: c.b, maxLength: c.b }),
-    sNew: fc.integer({ min: 1, max: 3 }),
-    opts: positional,
-  }));
+  const caseArb = fc
+    .record({
+      b: fc.integer({ min: 1, max: 3 }),
+      g: fc.integer({ min: 1, max: 2 }),
+      r: fc.integer({ min: 1, max: 2 }),
+      cap: fc.integer({ min: 1, max: 7 }),
+      d: fc.integer({ min: 1, max: 4 }),
+      dv: fc.integer({ min: 1, max: 3 }),
+      seed: fc.integer(),
+    })
+    .chain((c) =>
+      fc.record({
+        c: fc.constant(c),
+        lens: fc.array(fc.integer({ min: 1, max: c.cap }), { minLength: c.b, maxLength: c.b }),
+        sNew: fc.integer({ min: 1, max: 3 }),
+        opts: positional,
+      }),
+    );
 
   /**
    * Prefill of each sequence alone (s = t = n_b, causal) against one batched decode step of
@@ -192,8 +217,7 @@ describe('KV cache decoding', () => {
         const r = rng(c.seed);
         const S = Math.min(sNew, ...lens);
         const isMla = family.startsWith('mla');
-        const build = (o: AttentionOptions) =>
-          family === 'mha' ? mha(o) : family === 'gqa' ? gqa(o) : mla({ ...o, absorbed: family === 'mla_absorbed' });
+        const build = (o: AttentionOptions) => (family === 'mha' ? mha(o) : family === 'gqa' ? gqa(o) : mla({ ...o, absorbed: family === 'mla_absorbed' }));
         // per-token tensors (over t) and per-query tensors (over s), per sequence, at full capacity
         const base: Record<string, number> = isMla ? { dn: c.d, dr: 2, dc: 3, dv: c.dv } : { d: c.d, dv: c.dv };
         const decode = build({ ...opts, causal: true, cache: true });
@@ -207,7 +231,13 @@ describe('KV cache decoding', () => {
           for (const i of decode.inputs) {
             if (i.name in shared || i.name === 'kv_len' || !i.axes.includes('b')) continue;
             const ax = i.axes.filter((a) => a !== 'b');
-            x[i.name] = randn(r, count(ax.map((a) => (a === 's' ? 't' : a)), { ...base, h, g, t: c.cap }));
+            x[i.name] = randn(
+              r,
+              count(
+                ax.map((a) => (a === 's' ? 't' : a)),
+                { ...base, h, g, t: c.cap },
+              ),
+            );
           }
           return x;
         });
@@ -234,12 +264,14 @@ describe('KV cache decoding', () => {
         for (const name of qNames) dx[name] = concat(perSeq.map((x, b) => rows(name, lens[b]! - S, lens[b]!)(x[name]!)));
         for (const name of kvNames) dx[name] = concat(perSeq.map((x) => x[name]!));
         const got = run(decode, dx, { ...base, b: c.b, h, g, s: S, t: c.cap });
-        const want = concat(perSeq.map((x, b) => {
-          const n = lens[b]!;
-          const px: Record<string, ArrayLike<number>> = { ...shared, ...weights };
-          for (const name of [...qNames, ...kvNames]) px[name] = rows(name, 0, n)(x[name]!);
-          return Float32Array.from(lastRows(run(prefill, px, { ...base, b: 1, h, g, s: n, t: n }), h, n, S, c.dv));
-        }));
+        const want = concat(
+          perSeq.map((x, b) => {
+            const n = lens[b]!;
+            const px: Record<string, ArrayLike<number>> = { ...shared, ...weights };
+            for (const name of [...qNames, ...kvNames]) px[name] = rows(name, 0, n)(x[name]!);
+            return Float32Array.from(lastRows(run(prefill, px, { ...base, b: 1, h, g, s: n, t: n }), h, n, S, c.dv));
+          }),
+        );
         expectClose(got, want, 1e-6); // `want` went through float32
       }),
       { numRuns: 40 },
@@ -263,7 +295,10 @@ describe('paged KV cache', () => {
         const T = M * BLK;
         // a random permutation of the pool; sequence b owns blocks perm[b*M … b*M+M-1]
         const perm = Array.from({ length: N }, (_, i) => i);
-        for (let i = N - 1; i > 0; i--) { const j = Math.floor(r() * (i + 1)); [perm[i], perm[j]] = [perm[j]!, perm[i]!]; }
+        for (let i = N - 1; i > 0; i--) {
+          const j = Math.floor(r() * (i + 1));
+          [perm[i], perm[j]] = [perm[j]!, perm[i]!];
+        }
         const table = Int32Array.from({ length: B * M }, (_, i) => perm[i]!);
         const kCache = randn(r, N * G * BLK * D);
         const vCache = randn(r, N * G * BLK * DV);
@@ -271,15 +306,21 @@ describe('paged KV cache', () => {
         // the contiguous cache the table describes: [b g t e]
         const gatherCache = (cache: Float32Array, e: number) => {
           const out = new Float32Array(B * G * T * e);
-          for (let b = 0; b < B; b++) for (let g = 0; g < G; g++) for (let t = 0; t < T; t++) {
-            const src = ((table[b * M + Math.floor(t / BLK)]! * G + g) * BLK + (t % BLK)) * e;
-            out.set(cache.subarray(src, src + e), ((b * G + g) * T + t) * e);
-          }
+          for (let b = 0; b < B; b++)
+            for (let g = 0; g < G; g++)
+              for (let t = 0; t < T; t++) {
+                const src = ((table[b * M + Math.floor(t / BLK)]! * G + g) * BLK + (t % BLK)) * e;
+                out.set(cache.subarray(src, src + e), ((b * G + g) * T + t) * e);
+              }
           return out;
         };
         const q = randn(r, count(['b', 'h', 's', 'd'], dims));
         const mods = optionInputs(gqa({ ...opts, cache: true }), { ...dims, t: T }, seed);
-        const contiguous = run(gqa({ ...opts, cache: true }), { q, k: gatherCache(kCache, D), v: gatherCache(vCache, DV), ...mods, kv_len: kvLen }, { ...dims, t: T });
+        const contiguous = run(
+          gqa({ ...opts, cache: true }),
+          { q, k: gatherCache(kCache, D), v: gatherCache(vCache, DV), ...mods, kv_len: kvLen },
+          { ...dims, t: T },
+        );
         const pagedOut = run(paged(opts), { q, k_cache: kCache, v_cache: vCache, block_table: table, ...mods, kv_len: kvLen }, dims);
         expectClose(pagedOut, contiguous, 0);
       }),
@@ -291,6 +332,9 @@ describe('paged KV cache', () => {
 function concat(xs: ArrayLike<number>[]): Float32Array {
   const out = new Float32Array(xs.reduce((p, x) => p + x.length, 0));
   let o = 0;
-  for (const x of xs) { out.set(Array.from(x), o); o += x.length; }
+  for (const x of xs) {
+    out.set(Array.from(x), o);
+    o += x.length;
+  }
   return out;
 }

@@ -91,7 +91,13 @@ export function loopAttention(
  * keep; `logit(j)` is the scaled score of key j, and `p` the query's position among the keys.
  */
 export function maskedLogits(
-  dims: { s: number; t: number }, logit: (j: number, p: number) => number, o: AttentionOptions, m: ModInputs, b: number, h: number, i: number,
+  dims: { s: number; t: number },
+  logit: (j: number, p: number) => number,
+  o: AttentionOptions,
+  m: ModInputs,
+  b: number,
+  h: number,
+  i: number,
 ): { xs: number[]; ok: boolean[]; p: number } {
   const { s: S, t: T } = dims;
   const L = o.cache ? m.kv_len![b]! : T;
@@ -115,13 +121,24 @@ export function maskedLogits(
 }
 
 /** Dims of the GQA family; `kvh` K/V heads (h for MHA, g for GQA, 1 for MQA). */
-export interface HeadDims { b: number; h: number; s: number; t: number; d: number; dv: number }
+export interface HeadDims {
+  b: number;
+  h: number;
+  s: number;
+  t: number;
+  d: number;
+  dv: number;
+}
 
 /** MHA / GQA / MQA by loops: k [b kvh t d], v [b kvh t dv]; query head i reads KV head floor(i / (h / kvh)). */
 export function refGrouped(
-  dims: HeadDims, kvh: number,
-  q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>,
-  o: AttentionOptions, m: ModInputs,
+  dims: HeadDims,
+  kvh: number,
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  o: AttentionOptions,
+  m: ModInputs,
 ): Float64Array {
   const { h: H, s: S, t: T, d: D, dv: DV } = dims;
   const kvOf = (h: number) => Math.floor(h / (H / kvh));
@@ -134,12 +151,19 @@ export function refGrouped(
   return loopAttention(dims, o.scale || 1 / Math.sqrt(D), score, value, o, m);
 }
 
-export interface MlaDims { b: number; h: number; s: number; t: number; dn: number; dr: number; dc: number; dv: number }
+export interface MlaDims {
+  b: number;
+  h: number;
+  s: number;
+  t: number;
+  dn: number;
+  dr: number;
+  dc: number;
+  dv: number;
+}
 
 /** MLA by loops, from the definition: k = c_kv·w_uk, v = c_kv·w_uv per head, plus the RoPE dot product. */
-export function refMla(
-  dims: MlaDims, x: Record<string, ArrayLike<number>>, o: AttentionOptions & { rope?: boolean }, m: ModInputs,
-): Float64Array {
+export function refMla(dims: MlaDims, x: Record<string, ArrayLike<number>>, o: AttentionOptions & { rope?: boolean }, m: ModInputs): Float64Array {
   const { b: B, h: H, s: S, t: T, dn: DN, dr: DR, dc: DC, dv: DV } = dims;
   const rope = o.rope ?? true;
   const K = new Float64Array(B * H * T * DN);
@@ -168,7 +192,17 @@ export function refMla(
   return loopAttention({ b: B, h: H, s: S, t: T, dv: DV }, o.scale || 1 / Math.sqrt(DN + (rope ? DR : 0)), score, value, o, m);
 }
 
-export interface PagedDims { b: number; h: number; g: number; s: number; n: number; blk: number; m: number; d: number; dv: number }
+export interface PagedDims {
+  b: number;
+  h: number;
+  g: number;
+  s: number;
+  n: number;
+  blk: number;
+  m: number;
+  d: number;
+  dv: number;
+}
 
 /** Paged GQA by loops: token j of sequence b is k_cache[block_table[b, j / blk], g, j % blk]. */
 export function refPaged(dims: PagedDims, x: Record<string, ArrayLike<number>>, o: AttentionOptions, m: ModInputs): Float64Array {
@@ -186,9 +220,7 @@ export function refPaged(dims: PagedDims, x: Record<string, ArrayLike<number>>, 
 }
 
 /** Linformer by loops: keys and values projected along the sequence, e·k and f·v. */
-export function refLinformer(
-  dims: HeadDims & { p: number }, x: Record<string, ArrayLike<number>>, shared: boolean,
-): Float64Array {
+export function refLinformer(dims: HeadDims & { p: number }, x: Record<string, ArrayLike<number>>, shared: boolean): Float64Array {
   const { b: B, h: H, s: S, t: T, p: P, d: D, dv: DV } = dims;
   const f = shared ? x.e! : x.f!;
   const proj = (w: ArrayLike<number>, src: ArrayLike<number>, w2: number, b: number, h: number, p: number, c: number) => {
@@ -207,7 +239,9 @@ export function refLinformer(
 
 /** Random values for the option inputs of a graph (whatever of slopes … kv_len it declares). */
 export function modInputs(
-  r: () => number, dims: { b: number; h: number; s: number; t: number }, names: readonly string[],
+  r: () => number,
+  dims: { b: number; h: number; s: number; t: number },
+  names: readonly string[],
   kvLen?: ArrayLike<number>,
 ): Record<string, Float32Array | Int32Array> {
   const { b: B, h: H, s: S, t: T } = dims;

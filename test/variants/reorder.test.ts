@@ -8,7 +8,16 @@ import { expectClose, modInputs, randn, rng } from './reference.ts';
 
 /** The einsums of a graph with operand order and intermediate layouts ignored: its contraction structure. */
 const structure = (g: Graph) =>
-  g.nodes.filter((n): n is Extract<Node, { op: 'einsum' }> => n.op === 'einsum').map((n) => `${n.operands.map((o) => [...o.axes].sort().join(' ')).sort().join(', ')} -> ${[...n.axes].sort().join(' ')}`).sort();
+  g.nodes
+    .filter((n): n is Extract<Node, { op: 'einsum' }> => n.op === 'einsum')
+    .map(
+      (n) =>
+        `${n.operands
+          .map((o) => [...o.axes].sort().join(' '))
+          .sort()
+          .join(', ')} -> ${[...n.axes].sort().join(' ')}`,
+    )
+    .sort();
 
 const DEEPSEEK = { dn: 128, dr: 64, dc: 512, dv: 128 };
 
@@ -36,7 +45,13 @@ describe('reorderContractions', () => {
         const pick = (d: Record<string, number>) => Object.fromEntries(Object.entries(d).filter(([k]) => g.sizes.includes(k)));
         const re = reorderContractions(g, pick({ ...chooseAt, s: chooseAt.s === 1 ? 1 : 64, t: 64 * chooseAt.t }));
         const r = rng(seed);
-        const x: Record<string, ArrayLike<number>> = { ...modInputs(r, dims, g.inputs.map((i) => i.name)) };
+        const x: Record<string, ArrayLike<number>> = {
+          ...modInputs(
+            r,
+            dims,
+            g.inputs.map((i) => i.name),
+          ),
+        };
         for (const i of g.inputs) x[i.name] ??= randn(r, count(i.axes, dims));
         expectClose(interpret(re, x, pick(dims)).o!.data, interpret(g, x, pick(dims)).o!.data, 1e-11);
       }),

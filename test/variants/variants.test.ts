@@ -10,7 +10,11 @@ import { expectClose, modInputs, randInt, randn, refGrouped, refLinformer, refMl
 /** Random values for every input of `g` at `dims`; option inputs via {@link modInputs}. */
 function inputsFor(g: Graph, dims: Record<string, number>, seed: number, fixed: Record<string, ArrayLike<number>> = {}) {
   const r = rng(seed);
-  const mods = modInputs(r, dims as never, g.inputs.map((i) => i.name));
+  const mods = modInputs(
+    r,
+    dims as never,
+    g.inputs.map((i) => i.name),
+  );
   const out: Record<string, ArrayLike<number>> = {};
   for (const i of g.inputs)
     out[i.name] = fixed[i.name] ?? mods[i.name] ?? (i.dtype === 'i8' ? randInt(r, count(i.axes, dims), -127, 127) : randn(r, count(i.axes, dims)));
@@ -70,7 +74,12 @@ describe('MLA against loops', () => {
   test('inputs follow the DeepSeek-V2 layout', () => {
     const g = mla();
     expect(g.inputs.map((i) => `${i.name}[${i.axes.join(' ')}]`)).toEqual([
-      'q_nope[b h s dn]', 'q_rope[b h s dr]', 'c_kv[b t dc]', 'k_rope[b t dr]', 'w_uk[dc h dn]', 'w_uv[dc h dv]',
+      'q_nope[b h s dn]',
+      'q_rope[b h s dr]',
+      'c_kv[b t dc]',
+      'k_rope[b t dr]',
+      'w_uk[dc h dn]',
+      'w_uv[dc h dv]',
     ]);
     expect(g.outputs[0]!.node.axes).toEqual(['b', 'h', 's', 'dv']);
   });
@@ -129,8 +138,7 @@ describe('the registry', () => {
       const g = v.build();
       let work = 0;
       const dims = resolveSizes(g, v.dims.bench);
-      for (const n of g.nodes)
-        if (n.op === 'einsum') work += [...new Set(n.operands.flatMap((x) => x.axes).concat(n.axes))].reduce((p, a) => p * dims[a]!, 1);
+      for (const n of g.nodes) if (n.op === 'einsum') work += [...new Set(n.operands.flatMap((x) => x.axes).concat(n.axes))].reduce((p, a) => p * dims[a]!, 1);
       expect(work, v.name).toBeLessThanOrEqual(1e8);
     }
   });
@@ -148,7 +156,10 @@ describe('int8 KV caches in the interpreter', () => {
   test('gqa and mqa with int8: k_q · k_scale read as K; equal to the f32 graph on the dequantised cache', () => {
     fc.assert(
       fc.property(groupedDimsArb, fc.boolean(), fc.integer(), (dims, causal, seed) => {
-        for (const [build, kvAxes] of [[gqa, 'b g t'], [mqa, 'b t']] as const) {
+        for (const [build, kvAxes] of [
+          [gqa, 'b g t'],
+          [mqa, 'b t'],
+        ] as const) {
           const g8 = build({ int8: true, causal, cache: true });
           const g32 = build({ causal, cache: true });
           const x = inputsFor(g8, dims, seed);

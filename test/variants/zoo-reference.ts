@@ -12,8 +12,7 @@ export const ZOO = ['diff', 'sigmoid', 'linear', 'relbias', 'fox', 'qknorm', 'mo
 type X = Record<string, ArrayLike<number>>;
 
 /** Row `i` of a [b h n w] tensor at (b, h) as a function of the column. */
-const row = (a: ArrayLike<number>, d: HeadDims, n: number, w: number, b: number, h: number, i: number) =>
-  (c: number) => a[((b * d.h + h) * n + i) * w + c]!;
+const row = (a: ArrayLike<number>, d: HeadDims, n: number, w: number, b: number, h: number, i: number) => (c: number) => a[((b * d.h + h) * n + i) * w + c]!;
 
 const dot = (w: number, x: (c: number) => number, y: (c: number) => number): number => {
   let acc = 0;
@@ -56,8 +55,8 @@ function contract(d: HeadDims, v: ArrayLike<number>, weights: (b: number, h: num
 const scaleOf = (d: HeadDims, o: AttentionOptions) => o.scale || 1 / Math.sqrt(d.d);
 
 /** The scaled score of (q, k) rows at (b, h, i, j). */
-const scorer = (d: HeadDims, q: ArrayLike<number>, k: ArrayLike<number>, o: AttentionOptions) =>
-  (b: number, h: number, i: number, j: number) => dot(d.d, row(q, d, d.s, d.d, b, h, i), row(k, d, d.t, d.d, b, h, j)) * scaleOf(d, o);
+const scorer = (d: HeadDims, q: ArrayLike<number>, k: ArrayLike<number>, o: AttentionOptions) => (b: number, h: number, i: number, j: number) =>
+  dot(d.d, row(q, d, d.s, d.d, b, h, i), row(k, d, d.t, d.d, b, h, j)) * scaleOf(d, o);
 
 /** Differential attention: (softmax(q1·k1) − lam[h]·softmax(q2·k2))·v, one mask. */
 export function refDiff(d: HeadDims, x: X, o: AttentionOptions, m: ModInputs): Float64Array {
@@ -82,13 +81,21 @@ export function refSigmoid(d: HeadDims, x: X, o: AttentionOptions & { bias?: num
 
 /** Linear attention: φ = elu + 1; o = Σ keep·(φq·φk)·v / (Σ keep·φq·φk + 1e-6). */
 export function refLinear(d: HeadDims, x: X, o: AttentionOptions, m: ModInputs): Float64Array {
-  const phi = (f: (c: number) => number) => (c: number) => { const z = f(c); return z > 0 ? z + 1 : Math.exp(z); };
-  return contract(d, x.v!, (b, h, i) => {
-    const fq = phi(row(x.q!, d, d.s, d.d, b, h, i));
-    const { xs, ok } = maskedLogits(d, (j) => dot(d.d, fq, phi(row(x.k!, d, d.t, d.d, b, h, j))), {}, m, b, h, i);
-    const masked = maskedLogits(d, () => 0, { ...o, alibi: false, softcap: 0 }, m, b, h, i).ok;
-    return xs.map((w, j) => (ok[j] && masked[j] ? w : 0));
-  }, (w) => w.reduce((a, c) => a + c, 0) + 1e-6);
+  const phi = (f: (c: number) => number) => (c: number) => {
+    const z = f(c);
+    return z > 0 ? z + 1 : Math.exp(z);
+  };
+  return contract(
+    d,
+    x.v!,
+    (b, h, i) => {
+      const fq = phi(row(x.q!, d, d.s, d.d, b, h, i));
+      const { xs, ok } = maskedLogits(d, (j) => dot(d.d, fq, phi(row(x.k!, d, d.t, d.d, b, h, j))), {}, m, b, h, i);
+      const masked = maskedLogits(d, () => 0, { ...o, alibi: false, softcap: 0 }, m, b, h, i).ok;
+      return xs.map((w, j) => (ok[j] && masked[j] ? w : 0));
+    },
+    (w) => w.reduce((a, c) => a + c, 0) + 1e-6,
+  );
 }
 
 /** Clipped relative bias: softmax(q·k·scale + rel_bias[h, clamp(j − p, −R, R) + R], mask)·v. */
@@ -151,6 +158,10 @@ export function refMoba(d: HeadDims & { blk: number }, x: X, o: AttentionOptions
     }
     gates.sort((u, w) => w.gate - u.gate || u.blk - w.blk);
     const chosen = new Set([own, ...gates.slice(0, Math.max(0, topk - 1)).map((g) => g.blk)]);
-    return softmaxWeights(xs, ok.map((k, j) => k && chosen.has(Math.floor(j / d.blk))), sinkOf(o, m, h));
+    return softmaxWeights(
+      xs,
+      ok.map((k, j) => k && chosen.has(Math.floor(j / d.blk))),
+      sinkOf(o, m, h),
+    );
   });
 }

@@ -23,7 +23,11 @@ afterAll(closeRuntime);
 /** Random inputs for `g`; option inputs via modInputs, `fixed` wins. */
 function inputsFor(g: Graph, dims: Record<string, number>, seed: number, fixed: Record<string, ArrayLike<number>> = {}): Record<string, ArrayLike<number>> {
   const r = rng(seed);
-  const mods = modInputs(r, dims as never, g.inputs.map((i) => i.name));
+  const mods = modInputs(
+    r,
+    dims as never,
+    g.inputs.map((i) => i.name),
+  );
   return Object.fromEntries(g.inputs.map((i) => [i.name, fixed[i.name] ?? mods[i.name] ?? randn(r, count(i.axes, dims))]));
 }
 
@@ -34,7 +38,9 @@ type Ref<D> = (d: D, x: Record<string, ArrayLike<number>>, o: AttentionOptions) 
 
 /** Interpreter = loops for random shapes and options; `extra` adds sizes, `fixed` replaces inputs. */
 function againstLoops<E extends Record<string, number>>(
-  build: (o: AttentionOptions) => Graph, ref: Ref<HeadDims & E>, extra: fc.Arbitrary<E> = fc.constant({} as E),
+  build: (o: AttentionOptions) => Graph,
+  ref: Ref<HeadDims & E>,
+  extra: fc.Arbitrary<E> = fc.constant({} as E),
   fixed: (dims: HeadDims) => Record<string, ArrayLike<number>> = () => ({}),
 ) {
   fc.assert(
@@ -53,14 +59,23 @@ describe('the zoo against its papers, in the interpreter', () => {
     for (const name of ZOO.filter((n) => findVariant(n))) expect(findVariant(name)!.build().outputs[0]!.node.axes).toEqual(['b', 'h', 's', 'dv']);
   });
   test('diff: (softmax(q1·k1) − lam·softmax(q2·k2))·v under any mask and score mod', () => {
-    againstLoops((o) => diff(noSink(o)), (d, x, o) => refDiff(d, x, noSink(o), x));
+    againstLoops(
+      (o) => diff(noSink(o)),
+      (d, x, o) => refDiff(d, x, noSink(o), x),
+    );
   });
   test('qknorm: softmax(rms(q)·gq · rms(k)·gk · scale)·v under any option', () => {
     againstLoops(qknorm, (d, x, o) => refQknorm(d, x, o, x));
   });
   test('sigmoid: Σ sigmoid(x − ln T)·keep·v, no normaliser, under any option but sinks', () => {
-    againstLoops((o) => sigmoidAttention(noSink(o)), (d, x, o) => refSigmoid(d, x, noSink(o), x));
-    againstLoops((o) => sigmoidAttention({ ...noSink(o), bias: 0.5 }), (d, x, o) => refSigmoid(d, x, { ...noSink(o), bias: 0.5 }, x));
+    againstLoops(
+      (o) => sigmoidAttention(noSink(o)),
+      (d, x, o) => refSigmoid(d, x, noSink(o), x),
+    );
+    againstLoops(
+      (o) => sigmoidAttention({ ...noSink(o), bias: 0.5 }),
+      (d, x, o) => refSigmoid(d, x, { ...noSink(o), bias: 0.5 }, x),
+    );
   });
   test('linear: φ(q)·φ(k)·v over the row sum, φ = elu + 1, under any mask', () => {
     againstLoops(linearAttention, (d, x, o) => refLinear(d, x, o, x));
@@ -75,7 +90,11 @@ describe('the zoo against its papers, in the interpreter', () => {
   test('moba: own block plus the top earlier blocks by gate, any block size and topk', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 4 }), (topk) => {
-        againstLoops((o) => moba({ ...o, topk }), (d, x, o) => refMoba(d, x, { ...o, topk }, x), fc.record({ blk: fc.integer({ min: 1, max: 4 }) }));
+        againstLoops(
+          (o) => moba({ ...o, topk }),
+          (d, x, o) => refMoba(d, x, { ...o, topk }, x),
+          fc.record({ blk: fc.integer({ min: 1, max: 4 }) }),
+        );
       }),
       { numRuns: 4 },
     );
@@ -91,7 +110,11 @@ describe('metamorphic relations', () => {
     expectClose(zero, base, 1e-12);
     const lam = [0.25, 0.5, -1];
     const same = interpret(diff({ causal: true }), { ...x, q2: x.q1!, k2: x.k1!, lam }, dims).o!.data;
-    expectClose(same, base.map((y, i) => y * (1 - lam[Math.floor(i / (dims.s * dims.dv)) % dims.h]!)), 1e-12);
+    expectClose(
+      same,
+      base.map((y, i) => y * (1 - lam[Math.floor(i / (dims.s * dims.dv)) % dims.h]!)),
+      1e-12,
+    );
   });
   test('qknorm ignores the scale of each query and key row', () => {
     const g = qknorm({ causal: true });
@@ -118,9 +141,11 @@ describe('the zoo on the GPU', () => {
 });
 
 /** Buffers of `g`'s plan that are neither inputs nor outputs and hold both s and t. */
-export function stTemporaries(g: Graph, dims: Record<string, number>): string[] {
+function stTemporaries(g: Graph, dims: Record<string, number>): string[] {
   const plan = lower(g, { dims: dimsOf(g, dims) });
-  return plan.buffers.filter((b: PlanBuffer) => b.role === 'temp' && b.axes.includes('s') && b.axes.includes('t')).map((b: PlanBuffer) => `${b.name}[${b.axes.join(' ')}]`);
+  return plan.buffers
+    .filter((b: PlanBuffer) => b.role === 'temp' && b.axes.includes('s') && b.axes.includes('t'))
+    .map((b: PlanBuffer) => `${b.name}[${b.axes.join(' ')}]`);
 }
 
 describe('fused at realistic sizes', () => {
@@ -129,7 +154,8 @@ describe('fused at realistic sizes', () => {
     test(`${name} at s = t = 2048 has no temporary with both s and t`, () => {
       const v = findVariant(name);
       if (!v) throw new Error(`'${name}' is not a built-in variant yet`);
-      for (const opts of [{}, { causal: true }] as Record<string, boolean>[]) expect(stTemporaries(v.build(opts), dims), `${name} ${JSON.stringify(opts)}`).toEqual([]);
+      for (const opts of [{}, { causal: true }] as Record<string, boolean>[])
+        expect(stTemporaries(v.build(opts), dims), `${name} ${JSON.stringify(opts)}`).toEqual([]);
     });
   }
 });

@@ -79,8 +79,14 @@ async function ortRunner(ort: typeof OrtWeb, c: BenchCase): Promise<{ runner: Ru
  * (another process, a CPU adapter's load) affects both alike; ×ORT is the median of the rounds'
  * paired ratios, as in the Node bench.
  */
-async function rounds(e: Runner, o: Runner | null, reps: number): Promise<{ e: Timing; o: Timing | null; ratio: number | null; eOut: Float32Array; oOut: Float32Array | null }> {
-  const wall: number[] = [], kernel: number[] = [], peer: number[] = [];
+async function rounds(
+  e: Runner,
+  o: Runner | null,
+  reps: number,
+): Promise<{ e: Timing; o: Timing | null; ratio: number | null; eOut: Float32Array; oOut: Float32Array | null }> {
+  const wall: number[] = [],
+    kernel: number[] = [],
+    peer: number[] = [];
   let eOut: Float32Array = new Float32Array(0);
   let oOut: Float32Array | null = null;
   for (let i = 0; i < reps; i++) {
@@ -143,8 +149,12 @@ async function row(ort: typeof OrtWeb, c: BenchCase, reps: number): Promise<WebB
 }
 
 function render(b: WebBench): string {
-  const ms = (t: WebBenchRow['einattn'] | WebBenchRow['ort']) => ('median_ms' in t ? t.median_ms.toPrecision(3) : 'skipped' in t ? `– (${t.skipped})` : `error: ${t.error}`);
-  const rows = b.rows.map((r) => `<tr><td>${r.id}</td><td>${ms(r.einattn)}</td><td>${'median_ms' in r.einattn && r.einattn.kernel_ms !== undefined ? r.einattn.kernel_ms.toPrecision(3) : '–'}</td><td>${ms(r.ort)}</td><td>${r.ratio === null ? '–' : r.ratio.toFixed(2)}</td></tr>`);
+  const ms = (t: WebBenchRow['einattn'] | WebBenchRow['ort']) =>
+    'median_ms' in t ? t.median_ms.toPrecision(3) : 'skipped' in t ? `– (${t.skipped})` : `error: ${t.error}`;
+  const rows = b.rows.map(
+    (r) =>
+      `<tr><td>${r.id}</td><td>${ms(r.einattn)}</td><td>${'median_ms' in r.einattn && r.einattn.kernel_ms !== undefined ? r.einattn.kernel_ms.toPrecision(3) : '–'}</td><td>${ms(r.ort)}</td><td>${r.ratio === null ? '–' : r.ratio.toFixed(2)}</td></tr>`,
+  );
   return `<table><thead><tr><th>row</th><th>einattn wall ms</th><th>kernel ms</th><th>ORT Web wall ms</th><th>×ORT</th></tr></thead><tbody>${rows.join('')}</tbody></table>${b.error ? `<pre>${b.error}</pre>` : ''}`;
 }
 

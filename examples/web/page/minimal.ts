@@ -43,7 +43,13 @@ async function pagedDecode(r: PageResults, rt: Runtime): Promise<void> {
     await attend.run({ q: upload(rt, q, 'b h s d', dims, 'q'), ...cache.inputs }, dims, { session, into: { o } });
     kernelMs = sum((await session.submit()).kernelMs);
   }
-  const [kCache, vCache, table, kvLen, got] = await Promise.all([cache.pools.k_cache.read(), cache.pools.v_cache.read(), cache.blockTable.read(), cache.kvLen.read(), o.read()]);
+  const [kCache, vCache, table, kvLen, got] = await Promise.all([
+    cache.pools.k_cache.read(),
+    cache.pools.v_cache.read(),
+    cache.blockTable.read(),
+    cache.kvLen.read(),
+    o.read(),
+  ]);
   // the table's unused entries are -1 (vLLM's padding), which the kernel never reads and the
   // interpreter, which evaluates every gather, refuses: any valid block stands in for them
   const used = table.map((x) => Math.max(0, x));

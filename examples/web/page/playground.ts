@@ -20,7 +20,9 @@ function kernelTable(r: RunReport): string {
 }
 
 function reportHtml(r: RunReport): string {
-  const checks = Object.entries(r.checks).map(([name, c]) => `${name}: max |gpu − interpreter| ${c.maxErr.toExponential(2)} (allowed ${c.allowed.toExponential(2)}) ${c.pass ? 'pass' : 'FAIL'}`);
+  const checks = Object.entries(r.checks).map(
+    ([name, c]) => `${name}: max |gpu − interpreter| ${c.maxErr.toExponential(2)} (allowed ${c.allowed.toExponential(2)}) ${c.pass ? 'pass' : 'FAIL'}`,
+  );
   const wgsl = r.kernels
     .map((k) => `<details class="wgsl"><summary>${esc(k.name)} (${k.wgsl.split('\n').length} lines)</summary><pre>${esc(k.wgsl)}</pre></details>`)
     .join('');
@@ -35,7 +37,9 @@ function reportHtml(r: RunReport): string {
 }
 
 function caseName(s: Settings): string {
-  const on = Object.entries(s.options).filter(([k, v]) => v !== s.variant.options[k]!.default).map(([k, v]) => (v === true ? k : `${k}=${v}`));
+  const on = Object.entries(s.options)
+    .filter(([k, v]) => v !== s.variant.options[k]!.default)
+    .map(([k, v]) => (v === true ? k : `${k}=${v}`));
   return [s.variant.name, ...on].join(' ');
 }
 

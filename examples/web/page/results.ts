@@ -50,7 +50,11 @@ export function resultsHtml(r: PageResults): string {
   const adapter = r.adapter ? `${r.adapter.kind}: ${r.adapter.reason}; features ${r.adapter.features.join(', ') || 'none'}` : 'no adapter yet';
   const rows = r.cases.map(
     (c) =>
-      `<tr class="${c.pass ? 'pass' : 'fail'}"><td>${esc(c.name)}</td><td>${esc(Object.entries(c.dims).map(([k, v]) => `${k}=${v}`).join(' '))}</td>` +
+      `<tr class="${c.pass ? 'pass' : 'fail'}"><td>${esc(c.name)}</td><td>${esc(
+        Object.entries(c.dims)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' '),
+      )}</td>` +
       `<td>${fmt(c.maxErr)}</td><td>${fmt(c.allowed)}</td><td>${c.kernelMs === null ? 'n/a' : c.kernelMs.toFixed(3)}</td><td>${c.pass ? 'pass' : 'FAIL'}</td></tr>`,
   );
   return (

@@ -59,7 +59,13 @@ async function weightsView(g: Graph, inputs: Inputs, dims: Record<string, number
   const others = p.axes.filter((a) => a !== key);
   const row = others.includes('s') ? 's' : others[others.length - 1]!;
   const fixed = Object.fromEntries(others.filter((a) => a !== row).map((a) => [a, 0]));
-  const title = `attention weights${Object.keys(fixed).length ? ` at ${Object.keys(fixed).map((a) => `${a}=0`).join(' ')}` : ''}`;
+  const title = `attention weights${
+    Object.keys(fixed).length
+      ? ` at ${Object.keys(fixed)
+          .map((a) => `${a}=0`)
+          .join(' ')}`
+      : ''
+  }`;
   const picked = p.axes.length === 2 ? p : pick(p, fixed);
   return { view: heatmap(picked, { title, yLabel: `${row} (query)`, xLabel: `${key} (key)`, min: 0, max: 1 }), note: '' };
 }

@@ -187,7 +187,14 @@ class TypeFiles {
         `the type check could not load ${missing.join(', ')}: einattn's declaration files come from dist/ (run \`npm run build\`); ` +
           "untick 'type-check first' to run the snippet with syntax checks only",
       );
-    this.dirs = new Set([...this.text.keys()].flatMap((p) => p.split('/').slice(1, -1).map((_, i, parts) => `/${parts.slice(0, i + 1).join('/')}`)));
+    this.dirs = new Set(
+      [...this.text.keys()].flatMap((p) =>
+        p
+          .split('/')
+          .slice(1, -1)
+          .map((_, i, parts) => `/${parts.slice(0, i + 1).join('/')}`),
+      ),
+    );
   }
 
   /** The snippet's diagnostics: syntax errors, else the type errors (as tsc reports them). */
@@ -238,10 +245,22 @@ class TypeFiles {
 
 function diagnostics(ts: TypeScript, all: readonly TS.Diagnostic[], sf: TS.SourceFile): SnippetDiagnostic[] {
   const category = (c: TS.DiagnosticCategory): SnippetDiagnostic['category'] =>
-    c === ts.DiagnosticCategory.Error ? 'error' : c === ts.DiagnosticCategory.Warning ? 'warning' : c === ts.DiagnosticCategory.Suggestion ? 'suggestion' : 'message';
+    c === ts.DiagnosticCategory.Error
+      ? 'error'
+      : c === ts.DiagnosticCategory.Warning
+        ? 'warning'
+        : c === ts.DiagnosticCategory.Suggestion
+          ? 'suggestion'
+          : 'message';
   return all.map((d) => {
     const pos = d.start !== undefined && d.file === sf ? sf.getLineAndCharacterOfPosition(d.start) : { line: 0, character: 0 };
-    return { line: pos.line + 1, column: pos.character + 1, code: d.code, category: category(d.category), message: ts.flattenDiagnosticMessageText(d.messageText, '\n  ') };
+    return {
+      line: pos.line + 1,
+      column: pos.character + 1,
+      code: d.code,
+      category: category(d.category),
+      message: ts.flattenDiagnosticMessageText(d.messageText, '\n  '),
+    };
   });
 }
 
@@ -298,7 +317,8 @@ function exportedGraph(exports: Record<string, unknown>): Graph {
   if (d !== undefined) throw new Error(`${SNIPPET_FILE}: the default export is not a graph (it is ${d === null ? 'null' : typeof d}): ${EXPORT_HINT}`);
   const graphs = Object.entries(exports).filter(([, v]) => isGraph(v));
   if (graphs.length === 1) return graphs[0]![1] as Graph;
-  if (graphs.length > 1) throw new Error(`${SNIPPET_FILE}: it exports ${graphs.length} graphs (${graphs.map(([k]) => k).join(', ')}): make the one to run the default export`);
+  if (graphs.length > 1)
+    throw new Error(`${SNIPPET_FILE}: it exports ${graphs.length} graphs (${graphs.map(([k]) => k).join(', ')}): make the one to run the default export`);
   throw new Error(`${SNIPPET_FILE}: it exports no graph: ${EXPORT_HINT}`);
 }
 
@@ -387,7 +407,11 @@ export async function evaluateSnippet(ts: TypeScript, source: string): Promise<G
     compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, sourceMap: true },
   });
   const sf = ts.createSourceFile(SNIPPET_FILE, source, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
-  const syntax = diagnostics(ts, (out.diagnostics ?? []).map((d) => ({ ...d, file: sf })), sf);
+  const syntax = diagnostics(
+    ts,
+    (out.diagnostics ?? []).map((d) => ({ ...d, file: sf })),
+    sf,
+  );
   if (syntax.some((d) => d.category === 'error')) throw diagnosticsError(ts, syntax, source, 'syntax', '');
   const body = `${out.outputText.replace(/\/\/# sourceMappingURL=\S*\s*$/, '')}\n//# sourceURL=snippet.js`;
   const module: { exports: Record<string, unknown> } = { exports: {} };

@@ -11,7 +11,16 @@ import { BLOCK_EMPTY, BLOCK_FULL, BLOCK_PARTIAL, named, planKernel, type FlashCo
 import { keyEnd } from './length.ts';
 
 /** The block-mask kernel: one invocation per (mask batch, row block, KV tile), the mask evaluated exactly per element. */
-export function blockMaskKernel(ctx: FlashContext, blocks: BufferRef, maskBatch: string[], BR: number, TK: number, nRowBlocks: SizeExpr, nTiles: SizeExpr, headerBase: string[]): PlanKernel {
+export function blockMaskKernel(
+  ctx: FlashContext,
+  blocks: BufferRef,
+  maskBatch: string[],
+  BR: number,
+  TK: number,
+  nRowBlocks: SizeExpr,
+  nTiles: SizeExpr,
+  headerBase: string[],
+): PlanKernel {
   const m = ctx.match;
   const t = m.kv;
   const kb = new KernelBuilder(ctx.staticSizes, ctx.buffers, ctx.axes);
@@ -40,7 +49,11 @@ export function blockMaskKernel(ctx: FlashContext, blocks: BufferRef, maskBatch:
     loop(i, u(0), u(BR), [
       let_(row, add(mul(v(rblk), u(BR)), v(i))),
       inline(if_(ge(v(row), Q), [{ k: 'break' }])),
-      ...kb.decompose(m.rows.map((a) => [axisVar(a), kb.size(a)]), v(row), I('rrest')),
+      ...kb.decompose(
+        m.rows.map((a) => [axisVar(a), kb.size(a)]),
+        v(row),
+        I('rrest'),
+      ),
       loop(j, u(0), u(TK), [
         let_(axisVar(t), add(mul(v(tile), u(TK)), v(j))),
         inline(if_(ge(key, T), [{ k: 'break' }])),
@@ -55,7 +68,10 @@ export function blockMaskKernel(ctx: FlashContext, blocks: BufferRef, maskBatch:
   );
   const total = chain('*', [...maskBatch.map((a) => kb.size(a)), nRB, nT], u(1));
   const name = `${ctx.name}_blocks`;
-  const header = [...headerBase, `block mask: code per (${[...maskBatch, `${BR} rows`, `${TK} keys of '${t}'`].join(', ')}): ${BLOCK_EMPTY} empty, ${BLOCK_PARTIAL} partial, ${BLOCK_FULL} full; the mask is evaluated exactly per element, so its meaning never depends on the tiling`];
+  const header = [
+    ...headerBase,
+    `block mask: code per (${[...maskBatch, `${BR} rows`, `${TK} keys of '${t}'`].join(', ')}): ${BLOCK_EMPTY} empty, ${BLOCK_PARTIAL} partial, ${BLOCK_FULL} full; the mask is evaluated exactly per element, so its meaning never depends on the tiling`,
+  ];
   const wgsl = kb.module({ name, header, out: blocks, total, body });
   const count: SizeExpr = ['*', 1, ...maskBatch, nRowBlocks, nTiles];
   return planKernel(kb, name, wgsl, 64, ['cdiv', count, 64], [blocks]);

@@ -158,8 +158,13 @@ export function scoreBlocking(m: FlashMatch, sch: FlashSchedule, staticSizes: Re
 function scoreRegsOf(I: (w: string) => string, c: number): ScoreRegs {
   const reg = (word: string) => I(c === 0 ? word : `c${c}${word}`);
   return {
-    tile: (r) => reg(`s${r}`), q: (r) => reg(`q${r}`), dot: (r) => reg(`dot${r}`), kv: reg('kv'),
-    blockDot: (r, b) => reg(`dot${r}k${b}`), blockKey: (b) => reg(`tk${b}`), blockKv: (b) => reg(`kv${b}`),
+    tile: (r) => reg(`s${r}`),
+    q: (r) => reg(`q${r}`),
+    dot: (r) => reg(`dot${r}`),
+    kv: reg('kv'),
+    blockDot: (r, b) => reg(`dot${r}k${b}`),
+    blockKey: (b) => reg(`tk${b}`),
+    blockKv: (b) => reg(`kv${b}`),
   };
 }
 
@@ -168,7 +173,10 @@ function mapRegsOf(I: (w: string) => string, map: FlashMap, k: number): MapRegs 
   const tag = k === 0 ? '' : `p${k}`;
   const reg = (word: string) => (r: number) => I(`${tag}${word}${r}`);
   return {
-    map, tag, acc: reg('acc'), w: reg('s'),
+    map,
+    tag,
+    acc: reg('acc'),
+    w: reg('s'),
     ...(map.kind === 'softmax' ? { mv: reg('m') } : {}),
     ...(map.kind === 'softmax' || map.sums.length > 0 ? { lv: reg('l') } : {}),
   };
@@ -186,7 +194,10 @@ export function flashFrame(ctx: FlashContext, geo: FlashGeometry, split: FlashSp
   const DVn = kb.count(m.vDims);
   const nT = cdiv(T, TK);
   const sizes = {
-    T, Q, DVn, nT,
+    T,
+    Q,
+    DVn,
+    nT,
     nRB: cdiv(Q, BR),
     nCh: dvStatic !== undefined ? u(Math.ceil(dvStatic / DVC)) : cdiv(DVn, DVC),
     nSp: split.on ? (typeof split.size === 'number' ? u(split.size) : kb.size(split.name)) : u(1),
@@ -204,11 +215,70 @@ export function flashFrame(ctx: FlashContext, geo: FlashGeometry, split: FlashSp
     const rv = row(r);
     indices.push(let_(rv, add(add(mul(v(rblk), u(BR)), mul(v(KL > 1 ? rinv : lid), u(R))), u(r))));
     const vars = m.rows.map((a) => I(`${a}_${r}`));
-    indices.push(...kb.decompose(m.rows.map((a, i) => [vars[i]!, kb.size(a)]), min(v(rv), minus(Q, u(1))), I(`rrest${r}`)));
+    indices.push(
+      ...kb.decompose(
+        m.rows.map((a, i) => [vars[i]!, kb.size(a)]),
+        min(v(rv), minus(Q, u(1))),
+        I(`rrest${r}`),
+      ),
+    );
     envR.push({ ...batchEnv, ...Object.fromEntries(m.rows.map((a, i) => [a, v(vars[i]!)])) });
   }
   const main = new Scope(kb, kb.counter);
   const maps = m.maps.map((map, k) => mapRegsOf(I, map, k));
+  const scoreRegs = m.scores.map((_, c) => scoreRegsOf(I, c));
+  const state = stateOf(maps, scoreRegs, geo);
+  const [tile, lo, hi, t0, j, tv, cc] = [I('tile'), I('lo'), I('hi'), I('t0'), I('j'), axisVar(m.kv), I('c')];
+  const end = m.length ? v(I('tend')) : T;
+  return {
+    ctx,
+    m,
+    sch,
+    geo,
+    split,
+    kb,
+    I,
+    f16: ctx.compute === 'f16',
+    blocks,
+    maskBatch,
+    ...sizes,
+    end,
+    nTe: m.length ? cdiv(end, TK) : nT,
+    wg,
+    lid,
+    rblk,
+    chunk,
+    sp,
+    bflat,
+    c0,
+    lane,
+    rinv,
+    tile,
+    lo,
+    hi,
+    t0,
+    j,
+    tv,
+    cc,
+    loaded: I('loaded'),
+    loadedAll: I('loaded_all'),
+    partial: I('partial'),
+    batchEnv,
+    envR,
+    main,
+    row,
+    maps,
+    scoreRegs,
+    qCached,
+    qkBlocks,
+    indices,
+    state,
+  };
+}
+
+/** The running state of every row: each map's max, sum, accumulator and weights, and the extra score tiles. */
+function stateOf(maps: MapRegs[], scoreRegs: ScoreRegs[], geo: FlashGeometry): Stmt[] {
+  const { R, TK, DVC } = geo;
   const state: Stmt[] = [];
   const declare = (regs: MapRegs, r: number) => [
     ...(regs.mv ? [var_(regs.mv(r), 'f32', NEG_INF)] : []),
@@ -217,24 +287,20 @@ export function flashFrame(ctx: FlashContext, geo: FlashGeometry, split: FlashSp
     var_(regs.w(r), arrayOf('f32', TK)),
   ];
   for (let r = 0; r < R; r++) state.push(...declare(maps[0]!, r));
-  const scoreRegs = m.scores.map((_, c) => scoreRegsOf(I, c));
   for (const regs of scoreRegs.slice(1)) for (let r = 0; r < R; r++) state.push(var_(regs.tile(r), arrayOf('f32', TK)));
   for (const regs of maps.slice(1)) for (let r = 0; r < R; r++) state.push(...declare(regs, r));
-  const [tile, lo, hi, t0, j, tv, cc] = [I('tile'), I('lo'), I('hi'), I('t0'), I('j'), axisVar(m.kv), I('c')];
-  const end = m.length ? v(I('tend')) : T;
-  return {
-    ctx, m, sch, geo, split, kb, I, f16: ctx.compute === 'f16', blocks, maskBatch, ...sizes,
-    end, nTe: m.length ? cdiv(end, TK) : nT,
-    wg, lid, rblk, chunk, sp, bflat, c0, lane, rinv, tile, lo, hi, t0, j, tv, cc,
-    loaded: I('loaded'), loadedAll: I('loaded_all'), partial: I('partial'),
-    batchEnv, envR, main, row, maps, scoreRegs, qCached, qkBlocks, indices, state,
-  };
+  return state;
 }
 
 /** The workgroup's row block, value chunk, split and batch indices from its linear index. */
 function workgroupIndices(
-  kb: KernelBuilder, I: (w: string) => string, m: FlashMatch, s: { nRB: Expr; nCh: Expr; nSp: Expr },
-  n: { wg: string; rblk: string; chunk: string; sp: string; bflat: string; c0: string }, split: boolean, DVC: number,
+  kb: KernelBuilder,
+  I: (w: string) => string,
+  m: FlashMatch,
+  s: { nRB: Expr; nCh: Expr; nSp: Expr },
+  n: { wg: string; rblk: string; chunk: string; sp: string; bflat: string; c0: string },
+  split: boolean,
+  DVC: number,
 ): Stmt[] {
   const rest = I('rest');
   const r = v(rest);
@@ -245,7 +311,11 @@ function workgroupIndices(
     part(n.chunk, s.nCh),
     ...(split ? [part(n.sp, s.nSp)] : []),
     let_(n.bflat, r),
-    ...kb.decompose(m.batch.map((a) => [axisVar(a), kb.size(a)]), v(n.bflat), I('brest')),
+    ...kb.decompose(
+      m.batch.map((a) => [axisVar(a), kb.size(a)]),
+      v(n.bflat),
+      I('brest'),
+    ),
     let_(n.c0, mul(v(n.chunk), u(DVC))),
   ];
 }

@@ -130,7 +130,13 @@ export interface FlashDevice {
  * Undefined when nothing depends on the dims (no flash match, or dims that do not resolve).
  * @example specializeFor(mha(), {}, { b: 1, h: 8, s: 128, t: 128, d: 64, dv: 64 })?.opts.specialize // { d: 64, dv: 64 }
  */
-export function specializeFor(graph: Graph, opts: LowerOptions, dims: Record<string, number>, headDims: boolean | 'auto' = true, device: FlashDevice = {}): { key: string; opts: LowerOptions } | undefined {
+export function specializeFor(
+  graph: Graph,
+  opts: LowerOptions,
+  dims: Record<string, number>,
+  headDims: boolean | 'auto' = true,
+  device: FlashDevice = {},
+): { key: string; opts: LowerOptions } | undefined {
   if (opts.flash === false) return undefined;
   const { matches } = findFlash(graph);
   if (matches.length === 0) return undefined;
@@ -205,7 +211,12 @@ const DECODE_SHARED_BYTES = 32768;
  * Only knobs the caller left unset are filled in, so a tuned or hand-written schedule always wins.
  * @example decodeSchedule(findFlash(gqa()).matches, { b: 1, h: 32, g: 8, r: 4, s: 1, t: 4096, d: 128, dv: 128 }, {}) // { kvLanes: 8, workgroup: 8, rows: 4 }
  */
-export function decodeSchedule(matches: readonly FlashMatch[], sizes: Record<string, number>, given: Partial<FlashSchedule>, device: FlashDevice = {}): Partial<FlashSchedule> {
+export function decodeSchedule(
+  matches: readonly FlashMatch[],
+  sizes: Record<string, number>,
+  given: Partial<FlashSchedule>,
+  device: FlashDevice = {},
+): Partial<FlashSchedule> {
   const count = (axes: readonly string[]) => axes.reduce((p, a) => p * sizes[a]!, 1);
   const q = Math.max(...matches.map((m) => count(m.rows)));
   const t = Math.min(...matches.map((m) => sizes[m.kv]!));

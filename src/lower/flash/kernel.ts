@@ -83,8 +83,15 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   const flashName = split.on ? `${ctx.name}_partial` : ctx.name;
   const subgroups = geo.KL > 1 && sch.subgroups;
   const wgsl = f.kb.module({
-    name: flashName, header: [...headerBase, schedText], out: fin.outs, total, body, workgroupSize: geo.WG, perWorkgroup: true,
-    shared: lanes?.shared ?? [], enables: subgroups ? ['subgroups'] : [],
+    name: flashName,
+    header: [...headerBase, schedText],
+    out: fin.outs,
+    total,
+    body,
+    workgroupSize: geo.WG,
+    perWorkgroup: true,
+    shared: lanes?.shared ?? [],
+    enables: subgroups ? ['subgroups'] : [],
   });
   const flashKernel = planKernel(f.kb, flashName, wgsl, geo.WG, totalWg, fin.outs);
   // its features (subgroups, shader-f16) come from the builder, which enabled them
@@ -107,7 +114,7 @@ function blockMapKey(ctx: FlashContext, maskBatch: string[], geo: FlashGeometry)
 /** How the KV axis is split: the context's fixed count, or the auto count as the derived size `_splits`. */
 function splitOf(ctx: FlashContext): FlashSplit {
   const name = ctx.internal('splits');
-  const size: SizeExpr = ctx.split === 'dynamic' ? name : ctx.split > 1 ? ctx.split : 1;
+  const size: SizeExpr = ctx.split === 'dynamic' ? name : Math.max(ctx.split, 1);
   return { on: size !== 1, size, name };
 }
 
@@ -115,11 +122,23 @@ function splitOf(ctx: FlashContext): FlashSplit {
 function laneStep(f: FlashFrame) {
   const { geo } = f;
   if (geo.KL === 1) return undefined;
-  const merges = f.maps.map((g, k) => laneMerge({
-    kb: f.kb, R: geo.R, WG: geo.WG, KL: geo.KL, DVC: geo.DVC, lane: f.lane, rinv: f.rinv, acc: g.acc, tag: g.tag,
-    ...(g.mv ? { m: g.mv } : {}), ...(g.lv ? { l: g.lv } : {}),
-    subgroups: f.sch.subgroups, debugLoaded: f.ctx.debugTiles && k === 0 ? { loaded: f.loaded, total: f.loadedAll } : undefined,
-  }));
+  const merges = f.maps.map((g, k) =>
+    laneMerge({
+      kb: f.kb,
+      R: geo.R,
+      WG: geo.WG,
+      KL: geo.KL,
+      DVC: geo.DVC,
+      lane: f.lane,
+      rinv: f.rinv,
+      acc: g.acc,
+      tag: g.tag,
+      ...(g.mv ? { m: g.mv } : {}),
+      ...(g.lv ? { l: g.lv } : {}),
+      subgroups: f.sch.subgroups,
+      debugLoaded: f.ctx.debugTiles && k === 0 ? { loaded: f.loaded, total: f.loadedAll } : undefined,
+    }),
+  );
   return { lines: merges.flatMap((x) => x.lines), shared: merges.flatMap((x) => x.shared) };
 }
 
@@ -138,9 +157,16 @@ function debugTiles(f: FlashFrame, totalWg: SizeExpr, outs: BufferRef[], buffers
 function headerLines(ctx: FlashContext): string[] {
   const m = ctx.match;
   const d = ctx.describe;
-  const maps = d.weights === undefined
-    ? [`scores = ${d.scores}`]
-    : [`weights = ${d.weights}`, ...m.maps.map((x, k) => `  map ${k} (${mapKind(x)}) of ${d.maps[k]!.x}${!m.mask && d.maps[k]!.mask ? `, mask ${d.maps[k]!.mask}` : ''}${d.maps[k]!.sink ? `, sink ${d.maps[k]!.sink}` : ''}`)];
+  const maps =
+    d.weights === undefined
+      ? [`scores = ${d.scores}`]
+      : [
+          `weights = ${d.weights}`,
+          ...m.maps.map(
+            (x, k) =>
+              `  map ${k} (${mapKind(x)}) of ${d.maps[k]!.x}${!m.mask && d.maps[k]!.mask ? `, mask ${d.maps[k]!.mask}` : ''}${d.maps[k]!.sink ? `, sink ${d.maps[k]!.sink}` : ''}`,
+          ),
+        ];
   return [
     ...ctx.header,
     ...maps,
@@ -179,7 +205,12 @@ function scheduleText(ctx: FlashContext, geo: FlashGeometry, split: FlashSplit, 
 
 /** What the tile loop keeps per row: an online softmax, plain sums, or one state per map. */
 function streamedWith(m: FlashMatch): string {
-  if (m.maps.length > 1) return `one state per attention map (${m.maps.map((x) => (x.kind === 'softmax' ? 'online softmax' : x.sums.length ? 'sums' : 'no normaliser')).join(', ')})`;
+  if (m.maps.length > 1)
+    return `one state per attention map (${m.maps.map((x) => (x.kind === 'softmax' ? 'online softmax' : x.sums.length ? 'sums' : 'no normaliser')).join(', ')})`;
   const x = m.maps[0]!;
-  return x.kind === 'softmax' ? 'an online softmax' : x.sums.length ? 'plain weights and their row sum (no rescale)' : 'plain weights (no normaliser, no rescale)';
+  return x.kind === 'softmax'
+    ? 'an online softmax'
+    : x.sums.length
+      ? 'plain weights and their row sum (no rescale)'
+      : 'plain weights (no normaliser, no rescale)';
 }

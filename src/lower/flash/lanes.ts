@@ -5,8 +5,32 @@
  * splits of split-KV but inside one workgroup.
  */
 import {
-  add, addr, arrayOf, barrier, block, call, eq, flt, if_, inc, index, inline, let_, loop, max, mul, par, set, u, uadd, umul, v, var_,
-  type Expr, type Stmt, type Ty,
+  add,
+  addr,
+  arrayOf,
+  barrier,
+  block,
+  call,
+  eq,
+  flt,
+  if_,
+  inc,
+  index,
+  inline,
+  let_,
+  loop,
+  max,
+  mul,
+  par,
+  set,
+  u,
+  uadd,
+  umul,
+  v,
+  var_,
+  type Expr,
+  type Stmt,
+  type Ty,
 } from '../kir/ir.ts';
 import type { KernelBuilder } from '../kernels/frame.ts';
 import { NEG_INF } from '../wgsl.ts';
@@ -83,26 +107,30 @@ function subgroupMerge(a: LaneMergeArgs): LaneMerge {
     if (!a.m) {
       // plain weights: the lanes' sums and accumulators add
       const l = a.l ? v(a.l(r)) : undefined;
-      lines.push(block(
-        ...(l ? masks.map((k) => inc(l, shuffle(l, k))) : []),
-        loop(cc, u(0), u(DVC), [var_(x, undefined, index(acc, v(cc))), ...masks.map((k) => inc(v(x), shuffle(v(x), k))), set(index(acc, v(cc)), v(x))]),
-      ));
+      lines.push(
+        block(
+          ...(l ? masks.map((k) => inc(l, shuffle(l, k))) : []),
+          loop(cc, u(0), u(DVC), [var_(x, undefined, index(acc, v(cc))), ...masks.map((k) => inc(v(x), shuffle(v(x), k))), set(index(acc, v(cc)), v(x))]),
+        ),
+      );
       continue;
     }
     const [m, l] = [v(a.m(r)), v(a.l!(r))];
-    lines.push(block(
-      var_(mm, undefined, m),
-      ...masks.map((k) => set(v(mm), max(v(mm), shuffle(v(mm), k)))),
-      let_(fl, rescale(m, v(mm))),
-      set(l, mul(l, v(fl))),
-      ...masks.map((k) => inc(l, shuffle(l, k))),
-      loop(cc, u(0), u(DVC), [
-        var_(x, undefined, mul(index(acc, v(cc)), v(fl))),
-        ...masks.map((k) => inc(v(x), shuffle(v(x), k))),
-        set(index(acc, v(cc)), v(x)),
-      ]),
-      set(m, v(mm)),
-    ));
+    lines.push(
+      block(
+        var_(mm, undefined, m),
+        ...masks.map((k) => set(v(mm), max(v(mm), shuffle(v(mm), k)))),
+        let_(fl, rescale(m, v(mm))),
+        set(l, mul(l, v(fl))),
+        ...masks.map((k) => inc(l, shuffle(l, k))),
+        loop(cc, u(0), u(DVC), [
+          var_(x, undefined, mul(index(acc, v(cc)), v(fl))),
+          ...masks.map((k) => inc(v(x), shuffle(v(x), k))),
+          set(index(acc, v(cc)), v(x)),
+        ]),
+        set(m, v(mm)),
+      ),
+    );
   }
   return { lines, shared: [] };
 }
@@ -118,7 +146,16 @@ function sharedMerge(a: LaneMergeArgs): LaneMerge {
   const tag = a.tag ?? '';
   // the rows are folded by a run-time loop: unrolled per row, the merge made lavapipe's compile ~10x slower
   const [wm, wl, wacc, wmax] = ['wm', 'wl', 'wacc', 'wmax'].map((w) => I(`${tag}${w}`)) as [string, string, string, string];
-  const [q, rr, mm, ll, ov, fq, sl, cc] = ['q', 'rr', 'mm', 'll', 'ov', 'fq', 'sl', 'c'].map(I) as [string, string, string, string, string, string, string, string];
+  const [q, rr, mm, ll, ov, fq, sl, cc] = ['q', 'rr', 'mm', 'll', 'ov', 'fq', 'sl', 'c'].map(I) as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   const slots = WG * R;
   const [hasM, hasL] = [a.m !== undefined, a.l !== undefined];
   const shared = [
@@ -143,17 +180,19 @@ function sharedMerge(a: LaneMergeArgs): LaneMerge {
   const weight = (s: Expr): Expr => (hasM ? mul(accAt(s), index(v(wm), s)) : accAt(s));
   const sums: Stmt[] = hasM
     ? [
-      var_(mm, undefined, NEG_INF),
-      loop(q, u(0), u(KL), [set(v(mm), max(v(mm), index(v(wm), slot(v(q), v(rr)))))], { inline: true }),
-      var_(ll, undefined, flt(0)),
-      loop(q, u(0), u(KL), [
-        let_(sl, slot(v(q), v(rr))),
-        let_(fq, rescale(index(v(wm), v(sl)), v(mm))),
-        inc(v(ll), mul(index(v(wl), v(sl)), v(fq))),
-        { k: 'line', body: [set(index(v(wm), v(sl)), v(fq)), { k: 'comment', text: "from here on: the lane's weight" }] },
-      ]),
-    ]
-    : hasL ? [var_(ll, undefined, flt(0)), loop(q, u(0), u(KL), [inc(v(ll), index(v(wl), slot(v(q), v(rr))))], { inline: true })] : [];
+        var_(mm, undefined, NEG_INF),
+        loop(q, u(0), u(KL), [set(v(mm), max(v(mm), index(v(wm), slot(v(q), v(rr)))))], { inline: true }),
+        var_(ll, undefined, flt(0)),
+        loop(q, u(0), u(KL), [
+          let_(sl, slot(v(q), v(rr))),
+          let_(fq, rescale(index(v(wm), v(sl)), v(mm))),
+          inc(v(ll), mul(index(v(wl), v(sl)), v(fq))),
+          { k: 'line', body: [set(index(v(wm), v(sl)), v(fq)), { k: 'comment', text: "from here on: the lane's weight" }] },
+        ]),
+      ]
+    : hasL
+      ? [var_(ll, undefined, flt(0)), loop(q, u(0), u(KL), [inc(v(ll), index(v(wl), slot(v(q), v(rr))))], { inline: true })]
+      : [];
   const fold = loop(rr, u(0), u(R), [
     ...sums,
     loop(cc, u(0), u(DVC), [

@@ -38,11 +38,16 @@ function boundOf(c: Binary, t: string, batch: readonly string[]): KvLength | und
   const ok = (x: Node) => x.dtype === 'i32' && x.axes.every((a) => batch.includes(a));
   const pick = (key: Node, end: Node, inclusive: boolean) => (isKey(key) && ok(end) ? { end, inclusive } : undefined);
   switch (c.fn) {
-    case 'lt': return pick(c.a, c.b, false);
-    case 'le': return pick(c.a, c.b, true);
-    case 'gt': return pick(c.b, c.a, false);
-    case 'ge': return pick(c.b, c.a, true);
-    default: return undefined;
+    case 'lt':
+      return pick(c.a, c.b, false);
+    case 'le':
+      return pick(c.a, c.b, true);
+    case 'gt':
+      return pick(c.b, c.a, false);
+    case 'ge':
+      return pick(c.b, c.a, true);
+    default:
+      return undefined;
   }
 }
 

@@ -70,14 +70,17 @@ export function combination(p: Node, t: string): Combination {
 
 /** The map a leaf of the combination is: a softmax, or plain weights with their mask when written `where(keep, W, 0)`. */
 export function mapOf(leaf: Node): FlashMap {
-  if (leaf.op === 'softmax') return { kind: 'softmax', node: leaf, x: leaf.x, ...(leaf.mask ? { mask: leaf.mask } : {}), ...(leaf.sink ? { sink: leaf.sink } : {}), lse: [], sums: [] };
+  if (leaf.op === 'softmax')
+    return { kind: 'softmax', node: leaf, x: leaf.x, ...(leaf.mask ? { mask: leaf.mask } : {}), ...(leaf.sink ? { sink: leaf.sink } : {}), lse: [], sums: [] };
   if (leaf.op === 'select' && isZero(leaf.b) && leaf.cond.dtype === 'bool') return { kind: 'plain', node: leaf, x: leaf.a, mask: leaf.cond, lse: [], sums: [] };
   return { kind: 'plain', node: leaf, x: leaf, lse: [], sums: [] };
 }
 
 /** The `sum(node, t)` consumers of a map node: its own row sum. */
 export function rowSums(node: Node, t: string, consumers: ReadonlyMap<number, Node[]>): Reduce[] {
-  return (consumers.get(node.id) ?? []).filter((c): c is Reduce => c.op === 'reduce' && c.fn === 'sum' && c.x === node && c.over.length === 1 && c.over[0] === t);
+  return (consumers.get(node.id) ?? []).filter(
+    (c): c is Reduce => c.op === 'reduce' && c.fn === 'sum' && c.x === node && c.over.length === 1 && c.over[0] === t,
+  );
 }
 
 /**
@@ -116,17 +119,27 @@ export function structKey(n: Node, buffer: (n: Node) => string | undefined = () 
   if (b !== undefined) return `buf:${b}`;
   const k = (x: Node) => structKey(x, buffer);
   switch (n.op) {
-    case 'input': return `in:${n.name}`;
-    case 'const': return `c:${n.dtype}:${n.value}`;
-    case 'index': return `i:${n.axis}`;
-    case 'size': return `z:${n.size}`;
-    case 'unary': return `${n.fn}(${k(n.x)})`;
-    case 'cast': return `${n.dtype}(${k(n.x)})`;
-    case 'binary': return `${n.fn}(${k(n.a)},${k(n.b)})`;
-    case 'select': return `where(${k(n.cond)},${k(n.a)},${k(n.b)})`;
-    case 'view': return `view:${JSON.stringify(n.view)}:${n.axes.join(' ')}(${k(n.x)})`;
-    case 'gather': return `gather:${n.axis}(${k(n.src)},${k(n.index)})`;
-    default: return `node:${n.id}`;
+    case 'input':
+      return `in:${n.name}`;
+    case 'const':
+      return `c:${n.dtype}:${n.value}`;
+    case 'index':
+      return `i:${n.axis}`;
+    case 'size':
+      return `z:${n.size}`;
+    case 'unary':
+      return `${n.fn}(${k(n.x)})`;
+    case 'cast':
+      return `${n.dtype}(${k(n.x)})`;
+    case 'binary':
+      return `${n.fn}(${k(n.a)},${k(n.b)})`;
+    case 'select':
+      return `where(${k(n.cond)},${k(n.a)},${k(n.b)})`;
+    case 'view':
+      return `view:${JSON.stringify(n.view)}:${n.axes.join(' ')}(${k(n.x)})`;
+    case 'gather':
+      return `gather:${n.axis}(${k(n.src)},${k(n.index)})`;
+    default:
+      return `node:${n.id}`;
   }
 }
-

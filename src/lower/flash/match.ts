@@ -89,11 +89,12 @@ interface GraphInfo {
  */
 export function findFlash(g: Graph): { matches: FlashMatch[]; misses: FlashMiss[] } {
   const consumers = new Map<number, Node[]>();
-  for (const n of g.nodes) for (const c of new Set(children(n))) {
-    const list = consumers.get(c.id) ?? [];
-    list.push(n);
-    consumers.set(c.id, list);
-  }
+  for (const n of g.nodes)
+    for (const c of new Set(children(n))) {
+      const list = consumers.get(c.id) ?? [];
+      list.push(n);
+      consumers.set(c.id, list);
+    }
   const info: GraphInfo = { g, consumers, isOutput: new Set(g.outputs.map((o) => o.node.id)), byId: new Map(g.nodes.map((n) => [n.id, n])) };
   const matches: FlashMatch[] = [];
   const misses: FlashMiss[] = [];
@@ -159,7 +160,8 @@ const weightsWord = (p: Node) => (p.op === 'softmax' ? 'softmax' : 'attention we
 function matchAt(out: Einsum, p: Node, t: string, info: GraphInfo): FlashMatch | string {
   const ops = out.operands;
   const word = weightsWord(p);
-  if (ops.length !== 2) return `the contraction with the ${word} has ${ops.length} operands; flash needs exactly ${p.op === 'softmax' ? 'softmax' : 'weights'} · V`;
+  if (ops.length !== 2)
+    return `the contraction with the ${word} has ${ops.length} operands; flash needs exactly ${p.op === 'softmax' ? 'softmax' : 'weights'} · V`;
   const value = ops[0] === p ? ops[1]! : ops[0]!;
   if (value === p) return `the ${word} ${p.op === 'softmax' ? 'is' : 'are'} contracted with ${p.op === 'softmax' ? 'itself' : 'themselves'}`;
   const axisWord = p.op === 'softmax' ? 'softmax axis' : 'key axis';
@@ -195,8 +197,21 @@ function matchAt(out: Einsum, p: Node, t: string, info: GraphInfo): FlashMatch |
   const mask = masks.length === 1 ? masks[0] : undefined;
   const length = sameLength(masks.map((x) => kvLength(x, t, batch)));
   return {
-    out, weights: p, maps, combine: comb.skeleton, ...(mask ? { mask } : {}), masks, scores, value, kv: t, vDims, batch, rows,
-    lse: maps.flatMap((m) => m.lse), inner, ...(length ? { length } : {}),
+    out,
+    weights: p,
+    maps,
+    combine: comb.skeleton,
+    ...(mask ? { mask } : {}),
+    masks,
+    scores,
+    value,
+    kv: t,
+    vDims,
+    batch,
+    rows,
+    lse: maps.flatMap((m) => m.lse),
+    inner,
+    ...(length ? { length } : {}),
   };
 }
 
@@ -207,7 +222,8 @@ function matchAt(out: Einsum, p: Node, t: string, info: GraphInfo): FlashMatch |
  */
 function topLevel(out: Einsum, p: Node, maps: FlashMap[], skeleton: Node[], t: string, info: GraphInfo): string | undefined {
   for (const m of maps) {
-    if (m.kind === 'softmax' && (m.node as Softmax).axis !== t) return `the softmax %${m.node.id} normalises over '${(m.node as Softmax).axis}', but the contraction sums over '${t}'`;
+    if (m.kind === 'softmax' && (m.node as Softmax).axis !== t)
+      return `the softmax %${m.node.id} normalises over '${(m.node as Softmax).axis}', but the contraction sums over '${t}'`;
     if (m.kind === 'plain') {
       const why = plainSignal(m, t);
       if (why) return `${why}, so the contraction %${out.id} is not read as attention`;
@@ -225,7 +241,7 @@ function topLevel(out: Einsum, p: Node, maps: FlashMap[], skeleton: Node[], t: s
 }
 
 /** The score contractions under every map's expression, and the elementwise nodes between them (`path`). */
-function scoresOf(maps: FlashMap[], t: string, info: GraphInfo): { scores: FlashScore[]; path: Set<number> } | string {
+function scoresOf(maps: FlashMap[], t: string, _info: GraphInfo): { scores: FlashScore[]; path: Set<number> } | string {
   const path = new Set<number>();
   const found: Einsum[] = [];
   for (const m of maps) {
@@ -278,10 +294,12 @@ function sideInputs(maps: FlashMap[], skeleton: Node[], path: Set<number>): stri
   const inside = new Set<number>([...path, ...skeleton.map((n) => n.id), ...maps.map((m) => m.node.id)]);
   // a coefficient may read a map's own row sum, which the kernel has (`A / (sum(A, t) + ε)` before P·V)
   const sums = new Set(maps.flatMap((m) => m.sums.map((x) => x.id)));
-  for (const n of skeleton) for (const c of children(n)) {
-    if (inside.has(c.id)) continue;
-    if (reaches(c, inside, sums)) return `the coefficient %${c.id} (${c.op}) of the weights depends on the scores or the maps; flash needs coefficients over row axes from other tensors`;
-  }
+  for (const n of skeleton)
+    for (const c of children(n)) {
+      if (inside.has(c.id)) continue;
+      if (reaches(c, inside, sums))
+        return `the coefficient %${c.id} (${c.op}) of the weights depends on the scores or the maps; flash needs coefficients over row axes from other tensors`;
+    }
   return undefined;
 }
 
@@ -328,28 +346,31 @@ function lseOfMaps(maps: FlashMap[], path: Set<number>, info: GraphInfo): { ids:
 function sumsReadByEpilogue(out: Einsum, maps: FlashMap[], skeleton: Node[], info: GraphInfo): string | undefined {
   const chain = epilogueChain(out, info);
   for (const n of skeleton) chain.add(n.id);
-  for (const m of maps) for (const s of m.sums) {
-    const seen = new Set<number>();
-    const stack: Node[] = [s];
-    while (stack.length) {
-      const n = stack.pop()!;
-      if (seen.has(n.id)) continue;
-      seen.add(n.id);
-      if (info.isOutput.has(n.id)) return `the row sum %${s.id} of the weights %${m.node.id} is read by the graph output %${n.id}, so it must be materialised`;
-      for (const c of info.consumers.get(n.id) ?? []) {
-        if (chain.has(c.id)) continue;
-        if (!ELEMENTWISE.has(c.op)) return `the row sum %${s.id} of the weights %${m.node.id} is read by ${c.op} %${c.id}, outside the epilogue of the contraction %${out.id}`;
-        stack.push(c);
+  for (const m of maps)
+    for (const s of m.sums) {
+      const seen = new Set<number>();
+      const stack: Node[] = [s];
+      while (stack.length) {
+        const n = stack.pop()!;
+        if (seen.has(n.id)) continue;
+        seen.add(n.id);
+        if (info.isOutput.has(n.id))
+          return `the row sum %${s.id} of the weights %${m.node.id} is read by the graph output %${n.id}, so it must be materialised`;
+        for (const c of info.consumers.get(n.id) ?? []) {
+          if (chain.has(c.id)) continue;
+          if (!ELEMENTWISE.has(c.op))
+            return `the row sum %${s.id} of the weights %${m.node.id} is read by ${c.op} %${c.id}, outside the epilogue of the contraction %${out.id}`;
+          stack.push(c);
+        }
       }
     }
-  }
   return undefined;
 }
 
 /** The elementwise chain over `out` that its kernel computes (as `groupKernels` walks it): single consumers with out's axes. */
 function epilogueChain(out: Einsum, info: GraphInfo): Set<number> {
   const chain = new Set<number>();
-  for (let root: Node = out; ;) {
+  for (let root: Node = out; ; ) {
     if (info.isOutput.has(root.id)) break;
     const cs: Node[] = info.consumers.get(root.id) ?? [];
     const c: Node | undefined = cs[0];
@@ -385,8 +406,7 @@ function sameLength(lengths: (KvLength | undefined)[]): KvLength | undefined {
 }
 
 function lseOf(c: Node, x: Node, p: Softmax, consumers: Map<number, Node[]>): { reduce: Reduce; select?: Node } | undefined {
-  const isLse = (n: Node | undefined): n is Reduce =>
-    n?.op === 'reduce' && n.fn === 'logsumexp' && n.over.length === 1 && n.over[0] === p.axis;
+  const isLse = (n: Node | undefined): n is Reduce => n?.op === 'reduce' && n.fn === 'logsumexp' && n.over.length === 1 && n.over[0] === p.axis;
   if (!p.mask) return isLse(c) ? { reduce: c } : undefined;
   // where(mask, X, -inf) with the softmax's own mask node
   if (c.op !== 'select' || c.cond !== p.mask || c.a !== x || !isNegInf(c.b)) return undefined;

@@ -7,11 +7,34 @@
 import type { Node } from '../../ir/index.ts';
 import type { PlanKernel, SizeExpr } from '../../runtime/plan.ts';
 import {
-  div, eq, exp, flt, gt, if_, inc, index, inline, let_, loop, max, mul, ne, par, select, set, sub, u, uadd, umul, v, var_,
-  type Expr, type Stmt,
+  div,
+  eq,
+  exp,
+  flt,
+  gt,
+  if_,
+  inc,
+  index,
+  inline,
+  let_,
+  loop,
+  max,
+  mul,
+  ne,
+  par,
+  select,
+  set,
+  sub,
+  u,
+  uadd,
+  umul,
+  v,
+  var_,
+  type Expr,
+  type Stmt,
 } from '../kir/ir.ts';
 import { KernelBuilder } from '../kernels/frame.ts';
-import { axisEnv, axisVar, NEG_INF, rowMajor, Scope, type BufferRef, type Env } from '../wgsl.ts';
+import { axisEnv, axisVar, NEG_INF, rowMajor, Scope, type Env } from '../wgsl.ts';
 import { named, planKernel, type FlashContext } from './context.ts';
 import type { FlashMap } from './match.ts';
 import { logSumExp, sinkDenominator } from './softmax-math.ts';
@@ -36,17 +59,56 @@ export function mergeKernel(ctx: FlashContext, parts: MapPartial[], splitSize: S
   const DVn = kb.count(m.vDims);
   const nSp = typeof splitSize === 'number' ? u(splitSize) : kb.size(splitName);
   const [dv, row, bflat, sp] = [I('dv'), I('row'), I('bflat'), I('sp')];
-  const body = kb.decompose([[bflat, B], [row, Q], [dv, DVn]], kb.gid, I('rest'));
-  body.push(...kb.decompose(m.batch.map((a) => [axisVar(a), kb.size(a)]), v(bflat), I('brest')));
-  body.push(...kb.decompose(m.rows.map((a) => [axisVar(a), kb.size(a)]), v(row), I('rrest')));
-  body.push(...kb.decompose(m.vDims.map((a) => [axisVar(a), kb.size(a)]), v(dv), I('dvrest')));
+  const body = kb.decompose(
+    [
+      [bflat, B],
+      [row, Q],
+      [dv, DVn],
+    ],
+    kb.gid,
+    I('rest'),
+  );
+  body.push(
+    ...kb.decompose(
+      m.batch.map((a) => [axisVar(a), kb.size(a)]),
+      v(bflat),
+      I('brest'),
+    ),
+  );
+  body.push(
+    ...kb.decompose(
+      m.rows.map((a) => [axisVar(a), kb.size(a)]),
+      v(row),
+      I('rrest'),
+    ),
+  );
+  body.push(
+    ...kb.decompose(
+      m.vDims.map((a) => [axisVar(a), kb.size(a)]),
+      v(dv),
+      I('dvrest'),
+    ),
+  );
   const env = axisEnv([...m.batch, ...m.rows, ...m.vDims]);
   const rowLin = uadd(umul(par(uadd(umul(v(sp), B), v(bflat))), Q), v(row));
   const main = new Scope(kb, kb.counter);
   const lines: Stmt[] = [];
   const value = new Map<Node, Expr>();
   const merged = m.maps.map((map, k) => {
-    const one = (map.kind === 'softmax' ? mergeSoftmax : mergePlain)({ kb, I, tag: k === 0 ? '' : `p${k}`, map, part: parts[k]!, main, env, sp, nSp, rowLin, dv, DVn });
+    const one = (map.kind === 'softmax' ? mergeSoftmax : mergePlain)({
+      kb,
+      I,
+      tag: k === 0 ? '' : `p${k}`,
+      map,
+      part: parts[k]!,
+      main,
+      env,
+      sp,
+      nSp,
+      rowLin,
+      dv,
+      DVn,
+    });
     lines.push(...one.lines);
     value.set(map.node, one.o);
     for (const s of map.sums) if (one.rowSum) value.set(s, one.rowSum);
@@ -63,9 +125,10 @@ export function mergeKernel(ctx: FlashContext, parts: MapPartial[], splitSize: S
   body.push(...main.lines, ...lines);
   const total = umul(umul(B, Q), DVn);
   const name = `${ctx.name}_merge`;
-  const how = m.maps.length === 1 && m.maps[0]!.kind === 'softmax'
-    ? 'o = sum_i exp(lse_i - max) o_i / sum_i exp(lse_i - max), then the epilogue'
-    : `per map, softmax: o = sum_i exp(lse_i - max) o_i / sum_i exp(lse_i - max), plain weights: o = sum_i o_i; then the weights' combination and the epilogue`;
+  const how =
+    m.maps.length === 1 && m.maps[0]!.kind === 'softmax'
+      ? 'o = sum_i exp(lse_i - max) o_i / sum_i exp(lse_i - max), then the epilogue'
+      : `per map, softmax: o = sum_i exp(lse_i - max) o_i / sum_i exp(lse_i - max), plain weights: o = sum_i o_i; then the weights' combination and the epilogue`;
   const header = [...headerBase, `split-KV merge over ${typeof splitSize === 'number' ? splitSize : `'${splitName}'`} splits: ${how}`];
   const outs = [ctx.out, ...ctx.lse];
   const wgsl = kb.module({ name, header, out: outs, total, body });
@@ -99,11 +162,13 @@ function mergeSoftmax(a: MergeArgs): MergedMap {
     var_(acc, undefined, flt(0)),
     loop(sp, u(0), nSp, [
       let_(l, index(v(part.l!.ident), rowLin)),
-      inline(if_(ne(v(l), NEG_INF), [
-        let_(w, exp(sub(v(l), v(mx)))),
-        inc(v(den), v(w)),
-        inc(v(acc), mul(v(w), index(v(part.o.ident), rowMajor(rowLin, a.DVn, v(a.dv))))),
-      ])),
+      inline(
+        if_(ne(v(l), NEG_INF), [
+          let_(w, exp(sub(v(l), v(mx)))),
+          inc(v(den), v(w)),
+          inc(v(acc), mul(v(w), index(v(part.o.ident), rowMajor(rowLin, a.DVn, v(a.dv))))),
+        ]),
+      ),
     ]),
   ];
   let scale: Expr = flt(1);

@@ -75,8 +75,15 @@ export const DEFAULT_FLASH_SCHEDULE: Readonly<FlashSchedule> = Object.freeze({
 });
 
 const RANGES: Record<string, [number, number]> = {
-  rows: [1, 8], kvTile: [1, 64], workgroup: [1, 256], kvLanes: [1, 64], dvChunk: [1, 512], maxDvChunk: [1, 1024], maxQCache: [0, 4096],
-  targetWorkgroups: [1, 1 << 20], minTilesPerSplit: [1, 1 << 20],
+  rows: [1, 8],
+  kvTile: [1, 64],
+  workgroup: [1, 256],
+  kvLanes: [1, 64],
+  dvChunk: [1, 512],
+  maxDvChunk: [1, 1024],
+  maxQCache: [0, 4096],
+  targetWorkgroups: [1, 1 << 20],
+  minTilesPerSplit: [1, 1 << 20],
 };
 
 /**
@@ -87,14 +94,16 @@ export function flashSchedule(given: Partial<FlashSchedule> = {}): FlashSchedule
   const s = { ...DEFAULT_FLASH_SCHEDULE, ...given };
   for (const [k, [lo, hi]] of Object.entries(RANGES)) {
     const v = (s as unknown as Record<string, unknown>)[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) fail('USAGE', `flash schedule: ${k} must be an integer in ${lo}..${hi}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi)
+      fail('USAGE', `flash schedule: ${k} must be an integer in ${lo}..${hi}, got ${JSON.stringify(v)}`);
   }
   if (s.split !== 'auto' && (typeof s.split !== 'number' || !Number.isInteger(s.split) || s.split < 1 || s.split > 4096))
     fail('USAGE', `flash schedule: split must be 'auto' or an integer in 1..4096, got ${JSON.stringify(s.split)}`);
   if (s.qkBlock !== 'auto' && (typeof s.qkBlock !== 'number' || !Number.isInteger(s.qkBlock) || s.qkBlock < 1 || s.kvTile % s.qkBlock !== 0))
     fail('USAGE', `flash schedule: qkBlock must be 'auto' or a positive integer dividing kvTile (${s.kvTile}), got ${JSON.stringify(s.qkBlock)}`);
   if (s.workgroup % s.kvLanes !== 0) fail('USAGE', `flash schedule: kvLanes (${s.kvLanes}) must divide workgroup (${s.workgroup})`);
-  for (const k of ['blockMask', 'subgroups'] as const) if (typeof s[k] !== 'boolean') fail('USAGE', `flash schedule: ${k} must be a boolean, got ${JSON.stringify(s[k])}`);
+  for (const k of ['blockMask', 'subgroups'] as const)
+    if (typeof s[k] !== 'boolean') fail('USAGE', `flash schedule: ${k} must be a boolean, got ${JSON.stringify(s[k])}`);
   if (s.subgroups && (s.kvLanes & (s.kvLanes - 1)) !== 0)
     fail('USAGE', `flash schedule: subgroups needs kvLanes to be a power of two (lanes pair up by xor), got kvLanes ${s.kvLanes}`);
   return s;

@@ -40,7 +40,11 @@ function scoreTile(f: FlashFrame, score: FlashScore, regs: ScoreRegs, dkStatic: 
   const qkDims = score.qkDims;
   const qkEnv = axisEnv(qkDims);
   const extents = qkDims.map((a) => kb.size(a));
-  const nest: Nest = (inner) => loopNest(qkDims.map((a, d) => [axisVar(a), extents[d]!] as const), inner);
+  const nest: Nest = (inner) =>
+    loopNest(
+      qkDims.map((a, d) => [axisVar(a), extents[d]!] as const),
+      inner,
+    );
   if (dkStatic === undefined) return { prologue: [], inTile: streamedScores(f, score, regs, qkEnv, nest) };
   const dkFlat = offset({ axes: qkDims }, qkEnv, kb);
   const prologue = cachedQuery(f, score, regs, dkStatic, dkFlat, qkEnv, nest);
@@ -112,7 +116,13 @@ function streamedScores(f: FlashFrame, score: FlashScore, regs: ScoreRegs, qkEnv
     dots.push(inc(index(v(regs.tile(r)), v(j)), kb.product(terms)));
   }
   return [
-    loop(j, u(0), u(geo.TK), rowsOf(geo.R, (r) => set(index(v(regs.tile(r)), v(j)), flt(0))), { inline: true }),
+    loop(
+      j,
+      u(0),
+      u(geo.TK),
+      rowsOf(geo.R, (r) => set(index(v(regs.tile(r)), v(j)), flt(0))),
+      { inline: true },
+    ),
     ...nest([...dkScope.lines, loop(j, u(0), u(geo.TK), [let_(tv, keyAt(f, add(v(t0), v(j)))), ...jScope.lines, ...dots])]),
   ];
 }
@@ -134,16 +144,22 @@ function blockedScores(f: FlashFrame, B: number, score: FlashScore, regs: ScoreR
   const q = (r: number) => index(v(regs.q(r)), dkFlat);
   const rows = Array.from({ length: geo.R }, (_, r) => r);
   return [
-    loop(j, u(0), u(geo.TK), [
-      ...keys.map((b) => let_(tks[b]!, keyAt(f, add(add(v(t0), v(j)), u(b))))),
-      ...jScope.lines,
-      ...rows.map((r) => line(...keys.map((b) => var_(regs.blockDot(r, b), undefined, flt(0))))),
-      ...nest([
-        ...kScope.lines,
-        ...keys.map((b) => let_(regs.blockKv(b), kts[b]!)),
-        ...rows.map((r) => line(...keys.map((b) => inc(v(regs.blockDot(r, b)), qk(f, q(r), v(regs.blockKv(b))))))),
-      ]),
-      ...rows.map((r) => line(...keys.map((b) => set(index(v(regs.tile(r)), add(v(j), u(b))), v(regs.blockDot(r, b)))))),
-    ], { step: B }),
+    loop(
+      j,
+      u(0),
+      u(geo.TK),
+      [
+        ...keys.map((b) => let_(tks[b]!, keyAt(f, add(add(v(t0), v(j)), u(b))))),
+        ...jScope.lines,
+        ...rows.map((r) => line(...keys.map((b) => var_(regs.blockDot(r, b), undefined, flt(0))))),
+        ...nest([
+          ...kScope.lines,
+          ...keys.map((b) => let_(regs.blockKv(b), kts[b]!)),
+          ...rows.map((r) => line(...keys.map((b) => inc(v(regs.blockDot(r, b)), qk(f, q(r), v(regs.blockKv(b))))))),
+        ]),
+        ...rows.map((r) => line(...keys.map((b) => set(index(v(regs.tile(r)), add(v(j), u(b))), v(regs.blockDot(r, b)))))),
+      ],
+      { step: B },
+    ),
   ];
 }

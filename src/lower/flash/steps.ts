@@ -6,8 +6,37 @@
 import { nodesBetween, type Node } from '../../ir/index.ts';
 import type { PlanBuffer } from '../../runtime/plan.ts';
 import {
-  add, and, div, eq, uadd, umul, exp, flt, gt, if_, inc, incr, index, inline, int, let_, loop, lt, max, min, mul, noted, par, select, set, sub, u, v, var_,
-  type Expr, type Stmt,
+  add,
+  and,
+  div,
+  eq,
+  uadd,
+  umul,
+  exp,
+  flt,
+  gt,
+  if_,
+  inc,
+  incr,
+  index,
+  inline,
+  int,
+  let_,
+  loop,
+  lt,
+  max,
+  min,
+  mul,
+  noted,
+  par,
+  select,
+  set,
+  sub,
+  u,
+  v,
+  var_,
+  type Expr,
+  type Stmt,
 } from '../kir/ir.ts';
 import { axisEnv, axisVar, NEG_INF, offset, rowMajor, type BufferRef, type Scope } from '../wgsl.ts';
 import { BLOCK_EMPTY, BLOCK_PARTIAL } from './context.ts';
@@ -26,11 +55,7 @@ export function keyRange(f: FlashFrame): Stmt[] {
   if (m.length) lines.push(keyEnd(f.main, m.length, f.batchEnv, f.T, f.I('tend')));
   if (f.split.on) {
     const per = f.I('per');
-    lines.push(
-      let_(per, div(par(sub(add(nTe, nSp), u(1))), nSp)),
-      let_(lo, mul(v(sp), v(per))),
-      let_(hi, min(add(v(lo), v(per)), nTe)),
-    );
+    lines.push(let_(per, div(par(sub(add(nTe, nSp), u(1))), nSp)), let_(lo, mul(v(sp), v(per))), let_(hi, min(add(v(lo), v(per)), nTe)));
   } else lines.push(let_(lo, u(0)), let_(hi, nTe));
   if (f.ctx.debugTiles) lines.push(var_(f.loaded, undefined, u(0)));
   return lines;
@@ -112,25 +137,26 @@ export function onlineSoftmax(f: FlashFrame): Stmt[] {
   const { j } = f;
   const TK = u(f.geo.TK);
   const lines: Stmt[] = [];
-  for (const g of f.maps) for (let r = 0; r < f.geo.R; r++) {
-    const [mt, alpha, ps, p] = [f.I(`${g.tag}mt${r}`), alphaOf(f, g, r), f.I(`${g.tag}ps${r}`), f.I(`${g.tag}p${r}`)];
-    const s = index(v(g.w(r)), v(j));
-    if (!g.mv) {
-      if (g.lv) lines.push(var_(ps, undefined, flt(0)), loop(j, u(0), TK, [inc(v(ps), s)], { inline: true }), inc(v(g.lv(r)), v(ps)));
-      continue;
+  for (const g of f.maps)
+    for (let r = 0; r < f.geo.R; r++) {
+      const [mt, alpha, ps, p] = [f.I(`${g.tag}mt${r}`), alphaOf(f, g, r), f.I(`${g.tag}ps${r}`), f.I(`${g.tag}p${r}`)];
+      const s = index(v(g.w(r)), v(j));
+      if (!g.mv) {
+        if (g.lv) lines.push(var_(ps, undefined, flt(0)), loop(j, u(0), TK, [inc(v(ps), s)], { inline: true }), inc(v(g.lv(r)), v(ps)));
+        continue;
+      }
+      const [mv, lv] = [g.mv(r), g.lv!(r)];
+      lines.push(
+        var_(mt, undefined, v(mv)),
+        loop(j, u(0), TK, [set(v(mt), max(v(mt), s))], { inline: true }),
+        // with nothing live yet (mt = -inf) the sum and accumulator are 0 and alpha is moot
+        let_(alpha, select(exp(sub(v(mv), v(mt))), flt(1), eq(v(mt), NEG_INF))),
+        var_(ps, undefined, flt(0)),
+        loop(j, u(0), TK, [let_(p, rescale(s, v(mt))), set(s, v(p)), inc(v(ps), v(p))], { inline: true }),
+        set(v(lv), add(mul(v(lv), v(alpha)), v(ps))),
+        set(v(mv), v(mt)),
+      );
     }
-    const [mv, lv] = [g.mv(r), g.lv!(r)];
-    lines.push(
-      var_(mt, undefined, v(mv)),
-      loop(j, u(0), TK, [set(v(mt), max(v(mt), s))], { inline: true }),
-      // with nothing live yet (mt = -inf) the sum and accumulator are 0 and alpha is moot
-      let_(alpha, select(exp(sub(v(mv), v(mt))), flt(1), eq(v(mt), NEG_INF))),
-      var_(ps, undefined, flt(0)),
-      loop(j, u(0), TK, [let_(p, rescale(s, v(mt))), set(s, v(p)), inc(v(ps), v(p))], { inline: true }),
-      set(v(lv), add(mul(v(lv), v(alpha)), v(ps))),
-      set(v(mv), v(mt)),
-    );
-  }
   return lines;
 }
 
@@ -143,7 +169,14 @@ const exactChunks = (f: FlashFrame) => f.geo.dvStatic !== undefined && f.geo.DVC
 /** The statements that split the flat value column `dv` into the value head dims' variables. */
 function valueColumns(f: FlashFrame): { dvFlat: string; decl: Stmt[] } {
   const dvFlat = f.I('dv');
-  const decl = f.m.vDims.length === 1 ? [let_(axisVar(f.m.vDims[0]!), v(dvFlat))] : f.kb.decompose(f.m.vDims.map((a) => [axisVar(a), f.kb.size(a)]), v(dvFlat), f.I('dvrest'));
+  const decl =
+    f.m.vDims.length === 1
+      ? [let_(axisVar(f.m.vDims[0]!), v(dvFlat))]
+      : f.kb.decompose(
+          f.m.vDims.map((a) => [axisVar(a), f.kb.size(a)]),
+          v(dvFlat),
+          f.I('dvrest'),
+        );
   return { dvFlat, decl };
 }
 

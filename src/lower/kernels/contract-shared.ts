@@ -9,8 +9,34 @@
 import type { Node } from '../../ir/index.ts';
 import type { SizeExpr } from '../../runtime/plan.ts';
 import {
-  add, and, arrayOf, barrier, call, cdiv, chain, div, flt, half, if_, inc, index, let_, loop, lt, min, mod, mul, par, select, set, sub, u, v, var_,
-  type Expr, type Stmt,
+  add,
+  and,
+  arrayOf,
+  barrier,
+  call,
+  cdiv,
+  chain,
+  div,
+  flt,
+  half,
+  if_,
+  inc,
+  index,
+  let_,
+  loop,
+  lt,
+  min,
+  mod,
+  mul,
+  par,
+  select,
+  set,
+  sub,
+  u,
+  v,
+  var_,
+  type Expr,
+  type Stmt,
 } from '../kir/ir.ts';
 import { axisVar, Scope, type BufferRef, type Env } from '../wgsl.ts';
 import { WORKGROUP, type KernelBuilder } from './frame.ts';
@@ -49,10 +75,7 @@ export function sharedContractKernel(kb: KernelBuilder, name: string, header: st
   const mBlock = kb.internal(`${m}_block`);
   const nBlock = kb.internal(`${n}_block`);
   const blocks = (ax: string, b: number) => cdiv(kb.size(ax), b);
-  const body = kb.decompose(
-    [...outer.map((a) => [axisVar(a), kb.size(a)] as const), [mBlock, blocks(m, BM)], [nBlock, blocks(n, BN)]],
-    v(kb.internal('wg')),
-  );
+  const body = kb.decompose([...outer.map((a) => [axisVar(a), kb.size(a)] as const), [mBlock, blocks(m, BM)], [nBlock, blocks(n, BN)]], v(kb.internal('wg')));
   const ty = kb.internal('ty');
   const tx = kb.internal('tx');
   body.push(let_(ty, div(v(kb.internal('lid')), u(WN))), let_(tx, mod(v(kb.internal('lid')), u(WN))));
@@ -74,18 +97,23 @@ export function sharedContractKernel(kb: KernelBuilder, name: string, header: st
     ...b.map((x, j) => let_(x, index(v(tileB), add(add(mul(v(kk), u(BN)), mul(v(tx), u(TN))), u(j))))),
     ...acc.flatMap((r, i) => r.map((x, j) => inc(v(x), fma(i, j)))),
   ];
-  body.push(loop(k0, u(0), K, [
-    ...load(aSide, m, mBlock, BM, tileA),
-    ...load(bSide, n, nBlock, BN, tileB),
-    barrier,
-    loop(kk, u(0), u(KC), chunk, { typed: true }),
-    barrier,
-  ], { typed: true, step: KC }));
+  body.push(
+    loop(
+      k0,
+      u(0),
+      K,
+      [...load(aSide, m, mBlock, BM, tileA), ...load(bSide, n, nBlock, BN, tileB), barrier, loop(kk, u(0), u(KC), chunk, { typed: true }), barrier],
+      { typed: true, step: KC },
+    ),
+  );
 
   body.push(...sharedEpilogue(kb, { root, core, out, outer, m, n, TM, TN, BM, BN, mBlock, nBlock, ty, tx, acc }));
 
   const el = f16 ? 'f16' : 'f32';
-  const shared = [{ name: tileA, ty: arrayOf(el, KC * BM) }, { name: tileB, ty: arrayOf(el, KC * BN) }];
+  const shared = [
+    { name: tileA, ty: arrayOf(el, KC * BM) },
+    { name: tileB, ty: arrayOf(el, KC * BN) },
+  ];
   const total = chain('*', [...outer.map((x) => kb.size(x)), blocks(m, BM), blocks(n, BN)], u(1));
   const schedule =
     `schedule: workgroup memory, ${WM}x${WN} invocations × ${TM}x${TN} register tile = ${BM}x${BN} block over (${m}, ${n}), ` +
@@ -140,8 +168,21 @@ function cooperativeLoad(
 function sharedEpilogue(
   kb: KernelBuilder,
   p: {
-    root: Node; core: Einsum; out: BufferRef; outer: string[]; m: string; n: string; TM: number; TN: number; BM: number; BN: number;
-    mBlock: string; nBlock: string; ty: string; tx: string; acc: string[][];
+    root: Node;
+    core: Einsum;
+    out: BufferRef;
+    outer: string[];
+    m: string;
+    n: string;
+    TM: number;
+    TN: number;
+    BM: number;
+    BN: number;
+    mBlock: string;
+    nBlock: string;
+    ty: string;
+    tx: string;
+    acc: string[][];
   },
 ): Stmt[] {
   const { root, core, out, outer, m, n, TM, TN, BM, BN, mBlock, nBlock, ty, tx, acc } = p;

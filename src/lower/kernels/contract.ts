@@ -8,8 +8,35 @@
 import { nodesBetween, REDUCE, type Node } from '../../ir/index.ts';
 import type { SizeExpr } from '../../runtime/plan.ts';
 import {
-  add, and, call, cdiv, chain, eq, exp, flt, gt, if_, inc, inline, let_, log, loopNest, lt, max, min, mul, ne, or, select, set, sub, u, v, var_,
-  type Expr, type Stmt,
+  add,
+  and,
+  call,
+  cdiv,
+  chain,
+  eq,
+  exp,
+  flt,
+  gt,
+  if_,
+  inc,
+  inline,
+  let_,
+  log,
+  loopNest,
+  lt,
+  max,
+  min,
+  mul,
+  ne,
+  or,
+  select,
+  set,
+  sub,
+  u,
+  v,
+  var_,
+  type Expr,
+  type Stmt,
 } from '../kir/ir.ts';
 import { axisVar, literal, NEG_INF, Scope, type BufferRef, type Env } from '../wgsl.ts';
 import { WORKGROUP, type KernelBuilder } from './frame.ts';
@@ -69,9 +96,7 @@ function contractFrame(kb: KernelBuilder, root: Node, core: Core, tile: Tile): C
   const TM = m ? tile[0] : 1;
   const TN = n ? tile[1] : 1;
   const outer = O.filter((a) => a !== m && a !== n);
-  const contracted = core.op === 'einsum'
-    ? [...new Set(core.operands.flatMap((o) => o.axes))].filter((a) => !core.axes.includes(a))
-    : [...core.over];
+  const contracted = core.op === 'einsum' ? [...new Set(core.operands.flatMap((o) => o.axes))].filter((a) => !core.axes.includes(a)) : [...core.over];
   const isInt = core.dtype === 'i32';
   // an einsum sums its products; a reduction accumulates as its op record says
   const combine = core.op === 'reduce' ? REDUCE[core.fn].wgsl : 'sum';
@@ -168,11 +193,14 @@ function epilogue(f: ContractFrame, root: Node, out: BufferRef): Stmt[] {
       });
       const value = epi.value(root, env);
       const inside = [...epi.lines, kb.store(out, env, value)];
-      const guard = [
-        ...(m && TM > 1 ? [lt(f.rows[i]!.raw, kb.size(m))] : []),
-        ...(n && TN > 1 ? [lt(f.cols[j]!.raw, kb.size(n))] : []),
-      ];
-      if (guard.length) stores.push(if_(guard.slice(1).reduce((x, y) => and(x, y), guard[0]!), inside));
+      const guard = [...(m && TM > 1 ? [lt(f.rows[i]!.raw, kb.size(m))] : []), ...(n && TN > 1 ? [lt(f.cols[j]!.raw, kb.size(n))] : [])];
+      if (guard.length)
+        stores.push(
+          if_(
+            guard.slice(1).reduce((x, y) => and(x, y), guard[0]!),
+            inside,
+          ),
+        );
       else stores.push(...inside);
     }
   return [...pre.lines, ...stores];

@@ -4,12 +4,46 @@ import { staticSize } from '../../ir/index.ts';
 import { STORAGE } from '../../runtime/dtypes.ts';
 import type { KernelAbout, PlanFeature, PlanKernel, SizeExpr } from '../../runtime/plan.ts';
 import {
-  add, bytesOf, callsIn, chain, div, eachExpr, field, flt, ge, if_, index, inline, let_, mod, mul, par, set, u, v, var_,
-  type Expr, type Stmt, type Ty,
+  add,
+  bytesOf,
+  callsIn,
+  chain,
+  div,
+  eachExpr,
+  field,
+  flt,
+  ge,
+  if_,
+  index,
+  inline,
+  let_,
+  mod,
+  mul,
+  par,
+  set,
+  u,
+  v,
+  var_,
+  type Expr,
+  type Stmt,
+  type Ty,
 } from '../kir/ir.ts';
 import { cleanup } from '../kir/passes.ts';
 import { renderModule } from '../kir/render.ts';
-import { axisVar, HELPER_CALLS, HELPERS, internalName, offset, product, storeEnv, type BufferRef, type ComputeType, type Env, type Helper, type KernelContext } from '../wgsl.ts';
+import {
+  axisVar,
+  HELPER_CALLS,
+  HELPERS,
+  internalName,
+  offset,
+  product,
+  storeEnv,
+  type BufferRef,
+  type ComputeType,
+  type Env,
+  type Helper,
+  type KernelContext,
+} from '../wgsl.ts';
 
 /** WGSL extensions a kernel may enable besides f16, and the WebGPU feature each needs. */
 type Extension = 'subgroups';
@@ -102,7 +136,11 @@ export class KernelBuilder implements KernelContext {
 
   /** The product of the sizes of `axes` as a u32 expression. */
   count(axes: readonly string[]): Expr {
-    return chain('*', axes.map((a) => this.size(a)), u(1));
+    return chain(
+      '*',
+      axes.map((a) => this.size(a)),
+      u(1),
+    );
   }
 
   /**
@@ -125,7 +163,10 @@ export class KernelBuilder implements KernelContext {
 
   /** `decompose` over axes, declaring the axis variables `_<axis>`. */
   decomposeAxes(axes: readonly string[], from: Expr): Stmt[] {
-    return this.decompose(axes.map((a) => [axisVar(a), this.size(a)] as const), from);
+    return this.decompose(
+      axes.map((a) => [axisVar(a), this.size(a)] as const),
+      from,
+    );
   }
 
   /** bytes of `var<workgroup>` memory the module declares (set by {@link module}) */
@@ -142,7 +183,11 @@ export class KernelBuilder implements KernelContext {
 
   /** The whole WGSL module: the body cleaned up (kir/passes.ts) and rendered with its declarations (kir/render.ts). */
   module(p: {
-    name: string; header: string[]; out: BufferRef | readonly BufferRef[]; total: Expr; body: readonly Stmt[];
+    name: string;
+    header: string[];
+    out: BufferRef | readonly BufferRef[];
+    total: Expr;
+    body: readonly Stmt[];
     /** invocations per workgroup; default {@link WORKGROUP} */
     workgroupSize?: number;
     /** `total` counts workgroups, not invocations: the body sees `internal('wg')` and `internal('lid')` */
@@ -171,7 +216,11 @@ export class KernelBuilder implements KernelContext {
       header: p.header,
       enables: [...(this.f16 ? ['f16'] : []), ...(p.enables ?? [])],
       // the buffer's WGSL element type (i8 lives four to an i32 word)
-      buffers: [...this.reads, ...outs].map((b, i) => ({ name: b.ident, access: i >= this.reads.length ? 'read_write' : 'read', element: STORAGE[b.dtype].wgsl })),
+      buffers: [...this.reads, ...outs].map((b, i) => ({
+        name: b.ident,
+        access: i >= this.reads.length ? 'read_write' : 'read',
+        element: STORAGE[b.dtype].wgsl,
+      })),
       uniforms: { fields: this.uniforms, name: this.internal('sz') },
       workgroup: shared,
       helpers: helpersCalled(p.body, [p.total]).map((h) => HELPERS[h]),
@@ -192,7 +241,10 @@ export class KernelBuilder implements KernelContext {
 /** A plan kernel from a finished builder: reads, then the outputs, as bindings. */
 export function planKernel(kb: KernelBuilder, name: string, wgsl: string, size: number, workgroups: SizeExpr, outs: readonly BufferRef[]): PlanKernel {
   return {
-    name, wgsl, workgroupSize: [size, 1, 1], workgroups,
+    name,
+    wgsl,
+    workgroupSize: [size, 1, 1],
+    workgroups,
     bindings: [...kb.reads.map((b) => ({ buffer: b.name, access: 'read' as const })), ...outs.map((b) => ({ buffer: b.name, access: 'read_write' as const }))],
     uniforms: [...kb.uniforms],
     workgroupStorageBytes: kb.workgroupBytes,

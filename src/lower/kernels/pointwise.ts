@@ -35,7 +35,15 @@ function packedKernel(kb: KernelBuilder, name: string, header: string[], root: N
     const scope = new Scope(kb, kb.counter);
     const x = scope.value(root, env);
     const byte = bin('<<', par(bin('&', call('u32', x), hex(0xff))), u(8 * e));
-    const inner = [...kb.decompose(axes.map((a) => [axisVar(a), kb.size(a)] as const), v(lin), kb.internal('rest')), ...scope.lines, set(v(word), bin('|', v(word), par(byte)))];
+    const inner = [
+      ...kb.decompose(
+        axes.map((a) => [axisVar(a), kb.size(a)] as const),
+        v(lin),
+        kb.internal('rest'),
+      ),
+      ...scope.lines,
+      set(v(word), bin('|', v(word), par(byte))),
+    ];
     body.push(block(let_(lin, add(mul(kb.gid, u(4)), u(e))), if_(lt(v(lin), count), inner)));
   }
   body.push(set(index(v(out.ident), kb.gid), call('bitcast<i32>', v(word))));

@@ -43,12 +43,7 @@ export function softmaxKernel(kb: KernelBuilder, name: string, header: string[],
     return [...lines, ...epi.lines, kb.store(out, env, value)];
   });
   // main.lines last: the passes hoisted their row-invariant values into it
-  body.push(
-    ...main.lines,
-    var_(mxName, 'f32', sink ?? NEG_INF), maxPass,
-    var_(sumName, 'f32', sink ? exp(sub(sink, mx)) : flt(0)), sumPass,
-    writePass,
-  );
+  body.push(...main.lines, var_(mxName, 'f32', sink ?? NEG_INF), maxPass, var_(sumName, 'f32', sink ? exp(sub(sink, mx)) : flt(0)), sumPass, writePass);
   const total = kb.count(rowAxes);
   const schedule = `schedule: one invocation per row of '${core.axis}', three passes (max, sum, write), ${WORKGROUP} per workgroup`;
   const wgsl = kb.module({ name, header: [...header, schedule], out, total, body });

@@ -23,7 +23,13 @@ export function topkKernel(kb: KernelBuilder, name: string, header: string[], ro
   const main = new Scope(kb, kb.counter);
   const isInt = computeType(core.x) === 'i32';
   const ty = isInt ? 'i32' : 'f32';
-  const [prevV, prevI, bestV, bestI, key] = ['prev_val', 'prev_at', 'best_val', 'best_at', 'key'].map((w) => kb.internal(w)) as [string, string, string, string, string];
+  const [prevV, prevI, bestV, bestI, key] = ['prev_val', 'prev_at', 'best_val', 'best_at', 'key'].map((w) => kb.internal(w)) as [
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   const [m, j] = [axisVar(core.axis), axisVar(core.into)];
   const at = call('i32', v(m));
   // one pass: the best entry that ranks after (prev_val, prev_at)
@@ -32,19 +38,27 @@ export function topkKernel(kb: KernelBuilder, name: string, header: string[], ro
   const keyOf: Expr = isInt ? x : select(x, NEG_INF, call('_is_nan', x));
   const after = or(lt(v(key), v(prevV)), and(eq(v(key), v(prevV)), gt(at, v(prevI))));
   const better = or(lt(v(bestI), int(0)), gt(v(key), v(bestV)));
-  const scan = loop(m, u(0), kb.size(core.axis), [
-    ...s.lines, let_(key, keyOf),
-    if_(and(after, better), [set(v(bestV), v(key)), set(v(bestI), at)]),
-  ], { typed: true });
+  const scan = loop(m, u(0), kb.size(core.axis), [...s.lines, let_(key, keyOf), if_(and(after, better), [set(v(bestV), v(key)), set(v(bestI), at)])], {
+    typed: true,
+  });
   // the epilogue sees the winner's position, then the next pass starts after it
   const epi = main.child({ override: (n) => (n === core ? v(bestI) : undefined), loopVars: [j] });
   const value = epi.value(root, env);
-  const pass = loop(j, u(0), kb.size(core.into), [
-    var_(bestV, ty, literal(0, ty)), var_(bestI, 'i32', int(-1)), scan,
-    ...epi.lines, kb.store(out, env, value),
-    // past the axis (k > m) a pass finds nothing and stores -1; the rest must find nothing too
-    if_(ge(v(bestI), int(0)), [set(v(prevV), v(bestV)), set(v(prevI), v(bestI))]),
-  ], { typed: true });
+  const pass = loop(
+    j,
+    u(0),
+    kb.size(core.into),
+    [
+      var_(bestV, ty, literal(0, ty)),
+      var_(bestI, 'i32', int(-1)),
+      scan,
+      ...epi.lines,
+      kb.store(out, env, value),
+      // past the axis (k > m) a pass finds nothing and stores -1; the rest must find nothing too
+      if_(ge(v(bestI), int(0)), [set(v(prevV), v(bestV)), set(v(prevI), v(bestI))]),
+    ],
+    { typed: true },
+  );
   // the first pass ranks after (+inf or the largest i32, position -1): every entry
   const top = isInt ? literal(2147483647, 'i32') : flt(Infinity);
   body.push(...main.lines, var_(prevV, ty, top), var_(prevI, 'i32', int(-1)), pass);

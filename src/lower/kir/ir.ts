@@ -31,10 +31,7 @@ export type Expr =
   | { readonly k: 'paren'; readonly x: Expr };
 
 /** WGSL types of variables: scalars, fixed-size arrays, atomics. */
-export type Ty =
-  | 'f32' | 'f16' | 'i32' | 'u32' | 'bool'
-  | { readonly array: Ty; readonly n: number }
-  | { readonly atomic: 'u32' | 'i32' };
+export type Ty = 'f32' | 'f16' | 'i32' | 'u32' | 'bool' | { readonly array: Ty; readonly n: number } | { readonly atomic: 'u32' | 'i32' };
 
 /** `array<of, n>`. */
 export const arrayOf = (of: Ty, n: number): Ty => ({ array: of, n });
@@ -80,7 +77,14 @@ export type Stmt =
   /** `for (init cond; step) { body }`; `inline` keeps it on one line */
   | { readonly k: 'for'; readonly init: Stmt; readonly cond: Expr; readonly step: Stmt; readonly body: readonly Stmt[]; readonly inline?: boolean }
   /** `if (cond) { then } else { orElse }`; an `orElse` of one `if` is written `else if` */
-  | { readonly k: 'if'; readonly cond: Expr; readonly then: readonly Stmt[]; readonly orElse?: readonly Stmt[]; readonly inline?: boolean; readonly note?: string }
+  | {
+      readonly k: 'if';
+      readonly cond: Expr;
+      readonly then: readonly Stmt[];
+      readonly orElse?: readonly Stmt[];
+      readonly inline?: boolean;
+      readonly note?: string;
+    }
   /** `{ body }`: a scope of its own */
   | { readonly k: 'block'; readonly body: readonly Stmt[] }
   /** statements written on one line (unrolled register blocks, `q = x % n; x = x / n;`) */
@@ -209,11 +213,19 @@ export function noted(s: Stmt, note: string): Stmt {
 /** The direct subexpressions of `e`. */
 export function operands(e: Expr): readonly Expr[] {
   switch (e.k) {
-    case 'lit': case 'name': return [];
-    case 'field': case 'un': case 'paren': return [e.x];
-    case 'bin': return [e.a, e.b];
-    case 'call': return e.args;
-    case 'index': return [e.x, e.i];
+    case 'lit':
+    case 'name':
+      return [];
+    case 'field':
+    case 'un':
+    case 'paren':
+      return [e.x];
+    case 'bin':
+      return [e.a, e.b];
+    case 'call':
+      return e.args;
+    case 'index':
+      return [e.x, e.i];
   }
 }
 
@@ -234,24 +246,37 @@ export function callsIn(e: Expr, out = new Set<string>()): Set<string> {
 /** The expressions a statement holds directly (not those of nested statements). */
 export function exprsOf(s: Stmt): Expr[] {
   switch (s.k) {
-    case 'let': return [s.value];
-    case 'var': return s.value ? [s.value] : [];
-    case 'assign': return [s.target, s.value];
-    case 'incr': return [s.target];
-    case 'for': return [s.cond];
-    case 'if': return [s.cond];
-    case 'call': return [...s.args];
-    default: return [];
+    case 'let':
+      return [s.value];
+    case 'var':
+      return s.value ? [s.value] : [];
+    case 'assign':
+      return [s.target, s.value];
+    case 'incr':
+      return [s.target];
+    case 'for':
+      return [s.cond];
+    case 'if':
+      return [s.cond];
+    case 'call':
+      return [...s.args];
+    default:
+      return [];
   }
 }
 
 /** The statements a statement nests (a loop's init and step come first). */
 export function childStmts(s: Stmt): readonly Stmt[] {
   switch (s.k) {
-    case 'for': return [s.init, s.step, ...s.body];
-    case 'if': return [...s.then, ...(s.orElse ?? [])];
-    case 'block': case 'line': return s.body;
-    default: return [];
+    case 'for':
+      return [s.init, s.step, ...s.body];
+    case 'if':
+      return [...s.then, ...(s.orElse ?? [])];
+    case 'block':
+    case 'line':
+      return s.body;
+    default:
+      return [];
   }
 }
 
@@ -267,8 +292,12 @@ export function eachExpr(stmts: readonly Stmt[], visit: (e: Expr) => void): void
 export function mapExpr(e: Expr, f: (e: Expr) => Expr): Expr {
   let out: Expr = e;
   switch (e.k) {
-    case 'lit': case 'name': break;
-    case 'field': case 'un': case 'paren': {
+    case 'lit':
+    case 'name':
+      break;
+    case 'field':
+    case 'un':
+    case 'paren': {
       const x = mapExpr(e.x, f);
       if (x !== e.x) out = { ...e, x };
       break;
@@ -301,13 +330,23 @@ export function mapStmts(stmts: readonly Stmt[], f: (e: Expr) => Expr): Stmt[] {
   };
   return stmts.map((s): Stmt => {
     switch (s.k) {
-      case 'let': { const value = m(s.value); return value === s.value ? s : { ...s, value }; }
-      case 'var': { if (!s.value) return s; const value = m(s.value); return value === s.value ? s : { ...s, value }; }
+      case 'let': {
+        const value = m(s.value);
+        return value === s.value ? s : { ...s, value };
+      }
+      case 'var': {
+        if (!s.value) return s;
+        const value = m(s.value);
+        return value === s.value ? s : { ...s, value };
+      }
       case 'assign': {
         const [target, value] = [m(s.target), m(s.value)];
         return target === s.target && value === s.value ? s : { ...s, target, value };
       }
-      case 'incr': { const target = m(s.target); return target === s.target ? s : { ...s, target }; }
+      case 'incr': {
+        const target = m(s.target);
+        return target === s.target ? s : { ...s, target };
+      }
       case 'for': {
         const [init, cond, step, body] = [mapStmts([s.init], f)[0]!, m(s.cond), mapStmts([s.step], f)[0]!, list(s.body)];
         return init === s.init && cond === s.cond && step === s.step && body === s.body ? s : { ...s, init, cond, step, body };
@@ -316,12 +355,17 @@ export function mapStmts(stmts: readonly Stmt[], f: (e: Expr) => Expr): Stmt[] {
         const [cond, then, orElse] = [m(s.cond), list(s.then), s.orElse && list(s.orElse)];
         return cond === s.cond && then === s.then && orElse === s.orElse ? s : { ...s, cond, then, ...(orElse ? { orElse } : {}) };
       }
-      case 'block': case 'line': { const body = list(s.body); return body === s.body ? s : { ...s, body }; }
+      case 'block':
+      case 'line': {
+        const body = list(s.body);
+        return body === s.body ? s : { ...s, body };
+      }
       case 'call': {
         const args = s.args.map(m);
         return args.every((x, i) => x === s.args[i]) ? s : { ...s, args };
       }
-      default: return s;
+      default:
+        return s;
     }
   });
 }

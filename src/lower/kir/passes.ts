@@ -38,12 +38,25 @@ function foldLiterals(op: string, a: Expr & { k: 'lit' }, b: Expr & { k: 'lit' }
   const wrap = (x: number) => (a.ty === 'u32' ? x >>> 0 : x | 0);
   let r: number;
   switch (op) {
-    case '+': r = a.v + b.v; break;
-    case '-': r = a.v - b.v; break;
-    case '*': r = Number(BigInt.asIntN(64, BigInt(a.v) * BigInt(b.v)) & 0xffffffffn); break;
-    case '/': if (b.v === 0) return undefined; r = Math.trunc(a.v / b.v); break;
-    case '%': if (b.v === 0) return undefined; r = a.v % b.v; break;
-    default: return undefined;
+    case '+':
+      r = a.v + b.v;
+      break;
+    case '-':
+      r = a.v - b.v;
+      break;
+    case '*':
+      r = Number(BigInt.asIntN(64, BigInt(a.v) * BigInt(b.v)) & 0xffffffffn);
+      break;
+    case '/':
+      if (b.v === 0) return undefined;
+      r = Math.trunc(a.v / b.v);
+      break;
+    case '%':
+      if (b.v === 0) return undefined;
+      r = a.v % b.v;
+      break;
+    default:
+      return undefined;
   }
   r = wrap(r);
   // a negative i32 result stays unfolded: its literal would need parentheses of its own
@@ -57,21 +70,25 @@ function foldNode(e: Expr): Expr {
   const a = e.a.k === 'paren' ? e.a.x : e.a;
   const b = e.b.k === 'paren' ? e.b.x : e.b;
   if (isInt(a) && isInt(b)) return foldLiterals(e.op, a, b) ?? e;
-  const intOp = (isInt(a) || isInt(b));
+  const intOp = isInt(a) || isInt(b);
   switch (e.op) {
     case '*':
       if (intOp && ((isLit(a, 0) && pure(b)) || (isLit(b, 0) && pure(a)))) return isLit(a, 0) ? a : b;
       if (isLit(b, 1)) return e.a;
       if (isLit(a, 1)) return e.b;
       return e;
-    case '/': return intOp && isLit(b, 1) ? e.a : e;
-    case '%': return intOp && isLit(b, 1) && pure(a) ? { k: 'lit', v: 0, ty: (b as Expr & { k: 'lit' }).ty } : e;
+    case '/':
+      return intOp && isLit(b, 1) ? e.a : e;
+    case '%':
+      return intOp && isLit(b, 1) && pure(a) ? { k: 'lit', v: 0, ty: (b as Expr & { k: 'lit' }).ty } : e;
     case '+':
       if (intOp && isLit(b, 0)) return e.a;
       if (intOp && isLit(a, 0)) return e.b;
       return e;
-    case '-': return intOp && isLit(b, 0) ? e.a : e;
-    default: return e;
+    case '-':
+      return intOp && isLit(b, 0) ? e.a : e;
+    default:
+      return e;
   }
 }
 
@@ -89,10 +106,16 @@ export function foldConstants(stmts: readonly Stmt[]): Stmt[] {
 /** `s` with its nested statement lists mapped by `f`. */
 function withChildren(s: Stmt, f: (ss: readonly Stmt[]) => Stmt[]): Stmt {
   switch (s.k) {
-    case 'for': return { ...s, body: f(s.body) };
-    case 'if': return { ...s, then: f(s.then), ...(s.orElse ? { orElse: f(s.orElse) } : {}) };
-    case 'block': case 'line': return { ...s, body: f(s.body) };
-    default: return s;
+    case 'for':
+      return { ...s, body: f(s.body) };
+    case 'if':
+      // biome-ignore lint/suspicious/noThenProperty: an if statement's branch, never awaited
+      return { ...s, then: f(s.then), ...(s.orElse ? { orElse: f(s.orElse) } : {}) };
+    case 'block':
+    case 'line':
+      return { ...s, body: f(s.body) };
+    default:
+      return s;
   }
 }
 
@@ -142,7 +165,8 @@ function renameAliases(list: readonly Stmt[]): Stmt[] {
     const after = flat(cur.slice(j + 1));
     const reads = new Map<string, number>();
     for (const x of after) for (const e of exprsOf(x)) countNames(e, reads);
-    const aElsewhere = after.some((x) => x !== alias && declared(x) === alias.name) || flat(cur.slice(j + 1, i)).some((x) => exprsOf(x).some((e) => namesIn(e).has(alias.name)));
+    const aElsewhere =
+      after.some((x) => x !== alias && declared(x) === alias.name) || flat(cur.slice(j + 1, i)).some((x) => exprsOf(x).some((e) => namesIn(e).has(alias.name)));
     if (reads.get(b) !== 1 || aElsewhere || after.some((x) => declared(x) === b)) continue;
     const a = alias.name;
     cur = cur.filter((x) => x !== alias).map((x, k) => (k === j ? { ...(x as Stmt & { k: 'let' }), name: a } : x));
@@ -164,7 +188,11 @@ function countNames(e: Expr, out: Map<string, number>): void {
  * ends the substitution there.
  */
 function substituteAliases(stmts: readonly Stmt[]): Stmt[] {
-  const vars = new Set(flat(stmts).filter((s) => s.k === 'var').map((s) => (s as Stmt & { k: 'var' }).name));
+  const vars = new Set(
+    flat(stmts)
+      .filter((s) => s.k === 'var')
+      .map((s) => (s as Stmt & { k: 'var' }).name),
+  );
   const aliasable = (e: Expr) => e.k === 'lit' || (e.k === 'name' && !vars.has(e.name));
   /** the map without what a declaration of `d` shadows: entries named d, and entries that read d */
   const without = (m: Map<string, Expr>, d: string | undefined) => {
@@ -203,13 +231,20 @@ function substituteAliases(stmts: readonly Stmt[]): Stmt[] {
 /** `s` with its own expressions (not those of nested statements) mapped by `f`. */
 function mapOwn(s: Stmt, f: (e: Expr) => Expr): Stmt {
   switch (s.k) {
-    case 'let': return { ...s, value: f(s.value) };
-    case 'var': return s.value ? { ...s, value: f(s.value) } : s;
-    case 'assign': return { ...s, target: f(s.target), value: f(s.value) };
-    case 'incr': return { ...s, target: f(s.target) };
-    case 'if': return { ...s, cond: f(s.cond) };
-    case 'call': return { ...s, args: s.args.map(f) };
-    default: return s;
+    case 'let':
+      return { ...s, value: f(s.value) };
+    case 'var':
+      return s.value ? { ...s, value: f(s.value) } : s;
+    case 'assign':
+      return { ...s, target: f(s.target), value: f(s.value) };
+    case 'incr':
+      return { ...s, target: f(s.target) };
+    case 'if':
+      return { ...s, cond: f(s.cond) };
+    case 'call':
+      return { ...s, args: s.args.map(f) };
+    default:
+      return s;
   }
 }
 
@@ -224,7 +259,9 @@ export function varsToLets(stmts: readonly Stmt[]): Stmt[] {
   for (const s of all) for (const e of exprsOf(s)) eachAddress(e, changed);
   const loopVars = new Set(all.filter((s) => s.k === 'for').map((s) => declared((s as Stmt & { k: 'for' }).init)));
   const go = (ss: readonly Stmt[]): Stmt[] =>
-    ss.map((s) => (s.k === 'var' && s.value && !changed.has(s.name) && !loopVars.has(s.name) ? { k: 'let', name: s.name, value: s.value } : withChildren(s, go)));
+    ss.map((s) =>
+      s.k === 'var' && s.value && !changed.has(s.name) && !loopVars.has(s.name) ? { k: 'let', name: s.name, value: s.value } : withChildren(s, go),
+    );
   return go(stmts);
 }
 
@@ -249,16 +286,19 @@ export function removeDeadLets(stmts: readonly Stmt[]): Stmt[] {
       const local = new Set(ss.filter((s) => s.k === 'var').map((s) => (s as Stmt & { k: 'var' }).name));
       // the last statement of the list that reads each local var
       const lastRead = new Map<string, number>();
-      if (local.size) ss.forEach((s, i) => {
-        for (const name of readNames(s)) if (local.has(name)) lastRead.set(name, i);
-      });
-      return ss.filter((s, i) => {
-        const deadLet = s.k === 'let' && !used.has(s.name) && pure(s.value);
-        const target = s.k === 'assign' && s.target.k === 'name' ? s.target.name : undefined;
-        const deadStore = target !== undefined && local.has(target) && pure((s as Stmt & { k: 'assign' }).value) && (lastRead.get(target) ?? -1) <= i;
-        if (deadLet || deadStore) changed = true;
-        return !(deadLet || deadStore);
-      }).map((s) => withChildren(s, prune));
+      if (local.size)
+        ss.forEach((s, i) => {
+          for (const name of readNames(s)) if (local.has(name)) lastRead.set(name, i);
+        });
+      return ss
+        .filter((s, i) => {
+          const deadLet = s.k === 'let' && !used.has(s.name) && pure(s.value);
+          const target = s.k === 'assign' && s.target.k === 'name' ? s.target.name : undefined;
+          const deadStore = target !== undefined && local.has(target) && pure((s as Stmt & { k: 'assign' }).value) && (lastRead.get(target) ?? -1) <= i;
+          if (deadLet || deadStore) changed = true;
+          return !(deadLet || deadStore);
+        })
+        .map((s) => withChildren(s, prune));
     };
     cur = prune(cur);
     if (!changed) return cur;
@@ -301,8 +341,7 @@ export function dropParens(stmts: readonly Stmt[]): Stmt[] {
 const simple = (s: Stmt): boolean => s.k !== 'for' && s.k !== 'if' && s.k !== 'block' && s.k !== 'line';
 
 /** A guard clause: simple statements ending in a jump (`return;`, `break;`, `continue;`). */
-const guard = (body: readonly Stmt[]): boolean =>
-  body.length > 0 && body.every(simple) && ['return', 'break', 'continue'].includes(body.at(-1)!.k);
+const guard = (body: readonly Stmt[]): boolean => body.length > 0 && body.every(simple) && ['return', 'break', 'continue'].includes(body.at(-1)!.k);
 
 /**
  * One statement per line: one-line groups are split; a one-line loop or `if` keeps its line only

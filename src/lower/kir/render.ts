@@ -13,13 +13,22 @@ import type { BinOp, Expr, KernelModule, Stmt, Ty } from './ir.ts';
  * unary operands only, and `&&` and `||` do not mix.
  */
 const LEVEL: Record<BinOp, { level: number; left: boolean; unaryOperands?: boolean }> = {
-  '*': { level: 6, left: true }, '/': { level: 6, left: true }, '%': { level: 6, left: true },
-  '+': { level: 5, left: true }, '-': { level: 5, left: true },
+  '*': { level: 6, left: true },
+  '/': { level: 6, left: true },
+  '%': { level: 6, left: true },
+  '+': { level: 5, left: true },
+  '-': { level: 5, left: true },
   '<<': { level: 4, left: false, unaryOperands: true },
-  '<': { level: 3, left: false }, '<=': { level: 3, left: false }, '>': { level: 3, left: false },
-  '>=': { level: 3, left: false }, '==': { level: 3, left: false }, '!=': { level: 3, left: false },
-  '&': { level: 2, left: true, unaryOperands: true }, '|': { level: 2, left: true, unaryOperands: true },
-  '&&': { level: 1, left: true }, '||': { level: 1, left: true },
+  '<': { level: 3, left: false },
+  '<=': { level: 3, left: false },
+  '>': { level: 3, left: false },
+  '>=': { level: 3, left: false },
+  '==': { level: 3, left: false },
+  '!=': { level: 3, left: false },
+  '&': { level: 2, left: true, unaryOperands: true },
+  '|': { level: 2, left: true, unaryOperands: true },
+  '&&': { level: 1, left: true },
+  '||': { level: 1, left: true },
 };
 
 /** Whether `child` needs parentheses as the `side` operand of `parent`. */
@@ -38,9 +47,12 @@ export function needsParens(parent: BinOp, child: Expr, side: 'a' | 'b'): boolea
 /** A literal's WGSL spelling. */
 function literal(e: Expr & { k: 'lit' }): string {
   switch (e.ty) {
-    case 'bool': return e.v ? 'true' : 'false';
-    case 'u32': return e.hex ? `0x${e.v.toString(16)}u` : `${e.v}u`;
-    case 'i32': return `${e.v}i`;
+    case 'bool':
+      return e.v ? 'true' : 'false';
+    case 'u32':
+      return e.hex ? `0x${e.v.toString(16)}u` : `${e.v}u`;
+    case 'i32':
+      return `${e.v}i`;
     case 'f16': {
       const s = String(e.v);
       return `${/[.e]/.test(s) ? s : `${s}.0`}h`;
@@ -60,13 +72,20 @@ function literal(e: Expr & { k: 'lit' }): string {
  */
 export function renderExpr(e: Expr): string {
   switch (e.k) {
-    case 'lit': return literal(e);
-    case 'name': return e.name;
-    case 'field': return `${renderExpr(e.x)}.${e.field}`;
-    case 'paren': return `(${renderExpr(e.x)})`;
-    case 'un': return `${e.op}${e.x.k === 'bin' ? `(${renderExpr(e.x)})` : renderExpr(e.x)}`;
-    case 'call': return `${e.fn}(${e.args.map(renderExpr).join(', ')})`;
-    case 'index': return `${renderExpr(e.x)}[${renderExpr(e.i)}]`;
+    case 'lit':
+      return literal(e);
+    case 'name':
+      return e.name;
+    case 'field':
+      return `${renderExpr(e.x)}.${e.field}`;
+    case 'paren':
+      return `(${renderExpr(e.x)})`;
+    case 'un':
+      return `${e.op}${e.x.k === 'bin' ? `(${renderExpr(e.x)})` : renderExpr(e.x)}`;
+    case 'call':
+      return `${e.fn}(${e.args.map(renderExpr).join(', ')})`;
+    case 'index':
+      return `${renderExpr(e.x)}[${renderExpr(e.i)}]`;
     case 'bin': {
       const side = (x: Expr, s: 'a' | 'b') => (needsParens(e.op, x, s) ? `(${renderExpr(x)})` : renderExpr(x));
       return `${side(e.a, 'a')} ${e.op} ${side(e.b, 'b')}`;
@@ -94,17 +113,28 @@ function stmtLines(s: Stmt, depth: number): string[] {
   const pad = '  '.repeat(depth);
   const one = (text: string) => [pad + text];
   switch (s.k) {
-    case 'let': return wrapped(pad, `let ${s.name} = `, s.value, ';');
-    case 'var': return s.value ? wrapped(pad, `${varHead(s)} = `, s.value, ';') : one(`${varHead(s)};`);
-    case 'assign': return wrapped(pad, `${renderExpr(s.target)} ${s.op} `, s.value, ';');
-    case 'incr': return one(`${renderExpr(s.target)}++;`);
-    case 'call': return one(`${s.fn}(${s.args.map(renderExpr).join(', ')});`);
-    case 'continue': return one('continue;');
-    case 'break': return one('break;');
-    case 'return': return one('return;');
-    case 'comment': return one(`// ${s.text}`);
-    case 'line': return one(s.body.map(inlineText).join(' '));
-    case 'block': return [pad + '{', ...renderStmts(s.body, depth + 1), pad + '}'];
+    case 'let':
+      return wrapped(pad, `let ${s.name} = `, s.value, ';');
+    case 'var':
+      return s.value ? wrapped(pad, `${varHead(s)} = `, s.value, ';') : one(`${varHead(s)};`);
+    case 'assign':
+      return wrapped(pad, `${renderExpr(s.target)} ${s.op} `, s.value, ';');
+    case 'incr':
+      return one(`${renderExpr(s.target)}++;`);
+    case 'call':
+      return one(`${s.fn}(${s.args.map(renderExpr).join(', ')});`);
+    case 'continue':
+      return one('continue;');
+    case 'break':
+      return one('break;');
+    case 'return':
+      return one('return;');
+    case 'comment':
+      return one(`// ${s.text}`);
+    case 'line':
+      return one(s.body.map(inlineText).join(' '));
+    case 'block':
+      return [pad + '{', ...renderStmts(s.body, depth + 1), pad + '}'];
     case 'for': {
       const head = `for (${inlineText(s.init)} ${renderExpr(s.cond)}; ${inlineText(s.step).replace(/;$/, '')})`;
       if (s.inline) {
@@ -186,11 +216,14 @@ function inlineIf(s: Stmt & { k: 'if' }): string {
 /** A statement written on one line. */
 function inlineText(s: Stmt): string {
   if (s.k === 'if') return inlineIf(s);
-  if (s.k === 'for') return `for (${inlineText(s.init)} ${renderExpr(s.cond)}; ${inlineText(s.step).replace(/;$/, '')}) { ${s.body.map(inlineText).join(' ')} }`;
+  if (s.k === 'for')
+    return `for (${inlineText(s.init)} ${renderExpr(s.cond)}; ${inlineText(s.step).replace(/;$/, '')}) { ${s.body.map(inlineText).join(' ')} }`;
   if (s.k === 'let') return `let ${s.name} = ${renderExpr(s.value)};`;
   if (s.k === 'var') return `${varHead(s)}${s.value ? ` = ${renderExpr(s.value)}` : ''};`;
   if (s.k === 'assign') return `${renderExpr(s.target)} ${s.op} ${renderExpr(s.value)};`;
-  return stmtLines(s, 0).map((l) => l.trim()).join(' ');
+  return stmtLines(s, 0)
+    .map((l) => l.trim())
+    .join(' ');
 }
 
 /**

@@ -15,10 +15,22 @@ import { SequenceLengths } from './lengths.ts';
 
 /** The cached tensors of the built-in layouts: name, axes (t = the token axis), the row axis an int8 scale covers. */
 export const CACHE_LAYOUTS = {
-  mha: [['k', 'b h t d', 'd'], ['v', 'b h t dv', 'dv']],
-  gqa: [['k', 'b g t d', 'd'], ['v', 'b g t dv', 'dv']],
-  mqa: [['k', 'b t d', 'd'], ['v', 'b t dv', 'dv']],
-  mla: [['c_kv', 'b t dc', 'dc'], ['k_rope', 'b t dr', 'dr']],
+  mha: [
+    ['k', 'b h t d', 'd'],
+    ['v', 'b h t dv', 'dv'],
+  ],
+  gqa: [
+    ['k', 'b g t d', 'd'],
+    ['v', 'b g t dv', 'dv'],
+  ],
+  mqa: [
+    ['k', 'b t d', 'd'],
+    ['v', 'b t dv', 'dv'],
+  ],
+  mla: [
+    ['c_kv', 'b t dc', 'dc'],
+    ['k_rope', 'b t dr', 'dr'],
+  ],
 } as const satisfies Record<string, readonly (readonly [string, string, string])[]>;
 
 /** A built-in cache layout: mha, gqa, mqa (k and v) or mla (DeepSeek-V2's latent c_kv and k_rope). */
@@ -56,12 +68,18 @@ export function rowsCount(what: string, name: string, v: RunValue, axes: readonl
   if (v instanceof DeviceTensor) {
     const want = axes.map((a) => (a === token ? undefined : dims[a]));
     if (v.shape.length !== axes.length || !v.shape.every((n, i) => want[i] === undefined || n === want[i]))
-      fail('BAD_INPUT', `${what}: new rows '${name}' must be [${axes.map((a) => (a === token ? 's' : `${a}=${dims[a]}`)).join(', ')}], got tensor ${v.describe()}`);
+      fail(
+        'BAD_INPUT',
+        `${what}: new rows '${name}' must be [${axes.map((a) => (a === token ? 's' : `${a}=${dims[a]}`)).join(', ')}], got tensor ${v.describe()}`,
+      );
     return v.shape[axes.indexOf(token)]!;
   }
   const len = (v as HostArray)?.length;
   if (typeof len !== 'number' || per === 0 || len % per !== 0)
-    fail('BAD_INPUT', `${what}: new rows '${name}' must hold s × ${per} values ([${axes.map((a) => (a === token ? 's' : a)).join(' ')}]), got ${typeof len === 'number' ? `${len}` : typeof v}`);
+    fail(
+      'BAD_INPUT',
+      `${what}: new rows '${name}' must hold s × ${per} values ([${axes.map((a) => (a === token ? 's' : a)).join(' ')}]), got ${typeof len === 'number' ? `${len}` : typeof v}`,
+    );
   return len / per;
 }
 
@@ -102,7 +120,13 @@ export class KvCache {
     for (const { name, spec, dim } of this.specs) {
       if (this.dtype === 'int8') {
         tensors[`${name}_q`] = zeros(runtime, 'i8', spec.axes, dims, `${name}_q`);
-        tensors[`${name}_scale`] = zeros(runtime, 'f32', spec.axes.filter((a) => a !== dim), dims, `${name}_scale`);
+        tensors[`${name}_scale`] = zeros(
+          runtime,
+          'f32',
+          spec.axes.filter((a) => a !== dim),
+          dims,
+          `${name}_scale`,
+        );
       } else tensors[name] = zeros(runtime, spec.dtype, spec.axes, dims, name);
     }
     this.tensors = tensors;
@@ -125,8 +149,10 @@ export class KvCache {
     }
     const rowLen = axes.slice(at + 1).reduce((p, a) => p * dims[a]!, 1);
     const dtype = this.dtype === 'f16' ? 'f16' : 'f32';
-    if (this.dtype === 'f16' && rowLen % 2) fail('BAD_SIZE', `${what}: an f16 cache row is written in whole 4-byte words, so its length (${rowLen}) must be even`);
-    if (this.dtype === 'int8' && rowLen % 4) fail('BAD_SIZE', `${what}: an int8 cache row is written in whole 4-byte words, so its length (${rowLen}) must be a multiple of 4`);
+    if (this.dtype === 'f16' && rowLen % 2)
+      fail('BAD_SIZE', `${what}: an f16 cache row is written in whole 4-byte words, so its length (${rowLen}) must be even`);
+    if (this.dtype === 'int8' && rowLen % 4)
+      fail('BAD_SIZE', `${what}: an int8 cache row is written in whole 4-byte words, so its length (${rowLen}) must be a multiple of 4`);
     const spec: CacheTensorSpec = { name, axes, dtype };
     const plan = this.dtype === 'int8' ? appendInt8Plan(spec, this.token, this.rowsAxis) : appendWordsPlan(spec, this.token, this.rowsAxis);
     return { name, spec, plan, dim: axes[axes.length - 1]! };
@@ -149,16 +175,19 @@ export class KvCache {
     if (unknown.length) fail('BAD_INPUT', `${what}: unknown tensor '${unknown[0]}' (the cache holds ${this.specs.map((x) => x.name).join(', ')})`);
     let s: number | undefined;
     for (const { name, spec } of this.specs) {
-      if (rows[name] === undefined) fail('BAD_INPUT', `${what}: missing new rows '${name}' [${spec.axes.map((a) => (a === this.token ? this.rowsAxis : a)).join(' ')}]`);
+      if (rows[name] === undefined)
+        fail('BAD_INPUT', `${what}: missing new rows '${name}' [${spec.axes.map((a) => (a === this.token ? this.rowsAxis : a)).join(' ')}]`);
       const n = rowsCount(what, name, rows[name]!, spec.axes, this.dims, this.token);
-      if (s !== undefined && n !== s) fail('BAD_INPUT', `${what}: every tensor appends the same number of rows; '${this.specs[0]!.name}' has ${s}, '${name}' has ${n}`);
+      if (s !== undefined && n !== s)
+        fail('BAD_INPUT', `${what}: every tensor appends the same number of rows; '${this.specs[0]!.name}' has ${s}, '${name}' has ${n}`);
       s = n;
     }
     const { counts, value } = this.seq.counts(what, opts.counts, s!);
     const dims = { ...this.dims, [this.rowsAxis]: s! };
     const run = this.seq.runOptions(opts.session);
     for (const { name, plan } of this.specs) {
-      const cache: Record<string, DeviceTensor> = this.dtype === 'int8' ? { cache_q: this.tensors[`${name}_q`]!, cache_scale: this.tensors[`${name}_scale`]! } : { cache: this.tensors[name]! };
+      const cache: Record<string, DeviceTensor> =
+        this.dtype === 'int8' ? { cache_q: this.tensors[`${name}_q`]!, cache_scale: this.tensors[`${name}_scale`]! } : { cache: this.tensors[name]! };
       await runPlan(plan, { rows: rows[name]!, ...cache, kv_len: this.kvLen, counts: value }, sizesFor(plan, dims), run);
     }
     await this.seq.advanceBy(counts, value, run);

@@ -41,7 +41,11 @@ export function splitAxes(spec: CacheTensorSpec, token: string): { heads: string
 
 /** A plan kernel; `what` (also its header comment) is its description for explain(). */
 function kernel(name: string, wgsl: string[], what: readonly string[], workgroups: SizeExpr, bindings: PlanKernel['bindings'], uniforms: string[]): PlanKernel {
-  const about = { title: `einattn kernel ${name}: ${what[0]}`, computes: what.slice(1), schedule: `schedule: hand-written runtime kernel, ${WG} invocations per workgroup` };
+  const about = {
+    title: `einattn kernel ${name}: ${what[0]}`,
+    computes: what.slice(1),
+    schedule: `schedule: hand-written runtime kernel, ${WG} invocations per workgroup`,
+  };
   return { name, wgsl: wgsl.join('\n') + '\n', workgroupSize: [WG, 1, 1], workgroups, bindings, uniforms, workgroupStorageBytes: 0, about };
 }
 
@@ -72,7 +76,12 @@ export function appendWordsPlan(spec: CacheTensorSpec, token: string, rowsAxis: 
     'cache[b, h, kv_len[b] + i, :] = rows[b, h, i, :] for i < counts[b], up to the capacity t; nothing else is touched',
   ];
   const wgsl = [
-    ...PREAMBLE('kv_append_words', ['b', 'h', 's', 't', 'w'], ['read> rows: array<u32>', 'read_write> cache: array<u32>', 'read> kv_len: array<i32>', 'read> counts: array<i32>'], what),
+    ...PREAMBLE(
+      'kv_append_words',
+      ['b', 'h', 's', 't', 'w'],
+      ['read> rows: array<u32>', 'read_write> cache: array<u32>', 'read> kv_len: array<i32>', 'read> counts: array<i32>'],
+      what,
+    ),
     '  if (_gid >= _sz.b * _sz.h * _sz.s * _sz.w) { return; }',
     '  let word = _gid % _sz.w;',
     '  let i = (_gid / _sz.w) % _sz.s;',
@@ -89,15 +98,28 @@ export function appendWordsPlan(spec: CacheTensorSpec, token: string, rowsAxis: 
   return plan(
     'kv_append_words',
     [...spec.axes, rowsAxis],
-    [{ name: h, expr: prod(heads) }, { name: w, expr: ['div', ['*', prod(row), bytes], 4] }],
+    [
+      { name: h, expr: prod(heads) },
+      { name: w, expr: ['div', ['*', prod(row), bytes], 4] },
+    ],
     [
       { name: 'rows', dtype: spec.dtype, shape: [...rowAxes], role: 'input', axes: [...rowAxes] },
       { name: 'cache', dtype: spec.dtype, shape: [...spec.axes], role: 'input', axes: [...spec.axes] },
       ...lenBuffers(b!),
     ],
-    kernel('kv_append_words', wgsl, what, ['cdiv', count, WG], [
-      { buffer: 'rows', access: 'read' }, { buffer: 'cache', access: 'read_write' }, { buffer: 'kv_len', access: 'read' }, { buffer: 'counts', access: 'read' },
-    ], [b!, h, rowsAxis, token, w]),
+    kernel(
+      'kv_append_words',
+      wgsl,
+      what,
+      ['cdiv', count, WG],
+      [
+        { buffer: 'rows', access: 'read' },
+        { buffer: 'cache', access: 'read_write' },
+        { buffer: 'kv_len', access: 'read' },
+        { buffer: 'counts', access: 'read' },
+      ],
+      [b!, h, rowsAxis, token, w],
+    ),
   );
 }
 
@@ -118,7 +140,18 @@ export function appendInt8Plan(spec: CacheTensorSpec, token: string, rowsAxis: s
     'scale = max|x| / 127; q = round(x / scale) (0 for an all-zero row); four q per word, little-endian',
   ];
   const wgsl = [
-    ...PREAMBLE('kv_append_int8', ['b', 'h', 's', 't', 'd'], ['read> rows: array<f32>', 'read_write> cache_q: array<u32>', 'read_write> cache_scale: array<f32>', 'read> kv_len: array<i32>', 'read> counts: array<i32>'], what),
+    ...PREAMBLE(
+      'kv_append_int8',
+      ['b', 'h', 's', 't', 'd'],
+      [
+        'read> rows: array<f32>',
+        'read_write> cache_q: array<u32>',
+        'read_write> cache_scale: array<f32>',
+        'read> kv_len: array<i32>',
+        'read> counts: array<i32>',
+      ],
+      what,
+    ),
     '  if (_gid >= _sz.b * _sz.h * _sz.s) { return; }',
     '  let i = _gid % _sz.s;',
     '  let bh = _gid / _sz.s;',
@@ -154,17 +187,30 @@ export function appendInt8Plan(spec: CacheTensorSpec, token: string, rowsAxis: s
   return plan(
     'kv_append_int8',
     [...spec.axes, rowsAxis],
-    [{ name: h, expr: prod(heads) }, { name: d, expr: prod(row) }],
+    [
+      { name: h, expr: prod(heads) },
+      { name: d, expr: prod(row) },
+    ],
     [
       { name: 'rows', dtype: 'f32', shape: [...rowAxes], role: 'input', axes: [...rowAxes] },
       { name: 'cache_q', dtype: 'i8', shape: [...spec.axes], role: 'input', axes: [...spec.axes] },
       { name: 'cache_scale', dtype: 'f32', shape: [...scaleAxes], role: 'input', axes: [...scaleAxes] },
       ...lenBuffers(b!),
     ],
-    kernel('kv_append_int8', wgsl, what, ['cdiv', ['*', b!, h, rowsAxis], WG], [
-      { buffer: 'rows', access: 'read' }, { buffer: 'cache_q', access: 'read_write' }, { buffer: 'cache_scale', access: 'read_write' },
-      { buffer: 'kv_len', access: 'read' }, { buffer: 'counts', access: 'read' },
-    ], [b!, h, rowsAxis, token, d]),
+    kernel(
+      'kv_append_int8',
+      wgsl,
+      what,
+      ['cdiv', ['*', b!, h, rowsAxis], WG],
+      [
+        { buffer: 'rows', access: 'read' },
+        { buffer: 'cache_q', access: 'read_write' },
+        { buffer: 'cache_scale', access: 'read_write' },
+        { buffer: 'kv_len', access: 'read' },
+        { buffer: 'counts', access: 'read' },
+      ],
+      [b!, h, rowsAxis, token, d],
+    ),
   );
 }
 
@@ -187,7 +233,12 @@ export function appendPagedPlan(spec: CacheTensorSpec, rowsAxis: string, b = 'b'
     'token p = kv_len[b] + i of sequence b lives in block block_table[b, p / blk] at offset p % blk (i < counts[b])',
   ];
   const wgsl = [
-    ...PREAMBLE('kv_append_paged', ['b', 'h', 's', 'n', 'blk', 'm', 'w'], ['read> rows: array<u32>', 'read_write> pool: array<u32>', 'read> block_table: array<i32>', 'read> kv_len: array<i32>', 'read> counts: array<i32>'], what),
+    ...PREAMBLE(
+      'kv_append_paged',
+      ['b', 'h', 's', 'n', 'blk', 'm', 'w'],
+      ['read> rows: array<u32>', 'read_write> pool: array<u32>', 'read> block_table: array<i32>', 'read> kv_len: array<i32>', 'read> counts: array<i32>'],
+      what,
+    ),
     '  if (_gid >= _sz.b * _sz.h * _sz.s * _sz.w) { return; }',
     '  let word = _gid % _sz.w;',
     '  let i = (_gid / _sz.w) % _sz.s;',
@@ -206,17 +257,30 @@ export function appendPagedPlan(spec: CacheTensorSpec, rowsAxis: string, b = 'b'
   return plan(
     'kv_append_paged',
     [...spec.axes, b, m, rowsAxis],
-    [{ name: h, expr: prod(heads) }, { name: w, expr: ['div', ['*', prod(row), bytes], 4] }],
+    [
+      { name: h, expr: prod(heads) },
+      { name: w, expr: ['div', ['*', prod(row), bytes], 4] },
+    ],
     [
       { name: 'rows', dtype: spec.dtype, shape: [...rowAxes], role: 'input', axes: [...rowAxes] },
       { name: 'pool', dtype: spec.dtype, shape: [...spec.axes], role: 'input', axes: [...spec.axes] },
       { name: 'block_table', dtype: 'i32', shape: [b, m], role: 'input', axes: [b, m] },
       ...lenBuffers(b),
     ],
-    kernel('kv_append_paged', wgsl, what, ['cdiv', ['*', b, h, rowsAxis, w], WG], [
-      { buffer: 'rows', access: 'read' }, { buffer: 'pool', access: 'read_write' }, { buffer: 'block_table', access: 'read' },
-      { buffer: 'kv_len', access: 'read' }, { buffer: 'counts', access: 'read' },
-    ], [b, h, rowsAxis, n!, blk, m, w]),
+    kernel(
+      'kv_append_paged',
+      wgsl,
+      what,
+      ['cdiv', ['*', b, h, rowsAxis, w], WG],
+      [
+        { buffer: 'rows', access: 'read' },
+        { buffer: 'pool', access: 'read_write' },
+        { buffer: 'block_table', access: 'read' },
+        { buffer: 'kv_len', access: 'read' },
+        { buffer: 'counts', access: 'read' },
+      ],
+      [b, h, rowsAxis, n!, blk, m, w],
+    ),
   );
 }
 
@@ -232,7 +296,23 @@ export function advancePlan(b = 'b'): ExecPlan {
     '  kv_len[_gid] = kv_len[_gid] + counts[_gid];',
     '}',
   ];
-  return plan('kv_advance', [b], [], lenBuffers(b), kernel('kv_advance', wgsl, what, ['cdiv', b, WG], [{ buffer: 'kv_len', access: 'read_write' }, { buffer: 'counts', access: 'read' }], [b]));
+  return plan(
+    'kv_advance',
+    [b],
+    [],
+    lenBuffers(b),
+    kernel(
+      'kv_advance',
+      wgsl,
+      what,
+      ['cdiv', b, WG],
+      [
+        { buffer: 'kv_len', access: 'read_write' },
+        { buffer: 'counts', access: 'read' },
+      ],
+      [b],
+    ),
+  );
 }
 
 /**

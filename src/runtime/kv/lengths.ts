@@ -20,7 +20,8 @@ export function checkCounts(what: string, lengths: Int32Array, counts: ArrayLike
   for (let b = 0; b < lengths.length; b++) {
     const c = counts[b]!;
     if (!Number.isInteger(c) || c < 0 || c > s) fail('BAD_INPUT', `${what}: counts[${b}] = ${c}; each sequence appends 0..${s} of the ${s} new rows`);
-    if (lengths[b]! + c > capacity) fail('BAD_SIZE', `${what}: sequence ${b} holds ${lengths[b]} tokens; appending ${c} more would exceed its capacity of ${capacity} (t)`);
+    if (lengths[b]! + c > capacity)
+      fail('BAD_SIZE', `${what}: sequence ${b} holds ${lengths[b]} tokens; appending ${c} more would exceed its capacity of ${capacity} (t)`);
     out[b] = c;
   }
   return out;

@@ -8,7 +8,7 @@ import { fail } from '../../errors.ts';
 import type { Runtime } from '../device.ts';
 import { runPlan, type RunValue } from '../execute.ts';
 import type { ExecPlan } from '../plan.ts';
-import { DeviceTensor, upload, writeWords, zeros } from '../tensor.ts';
+import { type DeviceTensor, upload, writeWords, zeros } from '../tensor.ts';
 import { rowsCount, type AppendOptions } from './cache.ts';
 import { appendPagedPlan, sizesFor } from './kernels.ts';
 import { SequenceLengths } from './lengths.ts';
@@ -35,7 +35,11 @@ export class FreeListAllocator implements BlockAllocator {
     return this.free.length;
   }
   allocate(seq: number, count: number): number[] {
-    if (count > this.free.length) fail('LIMIT', `paged KV cache: sequence ${seq} needs ${count} more blocks but only ${this.free.length} of the pool's ${this.blocks} (n) are free; free finished sequences or grow n`);
+    if (count > this.free.length)
+      fail(
+        'LIMIT',
+        `paged KV cache: sequence ${seq} needs ${count} more blocks but only ${this.free.length} of the pool's ${this.blocks} (n) are free; free finished sequences or grow n`,
+      );
     return Array.from({ length: count }, () => this.free.pop()!);
   }
   release(blocks: readonly number[]): void {
@@ -53,7 +57,10 @@ export interface PagedKvCacheOptions {
   allocator?: BlockAllocator;
 }
 
-const POOLS = [['k_cache', 'k', 'd'], ['v_cache', 'v', 'dv']] as const;
+const POOLS = [
+  ['k_cache', 'k', 'd'],
+  ['v_cache', 'v', 'dv'],
+] as const;
 
 /**
  * A paged GQA cache: pools k_cache [n g blk d], v_cache [n g blk dv], block_table [b m] and
@@ -82,7 +89,8 @@ export class PagedKvCache {
     }
     const dtype = opts.dtype ?? 'f32';
     if (dtype !== 'f32' && dtype !== 'f16') fail('DTYPE', `PagedKvCache: dtype must be 'f32' or 'f16', got ${JSON.stringify(dtype)}`);
-    if (dtype === 'f16' && (dims.d % 2 || dims.dv % 2)) fail('BAD_SIZE', `PagedKvCache: f16 rows are written in whole words, so d (${dims.d}) and dv (${dims.dv}) must be even`);
+    if (dtype === 'f16' && (dims.d % 2 || dims.dv % 2))
+      fail('BAD_SIZE', `PagedKvCache: f16 rows are written in whole words, so d (${dims.d}) and dv (${dims.dv}) must be even`);
     this.dims = dims;
     this.allocator = opts.allocator ?? new FreeListAllocator(dims.n);
     const make = (name: string, dim: string) => zeros(runtime, dtype, ['n', 'g', 'blk', dim], dims, name);
@@ -147,7 +155,12 @@ export class PagedKvCache {
     const run = this.seq.runOptions(opts.session);
     const sizes = { ...this.dims, s: s! };
     for (const [pool, name] of POOLS) {
-      await runPlan(this.plans[name], { rows: rows[name]!, pool: this.pools[pool], block_table: this.blockTable, kv_len: this.kvLen, counts: value }, sizesFor(this.plans[name], sizes), run);
+      await runPlan(
+        this.plans[name],
+        { rows: rows[name]!, pool: this.pools[pool], block_table: this.blockTable, kv_len: this.kvLen, counts: value },
+        sizesFor(this.plans[name], sizes),
+        run,
+      );
     }
     await this.seq.advanceBy(counts, value, run);
   }
