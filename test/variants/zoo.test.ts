@@ -103,6 +103,61 @@ describe('the zoo against its papers, in the interpreter', () => {
 
 describe('metamorphic relations', () => {
   const dims = { b: 2, h: 3, s: 5, t: 9, d: 6, dv: 4 };
+  /** The rows of x [b h n w] at positions `keep` of n, as a [b h keep.length w] array. */
+  const rows = (x: ArrayLike<number>, n: number, w: number, keep: number[]) =>
+    Float64Array.from({ length: dims.b * dims.h * keep.length * w }, (_, i) => {
+      const c = i % w;
+      const j = Math.floor(i / w) % keep.length;
+      const bh = Math.floor(i / (w * keep.length));
+      return x[(bh * n + keep[j]!) * w + c]!;
+    });
+  test('sigmoid has no normaliser: the output over all keys is the sum over two halves of them (fixed bias)', () => {
+    const g = sigmoidAttention({ bias: -1 });
+    const x = inputsFor(g, dims, 3);
+    const halves = [
+      [0, 1, 2, 3],
+      [4, 5, 6, 7, 8],
+    ].map((keep) => interpret(g, { q: x.q!, k: rows(x.k!, dims.t, dims.d, keep), v: rows(x.v!, dims.t, dims.dv, keep) }, { ...dims, t: keep.length }).o!.data);
+    expectClose(
+      interpret(g, x, dims).o!.data,
+      halves[0]!.map((y, i) => y + halves[1]![i]!),
+      1e-12,
+    );
+  });
+  test('linear attention without a mask ignores the order of the keys', () => {
+    const g = linearAttention();
+    const x = inputsFor(g, dims, 4);
+    const order = [3, 8, 0, 5, 1, 7, 2, 6, 4];
+    const shuffled = { q: x.q!, k: rows(x.k!, dims.t, dims.d, order), v: rows(x.v!, dims.t, dims.dv, order) };
+    expectClose(interpret(g, shuffled, dims).o!.data, interpret(g, x, dims).o!.data, 1e-12);
+  });
+  test('relbias with a zero table is MHA; with table[h, R + δ] = −slope[h]·|δ| and R ≥ every distance it is ALiBi', () => {
+    const opts = { causal: true };
+    const x = inputsFor(relbias(opts), { ...dims, r: 21 }, 5);
+    const base = { q: x.q!, k: x.k!, v: x.v! };
+    expectClose(
+      interpret(relbias(opts), { ...base, rel_bias: new Float64Array(dims.h * 21) }, { ...dims, r: 21 }).o!.data,
+      interpret(mha(opts), base, dims).o!.data,
+      1e-12,
+    );
+    const slopes = [0.5, 0.25, 0.125];
+    const table = Float64Array.from({ length: dims.h * 21 }, (_, i) => -slopes[Math.floor(i / 21)]! * Math.abs((i % 21) - 10));
+    const alibi = interpret(mha({ ...opts, alibi: true }), { ...base, slopes }, dims).o!.data;
+    expectClose(interpret(relbias(opts), { ...base, rel_bias: table }, { ...dims, r: 21 }).o!.data, alibi, 1e-12);
+  });
+  test('fox with no forgetting (log_f = 0) is causal MHA; with a constant gate −a it is causal ALiBi of slope a', () => {
+    const x = inputsFor(fox(), dims, 6);
+    const base = { q: x.q!, k: x.k!, v: x.v! };
+    const zero = new Float64Array(dims.b * dims.h * dims.t);
+    expectClose(interpret(fox(), { ...base, log_f: zero }, dims).o!.data, interpret(mha({ causal: true }), base, dims).o!.data, 1e-12);
+    const alibi = interpret(mha({ causal: true, alibi: true }), { ...base, slopes: [0.3, 0.3, 0.3] }, dims).o!.data;
+    expectClose(interpret(fox(), { ...base, log_f: zero.map(() => -0.3) }, dims).o!.data, alibi, 1e-12);
+  });
+  test('moba reading at least as many blocks as there are is causal MHA', () => {
+    const x = inputsFor(moba(), { ...dims, blk: 2 }, 7);
+    const base = { q: x.q!, k: x.k!, v: x.v! };
+    expectClose(interpret(moba({ topk: 5 }), base, { ...dims, blk: 2 }).o!.data, interpret(mha({ causal: true }), base, dims).o!.data, 1e-12);
+  });
   test('diff with lam = 0 is MHA on (q1, k1, v); with q2 = q1, k2 = k1 it is (1 − lam)·MHA', () => {
     const x = inputsFor(diff({ causal: true }), dims, 1);
     const base = interpret(mha({ causal: true }), { q: x.q1!, k: x.k1!, v: x.v! }, dims).o!.data;
