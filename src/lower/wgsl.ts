@@ -7,7 +7,7 @@ import { fail } from '../errors.ts';
 import { BINARY, UNARY, type Node, type WgslBuilder } from '../ir/index.ts';
 import { STORAGE } from '../runtime/dtypes.ts';
 import type { StorageDType } from '../runtime/plan.ts';
-import { bin, call, div, flt, index, int, let_, mod, mul, namesIn, ne, neg, not, par, select, sub, u, uadd, umul, v, type Expr, type Stmt } from './kir/ir.ts';
+import { bin, call, div, flt, index, int, let_, mod, mul, namesIn, ne, neg, not, par, select, sub, u, uadd, umul, v, type Expr, type Stmt } from '../kir/ir.ts';
 
 /** Axis name → the u32 expression holding that axis' index. */
 export type Env = Readonly<Record<string, Expr>>;

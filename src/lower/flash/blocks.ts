@@ -4,7 +4,7 @@
  * the mask exactly per element, so skipping never changes the meaning.
  */
 import type { PlanKernel, SizeExpr } from '../../runtime/plan.ts';
-import { add, and, bool, cdiv, chain, ge, if_, index, inline, int, let_, loop, mul, not, or, select, set, u, v, var_, type Expr } from '../kir/ir.ts';
+import { add, and, bool, cdiv, chain, ge, if_, index, inline, int, let_, loop, mul, not, or, select, set, u, v, var_, type Expr } from '../../kir/ir.ts';
 import { KernelBuilder } from '../kernels/frame.ts';
 import { axisEnv, axisVar, Scope, type BufferRef } from '../wgsl.ts';
 import { BLOCK_EMPTY, BLOCK_FULL, BLOCK_PARTIAL, named, planKernel, type FlashContext } from './context.ts';

@@ -7,7 +7,7 @@
  */
 import { staticSize } from '../../ir/index.ts';
 import type { SizeExpr } from '../../runtime/plan.ts';
-import { add, arrayOf, cdiv, div, flt, let_, line, min, mod, mul, set, sub as minus, u, v, var_, type Expr, type Stmt } from '../kir/ir.ts';
+import { add, arrayOf, cdiv, div, flt, let_, line, min, mod, mul, set, sub as minus, u, v, var_, type Expr, type Stmt } from '../../kir/ir.ts';
 import { KernelBuilder } from '../kernels/frame.ts';
 import { axisEnv, axisVar, NEG_INF, Scope, type BufferRef, type Env } from '../wgsl.ts';
 import { named, type FlashContext } from './context.ts';

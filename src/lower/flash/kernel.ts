@@ -5,7 +5,7 @@
  */
 import type { PlanBuffer, PlanKernel, SizeExpr } from '../../runtime/plan.ts';
 import { evalSize } from '../../runtime/sizes.ts';
-import { addr, call, eq, if_, index, inline, set, u, umul, v, type Stmt } from '../kir/ir.ts';
+import { addr, call, eq, if_, index, inline, set, u, umul, v, type Stmt } from '../../kir/ir.ts';
 import type { BufferRef } from '../wgsl.ts';
 import { blockMaskKernel } from './blocks.ts';
 import { planKernel, type FlashContext, type FlashEmit } from './context.ts';

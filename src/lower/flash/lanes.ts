@@ -31,7 +31,7 @@ import {
   type Expr,
   type Stmt,
   type Ty,
-} from '../kir/ir.ts';
+} from '../../kir/ir.ts';
 import type { KernelBuilder } from '../kernels/frame.ts';
 import { NEG_INF } from '../wgsl.ts';
 import { named } from './context.ts';

@@ -7,7 +7,7 @@
  * output. A masked multiply by zero would not do: 0 · NaN is NaN.
  */
 import type { Node } from '../../ir/index.ts';
-import { add, call, int, let_, sub, type Expr, type Stmt } from '../kir/ir.ts';
+import { add, call, int, let_, sub, type Expr, type Stmt } from '../../kir/ir.ts';
 import type { Env, Scope } from '../wgsl.ts';
 
 /** The end of the key range a mask declares: keys `t < end` (or `t <= end` when inclusive) may be live. */

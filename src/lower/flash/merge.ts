@@ -32,7 +32,7 @@ import {
   var_,
   type Expr,
   type Stmt,
-} from '../kir/ir.ts';
+} from '../../kir/ir.ts';
 import { KernelBuilder } from '../kernels/frame.ts';
 import { axisEnv, axisVar, NEG_INF, rowMajor, Scope, type Env } from '../wgsl.ts';
 import { named, planKernel, type FlashContext } from './context.ts';

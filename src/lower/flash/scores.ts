@@ -6,7 +6,7 @@
  * loops, so each Q element loads once per tile.
  */
 import type { Node } from '../../ir/index.ts';
-import { add, arrayOf, call, flt, inc, index, let_, line, loop, loopNest, min, mul, set, sub, u, v, var_, type Expr, type Stmt } from '../kir/ir.ts';
+import { add, arrayOf, call, flt, inc, index, let_, line, loop, loopNest, min, mul, set, sub, u, v, var_, type Expr, type Stmt } from '../../kir/ir.ts';
 import { axisEnv, axisVar, offset, type Env, type Scope } from '../wgsl.ts';
 import type { FlashFrame, ScoreRegs } from './frame.ts';
 import type { FlashScore } from './match.ts';

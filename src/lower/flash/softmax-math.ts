@@ -3,7 +3,7 @@
  * exp(x - m) become a log-sum-exp, a sink logit joins the denominator, and a stale max is
  * rescaled. Each is written once here, as kernel IR.
  */
-import { add, eq, exp, flt, gt, let_, log, max, mul, select, sub, v, type Expr, type Stmt } from '../kir/ir.ts';
+import { add, eq, exp, flt, gt, let_, log, max, mul, select, sub, v, type Expr, type Stmt } from '../../kir/ir.ts';
 import { NEG_INF } from '../wgsl.ts';
 
 /**

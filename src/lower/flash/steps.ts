@@ -37,7 +37,7 @@ import {
   var_,
   type Expr,
   type Stmt,
-} from '../kir/ir.ts';
+} from '../../kir/ir.ts';
 import { axisEnv, axisVar, NEG_INF, offset, rowMajor, type BufferRef, type Scope } from '../wgsl.ts';
 import { BLOCK_EMPTY, BLOCK_PARTIAL } from './context.ts';
 import type { FlashFrame, MapRegs } from './frame.ts';

@@ -37,7 +37,7 @@ import {
   var_,
   type Expr,
   type Stmt,
-} from '../kir/ir.ts';
+} from '../../kir/ir.ts';
 import { axisVar, Scope, type BufferRef, type Env } from '../wgsl.ts';
 import { WORKGROUP, type KernelBuilder } from './frame.ts';
 import type { Tile } from './contract.ts';

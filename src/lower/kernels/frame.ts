@@ -27,9 +27,9 @@ import {
   type Expr,
   type Stmt,
   type Ty,
-} from '../kir/ir.ts';
-import { cleanup } from '../kir/passes.ts';
-import { renderModule } from '../kir/render.ts';
+} from '../../kir/ir.ts';
+import { cleanup } from '../../kir/passes.ts';
+import { renderModule } from '../../kir/render.ts';
 import {
   axisVar,
   HELPER_CALLS,

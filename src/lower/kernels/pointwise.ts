@@ -4,7 +4,7 @@
  * writes one whole word, so no two invocations ever touch the same word (no byte races).
  */
 import type { SizeExpr } from '../../runtime/plan.ts';
-import { add, bin, block, call, cdiv, hex, if_, index, let_, lt, mul, par, set, u, v, var_, type Stmt } from '../kir/ir.ts';
+import { add, bin, block, call, cdiv, hex, if_, index, let_, lt, mul, par, set, u, v, var_, type Stmt } from '../../kir/ir.ts';
 import { axisEnv, axisVar, Scope, type BufferRef } from '../wgsl.ts';
 import { WORKGROUP, type KernelBuilder } from './frame.ts';
 import type { Node } from '../../ir/index.ts';

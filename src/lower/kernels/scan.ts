@@ -7,7 +7,7 @@
  */
 import type { Node } from '../../ir/index.ts';
 import type { SizeExpr } from '../../runtime/plan.ts';
-import { inc, loop, u, v, var_ } from '../kir/ir.ts';
+import { inc, loop, u, v, var_ } from '../../kir/ir.ts';
 import { axisEnv, axisVar, computeType, literal, Scope, type BufferRef } from '../wgsl.ts';
 import { WORKGROUP, type KernelBuilder } from './frame.ts';
 

@@ -6,7 +6,7 @@
  */
 import type { Node } from '../../ir/index.ts';
 import type { SizeExpr } from '../../runtime/plan.ts';
-import { and, div, exp, flt, if_, inc, inline, let_, loop, max, ne, select, set, sub, u, v, var_, type Expr, type Stmt } from '../kir/ir.ts';
+import { and, div, exp, flt, if_, inc, inline, let_, loop, max, ne, select, set, sub, u, v, var_, type Expr, type Stmt } from '../../kir/ir.ts';
 import { axisEnv, axisVar, NEG_INF, Scope, type BufferRef } from '../wgsl.ts';
 import { WORKGROUP, type KernelBuilder } from './frame.ts';
 

@@ -9,7 +9,7 @@
  */
 import type { Node } from '../../ir/index.ts';
 import type { SizeExpr } from '../../runtime/plan.ts';
-import { and, call, eq, flt, ge, gt, if_, int, let_, loop, lt, or, select, set, u, v, var_, type Expr } from '../kir/ir.ts';
+import { and, call, eq, flt, ge, gt, if_, int, let_, loop, lt, or, select, set, u, v, var_, type Expr } from '../../kir/ir.ts';
 import { axisEnv, axisVar, computeType, literal, NEG_INF, Scope, type BufferRef } from '../wgsl.ts';
 import { WORKGROUP, type KernelBuilder } from './frame.ts';
 

@@ -2,6 +2,8 @@
  * The kernel IR: the statements and expressions a WGSL kernel body is made of. Emitters build
  * these values instead of text; `render.ts` turns them into WGSL with one table of operators,
  * and `passes.ts` cleans them up (constant folding, alias and dead lets, redundant parentheses).
+ * It is the bottom layer (`src/kir` imports nothing), so the lowering's kernels and the
+ * runtime's KV-cache kernels (`runtime/kv/kernels.ts`) are built with it alike.
  *
  * Expressions are immutable trees. Names (`v('x')`) are plain strings: the kernel builder hands
  * out every name once (`KernelBuilder.internal` / `fresh`), so a name identifies one variable.
@@ -54,7 +56,7 @@ export interface KernelModule {
   uniforms: { fields: readonly string[]; name: string };
   /** module-scope `var<workgroup>` variables */
   workgroup: readonly { name: string; ty: Ty }[];
-  /** helper functions, as their WGSL (fixed text: wgsl.ts HELPERS) */
+  /** helper functions, as their WGSL (fixed text: the lowering's `HELPERS` in lower/wgsl.ts) */
   helpers: readonly string[];
   entry: {
     name: string;

@@ -1,6 +1,7 @@
 /**
  * Cleanups of the kernel IR, each a named pass from statements to statements. `cleanup` runs
- * them all; every kernel body goes through it before rendering. They never change what a kernel
+ * them all; every lowered kernel body goes through it before rendering (the runtime's few KV-cache
+ * kernels are built without noise and rendered as they are). They never change what a kernel
  * computes: folding touches integer arithmetic and exact float identities only, and nothing
  * with an effect (atomics, subgroup operations, barriers) is moved or dropped.
  *
