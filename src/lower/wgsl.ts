@@ -7,7 +7,31 @@ import { fail } from '../errors.ts';
 import { BINARY, UNARY, type Node, type WgslBuilder } from '../ir/index.ts';
 import { STORAGE } from '../runtime/dtypes.ts';
 import type { StorageDType } from '../runtime/plan.ts';
-import { bin, call, div, flt, index, int, let_, mod, mul, namesIn, ne, neg, not, par, select, sub, u, uadd, umul, v, type Expr, type Stmt } from '../kir/ir.ts';
+import {
+  add,
+  bin,
+  call,
+  div,
+  flt,
+  index,
+  int,
+  let_,
+  mod,
+  mul,
+  namesIn,
+  ne,
+  neg,
+  not,
+  par,
+  select,
+  sub,
+  u,
+  uadd,
+  umul,
+  v,
+  type Expr,
+  type Stmt,
+} from '../kir/ir.ts';
 
 /** Axis name → the u32 expression holding that axis' index. */
 export type Env = Readonly<Record<string, Expr>>;
@@ -169,6 +193,54 @@ function need(env: Env, a: string): Expr {
   return e;
 }
 
+/**
+ * The indices of one loop stepped by 4 at its four lanes: `base`, `base + 1u`, `base + 2u`,
+ * `base + 3u`, with `base` a multiple of 4 and `base + 3` within the axis. A scope given them
+ * reads an i8 buffer whose last axis is at a lane as byte `i` of one shared 32-bit word
+ * (`extractBits(word, 8i, 8)`, sign-extending), so four values cost one load.
+ */
+export type PackedLanes = readonly Expr[];
+
+/**
+ * The four lanes of a loop over `base` stepped by 4 (see {@link PackedLanes}).
+ * @example renderExpr(packedLanes(kir.v('_d'))[2]!) // '_d + 2u'
+ */
+export const packedLanes = (base: Expr): PackedLanes => [0, 1, 2, 3].map((i) => (i === 0 ? base : add(base, u(i))));
+
+/**
+ * Whether `n` reads an i8 buffer whose last axis is `axis` (through elementwise ops, renames
+ * and transposes): the values a {@link PackedLanes} scope can read four to a word.
+ */
+export function readsPacked(n: Node, axis: string, ctx: Pick<KernelContext, 'buffer'>): boolean {
+  const buf = ctx.buffer(n);
+  if (buf) return STORAGE[buf.dtype].packing === 4 && buf.axes.at(-1) === axis;
+  switch (n.op) {
+    case 'unary':
+    case 'cast':
+      return readsPacked(n.x, axis, ctx);
+    case 'binary':
+      return readsPacked(n.a, axis, ctx) || readsPacked(n.b, axis, ctx);
+    case 'select':
+      return readsPacked(n.a, axis, ctx) || readsPacked(n.b, axis, ctx);
+    case 'view':
+      if (n.view.kind === 'transpose') return readsPacked(n.x, axis, ctx);
+      if (n.view.kind === 'rename') return n.view.from !== axis && readsPacked(n.x, n.view.to === axis ? n.view.from : axis, ctx);
+      return false;
+    default:
+      return false;
+  }
+}
+
+/**
+ * The factors of a product: `n` split at its f32 multiplications (a materialised product is
+ * one factor, its load). Σ over an axis of a product equals the factors without that axis
+ * times the sum of the others, which is how a per-token dequantisation scale is applied once.
+ */
+export function productFactors(n: Node, ctx: Pick<KernelContext, 'buffer'>): Node[] {
+  if (n.op === 'binary' && n.fn === 'mul' && n.dtype === 'f32' && !ctx.buffer(n)) return [...productFactors(n.a, ctx), ...productFactors(n.b, ctx)];
+  return [n];
+}
+
 /** A structural key of an expression (for caching values by index). */
 const keyOf = (e: Expr | undefined): string => (e === undefined ? '' : JSON.stringify(e));
 
@@ -189,13 +261,40 @@ export class Scope {
     private readonly override?: (n: Node, env: Env) => Expr | undefined,
     /** nodes that do not vary inside this scope: computed once in the parent (loop-invariant hoisting) */
     private readonly hoist?: (n: Node) => boolean,
+    /** the lanes of a loop stepped by 4 whose i8 reads share one word (see {@link PackedLanes}) */
+    private readonly words?: PackedLanes,
   ) {}
 
   /** A nested scope (a loop body): sees this scope's values, adds its own lines. */
-  child(opts: { override?: (n: Node, env: Env) => Expr | undefined; hoist?: (n: Node) => boolean; loopVars?: readonly string[] } = {}): Scope {
-    const c = new Scope(this.ctx, this.counter, this, opts.override ?? this.override, opts.hoist);
+  child(
+    opts: { override?: (n: Node, env: Env) => Expr | undefined; hoist?: (n: Node) => boolean; loopVars?: readonly string[]; words?: PackedLanes } = {},
+  ): Scope {
+    const c = new Scope(this.ctx, this.counter, this, opts.override ?? this.override, opts.hoist, opts.words);
     for (const x of opts.loopVars ?? []) c.locals.add(x);
     return c;
+  }
+
+  /**
+   * Byte `i` of the word holding an i8 buffer's element at lane `i` of {@link words}: the word
+   * at the same indices with the last one at lane 0, loaded once (a `let`, cached like any
+   * value) for the four lanes. Undefined (an element load) unless the buffer's last axis is
+   * read at a lane and its rows are a static multiple of 4 long, so lane 0's element starts a
+   * word and lane i's is byte i of it.
+   */
+  private packedByte(buf: BufferRef, env: Env): Expr | undefined {
+    const last = buf.axes.at(-1);
+    if (!this.words || last === undefined) return undefined;
+    const at = keyOf(env[last]);
+    const lane = this.words.findIndex((l) => keyOf(l) === at);
+    if (lane < 0) return undefined;
+    if (buf.axes.length > 1) {
+      const row = this.ctx.size(last);
+      if (row.k !== 'lit' || row.v % 4 !== 0) return undefined;
+    }
+    const off = offset(buf, { ...env, [last]: this.words[0]! }, this.ctx);
+    const key = `word|${buf.ident}|${keyOf(off)}`;
+    const word = this.lookup(key) ?? this.bind(key, index(v(buf.ident), div(par(off), u(4))), `${buf.ident.replace(/^_+/, '')}_word`);
+    return call('extractBits', word, u(8 * lane), u(8));
   }
 
   /** names only this scope can see: its loop variables and its `let`s */
@@ -238,9 +337,9 @@ export class Scope {
     const buf = this.ctx.buffer(n);
     if (buf) {
       this.ctx.read(buf);
-      const off = offset(buf, env, this.ctx);
       const s = STORAGE[buf.dtype];
-      const load = s.packing === 4 ? loadI8(buf.ident, off) : index(v(buf.ident), off);
+      const load =
+        s.packing === 4 ? (this.packedByte(buf, env) ?? loadI8(buf.ident, offset(buf, env, this.ctx))) : index(v(buf.ident), offset(buf, env, this.ctx));
       // a value stored narrower than it computes is widened on load (f16 → f32)
       return this.bind(key, s.wgsl !== s.compute ? call(s.compute, load) : load, buf.ident.replace(/^_+/, ''));
     }

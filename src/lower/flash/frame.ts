@@ -5,11 +5,11 @@
  * kernel's outermost expression scope. Building it claims names and sizes in the order the
  * kernel uses them, so the WGSL is the same however the steps are arranged.
  */
-import { staticSize } from '../../ir/index.ts';
+import { staticSize, type Node } from '../../ir/index.ts';
 import type { SizeExpr } from '../../runtime/plan.ts';
 import { add, arrayOf, cdiv, div, flt, let_, line, min, mod, mul, set, sub as minus, u, v, var_, type Expr, type Stmt } from '../../kir/ir.ts';
 import { KernelBuilder } from '../kernels/frame.ts';
-import { axisEnv, axisVar, NEG_INF, Scope, type BufferRef, type Env } from '../wgsl.ts';
+import { axisEnv, axisVar, NEG_INF, readsPacked, Scope, type BufferRef, type Env } from '../wgsl.ts';
 import { named, type FlashContext } from './context.ts';
 import type { FlashMap, FlashMatch, FlashScore } from './match.ts';
 import { qkBlockOf, type FlashSchedule } from './schedule.ts';
@@ -57,6 +57,8 @@ export interface ScoreRegs {
   blockDot: (r: number, b: number) => string;
   blockKey: (b: number) => string;
   blockKv: (b: number) => string;
+  /** with i8 K values four to a word: the K value of lane i (x, y, z, w) of key b of the block (undefined: unblocked) */
+  laneKv: (b: number | undefined, i: number) => string;
 }
 
 /**
@@ -136,6 +138,9 @@ export interface FlashFrame {
   scoreRegs: ScoreRegs[];
   qCached: (number | undefined)[];
   qkBlocks: number[];
+  /** per contraction: K read four i8 values per word load (scores.ts); the same for V (steps.ts) */
+  packedK: boolean[];
+  packedV: boolean;
   /** the statements that locate the workgroup's rows, and the declarations of the running state */
   indices: Stmt[];
   state: Stmt[];
@@ -148,10 +153,34 @@ function cachedQk(c: FlashScore, staticSizes: Readonly<Record<string, number>>, 
   return dk <= maxQCache ? dk : undefined;
 }
 
-/** Per contraction: the static QK extent when its Q side is cached in registers, and the keys per register block of its product. */
-export function scoreBlocking(m: FlashMatch, sch: FlashSchedule, staticSizes: Readonly<Record<string, number>>) {
-  const qCached = m.scores.map((c) => cachedQk(c, staticSizes, sch.maxQCache));
-  return { qCached, qkBlocks: qCached.map((dk) => (dk === undefined ? 1 : qkBlockOf(sch, dk))) };
+/** A node's reads of an i8 buffer along `axis` four values per word: the axis static and a multiple of 4 (see `PackedLanes`). */
+function packedAlong(ctx: FlashContext, n: Node, axis: string | undefined): boolean {
+  const size = axis === undefined ? undefined : staticSize(ctx.staticSizes, axis);
+  return size !== undefined && size % 4 === 0 && readsPacked(n, axis!, { buffer: (x) => ctx.buffers.get(x.id) });
+}
+
+/**
+ * Per contraction: the static QK extent when its Q side is cached in registers, whether its K
+ * side reads i8 four values per word along the innermost qk dim (cached Q only; scores.ts), and
+ * the keys per register block of its product.
+ */
+export function scoreBlocking(ctx: FlashContext) {
+  const { match: m, schedule: sch } = ctx;
+  const qCached = m.scores.map((c) => cachedQk(c, ctx.staticSizes, sch.maxQCache));
+  const packedK = m.scores.map(
+    (c, i) => qCached[i] !== undefined && c.einsum.operands.some((o) => o.axes.includes(m.kv) && packedAlong(ctx, o, c.qkDims.at(-1))),
+  );
+  return { qCached, packedK, qkBlocks: qCached.map((dk, i) => (dk === undefined ? 1 : qkBlockOf(sch, dk, packedK[i]))) };
+}
+
+/**
+ * Whether V reads i8 four values per word along its last value dim (steps.ts): the value
+ * chunks cover a static value head dim exactly, in multiples of 4 columns.
+ */
+export function packedValues(ctx: FlashContext, geo: FlashGeometry): boolean {
+  const { dvStatic, DVC } = geo;
+  const exact = dvStatic !== undefined && DVC * Math.ceil(dvStatic / DVC) === dvStatic;
+  return exact && DVC % 4 === 0 && packedAlong(ctx, ctx.match.value, ctx.match.vDims.at(-1));
 }
 
 /** The score registers of contraction c: contraction 0's tile is `sc` (logits, then probabilities); c > 0 names start with c<c>. */
@@ -165,6 +194,7 @@ function scoreRegsOf(I: (w: string) => string, c: number): ScoreRegs {
     blockDot: (r, b) => reg(`dot${r}k${b}`),
     blockKey: (b) => reg(`tk${b}`),
     blockKv: (b) => reg(`kv${b}`),
+    laneKv: (b, i) => reg(`kv${b ?? ''}${'xyzw'[i]}`),
   };
 }
 
@@ -188,7 +218,7 @@ export function flashFrame(ctx: FlashContext, geo: FlashGeometry, split: FlashSp
   const { R, TK, KL, BR, dvStatic, DVC } = geo;
   const kb = new KernelBuilder(staticSizes, ctx.buffers, ctx.axes, ctx.compute);
   const I = (w: string) => named(kb, w);
-  const { qCached, qkBlocks } = scoreBlocking(m, sch, staticSizes);
+  const { qCached, qkBlocks, packedK } = scoreBlocking(ctx);
   const T = kb.size(m.kv);
   const Q = kb.count(m.rows);
   const DVn = kb.count(m.vDims);
@@ -271,6 +301,8 @@ export function flashFrame(ctx: FlashContext, geo: FlashGeometry, split: FlashSp
     scoreRegs,
     qCached,
     qkBlocks,
+    packedK,
+    packedV: packedValues(ctx, geo),
     indices,
     state,
   };

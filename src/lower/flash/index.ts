@@ -51,6 +51,12 @@
  * epilogue over `O` and the store. A row with nothing live returns zeros; logits of
  * ±1e4 are fine since exp only sees `x - max ≤ 0`. The value head dim is held whole
  * when known (chunked above `maxDvChunk`), else in chunks of `dvChunk` columns.
+ * An int8 K (V) read along a static innermost qk dim (value dim) that is a multiple of 4 is
+ * read a 32-bit word at a time: that loop steps by 4, each word is loaded once and its four
+ * bytes are sign-extended in registers (`PackedLanes` in wgsl.ts), and under f32 compute the
+ * factors without that dim (the per-token scale) multiply each key's dot product (each key's
+ * weight) once instead of every element; with lanes such a K also gets 8-key register blocks.
+ * GQA int8 decode at t = 4096 went from about 1.2× to 0.44× the f32 kernel time (paired runs).
  *
  * **Block mask** (FlexAttention's idea): with a mask, a small kernel evaluates the
  * mask expression exactly, element by element, over each (row block, KV tile) and

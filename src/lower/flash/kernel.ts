@@ -9,7 +9,7 @@ import { addr, call, eq, if_, index, inline, set, u, umul, v, type Stmt } from '
 import type { BufferRef } from '../wgsl.ts';
 import { blockMaskKernel } from './blocks.ts';
 import { planKernel, type FlashContext, type FlashEmit } from './context.ts';
-import { flashFrame, flashGeometry, scoreBlocking, type FlashFrame, type FlashGeometry, type FlashSplit } from './frame.ts';
+import { flashFrame, flashGeometry, packedValues, scoreBlocking, type FlashFrame, type FlashGeometry, type FlashSplit } from './frame.ts';
 import { laneMerge } from './lanes.ts';
 import type { FlashMap, FlashMatch } from './match.ts';
 import { structKey } from './maps.ts';
@@ -47,7 +47,7 @@ export function emitFlash(ctx: FlashContext): FlashEmit {
   const kernels: PlanKernel[] = [];
   const split = splitOf(ctx);
   if (ctx.split === 'dynamic') derivedSizes.push({ name: split.name, expr: geo.autoSplits });
-  const schedText = scheduleText(ctx, geo, split, scoreBlocking(m, sch, staticSizes).qkBlocks, useBlocks);
+  const schedText = scheduleText(ctx, geo, split, useBlocks);
   const headerBase = headerLines(ctx);
 
   let blocks: BufferRef | undefined;
@@ -185,15 +185,18 @@ function mapKind(x: FlashMap): string {
 }
 
 /** The one-line schedule summary of the flash kernel. */
-function scheduleText(ctx: FlashContext, geo: FlashGeometry, split: FlashSplit, qkBlocks: number[], useBlocks: boolean): string {
+function scheduleText(ctx: FlashContext, geo: FlashGeometry, split: FlashSplit, useBlocks: boolean): string {
   const { match: m, schedule: sch } = ctx;
   const { R, TK, WG, KL, BR, dvStatic, DVC } = geo;
+  const { qkBlocks, packedK } = scoreBlocking(ctx);
+  const packed = [...(packedK.some(Boolean) ? ['K'] : []), ...(packedValues(ctx, geo) ? ['V'] : [])];
   return (
     `schedule: ${R} row${R > 1 ? 's' : ''} x ${WG / KL} invocations per workgroup (${BR} query rows of [${m.rows.join(' ') || '-'}])` +
     `${KL > 1 ? `, ${KL} invocations per row tile each streaming every ${KL}th KV tile` : ''}, ` +
     `KV tile ${TK} of '${m.kv}' streamed through registers with ${streamedWith(m)}, ` +
     `value columns ${DVC} per invocation${dvStatic !== undefined && DVC >= dvStatic ? '' : ' (chunked)'}` +
     `${qkBlocks.some((b) => b > 1) ? `, scores in register blocks of ${qkBlocks.join(' / ')} key${qkBlocks.length > 1 ? 's per contraction' : 's'}` : ''}` +
+    `${packed.length ? `, i8 ${packed.join(' and ')} read four values per 32-bit word` : ''}` +
     `${useBlocks ? ', block mask (empty tiles skipped, full tiles unmasked)' : m.maps.some((x) => x.mask) ? ', mask per element' : ''}` +
     `${m.masks.length > 1 ? ` (${m.masks.length} masks: a tile is empty where every one is, full where every one is)` : ''}` +
     `${m.masks.length === 0 && m.maps.some((x) => x.mask) ? ' (a map without a mask: no block map and no declared length)' : ''}` +

@@ -40,8 +40,9 @@ export interface FlashSchedule {
   /**
    * keys per register block of the cached-Q score product: each qk element's R query and
    * `qkBlock` key values are loaded once for R × qkBlock multiply-adds; must divide kvTile.
-   * 1 = one key at a time; 'auto' = the largest divisor of kvTile up to 16 without lanes and
-   * for qk extents of at least 64, else 1. Only where Q is cached (static qk dims up to `maxQCache`)
+   * 1 = one key at a time; 'auto' = the largest divisor of kvTile up to 16 without lanes (up to 8
+   * with lanes where K is i8 read four values per word) for qk extents of at least 64, else 1.
+   * Only where Q is cached (static qk dims up to `maxQCache`)
    */
   qkBlock: number | 'auto';
   /**
@@ -125,13 +126,18 @@ export const QK_BLOCK_MIN_DIM = 64;
 /**
  * Keys per register block of the cached-Q score product for a cached QK extent of `dk`.
  * 'auto' blocks (the largest divisor of kvTile up to 16) only where it pays on lavapipe:
- * without lanes (prefill) and with `dk` of at least 64.
+ * with `dk` of at least 64, and without lanes (prefill) unless K is read as i8 four values per
+ * word (`packed`): there the cached query values the block shares were most of the remaining
+ * loads (GQA int8 decode at t = 4096 went from 0.67 to 0.43 of the f32 kernel's time with 8 keys).
  * @example qkBlockOf(flashSchedule(), 64) // 16
  */
-export function qkBlockOf(s: FlashSchedule, dk: number): number {
+export function qkBlockOf(s: FlashSchedule, dk: number, packed = false): number {
   if (s.qkBlock !== 'auto') return s.qkBlock;
-  if (s.kvLanes > 1 || dk < QK_BLOCK_MIN_DIM) return 1;
-  let b = Math.min(16, s.kvTile);
+  if ((s.kvLanes > 1 && !packed) || dk < QK_BLOCK_MIN_DIM) return 1;
+  let b = Math.min(s.kvLanes > 1 ? PACKED_LANES_BLOCK : 16, s.kvTile);
   while (s.kvTile % b !== 0) b--;
   return b;
 }
+
+/** Keys per 'auto' register block with lanes and i8 K (fewer than prefill's 16: as fast, and less code for lavapipe to compile). */
+export const PACKED_LANES_BLOCK = 8;

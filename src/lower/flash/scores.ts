@@ -6,8 +6,8 @@
  * loops, so each Q element loads once per tile.
  */
 import type { Node } from '../../ir/index.ts';
-import { add, arrayOf, call, flt, inc, index, let_, line, loop, loopNest, min, mul, set, sub, u, v, var_, type Expr, type Stmt } from '../../kir/ir.ts';
-import { axisEnv, axisVar, offset, type Env, type Scope } from '../wgsl.ts';
+import { add, arrayOf, call, chain, flt, inc, index, let_, line, loop, min, mul, set, sub, u, v, var_, type Expr, type Stmt } from '../../kir/ir.ts';
+import { axisEnv, axisVar, offset, packedLanes, productFactors, type Env, type PackedLanes, type Scope } from '../wgsl.ts';
 import type { FlashFrame, ScoreRegs } from './frame.ts';
 import type { FlashScore } from './match.ts';
 
@@ -21,7 +21,7 @@ export interface ScoreCode {
 export function scores(f: FlashFrame): ScoreCode {
   const out: ScoreCode = { prologue: [], inTile: [] };
   f.m.scores.forEach((score, c) => {
-    const one = scoreTile(f, score, f.scoreRegs[c]!, f.qCached[c], f.qkBlocks[c]!);
+    const one = scoreTile(f, score, c);
     out.prologue.push(...one.prologue);
     out.inTile.push(...one.inTile);
   });
@@ -32,23 +32,50 @@ export function scores(f: FlashFrame): ScoreCode {
 type Nest = (inner: Stmt[]) => Stmt[];
 
 /**
+ * The qk indices of one step of the innermost qk loop: one step per element, or with a K-side
+ * i8 buffer read along that dim (a static multiple of 4) four lanes per step, whose i8 values
+ * come four to one 32-bit word (`words`, see `PackedLanes`). The K side is then split into its
+ * factors: those without qk dims (a per-token dequantisation scale) multiply each key's dot
+ * product once (`perKey`, f32 compute only), the others (`inner`) are read per qk element.
+ */
+interface QkLanes {
+  step: number;
+  envs: Env[];
+  words?: PackedLanes;
+  inner: Node[];
+  perKey: Node[];
+}
+
+function qkLanes(f: FlashFrame, score: FlashScore, c: number, qkEnv: Env): QkLanes {
+  const kSide = score.einsum.operands.filter((o) => o.axes.includes(f.m.kv));
+  if (!f.packedK[c]) return { step: 1, envs: [qkEnv], inner: kSide, perKey: [] };
+  const a = score.qkDims.at(-1)!;
+  const words = packedLanes(qkEnv[a]!);
+  const factors = f.f16 ? kSide : kSide.flatMap((o) => productFactors(o, f.kb));
+  const inQk = hasAny(score.qkDims);
+  return { step: 4, envs: words.map((w) => ({ ...qkEnv, [a]: w })), words, inner: factors.filter(inQk), perKey: factors.filter((x) => !inQk(x)) };
+}
+
+/**
  * One score contraction: `regs.tile(r)[j]` = S at row r and key t0 + j (keys past the end
  * are clamped to the last one; step 2 masks them).
  */
-function scoreTile(f: FlashFrame, score: FlashScore, regs: ScoreRegs, dkStatic: number | undefined, block: number): ScoreCode {
+function scoreTile(f: FlashFrame, score: FlashScore, c: number): ScoreCode {
   const { kb } = f;
+  const [regs, dkStatic, block] = [f.scoreRegs[c]!, f.qCached[c], f.qkBlocks[c]!];
   const qkDims = score.qkDims;
   const qkEnv = axisEnv(qkDims);
   const extents = qkDims.map((a) => kb.size(a));
-  const nest: Nest = (inner) =>
-    loopNest(
-      qkDims.map((a, d) => [axisVar(a), extents[d]!] as const),
-      inner,
-    );
-  if (dkStatic === undefined) return { prologue: [], inTile: streamedScores(f, score, regs, qkEnv, nest) };
+  const nestBy =
+    (step: number): Nest =>
+    (inner) =>
+      qkDims.reduceRight<Stmt[]>((body, a, d) => [loop(axisVar(a), u(0), extents[d]!, body, { typed: true, step: d === qkDims.length - 1 ? step : 1 })], inner);
+  if (dkStatic === undefined) return { prologue: [], inTile: streamedScores(f, score, regs, qkEnv, nestBy(1)) };
   const dkFlat = offset({ axes: qkDims }, qkEnv, kb);
-  const prologue = cachedQuery(f, score, regs, dkStatic, dkFlat, qkEnv, nest);
-  const inTile = block > 1 ? blockedScores(f, block, score, regs, dkFlat, qkEnv, nest) : cachedScores(f, score, regs, dkFlat, qkEnv, nest);
+  const prologue = cachedQuery(f, score, regs, dkStatic, dkFlat, qkEnv, nestBy(1));
+  const lanes = qkLanes(f, score, c, qkEnv);
+  const nest = nestBy(lanes.step);
+  const inTile = block > 1 ? blockedScores(f, block, score, regs, qkEnv, lanes, nest) : cachedScores(f, score, regs, qkEnv, lanes, nest);
   return { prologue, inTile };
 }
 
@@ -72,11 +99,15 @@ function cachedQuery(f: FlashFrame, score: FlashScore, regs: ScoreRegs, dk: numb
   return prologue;
 }
 
-/** The K side of the product at key index `key`, in the kernel's compute type (f16 rounds it). */
-function kValue(f: FlashFrame, score: FlashScore, scope: Scope, qkEnv: Env, key: Expr): Expr {
-  const kSide = score.einsum.operands.filter((o) => o.axes.includes(f.m.kv));
-  const kVals = kSide.map((o) => scope.value(o, { ...f.batchEnv, ...qkEnv, [f.m.kv]: key }));
-  return f.kb.sideProduct(kVals);
+/** The product of the K-side `nodes` at key index `key`, in the kernel's compute type (f16 rounds it). */
+function kValue(f: FlashFrame, nodes: readonly Node[], scope: Scope, qkEnv: Env, key: Expr): Expr {
+  return f.kb.sideProduct(nodes.map((o) => scope.value(o, { ...f.batchEnv, ...qkEnv, [f.m.kv]: key })));
+}
+
+/** A key's dot product times its per-key factors (see {@link QkLanes}), evaluated once per key in `scope`. */
+function withPerKey(f: FlashFrame, lanes: QkLanes, scope: Scope, key: Expr): (dot: Expr) => Expr {
+  const scales = lanes.perKey.map((n) => scope.value(n, { ...f.batchEnv, [f.m.kv]: key }));
+  return (dot) => chain('*', [dot, ...scales], dot);
 }
 
 /** `q * k` of a cached query value and a K value: in f16 under f16 compute, widened for the f32 dot product. */
@@ -85,20 +116,26 @@ const qk = (f: FlashFrame, q: Expr, k: Expr): Expr => (f.f16 ? call('f32', mul(q
 /** The key index `t0 + j (+ b)` clamped below the end of the key range. */
 const keyAt = (f: FlashFrame, offsetExpr: Expr): Expr => min(offsetExpr, sub(f.end, u(1)));
 
-/** Cached Q, one key at a time: each K element is loaded once for all R rows. */
-function cachedScores(f: FlashFrame, score: FlashScore, regs: ScoreRegs, dkFlat: Expr, qkEnv: Env, nest: Nest): Stmt[] {
+/** Cached Q, one key at a time: each K element (each i8 word) is loaded once for all R rows. */
+function cachedScores(f: FlashFrame, score: FlashScore, regs: ScoreRegs, qkEnv: Env, lanes: QkLanes, nest: Nest): Stmt[] {
   const { main, j, tv, t0, geo } = f;
   const jScope = main.child({ hoist: (n) => !n.axes.includes(f.m.kv), loopVars: [tv, j] });
-  const kScope = jScope.child({ hoist: (n) => !hasAny(score.qkDims)(n), loopVars: qkVars(qkEnv) });
-  const kt = kValue(f, score, kScope, qkEnv, v(tv));
-  const { dot, kv } = regs;
+  const kScope = jScope.child({ hoist: (n) => !hasAny(score.qkDims)(n), loopVars: qkVars(qkEnv), words: lanes.words });
+  const { dot } = regs;
+  const step = lanes.envs.flatMap((env, i) => {
+    const kt = kValue(f, lanes.inner, kScope, env, v(tv));
+    const kv = lanes.words ? regs.laneKv(undefined, i) : regs.kv;
+    const q = (r: number) => index(v(regs.q(r)), offset({ axes: score.qkDims }, env, f.kb));
+    return [...kScope.lines.splice(0), let_(kv, kt), ...rowsOf(geo.R, (r) => inc(v(dot(r)), qk(f, q(r), v(kv))))];
+  });
+  const scaled = withPerKey(f, lanes, jScope, v(tv));
   return [
     loop(j, u(0), u(geo.TK), [
       let_(tv, keyAt(f, add(v(t0), v(j)))),
       ...jScope.lines,
       ...rowsOf(geo.R, (r) => var_(dot(r), undefined, flt(0))),
-      ...nest([...kScope.lines, let_(kv, kt), ...rowsOf(geo.R, (r) => inc(v(dot(r)), qk(f, index(v(regs.q(r)), dkFlat), v(kv))))]),
-      ...rowsOf(geo.R, (r) => set(index(v(regs.tile(r)), v(j)), v(dot(r)))),
+      ...nest(step),
+      ...rowsOf(geo.R, (r) => set(index(v(regs.tile(r)), v(j)), scaled(v(dot(r))))),
     ]),
   ];
 }
@@ -134,15 +171,24 @@ function streamedScores(f: FlashFrame, score: FlashScore, regs: ScoreRegs, qkEnv
  * Fewer loads per multiply-add than one key at a time (R + B loads for R·B of them instead
  * of R + 1 for R); on lavapipe 16 keys × 8 rows made MHA prefill about 10% faster.
  */
-function blockedScores(f: FlashFrame, B: number, score: FlashScore, regs: ScoreRegs, dkFlat: Expr, qkEnv: Env, nest: Nest): Stmt[] {
+function blockedScores(f: FlashFrame, B: number, score: FlashScore, regs: ScoreRegs, qkEnv: Env, lanes: QkLanes, nest: Nest): Stmt[] {
   const { main, j, t0, geo } = f;
   const keys = Array.from({ length: B }, (_, b) => b);
   const tks = keys.map((b) => regs.blockKey(b));
   const jScope = main.child({ hoist: (n) => !n.axes.includes(f.m.kv), loopVars: [j, ...tks] });
-  const kScope = jScope.child({ hoist: (n) => !hasAny(score.qkDims)(n), loopVars: qkVars(qkEnv) });
-  const kts = keys.map((b) => kValue(f, score, kScope, qkEnv, v(tks[b]!)));
-  const q = (r: number) => index(v(regs.q(r)), dkFlat);
+  const kScope = jScope.child({ hoist: (n) => !hasAny(score.qkDims)(n), loopVars: qkVars(qkEnv), words: lanes.words });
   const rows = Array.from({ length: geo.R }, (_, r) => r);
+  const step = lanes.envs.flatMap((env, i) => {
+    const kts = keys.map((b) => kValue(f, lanes.inner, kScope, env, v(tks[b]!)));
+    const kv = (b: number) => (lanes.words ? regs.laneKv(b, i) : regs.blockKv(b));
+    const q = (r: number) => index(v(regs.q(r)), offset({ axes: score.qkDims }, env, f.kb));
+    return [
+      ...kScope.lines.splice(0),
+      ...keys.map((b) => let_(kv(b), kts[b]!)),
+      ...rows.map((r) => line(...keys.map((b) => inc(v(regs.blockDot(r, b)), qk(f, q(r), v(kv(b))))))),
+    ];
+  });
+  const scaled = keys.map((b) => withPerKey(f, lanes, jScope, v(tks[b]!)));
   return [
     loop(
       j,
@@ -152,12 +198,8 @@ function blockedScores(f: FlashFrame, B: number, score: FlashScore, regs: ScoreR
         ...keys.map((b) => let_(tks[b]!, keyAt(f, add(add(v(t0), v(j)), u(b))))),
         ...jScope.lines,
         ...rows.map((r) => line(...keys.map((b) => var_(regs.blockDot(r, b), undefined, flt(0))))),
-        ...nest([
-          ...kScope.lines,
-          ...keys.map((b) => let_(regs.blockKv(b), kts[b]!)),
-          ...rows.map((r) => line(...keys.map((b) => inc(v(regs.blockDot(r, b)), qk(f, q(r), v(regs.blockKv(b))))))),
-        ]),
-        ...rows.map((r) => line(...keys.map((b) => set(index(v(regs.tile(r)), add(v(j), u(b))), v(regs.blockDot(r, b)))))),
+        ...nest(step),
+        ...rows.map((r) => line(...keys.map((b) => set(index(v(regs.tile(r)), add(v(j), u(b))), scaled[b]!(v(regs.blockDot(r, b))))))),
       ],
       { step: B },
     ),

@@ -8,6 +8,7 @@ import type { PlanBuffer } from '../../runtime/plan.ts';
 import {
   add,
   and,
+  chain,
   div,
   eq,
   uadd,
@@ -38,7 +39,7 @@ import {
   type Expr,
   type Stmt,
 } from '../../kir/ir.ts';
-import { axisEnv, axisVar, NEG_INF, offset, rowMajor, type BufferRef, type Scope } from '../wgsl.ts';
+import { axisEnv, axisVar, NEG_INF, offset, packedLanes, productFactors, rowMajor, type BufferRef, type PackedLanes, type Scope } from '../wgsl.ts';
 import { BLOCK_EMPTY, BLOCK_PARTIAL } from './context.ts';
 import type { FlashFrame, MapRegs } from './frame.ts';
 import { keyEnd } from './length.ts';
@@ -181,35 +182,85 @@ function valueColumns(f: FlashFrame): { dvFlat: string; decl: Stmt[] } {
 }
 
 /**
+ * How the P·V loop reads V: by default one value column per step. When V reads an i8 buffer
+ * along the last value dim, four columns per step (`words`: their i8 values from one word per
+ * key, see `PackedLanes`; the chunks must cover a static value head dim exactly, in multiples
+ * of 4 columns), and under f32 compute V is split into its factors: those without value dims
+ * (a per-token dequantisation scale) scale the weights once per key (`perKey`), the others
+ * (`inner`) are read per column.
+ */
+interface ValueLanes {
+  words?: PackedLanes;
+  inner: Node[];
+  perKey: Node[];
+}
+
+function valueLanes(f: FlashFrame): ValueLanes {
+  const { m, kb } = f;
+  if (!f.packedV) return { inner: [m.value], perKey: [] };
+  const factors = f.f16 ? [m.value] : productFactors(m.value, kb);
+  const inV = (x: Node) => x.axes.some((a) => m.vDims.includes(a));
+  return { words: packedLanes(v(axisVar(m.vDims.at(-1)!))), inner: factors.filter(inV), perKey: factors.filter((x) => !inV(x)) };
+}
+
+/** Every map's weights of the tile times V's per-key factors (see {@link ValueLanes}), once per key. */
+function scaleWeights(f: FlashFrame, perKey: readonly Node[]): Stmt[] {
+  if (!perKey.length) return [];
+  const { m, j, tv, t0, end } = f;
+  const kScope = f.main.child({ hoist: (n) => !n.axes.includes(m.kv), loopVars: [tv, j] });
+  const scales = perKey.map((n) => kScope.value(n, { ...f.batchEnv, [m.kv]: v(tv) }));
+  const ws = f.maps.flatMap((g) => Array.from({ length: f.geo.R }, (_, r) => index(v(g.w(r)), v(j))));
+  return [
+    loop(j, u(0), u(f.geo.TK), [let_(tv, min(add(v(t0), v(j)), sub(end, u(1)))), ...kScope.lines, ...ws.map((w) => set(w, chain('*', [w, ...scales], w)))]),
+  ];
+}
+
+/**
  * Step 4: per map, O = O·alpha + P·V (plain maps: O + W·V), one value column at a time in
- * registers, V loaded once per (key, column) for all R rows and every map.
+ * registers (four with i8 V, one word per key), V loaded once per (key, column) for all R
+ * rows and every map.
  */
 export function pvProduct(f: FlashFrame): Stmt[] {
   const { m, main, j, tv, t0, end, cc, c0, kb } = f;
   const t = m.kv;
+  const lanes = valueLanes(f);
   const column = add(v(c0), v(cc));
   const dvClamp = exactChunks(f) ? column : min(column, sub(f.DVn, u(1)));
   const cScope = main.child({ hoist: (n) => !n.axes.some((a) => m.vDims.includes(a)), loopVars: [cc, ...m.vDims.map((a) => axisVar(a))] });
-  const vScope = cScope.child({ hoist: (n) => !n.axes.includes(t), loopVars: [tv, j] });
+  const vScope = cScope.child({ hoist: (n) => !n.axes.includes(t), loopVars: [tv, j], words: lanes.words });
   const { dvFlat, decl } = valueColumns(f);
   const vEnv = { ...f.batchEnv, [t]: v(tv), ...axisEnv(m.vDims) };
-  const vVal = vScope.value(m.value, vEnv);
-  const o = (g: MapRegs, r: number) => f.I(`${g.tag}o${r}`);
-  const each = <T>(make: (g: MapRegs, r: number) => T) => f.maps.flatMap((g) => Array.from({ length: f.geo.R }, (_, r) => make(g, r)));
-  const start = (g: MapRegs, r: number) => (g.mv ? mul(index(v(g.acc(r)), v(cc)), v(alphaOf(f, g, r))) : index(v(g.acc(r)), v(cc)));
+  const envs = lanes.words ? lanes.words.map((l) => ({ ...vEnv, [m.vDims.at(-1)!]: l })) : [vEnv];
+  const o = (g: MapRegs, r: number, i: number) => f.I(lanes.words ? `${g.tag}o${r}c${i}` : `${g.tag}o${r}`);
+  const col = (i: number) => (i === 0 ? v(cc) : add(v(cc), u(i)));
+  const rows = f.maps.flatMap((g) => Array.from({ length: f.geo.R }, (_, r) => [g, r] as const));
+  const each = <T>(make: (g: MapRegs, r: number, i: number) => T) => rows.flatMap(([g, r]) => envs.map((_, i) => make(g, r, i)));
+  const start = (g: MapRegs, r: number, i: number) => (g.mv ? mul(index(v(g.acc(r)), col(i)), v(alphaOf(f, g, r))) : index(v(g.acc(r)), col(i)));
+  // per column: its V value (one `let` per factor read), then every row's multiply-add
+  const step = envs.flatMap((env, i) => {
+    const vVal = chain(
+      '*',
+      lanes.inner.map((n) => vScope.value(n, env)),
+      flt(1),
+    );
+    return [...vScope.lines.splice(0), ...rows.map(([g, r]) => inc(v(o(g, r, i)), kb.product([index(v(g.w(r)), v(j)), vVal])))];
+  });
   return [
-    loop(cc, u(0), u(f.geo.DVC), [
-      let_(dvFlat, dvClamp),
-      ...decl,
-      ...cScope.lines,
-      ...each((g, r) => var_(o(g, r), undefined, start(g, r))),
-      loop(j, u(0), u(f.geo.TK), [
-        let_(tv, min(add(v(t0), v(j)), sub(end, u(1)))),
-        ...vScope.lines,
-        ...each((g, r) => inc(v(o(g, r)), kb.product([index(v(g.w(r)), v(j)), vVal]))),
-      ]),
-      ...each((g, r) => set(index(v(g.acc(r)), v(cc)), v(o(g, r)))),
-    ]),
+    ...scaleWeights(f, lanes.perKey),
+    loop(
+      cc,
+      u(0),
+      u(f.geo.DVC),
+      [
+        let_(dvFlat, dvClamp),
+        ...decl,
+        ...cScope.lines,
+        ...each((g, r, i) => var_(o(g, r, i), undefined, start(g, r, i))),
+        loop(j, u(0), u(f.geo.TK), [let_(tv, min(add(v(t0), v(j)), sub(end, u(1)))), ...step]),
+        ...each((g, r, i) => set(index(v(g.acc(r)), col(i)), v(o(g, r, i)))),
+      ],
+      { step: envs.length },
+    ),
   ];
 }
 
