@@ -65,7 +65,7 @@ const INFO_HELP = `usage: einattn info [--json] [--adapter KIND]
 Which WebGPU adapter einattn picks (hardware → software Vulkan → OpenGL ES), why,
 its features and the limits plans are checked against.`;
 
-const TOUR_HELP = `usage: einattn tour [--out DIR] [--small] [--repeat N] [--adapter KIND]
+const TOUR_HELP = `usage: einattn tour [--out DIR] [--small] [--only a,b] [--repeat N] [--adapter KIND]
 
 For every built-in variant: lower it, check it against the interpreter on its check
 sizes, time it (median of N runs after a warm-up) and report its KV-cache bytes per
@@ -73,6 +73,7 @@ token. Writes DIR/<variant>/<kernel>.wgsl, DIR/report.json and DIR/report.html.
 
   --out DIR     output folder (default out/tour)
   --small       time on the check sizes (fast, for CI)
+  --only a,b    only these variants (default: every built-in)
   --repeat N    timed runs per variant (default 5)
   --adapter     auto | hardware | software | opengles`;
 

@@ -139,7 +139,7 @@ function summaryTable(r: TourReport): string {
 export async function tourCommand(argv: string[]): Promise<number> {
   const { values: f, positionals } = parseFlags(
     argv,
-    { out: { type: 'string' }, small: { type: 'boolean' }, repeat: { type: 'string' }, adapter: { type: 'string' } },
+    { out: { type: 'string' }, small: { type: 'boolean' }, only: { type: 'string' }, repeat: { type: 'string' }, adapter: { type: 'string' } },
     'tour',
   );
   if (positionals.length) usage(`tour takes no arguments, got ${positionals.join(' ')}`);
@@ -147,6 +147,7 @@ export async function tourCommand(argv: string[]): Promise<number> {
   const small = f.small === true;
   const runs = typeof f.repeat === 'string' ? positiveInt(f.repeat, '--repeat') : small ? 3 : 5;
   const adapter = adapterFlag(typeof f.adapter === 'string' ? f.adapter : undefined);
+  const chosen = pickVariants(typeof f.only === 'string' ? f.only : undefined);
   const t0 = performance.now();
   mkdirSync(outDir, { recursive: true });
 
@@ -156,7 +157,7 @@ export async function tourCommand(argv: string[]): Promise<number> {
   try {
     rt = await openRuntime(adapter);
     report = adapterReport(rt);
-    console.log(`einattn tour: ${variants.length} variant${variants.length === 1 ? '' : 's'} on ${adapterLine(rt)}`);
+    console.log(`einattn tour: ${chosen.length} variant${chosen.length === 1 ? '' : 's'} on ${adapterLine(rt)}`);
     console.log(`  ${rt.reason}`);
   } catch (e) {
     if ((e as { code?: string }).code !== 'NO_ADAPTER') throw e;
@@ -164,12 +165,12 @@ export async function tourCommand(argv: string[]): Promise<number> {
     console.error(`einattn: ${adapterError}`);
     console.error('To get a software WebGPU adapter on Debian/Ubuntu, run:  bash scripts/setup-system.sh');
     console.error('  (it installs Mesa lavapipe — mesa-vulkan-drivers and libvulkan1 — from bookworm-backports)');
-    console.log(`einattn tour: ${variants.length} variant${variants.length === 1 ? '' : 's'}, INTERPRETER ONLY (no WebGPU adapter; no kernels run or timed)`);
+    console.log(`einattn tour: ${chosen.length} variant${chosen.length === 1 ? '' : 's'}, INTERPRETER ONLY (no WebGPU adapter; no kernels run or timed)`);
   }
   console.log(`  writing WGSL and reports to ${resolve(outDir)}`);
 
   const results: TourVariant[] = [];
-  for (const [i, v] of variants.entries()) results.push(await tourVariant(v, rt, outDir, small, runs, `[${i + 1}/${variants.length}]`));
+  for (const [i, v] of chosen.entries()) results.push(await tourVariant(v, rt, outDir, small, runs, `[${i + 1}/${chosen.length}]`));
 
   const tour: TourReport = {
     tool: 'einattn',
@@ -222,4 +223,17 @@ export async function tourCommand(argv: string[]): Promise<number> {
   }
   console.log(`all ${results.length} variant${results.length === 1 ? '' : 's'} pass (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   return 0;
+}
+
+/** The variants `--only a,b` names (every built-in without it); an unknown name is a usage error listing them. */
+function pickVariants(only: string | undefined): readonly Variant[] {
+  if (only === undefined) return variants;
+  const names = only
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  const unknown = names.filter((n) => !variants.some((v) => v.name === n));
+  if (unknown.length || !names.length)
+    usage(`tour --only: no variant ${unknown.map((n) => `'${n}'`).join(', ') || 'named'} (variants: ${variants.map((v) => v.name).join(', ')})`);
+  return variants.filter((v) => names.includes(v.name));
 }

@@ -36,7 +36,7 @@ describe.concurrent('einattn tour', () => {
     const out = tempDir();
     // Point the Vulkan loader at no driver and forbid the OpenGL ES fallback.
     const env = { VK_ICD_FILENAMES: '/nonexistent/icd.json', VK_DRIVER_FILES: '/nonexistent/icd.json', EINATTN_ADAPTER: 'software' };
-    const r = await cli(['tour', '--small', '--out', out], { env });
+    const r = await cli(['tour', '--small', '--only', 'mha,moba', '--out', out], { env });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('bash scripts/setup-system.sh');
     expect(r.stdout).toMatch(/INTERPRETER ONLY/);
@@ -48,5 +48,12 @@ describe.concurrent('einattn tour', () => {
     expect(report.adapter).toBeNull();
     expect(existsSync(join(out, 'report.html'))).toBe(true);
     expect(readdirSync(join(out, variants[0]!.name)).some((f) => f.endsWith('.wgsl'))).toBe(true);
+    expect(report.variants.map((v: { name: string }) => v.name)).toEqual(['mha', 'moba']);
+  });
+
+  it('--only with an unknown variant is a one-line usage error naming the variants', async () => {
+    const r = await cli(['tour', '--only', 'mha,nope']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("tour --only: no variant 'nope' (variants: mha, mqa");
   });
 });

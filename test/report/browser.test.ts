@@ -198,9 +198,10 @@ describe('the HTML report in headless Chromium', () => {
     expect(() => findChromium({ EINATTN_CHROMIUM: join(dir, 'no-such-chromium') })).toThrow(/bash scripts\/setup-system\.sh/);
   });
 
-  it("renders the real tour's report (einattn tour --small)", async () => {
+  it("renders the real tour's report (einattn tour --small, three variants)", async () => {
     const out = join(dir, 'tour');
-    const r = await cli(['tour', '--small', '--out', out]);
+    // three variants keep it quick; test/cli/tour.test.ts runs every one
+    const r = await cli(['tour', '--small', '--only', 'mha,gqa,diff', '--out', out]);
     // Whether every variant passes is tour.test.ts's business; here only the page matters. A
     // failed variant shows as an "n/a" time bar, but there must be a GPU adapter (as for
     // tour.test.ts) so that the time chart has bars at all.
