@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { interpret, type Graph } from '../../src/index.ts';
+import { compile, interpret, type Graph } from '../../src/index.ts';
 import { lower } from '../../src/lower/index.ts';
 import type { PlanBuffer } from '../../src/runtime/plan.ts';
 import { closeRuntime, getRuntime } from '../../src/runtime/index.ts';
@@ -193,6 +193,20 @@ describe('the zoo on the GPU', () => {
       }
     });
   }
+});
+
+describe('moba skips the blocks a query did not choose', () => {
+  test('with one query per row tile and one block per KV tile, each query loads exactly its chosen blocks', async () => {
+    const g = moba({ topk: 3 });
+    const dims = { b: 1, h: 2, s: 32, t: 32, blk: 4, d: 8, dv: 4 };
+    const c = compile(g, { flashSchedule: { rows: 1, workgroup: 1, kvTile: 4, kvLanes: 1, split: 1 }, debugTiles: true });
+    const r = await c.run(inputsFor(g, dims, 8), dims);
+    // query i's own block is floor(i / 4); it reads that one and the 2 best before it (fewer at the start)
+    const chosen = Array.from({ length: dims.s }, (_, i) => Math.min(3, Math.floor(i / 4) + 1));
+    const perHead = chosen.reduce((a, b) => a + b, 0);
+    expect(Array.from(r.outputs._flash_tiles!.data).reduce((a, b) => a + b, 0)).toBe(dims.h * perHead);
+    expect(perHead).toBeLessThan((dims.s * (dims.t / 4 + 1)) / 2); // fewer than causal's tiles
+  });
 });
 
 /** Buffers of `g`'s plan that are neither inputs nor outputs and hold both s and t. */
