@@ -125,19 +125,20 @@ export const QK_BLOCK_MIN_DIM = 64;
 
 /**
  * Keys per register block of the cached-Q score product for a cached QK extent of `dk`.
- * 'auto' blocks (the largest divisor of kvTile up to 16) only where it pays on lavapipe:
- * with `dk` of at least 64, and without lanes (prefill) unless K is read as i8 four values per
- * word (`packed`): there the cached query values the block shares were most of the remaining
- * loads (GQA int8 decode at t = 4096 went from 0.67 to 0.43 of the f32 kernel's time with 8 keys).
+ * 'auto' blocks (the largest divisor of kvTile up to 16, up to 8 with lanes) only where it pays
+ * on lavapipe: with `dk` of at least 64. With lanes (decoding) the block shares the cached query
+ * values, most of the remaining loads: GQA decode (b=1 h=32 g=8 d=128) took 0.77–0.79 of its
+ * kernel time with 8 keys at t = 1024, 4096 and 8192 in paired runs, and GQA int8 decode at
+ * t = 4096 went from 0.67 to 0.43 of the f32 kernel's time.
  * @example qkBlockOf(flashSchedule(), 64) // 16
  */
-export function qkBlockOf(s: FlashSchedule, dk: number, packed = false): number {
+export function qkBlockOf(s: FlashSchedule, dk: number): number {
   if (s.qkBlock !== 'auto') return s.qkBlock;
-  if ((s.kvLanes > 1 && !packed) || dk < QK_BLOCK_MIN_DIM) return 1;
+  if (dk < QK_BLOCK_MIN_DIM) return 1;
   let b = Math.min(s.kvLanes > 1 ? PACKED_LANES_BLOCK : 16, s.kvTile);
   while (s.kvTile % b !== 0) b--;
   return b;
 }
 
-/** Keys per 'auto' register block with lanes and i8 K (fewer than prefill's 16: as fast, and less code for lavapipe to compile). */
+/** Keys per 'auto' register block with lanes (fewer than prefill's 16: as fast, and less code for lavapipe to compile). */
 export const PACKED_LANES_BLOCK = 8;
