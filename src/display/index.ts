@@ -8,5 +8,13 @@ export { code, escapeXml, hstack, html, svg, tslabDisplay, View, type ViewKind }
 export { table, type TableOptions } from './table.ts';
 export { heatmap, pick, type HeatmapOptions, type Matrix, type NamedArray } from './heatmap.ts';
 export { bars, lines, roofline, type BarDatum, type BarsOptions, type LineSeries, type LinesOptions, type RooflineDevice } from './charts.ts';
-export { typecheck, TypecheckResult, type SnippetDiagnostic, type TypecheckOptions } from './typecheck.ts';
+export {
+  snippetDiagnostics,
+  typecheck,
+  TypecheckResult,
+  type CompilerDiagnostic,
+  type DiagnosticFormatter,
+  type SnippetDiagnostic,
+  type TypecheckOptions,
+} from './typecheck.ts';
 export { formatBytes, formatMs, formatNumber } from './format.ts';

@@ -112,23 +112,46 @@ export async function typecheck(source: string, opts: TypecheckOptions = {}): Pr
   const program = ts.createProgram({ rootNames: [file], options, host });
   const sf = program.getSourceFile(file)!;
   const all = [...program.getSyntacticDiagnostics(sf), ...program.getSemanticDiagnostics(sf)];
+  return new TypecheckResult(snippetDiagnostics(ts, all, sf), shownName, ts.version, source);
+}
+
+/** What {@link snippetDiagnostics} reads of the TypeScript module (Node's, or the copy a web page loads). */
+export interface DiagnosticFormatter {
+  DiagnosticCategory: { Error: number; Warning: number; Suggestion: number };
+  flattenDiagnosticMessageText(text: never, newLine: string): string;
+}
+
+/** A compiler diagnostic, as far as {@link snippetDiagnostics} reads it. */
+export interface CompilerDiagnostic {
+  start?: number;
+  file?: unknown;
+  code: number;
+  category: number;
+  messageText: unknown;
+}
+
+/**
+ * The compiler's diagnostics of one snippet as {@link SnippetDiagnostic}s, with 1-based positions in
+ * `sf` (a diagnostic of another file is placed at 1:1). Node's `typecheck()` and the web
+ * playground's editor share it.
+ * @example snippetDiagnostics(ts, program.getSemanticDiagnostics(sf), sf)
+ */
+export function snippetDiagnostics(
+  ts: DiagnosticFormatter,
+  all: readonly CompilerDiagnostic[],
+  sf: { getLineAndCharacterOfPosition(pos: number): { line: number; character: number } },
+): SnippetDiagnostic[] {
+  const { Error, Warning, Suggestion } = ts.DiagnosticCategory;
   const category = (c: number): SnippetDiagnostic['category'] =>
-    c === ts.DiagnosticCategory.Error
-      ? 'error'
-      : c === ts.DiagnosticCategory.Warning
-        ? 'warning'
-        : c === ts.DiagnosticCategory.Suggestion
-          ? 'suggestion'
-          : 'message';
-  const diagnostics = all.map((d) => {
-    const pos = d.start !== undefined ? sf.getLineAndCharacterOfPosition(d.start) : { line: 0, character: 0 };
+    c === Error ? 'error' : c === Warning ? 'warning' : c === Suggestion ? 'suggestion' : 'message';
+  return all.map((d) => {
+    const pos = d.start !== undefined && (d.file === undefined || d.file === sf) ? sf.getLineAndCharacterOfPosition(d.start) : { line: 0, character: 0 };
     return {
       line: pos.line + 1,
       column: pos.character + 1,
       code: d.code,
       category: category(d.category),
-      message: ts.flattenDiagnosticMessageText(d.messageText, '\n  '),
+      message: ts.flattenDiagnosticMessageText(d.messageText as never, '\n  '),
     };
   });
-  return new TypecheckResult(diagnostics, shownName, ts.version, source);
 }

@@ -12,7 +12,7 @@
  * CommonJS and called with a `require` that knows the two einattn modules.
  */
 import * as einattn from 'einattn';
-import { Tensor, TypecheckResult, type Graph, type SnippetDiagnostic } from 'einattn';
+import { snippetDiagnostics, Tensor, TypecheckResult, type Graph, type SnippetDiagnostic } from 'einattn';
 import * as runtime from 'einattn/runtime';
 import type * as TS from 'typescript';
 import { errorText } from './results.ts';
@@ -239,29 +239,8 @@ class TypeFiles {
     const sf = program.getSourceFile(SNIPPET_PATH)!;
     const syntax = program.getSyntacticDiagnostics(sf);
     const all = syntax.length ? syntax : [...program.getOptionsDiagnostics(), ...program.getGlobalDiagnostics(), ...program.getSemanticDiagnostics(sf)];
-    return diagnostics(ts, all, sf);
+    return snippetDiagnostics(ts, all, sf);
   }
-}
-
-function diagnostics(ts: TypeScript, all: readonly TS.Diagnostic[], sf: TS.SourceFile): SnippetDiagnostic[] {
-  const category = (c: TS.DiagnosticCategory): SnippetDiagnostic['category'] =>
-    c === ts.DiagnosticCategory.Error
-      ? 'error'
-      : c === ts.DiagnosticCategory.Warning
-        ? 'warning'
-        : c === ts.DiagnosticCategory.Suggestion
-          ? 'suggestion'
-          : 'message';
-  return all.map((d) => {
-    const pos = d.start !== undefined && d.file === sf ? sf.getLineAndCharacterOfPosition(d.start) : { line: 0, character: 0 };
-    return {
-      line: pos.line + 1,
-      column: pos.character + 1,
-      code: d.code,
-      category: category(d.category),
-      message: ts.flattenDiagnosticMessageText(d.messageText, '\n  '),
-    };
-  });
 }
 
 /** Diagnostics as the compiler prints them (einattn's `typecheck()` format), as an error. */
@@ -407,7 +386,7 @@ export async function evaluateSnippet(ts: TypeScript, source: string): Promise<G
     compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, sourceMap: true },
   });
   const sf = ts.createSourceFile(SNIPPET_FILE, source, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
-  const syntax = diagnostics(
+  const syntax = snippetDiagnostics(
     ts,
     (out.diagnostics ?? []).map((d) => ({ ...d, file: sf })),
     sf,
