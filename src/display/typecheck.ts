@@ -141,9 +141,9 @@ export function snippetDiagnostics(
   all: readonly CompilerDiagnostic[],
   sf: { getLineAndCharacterOfPosition(pos: number): { line: number; character: number } },
 ): SnippetDiagnostic[] {
-  const { Error, Warning, Suggestion } = ts.DiagnosticCategory;
+  const kinds = ts.DiagnosticCategory;
   const category = (c: number): SnippetDiagnostic['category'] =>
-    c === Error ? 'error' : c === Warning ? 'warning' : c === Suggestion ? 'suggestion' : 'message';
+    c === kinds.Error ? 'error' : c === kinds.Warning ? 'warning' : c === kinds.Suggestion ? 'suggestion' : 'message';
   return all.map((d) => {
     const pos = d.start !== undefined && (d.file === undefined || d.file === sf) ? sf.getLineAndCharacterOfPosition(d.start) : { line: 0, character: 0 };
     return {
