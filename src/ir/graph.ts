@@ -157,6 +157,24 @@ export function specialize(g: Graph, sizes: Record<string, number>, name: string
 }
 
 /**
+ * Whether `hit` holds for `n` or for a node it depends on, transitively; the search does not go
+ * below a node for which `stop` holds (that node itself is still tested).
+ * @example reaches(mha().outputs[0]!.node, (m) => m.op === 'softmax') // true
+ */
+export function reaches(n: Node, hit: (m: Node) => boolean, stop: (m: Node) => boolean = () => false): boolean {
+  const seen = new Set<number>();
+  const stack = [n];
+  while (stack.length) {
+    const m = stack.pop()!;
+    if (hit(m)) return true;
+    if (seen.has(m.id) || stop(m)) continue;
+    seen.add(m.id);
+    stack.push(...children(m));
+  }
+  return false;
+}
+
+/**
  * Ids of the nodes on some path from `root` down to `target` (both included when
  * connected): in a kernel, the epilogue nodes that depend on its core.
  * @example const core = input('x', 'i').exp(); nodesBetween(core.mul(2).node, core.node).size // 2 (the scale and the core)

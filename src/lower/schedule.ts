@@ -11,7 +11,7 @@
  * reads it at computed positions, many times per element (MoBA's block choice [b h s m],
  * read once per key by its attention mask), so inlining would recompute it at every read.
  */
-import { children, type Graph, type Node } from '../ir/index.ts';
+import { children, reaches, type Graph, type Node } from '../ir/index.ts';
 
 /** One kernel to emit: it computes `root` over root's axes, around `core`. */
 export interface KernelGroup {
@@ -126,21 +126,16 @@ export function groupKernels(g: Graph, opts: GroupOptions = {}): KernelGroup[] {
     .map(({ gr }) => gr);
 }
 
+/** Data, as opposed to indices, sizes and constants: an input or a kernel's result. */
+const isData = (n: Node): boolean => n.op === 'input' || HEAVY.has(n.op);
+
 /** Elementwise gather sources that read data (an input or a kernel's result), not yet a kernel's root. */
 function gatheredExpressions(g: Graph, inner: ReadonlySet<number>, rooted: ReadonlySet<number>): Node[] {
   const out = new Map<number, Node>();
   for (const n of g.nodes) {
     if (n.op !== 'gather' || inner.has(n.src.id)) continue;
     const src = n.src;
-    if (ELEMENTWISE.has(src.op) && src.dtype !== 'bool' && src.dtype !== 'i8' && !rooted.has(src.id) && readsData(src)) out.set(src.id, src);
+    if (ELEMENTWISE.has(src.op) && src.dtype !== 'bool' && src.dtype !== 'i8' && !rooted.has(src.id) && reaches(src, isData)) out.set(src.id, src);
   }
   return [...out.values()];
-}
-
-/** Whether `n` depends on an input or a heavy node, not only on indices, sizes and constants. */
-function readsData(n: Node, seen = new Set<number>()): boolean {
-  if (n.op === 'input' || HEAVY.has(n.op)) return true;
-  if (seen.has(n.id)) return false;
-  seen.add(n.id);
-  return children(n).some((c) => readsData(c, seen));
 }

@@ -18,7 +18,7 @@
  * the flash matcher (`findFlash`'s misses) for each attention contraction that reads it,
  * or, when none does, with the contraction or reduction that sums its key axis.
  */
-import { children, type Graph, type Node } from '../ir/index.ts';
+import { children, reaches, type Graph, type Node } from '../ir/index.ts';
 import type { PlanBuffer, PlanUnfused } from '../runtime/plan.ts';
 import type { FlashMiss } from './flash/match.ts';
 
@@ -31,6 +31,9 @@ export interface ScoreAxes {
 }
 
 const ELEMENTWISE = new Set(['unary', 'binary', 'select', 'cast']);
+
+/** A graph input: data, where indices, sizes and constants are not. */
+const isInput = (n: Node): boolean => n.op === 'input';
 
 /** The axes a node sums or normalises away, and the operands it does that to. */
 function reduced(n: Node): { axes: string[]; operands: Node[] } {
@@ -83,27 +86,13 @@ export function scoreAxes(g: Graph): ScoreAxes[] {
       for (const s of scores) for (const x of s.operands) if (x.axes.includes(key)) for (const a of x.axes) kvSide.add(a);
       for (const s of scores) {
         // query axes come with data (q), not from indices alone (a one-hot block matrix is no query)
-        const qSide = s.operands.filter((x) => !x.axes.includes(key) && readsInput(x));
+        const qSide = s.operands.filter((x) => !x.axes.includes(key) && reaches(x, isInput));
         const query = s.axes.filter((a) => a !== key && !kvSide.has(a) && qSide.some((x) => x.axes.includes(a)));
         if (query.length) out.push({ key, query, reducer: n });
       }
     }
   }
   return out;
-}
-
-/** Whether `n` reads a graph input (is data), rather than only indices, sizes and constants. */
-function readsInput(n: Node): boolean {
-  const seen = new Set<number>();
-  const stack = [n];
-  while (stack.length) {
-    const m = stack.pop()!;
-    if (m.op === 'input') return true;
-    if (seen.has(m.id)) continue;
-    seen.add(m.id);
-    stack.push(...children(m));
-  }
-  return false;
 }
 
 /**
@@ -149,20 +138,6 @@ function noFlash(h: ScoreAxes, names: ReadonlyMap<number, string>): string {
   return `${brief(r, names)} sums '${h.key}' of ${what}, which ${PATTERN}`;
 }
 
-/** Whether `target` is `n` or one of its inputs, transitively. */
-function dependsOn(n: Node, target: number): boolean {
-  const seen = new Set<number>();
-  const stack = [n];
-  while (stack.length) {
-    const m = stack.pop()!;
-    if (m.id === target) return true;
-    if (seen.has(m.id)) continue;
-    seen.add(m.id);
-    stack.push(...children(m));
-  }
-  return false;
-}
-
 /**
  * The plan's unfused part: temporaries holding a query and a key axis with their reasons, and
  * the matcher's misses; undefined when there is neither.
@@ -195,9 +170,9 @@ export function unfusedPart(
     if (!hits.length) continue;
     const key = hits[0]!.key;
     const query = [...new Set(hits.filter((h) => h.key === key).flatMap((h) => h.query))].filter((q) => b.axes.includes(q));
-    const readers = relevant.filter((m) => dependsOn(m.node, node.id));
+    const readers = relevant.filter((m) => reaches(m.node, (x) => x.id === node.id));
     // the contraction that finally sums the key axis says more than a softmax on the way
-    const sums = hits.filter((h) => dependsOn(h.reducer, node.id));
+    const sums = hits.filter((h) => reaches(h.reducer, (x) => x.id === node.id));
     const last = sums.some((h) => h.reducer.op === 'einsum') ? sums.filter((h) => h.reducer.op === 'einsum') : sums;
     const reasons = readers.length
       ? readers.map(missText)

@@ -7,7 +7,7 @@
  * the key axis, which elementwise nodes lie between it and the score contractions, and which
  * axes each tensor has.
  */
-import { children, type Graph, type Node } from '../../ir/index.ts';
+import { children, reaches, type Graph, type Node } from '../../ir/index.ts';
 import { kvLength, type KvLength } from './length.ts';
 import { combination, mapOf, plainSignal, rowSums, structKey, type FlashMap } from './maps.ts';
 
@@ -277,7 +277,7 @@ function scoresOf(maps: FlashMap[], t: string, _info: GraphInfo): { scores: Flas
     // an einsum's output axes come from its operands, so one has t; kept as a guard: the kernel streams K per key
     if (!s.operands.some((o) => o.axes.includes(t))) return `${what} has no operand with the key axis '${t}'`;
     // each contraction is computed from loaded operands; one built from another's scores would need those materialised
-    if (s.operands.some((o) => reaches(o, path))) return `${what} reads the scores of another contraction; flash needs each one over loaded tensors`;
+    if (s.operands.some((o) => reaches(o, inSet(path)))) return `${what} reads the scores of another contraction; flash needs each one over loaded tensors`;
     scores.push({ einsum: s, qkDims: [...new Set(s.operands.flatMap((o) => o.axes))].filter((a) => !s.axes.includes(a)) });
   }
   return { scores, path };
@@ -288,8 +288,9 @@ function sideInputs(maps: FlashMap[], skeleton: Node[], path: Set<number>): stri
   const single = maps.length === 1 && maps[0]!.kind === 'softmax';
   for (const m of maps) {
     const what = single ? 'the mask' : `the mask of the map %${m.node.id}`;
-    if (m.mask && reaches(m.mask, path)) return `${what} depends on the scores; flash needs masks over indices and other tensors only`;
-    if (m.sink && reaches(m.sink, path)) return single ? 'the sink depends on the scores' : `the sink of the softmax %${m.node.id} depends on the scores`;
+    if (m.mask && reaches(m.mask, inSet(path))) return `${what} depends on the scores; flash needs masks over indices and other tensors only`;
+    if (m.sink && reaches(m.sink, inSet(path)))
+      return single ? 'the sink depends on the scores' : `the sink of the softmax %${m.node.id} depends on the scores`;
   }
   const inside = new Set<number>([...path, ...skeleton.map((n) => n.id), ...maps.map((m) => m.node.id)]);
   // a coefficient may read a map's own row sum, which the kernel has (`A / (sum(A, t) + ε)` before P·V)
@@ -297,7 +298,7 @@ function sideInputs(maps: FlashMap[], skeleton: Node[], path: Set<number>): stri
   for (const n of skeleton)
     for (const c of children(n)) {
       if (inside.has(c.id)) continue;
-      if (reaches(c, inside, sums))
+      if (reaches(c, inSet(inside), inSet(sums)))
         return `the coefficient %${c.id} (${c.op}) of the weights depends on the scores or the maps; flash needs coefficients over row axes from other tensors`;
     }
   return undefined;
@@ -419,19 +420,11 @@ function isNegInf(n: Node): boolean {
   return n.op === 'const' && n.value === -Infinity;
 }
 
-/** Whether `n` depends on one of `targets`, not looking below the nodes of `stop`. */
-function reaches(n: Node, targets: Set<number>, stop: ReadonlySet<number> = new Set()): boolean {
-  const seen = new Set<number>();
-  const stack = [n];
-  while (stack.length) {
-    const m = stack.pop()!;
-    if (targets.has(m.id)) return true;
-    if (seen.has(m.id) || stop.has(m.id)) continue;
-    seen.add(m.id);
-    stack.push(...children(m));
-  }
-  return false;
-}
+/** A node test for {@link reaches}: the node is one of `ids`. */
+const inSet =
+  (ids: ReadonlySet<number>) =>
+  (m: Node): boolean =>
+    ids.has(m.id);
 
 /** `einsum('b s d, b t d -> b s t') %7`, for miss reasons (operands by their axes and the node id: the matcher knows no buffer names). */
 function describeEinsum(s: Einsum): string {
