@@ -17,6 +17,9 @@ export function speedup(rows: readonly BenchRow[], row: BenchRow, peer: SystemNa
   return row.paired?.[peer] ?? p.wall.median / row.wall.median;
 }
 
+/** A row's GPU memory and largest temporary, `8.00 (0.500)` in MiB; undefined when not measured. */
+const gpuMiB = (r?: BenchRow): string | undefined => (r?.gpu ? `${fmt(r.gpu.bytes / 2 ** 20)} (${fmt(r.gpu.largestTemp / 2 ** 20)})` : undefined);
+
 /** Whether a row's timings spread too much to trust: IQR above 20% of the median. */
 export const noisy = (r: BenchRow): boolean => !!r.wall && (r.wall.p75 - r.wall.p25) / r.wall.median > 0.2;
 
@@ -101,7 +104,7 @@ export function benchMarkdown(result: BenchResult, command: string): string {
       const w = r.wall!;
       const ratios = PEERS.map((p) => (r.system.startsWith('einattn') ? fmt(speedup(result.rows, r, p), 2) : ''));
       lines.push(
-        `| ${label} | ${r.system}${r.note ? ' ¹' : ''} | ${fmt(w.median)} (${fmt(w.p25)}–${fmt(w.p75)})${noisy(r) ? ' ⚠ noisy' : ''} | ${fmt(r.kernel?.median)} | ${fmt(r.gflops)} | ${fmt(r.gbps)} | ${pct(r.rooflineFraction)}${(r.rooflineFraction ?? 0) > 1.05 ? ' ⚠' : ''} | ${ratios.join(' | ')} | ${r.gpu ? `${fmt(r.gpu.bytes / 2 ** 20)} (${fmt(r.gpu.largestTemp / 2 ** 20)})` : ''} | ${r.maxAbsDiff === undefined ? 'reference' : r.maxAbsDiff.toExponential(1)} |`,
+        `| ${label} | ${r.system}${r.note ? ' ¹' : ''} | ${fmt(w.median)} (${fmt(w.p25)}–${fmt(w.p75)})${noisy(r) ? ' ⚠ noisy' : ''} | ${fmt(r.kernel?.median)} | ${fmt(r.gflops)} | ${fmt(r.gbps)} | ${pct(r.rooflineFraction)}${(r.rooflineFraction ?? 0) > 1.05 ? ' ⚠' : ''} | ${ratios.join(' | ')} | ${gpuMiB(r) ?? ''} | ${r.maxAbsDiff === undefined ? 'reference' : r.maxAbsDiff.toExponential(1)} |`,
       );
     }
   }
@@ -145,14 +148,13 @@ export function zooMarkdown(rows: readonly BenchRow[]): string[] {
     '| row | fused kernel ms (IQR) | unfused kernel ms | GPU MiB fused | GPU MiB unfused | fused ÷ causal MHA | expected |',
     '|---|---:|---:|---:|---:|---:|---|',
   ];
-  const mib = (r?: BenchRow) => (r?.gpu ? `${fmt(r.gpu.bytes / 2 ** 20)} (${fmt(r.gpu.largestTemp / 2 ** 20)})` : '–');
   for (const r of zoo) {
     const same = (x: BenchRow) => ['b', 'h', 's', 't', 'd', 'dv'].every((k) => x.dims[k] === r.dims[k]);
     const mha = rows.find((x) => x.variant === 'mha' && x.opts.causal === true && x.system === 'einattn' && ok(x) && same(x));
     const unfused = rows.find((x) => x.case === r.case && x.system === 'einattn-unfused' && ok(x));
     const k = r.kernel!;
     out.push(
-      `| ${r.case} | ${fmt(k.median)} (${fmt(k.p25)}–${fmt(k.p75)}) | ${unfused ? fmt(unfused.kernel!.median) : '–'} | ${mib(r)} | ${mib(unfused)} | ${mha ? fmt(k.median / mha.kernel!.median) : 'no MHA row'} | ${ZOO_EXPECTED[r.variant]} |`,
+      `| ${r.case} | ${fmt(k.median)} (${fmt(k.p25)}–${fmt(k.p75)}) | ${unfused ? fmt(unfused.kernel!.median) : '–'} | ${gpuMiB(r) ?? '–'} | ${gpuMiB(unfused) ?? '–'} | ${mha ? fmt(k.median / mha.kernel!.median) : 'no MHA row'} | ${ZOO_EXPECTED[r.variant]} |`,
     );
   }
   return out;
