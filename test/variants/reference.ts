@@ -72,18 +72,23 @@ export function loopAttention(
       for (let i = 0; i < S; i++) {
         const { xs, ok } = maskedLogits(dims, (j) => score(b, h, i, j) * scale, o, m, b, h, i);
         if (!ok.some(Boolean)) continue; // a fully masked row is zeros
-        const sink = o.sink ? m.sinks![h]! : -Infinity;
-        let mx = sink;
-        for (let j = 0; j < T; j++) if (ok[j]) mx = Math.max(mx, xs[j]!);
-        let den = Math.exp(sink - mx);
-        for (let j = 0; j < T; j++) if (ok[j]) den += Math.exp(xs[j]! - mx);
+        const w = softmaxWeights(xs, ok, o.sink ? m.sinks![h]! : -Infinity);
         for (let e = 0; e < DV; e++) {
           let acc = 0;
-          for (let j = 0; j < T; j++) if (ok[j]) acc += (Math.exp(xs[j]! - mx) / den) * value(b, h, j, e);
+          for (let j = 0; j < T; j++) if (ok[j]) acc += w[j]! * value(b, h, j, e);
           out[((b * H + h) * S + i) * DV + e] = acc;
         }
       }
   return out;
+}
+
+/** Softmax weights of one row: 0 where masked, all zeros when nothing is kept; `sink` joins the denominator only. */
+export function softmaxWeights(xs: readonly number[], ok: readonly boolean[], sink = -Infinity): number[] {
+  if (!ok.some(Boolean)) return xs.map(() => 0);
+  const mx = Math.max(sink, ...xs.filter((_, j) => ok[j]));
+  const e = xs.map((x, j) => (ok[j] ? Math.exp(x - mx) : 0));
+  const den = e.reduce((a, b) => a + b, Math.exp(sink - mx));
+  return e.map((x) => x / den);
 }
 
 /**

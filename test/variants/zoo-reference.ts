@@ -4,7 +4,7 @@
  * table: q [b h s d], k [b h t d], v [b h t dv].
  */
 import type { AttentionOptions } from '../../src/variants/index.ts';
-import { maskedLogits, type HeadDims, type ModInputs } from './reference.ts';
+import { maskedLogits, softmaxWeights, type HeadDims, type ModInputs } from './reference.ts';
 
 /** The zoo's variants, in the order `einattn list` shows them. */
 export const ZOO = ['diff', 'sigmoid', 'linear', 'relbias', 'fox', 'qknorm', 'moba'] as const;
@@ -19,15 +19,6 @@ const dot = (w: number, x: (c: number) => number, y: (c: number) => number): num
   for (let c = 0; c < w; c++) acc += x(c) * y(c);
   return acc;
 };
-
-/** Softmax weights of one row: 0 where masked, all zeros when nothing is kept; `sink` joins the denominator only. */
-function softmaxWeights(xs: readonly number[], ok: readonly boolean[], sink = -Infinity): number[] {
-  if (!ok.some(Boolean)) return xs.map(() => 0);
-  const mx = Math.max(sink, ...xs.filter((_, j) => ok[j]));
-  const e = xs.map((x, j) => (ok[j] ? Math.exp(x - mx) : 0));
-  const den = e.reduce((a, b) => a + b, Math.exp(sink - mx));
-  return e.map((x) => x / den);
-}
 
 /** The sink logit of head h, if the options ask for one. */
 const sinkOf = (o: AttentionOptions, m: ModInputs, h: number) => (o.sink ? m.sinks![h]! : -Infinity);
