@@ -62,6 +62,13 @@ export interface Compiled {
    * @example compile(mha()).planFor({ b: 1, h: 8, s: 1, t: 4096, d: 64, dv: 64 }).kernels.length // 2 (split + merge)
    */
   planFor(dims: Record<string, number>): ExecPlan;
+  /**
+   * The plan a run at `dims` on `runtime` uses: `planFor`'s plan with the device's choices added
+   * (subgroup shuffles where they fit, workgroup-memory staging on hardware, the f16 fallback),
+   * so its WGSL and schedules are exactly what runs.
+   * @example (await compile(gqa()).planOn({ b: 1, h: 32, g: 8, s: 1, t: 4096, d: 128, dv: 128 }, rt)).kernels.map((k) => k.name) // ['gqa_0_flash_partial', 'gqa_0_flash_merge']
+   */
+  planOn(dims: Record<string, number>, runtime: Runtime): Promise<ExecPlan>;
   /** what the graph became (at `dims`, or as the latest run ran): kernels, their fused expressions and schedules */
   explain(dims?: Record<string, number>): string;
   /**
@@ -137,6 +144,7 @@ export function compile(graph: Graph, opts: CompileOptions = {}): Compiled {
       return latest;
     },
     planFor,
+    planOn: async (dims, rt) => planOn(dims, rt, await flashDevice(rt)).plan,
     explain: (dims) => explain(dims ? planFor(dims) : latest),
     async run(inputs, dims, runOpts = {}) {
       const rt = runOpts.session?.runtime ?? runOpts.runtime ?? (await getRuntime());

@@ -41,7 +41,8 @@ const RUN_HELP = `usage: einattn run <variant> [options]
                         query axis and a key axis (s×t) with why it was not fused
   --require-fused       fail (NOT_FUSED, one line saying why) if the plan has such a temporary or
                         the flash matcher rejected a softmax · V contraction
-  --wgsl DIR            write each kernel's WGSL to DIR/<kernel>.wgsl
+  --wgsl DIR            write each kernel's WGSL to DIR/<kernel>.wgsl (--explain and --wgsl show the plan
+                        this run uses: specialized to --dims and the adapter, e.g. split-KV for decoding)
   --dry-run             lower (and --explain, --wgsl) but run nothing
   --adapter KIND        auto | hardware | software | opengles (default: EINATTN_ADAPTER or auto)
   --quiet               no summary of the outputs

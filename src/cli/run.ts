@@ -2,6 +2,7 @@
 import { compile, type Compiled, type CompiledOutput, type RunInput } from '../compile.ts';
 import { EinattnError } from '../errors.ts';
 import { interpret, resolveSizes, type Graph } from '../index.ts';
+import { explain as explainPlan } from '../lower/index.ts';
 import { writeNpy, type Runtime } from '../runtime/index.ts';
 import {
   checkDims,
@@ -113,9 +114,11 @@ export async function runCommand(argv: string[]): Promise<number> {
   const files = new Map(inSpecs);
   const inputs = await loadInputs(graph, sizes, inSpecs, list(f.random), f['random-rest'] === true, seed, compiled);
 
-  if (f.explain) console.log(compiled!.explain());
+  // the plan this run uses on this adapter (split, schedule, subgroups), not the generic one
+  const shownPlan = f.explain || f.wgsl !== undefined ? (rt ? await compiled!.planOn(dims, rt) : compiled!.planFor(dims)) : undefined;
+  if (f.explain) console.log(explainPlan(shownPlan!));
   if (f.wgsl !== undefined) {
-    const paths = writeWgsl(compiled!, str(f.wgsl)!);
+    const paths = writeWgsl({ plan: shownPlan! }, str(f.wgsl)!);
     console.log(`wrote ${paths.length} WGSL file${paths.length === 1 ? '' : 's'} to ${str(f.wgsl)}`);
   }
   if (f['dry-run']) return 0;

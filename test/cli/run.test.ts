@@ -127,6 +127,17 @@ export function scaled(o: { scale?: number }) {
     for (const k of kernels) expect(readFileSync(join(wgsl, `${k}.wgsl`), 'utf8')).toMatch(/@compute/);
   });
 
+  it('--explain and --wgsl show the plan the run uses at its sizes (decode: split-KV kernels), not the generic one', async () => {
+    const wgsl = join(dir, 'wgsl-decode');
+    const r = await cli(['run', 'gqa', '--dims', 'b=1,h=8,g=2,s=1,t=2048,d=64,dv=64', '--explain', '--wgsl', wgsl, '--dry-run']);
+    expectOk(r);
+    expect(r.stdout).toMatch(/kernel 1 gqa_0_flash_partial:/);
+    expect(r.stdout).toMatch(/schedule: .*invocations per row tile/);
+    const partial = readFileSync(join(wgsl, 'gqa_0_flash_partial.wgsl'), 'utf8');
+    expect(partial).toMatch(/_lsepart/);
+    expect(readFileSync(join(wgsl, 'gqa_0_flash_merge.wgsl'), 'utf8')).toMatch(/@compute/);
+  });
+
   it('--explain says why a softmax · V contraction was not fused; --require-fused fails with that reason', async () => {
     const src = JSON.stringify(join(REPO, 'src', 'index.ts'));
     const path = join(dir, 'probs-graph.ts');
