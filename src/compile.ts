@@ -215,12 +215,13 @@ function integers<T extends Int8Array | Int32Array>(name: string, dtype: string,
 }
 
 /**
- * What the flash schedule may use on `rt`: its smallest subgroup size when subgroups are
- * usable there (the feature, and a layout along local_invocation_index, probed once).
- * @example const device = await flashDevice(await getRuntime()) // { subgroupSize: 8 } on lavapipe
+ * What the flash schedule may use on `rt`: whether it is a CPU rasteriser, and its smallest subgroup
+ * size when subgroups are usable there (the feature, and a layout along local_invocation_index, probed once).
+ * @example const device = await flashDevice(await getRuntime()) // { cpu: true, subgroupSize: 8 } on lavapipe
  */
 export async function flashDevice(rt: Runtime): Promise<FlashDevice> {
-  if (!rt.features.has('subgroups')) return {};
+  const cpu: FlashDevice = rt.kind === 'software' ? { cpu: true } : {};
+  if (!rt.features.has('subgroups')) return cpu;
   const layout = await subgroupLayout(rt);
-  return layout.linear ? { subgroupSize: layout.smallest } : {};
+  return layout.linear ? { ...cpu, subgroupSize: layout.smallest } : cpu;
 }

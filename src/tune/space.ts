@@ -61,7 +61,7 @@ export function searchAxes(dims: Record<string, number>, features: SpaceFeatures
   axes.push({ name: 'lanes', options: lanes.map(([kvLanes, workgroup]) => ({ kvLanes, workgroup })) });
   // after the lanes: shuffles only change how lanes merge (a kvLanes above the subgroup size is refused and skipped)
   if (features.subgroups) axes.push({ name: 'subgroups', options: [false, true].map((subgroups) => ({ subgroups })) });
-  axes.push({ name: 'rows', options: [1, 2, 4, 8].map((rows) => ({ rows })) });
+  axes.push({ name: 'rows', options: [1, 2, 4, 8, 16].map((rows) => ({ rows })) });
   axes.push({ name: 'kvTile', options: [8, 16, 32].map((kvTile) => ({ kvTile })) });
   // keys per register block of the cached-Q product ('auto' is the default; a block that does not divide kvTile is refused and skipped)
   axes.push({ name: 'qkBlock', options: ['auto' as const, 1, 4, 8].map((qkBlock) => ({ qkBlock })) });

@@ -118,6 +118,7 @@ describe('tiling never changes the meaning of the mask', () => {
     { rows: 1, kvTile: 4, workgroup: 8, kvLanes: 2, split: 2 },
     { rows: 2, kvTile: 3, workgroup: 8, kvLanes: 4, subgroups: true, split: 1 },
     { rows: 1, kvTile: 2, workgroup: 8, kvLanes: 8, subgroups: true, split: 2 },
+    { rows: 16, kvTile: 16, workgroup: 2, split: 1 }, // the wide CPU prefill tile: 32 rows, more than s
   ];
   test.each(['causal', 'document', 'blocksparse'] as const)('%s: every tile configuration gives the same output', async (mask) => {
     const v: Variant = { layout: 'named', mask, mod: 'alibi', sink: false, lse: true, epilogue: false };

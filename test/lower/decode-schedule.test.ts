@@ -1,9 +1,12 @@
-/** The schedules compile() picks for decoding: lanes for a few rows, shared K/V tiles for many rows per KV head. */
+/**
+ * The schedules compile() picks from the sizes and the device: for decoding, lanes for a few rows
+ * and shared K/V tiles for many rows per KV head; for long prefill on a CPU rasteriser, wide row tiles.
+ */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { compile, interpret } from '../../src/index.ts';
-import { specializeFor } from '../../src/lower/flash/index.ts';
+import { findFlash, specializeFor, wideRowsSchedule } from '../../src/lower/flash/index.ts';
 import { closeRuntime, getRuntime } from '../../src/runtime/index.ts';
-import { gqa, mqa } from '../../src/variants/index.ts';
+import { gqa, mha, mqa } from '../../src/variants/index.ts';
 
 beforeAll(async () => {
   await getRuntime();
@@ -47,5 +50,34 @@ describe('decode schedules', () => {
         .planFor(dims)
         .kernels.map((k) => k.name.replace(/^.*_0_/, '')),
     ).toContain('flash_merge');
+  });
+});
+
+describe('prefill on a CPU rasteriser: 16 query rows per invocation from q × t ≥ 2^18', () => {
+  const matches = findFlash(mha()).matches;
+  const at = (s: number, t: number) => ({ b: 1, h: 8, s, t, d: 64, dv: 64 });
+
+  test('the policy: long prefill on a CPU gets 16 rows; short prefill, decoding, hardware and a given schedule do not', () => {
+    expect(wideRowsSchedule(matches, at(1024, 1024), {}, { cpu: true })).toEqual({ rows: 16 });
+    expect(wideRowsSchedule(matches, at(256, 1024), {}, { cpu: true })).toEqual({ rows: 16 });
+    expect(wideRowsSchedule(matches, at(256, 256), {}, { cpu: true })).toEqual({});
+    expect(wideRowsSchedule(matches, at(1, 8192), {}, { cpu: true })).toEqual({});
+    expect(wideRowsSchedule(matches, at(1024, 1024), {}, {})).toEqual({});
+    expect(wideRowsSchedule(matches, at(1024, 1024), { rows: 2 }, { cpu: true })).toEqual({});
+    expect(specializeFor(mha(), {}, at(1024, 1024), true, { cpu: true })!.opts.flashSchedule!.rows).toBe(16);
+    expect(specializeFor(mha(), { flashSchedule: { rows: 4 } }, at(1024, 1024), true, { cpu: true })!.opts.flashSchedule!.rows).toBe(4);
+  });
+
+  test('on lavapipe a long causal prefill runs the 16-row kernel and matches the interpreter, ragged row tiles included', async () => {
+    const rt = await getRuntime();
+    const g = mha({ causal: true });
+    const dims = { b: 1, h: 2, s: 600, t: 600, d: 8, dv: 8 };
+    const plan = await compile(g).planOn(dims, rt);
+    if (rt.kind === 'software')
+      expect(plan.kernels.find((k) => /_flash(_partial)?$/.test(k.name))!.about!.schedule).toMatch(/^schedule: 16 rows x 8 invocations/);
+    const inputs = { q: wave(2 * 600 * 8, 0), k: wave(2 * 600 * 8, 1), v: wave(2 * 600 * 8, 2) };
+    const got = (await compile(g).run(inputs, dims, { runtime: rt })).outputs.o!.data;
+    const want = interpret(g, inputs, dims).o!.data;
+    expect(Math.max(...want.map((w, i) => Math.abs(w - got[i]!)))).toBeLessThan(1e-5);
   });
 });

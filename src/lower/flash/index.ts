@@ -124,6 +124,11 @@ export { autoSplit, BLOCK_EMPTY, BLOCK_FULL, BLOCK_PARTIAL, flashGeometry } from
 /** What a schedule may use on the device a plan will run on (nothing, when unknown). */
 export interface FlashDevice {
   /**
+   * a CPU rasteriser (lavapipe, SwiftShader): each workgroup runs as SIMD rows on a core, and
+   * wide register tiles of query rows pay (see {@link wideRowsSchedule})
+   */
+  cpu?: boolean;
+  /**
    * the smallest subgroup size, when subgroups are usable (the feature, laid out along
    * local_invocation_index): lanes up to this many then merge by shuffles by default
    */
@@ -162,7 +167,7 @@ export function specializeFor(
   // the value head dim whole (up to maxDvChunk): each chunk of it would recompute the scores
   const dv = Math.max(...matches.map((m) => m.vDims.reduce((p, a) => p * sizes[a]!, 1)));
   const given: Partial<FlashSchedule> = { ...(user.dvChunk === undefined ? { dvChunk: Math.min(flashSchedule(user).maxDvChunk, dv) } : {}), ...user };
-  const flashOpts: Partial<FlashSchedule> = { ...decodeSchedule(matches, sizes, given, device), ...given };
+  const flashOpts: Partial<FlashSchedule> = { ...decodeSchedule(matches, sizes, given, device), ...wideRowsSchedule(matches, sizes, given, device), ...given };
   const lanes = flashOpts.kvLanes ?? 1;
   // lanes that fit in one subgroup merge by shuffles unless the caller said otherwise
   if (user.subgroups === undefined && lanes > 1 && shufflesFit(lanes, device)) flashOpts.subgroups = true;
@@ -200,6 +205,34 @@ export function sharedRowsSchedule(q: number, given: Partial<FlashSchedule>): Pa
   if (!('rows' in given)) out.rows = 4;
   if (!('workgroup' in given)) out.workgroup = Math.min(8, 2 ** Math.floor(Math.log2(q / (given.rows ?? 4))));
   return out;
+}
+
+/** Query rows × keys per batch index from which a CPU rasteriser gets {@link WIDE_ROWS} rows per invocation. */
+export const WIDE_ROWS_MIN_WORK = 2 ** 18;
+/** Query rows per invocation of the wide prefill schedule on a CPU rasteriser. */
+export const WIDE_ROWS = 16;
+
+/**
+ * The prefill schedule on a CPU rasteriser: 16 query rows per invocation instead of 8, so that each
+ * K and V element an invocation loads feeds twice the multiply-adds (on lavapipe every storage load
+ * costs a per-lane sequence, however uniform its address). From q × t ≥ 2^18 per batch index, where
+ * it paid in paired runs on lavapipe (kernel time, b=1 h=8 d=64): 0.57 at s = t = 1024, 0.82 causal,
+ * 0.67 at 512, 0.86 at s = 256, t = 1024; at s = t = 256 it was 1.2–1.3 (too few tiles per workgroup
+ * for its longer setup), so it stays off there. Differential, sigmoid and MoBA attention at 1024:
+ * 0.67–0.76. A GPU's registers would spill: hardware keeps the default. Only fills `rows` when unset.
+ * @example wideRowsSchedule(findFlash(mha()).matches, { b: 1, h: 8, s: 1024, t: 1024, d: 64, dv: 64 }, {}, { cpu: true }) // { rows: 16 }
+ */
+export function wideRowsSchedule(
+  matches: readonly FlashMatch[],
+  sizes: Record<string, number>,
+  given: Partial<FlashSchedule>,
+  device: FlashDevice,
+): Partial<FlashSchedule> {
+  if (!device.cpu || 'rows' in given || 'kvLanes' in given) return {};
+  const count = (axes: readonly string[]) => axes.reduce((p, a) => p * sizes[a]!, 1);
+  const q = Math.min(...matches.map((m) => count(m.rows)));
+  const t = Math.min(...matches.map((m) => sizes[m.kv]!));
+  return q >= DECODE_ROWS && q * t >= WIDE_ROWS_MIN_WORK ? { rows: WIDE_ROWS } : {};
 }
 
 /** Fewer keys than this: not worth lanes (each lane needs tiles of its own). */

@@ -6,7 +6,7 @@ import { fail } from '../../errors.ts';
 
 /** How the fused attention kernel tiles its work. */
 export interface FlashSchedule {
-  /** query rows per invocation (a register tile of rows): 1..8 */
+  /** query rows per invocation (a register tile of rows): 1..16 */
   rows: number;
   /** keys per streamed KV tile (also the block-mask column granularity): 1..64 */
   kvTile: number;
@@ -76,7 +76,7 @@ export const DEFAULT_FLASH_SCHEDULE: Readonly<FlashSchedule> = Object.freeze({
 });
 
 const RANGES: Record<string, [number, number]> = {
-  rows: [1, 8],
+  rows: [1, 16],
   kvTile: [1, 64],
   workgroup: [1, 256],
   kvLanes: [1, 64],
