@@ -28,12 +28,24 @@ describe('decode schedules', () => {
     expect(small).toMatchObject({ kvLanes: 1, workgroup: 4, rows: 4 });
   });
 
+  test('on a CPU rasteriser with subgroups, MQA rows take tiles of 16 whose 8 lanes stream keys of their own', () => {
+    const dims = { b: 1, h: 32, s: 1, t: 8192, d: 128, dv: 128 };
+    expect(specializeFor(mqa(), {}, dims, true, { cpu: true, subgroupSize: 8 })!.opts.flashSchedule).toMatchObject({
+      kvLanes: 8,
+      workgroup: 8,
+      rows: 16,
+      subgroups: true,
+    });
+    // without shuffles the lanes would merge 16 rows through workgroup memory: the GPU layout instead
+    expect(specializeFor(mqa(), {}, dims, true, { cpu: true })!.opts.flashSchedule).toMatchObject({ kvLanes: 1, workgroup: 8, rows: 4 });
+  });
+
   test('a schedule the caller gives wins over the shared-rows defaults', () => {
     const s = specializeFor(mqa(), { flashSchedule: { rows: 2, workgroup: 2 } }, { b: 1, h: 32, s: 1, t: 8192, d: 64, dv: 64 })!.opts.flashSchedule!;
     expect(s).toMatchObject({ kvLanes: 1, workgroup: 2, rows: 2 });
   });
 
-  test('MQA decode on the shared-rows schedule (with split-KV, a causal cache and ragged rows) = interpreter', async () => {
+  test('MQA decode on the shared-rows schedule of this adapter (with split-KV, a causal cache and ragged rows) = interpreter', async () => {
     const g = mqa({ causal: true, cache: true });
     const dims = { b: 2, h: 20, s: 1, t: 700, d: 12, dv: 7 };
     const inputs = {

@@ -192,14 +192,21 @@ export const DECODE_ROWS = 64;
 export const SHARED_ROWS = 16;
 
 /**
- * The decode schedule for many query rows sharing K/V (MQA, and GQA with large groups): 4 rows per
- * invocation, up to 8 invocations over one row tile and no lanes, so every K/V element is loaded
- * once per workgroup for up to 32 rows; split-KV spreads the keys over workgroups. On lavapipe
- * this took MQA decode at h=32, t=8192 from 18.6 to 10.9 ms (paired runs); MLA decode's 128 rows
- * of 512 latent columns stay on the default schedule, which was faster.
+ * The decode schedule for many query rows sharing K/V (MQA, and GQA with large groups). On a GPU:
+ * 4 rows per invocation, up to 8 invocations over one row tile and no lanes, so every K/V element
+ * is loaded once per workgroup for up to 32 rows (split-KV spreads the keys over workgroups). On a
+ * CPU rasteriser, where a load costs per active lane: tiles of 16 rows whose 8 lanes stream keys of
+ * their own, so each K/V element is loaded by one lane and feeds 16 rows. On lavapipe (MQA h=32
+ * t=8192 d=128, paired kernel times) that took the GPU layout's 18.6 ms to 10.9 ms (against no shared
+ * rows) and the CPU layout a further 0.63× (it needs subgroups of at least 8 for the lanes' merge). MLA decode's 128 rows of 512 latent columns stay on the
+ * default schedule: the wide tiles gained 0.81–0.85× there but compiled for 10–24 s on lavapipe.
  * @example sharedRowsSchedule(32, {}) // { kvLanes: 1, workgroup: 8, rows: 4 }
+ * @example sharedRowsSchedule(32, {}, { cpu: true, subgroupSize: 8 }) // { kvLanes: 8, workgroup: 8, rows: 16 }
  */
-export function sharedRowsSchedule(q: number, given: Partial<FlashSchedule>): Partial<FlashSchedule> {
+export function sharedRowsSchedule(q: number, given: Partial<FlashSchedule>, device: FlashDevice = {}): Partial<FlashSchedule> {
+  // the 8 lanes merge by subgroup shuffles: through workgroup memory 16 rows of lanes would not fit
+  const wide = device.cpu && shufflesFit(8, device) && !('kvLanes' in given) && !('workgroup' in given) && !('rows' in given);
+  if (wide) return { kvLanes: 8, workgroup: 8, rows: WIDE_ROWS };
   const out: Partial<FlashSchedule> = {};
   if (!('kvLanes' in given)) out.kvLanes = 1;
   if (!('rows' in given)) out.rows = 4;
@@ -261,7 +268,7 @@ export function decodeSchedule(
   const q = Math.max(...matches.map((m) => count(m.rows)));
   const t = Math.min(...matches.map((m) => sizes[m.kv]!));
   if (q >= DECODE_ROWS || t < DECODE_MIN_KV) return {};
-  if (q >= SHARED_ROWS) return sharedRowsSchedule(q, given);
+  if (q >= SHARED_ROWS) return sharedRowsSchedule(q, given, device);
   const out: Partial<FlashSchedule> = {};
   const base = flashSchedule({ ...given, kvLanes: 1, workgroup: given.workgroup ?? 8 });
   if (!('kvLanes' in given) && !('workgroup' in given)) [out.kvLanes, out.workgroup] = [8, 8];
