@@ -215,7 +215,16 @@ export interface OrtRunner {
  * @example const r = await ortRunner(ort, problem, 'webgpu'); const { ms } = await r.run()
  */
 export async function ortRunner(ort: Ort, problem: OrtProblem, ep: 'webgpu' | 'cpu'): Promise<OrtRunner> {
-  const session = await ort.InferenceSession.create(problem.model, { executionProviders: [ep], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+  // ORT's CPU thread pool spins for tens of ms after each run by default: on a 2-core machine that
+  // halves the next timed call of whichever system follows it in the rotation (einattn's kernel
+  // measured 0.68× its speed right after an ORT CPU call), so its threads wait without spinning
+  const noSpin = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
+  const session = await ort.InferenceSession.create(problem.model, {
+    executionProviders: [ep],
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+    extra: noSpin,
+  });
   const feeds: Record<string, InstanceType<Ort['Tensor']>> = {};
   for (const [name, f] of Object.entries(problem.feeds)) feeds[name] = new ort.Tensor(f.type, f.data, f.dims);
   return {
