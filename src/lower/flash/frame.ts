@@ -170,7 +170,7 @@ export function scoreBlocking(ctx: FlashContext) {
   const packedK = m.scores.map(
     (c, i) => qCached[i] !== undefined && c.einsum.operands.some((o) => o.axes.includes(m.kv) && packedAlong(ctx, o, c.qkDims.at(-1))),
   );
-  return { qCached, packedK, qkBlocks: qCached.map((dk) => (dk === undefined ? 1 : qkBlockOf(sch, dk))) };
+  return { qCached, packedK, qkBlocks: qCached.map((dk, i) => (dk === undefined ? 1 : qkBlockOf(sch, dk, packedK[i]))) };
 }
 
 /**

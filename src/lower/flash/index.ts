@@ -55,9 +55,9 @@
  * read a 32-bit word at a time: that loop steps by 4, each word is loaded once and its four
  * bytes are sign-extended in registers (`PackedLanes` in wgsl.ts), and under f32 compute the
  * factors without that dim (the per-token scale) multiply each key's dot product (each key's
- * weight) once instead of every element. With lanes (decoding), score products of a cached
- * query side run in 8-key register blocks (16 without lanes), f32 or int8 alike: GQA decode took
- * 0.77–0.79 of its kernel time, and int8 went from about 1.2× to 0.44× the f32 kernel time.
+ * weight) once instead of every element. Score products of a cached query side run in 16-key
+ * register blocks (8 with lanes over int8 K or over more than 8 rows): with lanes, GQA decode took 0.77–0.79 of its kernel
+ * time with 8 keys and 0.89 of that with 16, and int8 went from about 1.2× to 0.44× the f32 kernel time.
  *
  * **Block mask** (FlexAttention's idea): with a mask, a small kernel evaluates the
  * mask expression exactly, element by element, over each (row block, KV tile) and
