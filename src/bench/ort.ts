@@ -216,8 +216,8 @@ export interface OrtRunner {
  */
 export async function ortRunner(ort: Ort, problem: OrtProblem, ep: 'webgpu' | 'cpu'): Promise<OrtRunner> {
   // ORT's CPU thread pool spins for tens of ms after each run by default: on a 2-core machine that
-  // halves the next timed call of whichever system follows it in the rotation (einattn's kernel
-  // measured 0.68× its speed right after an ORT CPU call), so its threads wait without spinning
+  // slows the next timed call of whichever system follows it in the rotation (einattn's kernel
+  // ran at 0.63× its speed right after an ORT CPU call), so its threads wait without spinning
   const noSpin = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
   const session = await ort.InferenceSession.create(problem.model, {
     executionProviders: [ep],

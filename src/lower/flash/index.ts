@@ -56,8 +56,9 @@
  * bytes are sign-extended in registers (`PackedLanes` in wgsl.ts), and under f32 compute the
  * factors without that dim (the per-token scale) multiply each key's dot product (each key's
  * weight) once instead of every element. Score products of a cached query side run in 16-key
- * register blocks (8 with lanes over int8 K or over more than 8 rows): with lanes, GQA decode took 0.77–0.79 of its kernel
- * time with 8 keys and 0.89 of that with 16, and int8 went from about 1.2× to 0.44× the f32 kernel time.
+ * register blocks (8 with lanes over int8 K or over more than 8 rows): with lanes, GQA decode
+ * took 0.77–0.79 of its kernel time with 8 keys and 0.89 of that with 16, and int8 went from
+ * about 1.2× to 0.44× the f32 kernel time.
  *
  * **Block mask** (FlexAttention's idea): with a mask, a small kernel evaluates the
  * mask expression exactly, element by element, over each (row block, KV tile) and
@@ -196,10 +197,11 @@ export const SHARED_ROWS = 16;
  * 4 rows per invocation, up to 8 invocations over one row tile and no lanes, so every K/V element
  * is loaded once per workgroup for up to 32 rows (split-KV spreads the keys over workgroups). On a
  * CPU rasteriser, where a load costs per active lane: tiles of 16 rows whose 8 lanes stream keys of
- * their own, so each K/V element is loaded by one lane and feeds 16 rows. On lavapipe (MQA h=32
- * t=8192 d=128, paired kernel times) that took the GPU layout's 18.6 ms to 10.9 ms (against no shared
- * rows) and the CPU layout a further 0.63× (it needs subgroups of at least 8 for the lanes' merge). MLA decode's 128 rows of 512 latent columns stay on the
- * default schedule: the wide tiles gained 0.81–0.85× there but compiled for 10–24 s on lavapipe.
+ * their own, so each K/V element is loaded by one lane and feeds 16 rows (it needs subgroups of
+ * at least 8 for the lanes' merge). On lavapipe (MQA h=32 t=8192 d=128, paired kernel times) the
+ * GPU layout took 18.6 ms to 10.9 ms (against no shared rows) and the CPU layout a further 0.63×.
+ * MLA decode's 128 rows of 512 latent columns stay on the default schedule: the wide tiles gained
+ * 0.81–0.85× there but compiled for 10–24 s on lavapipe.
  * @example sharedRowsSchedule(32, {}) // { kvLanes: 1, workgroup: 8, rows: 4 }
  * @example sharedRowsSchedule(32, {}, { cpu: true, subgroupSize: 8 }) // { kvLanes: 8, workgroup: 8, rows: 16 }
  */

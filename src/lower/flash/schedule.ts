@@ -127,8 +127,8 @@ export const QK_BLOCK_MIN_DIM = 64;
  * Keys per register block of the cached-Q score product for a cached QK extent of `dk`, whose
  * K side is read four i8 values per word when `packed`.
  * 'auto' blocks (the largest divisor of kvTile up to 16; up to 8 with lanes over packed K or over
- * more than 8 rows) only where it pays on lavapipe: with `dk` of at least 64. With lanes (decoding) the block shares the
- * cached query values, most of the remaining loads: GQA decode (b=1 h=32 g=8 d=128) took 0.77–0.79
+ * more than 8 rows) only where it pays on lavapipe: with `dk` of at least 64. With lanes
+ * (decoding) the block shares the cached query values, most of the remaining loads: GQA decode (b=1 h=32 g=8 d=128) took 0.77–0.79
  * of its kernel time with 8 keys instead of 1 at t = 1024, 4096 and 8192 in paired runs, and 0.89
  * with 16 keys instead of 8 at t = 8192 (two runs). GQA int8 decode at t = 4096 went from 0.67 to
  * 0.43 of the f32 kernel's time with 8 keys; 16 gained nothing there. MQA decode's lanes over 16
@@ -139,10 +139,13 @@ export const QK_BLOCK_MIN_DIM = 64;
 export function qkBlockOf(s: FlashSchedule, dk: number, packed = false): number {
   if (s.qkBlock !== 'auto') return s.qkBlock;
   if (dk < QK_BLOCK_MIN_DIM) return 1;
-  let b = Math.min(s.kvLanes > 1 && (packed || s.rows > 8) ? PACKED_LANES_BLOCK : 16, s.kvTile);
+  let b = Math.min(s.kvLanes > 1 && (packed || s.rows > 8) ? NARROW_LANES_BLOCK : 16, s.kvTile);
   while (s.kvTile % b !== 0) b--;
   return b;
 }
 
-/** Keys per 'auto' register block with lanes over i8 K read four to a word or over more than 8 rows (fewer than 16: as fast or faster there, and less code for lavapipe to compile). */
-export const PACKED_LANES_BLOCK = 8;
+/**
+ * Keys per 'auto' register block with lanes over i8 K read four to a word or over more than 8
+ * rows (fewer than 16: as fast or faster there, and less code for lavapipe to compile).
+ */
+export const NARROW_LANES_BLOCK = 8;
