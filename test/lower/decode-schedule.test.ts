@@ -76,6 +76,7 @@ describe('prefill on a CPU rasteriser: 16 query rows per invocation from q × t 
     expect(wideRowsSchedule(matches, at(1, 8192), {}, { cpu: true })).toEqual({});
     expect(wideRowsSchedule(matches, at(1024, 1024), {}, {})).toEqual({});
     expect(wideRowsSchedule(matches, at(1024, 1024), { rows: 2 }, { cpu: true })).toEqual({});
+    expect(wideRowsSchedule(matches, { ...at(1024, 1024), dv: 512 }, {}, { cpu: true })).toEqual({});
     expect(specializeFor(mha(), {}, at(1024, 1024), true, { cpu: true })!.opts.flashSchedule!.rows).toBe(16);
     expect(specializeFor(mha(), { flashSchedule: { rows: 4 } }, at(1024, 1024), true, { cpu: true })!.opts.flashSchedule!.rows).toBe(4);
   });

@@ -220,6 +220,8 @@ export function sharedRowsSchedule(q: number, given: Partial<FlashSchedule>, dev
 export const WIDE_ROWS_MIN_WORK = 2 ** 18;
 /** Query rows per invocation of the wide prefill schedule on a CPU rasteriser. */
 export const WIDE_ROWS = 16;
+/** The widest value head dim that gets {@link WIDE_ROWS}: MLA's 512 latent columns × 16 rows compiled for 10–24 s on lavapipe. */
+export const WIDE_ROWS_MAX_DV = 128;
 
 /**
  * The prefill schedule on a CPU rasteriser: 16 query rows per invocation instead of 8, so that each
@@ -228,7 +230,8 @@ export const WIDE_ROWS = 16;
  * it paid in paired runs on lavapipe (kernel time, b=1 h=8 d=64): 0.57 at s = t = 1024, 0.82 causal,
  * 0.67 at 512, 0.86 at s = 256, t = 1024; at s = t = 256 it was 1.2–1.3 (too few tiles per workgroup
  * for its longer setup), so it stays off there. Differential, sigmoid and MoBA attention at 1024:
- * 0.67–0.76. A GPU's registers would spill: hardware keeps the default. Only fills `rows` when unset.
+ * 0.67–0.76. Value head dims above 128 (MLA's latent 512) keep 8 rows: their kernels compiled for
+ * 10–24 s. A GPU's registers would spill: hardware keeps the default. Only fills `rows` when unset.
  * @example wideRowsSchedule(findFlash(mha()).matches, { b: 1, h: 8, s: 1024, t: 1024, d: 64, dv: 64 }, {}, { cpu: true }) // { rows: 16 }
  */
 export function wideRowsSchedule(
@@ -241,7 +244,8 @@ export function wideRowsSchedule(
   const count = (axes: readonly string[]) => axes.reduce((p, a) => p * sizes[a]!, 1);
   const q = Math.min(...matches.map((m) => count(m.rows)));
   const t = Math.min(...matches.map((m) => sizes[m.kv]!));
-  return q >= DECODE_ROWS && q * t >= WIDE_ROWS_MIN_WORK ? { rows: WIDE_ROWS } : {};
+  const dv = Math.max(...matches.map((m) => count(m.vDims)));
+  return q >= DECODE_ROWS && q * t >= WIDE_ROWS_MIN_WORK && dv <= WIDE_ROWS_MAX_DV ? { rows: WIDE_ROWS } : {};
 }
 
 /** Fewer keys than this: not worth lanes (each lane needs tiles of its own). */
