@@ -166,7 +166,7 @@ export function specializeFor(
   if (headDims === true || (headDims === 'auto' && heads.every((a) => sizes[a]! >= SPECIALISE_MIN_HEAD_DIM))) for (const a of heads) spec[a] = sizes[a]!;
   const user = opts.flashSchedule ?? {};
   // the value head dim whole (up to maxDvChunk): each chunk of it would recompute the scores
-  const dv = Math.max(...matches.map((m) => m.vDims.reduce((p, a) => p * sizes[a]!, 1)));
+  const dv = Math.max(...matches.map((m) => extent(m.vDims, sizes)));
   const given: Partial<FlashSchedule> = { ...(user.dvChunk === undefined ? { dvChunk: Math.min(flashSchedule(user).maxDvChunk, dv) } : {}), ...user };
   const flashOpts: Partial<FlashSchedule> = { ...decodeSchedule(matches, sizes, given, device), ...wideRowsSchedule(matches, sizes, given, device), ...given };
   const lanes = flashOpts.kvLanes ?? 1;
@@ -175,6 +175,9 @@ export function specializeFor(
   const out: LowerOptions = { ...opts, flashSchedule: flashOpts, specialize: spec, dims };
   return { key: loweringKey(graph, out), opts: out };
 }
+
+/** The number of elements `axes` span at `sizes` (1 for none). */
+const extent = (axes: readonly string[], sizes: Record<string, number>): number => axes.reduce((p, a) => p * sizes[a]!, 1);
 
 /** Whether `lanes` can merge by subgroup shuffles on `device`: a power of two within its smallest subgroup. */
 function shufflesFit(lanes: number, device: FlashDevice): boolean {
@@ -241,10 +244,9 @@ export function wideRowsSchedule(
   device: FlashDevice,
 ): Partial<FlashSchedule> {
   if (!device.cpu || 'rows' in given || 'kvLanes' in given) return {};
-  const count = (axes: readonly string[]) => axes.reduce((p, a) => p * sizes[a]!, 1);
-  const q = Math.min(...matches.map((m) => count(m.rows)));
+  const q = Math.min(...matches.map((m) => extent(m.rows, sizes)));
   const t = Math.min(...matches.map((m) => sizes[m.kv]!));
-  const dv = Math.max(...matches.map((m) => count(m.vDims)));
+  const dv = Math.max(...matches.map((m) => extent(m.vDims, sizes)));
   return q >= DECODE_ROWS && q * t >= WIDE_ROWS_MIN_WORK && dv <= WIDE_ROWS_MAX_DV ? { rows: WIDE_ROWS } : {};
 }
 
@@ -270,8 +272,7 @@ export function decodeSchedule(
   given: Partial<FlashSchedule>,
   device: FlashDevice = {},
 ): Partial<FlashSchedule> {
-  const count = (axes: readonly string[]) => axes.reduce((p, a) => p * sizes[a]!, 1);
-  const q = Math.max(...matches.map((m) => count(m.rows)));
+  const q = Math.max(...matches.map((m) => extent(m.rows, sizes)));
   const t = Math.min(...matches.map((m) => sizes[m.kv]!));
   if (q >= DECODE_ROWS || t < DECODE_MIN_KV) return {};
   if (q >= SHARED_ROWS) return sharedRowsSchedule(q, given, device);
