@@ -193,7 +193,6 @@ export async function runDecode(o: DecodeOptions): Promise<DecodeReport> {
     // compile the attention's pipelines outside the timed loop
     await attention.run({ ...steps[0]!.q, ...constants, ...cache.inputs }, dims, { into: { o: out }, runtime: rt });
 
-    const key = `decode|${layout.graph.name}`;
     const record = async (step: (typeof steps)[number]) => {
       const session = new Session(rt, { timing: true, label: `${layout.graph.name} step` });
       await cache.append(step.rowTensors, { session });
@@ -203,7 +202,7 @@ export async function runDecode(o: DecodeOptions): Promise<DecodeReport> {
       for (let b = 0; b < B; b++) lens[b]!++;
       return session;
     };
-    const timed = await timeSteps(steps, record, key);
+    const timed = await timeSteps(steps, record);
 
     const last = steps[steps.length - 1]!;
     const host = o.hostRepeats === 0 && o.check === false ? undefined : await hostInputs(layout, cache, mirrors, { ...last.q, ...constants });
@@ -238,7 +237,7 @@ export async function runDecode(o: DecodeOptions): Promise<DecodeReport> {
  * Times the steps: the first half one at a time (latency: record, submit, wait), the rest as a
  * loop with one step in flight (the interval between completions). Kernel time from timestamps.
  */
-async function timeSteps<S>(steps: readonly S[], record: (step: S) => Promise<Session>, estimateKey: string) {
+async function timeSteps<S>(steps: readonly S[], record: (step: S) => Promise<Session>) {
   const latency: number[] = [];
   const loop: number[] = [];
   const kernel: number[] = [];
@@ -248,9 +247,9 @@ async function timeSteps<S>(steps: readonly S[], record: (step: S) => Promise<Se
     passes = r.passes;
   };
   const alone = Math.max(1, Math.ceil(steps.length / 2));
-  for (const [i, step] of steps.slice(0, alone).entries()) {
+  for (const step of steps.slice(0, alone)) {
     const t0 = performance.now();
-    done(await (await record(step)).submit(i > 0 ? { estimateKey } : {}));
+    done(await (await record(step)).submit());
     latency.push(performance.now() - t0);
   }
   // completion times; a step's wall is the mean interval over a window of two steps, since
@@ -263,7 +262,7 @@ async function timeSteps<S>(steps: readonly S[], record: (step: S) => Promise<Se
     completed.push(performance.now());
   };
   for (const step of steps.slice(alone)) {
-    const next = (await record(step)).submit({ estimateKey });
+    const next = (await record(step)).submit();
     await finish();
     inFlight = next;
   }

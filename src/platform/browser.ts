@@ -45,6 +45,8 @@ export const platform: Platform = {
   name: 'browser',
   env: () => undefined,
   chooseAdapter: chooseBrowserAdapter,
+  // the browser's GPU process does the polling: nothing spins here
+  awaitGpu: (p) => p,
   deflate: storedDeflate,
   node: undefined,
 };

@@ -7,6 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { chooseDawnAdapter } from './dawn.ts';
+import { awaitNapping } from './nap.ts';
 import type { NodeHost, Platform } from './types.ts';
 
 const node: NodeHost = {
@@ -34,6 +35,7 @@ export const platform: Platform = {
   name: 'node',
   env: (name) => process.env[name],
   chooseAdapter: chooseDawnAdapter,
+  awaitGpu: awaitNapping,
   deflate: (bytes) => deflateSync(bytes),
   node,
 };

@@ -28,6 +28,11 @@ export interface Platform {
   env(name: string): string | undefined;
   /** finds an adapter for `choice` or throws NO_ADAPTER with what was tried; `source` names the choice in messages */
   chooseAdapter(choice: AdapterChoice, source: string): Promise<ChosenAdapter>;
+  /**
+   * awaits a WebGPU promise (a map, a queue's completion) without keeping a core busy: Node naps
+   * between Dawn's polls, a browser awaits it as it is
+   */
+  awaitGpu<T>(p: Promise<T>): Promise<T>;
   /** zlib-format (RFC 1950) deflate of `bytes`, synchronous */
   deflate(bytes: Uint8Array): Uint8Array;
   /** files and the process; undefined in a browser */

@@ -186,8 +186,6 @@ export interface Runtime {
   readonly pool: BufferPool;
   /** shared by all views of the device; `lost` is set once the device is gone */
   readonly health: { lost: LostInfo | null };
-  /** per plan-and-sizes GPU time of the last run, to sleep instead of spinning while waiting */
-  readonly estimates: Map<string, number>;
   /** host ↔ device byte counters, shared by all views of the device */
   readonly transfers: TransferCounters;
 }
@@ -253,7 +251,6 @@ function runtimeAround(device: GPUDevice, about: Pick<Runtime, 'gpu' | 'adapter'
     pipelines: new Map(),
     pool: new BufferPool(device),
     health,
-    estimates: new Map(),
     transfers: newTransfers(),
   };
 }

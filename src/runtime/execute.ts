@@ -5,7 +5,7 @@
  */
 import { EinattnError } from '../errors.ts';
 import { allocHostArray, bytesPerElement, describeValue, hostArrayName, isHostArrayOf, type HostArray } from './dtypes.ts';
-import { assertAlive, defaultRuntime, getPipeline, hasPipeline, type LimitName, type Runtime } from './device.ts';
+import { assertAlive, defaultRuntime, getPipeline, type LimitName, type Runtime } from './device.ts';
 import { Session } from './session.ts';
 import { DeviceTensor, TENSOR_USAGE, writeWords } from './tensor.ts';
 import type { ExecPlan, PlanBuffer, PlanKernel, StorageDType } from './plan.ts';
@@ -348,8 +348,6 @@ export async function runPlan(plan: ExecPlan, inputs: Record<string, RunValue>, 
   checkIndices(plan, buffers, hostInputs, sizes);
   const launches = checkLimits(plan, buffers, sizes, rt);
   await checkSubgroups(plan, rt);
-  // lavapipe compiles a pipeline at its first dispatch: such a run's time is no estimate of the next
-  const compiles = plan.kernels.some((k) => !hasPipeline(rt, k));
   const pipelines = await Promise.all(plan.kernels.map((k) => getPipeline(rt, k)));
   assertAlive(rt);
 
@@ -379,8 +377,7 @@ export async function runPlan(plan: ExecPlan, inputs: Record<string, RunValue>, 
   });
   if (session) return { outputs: {}, tensors, totalMs: performance.now() - t0 };
 
-  const estimateKey = `${plan.name}|${plan.dynamicSizes.map((n) => sizes[n]).join(',')}|${opts.timing ? 't' : ''}|${keep}`;
-  const res = await s.submit(compiles ? {} : { estimateKey });
+  const res = await s.submit();
   const outputs: Record<string, RunOutput> = {};
   for (const b of buffers) {
     const at = readIndex.get(b.name);

@@ -5,7 +5,7 @@
  */
 import { EinattnError, fail } from '../errors.ts';
 import { assertAlive, retireLostRuntime, type Runtime } from './device.ts';
-import { lostOrNull, mapAfterSubmit, waitAfterSubmit } from './readback.ts';
+import { lostOrNull, mapAfterSubmit, workDone } from './readback.ts';
 
 /** Options of {@link Session}. */
 export interface SessionOptions {
@@ -29,8 +29,6 @@ export interface SessionResult {
 
 /** Options of {@link Session.submit}. */
 export interface SubmitOptions {
-  /** learn and reuse the wait time of submissions with this key (sleep instead of spinning); omit when pipelines were compiled */
-  estimateKey?: string;
   /** wait until the GPU has finished even when nothing is read back */
   wait?: boolean;
 }
@@ -195,11 +193,11 @@ export class Session {
     await this.throwErrors();
     const t0 = performance.now();
     if (!staging) {
-      if (opts.wait) await waitAfterSubmit(rt, opts.estimateKey ?? null, () => device.queue.onSubmittedWorkDone());
+      if (opts.wait) await workDone(rt);
       return { passes: [...this.labels], ...(kernelMs ? { kernelMs } : {}), reads: [], waitMs: opts.wait ? performance.now() - t0 : 0 };
     }
     try {
-      await mapAfterSubmit(rt, staging, opts.estimateKey ?? null, `session '${this.label}'`);
+      await mapAfterSubmit(rt, staging, `session '${this.label}'`);
     } catch (e) {
       // a buffer whose map failed is in no state to be handed out again
       this.pooled.splice(this.pooled.indexOf(staging), 1);
@@ -223,7 +221,7 @@ export class Session {
     for (let i = 0; i < this.commands.length; i++) {
       const t = performance.now();
       this.record(() => device.queue.submit([this.commands[i]!]));
-      await device.queue.onSubmittedWorkDone();
+      await workDone(this.runtime);
       if (i < this.labels.length) ms.push(performance.now() - t);
     }
     return ms;

@@ -5,6 +5,7 @@
  * local_invocation_index, so both are measured once per device, never assumed.
  */
 import { EinattnError } from '../errors.ts';
+import { platform } from '../platform/index.ts';
 import type { Runtime } from './device.ts';
 import type { ExecPlan } from './plan.ts';
 
@@ -64,7 +65,7 @@ async function probe(rt: Runtime): Promise<SubgroupLayout> {
     pass.end();
     enc.copyBufferToBuffer(out, 0, read, 0, bytes);
     device.queue.submit([enc.finish()]);
-    await read.mapAsync(GPUMapMode.READ);
+    await platform.awaitGpu(read.mapAsync(GPUMapMode.READ));
     const seen = new Uint32Array(read.getMappedRange().slice(0));
     read.unmap();
     const probed = seen[1]!;
