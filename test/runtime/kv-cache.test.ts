@@ -5,8 +5,19 @@
  * into one session matches the interpreter on the same cache.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { compile, gqa, interpret, kvAppendInt8, paged } from '../../src/index.ts';
-import { closeRuntime, FreeListAllocator, getRuntime, KvCache, PagedKvCache, runtimeStats, Session, upload, type Runtime } from '../../src/runtime/index.ts';
+import { compile, gqa, interpret, KV_LAYOUTS, kvAppendInt8, paged } from '../../src/index.ts';
+import {
+  CACHE_LAYOUTS,
+  closeRuntime,
+  FreeListAllocator,
+  getRuntime,
+  KvCache,
+  PagedKvCache,
+  runtimeStats,
+  Session,
+  upload,
+  type Runtime,
+} from '../../src/runtime/index.ts';
 import { maxDiff, randn, rng } from '../variants/reference.ts';
 import { rejects } from '../rejects.ts';
 
@@ -93,6 +104,12 @@ describe('contiguous KV cache', () => {
       expect(maxDiff(await o.read(), want)).toBeLessThan(1e-5);
     }
     cache.destroy();
+  });
+
+  test("the runtime's cache layouts and the int8 append graphs' layouts name the same tensors", () => {
+    // two tables by the layering (the runtime imports no variant, variants are DSL only); this keeps them one fact
+    const { mha: _contiguousOnly, ...shared } = CACHE_LAYOUTS;
+    expect(shared).toEqual(KV_LAYOUTS);
   });
 
   test('int8 append quantises each row as kvAppendInt8 does in the interpreter', async () => {
