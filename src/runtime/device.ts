@@ -459,14 +459,6 @@ function pipelineKey(kernel: PlanKernel): string {
 }
 
 /**
- * Whether the runtime already holds a pipeline for this kernel (else the next run compiles it).
- * @example hasPipeline(rt, compile(mha({ causal: true }), { flashSchedule: { kvTile: 5 } }).plan.kernels[1]) // false (nothing has run it yet)
- */
-export function hasPipeline(rt: Runtime, kernel: PlanKernel): boolean {
-  return rt.pipelines.has(pipelineKey(kernel));
-}
-
-/**
  * The compute pipeline of a kernel, compiled once per device and cached.
  * @example const pipeline = await getPipeline(rt, plan.kernels[0])
  */
