@@ -9,6 +9,7 @@ import { autoSplit } from './flash/kernel.ts';
 import { findFlash } from './flash/match.ts';
 import { flashSchedule, scheduleKey } from './flash/schedule.ts';
 import type { LowerOptions } from './lower.ts';
+import { unitAxes } from './sizes.ts';
 
 type Encoders = { [K in keyof Required<LowerOptions>]: (value: LowerOptions[K], graph: Graph, opts: LowerOptions) => string };
 
@@ -28,8 +29,9 @@ const ENCODE: Encoders = {
   // resolved, so an unset knob and its default name the same plan
   flashSchedule: (s) => scheduleKey(flashSchedule(s ?? {})),
   specialize: sorted,
-  // the run's sizes reach a plan only through the split-KV decision of each attention
-  dims: (_, g, o) => splitDecisions(g, o),
+  // the run's sizes reach a plan only through the split-KV decision of each attention and the
+  // axes of size 1 (which contraction tiles avoid)
+  dims: (d, g, o) => `${splitDecisions(g, o)}|${unitAxes(g, d).join(',')}`,
   debugTiles: (x) => String(x ?? false),
   compute: (x) => x ?? 'f32',
   storage: (x) => x ?? '',

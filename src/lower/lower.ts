@@ -19,7 +19,7 @@ import { findFlash, type FlashMatch } from './flash/match.ts';
 import { flashSchedule, type FlashSchedule } from './flash/schedule.ts';
 import { indexChecks } from './index-checks.ts';
 import { groupKernels, type KernelGroup } from './schedule.ts';
-import { planSizes } from './sizes.ts';
+import { planSizes, unitAxes } from './sizes.ts';
 import { unfusedPart } from './unfused.ts';
 import { internalName, type BufferRef, type ComputeType } from './wgsl.ts';
 
@@ -42,7 +42,7 @@ export interface LowerOptions {
   flashSchedule?: Partial<FlashSchedule>;
   /** sizes to bake into the kernels as literals (e.g. head dims); other values are SIZE_CONFLICT at dispatch */
   specialize?: Record<string, number>;
-  /** the sizes the plan will run at: used only for automatic choices (split-KV), never baked in */
+  /** the sizes the plan will run at: used only for automatic choices (split-KV, contraction tile axes), never baked in */
   dims?: Record<string, number>;
   /** flash kernels also output `_flash_tiles`: the KV tiles each workgroup loaded (for tests) */
   debugTiles?: boolean;
@@ -76,6 +76,8 @@ interface Lowering {
   graph: Graph;
   opts: LowerOptions;
   tile: Tile;
+  /** axes of size 1 at `opts.dims`: contraction tiles put no rows on them */
+  unit: ReadonlySet<string>;
   compute: ComputeType;
   sched: FlashSchedule;
   axes: Set<string>;
@@ -122,6 +124,7 @@ export function lower(graph0: Graph, opts: LowerOptions = {}): ExecPlan {
     graph,
     opts,
     tile,
+    unit: new Set(unitAxes(graph, opts.dims)),
     compute,
     sched,
     axes,
@@ -234,10 +237,10 @@ function genericKernel(L: Lowering, gr: KernelGroup, name: string, header: strin
         ? scanKernel(kb, name, header, root, core, out)
         : core?.op === 'topk'
           ? topkKernel(kb, name, header, root, core, out)
-          : core && L.opts.shared && sharedApplies(root, core)
-            ? sharedContractKernel(kb, name, header, root, core, out, L.tile)
+          : core && L.opts.shared && sharedApplies(root, core, L.unit)
+            ? sharedContractKernel(kb, name, header, root, core, out, L.tile, L.unit)
             : core
-              ? contractKernel(kb, name, header, root, core, out, L.tile)
+              ? contractKernel(kb, name, header, root, core, out, L.tile, L.unit)
               : pointwiseKernel(kb, name, header, root, out);
   return planKernel(kb, name, wgsl, WORKGROUP, workgroups, [out]);
 }

@@ -2,7 +2,7 @@
  * The size rules of a plan: which sizes the caller gives at dispatch time, which
  * follow from split/merge/rename equations, and which equalities must hold.
  */
-import type { Graph } from '../ir/index.ts';
+import { resolveSizes, type Graph } from '../ir/index.ts';
 import type { ExecPlan, SizeExpr } from '../runtime/plan.ts';
 
 type SizeRules = Pick<ExecPlan, 'dynamicSizes' | 'staticSizes' | 'derivedSizes' | 'constraints'>;
@@ -62,4 +62,20 @@ export function planSizes(g: Graph): SizeRules {
     known.add(free);
   }
   return { dynamicSizes, staticSizes, derivedSizes, constraints };
+}
+
+/**
+ * The axes of size 1 at the sizes a plan will run at (`dims`), sorted; none without dims or when
+ * they do not resolve (the runtime reports those). Contraction tiles keep their rows off them.
+ * @example unitAxes(mha(), { b: 1, h: 8, s: 1, t: 64, d: 16, dv: 16 }) // ['b', 's']
+ */
+export function unitAxes(g: Graph, dims: Record<string, number> | undefined): string[] {
+  if (!dims) return [];
+  let sizes: Record<string, number>;
+  try {
+    sizes = resolveSizes(g, dims);
+  } catch {
+    return [];
+  }
+  return g.sizes.filter((a) => sizes[a] === 1).sort();
 }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { compile, interpret } from '../../src/index.ts';
 import { findFlash, specializeFor, wideRowsSchedule } from '../../src/lower/flash/index.ts';
 import { closeRuntime, getRuntime } from '../../src/runtime/index.ts';
-import { gqa, mha, mqa } from '../../src/variants/index.ts';
+import { gqa, mha, mla, mqa } from '../../src/variants/index.ts';
 
 beforeAll(async () => {
   await getRuntime();
@@ -92,5 +92,41 @@ describe('prefill on a CPU rasteriser: 16 query rows per invocation from q × t 
     const got = (await compile(g).run(inputs, dims, { runtime: rt })).outputs.o!.data;
     const want = interpret(g, inputs, dims).o!.data;
     expect(Math.max(...want.map((w, i) => Math.abs(w - got[i]!)))).toBeLessThan(1e-5);
+  });
+});
+
+describe('contraction tiles at decode sizes: no register rows on an axis of size 1', () => {
+  const absorbed = () => mla({ absorbed: true, causal: true, cache: true });
+  const decode = { b: 1, h: 6, s: 1, t: 40, dn: 8, dr: 4, dc: 24, dv: 8 };
+  const tiles = (kernels: { about?: { schedule: string } }[]) =>
+    kernels.map((k) => k.about?.schedule ?? '').filter((s) => s.includes('register tile') || s.includes('workgroup memory, '));
+
+  test("MLA's absorption and output projection tile over heads at s = 1, over s otherwise", () => {
+    const c = compile(absorbed());
+    expect(tiles(c.planFor(decode).kernels).map((s) => s.match(/over \(([^)]*)\)/)![1])).toEqual(['h, dc', 'h, dv']);
+    expect(tiles(c.planFor({ ...decode, s: 4 }).kernels).map((s) => s.match(/over \(([^)]*)\)/)![1])).toEqual(['s, dc', 's, dv']);
+    // the choice is part of the plan's key: the s = 1 plan is not reused for s = 4
+    expect(c.planFor(decode)).not.toBe(c.planFor({ ...decode, s: 4 }));
+  });
+
+  test('with workgroup-memory staging (GPUs), heads whose weights differ per head take register tiles', () => {
+    // w_uk [dc h dn] holds both tile axes, so no operand tile can be shared: register tiles, no 4×8 wasted rows of s
+    const c = compile(absorbed(), { shared: true });
+    expect(tiles(c.planFor(decode).kernels).every((s) => s.startsWith('schedule: register tile 4x4 over (h, '))).toBe(true);
+    expect(tiles(c.planFor({ ...decode, s: 4 }).kernels).every((s) => s.startsWith('schedule: workgroup memory'))).toBe(true);
+  });
+
+  test('an MLA decode step with the head-tiled projections matches the interpreter (6 heads: a ragged tile)', async () => {
+    const g = absorbed();
+    const inputs: Record<string, Float32Array | Int32Array> = {};
+    for (const [i, x] of g.inputs.entries()) {
+      const n = x.axes.reduce((p, a) => p * (decode as Record<string, number>)[a]!, 1);
+      inputs[x.name] = x.dtype === 'i32' ? Int32Array.of(33) : wave(n, i);
+    }
+    const want = interpret(g, inputs, decode).o!.data;
+    const got = (await compile(g).run(inputs, decode)).outputs.o!.data as Float32Array;
+    let err = 0;
+    for (let i = 0; i < want.length; i++) err = Math.max(err, Math.abs(got[i]! - want[i]!));
+    expect(err).toBeLessThan(1e-5);
   });
 });

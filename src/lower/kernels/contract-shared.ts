@@ -40,7 +40,7 @@ import {
 } from '../../kir/ir.ts';
 import { axisVar, Scope, type BufferRef, type Env } from '../wgsl.ts';
 import { WORKGROUP, type KernelBuilder } from './frame.ts';
-import type { Tile } from './contract.ts';
+import { tileAxes, type Tile } from './contract.ts';
 
 type Einsum = Extract<Node, { op: 'einsum' }>;
 
@@ -51,22 +51,30 @@ const WN = 8;
 const KC = 16;
 
 /** Whether `core` can use the workgroup-memory schedule with `root` as its output. */
-export function sharedApplies(root: Node, core: Node): core is Einsum {
+export function sharedApplies(root: Node, core: Node, unit: ReadonlySet<string>): core is Einsum {
   if (core.op !== 'einsum' || root.axes.length < 2 || core.dtype === 'i32') return false;
-  const [m, n] = root.axes.slice(-2) as [string, string];
+  const { m, n } = tileAxes(root.axes, unit) as { m: string; n: string };
   const contracted = core.operands.some((o) => o.axes.some((a) => !core.axes.includes(a)));
   return contracted && core.operands.every((o) => o.axes.includes(m) !== o.axes.includes(n));
 }
 
 /** The WGSL and dispatch size of a workgroup-memory contraction kernel. */
-export function sharedContractKernel(kb: KernelBuilder, name: string, header: string[], root: Node, core: Einsum, out: BufferRef, tile: Tile) {
+export function sharedContractKernel(
+  kb: KernelBuilder,
+  name: string,
+  header: string[],
+  root: Node,
+  core: Einsum,
+  out: BufferRef,
+  tile: Tile,
+  unit: ReadonlySet<string>,
+) {
   const O = root.axes;
-  const m = O[O.length - 2]!;
-  const n = O[O.length - 1]!;
+  const { m, n } = tileAxes(O, unit) as { m: string; n: string };
   const [TM, TN] = tile;
   const BM = WM * TM;
   const BN = WN * TN;
-  const outer = O.slice(0, -2);
+  const outer = O.filter((a) => a !== m && a !== n);
   const contracted = [...new Set(core.operands.flatMap((o) => o.axes))].filter((a) => !core.axes.includes(a));
   const aSide = core.operands.filter((o) => o.axes.includes(m));
   const bSide = core.operands.filter((o) => o.axes.includes(n));

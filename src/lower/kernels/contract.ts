@@ -1,7 +1,7 @@
 /**
  * Contraction kernels (einsum and reduce) with their fused epilogue. Each invocation
- * owns a TM×TN register tile over the last two output axes and loops over the
- * contracted axes; operands are inlined expressions, so a scaled or masked operand
+ * owns a TM×TN register tile over two output axes (`tileAxes`: the last, and the one before it
+ * that is not of size 1 at the plan's sizes) and loops over the contracted axes; operands are inlined expressions, so a scaled or masked operand
  * costs no extra pass. Rows and columns past the edge are clamped for loads and
  * skipped for stores, so sizes need not be multiples of the tile.
  */
@@ -50,7 +50,7 @@ export type Tile = readonly [number, number];
 interface ContractFrame {
   kb: KernelBuilder;
   core: Core;
-  /** the tile's row and column axes (the last two output axes; absent for fewer), the other output axes, the contracted axes */
+  /** the tile's row and column axes (`tileAxes`; absent for fewer output axes), the other output axes, the contracted axes */
   m?: string;
   n?: string;
   TM: number;
@@ -69,12 +69,35 @@ interface ContractFrame {
   body: Stmt[];
 }
 
+/**
+ * The tile's row and column axes of an output: columns along the last axis (stores stay
+ * contiguous), rows along the nearest axis before it that `unit` does not hold. A decode step's
+ * query axis has size 1, and a tile of 4 rows along it would compute 3 rows for nothing (MLA's
+ * absorption `b h s dn, dc h dn -> b h s dc` tiles over h and dc instead of s and dc).
+ * @example tileAxes(['b', 'h', 's', 'dc'], new Set(['b', 's'])) // { m: 'h', n: 'dc' }
+ */
+export function tileAxes(out: readonly string[], unit: ReadonlySet<string>): { m?: string; n?: string } {
+  const n = out[out.length - 1];
+  const before = out.slice(0, -1);
+  const m = before.filter((a) => !unit.has(a)).pop() ?? before[before.length - 1];
+  return { m, n };
+}
+
 /** The number of tiles of `t` along axis `ax` (1 without the axis). */
 const tilesOf = (kb: KernelBuilder, ax: string | undefined, t: number): Expr => (ax ? (t === 1 ? kb.size(ax) : cdiv(kb.size(ax), t)) : u(1));
 
 /** The WGSL and dispatch size of a contraction kernel computing `root` (around `core`) into `out`. */
-export function contractKernel(kb: KernelBuilder, name: string, header: string[], root: Node, core: Core, out: BufferRef, tile: Tile) {
-  const f = contractFrame(kb, root, core, tile);
+export function contractKernel(
+  kb: KernelBuilder,
+  name: string,
+  header: string[],
+  root: Node,
+  core: Core,
+  out: BufferRef,
+  tile: Tile,
+  unit: ReadonlySet<string>,
+) {
+  const f = contractFrame(kb, root, core, tile, unit);
   f.body.push(...contractionLoop(f));
   f.body.push(...epilogue(f, root, out));
   const { m, n, TM, TN, outer, contracted } = f;
@@ -89,10 +112,9 @@ export function contractKernel(kb: KernelBuilder, name: string, header: string[]
 }
 
 /** The tile this invocation owns, its clamped row and column indices and its accumulators. */
-function contractFrame(kb: KernelBuilder, root: Node, core: Core, tile: Tile): ContractFrame {
+function contractFrame(kb: KernelBuilder, root: Node, core: Core, tile: Tile, unit: ReadonlySet<string>): ContractFrame {
   const O = root.axes;
-  const m = O.length >= 2 ? O[O.length - 2] : undefined;
-  const n = O.length >= 1 ? O[O.length - 1] : undefined;
+  const { m, n } = tileAxes(O, unit);
   const TM = m ? tile[0] : 1;
   const TN = n ? tile[1] : 1;
   const outer = O.filter((a) => a !== m && a !== n);
