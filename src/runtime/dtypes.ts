@@ -86,6 +86,17 @@ export function allocHostArray(dtype: StorageDType, count: number): HostArray {
 }
 
 /**
+ * Views `count` elements at the start of `bytes` as the host array of `dtype`, without copying:
+ * for a buffer nothing else holds (a session's reads are copies of the mapped range already).
+ * @example hostArrayOver('i32', new Int32Array([7, 8]).buffer, 2) // Int32Array [7, 8]
+ */
+export function hostArrayOver(dtype: StorageDType, bytes: ArrayBuffer, count: number): HostArray {
+  const s = schemaOf(dtype);
+  if (s) return new s.hostArray(bytes, 0, count);
+  throw new EinattnError('DTYPE', `unsupported storage dtype '${String(dtype)}' (supported: f32, f16, i32, i8)`);
+}
+
+/**
  * Views `count` elements of raw bytes as the host array of `dtype` (copying, so
  * the result never aliases a mapped GPU range that is about to be unmapped).
  * @example hostArrayFromBytes('f32', mapped, 16)

@@ -4,7 +4,7 @@
  * encoder with a compute pass per kernel and one mapped readback.
  */
 import { EinattnError } from '../errors.ts';
-import { allocHostArray, bytesPerElement, describeValue, hostArrayName, isHostArrayOf, type HostArray } from './dtypes.ts';
+import { bytesPerElement, describeValue, hostArrayName, hostArrayOver, isHostArrayOf, type HostArray } from './dtypes.ts';
 import { assertAlive, defaultRuntime, getPipeline, type LimitName, type Runtime } from './device.ts';
 import { Session } from './session.ts';
 import { DeviceTensor, TENSOR_USAGE, writeWords } from './tensor.ts';
@@ -382,8 +382,7 @@ export async function runPlan(plan: ExecPlan, inputs: Record<string, RunValue>, 
   for (const b of buffers) {
     const at = readIndex.get(b.name);
     if (at === undefined) continue;
-    const data = allocHostArray(b.dtype, b.count);
-    new Uint8Array(data.buffer).set(new Uint8Array(res.reads[at]!, 0, b.bytes));
+    const data = hostArrayOver(b.dtype, res.reads[at]!, b.count);
     outputs[b.name] = { dtype: b.dtype, shape: b.shape, axes: [...b.axes], data };
     rt.transfers.bytesReadBack += b.bytes;
     rt.transfers.readbacks++;

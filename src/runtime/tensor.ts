@@ -4,7 +4,7 @@
  * user's own WebGPU code share data without a round trip through host memory.
  */
 import { fail } from '../errors.ts';
-import { allocHostArray, bytesPerElement, describeValue, hostArrayName, type HostArray, type HostArrayOf } from './dtypes.ts';
+import { bytesPerElement, describeValue, hostArrayName, hostArrayOver, type HostArray, type HostArrayOf } from './dtypes.ts';
 import { assertAlive, type Runtime } from './device.ts';
 import type { StorageDType } from './plan.ts';
 import { Session } from './session.ts';
@@ -81,11 +81,10 @@ export class DeviceTensor<D extends StorageDType = StorageDType> {
     this.check('read()');
     if (!(this.buffer.usage & GPUBufferUsage.COPY_SRC))
       fail('BAD_INPUT', `read(): tensor ${this.describe()} has a buffer without COPY_SRC usage, so it cannot be read back`);
-    const out = allocHostArray(this.dtype, this.count) as HostArrayOf<D>;
     const session = new Session(this.runtime, { label: `read of '${this.label}'` });
     session.readBack(this.buffer, this.bytes);
     const [bytes] = (await session.submit()).reads;
-    new Uint8Array(out.buffer).set(new Uint8Array(bytes!));
+    const out = hostArrayOver(this.dtype, bytes!, this.count) as HostArrayOf<D>;
     this.runtime.transfers.bytesReadBack += this.bytes;
     this.runtime.transfers.readbacks++;
     return out;
