@@ -46,14 +46,19 @@ export const STORAGE: Readonly<Record<StorageDType, StorageSchema>> = {
 
 const schemaOf = (dtype: StorageDType): StorageSchema | undefined => (Object.hasOwn(STORAGE, dtype) ? STORAGE[dtype] : undefined);
 
+/** The schema of `dtype`, or a DTYPE error naming the supported ones. */
+function schemaFor(dtype: StorageDType): StorageSchema {
+  const s = schemaOf(dtype);
+  if (!s) throw new EinattnError('DTYPE', `unsupported storage dtype '${String(dtype)}' (supported: f32, f16, i32, i8)`);
+  return s;
+}
+
 /**
  * Bytes per element of a storage dtype.
  * @example bytesPerElement('f16') // 2
  */
 export function bytesPerElement(dtype: StorageDType): number {
-  const n = schemaOf(dtype)?.bytes;
-  if (n === undefined) throw new EinattnError('DTYPE', `unsupported storage dtype '${String(dtype)}' (supported: f32, f16, i32, i8)`);
-  return n;
+  return schemaFor(dtype).bytes;
 }
 
 /**
@@ -80,9 +85,7 @@ export function isHostArrayOf(arr: unknown, dtype: StorageDType): arr is HostArr
  */
 export function allocHostArray<D extends StorageDType>(dtype: D, count: number): HostArrayOf<D>;
 export function allocHostArray(dtype: StorageDType, count: number): HostArray {
-  const s = schemaOf(dtype);
-  if (s) return new s.hostArray(count);
-  throw new EinattnError('DTYPE', `unsupported storage dtype '${String(dtype)}' (supported: f32, f16, i32, i8)`);
+  return new (schemaFor(dtype).hostArray)(count);
 }
 
 /**
@@ -91,9 +94,7 @@ export function allocHostArray(dtype: StorageDType, count: number): HostArray {
  * @example hostArrayOver('i32', new Int32Array([7, 8]).buffer, 2) // Int32Array [7, 8]
  */
 export function hostArrayOver(dtype: StorageDType, bytes: ArrayBuffer, count: number): HostArray {
-  const s = schemaOf(dtype);
-  if (s) return new s.hostArray(bytes, 0, count);
-  throw new EinattnError('DTYPE', `unsupported storage dtype '${String(dtype)}' (supported: f32, f16, i32, i8)`);
+  return new (schemaFor(dtype).hostArray)(bytes, 0, count);
 }
 
 /**

@@ -1,9 +1,9 @@
 /**
- * Contraction kernels (einsum and reduce) with their fused epilogue. Each invocation
- * owns a TM×TN register tile over two output axes (`tileAxes`: the last, and the one before it
- * that is not of size 1 at the plan's sizes) and loops over the contracted axes; operands are inlined expressions, so a scaled or masked operand
- * costs no extra pass. Rows and columns past the edge are clamped for loads and
- * skipped for stores, so sizes need not be multiples of the tile.
+ * Contraction kernels (einsum and reduce) with their fused epilogue. Each invocation owns a
+ * TM×TN register tile over two output axes (`tileAxes`: the last, and the nearest before it that
+ * is not of size 1 at the plan's sizes) and loops over the contracted axes; operands are inlined
+ * expressions, so a scaled or masked operand costs no extra pass. Rows and columns past the edge
+ * are clamped for loads and skipped for stores, so sizes need not be multiples of the tile.
  */
 import { nodesBetween, REDUCE, type Node } from '../../ir/index.ts';
 import type { SizeExpr } from '../../runtime/plan.ts';
