@@ -82,6 +82,8 @@ export interface Launch {
 }
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+// user-named entries: an output or input called `toString` must not find Object.prototype's
+const own = <T>(r: Readonly<Record<string, T>>, key: string): T | undefined => (Object.hasOwn(r, key) ? r[key] : undefined);
 
 /**
  * Lays a 1-D workgroup count over x, y, z with no dimension above `maxPerDim`.
@@ -136,7 +138,7 @@ export function checkInputs(plan: ExecPlan, buffers: ResolvedBuffer[], inputs: R
       );
   }
   for (const b of ins) {
-    const v = inputs[b.name];
+    const v = own(inputs, b.name);
     const want = `${shapeText(b)} = ${b.count} elements as a ${hostArrayName(b.dtype)}`;
     if (v === undefined) throw new EinattnError('BAD_INPUT', `missing input '${b.name}' of plan '${plan.name}': expected ${want}`);
     if (v instanceof DeviceTensor) {
@@ -209,7 +211,7 @@ export function checkInto(
  * @example checkIndices(plan, resolveBuffers(plan, sizes), { table }, sizes)
  */
 export function checkIndices(plan: ExecPlan, buffers: ResolvedBuffer[], inputs: Record<string, HostArray>, sizes: SizeMap): void {
-  for (const c of plan.indexChecks ?? []) checkIndexRange(c, buffers, (name) => inputs[name], sizes);
+  for (const c of plan.indexChecks ?? []) checkIndexRange(c, buffers, (name) => own(inputs, name), sizes);
 }
 
 function deviceName(rt: Runtime): string {
@@ -357,7 +359,7 @@ export async function runPlan(plan: ExecPlan, inputs: Record<string, RunValue>, 
   const readIndex = new Map<string, number>();
   s.record(() => {
     const gpuBuf = new Map<string, GPUBuffer>();
-    for (const b of buffers) gpuBuf.set(b.name, bufferFor(rt, s, plan, b, inputs[b.name], into[b.name], keep, tensors));
+    for (const b of buffers) gpuBuf.set(b.name, bufferFor(rt, s, plan, b, own(inputs, b.name), own(into, b.name), keep, tensors));
     // Kernels may accumulate into outputs and temps, and pooled buffers hold old data.
     for (const b of buffers) if (b.role !== 'input') s.clear(gpuBuf.get(b.name)!);
     launches.forEach((launch, i) => {
@@ -373,7 +375,7 @@ export async function runPlan(plan: ExecPlan, inputs: Record<string, RunValue>, 
       const bindGroup = rt.device.createBindGroup({ layout: pipelines[i]!.getBindGroupLayout(0), entries, label: kernel.name });
       s.pass(kernel.name, pipelines[i]!, bindGroup, launch.grid, launch.count);
     });
-    for (const b of buffers) if (b.role === 'output' && !tensors[b.name]) readIndex.set(b.name, s.readBack(gpuBuf.get(b.name)!, b.bytes));
+    for (const b of buffers) if (b.role === 'output' && !Object.hasOwn(tensors, b.name)) readIndex.set(b.name, s.readBack(gpuBuf.get(b.name)!, b.bytes));
   });
   if (session) return { outputs: {}, tensors, totalMs: performance.now() - t0 };
 

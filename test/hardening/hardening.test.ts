@@ -109,12 +109,15 @@ describe('hostile names', () => {
         const syntax = file.getPreEmitDiagnostics().filter((d) => d.getCategory() === 1);
         expect(syntax.map((d) => d.getMessageText().toString())).toEqual([]);
       }),
-      // an axis named like an Object.prototype member once reached WGSL as that member's source text
+      // an axis named like an Object.prototype member once reached WGSL as that member's source
+      // text; an output named `toString` once found Object.prototype's in the runtime's lookups
       {
         numRuns: 60,
         examples: [
           ['A', 'toString', 'a'.repeat(64), 'A'],
           ['x', 'constructor', 'o', 'g'],
+          ['A', '', 'toString', 'A'],
+          ['toString', 'i', 'constructor', 'g'],
         ],
       },
     );
