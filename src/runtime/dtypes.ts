@@ -6,6 +6,7 @@
  * layer that needs it.
  */
 import { EinattnError } from '../errors.ts';
+import { own } from './own.ts';
 import type { StorageDType } from './plan.ts';
 
 /** A host array holding plan data: f32 → Float32Array, i32 → Int32Array, f16 → Uint16Array of bits, i8 → Int8Array. */
@@ -44,7 +45,7 @@ export const STORAGE: Readonly<Record<StorageDType, StorageSchema>> = {
   i8: { wgsl: 'i32', bytes: 1, packing: 4, compute: 'i32', hostArray: Int8Array, hostName: 'Int8Array' },
 };
 
-const schemaOf = (dtype: StorageDType): StorageSchema | undefined => (Object.hasOwn(STORAGE, dtype) ? STORAGE[dtype] : undefined);
+const schemaOf = (dtype: StorageDType): StorageSchema | undefined => own(STORAGE, dtype);
 
 /** The schema of `dtype`, or a DTYPE error naming the supported ones. */
 function schemaFor(dtype: StorageDType): StorageSchema {

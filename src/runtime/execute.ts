@@ -10,6 +10,7 @@ import { Session } from './session.ts';
 import { DeviceTensor, TENSOR_USAGE, writeWords } from './tensor.ts';
 import type { ExecPlan, PlanBuffer, PlanKernel, StorageDType } from './plan.ts';
 import { checkIndexRange } from './index-checks.ts';
+import { own } from './own.ts';
 import { checkSubgroups } from './subgroups.ts';
 import { bindSizes, evalSize, formatSizeExpr, type SizeMap } from './sizes.ts';
 
@@ -82,8 +83,6 @@ export interface Launch {
 }
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
-// user-named entries: an output or input called `toString` must not find Object.prototype's
-const own = <T>(r: Readonly<Record<string, T>>, key: string): T | undefined => (Object.hasOwn(r, key) ? r[key] : undefined);
 
 /**
  * Lays a 1-D workgroup count over x, y, z with no dimension above `maxPerDim`.
@@ -375,7 +374,7 @@ export async function runPlan(plan: ExecPlan, inputs: Record<string, RunValue>, 
       const bindGroup = rt.device.createBindGroup({ layout: pipelines[i]!.getBindGroupLayout(0), entries, label: kernel.name });
       s.pass(kernel.name, pipelines[i]!, bindGroup, launch.grid, launch.count);
     });
-    for (const b of buffers) if (b.role === 'output' && !Object.hasOwn(tensors, b.name)) readIndex.set(b.name, s.readBack(gpuBuf.get(b.name)!, b.bytes));
+    for (const b of buffers) if (b.role === 'output' && own(tensors, b.name) === undefined) readIndex.set(b.name, s.readBack(gpuBuf.get(b.name)!, b.bytes));
   });
   if (session) return { outputs: {}, tensors, totalMs: performance.now() - t0 };
 

@@ -3,6 +3,7 @@
  * size and the plan, since a caller who gets one usually passed the wrong `dims`.
  */
 import { EinattnError } from '../errors.ts';
+import { own } from './own.ts';
 import type { ExecPlan, SizeExpr } from './plan.ts';
 
 /** Concrete values of named sizes. */
@@ -29,7 +30,7 @@ export function evalSize(expr: SizeExpr, sizes: SizeMap): number {
     return expr;
   }
   if (typeof expr === 'string') {
-    const v = Object.hasOwn(sizes, expr) ? sizes[expr] : undefined;
+    const v = own(sizes, expr);
     if (v === undefined) {
       const known = Object.keys(sizes);
       throw new EinattnError('BAD_SIZE', `unknown size '${expr}' (known sizes: ${known.length ? known.join(', ') : 'none'})`);

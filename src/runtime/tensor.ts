@@ -7,6 +7,7 @@ import { fail } from '../errors.ts';
 import { bytesPerElement, describeValue, hostArrayName, hostArrayOver, type HostArray, type HostArrayOf } from './dtypes.ts';
 import { assertAlive, type Runtime } from './device.ts';
 import type { StorageDType } from './plan.ts';
+import { own } from './own.ts';
 import { Session } from './session.ts';
 
 /**
@@ -120,7 +121,7 @@ export function isDeviceTensor(v: unknown): v is DeviceTensor {
 export function shapeOf(axes: string | readonly string[], dims: Record<string, number>, where: string): { axes: string[]; shape: number[] } {
   const list = typeof axes === 'string' ? axes.trim().split(/\s+/).filter(Boolean) : [...axes];
   const shape = list.map((a) => {
-    const n = dims && Object.hasOwn(dims, a) ? dims[a] : undefined;
+    const n = dims ? own(dims, a) : undefined;
     if (n === undefined) fail('BAD_SIZE', `${where}: no size for axis '${a}' (dims: ${JSON.stringify(dims)})`);
     if (!Number.isSafeInteger(n) || n < 0) fail('BAD_SIZE', `${where}: axis '${a}' has size ${n}; sizes are non-negative integers`);
     return n;

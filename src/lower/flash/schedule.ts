@@ -128,8 +128,9 @@ export const QK_BLOCK_MIN_DIM = 64;
  * K side is read four i8 values per word when `packed`.
  * 'auto' blocks (the largest divisor of kvTile up to 16; up to 8 with lanes over packed K or over
  * more than 8 rows) only where it pays on lavapipe: with `dk` of at least 64. With lanes
- * (decoding) the block shares the cached query values, most of the remaining loads: GQA decode (b=1 h=32 g=8 d=128) took 0.77–0.79
- * of its kernel time with 8 keys instead of 1 at t = 1024, 4096 and 8192 in paired runs, and 0.89
+ * (decoding) the block shares the cached query values, most of the remaining loads: GQA decode
+ * (b=1 h=32 g=8 d=128) took 0.77–0.79 of its kernel time with 8 keys instead of 1 at t = 1024,
+ * 4096 and 8192 in paired runs, and 0.89
  * with 16 keys instead of 8 at t = 8192 (two runs). GQA int8 decode at t = 4096 went from 0.67 to
  * 0.43 of the f32 kernel's time with 8 keys; 16 gained nothing there. MQA decode's lanes over 16
  * rows took 0.82 of the time with 8 keys instead of 16 (and compiled in 0.3 s instead of 4.5 s).

@@ -12,6 +12,7 @@ import type { Session } from '../session.ts';
 import { DeviceTensor, zeros } from '../tensor.ts';
 import { appendInt8Plan, appendWordsPlan, sizesFor, type CacheTensorSpec } from './kernels.ts';
 import { SequenceLengths } from './lengths.ts';
+import { own } from '../own.ts';
 
 /** The cached tensors of the built-in layouts: name, axes (t = the token axis), the row axis an int8 scale covers. */
 export const CACHE_LAYOUTS = {
@@ -144,7 +145,7 @@ export class KvCache {
     if (at < 1) fail('BAD_INPUT', `${what} [${axes.join(' ')}]: no token axis '${this.token}' after 'b'`);
     if (at === axes.length - 1) fail('BAD_INPUT', `${what} [${axes.join(' ')}]: the token axis '${this.token}' needs a row axis after it`);
     for (const a of axes) {
-      const n = Object.hasOwn(dims, a) ? dims[a] : undefined;
+      const n = own(dims, a);
       if (n === undefined || !Number.isSafeInteger(n) || n < 1) fail('BAD_SIZE', `${what}: axis '${a}' needs a positive integer size in dims, got ${n}`);
     }
     const rowLen = axes.slice(at + 1).reduce((p, a) => p * dims[a]!, 1);
@@ -213,7 +214,7 @@ export class KvCache {
 
 function layoutTensors(layout: KvCacheOptions['layout']): (readonly [string, string])[] {
   if (typeof layout === 'string') {
-    const l = Object.hasOwn(CACHE_LAYOUTS, layout) ? CACHE_LAYOUTS[layout] : undefined;
+    const l = own(CACHE_LAYOUTS, layout);
     if (!l) fail('USAGE', `KvCache: unknown layout '${layout}' (layouts: ${Object.keys(CACHE_LAYOUTS).join(', ')}, or a list of [name, axes])`);
     return l.map(([n, a]) => [n, a] as const);
   }
