@@ -72,7 +72,7 @@ export function loopAttention(
       for (let i = 0; i < S; i++) {
         const { xs, ok } = maskedLogits(dims, (j) => score(b, h, i, j) * scale, o, m, b, h, i);
         if (!ok.some(Boolean)) continue; // a fully masked row is zeros
-        const w = softmaxWeights(xs, ok, o.sink ? m.sinks![h]! : -Infinity);
+        const w = softmaxWeights(xs, ok, sinkOf(o, m, h));
         for (let e = 0; e < DV; e++) {
           let acc = 0;
           for (let j = 0; j < T; j++) if (ok[j]) acc += w[j]! * value(b, h, j, e);
@@ -81,6 +81,9 @@ export function loopAttention(
       }
   return out;
 }
+
+/** The sink logit of head h, if the options ask for one. */
+export const sinkOf = (o: AttentionOptions, m: ModInputs, h: number): number => (o.sink ? m.sinks![h]! : -Infinity);
 
 /** Softmax weights of one row: 0 where masked, all zeros when nothing is kept; `sink` joins the denominator only. */
 export function softmaxWeights(xs: readonly number[], ok: readonly boolean[], sink = -Infinity): number[] {

@@ -4,7 +4,7 @@
  * table: q [b h s d], k [b h t d], v [b h t dv].
  */
 import type { AttentionOptions } from '../../src/variants/index.ts';
-import { maskedLogits, softmaxWeights, type HeadDims, type ModInputs } from './reference.ts';
+import { maskedLogits, sinkOf, softmaxWeights, type HeadDims, type ModInputs } from './reference.ts';
 
 /** The zoo's variants, in the order `einattn list` shows them. */
 export const ZOO = ['diff', 'sigmoid', 'linear', 'relbias', 'fox', 'qknorm', 'moba'] as const;
@@ -19,9 +19,6 @@ const dot = (w: number, x: (c: number) => number, y: (c: number) => number): num
   for (let c = 0; c < w; c++) acc += x(c) * y(c);
   return acc;
 };
-
-/** The sink logit of head h, if the options ask for one. */
-const sinkOf = (o: AttentionOptions, m: ModInputs, h: number) => (o.sink ? m.sinks![h]! : -Infinity);
 
 /**
  * Runs `weights(b, h, i)` (one row's weight per key) over every query row and contracts with v:
